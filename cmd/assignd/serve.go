@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/examples"
+	"github.com/assignd/assignd/policy/rules"
+)
+
+// shutdownGrace bounds how long in-flight callbacks may take after SIGTERM;
+// Twilio has given up on any callback older than 5 s anyway.
+const shutdownGrace = 10 * time.Second
+
+func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("serve takes no arguments (configure it with environment variables), got %q", args)
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.Level)
+
+	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
+	if cfg.AuthToken == "" {
+		creds, created, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
+		if err != nil {
+			return &config.Error{Var: "DATA_DIR", Msg: err.Error()}
+		}
+		tokens = []string{creds.AuthToken}
+		log.Warn().Str("token_file", config.DevCredentialsPath(cfg.DataDir)).Bool("created", created).
+			Msg("DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so callbacks are verified with a local development token that real Twilio requests will never match; use `assignd send` to sign test callbacks, and set TWILIO_AUTH_TOKEN before pointing a Workflow here")
+	}
+
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		return err
+	}
+	guard, err := policy.NewGuard(pol, pol.Fallback(), cfg.DecisionDeadline)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := handlers.New(handlers.Options{
+		Logger:        log,
+		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy),
+		Decider:       guard,
+		Metrics:       handlers.NewMetrics(reg),
+		Gatherer:      reg,
+		CallbackPath:  cfg.CallbackPath,
+		LogAttributes: cfg.LogAttributes,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return &config.Error{Var: "PORT", Msg: err.Error()}
+	}
+	srv := &http.Server{
+		Handler: h,
+		// Slow or stalled clients must not hold connections: Twilio sends a
+		// small body at once and waits at most 5 s for the answer.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
+		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
+		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Msg("assignd listening")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: finishing in-flight callbacks")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func publicURLForLog(cfg config.Config) string {
+	if cfg.Public != nil {
+		return cfg.Public.String()
+	}
+	return "(from each request; set PUBLIC_URL behind ngrok or a proxy)"
+}
+
+// loadPolicy loads POLICY_FILE, or the embedded example when it is unset.
+func loadPolicy(cfg config.Config) (*rules.Policy, error) {
+	if cfg.PolicyFile == "" {
+		p, err := rules.Parse("embedded:"+examples.Name, examples.Assignment())
+		if err != nil {
+			return nil, fmt.Errorf("embedded policy: %w", err)
+		}
+		return p, nil
+	}
+	p, err := rules.LoadFile(cfg.PolicyFile)
+	if err != nil {
+		return nil, &config.Error{Var: "POLICY_FILE", Msg: err.Error()}
+	}
+	return p, nil
+}
+
+// newLogger logs JSON, or readable console lines when w is a terminal.
+func newLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			w = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
+		}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// DevCredentials stand in for a Twilio account in development mode: the
+// server signs-checks with AuthToken, `assignd send` signs with it, and the
+// built-in fake TaskRouter API accepts AccountSid/AuthToken.
+type DevCredentials struct {
+	AccountSid string `json:"account_sid"`
+	AuthToken  string `json:"auth_token"`
+}
+
+const devFile = "dev-credentials.json"
+
+// DevCredentialsPath is where LoadOrCreateDevCredentials keeps them.
+func DevCredentialsPath(dataDir string) string { return filepath.Join(dataDir, devFile) }
+
+// LoadOrCreateDevCredentials returns the development credentials kept in
+// dataDir, creating them on first use. created reports a new file.
+func LoadOrCreateDevCredentials(dataDir string) (creds DevCredentials, created bool, err error) {
+	path := DevCredentialsPath(dataDir)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(data, &creds); err != nil || creds.AuthToken == "" || !validSid("AC", creds.AccountSid) {
+			return creds, false, fmt.Errorf("dev credentials %s are damaged; delete the file to make new ones", path)
+		}
+		return creds, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return creds, false, fmt.Errorf("read dev credentials: %w", err)
+	}
+	creds = DevCredentials{AccountSid: "AC" + randomHex(16), AuthToken: randomHex(16)}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return creds, false, fmt.Errorf("create data dir: %w", err)
+	}
+	data, _ = json.MarshalIndent(creds, "", "  ")
+	// O_EXCL: if a second process raced us, its file wins and we read it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateDevCredentials(dataDir)
+	}
+	if err != nil {
+		return creds, false, fmt.Errorf("create dev credentials: %w", err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return creds, false, fmt.Errorf("write dev credentials: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return creds, false, fmt.Errorf("write dev credentials: %w", err)
+	}
+	return creds, true, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

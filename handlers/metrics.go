@@ -1,0 +1,71 @@
+package handlers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assignd/assignd/policy"
+)
+
+// Metrics counts what the callback handler does. A nil *Metrics counts nothing.
+type Metrics struct {
+	callbacks *prometheus.CounterVec
+	latency   prometheus.Histogram
+	decisions *prometheus.CounterVec
+	events    *prometheus.CounterVec
+}
+
+// NewMetrics registers the handler's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assignd_callbacks_total",
+			Help: "Assignment callbacks by result: ok, bad_signature, bad_request, fallback.",
+		}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "assignd_callback_duration_seconds",
+			Help:    "Time from receiving a callback to answering it, decision included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assignd_decisions_total",
+			Help: "Decisions answered, by rule, instruction and mode (sync or async).",
+		}, []string{"rule", "instruction", "mode"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assignd_reservation_events_total",
+			Help: "Workspace reservation events received on /events, by event type.",
+		}, []string{"event"}),
+	}
+	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.events)
+	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest, ResultFallback} {
+		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
+	}
+	return m
+}
+
+func (m *Metrics) callback(result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.callbacks.WithLabelValues(result).Inc()
+	m.latency.Observe(d.Seconds())
+}
+
+func (m *Metrics) decision(d policy.Decision) {
+	if m == nil {
+		return
+	}
+	mode := "sync"
+	if d.Async {
+		mode = "async"
+	}
+	m.decisions.WithLabelValues(d.Rule, instructionName(d), mode).Inc()
+}
+
+func (m *Metrics) event(eventType string) {
+	if m == nil {
+		return
+	}
+	m.events.WithLabelValues(eventType).Inc()
+}

@@ -1,0 +1,148 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// Policy decides what to do with a reservation. Implementations must be safe
+// for concurrent use and should honour ctx: the caller gives up at the
+// decision deadline and answers the fallback instead.
+type Policy interface {
+	Decide(ctx context.Context, r *Reservation) (Decision, error)
+}
+
+// Func adapts a plain function to Policy.
+type Func func(ctx context.Context, r *Reservation) (Decision, error)
+
+// Decide calls f.
+func (f Func) Decide(ctx context.Context, r *Reservation) (Decision, error) { return f(ctx, r) }
+
+// Fallbacker is implemented by policies that carry their own fallback (the
+// rules file's on_error). Guard prefers it to its configured default.
+type Fallbacker interface {
+	Fallback() Decision
+}
+
+// Decision is a policy's answer.
+type Decision struct {
+	// Instruction is what TaskRouter should do. Nil means "later": answer {}
+	// and let something outside assignd update the reservation.
+	Instruction Instruction
+	// Async asks assignd to answer {} now and apply Instruction through the
+	// Reservations REST API, durably, after Delay.
+	Async bool
+	Delay time.Duration
+	// Rule names what produced the decision, for logs and metrics.
+	Rule string
+}
+
+// Validate checks that the decision can be carried out.
+func (d Decision) Validate() error {
+	if d.Async && d.Instruction == nil {
+		return errors.New("an async decision needs an instruction to apply")
+	}
+	if !d.Async && d.Delay != 0 {
+		return errors.New("delay applies only to async decisions")
+	}
+	if d.Delay < 0 {
+		return errors.New("delay must not be negative")
+	}
+	if d.Instruction != nil {
+		return d.Instruction.Validate()
+	}
+	return nil
+}
+
+// ValidateFallback checks that d can be answered synchronously in the HTTP
+// response: a fallback must never itself need storage or leave {} behind.
+func (d Decision) ValidateFallback() error {
+	if d.Async {
+		return errors.New("a fallback must be synchronous (no async)")
+	}
+	if d.Instruction == nil {
+		return errors.New("a fallback needs an instruction; {} would leave the reservation pending")
+	}
+	return d.Validate()
+}
+
+// Guard runs a Policy under the guarantees the callback handler needs: every
+// call returns by the deadline, a panic is an error, and every error comes
+// with the fallback decision to answer instead.
+type Guard struct {
+	policy   Policy
+	fallback Decision
+	deadline time.Duration
+}
+
+// NewGuard returns a Guard around p. fallback is used when p is not a
+// Fallbacker; deadline bounds each decision (Twilio waits 5 s in all).
+func NewGuard(p Policy, fallback Decision, deadline time.Duration) (*Guard, error) {
+	if deadline <= 0 {
+		return nil, fmt.Errorf("decision deadline must be positive, got %s", deadline)
+	}
+	if err := fallback.ValidateFallback(); err != nil {
+		return nil, fmt.Errorf("fallback: %w", err)
+	}
+	return &Guard{policy: p, fallback: fallback, deadline: deadline}, nil
+}
+
+// Fallback returns the decision answered when the policy fails.
+func (g *Guard) Fallback() Decision {
+	if f, ok := g.policy.(Fallbacker); ok {
+		return f.Fallback()
+	}
+	return g.fallback
+}
+
+// ErrDeadline is wrapped by the error Decide returns when the policy was too slow.
+var ErrDeadline = errors.New("policy exceeded the decision deadline")
+
+// PanicError is returned when the policy panicked.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
+
+// Decide asks the policy. On success it returns the policy's decision and a
+// nil error. On any failure (error, invalid decision, panic, deadline) it
+// returns the fallback decision and an error saying why, so the caller can
+// answer at once and log the cause.
+func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.deadline)
+	defer cancel()
+
+	type result struct {
+		d   Decision
+		err error
+	}
+	// Buffered so a policy that returns after we gave up does not leak.
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- result{err: &PanicError{Value: v, Stack: debug.Stack()}}
+			}
+		}()
+		d, err := g.policy.Decide(ctx, r)
+		done <- result{d, err}
+	}()
+
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return g.Fallback(), fmt.Errorf("decide: %w", res.err)
+		}
+		if err := res.d.Validate(); err != nil {
+			return g.Fallback(), fmt.Errorf("decide: rule %q: %w", res.d.Rule, err)
+		}
+		return res.d, nil
+	case <-ctx.Done():
+		return g.Fallback(), fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
+	}
+}

@@ -1,0 +1,295 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/assignd/assignd/policy"
+)
+
+// file is the YAML layout of a rules file.
+type file struct {
+	Rules     []ruleSpec     `yaml:"rules"`
+	Default   map[string]any `yaml:"default"`
+	OnError   map[string]any `yaml:"on_error"`
+	CostLimit uint64         `yaml:"cost_limit"`
+}
+
+type ruleSpec struct {
+	Name        string         `yaml:"name"`
+	Description string         `yaml:"description"`
+	When        string         `yaml:"when"`
+	Then        map[string]any `yaml:"then"`
+}
+
+// LoadError lists every problem found in a rules file, each prefixed with the
+// file and the rule it belongs to.
+type LoadError struct {
+	Source   string
+	Problems []string
+}
+
+func (e *LoadError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0]
+	}
+	return fmt.Sprintf("%s: %d problems:\n  %s", e.Source, len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// LoadFile reads and compiles the rules file at path.
+func LoadFile(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse compiles a rules file; source names it in errors.
+func Parse(source string, data []byte) (*Policy, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+	}
+	c, err := newCompiler(source, f.CostLimit)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{source: source}
+	seen := map[string]bool{}
+	for i, spec := range f.Rules {
+		where := fmt.Sprintf("rule %d", i+1)
+		if spec.Name == "" {
+			c.problem(where, "name is required")
+		} else {
+			where = fmt.Sprintf("rule %q", spec.Name)
+			if seen[spec.Name] {
+				c.problem(where, "name is used by an earlier rule")
+			}
+			seen[spec.Name] = true
+		}
+		if strings.TrimSpace(spec.When) == "" {
+			c.problem(where, "when is required (use `true` for a catch-all)")
+			continue
+		}
+		prg, ok := c.compile(where+": when", spec.When, cel.BoolType)
+		if spec.Then == nil {
+			c.problem(where, "then is required")
+			continue
+		}
+		act, aok := c.action(where+": then", spec.Then)
+		if ok && aok {
+			p.rules = append(p.rules, rule{name: spec.Name, when: prg, then: act})
+		}
+	}
+	if f.Default == nil {
+		c.problem("default", "is required: the decision when no rule matches")
+	} else if act, ok := c.action("default", f.Default); ok {
+		p.def = act
+	}
+	if f.OnError == nil {
+		c.problem("on_error", "is required: the decision when evaluation fails or is too slow")
+	} else if act, ok := c.action("on_error", f.OnError); ok {
+		switch {
+		case act.fixed == nil && !act.later:
+			c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
+		default:
+			d := policy.Decision{Instruction: act.fixed, Async: act.async, Delay: act.delay, Rule: "on_error"}
+			if err := d.ValidateFallback(); err != nil {
+				c.problem("on_error", "%v", err)
+			}
+			p.onError = d
+		}
+	}
+	if len(c.problems) > 0 {
+		return nil, &LoadError{Source: source, Problems: c.problems}
+	}
+	return p, nil
+}
+
+// compiler compiles the expressions of one file and collects its problems.
+type compiler struct {
+	source    string
+	env       *cel.Env
+	costLimit uint64
+	problems  []string
+}
+
+func newCompiler(source string, costLimit uint64) (*compiler, error) {
+	env, err := cel.NewEnv(
+		cel.Variable("task", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("worker", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("reservation", cel.MapType(cel.StringType, cel.DynType)),
+		cel.OptionalTypes(),
+		ext.Strings(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	if costLimit == 0 {
+		costLimit = DefaultCostLimit
+	}
+	return &compiler{source: source, env: env, costLimit: costLimit}, nil
+}
+
+func (c *compiler) problem(where, format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf("%s: %s: %s", c.source, where, fmt.Sprintf(format, args...)))
+}
+
+// compile parses and type-checks expr, which must yield want (or dyn, whose
+// type is checked when it runs).
+func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, bool) {
+	ast, iss := c.env.Compile(expr)
+	if iss.Err() != nil {
+		c.problem(where, "%v", strings.ReplaceAll(iss.Err().Error(), "\n", "\n    "))
+		return nil, false
+	}
+	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+		c.problem(where, "expression gives %s, want %s", out, want)
+		return nil, false
+	}
+	prg, err := c.env.Program(ast,
+		cel.CostLimit(c.costLimit),
+		cel.InterruptCheckFrequency(64),
+		cel.EvalOptions(cel.OptOptimize),
+	)
+	if err != nil {
+		c.problem(where, "%v", err)
+		return nil, false
+	}
+	return prg, true
+}
+
+// action compiles a `then` block: instruction, optional async and delay, and
+// the instruction's fields, where a string starting with "=" is a CEL
+// expression ("==" escapes a literal "=").
+func (c *compiler) action(where string, spec map[string]any) (action, bool) {
+	var a action
+	fields := map[string]any{}
+	ok := true
+	for k, v := range spec {
+		switch k {
+		case "instruction":
+			s, isStr := v.(string)
+			if !isStr {
+				c.problem(where, "instruction must be a string")
+				return a, false
+			}
+			a.name = s
+		case "async":
+			b, isBool := v.(bool)
+			if !isBool {
+				c.problem(where, "async must be true or false")
+				ok = false
+			}
+			a.async = b
+		case "delay":
+			s, _ := v.(string)
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 {
+				c.problem(where, "delay must be a duration such as 2s, got %v", v)
+				ok = false
+			}
+			a.delay = d
+		default:
+			fields[k] = v
+		}
+	}
+	switch {
+	case a.name == "":
+		c.problem(where, "instruction is required (one of %s, or later)", strings.Join(policy.InstructionNames(), ", "))
+		return a, false
+	case a.name == "later":
+		a.later = true
+		if len(fields) > 0 || a.async {
+			c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")
+			return a, false
+		}
+		return a, ok
+	}
+	if a.delay != 0 && !a.async {
+		c.problem(where, "delay applies only with async: true")
+		ok = false
+	}
+
+	literal := map[string]any{}
+	placeholders := map[string]any{}
+	for k, v := range fields {
+		s, isStr := v.(string)
+		switch {
+		case isStr && strings.HasPrefix(s, "=="):
+			literal[k] = s[1:]
+		case isStr && strings.HasPrefix(s, "="):
+			prg, pok := c.compile(fmt.Sprintf("%s.%s", where, k), strings.TrimSpace(s[1:]), cel.StringType)
+			ok = ok && pok
+			a.exprs = append(a.exprs, fieldExpr{field: k, prg: prg})
+			placeholders[k] = ""
+		default:
+			literal[k] = v
+		}
+	}
+	// Build with placeholders to check names and types now; required-field
+	// and format checks on expression fields wait until they have a value.
+	probe := map[string]any{}
+	for k, v := range literal {
+		probe[k] = v
+	}
+	for k, v := range placeholders {
+		probe[k] = v
+	}
+	ins, err := buildInstruction(a.name, probe)
+	if err != nil {
+		c.problem(where, "%v", err)
+		return a, false
+	}
+	for _, fe := range policy.FieldErrors(ins.Validate()) {
+		if _, isExpr := placeholders[fe.Field]; !isExpr {
+			c.problem(where, "%v", fe)
+			ok = false
+		}
+	}
+	if err := ins.Validate(); err != nil && policy.FieldErrors(err) == nil {
+		c.problem(where, "%v", err)
+		ok = false
+	}
+	if len(a.exprs) == 0 {
+		a.fixed = ins
+	} else {
+		a.literal = literal
+	}
+	return a, ok
+}
+
+// buildInstruction turns a field map into a typed instruction, refusing
+// unknown fields and values of the wrong type.
+func buildInstruction(name string, fields map[string]any) (policy.Instruction, error) {
+	m := make(map[string]any, len(fields)+1)
+	for k, v := range fields {
+		m[k] = v
+	}
+	m["instruction"] = name
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s instruction: %w", name, err)
+	}
+	ins, err := policy.ParseInstruction(data)
+	if err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: field %s: want %s, got %s (expressions are allowed only in string fields)", name, te.Field, te.Type, te.Value)
+		}
+		return nil, err
+	}
+	return ins, nil
+}

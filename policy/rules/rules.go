@@ -1,0 +1,218 @@
+// Package rules is the shipped policy: an ordered list of rules in a YAML
+// file, each a CEL condition over the reservation and an instruction to give
+// when it holds. Everything is compiled and type-checked at load, so a file
+// that loads cannot fail for a reason the checker could have seen.
+package rules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/assignd/assignd/policy"
+)
+
+// DefaultCostLimit bounds the runtime cost of one expression evaluation. A
+// comparison costs about 1; iterating a 1,000-element list about 3,000.
+const DefaultCostLimit = 100_000
+
+// Policy is a compiled rules file. It is immutable and safe for concurrent use.
+type Policy struct {
+	source  string
+	rules   []rule
+	def     action
+	onError policy.Decision
+}
+
+type rule struct {
+	name string
+	when cel.Program
+	then action
+}
+
+// Step is one rule's part in a decision, as Explain reports it.
+type Step struct {
+	Rule    string
+	Matched bool
+	// Missing is set when the condition referred to an attribute the
+	// reservation does not have; such a rule does not match.
+	Missing string
+}
+
+// Source names where the policy was loaded from.
+func (p *Policy) Source() string { return p.source }
+
+// Rules returns the rule names in evaluation order.
+func (p *Policy) Rules() []string {
+	names := make([]string, len(p.rules))
+	for i, r := range p.rules {
+		names[i] = r.name
+	}
+	return names
+}
+
+// Fallback returns the file's on_error decision.
+func (p *Policy) Fallback() policy.Decision { return p.onError }
+
+// Decide returns the decision of the first rule whose condition holds, or the
+// default decision when none does.
+func (p *Policy) Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+	return p.decide(ctx, r, nil)
+}
+
+// Explain decides like Decide and also returns every rule it looked at.
+func (p *Policy) Explain(ctx context.Context, r *policy.Reservation) (policy.Decision, []Step, error) {
+	var steps []Step
+	d, err := p.decide(ctx, r, func(s Step) { steps = append(steps, s) })
+	return d, steps, err
+}
+
+func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(Step)) (policy.Decision, error) {
+	act := newActivation(r)
+	for i := range p.rules {
+		rl := &p.rules[i]
+		if err := ctx.Err(); err != nil {
+			return policy.Decision{}, fmt.Errorf("before rule %q: %w", rl.name, err)
+		}
+		matched, missing, err := evalBool(ctx, rl.when, act)
+		if err != nil {
+			return policy.Decision{}, fmt.Errorf("rule %q: when: %w", rl.name, err)
+		}
+		if trace != nil {
+			trace(Step{Rule: rl.name, Matched: matched, Missing: missing})
+		}
+		if matched {
+			return rl.then.decision(ctx, act, rl.name)
+		}
+	}
+	return p.def.decision(ctx, act, "default")
+}
+
+// evalBool evaluates a condition. A reference to a missing attribute is not
+// an error but a non-match: tasks differ in which attributes they carry, and
+// `task.selected_language == "es"` should simply not hold for a task that
+// has no language. Every other evaluation error is returned.
+func evalBool(ctx context.Context, prg cel.Program, act interpreter.Activation) (matched bool, missing string, err error) {
+	val, _, err := prg.ContextEval(ctx, act)
+	if err != nil {
+		if msg := err.Error(); strings.HasPrefix(msg, "no such key") || strings.HasPrefix(msg, "no such attribute") {
+			return false, msg, nil
+		}
+		return false, "", err
+	}
+	b, ok := val.(types.Bool)
+	if !ok {
+		return false, "", fmt.Errorf("condition gave %s, want bool", val.Type().TypeName())
+	}
+	return bool(b), "", nil
+}
+
+// action is a compiled `then` (or `default`) block.
+type action struct {
+	async bool
+	delay time.Duration
+	later bool // instruction: later, answer {} and act elsewhere
+
+	// fixed is the whole instruction when no field is an expression.
+	fixed policy.Instruction
+	// Otherwise the instruction is built per decision from literal fields
+	// and the evaluated expressions.
+	name    string
+	literal map[string]any
+	exprs   []fieldExpr
+}
+
+type fieldExpr struct {
+	field string
+	prg   cel.Program
+}
+
+func (a *action) decision(ctx context.Context, act interpreter.Activation, ruleName string) (policy.Decision, error) {
+	d := policy.Decision{Async: a.async, Delay: a.delay, Rule: ruleName}
+	if a.later {
+		return d, nil
+	}
+	if a.fixed != nil {
+		d.Instruction = a.fixed
+		return d, nil
+	}
+	fields := make(map[string]any, len(a.literal)+len(a.exprs))
+	for k, v := range a.literal {
+		fields[k] = v
+	}
+	for _, fe := range a.exprs {
+		val, _, err := fe.prg.ContextEval(ctx, act)
+		if err != nil {
+			return policy.Decision{}, fmt.Errorf("rule %q: then.%s: %w", ruleName, fe.field, err)
+		}
+		s, ok := val.(types.String)
+		if !ok {
+			return policy.Decision{}, fmt.Errorf("rule %q: then.%s: expression gave %s, want string", ruleName, fe.field, val.Type().TypeName())
+		}
+		fields[fe.field] = string(s)
+	}
+	ins, err := buildInstruction(a.name, fields)
+	if err == nil {
+		err = ins.Validate()
+	}
+	if err != nil {
+		return policy.Decision{}, fmt.Errorf("rule %q: %w", ruleName, err)
+	}
+	d.Instruction = ins
+	return d, nil
+}
+
+// activation resolves the three CEL variables without building a map per call.
+type activation struct {
+	task, worker, reservation any
+}
+
+func newActivation(r *policy.Reservation) *activation {
+	params := r.Params
+	if params == nil {
+		params = map[string]string{}
+	}
+	return &activation{
+		task:   orEmpty(r.TaskAttributes),
+		worker: orEmpty(r.WorkerAttributes),
+		reservation: map[string]any{
+			"sid":            r.ReservationSid,
+			"task_sid":       r.TaskSid,
+			"worker_sid":     r.WorkerSid,
+			"workspace_sid":  r.WorkspaceSid,
+			"workflow_sid":   r.WorkflowSid,
+			"account_sid":    r.AccountSid,
+			"task_queue_sid": r.TaskQueueSid,
+			"task_age":       int64(r.TaskAge),
+			"task_priority":  int64(r.TaskPriority),
+			"params":         params,
+		},
+	}
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "task":
+		return a.task, true
+	case "worker":
+		return a.worker, true
+	case "reservation":
+		return a.reservation, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
