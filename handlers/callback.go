@@ -59,7 +59,7 @@ func (h *callback) serve(c echo.Context) error {
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
-		ev.Warn().Err(err).Int64("limit", h.bodyLimit).Msg("callback refused: body too large or unreadable")
+		ev.Warn().Str("result", ResultBadRequest).Err(err).Int64("limit", h.bodyLimit).Msg("callback refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 
@@ -73,7 +73,7 @@ func (h *callback) serve(c echo.Context) error {
 		if sig == "" {
 			why = "no X-Twilio-Signature header"
 		}
-		ev.Warn().Str("checked_url", checked).Str("remote", req.RemoteAddr).
+		ev.Warn().Str("result", ResultBadSignature).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN").
 			Msg("callback refused: " + why)
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
@@ -151,7 +151,7 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 
 func (h *callback) badRequest(c echo.Context, ev zerolog.Logger, start time.Time, err error) error {
 	h.metrics.callback(ResultBadRequest, time.Since(start))
-	ev.Warn().Err(err).Msg("callback refused: bad parameters")
+	ev.Warn().Str("result", ResultBadRequest).Err(err).Msg("callback refused: bad parameters")
 	return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
 }
 

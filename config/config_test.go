@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/config"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.CallbackPath != "/assignment" || c.ReservationTimeout != 120*time.Second ||
+		c.DecisionDeadline != 3*time.Second || c.APIBaseURL != "https://taskrouter.twilio.com" || c.Public != nil {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	c, err := config.Load([]string{"PUBLIC_URL=https://abc.ngrok.app/"})
+	if err != nil || c.Public.String() != "https://abc.ngrok.app" {
+		t.Fatalf("got %v %v", c.Public, err)
+	}
+}
+
+func TestErrorsNameTheVariable(t *testing.T) {
+	for _, tt := range []struct{ env, varName string }{
+		{"PORT=abc", "PORT"},
+		{"PORT=70000", "PORT"},
+		{"PUBLIC_URL=abc.ngrok.app", "PUBLIC_URL"},
+		{"PUBLIC_URL=https://x.example/?a=1", "PUBLIC_URL"},
+		{"TRUST_PROXY=maybe", "TRUST_PROXY"},
+		{"RESERVATION_TIMEOUT=2 minutes", "RESERVATION_TIMEOUT"},
+		{"RESERVATION_TIMEOUT=100ms", "RESERVATION_TIMEOUT"},
+		{"DECISION_DEADLINE=6s", "DECISION_DEADLINE"},
+		{"LOG_LEVEL=loud", "LOG_LEVEL"},
+		{"TWILIO_ACCOUNT_SID=AC123", "TWILIO_ACCOUNT_SID"},
+		{"TWILIO_API_KEY=SK0123456789abcdef0123456789abcdef", "TWILIO_API_KEY"},
+		{"TWILIO_AUTH_TOKEN_SECONDARY=x", "TWILIO_AUTH_TOKEN_SECONDARY"},
+		{"TWILIO_API_BASE_URL=taskrouter", "TWILIO_API_BASE_URL"},
+		{"CALLBACK_PATH=assignment", "CALLBACK_PATH"},
+	} {
+		_, err := config.Load([]string{tt.env})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != tt.varName || !strings.HasPrefix(err.Error(), tt.varName+": ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line naming %s", tt.env, err, tt.varName)
+		}
+	}
+}
+
+func TestDevCredentialsAreStable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	a, created, err := config.LoadOrCreateDevCredentials(dir)
+	if err != nil || !created {
+		t.Fatalf("first: %v %v", created, err)
+	}
+	b, created, err := config.LoadOrCreateDevCredentials(dir)
+	if err != nil || created || a != b {
+		t.Fatalf("second: %+v %v %v, want %+v", b, created, err, a)
+	}
+	fi, err := os.Stat(config.DevCredentialsPath(dir))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file mode: %v %v", fi.Mode(), err)
+	}
+	if len(a.AuthToken) != 32 || !strings.HasPrefix(a.AccountSid, "AC") {
+		t.Fatalf("credentials look wrong: %+v", a)
+	}
+}

@@ -1,0 +1,59 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/handlers"
+)
+
+// BenchmarkCallback measures one signed callback end to end in-process:
+// body read, signature check, parse, example policy, answer, log line.
+// BenchmarkCallbackFloor is a bare echo handler answering a constant, the
+// baseline to compare it with in the same run.
+func BenchmarkCallback(b *testing.B) {
+	h, err := handlers.New(handlers.Options{
+		Logger:   zerolog.New(discard{}),
+		Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		Decider:  guard(b, examplePolicy(b), time.Second),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
+	form, _ := handlers.EncodeForm(&r)
+	body := form.Encode()
+	sig := handlers.Sign(testToken, "http://example.com/assignment", form)
+	runBench(b, h, body, sig, `{"instruction":"accept"}`)
+}
+
+func BenchmarkCallbackFloor(b *testing.B) {
+	e := echo.New()
+	e.POST("/assignment", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"instruction":"accept"}`))
+	})
+	runBench(b, e, "x=1", "", `{"instruction":"accept"}`)
+}
+
+func runBench(b *testing.B, h http.Handler, body, sig, want string) {
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/assignment", strings.NewReader(body))
+		req.Header.Set("X-Twilio-Signature", sig)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Body.String() != want {
+			b.Fatalf("got %d %s", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,248 @@
+package handlers_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+)
+
+func TestCallbackThroughExamplePolicy(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	tests := []struct {
+		name         string
+		task, worker map[string]any
+		want         string
+	}{
+		{"seed: Spanish task, Spanish speaker", map[string]any{"selected_language": "es"},
+			map[string]any{"languages": []any{"es", "en"}},
+			`{"instruction":"accept"}`},
+		{"Spanish task, worker without Spanish", map[string]any{"selected_language": "es"},
+			map[string]any{"languages": []any{"en"}},
+			`{"instruction":"reject","activity_sid":"WA00000000000000000000000000000001"}`},
+		{"missing required skill", map[string]any{"required_skill": "billing"},
+			map[string]any{"skills": []any{"sales"}},
+			`{"instruction":"reject","activity_sid":"WA00000000000000000000000000000001"}`},
+		{"voice task dequeued to the worker", map[string]any{"type": "voice"},
+			map[string]any{"contact_uri": "client:alice"},
+			`{"instruction":"dequeue","to":"client:alice","from":"+15005550006","post_work_activity_sid":"WA00000000000000000000000000000002","timeout":30}`},
+		{"callback task calls the worker", map[string]any{"type": "callback"},
+			map[string]any{"contact_uri": "+15551230000"},
+			`{"instruction":"call","from":"+15005550006","url":"https://example.com/twiml/callback","to":"+15551230000","accept":true,"timeout":20}`},
+		{"transfer redirects the live call", map[string]any{"type": "transfer", "call_sid": "CA0123456789abcdef0123456789abcdef"},
+			map[string]any{},
+			`{"instruction":"redirect","call_sid":"CA0123456789abcdef0123456789abcdef","url":"https://example.com/twiml/transfer","accept":true}`},
+		{"VIP voice call goes to a conference", map[string]any{"type": "voice", "vip": true},
+			map[string]any{"contact_uri": "client:bob"},
+			`{"instruction":"conference","to":"client:bob","from":"+15005550006","post_work_activity_sid":"WA00000000000000000000000000000002","beep":"false","end_conference_on_exit":true}`},
+		{"nothing matches: default", map[string]any{"type": "chat"}, map[string]any{},
+			`{"instruction":"accept"}`},
+		{"expression yields an invalid SID: on_error", map[string]any{"type": "transfer", "call_sid": "../../etc"},
+			map[string]any{}, `{"instruction":"accept"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, hdr := postSigned(t, srv.URL, reservation(tt.task, tt.worker))
+			if status != http.StatusOK || body != tt.want {
+				t.Fatalf("got %d %s\nwant 200 %s", status, body, tt.want)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+		})
+	}
+	if !strings.Contains(srv.Log.String(), `"result":"fallback"`) {
+		t.Error("the invalid expression result was not logged as a fallback")
+	}
+}
+
+func TestCallbackRefusesBadSignatureBeforePolicy(t *testing.T) {
+	var calls atomic.Int64
+	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		calls.Add(1)
+		return policy.Decision{Instruction: policy.Accept{}}, nil
+	})
+	srv := startServer(t, handlers.Options{Decider: guard(t, p, time.Second)})
+	form, _ := handlers.EncodeForm(ptr(reservation(nil, nil)))
+	u := srv.URL + "/assignment"
+
+	status, body, _ := post(t, u, form.Encode(), "")
+	if status != http.StatusForbidden || !strings.Contains(body, "signature") {
+		t.Errorf("unsigned: got %d %q, want 403", status, body)
+	}
+	status, _, _ = post(t, u, form.Encode(), handlers.Sign("wrong-token", u, form))
+	if status != http.StatusForbidden {
+		t.Errorf("wrong token: got %d, want 403", status)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("policy called %d times for unsigned requests", calls.Load())
+	}
+	logs := srv.Log.String()
+	for _, want := range []string{`"checked_url":"` + u + `"`, "no X-Twilio-Signature header", "signature does not match", "PUBLIC_URL"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestCallbackBadInput(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	u := srv.URL + "/assignment"
+	signedPost := func(form url.Values) (int, string) {
+		s, b, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+		return s, b
+	}
+	good := func() url.Values {
+		f, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})))
+		return f
+	}
+
+	t.Run("malformed SID is 400", func(t *testing.T) {
+		f := good()
+		f.Set("TaskSid", "WT../../Workers")
+		if s, b := signedPost(f); s != http.StatusBadRequest || !strings.Contains(b, "TaskSid") {
+			t.Errorf("got %d %q", s, b)
+		}
+	})
+	t.Run("missing SID is 400", func(t *testing.T) {
+		f := good()
+		f.Del("ReservationSid")
+		if s, b := signedPost(f); s != http.StatusBadRequest || !strings.Contains(b, "ReservationSid") {
+			t.Errorf("got %d %q", s, b)
+		}
+	})
+	t.Run("non-integer TaskAge is 400", func(t *testing.T) {
+		f := good()
+		f.Set("TaskAge", "soon")
+		if s, _ := signedPost(f); s != http.StatusBadRequest {
+			t.Errorf("got %d", s)
+		}
+	})
+	t.Run("duplicate parameter is 400", func(t *testing.T) {
+		f := good()
+		f.Add("TaskSid", "WT1123456789abcdef0123456789abcdef")
+		if s, b := signedPost(f); s != http.StatusBadRequest || !strings.Contains(b, "sent 2 times") {
+			t.Errorf("got %d %q", s, b)
+		}
+	})
+	t.Run("attributes that are not an object get the fallback", func(t *testing.T) {
+		for _, attrs := range []string{`["es"]`, `{"unterminated`, `null`, `"es"`} {
+			f := good()
+			f.Set("TaskAttributes", attrs)
+			if s, b := signedPost(f); s != http.StatusOK || b != `{"instruction":"accept"}` {
+				t.Errorf("%s: got %d %q, want the on_error accept", attrs, s, b)
+			}
+		}
+		if !strings.Contains(srv.Log.String(), "malformed attributes") {
+			t.Error("no log line for malformed attributes")
+		}
+	})
+	t.Run("body over the limit is 413", func(t *testing.T) {
+		f := good()
+		f.Set("TaskAttributes", `{"pad":"`+strings.Repeat("x", handlers.DefaultBodyLimit)+`"}`)
+		if s, _ := signedPost(f); s != http.StatusRequestEntityTooLarge {
+			t.Errorf("got %d", s)
+		}
+	})
+	t.Run("unknown parameters are signed and kept", func(t *testing.T) {
+		f := good()
+		f.Set("WorkerName", "alice")
+		if s, b := signedPost(f); s != http.StatusOK || b != `{"instruction":"accept"}` {
+			t.Errorf("got %d %q", s, b)
+		}
+	})
+	t.Run("GET is not the callback", func(t *testing.T) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("got %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestCallbackSlowOrFailingPolicyGetsFallback(t *testing.T) {
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	tests := []struct {
+		name string
+		p    policy.Func
+	}{
+		{"blocks past the deadline", func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+			<-block // ignores ctx on purpose: the guard must not wait for it
+			return policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000009"}}, nil
+		}},
+		{"returns an error", func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+			return policy.Decision{}, errors.New("lookup failed")
+		}},
+		{"panics", func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+			panic("boom")
+		}},
+		{"returns an invalid instruction", func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+			return policy.Decision{Instruction: policy.Reject{}}, nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, handlers.Options{Decider: guard(t, tt.p, 50*time.Millisecond)})
+			status, body, _ := postSigned(t, srv.URL, reservation(nil, nil))
+			if status != http.StatusOK || body != `{"instruction":"accept"}` {
+				t.Fatalf("got %d %q, want the fallback accept", status, body)
+			}
+			if !strings.Contains(srv.Log.String(), "policy failed") {
+				t.Errorf("no log line for the failure:\n%s", srv.Log.String())
+			}
+		})
+	}
+}
+
+func TestCallbackLaterAnswersEmptyObject(t *testing.T) {
+	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		return policy.Decision{Rule: "mine"}, nil // later: someone else updates the reservation
+	})
+	srv := startServer(t, handlers.Options{Decider: guard(t, p, time.Second)})
+	if status, body, _ := postSigned(t, srv.URL, reservation(nil, nil)); status != http.StatusOK || body != "{}" {
+		t.Fatalf("got %d %q, want 200 {}", status, body)
+	}
+}
+
+func TestCallbackAsyncWithoutSchedulerIsNeverSilent(t *testing.T) {
+	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		return policy.Decision{Instruction: policy.Accept{}, Async: true, Rule: "async"}, nil
+	})
+	fallback := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000003"}, Rule: "fb"}
+	g, err := policy.NewGuard(p, fallback, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, handlers.Options{Decider: g})
+	status, body, _ := postSigned(t, srv.URL, reservation(nil, nil))
+	if status != http.StatusOK || !strings.Contains(body, `"reject"`) {
+		t.Fatalf("got %d %q, want the synchronous fallback", status, body)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	srv := startServer(t, handlers.Options{Ready: func(context.Context) error { return errors.New("store down") }})
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: got %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,133 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/assignd/assignd/handlers"
+)
+
+// Twilio's published example (also twilio-go's own test vector).
+const (
+	vectorToken = "12345"
+	vectorURL   = "https://mycompany.com/myapp.php?foo=1&bar=2"
+	vectorSig   = "vOEb5UThFn24KEfnOFLQY2AE5FY="
+)
+
+var vectorForm = url.Values{
+	"Digits": {"1234"}, "CallSid": {"CA1234567890ABCDE"}, "To": {"+18005551212"},
+	"Caller": {"+14158675309"}, "From": {"+14158675309"},
+	"ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
+}
+
+func TestSignMatchesTwilioVector(t *testing.T) {
+	if got := handlers.Sign(vectorToken, vectorURL, vectorForm); got != vectorSig {
+		t.Fatalf("Sign = %q, want Twilio's %q", got, vectorSig)
+	}
+	// And twilio-go's validator agrees with what Sign produces for other input.
+	v := client.NewRequestValidator("another-token")
+	form := url.Values{"A": {"1"}, "B": {"x y&z"}, "TaskAttributes": {`{"k":"é"}`}}
+	u := "https://example.com/assignment?x=1"
+	if !v.ValidateBody(u, []byte(form.Encode()), handlers.Sign("another-token", u, form)) {
+		t.Fatal("twilio-go rejects a signature made by Sign")
+	}
+}
+
+func TestVerifier(t *testing.T) {
+	const token, secondary = "primarytoken0000", "secondarytoken00"
+	form := url.Values{"ReservationSid": {"WR0123456789abcdef0123456789abcdef"}, "TaskAttributes": {`{"a":1}`}}
+	body := form.Encode()
+	signed := func(tok, u string) string { return handlers.Sign(tok, u, form) }
+	public, _ := url.Parse("https://abc.ngrok.app")
+	publicWithPrefix, _ := url.Parse("https://example.com/twilio")
+
+	tests := []struct {
+		name       string
+		tokens     []string
+		public     *url.URL
+		trustProxy bool
+		target     string // URL the request arrives at, as the process sees it
+		headers    map[string]string
+		body       string
+		sig        string
+		want       bool
+		wantURL    string
+	}{
+		{name: "twilio vector over form body", tokens: []string{vectorToken}, target: vectorURL,
+			body: vectorForm.Encode(), sig: vectorSig, want: true, wantURL: vectorURL},
+		{name: "direct http", tokens: []string{token}, target: "http://localhost:8080/assignment",
+			sig: signed(token, "http://localhost:8080/assignment"), want: true},
+		{name: "behind proxy without PUBLIC_URL or TRUST_PROXY fails", tokens: []string{token},
+			target: "http://internal:8080/assignment", headers: map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"},
+			sig: signed(token, "https://abc.ngrok.app/assignment"), want: false, wantURL: "http://internal:8080/assignment"},
+		{name: "behind proxy with PUBLIC_URL", tokens: []string{token}, public: public,
+			target: "http://internal:8080/assignment", sig: signed(token, "https://abc.ngrok.app/assignment"),
+			want: true, wantURL: "https://abc.ngrok.app/assignment"},
+		{name: "behind proxy with TRUST_PROXY", tokens: []string{token}, trustProxy: true,
+			target: "http://internal:8080/assignment", headers: map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"},
+			sig: signed(token, "https://abc.ngrok.app/assignment"), want: true, wantURL: "https://abc.ngrok.app/assignment"},
+		{name: "TRUST_PROXY takes the outermost proxy's value", tokens: []string{token}, trustProxy: true,
+			target: "http://internal:8080/assignment", headers: map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "app.fly.dev, internal"},
+			sig: signed(token, "https://app.fly.dev/assignment"), want: true},
+		{name: "TRUST_PROXY with only proto keeps the Host header (Cloud Run)", tokens: []string{token}, trustProxy: true,
+			target: "http://svc-xyz.a.run.app/assignment", headers: map[string]string{"X-Forwarded-Proto": "https"},
+			sig: signed(token, "https://svc-xyz.a.run.app/assignment"), want: true},
+		{name: "PUBLIC_URL with a path prefix the proxy strips", tokens: []string{token}, public: publicWithPrefix,
+			target: "http://internal/assignment", sig: signed(token, "https://example.com/twilio/assignment"), want: true},
+		{name: "query string is part of the signed URL", tokens: []string{token}, public: public,
+			target: "http://internal/assignment?tenant=acme", sig: signed(token, "https://abc.ngrok.app/assignment?tenant=acme"), want: true},
+		{name: "query string changed", tokens: []string{token}, public: public,
+			target: "http://internal/assignment?tenant=evil", sig: signed(token, "https://abc.ngrok.app/assignment?tenant=acme"), want: false},
+		{name: "signed with :443, received without port", tokens: []string{token}, public: public,
+			target: "http://internal/assignment", sig: signed(token, "https://abc.ngrok.app:443/assignment"), want: true},
+		{name: "signed without port, PUBLIC_URL has :443", tokens: []string{token}, public: mustURL("https://abc.ngrok.app:443"),
+			target: "http://internal/assignment", sig: signed(token, "https://abc.ngrok.app/assignment"), want: true},
+		{name: "non-default port must match", tokens: []string{token}, public: mustURL("https://abc.ngrok.app:8443"),
+			target: "http://internal/assignment", sig: signed(token, "https://abc.ngrok.app:9443/assignment"), want: false},
+		{name: "secondary token during rotation", tokens: []string{token, secondary}, target: "http://h/assignment",
+			sig: signed(secondary, "http://h/assignment"), want: true},
+		{name: "secondary token not configured", tokens: []string{token}, target: "http://h/assignment",
+			sig: signed(secondary, "http://h/assignment"), want: false},
+		{name: "tampered body", tokens: []string{token}, target: "http://h/assignment",
+			body: strings.Replace(body, "WR0123", "WR9123", 1), sig: signed(token, "http://h/assignment"), want: false},
+		{name: "extra parameter added", tokens: []string{token}, target: "http://h/assignment",
+			body: body + "&WorkerName=mallory", sig: signed(token, "http://h/assignment"), want: false},
+		{name: "missing header", tokens: []string{token}, target: "http://h/assignment", sig: "", want: false},
+		{name: "garbage header", tokens: []string{token}, target: "http://h/assignment", sig: "not-base64!!", want: false},
+		{name: "trailing slash is a different URL", tokens: []string{token}, target: "http://h/assignment/",
+			sig: signed(token, "http://h/assignment"), want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.body
+			if b == "" {
+				b = body
+			}
+			req := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(b))
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			v := handlers.NewVerifier(tt.tokens, tt.public, tt.trustProxy)
+			checked := v.PublicURL(req)
+			if tt.wantURL != "" && checked != tt.wantURL {
+				t.Errorf("PublicURL = %q, want %q", checked, tt.wantURL)
+			}
+			if got := v.Valid(checked, []byte(b), tt.sig); got != tt.want {
+				t.Errorf("Valid(%q) = %v, want %v", checked, got, tt.want)
+			}
+		})
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
