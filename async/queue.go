@@ -1,0 +1,321 @@
+// Package async applies decisions after the callback has been answered:
+// a decision is stored durably as a River job before the handler answers
+// {}, and a worker applies it through the Reservations REST API with
+// retries, never past the reservation's deadline, and at most once per
+// reservation. The store is SQLite in DATA_DIR for a single instance, or
+// PostgreSQL (DATABASE_URL) for several instances sharing one queue.
+package async
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+
+	"github.com/assignd/assignd/policy"
+)
+
+// Options configure a Queue.
+type Options struct {
+	Logger zerolog.Logger
+	// DatabaseURL selects PostgreSQL; when empty the queue is SQLite in DataDir.
+	DatabaseURL string
+	DataDir     string
+	// API applies decisions. Required unless the queue only inserts.
+	API *API
+	// Workers is how many REST calls may run at once.
+	Workers int
+	// ReservationTimeout is how long after the callback a decision may still
+	// be applied (the Workflow's TaskReservationTimeout).
+	ReservationTimeout time.Duration
+	Metrics            *Metrics
+	// Now is the clock; tests may replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// Queue stores async decisions and works them off. It hides which store and
+// River driver are in use behind a handful of functions.
+type Queue struct {
+	log     zerolog.Logger
+	store   string
+	timeout time.Duration
+	now     func() time.Time
+
+	insert func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	start  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	ping   func(ctx context.Context) error
+	db     func(ctx context.Context, query string) (int, error)
+	close  func()
+}
+
+// Open connects to the store, runs River's migrations and prepares the
+// worker. Call Start to begin working jobs.
+func Open(ctx context.Context, o Options) (*Queue, error) {
+	if o.Workers <= 0 {
+		o.Workers = 50
+	}
+	if o.ReservationTimeout <= 0 {
+		o.ReservationTimeout = 120 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	q := &Queue{log: o.Logger, timeout: o.ReservationTimeout, now: o.Now}
+	if o.DatabaseURL != "" {
+		return q, q.openPostgres(ctx, o)
+	}
+	return q, q.openSQLite(ctx, o)
+}
+
+func (q *Queue) openPostgres(ctx context.Context, o Options) error {
+	q.store = "postgres"
+	pool, err := pgxpool.New(ctx, o.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return fmt.Errorf("postgres: %w", err)
+	}
+	client, err := newClient(ctx, riverpgxv5.New(pool), o, func(c *river.Config) {
+		// Several instances share the queue, so a job left running by a
+		// crashed instance is only known to be orphaned once it has run
+		// longer than any attempt can: River's rescuer then retries it.
+		c.RescueStuckJobsAfter = jobTimeout + 5*time.Second
+	})
+	if err != nil {
+		pool.Close()
+		return err
+	}
+	q.bind(client)
+	q.ping = pool.Ping
+	q.db = func(ctx context.Context, query string) (int, error) {
+		var n int
+		err := pool.QueryRow(ctx, query).Scan(&n)
+		return n, err
+	}
+	q.close = pool.Close
+	return nil
+}
+
+func (q *Queue) openSQLite(ctx context.Context, o Options) error {
+	q.store = "sqlite"
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("sqlite: data dir: %w", err)
+	}
+	// The SQLite queue belongs to one process. The lock makes that true, and
+	// is what lets start-up treat jobs still marked running as orphans.
+	lock, err := lockDir(o.DataDir)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(o.DataDir, "queue.sqlite")
+	// WAL with synchronous=NORMAL: a committed insert survives the process
+	// being killed (the case that matters here); only an OS crash or power
+	// loss can lose the last transactions.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		lock.Close()
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1) // SQLite takes one writer; River's own advice
+	closeAll := func() { db.Close(); lock.Close() }
+	client, err := newClient(ctx, riversqlite.New(db), o, nil)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	// Jobs a killed predecessor was working are still marked running; River
+	// would leave them until its rescuer's next pass. We hold the lock, so
+	// nothing else is working them: make them available again now. Each
+	// re-run is safe: the worker recognises an update that already applied.
+	res, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+	if err != nil {
+		closeAll()
+		return fmt.Errorf("sqlite: requeue orphaned jobs: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		q.log.Warn().Int64("jobs", n).Msg("requeued async decisions left running by a previous process")
+	}
+	q.bind(client)
+	q.ping = db.PingContext
+	q.db = func(ctx context.Context, query string) (int, error) {
+		var n int
+		err := db.QueryRowContext(ctx, query).Scan(&n)
+		return n, err
+	}
+	q.close = closeAll
+	return nil
+}
+
+func (q *Queue) bind(c interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+}) {
+	q.insert, q.start, q.stop, q.get = c.Insert, c.Start, c.Stop, c.JobGet
+}
+
+// newClient migrates the schema and builds a River client for either driver.
+func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o Options, tune func(*river.Config)) (*river.Client[TTx], error) {
+	mig, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slogger(o.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("river migrate: %w", err)
+	}
+	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("river migrate: %w", err)
+	}
+	workers := river.NewWorkers()
+	if o.API != nil {
+		river.AddWorker(workers, &applyWorker{api: o.API, log: o.Logger, metrics: o.Metrics, now: o.Now})
+	}
+	cfg := &river.Config{
+		Logger:     slogger(o.Logger),
+		Workers:    workers,
+		JobTimeout: jobTimeout,
+		// Keep finished jobs at least as long as any reservation can live, so
+		// uniqueness catches a duplicate callback however late it comes.
+		CompletedJobRetentionPeriod: 25 * time.Hour,
+		CancelledJobRetentionPeriod: 25 * time.Hour,
+		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
+		// Decisions are due within seconds: poll often (SQLite has no
+		// LISTEN/NOTIFY; on PostgreSQL this is only the fallback).
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+	}
+	if o.API != nil {
+		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: o.Workers}}
+	}
+	if tune != nil {
+		tune(cfg)
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}
+
+// slogger routes River's logs into ours, warnings and up only: River is
+// chatty at info and its news belongs in metrics.
+func slogger(l zerolog.Logger) *slog.Logger {
+	return slog.New(zerolog.NewSlogHandler(l.With().Str("component", "river").Logger().Level(max(l.GetLevel(), zerolog.WarnLevel))))
+}
+
+// Store names the backing store: "sqlite" or "postgres".
+func (q *Queue) Store() string { return q.store }
+
+var uniqueAcrossAllStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted,
+	rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// Schedule stores d for r. When it returns nil the decision is committed to
+// the store and will be applied (or its failure recorded). duplicate reports
+// that r already had a stored decision, in which case nothing new is stored.
+func (q *Queue) Schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (duplicate bool, err error) {
+	res, err := q.schedule(ctx, r, d)
+	if err != nil {
+		return false, err
+	}
+	return res.UniqueSkippedAsDuplicate, nil
+}
+
+func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (*rivertype.JobInsertResult, error) {
+	if d.Instruction == nil {
+		return nil, errors.New("schedule: decision has no instruction")
+	}
+	ins, err := json.Marshal(d.Instruction)
+	if err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	received := r.ReceivedAt
+	if received.IsZero() {
+		received = q.now()
+	}
+	args := ApplyArgs{
+		AccountSid: r.AccountSid, WorkspaceSid: r.WorkspaceSid, TaskSid: r.TaskSid, WorkerSid: r.WorkerSid,
+		ReservationSid: r.ReservationSid, Instruction: ins, Rule: d.Rule,
+		ReceivedAt: received, Deadline: received.Add(q.timeout),
+	}
+	opts := args.InsertOpts()
+	opts.UniqueOpts.ByState = uniqueAcrossAllStates
+	if d.Delay > 0 {
+		opts.ScheduledAt = received.Add(d.Delay)
+	}
+	res, err := q.insert(ctx, args, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("store async decision (%s): %w", q.store, err)
+	}
+	return res, nil
+}
+
+// Start begins working stored decisions.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("start async worker: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones to finish; jobs
+// not yet started stay stored for the next start.
+func (q *Queue) Stop(ctx context.Context) error {
+	if err := q.stop(ctx); err != nil {
+		return fmt.Errorf("stop async worker: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store. Call it after Stop.
+func (q *Queue) Close() { q.close() }
+
+// Ready reports whether the store answers.
+func (q *Queue) Ready(ctx context.Context) error {
+	if err := q.ping(ctx); err != nil {
+		return fmt.Errorf("%s store: %w", q.store, err)
+	}
+	return nil
+}
+
+// Depth counts decisions stored but not finished.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
+	return q.db(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending')`)
+}
+
+// Job returns a stored job's row, for tests and diagnostics.
+func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { return q.get(ctx, id) }
+
+// lockDir takes an exclusive lock on dir, failing at once if another process has it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "queue.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sqlite: %s is in use by another assignd process (use DATABASE_URL to share a queue between instances)", dir)
+	}
+	return f, nil
+}

@@ -1,0 +1,304 @@
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async/asynctest"
+	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/policy"
+)
+
+const (
+	testAccount = "AC0123456789abcdef0123456789abcdef"
+	testToken   = "faketoken0123456789"
+	workspace   = "WS0123456789abcdef0123456789abcdef"
+	task        = "WT0123456789abcdef0123456789abcdef"
+	worker      = "WK0123456789abcdef0123456789abcdef"
+)
+
+type harness struct {
+	fake *fake.Server
+	q    *Queue
+	logs *strings.Builder
+}
+
+// forEachStore runs f against a queue on SQLite and on PostgreSQL.
+func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout time.Duration) *harness)) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			f(t, func(timeout time.Duration) *harness {
+				o := Options{DataDir: filepath.Join(t.TempDir(), "data")}
+				if store == "postgres" {
+					o.DatabaseURL = asynctest.DatabaseURL(t)
+				}
+				return newTestHarness(t, o, timeout)
+			})
+		})
+	}
+}
+
+func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
+	t.Helper()
+	h := &harness{fake: fake.New(fake.Options{Credentials: map[string]string{testAccount: testToken}}), logs: &strings.Builder{}}
+	srv := httptest.NewServer(h.fake)
+	t.Cleanup(srv.Close)
+	api, err := NewAPI(srv.URL, testAccount, testAccount, testToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.timeout = 2 * time.Second
+	o.API, o.Workers, o.ReservationTimeout = api, 10, timeout
+	o.Logger = zerolog.New(zerolog.SyncWriter(h.logs))
+	ctx := context.Background()
+	q, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = q.Stop(sctx)
+		q.Close()
+	})
+	h.q = q
+	return h
+}
+
+var sidN = 0
+
+func newReservation(t *testing.T, h *harness, received time.Time) *policy.Reservation {
+	sidN++
+	wr := fmt.Sprintf("WR%032d", sidN)
+	h.fake.AddReservation(workspace, task, worker, wr)
+	return &policy.Reservation{AccountSid: testAccount, WorkspaceSid: workspace, TaskSid: task, WorkerSid: worker,
+		ReservationSid: wr, ReceivedAt: received}
+}
+
+func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// waitFinal waits for the job to reach a final state and returns its output.
+func waitFinal(t *testing.T, h *harness, id int64) (*rivertype.JobRow, Output) {
+	t.Helper()
+	for range 3000 { // a hang guard, not a speed assertion
+		row, err := h.q.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.FinalizedAt != nil {
+			var md struct {
+				Output Output `json:"output"`
+			}
+			_ = json.Unmarshal(row.Metadata, &md)
+			return row, md.Output
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("job %d never finished; logs:\n%s", id, h.logs.String())
+	return nil, Output{}
+}
+
+func schedule(t *testing.T, h *harness, r *policy.Reservation, ins policy.Instruction) int64 {
+	t.Helper()
+	res, err := h.q.schedule(context.Background(), r, policy.Decision{Instruction: ins, Async: true, Rule: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Job.ID
+}
+
+func TestApply(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
+		h := newHarness(120 * time.Second)
+
+		t.Run("happy path", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if row.State != rivertype.JobStateCompleted || out.Outcome != OutcomeApplied || got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
+				t.Fatalf("job %s %+v; fake %+v", row.State, out, got)
+			}
+		})
+
+		t.Run("429 with Retry-After then 200", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Status: 429, RetryAfter: "1"})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 2 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+			if gap := got.UpdateTimes[1].Sub(got.UpdateTimes[0]); gap < time.Second {
+				t.Fatalf("retried after %s, before Retry-After's 1s", gap)
+			}
+		})
+
+		t.Run("500 after applying, then not pending: verified by fetch", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Status: 500, Apply: true})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || got.Applied != 1 || got.Fetches != 1 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+		})
+
+		t.Run("connection dropped after applying", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Drop: true, Apply: true})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: "WA0123456789abcdef0123456789abcdef"}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || got.Status != "rejected" || got.Applied != 1 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+		})
+
+		t.Run("502 HTML from a proxy, then success", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Status: 502}, fake.Fault{Status: 503})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 3 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+		})
+
+		t.Run("duplicate callbacks store one job and apply once", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			first, err := h.q.schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFinal(t, h, first.Job.ID)
+			for range 3 { // the fallback URL's copy, a retry, a late one after completion
+				dup, err := h.q.Schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+				if err != nil || !dup {
+					t.Fatalf("duplicate = %v, err %v", dup, err)
+				}
+			}
+			got, _ := h.fake.Get(r.ReservationSid)
+			if got.Applied != 1 || got.Updates != 1 {
+				t.Fatalf("fake %+v", got)
+			}
+		})
+
+		t.Run("reservation canceled meanwhile", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.SetStatus(r.ReservationSid, "canceled")
+			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			if row.State != rivertype.JobStateCancelled || out.Outcome != OutcomeCanceled || out.ReservationStatus != "canceled" {
+				t.Fatalf("job %s %+v", row.State, out)
+			}
+		})
+
+		t.Run("voice instruction parameters reach the API", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			n := 25
+			ins := policy.Dequeue{From: "+15005550006", To: "client:alice", Timeout: &n, StatusCallbackEvents: "initiated,completed",
+				PostWorkActivitySid: "WA0123456789abcdef0123456789abcdef"}
+			_, out := waitFinal(t, h, schedule(t, h, r, ins))
+			got, _ := h.fake.Get(r.ReservationSid)
+			want := map[string][]string{"Instruction": {"dequeue"}, "DequeueFrom": {"+15005550006"}, "DequeueTo": {"client:alice"},
+				"DequeueTimeout": {"25"}, "DequeueStatusCallbackEvent": {"initiated", "completed"},
+				"DequeuePostWorkActivitySid": {"WA0123456789abcdef0123456789abcdef"}}
+			if out.Outcome != OutcomeApplied || jsonString(got.Form) != jsonString(want) {
+				t.Fatalf("out %+v; form %v", out, got.Form)
+			}
+		})
+	})
+}
+
+func TestDeadline(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
+		h := newHarness(1500 * time.Millisecond)
+
+		t.Run("already past: no call at all", func(t *testing.T) {
+			r := newReservation(t, h, time.Now().Add(-time.Hour))
+			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if row.State != rivertype.JobStateCancelled || out.Outcome != OutcomeExpired || got.Updates != 0 {
+				t.Fatalf("job %s %+v; fake %+v", row.State, out, got)
+			}
+		})
+
+		t.Run("failing until the deadline: no call after it", func(t *testing.T) {
+			received := time.Now()
+			r := newReservation(t, h, received)
+			for range 100 {
+				h.fake.Script(r.ReservationSid, fake.Fault{Status: 500})
+			}
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			deadline := received.Add(1500 * time.Millisecond)
+			if out.Outcome != OutcomeExpired || got.Updates < 2 || got.Applied != 0 {
+				t.Fatalf("out %+v; fake updates %d applied %d", out, got.Updates, got.Applied)
+			}
+			if last := got.UpdateTimes[len(got.UpdateTimes)-1]; !last.Before(deadline) {
+				t.Fatalf("called at %s, after the deadline %s", last, deadline)
+			}
+		})
+
+		t.Run("Retry-After past the deadline ends the job", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Status: 429, RetryAfter: "60"})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeExpired || got.Updates != 1 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+		})
+	})
+}
+
+func TestBadCredentialsFailWithoutRetry(t *testing.T) {
+	h := newTestHarness(t, Options{DataDir: t.TempDir()}, time.Minute)
+	srv := httptest.NewServer(h.fake)
+	defer srv.Close()
+	bad, _ := NewAPI(srv.URL, testAccount, testAccount, "wrongtoken", nil)
+	r := newReservation(t, h, time.Now())
+	res := bad.Update(context.Background(), workspace, task, r.ReservationSid, policy.Accept{})
+	if res.Class != Fatal || res.Status != 401 {
+		t.Fatalf("got %+v, want a fatal 401", res)
+	}
+}
+
+func TestSQLiteIsOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	newTestHarness(t, Options{DataDir: dir}, time.Minute)
+	_, err := Open(context.Background(), Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "in use by another assignd") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempt := 1; attempt < 20; attempt++ {
+		d := backoff(attempt, time.Hour)
+		if d < backoffMin/2 || d > backoffMax {
+			t.Fatalf("attempt %d: %s out of [%s, %s]", attempt, d, backoffMin/2, backoffMax)
+		}
+	}
+	if d := backoff(10, 300*time.Millisecond); d > 300*time.Millisecond {
+		t.Fatalf("backoff exceeds the time left: %s", d)
+	}
+	if d := parseRetryAfter("3", time.Now()); d != 3*time.Second {
+		t.Fatalf("Retry-After 3 = %s", d)
+	}
+	now := time.Now()
+	if d := parseRetryAfter(now.Add(5*time.Second).UTC().Format(http.TimeFormat), now); d < 4*time.Second || d > 5*time.Second {
+		t.Fatalf("Retry-After date = %s", d)
+	}
+}
