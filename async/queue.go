@@ -62,7 +62,7 @@ type Queue struct {
 	stop   func(ctx context.Context) error
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	ping   func(ctx context.Context) error
-	db     func(ctx context.Context, query string) (int, error)
+	counts func(ctx context.Context) (map[string]int, error)
 	close  func()
 }
 
@@ -107,10 +107,22 @@ func (q *Queue) openPostgres(ctx context.Context, o Options) error {
 	}
 	q.bind(client)
 	q.ping = pool.Ping
-	q.db = func(ctx context.Context, query string) (int, error) {
-		var n int
-		err := pool.QueryRow(ctx, query).Scan(&n)
-		return n, err
+	q.counts = func(ctx context.Context) (map[string]int, error) {
+		rows, err := pool.Query(ctx, depthQuery)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]int{}
+		for rows.Next() {
+			var state string
+			var n int
+			if err := rows.Scan(&state, &n); err != nil {
+				return nil, err
+			}
+			out[state] = n
+		}
+		return out, rows.Err()
 	}
 	q.close = pool.Close
 	return nil
@@ -158,10 +170,22 @@ func (q *Queue) openSQLite(ctx context.Context, o Options) error {
 	}
 	q.bind(client)
 	q.ping = db.PingContext
-	q.db = func(ctx context.Context, query string) (int, error) {
-		var n int
-		err := db.QueryRowContext(ctx, query).Scan(&n)
-		return n, err
+	q.counts = func(ctx context.Context) (map[string]int, error) {
+		rows, err := db.QueryContext(ctx, depthQuery)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]int{}
+		for rows.Next() {
+			var state string
+			var n int
+			if err := rows.Scan(&state, &n); err != nil {
+				return nil, err
+			}
+			out[state] = n
+		}
+		return out, rows.Err()
 	}
 	q.close = closeAll
 	return nil
@@ -299,9 +323,19 @@ func (q *Queue) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Depth counts decisions stored but not finished.
-func (q *Queue) Depth(ctx context.Context) (int, error) {
-	return q.db(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending')`)
+// depthQuery counts unfinished jobs by state; it is the same SQL on both stores.
+const depthQuery = `SELECT state, count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY state`
+
+// UnfinishedStates are the job states Depth reports.
+var UnfinishedStates = []string{"available", "scheduled", "retryable", "running", "pending"}
+
+// Depth counts decisions stored but not finished, by River job state.
+func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
+	counts, err := q.counts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s store: queue depth: %w", q.store, err)
+	}
+	return counts, nil
 }
 
 // Job returns a stored job's row, for tests and diagnostics.

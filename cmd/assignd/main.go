@@ -49,6 +49,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return send(ctx, args, environ, stdout)
 	case "policy":
 		return policyCmd(ctx, args, environ, stdin, stdout, stderr)
+	case "fake-taskrouter":
+		return fakeTaskRouter(ctx, args, environ, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

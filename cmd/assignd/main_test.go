@@ -120,7 +120,7 @@ func TestDevModeServeAndSend(t *testing.T) {
 func TestPublicURLBehindProxy(t *testing.T) {
 	port := freePort(t)
 	env := []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "TWILIO_AUTH_TOKEN=realtoken123",
-		"PUBLIC_URL=https://abc.ngrok.app"}
+		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "PUBLIC_URL=https://abc.ngrok.app"}
 	startServe(t, env)
 	var out bytes.Buffer
 	// send signs for PUBLIC_URL + path while posting to localhost: what ngrok does.
@@ -145,6 +145,7 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 		{[]string{"PUBLIC_URL=::nope"}, "PUBLIC_URL: "},
 		{[]string{"POLICY_FILE=/nonexistent/policy.yaml"}, "POLICY_FILE: "},
 		{[]string{"POLICY_FILE=" + bad}, `POLICY_FILE: ` + bad + `: rule "r": when`},
+		{[]string{"TWILIO_AUTH_TOKEN=tok"}, "TWILIO_ACCOUNT_SID: the policy has async rules"},
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), nil, append(tt.env, "DATA_DIR="+t.TempDir()), nil, &out, &out)
@@ -159,7 +160,7 @@ func TestPolicyCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"policy", "check", "../../policy/examples/assignment.yaml"}, nil, nil, &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "ok, 7 rules") {
+	if !strings.Contains(out.String(), "ok, 8 rules") {
 		t.Fatalf("output: %s", out.String())
 	}
 }

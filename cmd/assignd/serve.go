@@ -58,12 +58,40 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	api, stopFake, err := restAPI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopFake()
+	if api == nil && pol.HasAsync() {
+		return &config.Error{Var: "TWILIO_ACCOUNT_SID", Msg: "the policy has async rules, which call the REST API: set TWILIO_ACCOUNT_SID (and TWILIO_API_KEY/TWILIO_API_SECRET or rely on TWILIO_AUTH_TOKEN)"}
+	}
+	queue, err := openQueue(ctx, cfg, log, api, reg)
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
+	var scheduler handlers.Scheduler
+	if api != nil {
+		scheduler = queue
+		// Not ctx: River hard-stops, cancelling REST calls in flight, when
+		// Start's context ends. SIGTERM goes through queue.Stop instead.
+		if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+	} else {
+		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): async decisions will get the on_error decision")
+	}
+
 	h, err := handlers.New(handlers.Options{
 		Logger:        log,
 		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy),
 		Decider:       guard,
+		Scheduler:     scheduler,
 		Metrics:       handlers.NewMetrics(reg),
 		Gatherer:      reg,
+		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
 		LogAttributes: cfg.LogAttributes,
 	})
@@ -88,7 +116,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
-		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Msg("assignd listening")
+		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Msg("assignd listening")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -97,6 +125,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Drain in order: stop taking callbacks and answer the ones in flight,
+	// then let REST calls in flight finish; stored decisions not yet
+	// started stay in the queue for the next start.
 	log.Info().Msg("shutting down: finishing in-flight callbacks")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -105,6 +136,14 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if scheduler != nil {
+		log.Info().Msg("shutting down: finishing in-flight REST calls")
+		qctx, qcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer qcancel()
+		if err := queue.Stop(qctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	log.Info().Msg("stopped")
 	return nil

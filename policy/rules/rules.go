@@ -56,6 +56,17 @@ func (p *Policy) Rules() []string {
 	return names
 }
 
+// HasAsync reports whether any rule or the default decides asynchronously,
+// which needs REST credentials.
+func (p *Policy) HasAsync() bool {
+	for _, r := range p.rules {
+		if r.then.async {
+			return true
+		}
+	}
+	return p.def.async
+}
+
 // Fallback returns the file's on_error decision.
 func (p *Policy) Fallback() policy.Decision { return p.onError }
 

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/config"
+)
+
+const defaultAPIBaseURL = "https://taskrouter.twilio.com"
+
+// restAPI decides where async decisions go. With Twilio credentials: the
+// real API (or TWILIO_API_BASE_URL). In development mode: a fake API, either
+// the one TWILIO_API_BASE_URL names or one started in this process. stop
+// shuts down an in-process fake.
+func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *async.API, stop func(), err error) {
+	stop = func() {}
+	if cfg.HasTwilioCredentials() {
+		user, pass := cfg.AccountSid, cfg.AuthToken
+		if cfg.APIKey != "" {
+			user, pass = cfg.APIKey, cfg.APISecret
+		}
+		api, err = async.NewAPI(cfg.APIBaseURL, cfg.AccountSid, user, pass, nil)
+		return api, stop, err
+	}
+	if cfg.AuthToken != "" {
+		return nil, stop, nil // real signatures but no REST credentials: async is unavailable
+	}
+	creds, _, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
+	if err != nil {
+		return nil, stop, &config.Error{Var: "DATA_DIR", Msg: err.Error()}
+	}
+	base := cfg.APIBaseURL
+	if base == defaultAPIBaseURL {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, stop, fmt.Errorf("dev fake TaskRouter: %w", err)
+		}
+		srv := &http.Server{Handler: newDevFake(creds), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		stop = func() { srv.Close() }
+		base = "http://" + ln.Addr().String()
+	}
+	log.Warn().Str("taskrouter_api", base).
+		Msg("DEVELOPMENT MODE: no Twilio credentials, so async decisions are applied to a local fake TaskRouter API, not to Twilio")
+	api, err = async.NewAPI(base, creds.AccountSid, creds.AccountSid, creds.AuthToken, nil)
+	if err != nil {
+		stop()
+		return nil, func() {}, err
+	}
+	return api, stop, nil
+}
+
+func newDevFake(creds config.DevCredentials) *fake.Server {
+	return fake.New(fake.Options{Credentials: map[string]string{creds.AccountSid: creds.AuthToken}, AutoCreate: true})
+}
+
+// openQueue opens the durable queue and registers its metrics.
+func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer) (*async.Queue, error) {
+	q, err := async.Open(ctx, async.Options{
+		Logger:             log,
+		DatabaseURL:        cfg.DatabaseURL,
+		DataDir:            cfg.DataDir,
+		API:                api,
+		Workers:            cfg.AsyncWorkers,
+		ReservationTimeout: cfg.ReservationTimeout,
+		Metrics:            async.NewMetrics(reg),
+	})
+	if err != nil {
+		name := "DATA_DIR"
+		if cfg.DatabaseURL != "" {
+			name = "DATABASE_URL"
+		}
+		return nil, &config.Error{Var: name, Msg: err.Error()}
+	}
+	reg.MustRegister(depthCollector{q: q, desc: prometheus.NewDesc("assignd_async_queue_depth",
+		"Async decisions stored and not yet finished, by River job state.", []string{"state"}, nil)})
+	return q, nil
+}
+
+// fakeTaskRouter serves the fake Reservations API on its own, for a dev
+// setup where serve points TWILIO_API_BASE_URL at it.
+func fakeTaskRouter(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("fake-taskrouter", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	latency := fs.Duration("latency", 0, "delay every update's answer by this much")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitCode(2)
+	}
+	creds, _, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
+	if err != nil {
+		return &config.Error{Var: "DATA_DIR", Msg: err.Error()}
+	}
+	users := map[string]string{creds.AccountSid: creds.AuthToken}
+	if cfg.AccountSid != "" && cfg.AuthToken != "" {
+		users[cfg.AccountSid] = cfg.AuthToken
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           fake.New(fake.Options{Credentials: users, AutoCreate: true, Latency: *latency}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	fmt.Fprintf(stdout, "fake TaskRouter API on http://%s (accounts %v); run serve with TWILIO_API_BASE_URL=http://%s\n", ln.Addr(), keys(users), ln.Addr())
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// depthCollector reads the queue depth from the store at scrape time.
+type depthCollector struct {
+	q    *async.Queue
+	desc *prometheus.Desc
+}
+
+func (c depthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c depthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	counts, err := c.q.Depth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, state := range async.UnfinishedStates {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[state]), state)
+	}
+}

@@ -1,0 +1,88 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+)
+
+func asyncAccept() policy.Policy {
+	return policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		return policy.Decision{Instruction: policy.Accept{}, Async: true, Rule: "later"}, nil
+	})
+}
+
+func openQueue(t *testing.T) (*async.Queue, *fake.Server) {
+	t.Helper()
+	api := fake.New(fake.Options{Credentials: map[string]string{"AC0123456789abcdef0123456789abcdef": "tok123"}, AutoCreate: true})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	client, err := async.NewAPI(srv.URL, "AC0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdef", "tok123", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := async.Open(context.Background(), async.Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), API: client, ReservationTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, api
+}
+
+// The async answer is {} only once the decision is stored; a duplicate
+// callback gets the same {} and no second job.
+func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
+	q, api := openQueue(t)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Stop(context.Background()); q.Close() })
+	srv := startServer(t, handlers.Options{Decider: guard(t, asyncAccept(), time.Second), Scheduler: q})
+	r := reservation(nil, nil)
+	for range 2 {
+		if status, body, _ := postSigned(t, srv.URL, r); status != http.StatusOK || body != "{}" {
+			t.Fatalf("got %d %q, want 200 {}", status, body)
+		}
+	}
+	for range 500 {
+		if got, ok := api.Get(r.ReservationSid); ok && got.Status == "accepted" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, _ := api.Get(r.ReservationSid); got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
+		t.Fatalf("fake: %+v", got)
+	}
+	if !strings.Contains(srv.Log.String(), `"duplicate":true`) {
+		t.Errorf("the duplicate callback was not logged as one")
+	}
+}
+
+// If the decision cannot be stored, the answer is the synchronous fallback,
+// never a {} that nobody will act on.
+func TestAsyncCallbackStoreDownGivesFallback(t *testing.T) {
+	q, _ := openQueue(t)
+	q.Close() // the store is gone: every insert fails
+	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "fb"}
+	g, err := policy.NewGuard(asyncAccept(), fb, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, handlers.Options{Decider: g, Scheduler: q})
+	status, body, _ := postSigned(t, srv.URL, reservation(nil, nil))
+	if status != http.StatusOK || body != `{"instruction":"reject","activity_sid":"WA00000000000000000000000000000004"}` {
+		t.Fatalf("got %d %q, want the synchronous fallback", status, body)
+	}
+	if !strings.Contains(srv.Log.String(), "could not store async decision") {
+		t.Errorf("no log line for the store failure:\n%s", srv.Log.String())
+	}
+}
