@@ -176,6 +176,30 @@ func TestApply(t *testing.T) {
 			}
 		})
 
+		t.Run("slow answer past the client timeout, then success", func(t *testing.T) {
+			r := newReservation(t, h, time.Now())
+			h.fake.Script(r.ReservationSid, fake.Fault{Delay: 3 * time.Second}) // the API client gives up at 2 s
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 2 {
+				t.Fatalf("out %+v; fake %+v", out, got)
+			}
+		})
+
+		t.Run("delay holds the update back", func(t *testing.T) {
+			received := time.Now()
+			r := newReservation(t, h, received)
+			res, err := h.q.schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true, Delay: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, out := waitFinal(t, h, res.Job.ID)
+			got, _ := h.fake.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || got.UpdateTimes[0].Sub(received) < time.Second {
+				t.Fatalf("out %+v; first update %s after the callback", out, got.UpdateTimes[0].Sub(received))
+			}
+		})
+
 		t.Run("duplicate callbacks store one job and apply once", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			first, err := h.q.schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})

@@ -137,6 +137,37 @@ func (s *Server) All() []Reservation {
 	return out
 }
 
+// Stats summarises what the fake has seen.
+type Stats struct {
+	Reservations int            `json:"reservations"`
+	Updates      int            `json:"updates"`
+	Applied      int            `json:"applied"`
+	AppliedTwice int            `json:"applied_twice"` // must stay 0: exactly once
+	ByStatus     map[string]int `json:"by_status"`
+}
+
+// Stats returns counts over every reservation.
+func (s *Server) Stats() Stats {
+	st := Stats{ByStatus: map[string]int{}}
+	for _, r := range s.All() {
+		st.Reservations++
+		st.Updates += r.Updates
+		st.Applied += r.Applied
+		if r.Applied > 1 {
+			st.AppliedTwice++
+		}
+		st.ByStatus[r.Status]++
+	}
+	return st
+}
+
+// serveStats answers GET /__fake/stats (behind the same Basic auth), so a
+// benchmark or soak script can check exactly-once from outside.
+func (s *Server) serveStats(w http.ResponseWriter) {
+	b, _ := json.Marshal(s.Stats())
+	writeJSON(w, http.StatusOK, b)
+}
+
 func (s *Server) expireLocked(r *Reservation) {
 	if r.Status == "pending" && !s.now().Before(r.ExpiresAt) {
 		r.Status = "timeout"
@@ -149,6 +180,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || s.users[user] == "" || s.users[user] != pass {
 		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if r.URL.Path == "/__fake/stats" {
+		s.serveStats(w)
 		return
 	}
 	m := pathRE.FindStringSubmatch(r.URL.Path)

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Load benchmark for assignd, all on this machine, in one go:
+#   (a) floor: a bare echo handler answering a constant accept (no checks)
+#   (b) sync:  assignd, signature check + the example policy
+#   (c) async-sqlite:   assignd storing async decisions in SQLite, REST fake answering
+#   (d) async-postgres: the same on PostgreSQL (when DATABASE_URL is set)
+# Each prints requests/s, p50/p99/p99.9 and errors, with its ratio to (a); the
+# async runs also report how fast the stored decisions were applied and that
+# each was applied exactly once. Results go to bench/out/ and bench/RESULTS.md.
+#
+#   DUR=10s CONNS=32 DATABASE_URL=postgres://… bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out
+DUR=${DUR:-10s}
+CONNS=${CONNS:-32}
+ACC=AC00000000000000000000000000000001
+TOK=benchtoken0123456789
+mkdir -p "$OUT"
+rm -rf "$OUT"/data-* "$OUT"/*.json "$OUT"/*.log
+
+echo "building…"
+go build -o "$OUT/assignd" ./cmd/assignd
+go build -o "$OUT/loadgen" ./bench/loadgen
+go build -o "$OUT/floor" ./bench/floor
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_http() { for _ in $(seq 1 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
+field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
+depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2} END {print s+0}'; }
+
+# (a) floor
+"$OUT/floor" -addr 127.0.0.1:18090 & pids+=($!)
+sleep 0.3
+"$OUT/loadgen" -url http://127.0.0.1:18090/assignment -c "$CONNS" -d "$DUR" -name floor \
+  -want '{"instruction":"accept"}' >"$OUT/floor.json"
+kill "${pids[-1]}"
+
+fake() { # a fresh REST fake (accepting the bench account) per run, so its counts are that run's
+  TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK DATA_DIR="$OUT/data-fake" \
+    "$OUT/assignd" fake-taskrouter -addr 127.0.0.1:18081 >"$OUT/fake.log" 2>&1 &
+  fakepid=$!; pids+=($fakepid)
+  sleep 0.3
+}
+
+serve() { # name port extra-env…
+  local name=$1 port=$2; shift 2
+  env PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
+    DATA_DIR="$OUT/data-$name" LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/readyz"
+}
+
+# (b) sync
+fake
+serve sync 18080
+"$OUT/loadgen" -url http://127.0.0.1:18080/assignment -token $TOK -c "$CONNS" -d "$DUR" -name sync \
+  -want '{"instruction":"accept"}' >"$OUT/sync.json"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
+
+async_run() { # name port seed extra-env…
+  local name=$1 port=$2 seed=$3; shift 3
+  fake
+  serve "$name" "$port" "$@"
+  local t0; t0=$(date +%s.%N)
+  "$OUT/loadgen" -url "http://127.0.0.1:$port/assignment" -token $TOK -c "$CONNS" -d "$DUR" -name "$name" \
+    -task '{"type":"email"}' -want '{}' -bodies 400000 -seed "$seed" >"$OUT/$name.json"
+  for _ in $(seq 1 1200); do [ "$(depth "$port")" = 0 ] && break; sleep 0.1; done
+  local t1; t1=$(date +%s.%N)
+  local stats; stats=$(curl -fs -u "$ACC:$TOK" http://127.0.0.1:18081/__fake/stats)
+  echo "$stats" >"$OUT/$name-fake.json"
+  echo "{\"drain_seconds\":$(echo "$t1 - $t0" | bc -l),\"left_in_queue\":$(depth "$port")}" >"$OUT/$name-drain.json"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
+}
+
+# (c) async on SQLite
+async_run async-sqlite 18082 1
+# (d) async on PostgreSQL
+if [ -n "${DATABASE_URL:-}" ]; then
+  dbname=assignd_bench_$$
+  psql "$DATABASE_URL" -qc "CREATE DATABASE $dbname" >/dev/null
+  pgurl=$(echo "$DATABASE_URL" | sed -E "s#/[^/?]+(\?|$)#/$dbname\1#")
+  async_run async-postgres 18083 2 DATABASE_URL="$pgurl"
+  psql "$DATABASE_URL" -qc "DROP DATABASE $dbname WITH (FORCE)" >/dev/null || true
+fi
+
+# Report
+floor_rps=$(field "$OUT/floor.json" rps)
+{
+  echo "# assignd load benchmark"
+  echo
+  echo "Latest run: $(date -u +%Y-%m-%dT%H:%MZ), \`DUR=$DUR CONNS=$CONNS bash bench/run.sh\`."
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB,"
+  echo "$(go version | cut -d' ' -f3), load generator on the same cores. Every server logs one line per callback (to a file)."
+  echo
+  echo "| run | requests/s | ratio to floor | p50 ms | p99 ms | p99.9 ms | non-200 | errors | wrong body |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for f in floor sync async-sqlite async-postgres; do
+    [ -f "$OUT/$f.json" ] || continue
+    rps=$(field "$OUT/$f.json" rps)
+    printf '| %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n' "$f" "$rps" "$(echo "$rps / $floor_rps" | bc -l)" \
+      "$(field "$OUT/$f.json" p50_ms)" "$(field "$OUT/$f.json" p99_ms)" "$(field "$OUT/$f.json" p999_ms)" \
+      "$(field "$OUT/$f.json" non_200)" "$(field "$OUT/$f.json" errors)" "$(field "$OUT/$f.json" wrong_body)"
+  done
+  echo
+  echo "Async decisions applied through the REST fake (exactly-once checked by the fake):"
+  echo
+  echo "| run | callbacks stored | applied | applied twice | applied/s until the queue was empty |"
+  echo "|---|---:|---:|---:|---:|"
+  for f in async-sqlite async-postgres; do
+    [ -f "$OUT/$f.json" ] || continue
+    n=$(field "$OUT/$f.json" requests); applied=$(field "$OUT/$f-fake.json" applied)
+    printf '| %s | %s | %s | %s | %.0f |\n' "$f" "$n" "$applied" "$(field "$OUT/$f-fake.json" applied_twice)" \
+      "$(echo "$applied / $(field "$OUT/$f-drain.json" drain_seconds)" | bc -l)"
+  done
+} >"$OUT/report.md"
+cat "$OUT/report.md"
