@@ -98,7 +98,9 @@ func (h *callback) serve(c echo.Context) error {
 		d, result = h.decider.Fallback(), ResultFallback
 		ev.Warn().Err(attrErr).Msg("malformed attributes: answering the fallback decision")
 	} else {
+		t0 := time.Now()
 		d, err = h.decider.Decide(req.Context(), &res)
+		h.metrics.decided(time.Since(t0))
 		if err != nil {
 			result = ResultFallback
 			ev.Error().Err(err).Str("fallback", d.Rule).Msg("policy failed: answering the fallback decision")

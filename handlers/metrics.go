@@ -13,6 +13,7 @@ type Metrics struct {
 	callbacks *prometheus.CounterVec
 	latency   prometheus.Histogram
 	decisions *prometheus.CounterVec
+	decide    prometheus.Histogram
 	events    *prometheus.CounterVec
 }
 
@@ -32,12 +33,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "assignd_decisions_total",
 			Help: "Decisions answered, by rule, instruction and mode (sync or async).",
 		}, []string{"rule", "instruction", "mode"}),
+		decide: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "assignd_decision_duration_seconds",
+			Help:    "Time the policy took to decide (deadline and fallback included).",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .005, .025, .1, .5, 1, 3, 5},
+		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_reservation_events_total",
 			Help: "Workspace reservation events received on /events, by event type.",
 		}, []string{"event"}),
 	}
-	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.events)
+	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events)
 	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest, ResultFallback} {
 		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
 	}
@@ -61,6 +67,13 @@ func (m *Metrics) decision(d policy.Decision) {
 		mode = "async"
 	}
 	m.decisions.WithLabelValues(d.Rule, instructionName(d), mode).Inc()
+}
+
+func (m *Metrics) decided(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.decide.Observe(d.Seconds())
 }
 
 func (m *Metrics) event(eventType string) {

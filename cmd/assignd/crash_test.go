@@ -24,14 +24,11 @@ const (
 	crashToken   = "crashtoken0123456789"
 )
 
-// buildBinary builds the real assignd once per test.
+// buildBinary builds the real assignd once per test, static as the Dockerfile builds it.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "assignd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	staticBuild(t, bin)
 	return bin
 }
 

@@ -51,13 +51,17 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	guard, err := policy.NewGuard(pol, pol.Fallback(), cfg.DecisionDeadline)
+	current := policy.NewCurrent(pol, pol.Fallback())
+	guard, err := policy.NewGuard(current, pol.Fallback(), cfg.DecisionDeadline)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.PolicyFile != "" {
+		go newReloader(cfg.PolicyFile, current, log, reg).run(ctx)
+	}
 
 	api, stopFake, err := restAPI(ctx, cfg, log)
 	if err != nil {
