@@ -77,8 +77,12 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 							Name  string `yaml:"name"`
 							Value string `yaml:"value"`
 						} `yaml:"env"`
-						StartupProbe  struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"startupProbe"`
-						LivenessProbe struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"livenessProbe"`
+						StartupProbe struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"startupProbe"`
+						LivenessProbe struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"livenessProbe"`
 					} `yaml:"containers"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
