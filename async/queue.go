@@ -57,7 +57,7 @@ type Queue struct {
 	timeout time.Duration
 	now     func() time.Time
 
-	insert func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	batch  *batcher
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
@@ -192,12 +192,13 @@ func (q *Queue) openSQLite(ctx context.Context, o Options) error {
 }
 
 func (q *Queue) bind(c interface {
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 }) {
-	q.insert, q.start, q.stop, q.get = c.Insert, c.Start, c.Stop, c.JobGet
+	q.batch = newBatcher(c.InsertMany)
+	q.start, q.stop, q.get = c.Start, c.Stop, c.JobGet
 }
 
 // newClient migrates the schema and builds a River client for either driver.
@@ -229,6 +230,8 @@ func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o O
 	}
 	if o.API != nil {
 		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: o.Workers}}
+	} else {
+		cfg.SkipUnknownJobCheck = true // insert-only: another process works the jobs
 	}
 	if tune != nil {
 		tune(cfg)
@@ -288,7 +291,7 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	if d.Delay > 0 {
 		opts.ScheduledAt = received.Add(d.Delay)
 	}
-	res, err := q.insert(ctx, args, &opts)
+	res, err := q.batch.insert(args, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("store async decision (%s): %w", q.store, err)
 	}
@@ -313,7 +316,10 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // Close releases the store. Call it after Stop.
-func (q *Queue) Close() { q.close() }
+func (q *Queue) Close() {
+	q.batch.close()
+	q.close()
+}
 
 // Ready reports whether the store answers.
 func (q *Queue) Ready(ctx context.Context) error {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,5 +325,50 @@ func TestBackoff(t *testing.T) {
 	now := time.Now()
 	if d := parseRetryAfter(now.Add(5*time.Second).UTC().Format(http.TimeFormat), now); d < 4*time.Second || d > 5*time.Second {
 		t.Fatalf("Retry-After date = %s", d)
+	}
+}
+
+// Concurrent callbacks are stored in shared batches, duplicates within a
+// batch included, and a closed queue refuses at once.
+func TestBatchedSchedule(t *testing.T) {
+	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), ReservationTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	dups := make(chan bool, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &policy.Reservation{AccountSid: testAccount, WorkspaceSid: workspace, TaskSid: task, WorkerSid: worker,
+				ReservationSid: fmt.Sprintf("WR%032d", i%n), ReceivedAt: time.Now()}
+			dup, err := q.Schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+			if err != nil {
+				t.Error(err)
+			}
+			dups <- dup
+		}()
+	}
+	wg.Wait()
+	close(dups)
+	fresh := 0
+	for d := range dups {
+		if !d {
+			fresh++
+		}
+	}
+	if fresh != n {
+		t.Fatalf("%d callbacks stored a new job, want %d (one per reservation)", fresh, n)
+	}
+	depth, err := q.Depth(context.Background())
+	if err != nil || depth["available"] != n {
+		t.Fatalf("depth %v %v, want %d available", depth, err, n)
+	}
+	q.Close()
+	if _, err := q.Schedule(context.Background(), &policy.Reservation{ReservationSid: fmt.Sprintf("WR%032d", 1)},
+		policy.Decision{Instruction: policy.Accept{}, Async: true}); err == nil {
+		t.Fatal("a closed queue must refuse")
 	}
 }

@@ -33,7 +33,8 @@ field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
 depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2} END {print s+0}'; }
 
 # (a) floor
-"$OUT/floor" -addr 127.0.0.1:18090 & pids+=($!)
+# The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.
+GOGC=400 "$OUT/floor" -addr 127.0.0.1:18090 & pids+=($!)
 sleep 0.3
 "$OUT/loadgen" -url http://127.0.0.1:18090/assignment -c "$CONNS" -d "$DUR" -name floor \
   -want '{"instruction":"accept"}' >"$OUT/floor.json"

@@ -37,6 +37,10 @@ type Config struct {
 	ReservationTimeout time.Duration `env:"RESERVATION_TIMEOUT" envDefault:"120s"`
 	AsyncWorkers       int           `env:"ASYNC_WORKERS" envDefault:"50"`
 
+	// DebugAddr serves net/http/pprof when set (e.g. 127.0.0.1:6060); keep
+	// it off public interfaces.
+	DebugAddr string `env:"DEBUG_ADDR"`
+
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
 	LogAttributes bool   `env:"LOG_ATTRIBUTES" envDefault:"false"`
 

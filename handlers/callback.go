@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -54,56 +55,54 @@ type callback struct {
 func (h *callback) serve(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
-	ev := h.log.With().Str("path", req.URL.Path).Logger()
 
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
-		ev.Warn().Str("result", ResultBadRequest).Err(err).Int64("limit", h.bodyLimit).Msg("callback refused: body too large or unreadable")
+		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
+			Msg("callback refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 
-	// Nothing about the request is trusted, parsed or logged in detail
-	// before its signature holds.
+	// Nothing in the request is trusted or acted on before its signature
+	// holds. An unparseable body cannot carry a valid signature either.
 	checked := h.verifier.PublicURL(req)
 	sig := req.Header.Get("X-Twilio-Signature")
-	if !h.verifier.Valid(checked, body, sig) {
+	form, formErr := url.ParseQuery(string(body))
+	if formErr != nil || !h.verifier.ValidForm(checked, body, form, sig) {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
 		why := "signature does not match"
 		if sig == "" {
 			why = "no X-Twilio-Signature header"
 		}
-		ev.Warn().Str("result", ResultBadSignature).Str("checked_url", checked).Str("remote", req.RemoteAddr).
+		h.log.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN").
 			Msg("callback refused: " + why)
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return h.badRequest(c, ev, start, &ParamError{"body", "not a form: " + err.Error()})
-	}
 	res, err := ParseReservation(form, start)
 	var attrErr *AttributeError
 	if err != nil && !errors.As(err, &attrErr) {
-		return h.badRequest(c, ev, start, err)
+		h.metrics.callback(ResultBadRequest, time.Since(start))
+		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
+			Msg("callback refused: bad parameters")
+		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
 	}
-	ev = ev.With().Str("reservation", res.ReservationSid).Str("task", res.TaskSid).Str("worker", res.WorkerSid).Logger()
 
 	var d policy.Decision
+	var why error // set when the answer is a fallback
 	result := ResultOK
 	if attrErr != nil {
 		// Signed by Twilio but the attributes are not objects: deciding on
 		// half the facts would be a guess, so give the configured fallback.
-		d, result = h.decider.Fallback(), ResultFallback
-		ev.Warn().Err(attrErr).Msg("malformed attributes: answering the fallback decision")
+		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
 	} else {
 		t0 := time.Now()
 		d, err = h.decider.Decide(req.Context(), &res)
 		h.metrics.decided(time.Since(t0))
 		if err != nil {
-			result = ResultFallback
-			ev.Error().Err(err).Str("fallback", d.Rule).Msg("policy failed: answering the fallback decision")
+			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
 		}
 	}
 
@@ -113,14 +112,12 @@ func (h *callback) serve(c echo.Context) error {
 		duplicate, err = h.schedule(req.Context(), &res, d)
 		if err != nil {
 			// Never a silent {}: without a stored job nobody would act.
-			ev.Error().Err(err).Msg("could not store async decision: answering the fallback decision")
-			d, result = h.decider.Fallback(), ResultFallback
+			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
 		}
 	}
 	if !d.Async && d.Instruction != nil {
 		if answer, err = json.Marshal(d.Instruction); err != nil {
-			ev.Error().Err(err).Msg("could not encode instruction: answering the fallback decision")
-			d, result = h.decider.Fallback(), ResultFallback
+			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
 			answer, _ = json.Marshal(d.Instruction)
 		}
 	}
@@ -128,12 +125,13 @@ func (h *callback) serve(c echo.Context) error {
 	elapsed := time.Since(start)
 	h.metrics.callback(result, elapsed)
 	h.metrics.decision(d)
-	line := ev.Info()
-	if result != ResultOK {
-		line = ev.Warn()
+	line := h.log.Info()
+	if why != nil {
+		line = h.log.Warn().Err(why)
 	}
-	line = line.Str("result", result).Str("rule", d.Rule).Str("instruction", instructionName(d)).
-		Bool("async", d.Async).Dur("latency_ms", elapsed).Int("task_age", res.TaskAge).Str("queue", res.TaskQueueSid)
+	line = line.Str("result", result).Str("reservation", res.ReservationSid).Str("task", res.TaskSid).Str("worker", res.WorkerSid).
+		Str("rule", d.Rule).Str("instruction", instructionName(d)).Bool("async", d.Async).Dur("latency_ms", elapsed).
+		Int("task_age", res.TaskAge).Str("queue", res.TaskQueueSid)
 	if duplicate {
 		line = line.Bool("duplicate", true)
 	}
@@ -149,12 +147,6 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 		return false, errors.New("async decisions need the durable queue, which is not configured")
 	}
 	return h.scheduler.Schedule(ctx, r, d)
-}
-
-func (h *callback) badRequest(c echo.Context, ev zerolog.Logger, start time.Time, err error) error {
-	h.metrics.callback(ResultBadRequest, time.Since(start))
-	ev.Warn().Str("result", ResultBadRequest).Err(err).Msg("callback refused: bad parameters")
-	return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
 }
 
 func instructionName(d policy.Decision) string {

@@ -69,6 +69,29 @@ func (v *Verifier) Valid(publicURL string, body []byte, sig string) bool {
 	return false
 }
 
+// ValidForm is Valid for a form body the caller has already parsed, so the
+// hot path parses it once. For a form body twilio-go's ValidateBody does
+// exactly this: parse, keep each parameter's first value, Validate. A URL
+// carrying bodySHA256 (a JSON body) still goes through ValidateBody.
+func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig string) bool {
+	if sig == "" {
+		return false
+	}
+	if strings.Contains(publicURL, "bodySHA256") {
+		return v.Valid(publicURL, body, sig)
+	}
+	params := make(map[string]string, len(form))
+	for k, vals := range form {
+		params[k] = vals[0]
+	}
+	for i := range v.validators {
+		if v.validators[i].Validate(publicURL, params, sig) {
+			return true
+		}
+	}
+	return false
+}
+
 // requestTarget is the path and query exactly as the client sent them, so
 // that percent-encoding Twilio signed is not normalised away.
 func requestTarget(r *http.Request) string {

@@ -38,3 +38,9 @@ func (c *Current) Fallback() Decision {
 	}
 	return c.fallback
 }
+
+// Prompt forwards the promise of the policy in force (see Prompter).
+func (c *Current) Prompt() bool {
+	p, ok := c.Load().(Prompter)
+	return ok && p.Prompt()
+}

@@ -27,6 +27,14 @@ type Fallbacker interface {
 	Fallback() Decision
 }
 
+// Prompter is implemented by policies that return promptly once their
+// context is done and never block otherwise. Guard runs such a policy in the
+// caller's goroutine; any other policy runs in a goroutine of its own, so the
+// deadline holds whatever it does.
+type Prompter interface {
+	Prompt() bool
+}
+
 // Decision is a policy's answer.
 type Decision struct {
 	// Instruction is what TaskRouter should do. Nil means "later": answer {}
@@ -117,6 +125,14 @@ func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.deadline)
 	defer cancel()
 
+	if p, ok := g.policy.(Prompter); ok && p.Prompt() {
+		d, err := g.call(ctx, r)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx) // it noticed, but the answer is late
+		}
+		return g.check(ctx, d, err)
+	}
+
 	type result struct {
 		d   Decision
 		err error
@@ -124,25 +140,37 @@ func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
 	// Buffered so a policy that returns after we gave up does not leak.
 	done := make(chan result, 1)
 	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- result{err: &PanicError{Value: v, Stack: debug.Stack()}}
-			}
-		}()
-		d, err := g.policy.Decide(ctx, r)
+		d, err := g.call(ctx, r)
 		done <- result{d, err}
 	}()
-
 	select {
 	case res := <-done:
-		if res.err != nil {
-			return g.Fallback(), fmt.Errorf("decide: %w", res.err)
-		}
-		if err := res.d.Validate(); err != nil {
-			return g.Fallback(), fmt.Errorf("decide: rule %q: %w", res.d.Rule, err)
-		}
-		return res.d, nil
+		return g.check(ctx, res.d, res.err)
 	case <-ctx.Done():
 		return g.Fallback(), fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
 	}
+}
+
+// call asks the policy, turning a panic into an error.
+func (g *Guard) call(ctx context.Context, r *Reservation) (d Decision, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			d, err = Decision{}, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return g.policy.Decide(ctx, r)
+}
+
+// check passes a sound decision through and turns anything else into the fallback.
+func (g *Guard) check(ctx context.Context, d Decision, err error) (Decision, error) {
+	switch {
+	case ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())):
+		return g.Fallback(), fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
+	case err != nil:
+		return g.Fallback(), fmt.Errorf("decide: %w", err)
+	}
+	if err := d.Validate(); err != nil {
+		return g.Fallback(), fmt.Errorf("decide: rule %q: %w", d.Rule, err)
+	}
+	return d, nil
 }

@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +38,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	log := newLogger(stdout, cfg.Level)
+	gcPercent := tuneGC(environ)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
 	if cfg.AuthToken == "" {
@@ -103,6 +107,17 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return &config.Error{Var: "DEBUG_ADDR", Msg: err.Error()}
+		}
+		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
+		go dbg.Serve(dln)
+		defer dbg.Close()
+		log.Warn().Str("addr", dln.Addr().String()).Msg("pprof debug endpoints enabled (DEBUG_ADDR)")
+	}
+
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return &config.Error{Var: "PORT", Msg: err.Error()}
@@ -120,7 +135,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
-		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Msg("assignd listening")
+		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent).Msg("assignd listening")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -158,6 +173,35 @@ func publicURLForLog(cfg config.Config) string {
 		return cfg.Public.String()
 	}
 	return "(from each request; set PUBLIC_URL behind ngrok or a proxy)"
+}
+
+// defaultGCPercent replaces Go's GOGC=100. assignd's live heap is a few MB
+// while each callback allocates tens of KB, so at 100 the collector runs
+// every few hundred callbacks; measured on 2 cores, 400 serves about a third
+// more callbacks per second for a heap of a few tens of MB. GOGC overrides it.
+const defaultGCPercent = 400
+
+func tuneGC(environ []string) int {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "GOGC=") {
+			p := debug.SetGCPercent(100) // read the runtime's value (from GOGC)…
+			debug.SetGCPercent(p)        // …and put it back
+			return p
+		}
+	}
+	debug.SetGCPercent(defaultGCPercent)
+	return defaultGCPercent
+}
+
+// debugMux serves the runtime profiles, for DEBUG_ADDR only.
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // loadPolicy loads POLICY_FILE, or the embedded example when it is unset.

@@ -67,6 +67,11 @@ func (p *Policy) HasAsync() bool {
 	return p.def.async
 }
 
+// Prompt reports that Decide returns promptly once its context is done: it
+// checks the context between rules, and CEL checks it inside comprehensions,
+// under a cost limit. policy.Guard may then run it without a goroutine.
+func (p *Policy) Prompt() bool { return true }
+
 // Fallback returns the file's on_error decision.
 func (p *Policy) Fallback() policy.Decision { return p.onError }
 
@@ -178,20 +183,23 @@ func (a *action) decision(ctx context.Context, act interpreter.Activation, ruleN
 	return d, nil
 }
 
-// activation resolves the three CEL variables without building a map per call.
+// activation resolves the three CEL variables without building a map per
+// call; the reservation map is built only if an expression asks for it.
 type activation struct {
-	task, worker, reservation any
+	r           *policy.Reservation
+	reservation map[string]any
 }
 
-func newActivation(r *policy.Reservation) *activation {
-	params := r.Params
-	if params == nil {
-		params = map[string]string{}
-	}
-	return &activation{
-		task:   orEmpty(r.TaskAttributes),
-		worker: orEmpty(r.WorkerAttributes),
-		reservation: map[string]any{
+func newActivation(r *policy.Reservation) *activation { return &activation{r: r} }
+
+func (a *activation) reservationMap() map[string]any {
+	if a.reservation == nil {
+		r := a.r
+		params := r.Params
+		if params == nil {
+			params = map[string]string{}
+		}
+		a.reservation = map[string]any{
 			"sid":            r.ReservationSid,
 			"task_sid":       r.TaskSid,
 			"worker_sid":     r.WorkerSid,
@@ -202,8 +210,9 @@ func newActivation(r *policy.Reservation) *activation {
 			"task_age":       int64(r.TaskAge),
 			"task_priority":  int64(r.TaskPriority),
 			"params":         params,
-		},
+		}
 	}
+	return a.reservation
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -216,11 +225,11 @@ func orEmpty(m map[string]any) map[string]any {
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "task":
-		return a.task, true
+		return orEmpty(a.r.TaskAttributes), true
 	case "worker":
-		return a.worker, true
+		return orEmpty(a.r.WorkerAttributes), true
 	case "reservation":
-		return a.reservation, true
+		return a.reservationMap(), true
 	}
 	return nil, false
 }
