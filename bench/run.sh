@@ -30,7 +30,8 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
-depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2} END {print s+0}'; }
+# Queue depth from /metrics; -1 when it could not be read (a failed scrape must not look like an empty queue).
+depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
 
 # (a) floor
 # The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.

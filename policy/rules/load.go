@@ -161,7 +161,6 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, boo
 	}
 	prg, err := c.env.Program(ast,
 		cel.CostLimit(c.costLimit),
-		cel.InterruptCheckFrequency(64),
 		cel.EvalOptions(cel.OptOptimize),
 	)
 	if err != nil {
