@@ -1,0 +1,164 @@
+package handlers_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+)
+
+// 1,000 random forged signatures: every one is refused and the policy never
+// sees a single request.
+func TestAbuseForgedSignatures(t *testing.T) {
+	var calls atomic.Int64
+	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		calls.Add(1)
+		return policy.Decision{Instruction: policy.Accept{}}, nil
+	})
+	srv := startServer(t, handlers.Options{Decider: guard(t, p, time.Second)})
+	form, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, nil)))
+	body := form.Encode()
+	u := srv.URL + "/assignment"
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 125 {
+				raw := make([]byte, 20) // an HMAC-SHA1's length, random
+				rand.Read(raw)
+				sig := base64.StdEncoding.EncodeToString(raw)
+				if (w+i)%10 == 0 {
+					sig = handlers.Sign("not-the-token", u, form) // well-formed, wrong key
+				}
+				if status, _, _ := post(t, u, body, sig); status == http.StatusForbidden {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() != 1000 || calls.Load() != 0 {
+		t.Fatalf("%d of 1000 refused; policy called %d times", refused.Load(), calls.Load())
+	}
+	if n := strings.Count(srv.Log.String(), `"result":"bad_signature"`); n != 1000 {
+		t.Fatalf("%d log lines for 1000 refusals", n)
+	}
+}
+
+// Hostile but signed input gets a clear status and a log line each.
+func TestAbuseSignedGarbage(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	u := srv.URL + "/assignment"
+	base := func() url.Values {
+		f, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})))
+		return f
+	}
+	cases := []struct {
+		name   string
+		edit   func(url.Values)
+		status int
+		body   string // expected body prefix
+	}{
+		{"SID with ../", func(f url.Values) { f.Set("ReservationSid", "WR/../../../Workspaces/WS0123456789abcdef") }, 400, "bad request: ReservationSid"},
+		{"SID with encoded slash", func(f url.Values) { f.Set("TaskSid", "WT%2F..%2F0123456789abcdef0123456789a") }, 400, "bad request: TaskSid"},
+		{"non-UTF-8 SID", func(f url.Values) { f.Set("WorkerSid", "WK\xff\xfe23456789abcdef0123456789abcdef") }, 400, "bad request: WorkerSid"},
+		{"non-UTF-8 inside attributes", func(f url.Values) { f.Set("TaskAttributes", "{\"selected_language\":\"es\",\"note\":\"\xff\xfe\"}") }, 200, `{"instruction":"accept"}`},
+		{"non-UTF-8 extra parameter", func(f url.Values) { f.Set("WorkerName", "\xff\xfe") }, 200, `{"instruction":"accept"}`},
+		{"duplicate ReservationSid", func(f url.Values) { f.Add("ReservationSid", "WR1123456789abcdef0123456789abcdef") }, 400, "bad request: ReservationSid: sent 2 times"},
+		{"deeply nested attributes", func(f url.Values) { f.Set("WorkerAttributes", strings.Repeat("[", 8000)+strings.Repeat("]", 8000)) }, 200, `{"instruction":"accept"}`},
+		{"huge attribute object", func(f url.Values) {
+			var b strings.Builder
+			b.WriteString(`{"selected_language":"es"`)
+			for i := range 2000 {
+				fmt.Fprintf(&b, `,"k%d":%d`, i, i)
+			}
+			f.Set("TaskAttributes", b.String()+"}")
+		}, 200, `{"instruction":"accept"}`},
+		{"huge number", func(f url.Values) { f.Set("TaskAge", strings.Repeat("9", 400)) }, 400, "bad request: TaskAge"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := base()
+			c.edit(f)
+			status, body, _ := post(t, u, f.Encode(), handlers.Sign(testToken, u, f))
+			if status != c.status || !strings.HasPrefix(body, c.body) {
+				t.Fatalf("got %d %q, want %d %q…", status, body, c.status, c.body)
+			}
+		})
+	}
+	logs := srv.Log.String()
+	if n := strings.Count(logs, "\n"); n < len(cases) {
+		t.Fatalf("%d log lines for %d requests", n, len(cases))
+	}
+	if strings.Contains(logs, "\xff") {
+		t.Fatal("raw non-UTF-8 bytes reached the log")
+	}
+}
+
+// Hostile and valid callbacks interleaved, all asking for async decisions:
+// every valid reservation is stored exactly once, nothing else is stored.
+func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
+	q, api := openQueue(t)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Stop(context.Background()); q.Close() })
+	srv := startServer(t, handlers.Options{Decider: guard(t, asyncAccept(), time.Second), Scheduler: q})
+	u := srv.URL + "/assignment"
+	const valid = 60
+	var wg sync.WaitGroup
+	for i := range valid {
+		r := reservation(map[string]any{"n": i}, nil)
+		r.ReservationSid = fmt.Sprintf("WR%032x", i+1)
+		form, _ := handlers.EncodeForm(&r)
+		for copyN := range 3 { // each valid callback three times (fallback URL, retries)
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if s, b, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form)); s != 200 || b != "{}" {
+					t.Errorf("valid callback %d/%d: %d %q", i, copyN, s, b)
+				}
+			}()
+			go func() { // and a forged or broken neighbour
+				defer wg.Done()
+				bad := url.Values{}
+				for k, v := range form {
+					bad[k] = v
+				}
+				bad.Set("ReservationSid", fmt.Sprintf("WR%032x", 1000+i))
+				switch copyN {
+				case 0:
+					post(t, u, bad.Encode(), "forged")
+				case 1:
+					bad.Set("TaskSid", "../")
+					post(t, u, bad.Encode(), handlers.Sign(testToken, u, bad))
+				default:
+					post(t, u, bad.Encode()+strings.Repeat("x", handlers.DefaultBodyLimit), handlers.Sign(testToken, u, bad))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for range 1000 {
+		if len(api.All()) == valid && api.Stats().Applied == valid {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := api.Stats()
+	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid {
+		t.Fatalf("fake: %+v, want %d reservations each applied once", st, valid)
+	}
+}

@@ -1,0 +1,57 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/assignd/assignd/handlers"
+)
+
+// FuzzPublicURL: whatever path, query and proxy headers arrive, the
+// reconstructed URL is an absolute http(s) URL that keeps the request's
+// path and query, it ignores forwarded headers unless the proxy is trusted,
+// and a request signed for it verifies.
+func FuzzPublicURL(f *testing.F) {
+	f.Add("/assignment", "a=1", "https", "abc.ngrok.app", true)
+	f.Add("/assignment/", "", "http, https", "x.example, y", false)
+	f.Add("/a%2Fb", "q=%ff&x", "ftp", "", true)
+	f.Add("/..//assignment", "bodySHA256=00", "https", "host:8443", true)
+	f.Fuzz(func(t *testing.T, path, query, proto, host string, trust bool) {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		target := "http://internal:8080" + path
+		if query != "" {
+			target += "?" + query
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil || strings.ContainsAny(target, " \r\n\t") {
+			return // not a request net/http would deliver
+		}
+		req := httptest.NewRequest(http.MethodPost, u.String(), strings.NewReader("A=1"))
+		req.Header.Set("X-Forwarded-Proto", proto)
+		req.Header.Set("X-Forwarded-Host", host)
+		v := handlers.NewVerifier([]string{testToken}, nil, trust)
+		got := v.PublicURL(req)
+		wantTarget := u.RequestURI() // path and query as sent
+		if !strings.HasPrefix(got, "http://") && !strings.HasPrefix(got, "https://") {
+			t.Fatalf("PublicURL = %q: not absolute http(s)", got)
+		}
+		if !strings.HasSuffix(got, wantTarget) {
+			t.Fatalf("PublicURL = %q lost the request target %q", got, wantTarget)
+		}
+		if !trust && got != "http://internal:8080"+wantTarget {
+			t.Fatalf("untrusted proxy headers changed the URL: %q", got)
+		}
+		form := url.Values{"A": {"1"}}
+		if strings.Contains(got, "bodySHA256") {
+			return // a JSON-body URL: the form signature does not apply
+		}
+		if !v.ValidForm(got, []byte("A=1"), form, handlers.Sign(testToken, got, form)) {
+			t.Fatalf("a signature made for %q does not verify", got)
+		}
+	})
+}
