@@ -9,6 +9,7 @@ package fake
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
@@ -48,6 +49,7 @@ type Server struct {
 	autoCreate   bool
 	ttl          time.Duration
 	latency      time.Duration
+	faultRate    float64
 	reservations map[string]*Reservation
 	faults       map[string][]Fault // by reservation SID; "" for any
 	now          func() time.Time
@@ -66,6 +68,10 @@ type Options struct {
 	// a client that gives up or dies meanwhile has changed the reservation
 	// without learning it, as can happen with the real API.
 	Latency time.Duration
+	// FaultRate makes that share of update requests misbehave at random, for
+	// soak runs: half 429 with Retry-After 1, a quarter 500 before applying,
+	// a quarter 500 after applying.
+	FaultRate float64
 	// ReservationTTL is how long a reservation stays pending before it times
 	// out (the Workflow's TaskReservationTimeout). Default 120 s.
 	ReservationTTL time.Duration
@@ -77,7 +83,7 @@ func New(o Options) *Server {
 		o.ReservationTTL = 120 * time.Second
 	}
 	return &Server{
-		users: o.Credentials, autoCreate: o.AutoCreate, ttl: o.ReservationTTL, latency: o.Latency,
+		users: o.Credentials, autoCreate: o.AutoCreate, ttl: o.ReservationTTL, latency: o.Latency, faultRate: o.FaultRate,
 		reservations: map[string]*Reservation{}, faults: map[string][]Fault{}, now: time.Now,
 	}
 }
@@ -249,6 +255,16 @@ func (s *Server) nextFault(sid string) (Fault, bool) {
 		if q := s.faults[key]; len(q) > 0 {
 			s.faults[key] = q[1:]
 			return q[0], true
+		}
+	}
+	if s.faultRate > 0 && rand.Float64() < s.faultRate {
+		switch x := rand.Float64(); {
+		case x < 0.5:
+			return Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}, true
+		case x < 0.75:
+			return Fault{Status: http.StatusInternalServerError}, true
+		default:
+			return Fault{Status: http.StatusInternalServerError, Apply: true}, true
 		}
 	}
 	return Fault{}, false

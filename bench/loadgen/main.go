@@ -51,10 +51,11 @@ func main() {
 	want := flag.String("want", "", "expected body (default: any 200)")
 	name := flag.String("name", "run", "label for the result")
 	seed := flag.Int("seed", 1, "ReservationSid prefix, so runs against one store do not collide")
+	rate := flag.Int("rate", 0, "requests per second in all (0: as fast as the connections go)")
 	flag.Parse()
 
 	bodies, sigs := sign(*target, *token, *task, *worker, *nBodies, *seed)
-	res := run(*target, bodies, sigs, *conns, *dur, *want)
+	res := run(*target, bodies, sigs, *conns, *dur, *want, *rate)
 	res.Name = *name
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
@@ -85,7 +86,7 @@ func sign(target, token, task, worker string, n, seed int) ([]string, []string) 
 	return bodies, sigs
 }
 
-func run(target string, bodies, sigs []string, conns int, dur time.Duration, want string) result {
+func run(target string, bodies, sigs []string, conns int, dur time.Duration, want string, rate int) result {
 	transport := &http.Transport{
 		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -93,6 +94,27 @@ func run(target string, bodies, sigs []string, conns int, dur time.Duration, wan
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
+
+	// With -rate, a ticker hands out one token per request.
+	var tokens chan struct{}
+	if rate > 0 {
+		tokens = make(chan struct{}, conns)
+		go func() {
+			tick := time.NewTicker(time.Second / time.Duration(rate))
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					select {
+					case tokens <- struct{}{}:
+					default: // the connections are behind: do not bank tokens
+					}
+				}
+			}
+		}()
+	}
 
 	var next atomic.Int64
 	var non200, errs, wrong atomic.Int64
@@ -105,6 +127,13 @@ func run(target string, bodies, sigs []string, conns int, dur time.Duration, wan
 			defer wg.Done()
 			mine := make([]time.Duration, 0, 1<<16)
 			for ctx.Err() == nil {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						continue
+					}
+				}
 				i := int(next.Add(1)-1) % len(bodies)
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(bodies[i]))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

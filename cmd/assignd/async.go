@@ -100,6 +100,7 @@ func fakeTaskRouter(ctx context.Context, args, environ []string, stdout io.Write
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	latency := fs.Duration("latency", 0, "delay every update's answer by this much")
+	faultRate := fs.Float64("fault-rate", 0, "share of updates answered 429 or 500 at random (soak tests)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -119,7 +120,7 @@ func fakeTaskRouter(ctx context.Context, args, environ []string, stdout io.Write
 		return fmt.Errorf("-addr: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           fake.New(fake.Options{Credentials: users, AutoCreate: true, Latency: *latency}),
+		Handler:           fake.New(fake.Options{Credentials: users, AutoCreate: true, Latency: *latency, FaultRate: *faultRate}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	fmt.Fprintf(stdout, "fake TaskRouter API on http://%s (accounts %v); run serve with TWILIO_API_BASE_URL=http://%s\n", ln.Addr(), keys(users), ln.Addr())
