@@ -50,7 +50,8 @@ fake() { # a fresh REST fake (accepting the bench account) per run, so its count
 
 serve() { # name port extra-env…
   local name=$1 port=$2; shift 2
-  env PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
+  # DATABASE_URL only when a run passes it: the caller's names the admin database.
+  env -u DATABASE_URL PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
     DATA_DIR="$OUT/data-$name" LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/readyz"

@@ -5,7 +5,7 @@
 # (RSS start/end), goroutines, and whether every async reservation was
 # applied exactly once.
 #
-#   DURATION=10m SYNC_RATE=300 ASYNC_RATE=200 FAULT_RATE=0.1 bash bench/soak.sh
+#   DURATION=10m SYNC_RATE=300 ASYNC_RATE=200 FAULT_RATE=0.1 [SOAK_DATABASE_URL=…] bash bench/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out/soak
@@ -29,8 +29,9 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK DATA_DIR="$OUT/data-fake" \
   "$OUT/assignd" fake-taskrouter -addr 127.0.0.1:18181 -fault-rate "$FAULT_RATE" >"$OUT/fake.log" 2>&1 & pids+=($!)
 sleep 0.3
-PORT=18180 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18181 \
-  DATA_DIR="$OUT/data" ${DATABASE_URL:+DATABASE_URL=$DATABASE_URL} "$OUT/assignd" >"$OUT/assignd.log" 2>&1 &
+# SQLite unless SOAK_DATABASE_URL names a database of its own (never the inherited DATABASE_URL).
+env -u DATABASE_URL ${SOAK_DATABASE_URL:+DATABASE_URL=$SOAK_DATABASE_URL} PORT=18180 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18181 \
+  DATA_DIR="$OUT/data" "$OUT/assignd" >"$OUT/assignd.log" 2>&1 &
 srv=$!; pids+=($srv)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18180/readyz >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -49,7 +50,7 @@ rss_end=$(rss_kb $srv); gor_end=$(metric go_goroutines)
 for _ in $(seq 1 1800); do [ "$(depth)" = 0 ] && break; sleep 0.1; done
 stats=$(curl -fs -u "$ACC:$TOK" http://127.0.0.1:18181/__fake/stats)
 {
-  echo "soak: $DURATION, sync ${SYNC_RATE}/s + async ${ASYNC_RATE}/s, REST fault rate $FAULT_RATE, store ${DATABASE_URL:+postgres}${DATABASE_URL:-sqlite}"
+  echo "soak: $DURATION, sync ${SYNC_RATE}/s + async ${ASYNC_RATE}/s, REST fault rate $FAULT_RATE, store $(grep -o '"queue":"[a-z]*"' "$OUT/assignd.log" | head -n1)"
   echo "sync:  $(cat "$OUT/sync.json")"
   echo "async: $(cat "$OUT/async.json")"
   echo "RSS: ${rss_start} kB after 30 s, ${rss_end} kB at the end"
