@@ -113,16 +113,7 @@ func (q *Queue) openPostgres(ctx context.Context, o Options) error {
 			return nil, err
 		}
 		defer rows.Close()
-		out := map[string]int{}
-		for rows.Next() {
-			var state string
-			var n int
-			if err := rows.Scan(&state, &n); err != nil {
-				return nil, err
-			}
-			out[state] = n
-		}
-		return out, rows.Err()
+		return countByState(rows)
 	}
 	q.close = pool.Close
 	return nil
@@ -176,16 +167,7 @@ func (q *Queue) openSQLite(ctx context.Context, o Options) error {
 			return nil, err
 		}
 		defer rows.Close()
-		out := map[string]int{}
-		for rows.Next() {
-			var state string
-			var n int
-			if err := rows.Scan(&state, &n); err != nil {
-				return nil, err
-			}
-			out[state] = n
-		}
-		return out, rows.Err()
+		return countByState(rows)
 	}
 	q.close = closeAll
 	return nil
@@ -331,6 +313,24 @@ func (q *Queue) Ready(ctx context.Context) error {
 
 // depthQuery counts unfinished jobs by state; it is the same SQL on both stores.
 const depthQuery = `SELECT state, count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY state`
+
+// countByState reads depthQuery's rows; *sql.Rows and pgx.Rows both fit.
+func countByState(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) (map[string]int, error) {
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, err
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
+}
 
 // UnfinishedStates are the job states Depth reports.
 var UnfinishedStates = []string{"available", "scheduled", "retryable", "running", "pending"}

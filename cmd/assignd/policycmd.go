@@ -86,11 +86,8 @@ func policyExplain(ctx context.Context, args, environ []string, stdout io.Writer
 		}
 		return exitCode(2)
 	}
-	if err := json.Unmarshal([]byte(*task), &r.TaskAttributes); err != nil {
-		return fmt.Errorf("-task: not a JSON object: %w", err)
-	}
-	if err := json.Unmarshal([]byte(*worker), &r.WorkerAttributes); err != nil {
-		return fmt.Errorf("-worker: not a JSON object: %w", err)
+	if err := decodeAttributes(r, *task, *worker); err != nil {
+		return err
 	}
 	var p *rules.Policy
 	var err error

@@ -50,11 +50,8 @@ func send(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		}
 		return exitCode(2)
 	}
-	if err := json.Unmarshal([]byte(*task), &r.TaskAttributes); err != nil {
-		return fmt.Errorf("-task: not a JSON object: %w", err)
-	}
-	if err := json.Unmarshal([]byte(*worker), &r.WorkerAttributes); err != nil {
-		return fmt.Errorf("-worker: not a JSON object: %w", err)
+	if err := decodeAttributes(&r, *task, *worker); err != nil {
+		return err
 	}
 	r.Timestamp = strconv.FormatInt(time.Now().Unix(), 10)
 
@@ -112,4 +109,15 @@ func randomSid(prefix string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// decodeAttributes sets r's attributes from the -task and -worker flags.
+func decodeAttributes(r *policy.Reservation, task, worker string) error {
+	if err := json.Unmarshal([]byte(task), &r.TaskAttributes); err != nil {
+		return fmt.Errorf("-task: not a JSON object: %w", err)
+	}
+	if err := json.Unmarshal([]byte(worker), &r.WorkerAttributes); err != nil {
+		return fmt.Errorf("-worker: not a JSON object: %w", err)
+	}
+	return nil
 }

@@ -88,6 +88,14 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
 			return err
 		}
+		// On an early return (the port is taken, say) stop the worker before
+		// the deferred Close takes its store away; after a normal drain below
+		// this Stop is a no-op.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = queue.Stop(sctx)
+		}()
 	} else {
 		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): async decisions will get the on_error decision")
 	}
