@@ -72,3 +72,35 @@ func TestDevCredentialsAreStable(t *testing.T) {
 		t.Fatalf("credentials look wrong: %+v", a)
 	}
 }
+
+// Processes starting together (serve and send) all end up with the same
+// complete credentials.
+func TestDevCredentialsRace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	const n = 16
+	got := make(chan config.DevCredentials, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, _, err := config.LoadOrCreateDevCredentials(dir)
+			errs <- err
+			got <- c
+		}()
+	}
+	first := <-got
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for range n - 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if c := <-got; c != first {
+			t.Fatalf("credentials differ: %+v vs %+v", c, first)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}

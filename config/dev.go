@@ -43,20 +43,29 @@ func LoadOrCreateDevCredentials(dataDir string) (creds DevCredentials, created b
 		return creds, false, fmt.Errorf("create data dir: %w", err)
 	}
 	data, _ = json.MarshalIndent(creds, "", "  ")
-	// O_EXCL: if a second process raced us, its file wins and we read it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateDevCredentials(dataDir)
-	}
+	// Write a complete file under a temporary name, then link it into place:
+	// link fails if the name exists, so a racing process (serve and send
+	// started together) either wins or reads the winner's whole file, never
+	// a half-written one.
+	tmp, err := os.CreateTemp(dataDir, devFile+".tmp-*")
 	if err != nil {
 		return creds, false, fmt.Errorf("create dev credentials: %w", err)
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
 		return creds, false, fmt.Errorf("write dev credentials: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Close(); err != nil {
 		return creds, false, fmt.Errorf("write dev credentials: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return creds, false, fmt.Errorf("write dev credentials: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateDevCredentials(dataDir)
+	} else if err != nil {
+		return creds, false, fmt.Errorf("create dev credentials: %w", err)
 	}
 	return creds, true, nil
 }
