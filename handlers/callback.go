@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -66,13 +65,11 @@ func (h *callback) serve(c echo.Context) error {
 
 	// Nothing in the request is trusted or acted on before its signature
 	// holds. An unparseable body cannot carry a valid signature either.
-	checked := h.verifier.PublicURL(req)
-	sig := req.Header.Get("X-Twilio-Signature")
-	form, formErr := url.ParseQuery(string(body))
-	if formErr != nil || !h.verifier.ValidForm(checked, body, form, sig) {
+	form, checked, ok := h.verifier.VerifyForm(req, body)
+	if !ok {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
 		why := "signature does not match"
-		if sig == "" {
+		if req.Header.Get("X-Twilio-Signature") == "" {
 			why = "no X-Twilio-Signature header"
 		}
 		h.log.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).

@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
@@ -26,21 +24,16 @@ func (h *events) serve(c echo.Context) error {
 	if err != nil {
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
-	checked := h.verifier.PublicURL(req)
-	if !h.verifier.Valid(checked, body, req.Header.Get("X-Twilio-Signature")) {
+	form, checked, ok := h.verifier.VerifyForm(req, body)
+	if !ok {
 		h.log.Warn().Str("checked_url", checked).Msg("event refused: invalid Twilio signature (set PUBLIC_URL or TRUST_PROXY)")
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return c.String(http.StatusBadRequest, "bad request: not a form\n")
 	}
 	typ := form.Get("EventType")
 	if strings.HasPrefix(typ, "reservation.") {
 		h.metrics.event(typ)
 		h.log.Info().Str("event", typ).Str("reservation", form.Get("ResourceSid")).
-			Str("task", form.Get("TaskSid")).Str("worker", form.Get("WorkerSid")).
-			Time("at", time.Now()).Msg("reservation event")
+			Str("task", form.Get("TaskSid")).Str("worker", form.Get("WorkerSid")).Msg("reservation event")
 	}
 	return c.NoContent(http.StatusNoContent)
 }

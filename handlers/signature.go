@@ -69,6 +69,19 @@ func (v *Verifier) Valid(publicURL string, body []byte, sig string) bool {
 	return false
 }
 
+// VerifyForm checks a signed form request: it reconstructs the public URL,
+// parses the body once and verifies the signature over it. It returns the
+// parsed form, the URL it checked (for the log), and whether the signature
+// holds; an unparseable body cannot carry a valid signature.
+func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, checked string, ok bool) {
+	checked = v.PublicURL(r)
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, checked, false
+	}
+	return form, checked, v.ValidForm(checked, body, form, r.Header.Get("X-Twilio-Signature"))
+}
+
 // ValidForm is Valid for a form body the caller has already parsed, so the
 // hot path parses it once. For a form body twilio-go's ValidateBody does
 // exactly this: parse, keep each parameter's first value, Validate. A URL
