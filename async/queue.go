@@ -234,12 +234,6 @@ func slogger(l zerolog.Logger) *slog.Logger {
 // Store names the backing store: "sqlite" or "postgres".
 func (q *Queue) Store() string { return q.store }
 
-var uniqueAcrossAllStates = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted,
-	rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}
-
 // Schedule stores d for r. When it returns nil the decision is committed to
 // the store and will be applied (or its failure recorded). duplicate reports
 // that r already had a stored decision, in which case nothing new is stored.
@@ -269,7 +263,6 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 		ReceivedAt: received, Deadline: received.Add(q.timeout),
 	}
 	opts := args.InsertOpts()
-	opts.UniqueOpts.ByState = uniqueAcrossAllStates
 	if d.Delay > 0 {
 		opts.ScheduledAt = received.Add(d.Delay)
 	}

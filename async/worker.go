@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/policy"
@@ -37,8 +38,17 @@ func (ApplyArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       queueName,
 		MaxAttempts: maxAttempts,
-		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueAcrossAllStates},
 	}
+}
+
+// uniqueAcrossAllStates includes cancelled and discarded, which River's
+// default leaves out: a duplicate callback after a failed or expired job
+// must not start a second attempt at the reservation.
+var uniqueAcrossAllStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted,
+	rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
 
 const (
