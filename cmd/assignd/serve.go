@@ -29,6 +29,10 @@ import (
 // Twilio has given up on any callback older than 5 s anyway.
 const shutdownGrace = 10 * time.Second
 
+// queueDrainGrace bounds how long REST calls in flight may take to finish on
+// shutdown (one attempt is bounded by the worker's job timeout).
+const queueDrainGrace = 30 * time.Second
+
 func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("serve takes no arguments (configure it with environment variables), got %q", args)
@@ -92,7 +96,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		// the deferred Close takes its store away; after a normal drain below
 		// this Stop is a no-op.
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), queueDrainGrace)
 			defer cancel()
 			_ = queue.Stop(sctx)
 		}()
@@ -139,7 +143,6 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          nil,
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
@@ -166,7 +169,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	if scheduler != nil {
 		log.Info().Msg("shutting down: finishing in-flight REST calls")
-		qctx, qcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		qctx, qcancel := context.WithTimeout(context.Background(), queueDrainGrace)
 		defer qcancel()
 		if err := queue.Stop(qctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
