@@ -13,6 +13,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/policy"
 )
 
 // Config is every setting, with its variable and default.
@@ -115,13 +117,13 @@ func (c *Config) validate() error {
 	if c.AuthTokenSecondary != "" && c.AuthToken == "" {
 		return &Error{"TWILIO_AUTH_TOKEN_SECONDARY", "set only during a rotation, together with TWILIO_AUTH_TOKEN"}
 	}
-	if c.AccountSid != "" && !validSid("AC", c.AccountSid) {
+	if c.AccountSid != "" && !policy.ValidSid("AC", c.AccountSid) {
 		return &Error{"TWILIO_ACCOUNT_SID", fmt.Sprintf("want AC followed by 32 hex digits, got %q", c.AccountSid)}
 	}
 	if (c.APIKey == "") != (c.APISecret == "") {
 		return &Error{"TWILIO_API_KEY", "TWILIO_API_KEY and TWILIO_API_SECRET go together"}
 	}
-	if c.APIKey != "" && !validSid("SK", c.APIKey) {
+	if c.APIKey != "" && !policy.ValidSid("SK", c.APIKey) {
 		return &Error{"TWILIO_API_KEY", fmt.Sprintf("want SK followed by 32 hex digits, got %q", c.APIKey)}
 	}
 	if u, err := url.Parse(c.APIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -150,16 +152,4 @@ func (c *Config) validate() error {
 // HasTwilioCredentials reports whether the REST API can be called for real.
 func (c *Config) HasTwilioCredentials() bool {
 	return c.AccountSid != "" && (c.APIKey != "" || c.AuthToken != "")
-}
-
-func validSid(prefix, s string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for _, r := range s[2:] {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return false
-		}
-	}
-	return true
 }
