@@ -127,7 +127,7 @@ func (h *callback) serve(c echo.Context) error {
 		line = h.log.Warn().Err(why)
 	}
 	line = line.Str("result", result).Str("reservation", res.ReservationSid).Str("task", res.TaskSid).Str("worker", res.WorkerSid).
-		Str("rule", d.Rule).Str("instruction", instructionName(d)).Bool("async", d.Async).Dur("latency_ms", elapsed).
+		Str("rule", d.Rule).Str("instruction", d.InstructionName()).Bool("async", d.Async).Dur("latency_ms", elapsed).
 		Int("task_age", res.TaskAge).Str("queue", res.TaskQueueSid)
 	if duplicate {
 		line = line.Bool("duplicate", true)
@@ -144,13 +144,6 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 		return false, errors.New("async decisions need the durable queue, which is not configured")
 	}
 	return h.scheduler.Schedule(ctx, r, d)
-}
-
-func instructionName(d policy.Decision) string {
-	if d.Instruction == nil {
-		return "later"
-	}
-	return d.Instruction.Name()
 }
 
 var errTooLarge = errors.New("body exceeds the limit")

@@ -66,7 +66,7 @@ func (m *Metrics) decision(d policy.Decision) {
 	if d.Async {
 		mode = "async"
 	}
-	m.decisions.WithLabelValues(d.Rule, instructionName(d), mode).Inc()
+	m.decisions.WithLabelValues(d.Rule, d.InstructionName(), mode).Inc()
 }
 
 func (m *Metrics) decided(d time.Duration) {

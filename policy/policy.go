@@ -48,6 +48,15 @@ type Decision struct {
 	Rule string
 }
 
+// InstructionName names the instruction for logs, metrics and tests:
+// "later" when there is none.
+func (d Decision) InstructionName() string {
+	if d.Instruction == nil {
+		return "later"
+	}
+	return d.Instruction.Name()
+}
+
 // Validate checks that the decision can be carried out.
 func (d Decision) Validate() error {
 	if d.Async && d.Instruction == nil {

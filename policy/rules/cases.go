@@ -112,7 +112,7 @@ func (p *Policy) runCase(ctx context.Context, c Case) CaseResult {
 	switch want := c.Expect.Instruction.(type) {
 	case nil:
 	case string:
-		if name := instructionName(d.Instruction); name != want {
+		if name := d.InstructionName(); name != want {
 			res.Diffs = append(res.Diffs, fmt.Sprintf("instruction: got %s, want %s", got, want))
 		}
 	default:
@@ -124,13 +124,6 @@ func (p *Policy) runCase(ctx context.Context, c Case) CaseResult {
 		}
 	}
 	return res
-}
-
-func instructionName(i policy.Instruction) string {
-	if i == nil {
-		return "later"
-	}
-	return i.Name()
 }
 
 // canonical renders v as JSON with sorted keys, for comparison.
