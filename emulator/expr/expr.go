@@ -313,8 +313,9 @@ func isScalar(x any) bool {
 }
 
 // compare orders two scalars of the same type: -1, 0 or +1, and false when
-// they are not scalars of the same type. Booleans are only equal or not
-// (false is reported as below true, which ordered refuses to use).
+// they are not scalars of the same type. Booleans have no order: two
+// different ones give +1, which only equality may use (ordered refuses
+// booleans).
 func compare(l, r any) (int, bool) {
 	if ln, ok := number(l); ok {
 		rn, ok := number(r)

@@ -374,7 +374,7 @@ var invalid = []badCase{
 	{`x == 1e999`, 5, "invalid number"},
 	{`x == .5`, 5, "expected a value, found '.'"},
 	{`x == #`, 5, "unexpected character '#'"},
-	{`x == é`, 5, "unexpected character"},
+	{`x == é`, 5, "unexpected character 'é'"},
 	// Hyphens are not supported in TaskRouter expressions.
 	{`first-name == "a"`, 5, "hyphens are not supported"},
 	{`x == 1-2`, 5, "invalid number"},

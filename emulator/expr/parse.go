@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The grammar is small and fixed, so a hand-written lexer and
@@ -101,7 +102,8 @@ func lex(src string) ([]token, error) {
 				i += n
 				continue
 			}
-			return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", rune(src[i]))}
+			r, _ := utf8.DecodeRuneInString(src[i:])
+			return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
 	return append(toks, token{tEOF, len(src), ""}), nil
