@@ -101,7 +101,7 @@ func (n orNode) eval(v Vars) bool { return n.left.eval(v) || n.right.eval(v) }
 func (n orNode) canon(b *strings.Builder) {
 	b.WriteByte('(')
 	n.left.canon(b)
-	b.WriteString(" OR ")
+	b.WriteString(" " + orSpellings[0] + " ")
 	n.right.canon(b)
 	b.WriteByte(')')
 }
@@ -112,12 +112,12 @@ func (n andNode) eval(v Vars) bool { return n.left.eval(v) && n.right.eval(v) }
 func (n andNode) canon(b *strings.Builder) {
 	b.WriteByte('(')
 	n.left.canon(b)
-	b.WriteString(" AND ")
+	b.WriteString(" " + andSpellings[0] + " ")
 	n.right.canon(b)
 	b.WriteByte(')')
 }
 
-// op is a comparison operator; its canonical spelling is its String.
+// op is a comparison operator.
 type op int
 
 const (
@@ -131,11 +131,32 @@ const (
 	opContains
 	opIn
 	opNotIn
+	numOps
 )
 
-func (o op) String() string {
-	return [...]string{"==", "!=", ">", ">=", "<", "<=", "HAS", "CONTAINS", "IN", "NOT IN"}[o]
+// spellings is the one list of how each operator may be written, the
+// canonical spelling first; the lexer, the parser, the canonical printer and
+// the error messages all derive from it. Words match case-insensitively.
+var spellings = [numOps][]string{
+	opEq:       {"==", "="},
+	opNe:       {"!="},
+	opGt:       {">"},
+	opGe:       {">="},
+	opLt:       {"<"},
+	opLe:       {"<="},
+	opHas:      {"HAS", "->"},
+	opContains: {"CONTAINS"},
+	opIn:       {"IN"},
+	opNotIn:    {"NOT IN"},
 }
+
+// The logical operators' spellings, canonical first.
+var (
+	andSpellings = []string{"AND", "&&"}
+	orSpellings  = []string{"OR", "||"}
+)
+
+func (o op) String() string { return spellings[o][0] }
 
 type cmpNode struct {
 	left, right operand

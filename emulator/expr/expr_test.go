@@ -429,3 +429,59 @@ func TestSyntaxErrorMessage(t *testing.T) {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}
 }
+
+// TestOperatorSpellings walks the one table of operator spellings: every
+// spelling, in upper and lower case, parses to its operator (the canonical
+// form prints the operator's canonical spelling) and evaluates like it.
+func TestOperatorSpellings(t *testing.T) {
+	task := attrs(t, taskJSON)
+	// Operands for which each operator is true.
+	operands := [numOps][2]string{
+		opEq:       {`priority`, `5`},
+		opNe:       {`priority`, `4`},
+		opGt:       {`priority`, `4`},
+		opGe:       {`priority`, `5`},
+		opLt:       {`priority`, `6`},
+		opLe:       {`priority`, `5`},
+		opHas:      {`languages`, `"es"`},
+		opContains: {`email`, `"alice"`},
+		opIn:       {`selected_language`, `["es"]`},
+		opNotIn:    {`selected_language`, `["fr"]`},
+	}
+	for o, sps := range spellings {
+		for _, sp := range sps {
+			for _, spelling := range []string{sp, strings.ToLower(sp)} {
+				src := operands[o][0] + " " + spelling + " " + operands[o][1]
+				e, err := Parse(src)
+				if err != nil {
+					t.Errorf("Parse(%s): %v", src, err)
+					continue
+				}
+				want := operands[o][0] + " " + op(o).String() + " " + operands[o][1]
+				if got := canonical(e); got != want {
+					t.Errorf("canonical(%s) = %s, want %s", src, got, want)
+				}
+				if !e.Eval(Vars{Bare: task}) {
+					t.Errorf("Eval(%s) = false, want true", src)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		sps  []string
+		want string
+	}{{andSpellings, "(1 == 1 AND 2 == 2)"}, {orSpellings, "(1 == 1 OR 2 == 2)"}} {
+		for _, sp := range c.sps {
+			for _, spelling := range []string{sp, strings.ToLower(sp)} {
+				e, err := Parse("1 == 1 " + spelling + " 2 == 2")
+				if err != nil {
+					t.Errorf("Parse with %s: %v", spelling, err)
+					continue
+				}
+				if got := canonical(e); got != c.want || !e.Eval(Vars{}) {
+					t.Errorf("%s: canonical %s, want %s, true", spelling, got, c.want)
+				}
+			}
+		}
+	}
+}
