@@ -15,29 +15,37 @@
 // or a JSON key: dot-separated names with optional array indices
 // (object.array[2]), resolved against the attributes being matched.
 //
-// What each operator means:
+// What each operator means (a comma separates two spellings of one):
 //
-//	== (or =)   both sides are the same scalar: equal strings, equal numbers or equal booleans
-//	!=          both sides are scalars of the same type and differ
-//	> >= < <=   both numbers (numeric order) or both strings (byte-wise order)
-//	HAS (or ->) the left side is a list and one of its elements equals the right side
-//	IN          the right side is a list and one of its elements equals the left side
-//	NOT IN      the right side is a list and none of its elements equals the left side
-//	CONTAINS    the right side is a string contained in the left side, a string, or in one
-//	            of the strings of the left side, a list
+//	==, =     both sides are the same scalar: equal strings, equal numbers or equal booleans
+//	!=        both sides are scalars of the same type and differ
+//	>         both numbers and the left is greater, or both strings and the left sorts after
+//	>=        as >, or equal
+//	<         both numbers and the left is smaller, or both strings and the left sorts before
+//	<=        as <, or equal
+//	HAS, ->   the left side is a list and one of its elements equals the right side
+//	CONTAINS  the right side is a string contained in the left side, a string, or in
+//	          one of the strings of the left side, a list
+//	IN        the right side is a list and one of its elements equals the left side
+//	NOT IN    the right side is a list and none of its elements equals the left side
+//
+// Numbers compare numerically and strings byte-wise; AND (or &&) binds
+// tighter than OR (or ||).
 //
 // Keywords (AND, OR, HAS, IN, NOT IN, CONTAINS, true, false) are
 // case-insensitive: Twilio's own examples write both `IN` and `in`. String
 // comparisons are exact and case-sensitive; Twilio documents no case folding.
 //
-// TaskRouter resolves a key the attributes do not contain to NULL and, as in
-// SQL, a comparison with NULL is not true; Twilio says comparisons between
-// different types "should be avoided" and, like TaskRouter, this package
-// treats them as not true. So a comparison is false, with every operator
-// including != and NOT IN, when a side is missing or JSON null, when the two
-// sides are of different types (the number 1 and the string "1"), or when
-// the operator is given the wrong shape (a list to ==, a scalar to HAS).
-// Only that comparison is false: `missing == 1 OR 1 == 1` is true.
+// Twilio documents that a key the attributes do not contain resolves to
+// NULL, and that comparisons between different types "should be avoided";
+// it does not document their results. This package follows SQL, whose
+// syntax TaskRouter's borrows: a comparison with NULL is not true, and
+// neither is one between different types. So a comparison is false, with
+// every operator including != and NOT IN, when a side is missing or JSON
+// null, when the two sides are of different types (the number 1 and the
+// string "1"), or when the operator is given the wrong shape (a list to ==,
+// a scalar to HAS, a list to the left of IN). Only that comparison is false:
+// `missing == 1 OR 1 == 1` is true.
 //
 // Twilio does not support hyphens in expressions, so a key like
 // first-name is a syntax error; so is anything else Twilio's grammar does not

@@ -3,6 +3,9 @@ package expr
 import (
 	"encoding/json"
 	"errors"
+	goparser "go/parser"
+	gotoken "go/token"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -481,6 +484,41 @@ func TestOperatorSpellings(t *testing.T) {
 				if got := canonical(e); got != c.want || !e.Eval(Vars{}) {
 					t.Errorf("%s: canonical %s, want %s, true", spelling, got, c.want)
 				}
+			}
+		}
+	}
+}
+
+// TestDocumentedOperators fails when the package documentation's operator
+// table drifts from the spellings the parser accepts.
+func TestDocumentedOperators(t *testing.T) {
+	f, err := goparser.ParseFile(gotoken.NewFileSet(), "expr.go", nil, goparser.ParseComments|goparser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table []string // the operator column of the documented table
+	for _, line := range strings.Split(f.Doc.Text(), "\n") {
+		if !strings.HasPrefix(line, "\t") || !strings.Contains(line, "  ") {
+			continue
+		}
+		if name := strings.TrimSpace(strings.SplitN(line, "  ", 2)[0]); name != "" {
+			table = append(table, name)
+		}
+	}
+	var want []string
+	for _, sps := range spellings {
+		want = append(want, strings.Join(sps, ", "))
+	}
+	slices.Sort(table)
+	slices.Sort(want)
+	if !slices.Equal(table, want) {
+		t.Errorf("documented operators %q, the parser's %q", table, want)
+	}
+	doc := f.Doc.Text()
+	for _, sps := range [][]string{andSpellings, orSpellings} {
+		for _, sp := range sps {
+			if !strings.Contains(doc, sp) {
+				t.Errorf("the package documentation does not mention %s", sp)
 			}
 		}
 	}
