@@ -11,12 +11,10 @@ import (
 // recursive-descent parser is clearer than a parser generator would be, and
 // it gives exact positions for errors without another dependency:
 //
-//	expr       = and { ("OR" | "||") and }
-//	and        = primary { ("AND" | "&&") primary }
+//	expr       = and { or-op and }            or-op: orSpellings
+//	and        = primary { and-op primary }   and-op: andSpellings
 //	primary    = "(" expr ")" | comparison
-//	comparison = operand cmpop operand
-//	cmpop      = "==" | "=" | "!=" | ">" | ">=" | "<" | "<=" | "HAS" | "->"
-//	           | "CONTAINS" | "IN" | "NOT" "IN"
+//	comparison = operand cmp-op operand       cmp-op: spellings ("NOT IN" is two words)
 //	operand    = string | number | "true" | "false" | list | path
 //	list       = "[" [ constant { "," constant } ] "]"
 //	path       = name { "." name | "[" digits "]" }
@@ -39,7 +37,7 @@ const (
 	tString
 	tNumber
 	tName // identifier or keyword; keywords are recognised by the parser
-	tOp   // == = != > >= < <= -> && ||
+	tOp   // a symbolic spelling from spellings, andSpellings or orSpellings
 )
 
 type token struct {
@@ -217,7 +215,7 @@ func Parse(src string) (*Expr, error) {
 		if t.kind == tRParen {
 			return nil, &SyntaxError{Pos: t.pos, Msg: "unbalanced parenthesis: ')' without '('"}
 		}
-		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected AND, OR or end of expression, found %s", t.describe())}
+		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected %s, %s or end of expression, found %s", andSpellings[0], orSpellings[0], t.describe())}
 	}
 	return &Expr{src: src, root: root}, nil
 }
@@ -323,7 +321,7 @@ func (p *parser) primary(depth int) (node, error) {
 		if c.kind == tEOF {
 			return nil, &SyntaxError{Pos: t.pos, Msg: "unbalanced parenthesis: '(' is never closed"}
 		}
-		return nil, &SyntaxError{Pos: c.pos, Msg: fmt.Sprintf("expected ')', AND or OR, found %s", c.describe())}
+		return nil, &SyntaxError{Pos: c.pos, Msg: fmt.Sprintf("expected ')', %s or %s, found %s", andSpellings[0], orSpellings[0], c.describe())}
 	}
 	return n, nil
 }
@@ -375,11 +373,9 @@ func (p *parser) operand() (operand, error) {
 		if reserved(t) {
 			return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected a value or attribute, found operator %s", t.describe())}
 		}
-		if keyword(t, "true") || keyword(t, "false") {
-			p.next()
-			return constant{strings.EqualFold(t.text, "true")}, nil
+		if !keyword(t, "true") && !keyword(t, "false") {
+			return p.path()
 		}
-		return p.path()
 	}
 	c, err := p.constant()
 	if err != nil {
