@@ -31,5 +31,5 @@ func Example() {
 	// Output:
 	// true false
 	// true false
-	// invalid expression: expected a value, found end of expression at position 22
+	// expected a value, found end of expression at position 22
 }

@@ -77,14 +77,16 @@ type Vars struct {
 }
 
 // SyntaxError is why Parse refused an expression. Pos is the byte offset in
-// the source (0-based) where the problem was found.
+// the source (0-based) where the problem was found. Error() carries no
+// prefix because callers wrap it in their own ("Invalid TargetWorkers
+// expression ...: expected a value, found end of expression at position 13").
 type SyntaxError struct {
 	Pos int
 	Msg string
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("invalid expression: %s at position %d", e.Msg, e.Pos)
+	return fmt.Sprintf("%s at position %d", e.Msg, e.Pos)
 }
 
 // String returns the source the expression was parsed from.

@@ -428,7 +428,7 @@ func TestNestingLimit(t *testing.T) {
 
 func TestSyntaxErrorMessage(t *testing.T) {
 	_, err := Parse(`languages HAS`)
-	if got, want := err.Error(), "invalid expression: expected a value, found end of expression at position 13"; got != want {
+	if got, want := err.Error(), "expected a value, found end of expression at position 13"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}
 }
