@@ -137,8 +137,10 @@ func opLen(s string) int {
 			check(sp)
 		}
 	}
-	for _, sp := range append(andSpellings, orSpellings...) {
-		check(sp)
+	for _, sps := range [...][]string{andSpellings, orSpellings} {
+		for _, sp := range sps {
+			check(sp)
+		}
 	}
 	return n
 }
@@ -255,7 +257,7 @@ func reserved(t token) bool {
 	}
 	for _, sps := range spellings {
 		for _, sp := range sps {
-			if keyword(t, strings.Fields(sp)[0]) {
+			if first, _, _ := strings.Cut(sp, " "); keyword(t, first) {
 				return true
 			}
 		}
@@ -346,13 +348,13 @@ func (p *parser) operator() (op, error) {
 	t := p.next()
 	for o, sps := range spellings {
 		for _, sp := range sps {
-			words := strings.Fields(sp) // "NOT IN" is two tokens
-			if !spelled(t, words[:1]) {
+			first, second, twoWords := strings.Cut(sp, " ") // "NOT IN"
+			if t.kind == tOp && t.text != first || t.kind != tOp && !keyword(t, first) {
 				continue
 			}
-			for _, w := range words[1:] {
-				if n := p.next(); !keyword(n, w) {
-					return 0, &SyntaxError{Pos: n.pos, Msg: fmt.Sprintf("expected %s after %s, found %s", w, t.text, n.describe())}
+			if twoWords {
+				if n := p.next(); !keyword(n, second) {
+					return 0, &SyntaxError{Pos: n.pos, Msg: fmt.Sprintf("expected %s after %s, found %s", second, t.text, n.describe())}
 				}
 			}
 			return op(o), nil
