@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,29 +14,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 )
 
-// 1,000 random forged signatures: every one is refused and the policy never
-// sees a single request.
+// 1,000 random forged signatures: every one is refused and counted, the
+// policy never sees a single request, and the log stays small: a few lines
+// per interval, the rest summed in summary lines that account for every
+// refusal.
 func TestAbuseForgedSignatures(t *testing.T) {
 	var calls atomic.Int64
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		calls.Add(1)
 		return policy.Decision{Instruction: policy.Accept{}}, nil
 	})
-	srv := startServer(t, handlers.Options{Decider: guard(t, p, time.Second)})
+	const burst, interval, forged = 5, time.Second, 1000
+	reg := prometheus.NewRegistry()
+	srv := startServer(t, handlers.Options{Decider: guard(t, p, time.Second), Metrics: handlers.NewMetrics(reg), Gatherer: reg,
+		RefusalLogBurst: burst, RefusalLogInterval: interval})
 	form, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, nil)))
 	body := form.Encode()
 	u := srv.URL + "/assignment"
 	var wg sync.WaitGroup
 	var refused atomic.Int64
+	start := time.Now()
 	for w := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 125 {
+			for i := range forged / 8 {
 				raw := make([]byte, 20) // an HMAC-SHA1's length, random
 				rand.Read(raw)
 				sig := base64.StdEncoding.EncodeToString(raw)
@@ -49,12 +58,59 @@ func TestAbuseForgedSignatures(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if refused.Load() != 1000 || calls.Load() != 0 {
-		t.Fatalf("%d of 1000 refused; policy called %d times", refused.Load(), calls.Load())
+	elapsed := time.Since(start)
+	if refused.Load() != forged || calls.Load() != 0 {
+		t.Fatalf("%d of %d refused; policy called %d times", refused.Load(), forged, calls.Load())
 	}
-	if n := strings.Count(srv.Log.String(), `"result":"bad_signature"`); n != 1000 {
-		t.Fatalf("%d log lines for 1000 refusals", n)
+	if m := scrape(t, srv.OpsURL); !strings.Contains(m, fmt.Sprintf(`assignd_callbacks_total{result="bad_signature"} %d`, forged)) {
+		t.Fatalf("the metric must count every refusal:\n%s", m)
 	}
+
+	// Lines written: at most the token bucket's burst plus its refill over
+	// the run. The summaries (one per interval, due an interval after the
+	// first suppressed line) must add up to exactly the rest.
+	maxLogged := burst + int(float64(burst)*elapsed.Seconds()/interval.Seconds()) + 1
+	var logged, suppressed, summaries int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		logged, suppressed, summaries = refusalLines(t, srv.Log.String())
+		if logged+suppressed >= forged || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if logged+suppressed != forged {
+		t.Fatalf("%d lines + %d suppressed, want %d refusals accounted for", logged, suppressed, forged)
+	}
+	if logged > maxLogged || logged < burst {
+		t.Fatalf("%d refusal lines for %d forged requests in %s, want between %d and %d", logged, forged, elapsed, burst, maxLogged)
+	}
+	if maxSummaries := int(elapsed/interval) + 2; summaries > maxSummaries {
+		t.Fatalf("%d summary lines in %s, want at most one per %s", summaries, elapsed, interval)
+	}
+}
+
+// refusalLines counts the refusal lines in a log, the summary lines and the
+// refusals they report as suppressed.
+func refusalLines(t *testing.T, log string) (logged, suppressed, summaries int) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		var l struct {
+			Result     string `json:"result"`
+			Suppressed *int   `json:"suppressed"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch {
+		case l.Result == handlers.ResultBadSignature:
+			logged++
+		case l.Suppressed != nil:
+			summaries++
+			suppressed += *l.Suppressed
+		}
+	}
+	return logged, suppressed, summaries
 }
 
 // Hostile but signed input gets a clear status and a log line each.

@@ -43,13 +43,20 @@ var emptyAnswer = []byte("{}")
 
 type callback struct {
 	log       zerolog.Logger
+	refusals  *refusalLog
 	verifier  *Verifier
 	decider   Decider
 	scheduler Scheduler // nil: async decisions are refused (fallback)
 	metrics   *Metrics
 	bodyLimit int64
 	logAttrs  bool
+	budget    time.Duration
+	overdue   error // the budget context's cause, for the log
 }
+
+// answerMargin is kept from the budget for encoding, logging and writing the
+// answer once the decision is made (or stored).
+const answerMargin = 100 * time.Millisecond
 
 func (h *callback) serve(c echo.Context) error {
 	start := time.Now()
@@ -58,25 +65,26 @@ func (h *callback) serve(c echo.Context) error {
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
-		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
+		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
 			Msg("callback refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 
 	// Nothing in the request is trusted or acted on before its signature
 	// holds. An unparseable body cannot carry a valid signature either.
-	form, checked, ok := h.verifier.VerifyForm(req, body)
-	if !ok {
+	form, checked, err := h.verifier.VerifyForm(req, body)
+	if err != nil {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
-		why := "signature does not match"
-		if req.Header.Get("X-Twilio-Signature") == "" {
-			why = "no X-Twilio-Signature header"
-		}
-		h.log.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
-			Str("hint", "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN").
-			Msg("callback refused: " + why)
+		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
+			Str("hint", refusalHint(err)).Msg("callback refused: " + err.Error())
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
+
+	// One budget from receipt, safely inside the 5 s Twilio waits: the
+	// decision and storing an async decision both end by it, so the answer
+	// is never one TaskRouter has stopped waiting for.
+	ctx, cancel := context.WithDeadlineCause(req.Context(), start.Add(h.budget-answerMargin), h.overdue)
+	defer cancel()
 
 	res, err := ParseReservation(form, start)
 	var attrErr *AttributeError
@@ -96,7 +104,7 @@ func (h *callback) serve(c echo.Context) error {
 		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
 	} else {
 		t0 := time.Now()
-		d, err = h.decider.Decide(req.Context(), &res)
+		d, err = h.decider.Decide(ctx, &res)
 		h.metrics.decided(time.Since(t0))
 		if err != nil {
 			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
@@ -106,7 +114,7 @@ func (h *callback) serve(c echo.Context) error {
 	answer := emptyAnswer
 	duplicate := false
 	if d.Async {
-		duplicate, err = h.schedule(req.Context(), &res, d)
+		duplicate, err = h.schedule(ctx, &res, d)
 		if err != nil {
 			// Never a silent {}: without a stored job nobody would act.
 			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
@@ -132,6 +140,9 @@ func (h *callback) serve(c echo.Context) error {
 	if duplicate {
 		line = line.Bool("duplicate", true)
 	}
+	if elapsed > h.budget {
+		line = line.Bool("over_budget", true)
+	}
 	if h.logAttrs {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
@@ -144,6 +155,18 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 		return false, errors.New("async decisions need the durable queue, which is not configured")
 	}
 	return h.scheduler.Schedule(ctx, r, d)
+}
+
+// refusalHint says what to check for each reason a request is refused.
+func refusalHint(err error) string {
+	switch {
+	case errors.Is(err, ErrHostNotAllowed):
+		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
+	case errors.Is(err, ErrForwarding):
+		return "TRUST_PROXY is on but the nearest proxy's Forwarded/X-Forwarded-* value is unusable: fix the proxy, or set PUBLIC_URL instead"
+	default:
+		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets Forwarded or X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN"
+	}
 }
 
 var errTooLarge = errors.New("body exceeds the limit")

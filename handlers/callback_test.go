@@ -3,12 +3,15 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
@@ -231,17 +234,87 @@ func TestCallbackAsyncWithoutSchedulerIsNeverSilent(t *testing.T) {
 	}
 }
 
-func TestHealthz(t *testing.T) {
-	srv := startServer(t, handlers.Options{Ready: func(context.Context) error { return errors.New("store down") }})
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
-		resp, err := http.Get(srv.URL + path)
+// The public port serves only what Twilio and the platform's probes need:
+// /metrics and readiness details are on the ops handler alone.
+func TestPublicAndOpsHandlers(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv := startServer(t, handlers.Options{Metrics: handlers.NewMetrics(reg), Gatherer: reg,
+		Ready: func(context.Context) error { return errors.New("store down: dial tcp db.internal:5432") }})
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		url, want string
+		status    int
+	}{
+		{srv.URL + "/healthz", "ok\n", 200},
+		{srv.URL + "/readyz", "not ready\n", 503},
+		{srv.URL + "/metrics", "", 404},
+		{srv.URL + "/debug/pprof/", "", 404},
+		{srv.OpsURL + "/readyz", "not ready: store down: dial tcp db.internal:5432\n", 503},
+		{srv.OpsURL + "/metrics", "assignd_callbacks_total", 200},
+	} {
+		status, body := get(c.url)
+		if status != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: got %d %q, want %d with %q", c.url, status, body, c.status, c.want)
+		}
+		if strings.HasPrefix(c.url, srv.URL) && strings.Contains(body, "db.internal") {
+			t.Errorf("GET %s reveals the readiness error on the public port: %q", c.url, body)
+		}
+	}
+
+	ready := startServer(t, handlers.Options{Ready: func(context.Context) error { return nil }})
+	for _, u := range []string{ready.URL + "/readyz", ready.OpsURL + "/readyz"} {
+		if status, body := get(u); status != 200 || body != "ready\n" {
+			t.Errorf("GET %s: got %d %q, want 200 ready", u, status, body)
+		}
+	}
+}
+
+// The public /readyz asks the store at most once a second, however often it
+// is probed, and recovers once the store does.
+func TestPublicReadyzIsCached(t *testing.T) {
+	var checks atomic.Int64
+	var down atomic.Bool
+	down.Store(true)
+	srv := startServer(t, handlers.Options{Ready: func(context.Context) error {
+		checks.Add(1)
+		if down.Load() {
+			return errors.New("store down")
+		}
+		return nil
+	}})
+	status := func() int {
+		resp, err := http.Get(srv.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("%s: got %d, want %d", path, resp.StatusCode, want)
+		return resp.StatusCode
+	}
+	start := time.Now()
+	for range 50 {
+		if s := status(); s != 503 {
+			t.Fatalf("got %d while the store is down", s)
 		}
+	}
+	if n, most := checks.Load(), int64(time.Since(start)/time.Second)+1; n > most {
+		t.Fatalf("%d store checks for 50 probes in %s, want at most %d", n, time.Since(start), most)
+	}
+	down.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for status() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz still 503 long after the store came back")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 // (accepted) or are lost (timeout, canceled, rescinded).
 type events struct {
 	log       zerolog.Logger
+	refusals  *refusalLog
 	verifier  *Verifier
 	metrics   *Metrics
 	bodyLimit int64
@@ -22,11 +23,13 @@ func (h *events) serve(c echo.Context) error {
 	req := c.Request()
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
+		h.refusals.Warn().Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).Msg("event refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
-	form, checked, ok := h.verifier.VerifyForm(req, body)
-	if !ok {
-		h.log.Warn().Str("checked_url", checked).Msg("event refused: invalid Twilio signature (set PUBLIC_URL or TRUST_PROXY)")
+	form, checked, err := h.verifier.VerifyForm(req, body)
+	if err != nil {
+		h.refusals.Warn().Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
+			Str("hint", refusalHint(err)).Msg("event refused: " + err.Error())
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 	typ := form.Get("EventType")

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,13 +14,16 @@ import (
 // FuzzPublicURL: whatever path, query and proxy headers arrive, the
 // reconstructed URL is an absolute http(s) URL that keeps the request's
 // path and query, it ignores forwarded headers unless the proxy is trusted,
-// and a request signed for it verifies.
+// a trusted header it cannot use is refused as ErrForwarding (never turned
+// into a URL with another path), and a request signed for it verifies.
 func FuzzPublicURL(f *testing.F) {
-	f.Add("/assignment", "a=1", "https", "abc.ngrok.app", true)
-	f.Add("/assignment/", "", "http, https", "x.example, y", false)
-	f.Add("/a%2Fb", "q=%ff&x", "ftp", "", true)
-	f.Add("/..//assignment", "bodySHA256=00", "https", "host:8443", true)
-	f.Fuzz(func(t *testing.T, path, query, proto, host string, trust bool) {
+	f.Add("/assignment", "a=1", "https", "abc.ngrok.app", "", true)
+	f.Add("/assignment/", "", "http, https", "x.example, y", "", false)
+	f.Add("/a%2Fb", "q=%ff&x", "ftp", "", "", true)
+	f.Add("/..//assignment", "bodySHA256=00", "https", "host:8443", "", true)
+	f.Add("/assignment", "", "http", "evil", `for=1.2.3.4;host="evil/x", for=5.6.7.8;proto=https;host="a.example:8443"`, true)
+	f.Add("/assignment", "", "", "", `proto=https;host="a,b;c"`, true)
+	f.Fuzz(func(t *testing.T, path, query, proto, host, fwd string, trust bool) {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
@@ -34,9 +38,21 @@ func FuzzPublicURL(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, u.String(), strings.NewReader("A=1"))
 		req.Header.Set("X-Forwarded-Proto", proto)
 		req.Header.Set("X-Forwarded-Host", host)
+		if fwd != "" {
+			req.Header.Set("Forwarded", fwd)
+		}
 		v := handlers.NewVerifier([]string{testToken}, nil, trust)
-		got := v.PublicURL(req)
+		got, err := v.PublicURL(req)
+		if err != nil {
+			if !trust || !errors.Is(err, handlers.ErrForwarding) {
+				t.Fatalf("PublicURL failed with trust=%v: %v", trust, err)
+			}
+			return
+		}
 		wantTarget := u.RequestURI() // path and query as sent
+		if pu, err := url.Parse(got); err != nil || pu.RequestURI() != wantTarget || pu.User != nil || pu.Fragment != "" {
+			t.Fatalf("PublicURL = %q does not parse back to the request target %q (%v)", got, wantTarget, err)
+		}
 		if !strings.HasPrefix(got, "http://") && !strings.HasPrefix(got, "https://") {
 			t.Fatalf("PublicURL = %q: not absolute http(s)", got)
 		}

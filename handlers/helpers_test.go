@@ -40,8 +40,9 @@ func (s *syncBuffer) String() string {
 }
 
 type testServer struct {
-	URL string
-	Log *syncBuffer
+	URL    string // the public handler
+	OpsURL string // NewOps, as the admin listener serves it
+	Log    *syncBuffer
 }
 
 // examplePolicy is the policy assignd ships and serves by default.
@@ -80,7 +81,9 @@ func startServer(t testing.TB, o handlers.Options) *testServer {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testServer{URL: srv.URL, Log: logs}
+	ops := httptest.NewServer(handlers.NewOps(o))
+	t.Cleanup(ops.Close)
+	return &testServer{URL: srv.URL, OpsURL: ops.URL, Log: logs}
 }
 
 func reservation(task, worker map[string]any) policy.Reservation {
@@ -101,9 +104,18 @@ func reservation(task, worker map[string]any) policy.Reservation {
 // post sends a raw body with the given signature and returns status and body.
 func post(t testing.TB, target, body, sig string) (int, string, http.Header) {
 	t.Helper()
+	return postHeaders(t, target, body, sig, nil)
+}
+
+// postHeaders is post with extra request headers (a proxy's, say).
+func postHeaders(t testing.TB, target, body, sig string, headers http.Header) (int, string, http.Header) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, vs := range headers {
+		req.Header[k] = vs
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if sig != "" {

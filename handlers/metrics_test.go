@@ -47,7 +47,7 @@ func TestMetricsMoveWithCallbacks(t *testing.T) {
 	form.Set("TaskSid", "nope")
 	post(t, srv.URL+"/assignment", form.Encode(), handlers.Sign(testToken, srv.URL+"/assignment", form))
 
-	m := scrape(t, srv.URL)
+	m := scrape(t, srv.OpsURL)
 	for _, want := range []string{
 		`assignd_callbacks_total{result="ok"} 3`,
 		`assignd_callbacks_total{result="fallback"} 1`,
@@ -81,7 +81,7 @@ func TestEventsCountReservationOutcomes(t *testing.T) {
 	if status, _, _ := post(t, u, "EventType=reservation.accepted", "forged"); status != http.StatusForbidden {
 		t.Fatalf("forged event: status %d", status)
 	}
-	m := scrape(t, srv.URL)
+	m := scrape(t, srv.OpsURL)
 	for _, want := range []string{`assignd_reservation_events_total{event="reservation.accepted"} 2`,
 		`assignd_reservation_events_total{event="reservation.timeout"} 1`} {
 		if !strings.Contains(m, want) {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,15 @@ import (
 // attribute strings and a dozen SIDs) keep real callbacks far below it.
 const DefaultBodyLimit = 64 << 10
 
+// TwilioTimeout is how long TaskRouter waits for the Assignment Callback's
+// answer before it calls the fallback URL (or gives up on the reservation).
+const TwilioTimeout = 5 * time.Second
+
+// DefaultBudget is how long a callback may take from receipt to answer,
+// decision and storing an async decision included: safely under
+// TwilioTimeout, leaving room for the network both ways.
+const DefaultBudget = 4500 * time.Millisecond
+
 // Options are the handler's dependencies.
 type Options struct {
 	Logger    zerolog.Logger
@@ -28,22 +39,50 @@ type Options struct {
 	Decider   Decider
 	Scheduler Scheduler // optional: without it async decisions get the fallback
 	Metrics   *Metrics  // optional
-	// Gatherer serves /metrics when set.
+	// Gatherer is served at /metrics by NewOps (the admin listener), never
+	// on the public handler.
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the service can take callbacks (policy loaded,
-	// store reachable); /readyz answers 503 with its error.
+	// store reachable). NewOps's /readyz answers 503 with its error; the
+	// public /readyz answers 503 without it.
 	Ready func(ctx context.Context) error
 
 	CallbackPath  string // default /assignment
 	EventsPath    string // default /events
 	BodyLimit     int64  // default DefaultBodyLimit
 	LogAttributes bool
+	// Budget bounds a callback from receipt to answer (CALLBACK_BUDGET):
+	// the decision and storing an async decision get a context that ends
+	// by then, and an async decision not stored in time is answered with
+	// the fallback. Default DefaultBudget; must be below TwilioTimeout.
+	Budget time.Duration
+	// About RefusalLogBurst lines per RefusalLogInterval are logged for
+	// requests refused before their signature holds; the rest are summed
+	// in one line per interval. Defaults DefaultRefusalLogBurst and
+	// DefaultRefusalLogInterval.
+	RefusalLogBurst    int
+	RefusalLogInterval time.Duration
 }
 
-// New returns the HTTP handler serving the callback, health and metrics.
+// New returns the public HTTP handler: only what Twilio needs (the callback,
+// with and without a trailing slash, and the events path) and what a
+// platform probes (/healthz, and /readyz without details). Metrics and
+// readiness details are on NewOps, for a private listener.
 func New(o Options) (*echo.Echo, error) {
 	if o.Verifier == nil || o.Decider == nil {
 		return nil, fmt.Errorf("handlers: Verifier and Decider are required")
+	}
+	if o.Budget == 0 {
+		o.Budget = DefaultBudget
+	}
+	if o.Budget <= answerMargin || o.Budget >= TwilioTimeout {
+		return nil, fmt.Errorf("handlers: callback budget %s must be above %s and below Twilio's %s", o.Budget, answerMargin, TwilioTimeout)
+	}
+	if o.RefusalLogBurst <= 0 {
+		o.RefusalLogBurst = DefaultRefusalLogBurst
+	}
+	if o.RefusalLogInterval <= 0 {
+		o.RefusalLogInterval = DefaultRefusalLogInterval
 	}
 	if o.CallbackPath == "" {
 		o.CallbackPath = "/assignment"
@@ -58,9 +97,11 @@ func New(o Options) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.Use(recoverer(o.Logger))
 
+	refusals := newRefusalLog(o.Logger, o.RefusalLogBurst, o.RefusalLogInterval)
 	cb := &callback{
-		log: o.Logger, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
+		log: o.Logger, refusals: refusals, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
 		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes,
+		budget: o.Budget, overdue: fmt.Errorf("callback budget of %s used up", o.Budget),
 	}
 	// Twilio signs the URL as configured, with or without a trailing slash;
 	// serve both rather than redirect (a redirect loses the POST).
@@ -68,22 +109,71 @@ func New(o Options) (*echo.Echo, error) {
 	e.POST(base, cb.serve)
 	e.POST(base+"/", cb.serve)
 
-	ev := &events{log: o.Logger, verifier: o.Verifier, metrics: o.Metrics, bodyLimit: o.BodyLimit}
+	ev := &events{log: o.Logger, refusals: refusals, verifier: o.Verifier, metrics: o.Metrics, bodyLimit: o.BodyLimit}
 	e.POST(o.EventsPath, ev.serve)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	// Platforms probe the public port (Cloud Run's startup probe can only
+	// reach the container port), so /readyz stays here, but says nothing
+	// about why, and anyone hammering it costs one store check a second.
+	ready := &cachedReady{check: o.Ready, ttl: time.Second}
 	e.GET("/readyz", func(c echo.Context) error {
-		if o.Ready != nil {
-			if err := o.Ready(c.Request().Context()); err != nil {
-				return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
-			}
+		if ready.err(c.Request().Context()) != nil {
+			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
-	if o.Gatherer != nil {
-		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
-	}
 	return e, nil
+}
+
+// NewOps returns the operator's handler, for a private listener (ADMIN_ADDR):
+// /metrics from o.Gatherer and /readyz with the readiness error's text, which
+// may name hosts and databases and so never goes to the public port.
+func NewOps(o Options) http.Handler {
+	mux := http.NewServeMux()
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if o.Ready != nil {
+			if err := o.Ready(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "not ready: %s\n", err)
+				return
+			}
+		}
+		fmt.Fprint(w, "ready\n")
+	})
+	return mux
+}
+
+// cachedReady answers readiness from a result at most ttl old, so probes
+// from anyone cannot turn into a store query each.
+type cachedReady struct {
+	check func(context.Context) error
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	at      time.Time
+	lastErr error
+}
+
+func (c *cachedReady) err(ctx context.Context) error {
+	if c.check == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
+		return c.lastErr
+	}
+	// Not the probe's context: a probe that gives up must not be cached as
+	// the store being down.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	c.lastErr, c.at = c.check(cctx), time.Now()
+	return c.lastErr
 }
 
 // recoverer turns a panic in a handler into a 500 and an error log line,

@@ -1,57 +1,271 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/twilio/twilio-go/client"
+)
+
+// Why a request is refused before anything in it is acted on. The callback
+// and /events log the reason; only ErrHostNotAllowed and ErrForwarding say
+// something about the deployment rather than about the request's signature.
+var (
+	ErrNoSignature    = errors.New("no X-Twilio-Signature header")
+	ErrBadSignature   = errors.New("signature does not match")
+	ErrHostNotAllowed = errors.New("host is not one of PUBLIC_HOSTS")
+	ErrForwarding     = errors.New("malformed forwarding header")
 )
 
 // Verifier checks X-Twilio-Signature against the URL Twilio called.
 //
 // Behind ngrok, Fly.io or Cloud Run the process sees http:// and an internal
 // host, while Twilio signed the public https:// URL. The public URL comes
-// from PUBLIC_URL when set, else from X-Forwarded-Proto/X-Forwarded-Host when
-// the proxy is trusted, else from the request as received.
+// from PUBLIC_URL when set, else from the forwarding headers the nearest
+// proxy set when the proxy is trusted, else from the request as received.
+// An optional allow-list of public hosts refuses any other derived host.
 type Verifier struct {
 	validators []client.RequestValidator
 	public     *url.URL
 	trustProxy bool
+	hosts      map[string]bool // canonical allowed hosts; empty allows any
 }
 
 // NewVerifier returns a Verifier that accepts a signature made with any of
 // tokens (the primary Auth Token and, during a rotation, the secondary).
-// Empty tokens are ignored. public may be nil.
-func NewVerifier(tokens []string, public *url.URL, trustProxy bool) *Verifier {
+// Empty tokens are ignored. public may be nil. publicHosts (PUBLIC_HOSTS),
+// when given, are the only hosts a request may have been addressed to, such
+// as "app.fly.dev" or "example.com:8443"; a host without a port also matches
+// the scheme's default port. Without them any host is checked.
+func NewVerifier(tokens []string, public *url.URL, trustProxy bool, publicHosts ...string) *Verifier {
 	v := &Verifier{public: public, trustProxy: trustProxy}
 	for _, t := range tokens {
 		if t != "" {
 			v.validators = append(v.validators, client.NewRequestValidator(t))
 		}
 	}
+	for _, h := range publicHosts {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			if v.hosts == nil {
+				v.hosts = make(map[string]bool)
+			}
+			v.hosts[h] = true
+		}
+	}
 	return v
 }
 
-// PublicURL reconstructs the URL Twilio called for r.
-func (v *Verifier) PublicURL(r *http.Request) string {
+// PublicURL reconstructs the URL Twilio called for r. It fails when the
+// trusted forwarding headers are malformed (ErrForwarding) or the derived
+// host is not allowed (ErrHostNotAllowed; the URL is returned for the log).
+func (v *Verifier) PublicURL(r *http.Request) (string, error) {
 	target := requestTarget(r)
 	if v.public != nil {
-		return v.public.Scheme + "://" + v.public.Host + v.public.EscapedPath() + target
+		u := v.public.Scheme + "://" + v.public.Host + v.public.EscapedPath() + target
+		return u, v.checkHost(v.public.Scheme, v.public.Host)
 	}
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	if v.trustProxy {
-		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
-			scheme = p
-		}
-		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
-			host = h
+		var err error
+		if scheme, host, err = forwarded(r.Header, scheme, host); err != nil {
+			return "", err
 		}
 	}
-	return scheme + "://" + host + target
+	u := scheme + "://" + host + target
+	return u, v.checkHost(scheme, host)
+}
+
+// checkHost applies the allow-list. The comparison is case-insensitive and
+// ignores the scheme's default port, as a browser (and Twilio) would.
+func (v *Verifier) checkHost(scheme, host string) error {
+	if len(v.hosts) == 0 {
+		return nil
+	}
+	h := strings.ToLower(host)
+	if v.hosts[h] {
+		return nil
+	}
+	if (scheme == "https" && strings.HasSuffix(h, ":443")) || (scheme == "http" && strings.HasSuffix(h, ":80")) {
+		if v.hosts[h[:strings.LastIndexByte(h, ':')]] {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q", ErrHostNotAllowed, host)
+}
+
+// forwarded applies the proxy's view of the request: the standard Forwarded
+// header (RFC 7239) when present, else X-Forwarded-Proto/X-Forwarded-Host.
+// Proxies append to these lists, so only the rightmost entry, the one the
+// nearest (trusted) proxy wrote, counts: anything to its left came from
+// further away, possibly from the client itself. A missing entry keeps the
+// value the request arrived with. When a Forwarded header is present the
+// X-Forwarded-* headers are ignored, so a client cannot add one the proxy
+// does not overwrite.
+func forwarded(h http.Header, scheme, host string) (string, string, error) {
+	var proto, fhost string
+	if vals := h.Values("Forwarded"); len(vals) > 0 {
+		el, err := lastForwardedElement(vals)
+		if err != nil {
+			return "", "", fmt.Errorf("%w: Forwarded: %w", ErrForwarding, err)
+		}
+		proto, fhost = el["proto"], el["host"]
+	} else {
+		proto = lastValue(h.Values("X-Forwarded-Proto"))
+		fhost = lastValue(h.Values("X-Forwarded-Host"))
+	}
+	if proto != "" {
+		switch p := strings.ToLower(proto); p {
+		case "http", "https":
+			scheme = p
+		default:
+			return "", "", fmt.Errorf("%w: proto %q is not http or https", ErrForwarding, proto)
+		}
+	}
+	if fhost != "" {
+		if !validHost(fhost) {
+			return "", "", fmt.Errorf("%w: host %q is not a host[:port]", ErrForwarding, fhost)
+		}
+		host = fhost
+	}
+	return scheme, host, nil
+}
+
+// validHost accepts what may stand between "//" and the path: a name or IP
+// literal and an optional port, nothing that would move the path, query or
+// credentials of the URL being rebuilt.
+func validHost(h string) bool {
+	if strings.ContainsAny(h, "/?#@\\ \t\"") {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	if err != nil || u.Host != h || u.Hostname() == "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	return true
+}
+
+// lastValue returns the rightmost entry of a comma-separated header list
+// (several header lines form one list, in order).
+func lastValue(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	last := vals[len(vals)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.TrimSpace(last)
+}
+
+// lastForwardedElement parses the rightmost element of the Forwarded header
+// (RFC 7239 section 4): pairs separated by ";", values a token or a quoted
+// string, parameter names case-insensitive and not repeated. Commas and
+// semicolons inside quoted strings do not separate anything.
+func lastForwardedElement(vals []string) (map[string]string, error) {
+	elems, err := splitUnquoted(strings.Join(vals, ","), ',')
+	if err != nil {
+		return nil, err
+	}
+	last := strings.TrimSpace(elems[len(elems)-1])
+	el := map[string]string{}
+	if last == "" {
+		return el, nil // the nearest proxy said nothing: keep the request's own values
+	}
+	pairs, _ := splitUnquoted(last, ';') // quotes already balanced
+	for _, pair := range pairs {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(pair, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || !isToken(name) {
+			return nil, fmt.Errorf("want name=value, got %q", pair)
+		}
+		if _, dup := el[name]; dup {
+			return nil, fmt.Errorf("%s given twice in one element", name)
+		}
+		if value, err = unquote(strings.TrimSpace(value)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		el[name] = value
+	}
+	return el, nil
+}
+
+// splitUnquoted splits s at sep outside quoted strings.
+func splitUnquoted(s string, sep byte) ([]string, error) {
+	var parts []string
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++ // the escaped character, whatever it is
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == sep:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	if quoted {
+		return nil, errors.New("unterminated quoted string")
+	}
+	return append(parts, s[start:]), nil
+}
+
+// unquote returns a token as is and a quoted-string's content.
+func unquote(v string) (string, error) {
+	if !strings.HasPrefix(v, `"`) {
+		if v == "" || strings.ContainsAny(v, "\" \t") {
+			return "", fmt.Errorf("bad value %q", v)
+		}
+		return v, nil // lenient: host=example.com:8443 is common unquoted
+	}
+	if len(v) < 2 || !strings.HasSuffix(v, `"`) {
+		return "", fmt.Errorf("bad quoted string %s", v)
+	}
+	var b strings.Builder
+	for i := 1; i < len(v)-1; i++ {
+		c := v[i]
+		if c == '\\' {
+			if i+1 >= len(v)-1 {
+				return "", fmt.Errorf("bad quoted string %s", v)
+			}
+			i++
+			c = v[i]
+		} else if c == '"' {
+			return "", fmt.Errorf("bad quoted string %s", v)
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), nil
+}
+
+// isToken reports whether s is an RFC 7230 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Valid reports whether sig signs body for publicURL under any token.
@@ -71,15 +285,24 @@ func (v *Verifier) Valid(publicURL string, body []byte, sig string) bool {
 
 // VerifyForm checks a signed form request: it reconstructs the public URL,
 // parses the body once and verifies the signature over it. It returns the
-// parsed form, the URL it checked (for the log), and whether the signature
-// holds; an unparseable body cannot carry a valid signature.
-func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, checked string, ok bool) {
-	checked = v.PublicURL(r)
-	form, err := url.ParseQuery(string(body))
+// parsed form and the URL it checked (for the log), and an error saying why
+// the request must be refused: ErrForwarding, ErrHostNotAllowed,
+// ErrNoSignature or ErrBadSignature (an unparseable body cannot carry a
+// valid signature either).
+func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, checked string, err error) {
+	checked, err = v.PublicURL(r)
 	if err != nil {
-		return nil, checked, false
+		return nil, checked, err
 	}
-	return form, checked, v.ValidForm(checked, body, form, r.Header.Get("X-Twilio-Signature"))
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return nil, checked, ErrNoSignature
+	}
+	form, err = url.ParseQuery(string(body))
+	if err != nil || !v.ValidForm(checked, body, form, sig) {
+		return nil, checked, ErrBadSignature
+	}
+	return form, checked, nil
 }
 
 // ValidForm is Valid for a form body the caller has already parsed, so the
@@ -114,11 +337,4 @@ func requestTarget(r *http.Request) string {
 	u := *r.URL // absolute-form or a request built in a test
 	u.Scheme, u.Host, u.User = "", "", nil
 	return u.RequestURI()
-}
-
-// firstValue returns the first of a comma-separated header list: the value
-// the outermost proxy set.
-func firstValue(h string) string {
-	first, _, _ := strings.Cut(h, ",")
-	return strings.TrimSpace(first)
 }
