@@ -262,8 +262,13 @@ func TestFieldDefinitionsMatchTwilioSpec(t *testing.T) {
 		"dequeue.status_callback_events": true,
 		"call.record":                    true,
 	}
+	covered := map[string]bool{}
 	for _, name := range policy.InstructionNames() {
 		key, value, _ := policy.RESTIdentity(name)
+		covered[key] = true
+		for _, f := range policy.Fields(name) {
+			covered[f.REST] = true
+		}
 		prop := body.Properties[key]
 		if prop == nil {
 			t.Errorf("%s: spec has no %s", name, key)
@@ -315,6 +320,12 @@ func TestFieldDefinitionsMatchTwilioSpec(t *testing.T) {
 			if strings.Contains(s.Description, "Contact URI") && !f.Contact {
 				t.Errorf("%s: the spec calls it a Contact URI, we do not check it as one", where)
 			}
+		}
+	}
+	// And the other way: every parameter Twilio documents has a field.
+	for param := range body.Properties {
+		if !covered[param] {
+			t.Errorf("the spec's update parameter %s has no instruction field", param)
 		}
 	}
 }
