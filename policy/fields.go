@@ -102,14 +102,19 @@ var instructions = mustBuildInstructions()
 
 func mustBuildInstructions() []instructionSpec {
 	specs := []instructionSpec{
+		// accept and reject set the reservation's status; the others are
+		// named by Instruction=<name>.
 		{name: Accept{}.Name(), restKey: "ReservationStatus", restValue: "accepted", typ: reflect.TypeFor[Accept](), decode: decodeStrict[Accept]},
 		{name: Reject{}.Name(), restKey: "ReservationStatus", restValue: "rejected", typ: reflect.TypeFor[Reject](), decode: decodeStrict[Reject]},
-		{name: Dequeue{}.Name(), restKey: "Instruction", restValue: "dequeue", typ: reflect.TypeFor[Dequeue](), decode: decodeStrict[Dequeue]},
-		{name: Call{}.Name(), restKey: "Instruction", restValue: "call", typ: reflect.TypeFor[Call](), decode: decodeStrict[Call]},
-		{name: Redirect{}.Name(), restKey: "Instruction", restValue: "redirect", typ: reflect.TypeFor[Redirect](), decode: decodeStrict[Redirect]},
-		{name: Conference{}.Name(), restKey: "Instruction", restValue: "conference", typ: reflect.TypeFor[Conference](), decode: decodeStrict[Conference]},
+		{name: Dequeue{}.Name(), typ: reflect.TypeFor[Dequeue](), decode: decodeStrict[Dequeue]},
+		{name: Call{}.Name(), typ: reflect.TypeFor[Call](), decode: decodeStrict[Call]},
+		{name: Redirect{}.Name(), typ: reflect.TypeFor[Redirect](), decode: decodeStrict[Redirect]},
+		{name: Conference{}.Name(), typ: reflect.TypeFor[Conference](), decode: decodeStrict[Conference]},
 	}
 	for i := range specs {
+		if specs[i].restKey == "" {
+			specs[i].restKey, specs[i].restValue = "Instruction", specs[i].name
+		}
 		fields, err := fieldsOf(specs[i].typ)
 		if err != nil {
 			panic(fmt.Sprintf("policy: %s instruction: %v", specs[i].name, err))
