@@ -17,7 +17,7 @@ import (
 //	check:"…" what TaskRouter accepts, comma-separated:
 //	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI
 //
-// fieldTable reads those tags once, at init, into an immutable table from
+// mustBuildInstructions reads those tags once, at init, into an immutable table from
 // which ParseInstruction, Validate and UpdateParams are derived. Adding a
 // field means adding one struct field; a missing rest tag or an unknown check
 // stops the program at init, and TestEveryFieldMaps proves each one maps.
