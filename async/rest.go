@@ -177,118 +177,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// UpdateParams maps an instruction to the Reservations API's parameters.
+// UpdateParams maps an instruction to twilio-go's parameters. Each field is
+// defined once in package policy, which gives the REST form; twilioParams
+// moves it onto twilio-go's struct.
 func UpdateParams(ins policy.Instruction) (*openapi.UpdateTaskReservationParams, error) {
-	p := &openapi.UpdateTaskReservationParams{}
-	str := func(set func(string) *openapi.UpdateTaskReservationParams, v string) {
-		if v != "" {
-			set(v)
-		}
+	form, err := policy.UpdateParams(ins)
+	if err != nil {
+		return nil, fmt.Errorf("update parameters: %w", err)
 	}
-	events := func(v string) []string {
-		var out []string
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
-	switch i := ins.(type) {
-	case policy.Accept:
-		p.SetReservationStatus("accepted")
-	case policy.Reject:
-		p.SetReservationStatus("rejected")
-		str(p.SetWorkerActivitySid, i.ActivitySid)
-	case policy.Dequeue:
-		p.SetInstruction("dequeue")
-		str(p.SetDequeueTo, i.To)
-		str(p.SetDequeueFrom, i.From)
-		str(p.SetDequeuePostWorkActivitySid, i.PostWorkActivitySid)
-		str(p.SetDequeueRecord, i.Record)
-		str(p.SetDequeueStatusCallbackUrl, i.StatusCallbackURL)
-		if i.Timeout != nil {
-			p.SetDequeueTimeout(*i.Timeout)
-		}
-		if ev := events(i.StatusCallbackEvents); len(ev) > 0 {
-			p.SetDequeueStatusCallbackEvent(ev)
-		}
-	case policy.Call:
-		p.SetInstruction("call")
-		str(p.SetCallFrom, i.From)
-		str(p.SetCallUrl, i.URL)
-		str(p.SetCallTo, i.To)
-		str(p.SetCallRecord, i.Record)
-		str(p.SetCallStatusCallbackUrl, i.StatusCallbackURL)
-		if i.Accept != nil {
-			p.SetCallAccept(*i.Accept)
-		}
-		if i.Timeout != nil {
-			p.SetCallTimeout(*i.Timeout)
-		}
-	case policy.Redirect:
-		p.SetInstruction("redirect")
-		str(p.SetRedirectCallSid, i.CallSid)
-		str(p.SetRedirectUrl, i.URL)
-		if i.Accept != nil {
-			p.SetRedirectAccept(*i.Accept)
-		}
-	case policy.Conference:
-		p.SetInstruction("conference")
-		conferenceParams(p, i, str, events)
-	default:
-		return nil, fmt.Errorf("no REST mapping for instruction %T", ins)
-	}
-	return p, nil
-}
-
-func conferenceParams(p *openapi.UpdateTaskReservationParams, i policy.Conference,
-	str func(func(string) *openapi.UpdateTaskReservationParams, string), events func(string) []string) {
-	str(p.SetTo, i.To)
-	str(p.SetFrom, i.From)
-	str(p.SetPostWorkActivitySid, i.PostWorkActivitySid)
-	str(p.SetBeep, i.Beep)
-	str(p.SetWaitUrl, i.WaitURL)
-	str(p.SetWaitMethod, i.WaitMethod)
-	str(p.SetStatusCallback, i.StatusCallback)
-	str(p.SetStatusCallbackMethod, i.StatusCallbackMethod)
-	str(p.SetConferenceRecord, i.ConferenceRecord)
-	str(p.SetConferenceTrim, i.ConferenceTrim)
-	str(p.SetConferenceStatusCallback, i.ConferenceStatusCallback)
-	str(p.SetConferenceStatusCallbackMethod, i.ConferenceStatusCallbackMethod)
-	str(p.SetRecordingChannels, i.RecordingChannels)
-	str(p.SetRecordingStatusCallback, i.RecordingStatusCallback)
-	str(p.SetRecordingStatusCallbackMethod, i.RecordingStatusCallbackMethod)
-	str(p.SetConferenceRecordingStatusCallback, i.ConferenceRecordingStatusCallback)
-	str(p.SetConferenceRecordingStatusCallbackMethod, i.ConferenceRecordingStatusCallbackMethod)
-	str(p.SetRegion, i.Region)
-	str(p.SetSipAuthUsername, i.SipAuthUsername)
-	str(p.SetSipAuthPassword, i.SipAuthPassword)
-	str(p.SetSupervisor, i.Supervisor)
-	str(p.SetSupervisorMode, i.SupervisorMode)
-	str(p.SetJitterBufferSize, i.JitterBufferSize)
-	boolean := func(set func(bool) *openapi.UpdateTaskReservationParams, v *bool) {
-		if v != nil {
-			set(*v)
-		}
-	}
-	boolean(p.SetRecord, i.Record)
-	boolean(p.SetMuted, i.Muted)
-	boolean(p.SetStartConferenceOnEnter, i.StartConferenceOnEnter)
-	boolean(p.SetEndConferenceOnExit, i.EndConferenceOnExit)
-	boolean(p.SetEndConferenceOnCustomerExit, i.EndConferenceOnCustomerExit)
-	boolean(p.SetBeepOnCustomerEntrance, i.BeepOnCustomerEntrance)
-	boolean(p.SetEarlyMedia, i.EarlyMedia)
-	if i.Timeout != nil {
-		p.SetTimeout(*i.Timeout)
-	}
-	if i.MaxParticipants != nil {
-		p.SetMaxParticipants(*i.MaxParticipants)
-	}
-	if ev := events(i.StatusCallbackEvent); len(ev) > 0 {
-		p.SetStatusCallbackEvent(ev)
-	}
-	if ev := events(i.ConferenceStatusCallbackEvent); len(ev) > 0 {
-		p.SetConferenceStatusCallbackEvent(ev)
-	}
+	return twilioParams(form)
 }

@@ -9,7 +9,8 @@ import (
 
 // FuzzInstructionJSON: any bytes either fail to parse or give an instruction
 // whose JSON parses back to the same JSON (the marshaller and parser agree,
-// and "instruction" names the type); nothing panics, Validate included.
+// and "instruction" names the type) and that maps to REST parameters, one
+// per JSON field; nothing panics, Validate included.
 func FuzzInstructionJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"instruction":"accept"}`,
@@ -32,6 +33,17 @@ func FuzzInstructionJSON(f *testing.F) {
 		out, err := json.Marshal(ins)
 		if err != nil {
 			t.Fatalf("marshal %#v: %v", ins, err)
+		}
+		form, err := policy.UpdateParams(ins)
+		if err != nil {
+			t.Fatalf("UpdateParams(%#v): %v", ins, err)
+		}
+		var set map[string]json.RawMessage
+		_ = json.Unmarshal(out, &set)
+		for _, f := range policy.Fields(ins.Name()) {
+			if _, inJSON := set[f.JSON]; inJSON != form.Has(f.REST) && f.Kind != policy.KindList {
+				t.Fatalf("%s: %s in JSON %v, %s in REST %v", out, f.JSON, inJSON, f.REST, form.Has(f.REST))
+			}
 		}
 		var head struct{ Instruction string }
 		if err := json.Unmarshal(out, &head); err != nil || head.Instruction != ins.Name() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"time"
 )
@@ -90,30 +91,40 @@ func (d Decision) ValidateFallback() error {
 // call returns by the deadline, a panic is an error, and every error comes
 // with the fallback decision to answer instead.
 type Guard struct {
-	policy   Policy
-	fallback Decision
+	// views gives the policy to ask, with its promptness and fallback, in
+	// one load: a *Current's view in force, or a fixed one.
+	views    func() *view
 	deadline time.Duration
 }
 
 // NewGuard returns a Guard around p. fallback is used when p is not a
 // Fallbacker; deadline bounds each decision (Twilio waits 5 s in all).
+//
+// When p is a *Current, each decision takes the policy in force and its
+// fallback together from the Current, whose own default applies: fallback
+// must then be that same default or the zero Decision.
 func NewGuard(p Policy, fallback Decision, deadline time.Duration) (*Guard, error) {
 	if deadline <= 0 {
 		return nil, fmt.Errorf("decision deadline must be positive, got %s", deadline)
 	}
+	g := &Guard{deadline: deadline}
+	if cur, ok := p.(*Current); ok {
+		if !reflect.DeepEqual(fallback, Decision{}) && !reflect.DeepEqual(fallback, cur.def) {
+			return nil, errors.New("fallback: a Guard over a Current uses the Current's default fallback; pass the same one or none")
+		}
+		fallback, g.views = cur.def, cur.view
+	} else {
+		v := resolve(p, fallback)
+		g.views = func() *view { return v }
+	}
 	if err := fallback.ValidateFallback(); err != nil {
 		return nil, fmt.Errorf("fallback: %w", err)
 	}
-	return &Guard{policy: p, fallback: fallback, deadline: deadline}, nil
+	return g, nil
 }
 
-// Fallback returns the decision answered when the policy fails.
-func (g *Guard) Fallback() Decision {
-	if f, ok := g.policy.(Fallbacker); ok {
-		return f.Fallback()
-	}
-	return g.fallback
-}
+// Fallback returns the decision answered when the policy in force fails.
+func (g *Guard) Fallback() Decision { return g.views().fallback }
 
 // ErrDeadline is wrapped by the error Decide returns when the policy was too slow.
 var ErrDeadline = errors.New("policy exceeded the decision deadline")
@@ -131,15 +142,16 @@ func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", 
 // returns the fallback decision and an error saying why, so the caller can
 // answer at once and log the cause.
 func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
+	v := g.views() // one policy for the whole decision, across reloads
 	ctx, cancel := context.WithTimeout(ctx, g.deadline)
 	defer cancel()
 
-	if p, ok := g.policy.(Prompter); ok && p.Prompt() {
-		d, err := g.call(ctx, r)
+	if v.prompt {
+		d, err := g.call(ctx, v.policy, r)
 		if err == nil && ctx.Err() != nil {
 			err = context.Cause(ctx) // it noticed, but the answer is late
 		}
-		return g.check(ctx, d, err)
+		return g.check(ctx, v, d, err)
 	}
 
 	type result struct {
@@ -149,37 +161,38 @@ func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
 	// Buffered so a policy that returns after we gave up does not leak.
 	done := make(chan result, 1)
 	go func() {
-		d, err := g.call(ctx, r)
+		d, err := g.call(ctx, v.policy, r)
 		done <- result{d, err}
 	}()
 	select {
 	case res := <-done:
-		return g.check(ctx, res.d, res.err)
+		return g.check(ctx, v, res.d, res.err)
 	case <-ctx.Done():
-		return g.Fallback(), fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
+		return v.fallback, fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
 	}
 }
 
 // call asks the policy, turning a panic into an error.
-func (g *Guard) call(ctx context.Context, r *Reservation) (d Decision, err error) {
+func (g *Guard) call(ctx context.Context, p Policy, r *Reservation) (d Decision, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			d, err = Decision{}, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return g.policy.Decide(ctx, r)
+	return p.Decide(ctx, r)
 }
 
-// check passes a sound decision through and turns anything else into the fallback.
-func (g *Guard) check(ctx context.Context, d Decision, err error) (Decision, error) {
+// check passes a sound decision through and turns anything else into the
+// fallback of the policy that decided.
+func (g *Guard) check(ctx context.Context, v *view, d Decision, err error) (Decision, error) {
 	switch {
 	case ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())):
-		return g.Fallback(), fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
+		return v.fallback, fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
 	case err != nil:
-		return g.Fallback(), fmt.Errorf("decide: %w", err)
+		return v.fallback, fmt.Errorf("decide: %w", err)
 	}
 	if err := d.Validate(); err != nil {
-		return g.Fallback(), fmt.Errorf("decide: rule %q: %w", d.Rule, err)
+		return v.fallback, fmt.Errorf("decide: rule %q: %w", d.Rule, err)
 	}
 	return d, nil
 }

@@ -72,8 +72,8 @@ func TestValidate(t *testing.T) {
 		{policy.Call{}, []string{"from", "url"}},
 		{policy.Call{From: "+1", URL: "ftp://x"}, []string{"url"}},
 		{policy.Redirect{URL: "https://x.example"}, []string{"call_sid"}},
-		{policy.Dequeue{Timeout: &bad, Record: "always", StatusCallbackEvents: "initiated,exploded"}, []string{"record", "timeout", "status_callback_events"}},
-		{policy.Conference{Beep: "loud", MaxParticipants: &bad}, []string{"max_participants", "beep"}},
+		{policy.Dequeue{Timeout: &bad, Record: "always", StatusCallbackEvents: "initiated,exploded"}, []string{"from", "record", "timeout", "status_callback_events"}},
+		{policy.Conference{Beep: "loud", MaxParticipants: &bad}, []string{"to", "from", "beep", "max_participants"}},
 	}
 	for _, tt := range tests {
 		var got []string
@@ -84,7 +84,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%#v: invalid fields %v, want %v", tt.ins, got, tt.fields)
 		}
 	}
-	for _, ok := range []policy.Instruction{policy.Accept{}, policy.Dequeue{}, policy.Conference{}} {
+	for _, ok := range []policy.Instruction{policy.Accept{}, policy.Dequeue{From: "+15005550006"}, policy.Conference{From: "+15005550006", To: "client:alice"}} {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("%s: %v", ok.Name(), err)
 		}

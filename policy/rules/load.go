@@ -83,14 +83,14 @@ func Parse(source string, data []byte) (*Policy, error) {
 			c.problem(where, "when is required (use `true` for a catch-all)")
 			continue
 		}
-		prg, ok := c.compile(where+": when", spec.When, cel.BoolType)
+		prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
 		if spec.Then == nil {
 			c.problem(where, "then is required")
 			continue
 		}
 		act, aok := c.action(where+": then", spec.Then)
 		if ok && aok {
-			p.rules = append(p.rules, rule{name: spec.Name, when: prg, then: act})
+			p.rules = append(p.rules, rule{name: spec.Name, when: prg, paths: newAttrPaths(checked), then: act})
 		}
 	}
 	if f.Default == nil {
@@ -148,16 +148,16 @@ func (c *compiler) problem(where, format string, args ...any) {
 }
 
 // compile parses and type-checks expr, which must yield want (or dyn, whose
-// type is checked when it runs).
-func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, bool) {
+// type is checked when it runs). It returns the checked AST too.
+func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *cel.Ast, bool) {
 	ast, iss := c.env.Compile(expr)
 	if iss.Err() != nil {
 		c.problem(where, "%v", strings.ReplaceAll(iss.Err().Error(), "\n", "\n    "))
-		return nil, false
+		return nil, nil, false
 	}
 	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
 		c.problem(where, "expression gives %s, want %s", out, want)
-		return nil, false
+		return nil, nil, false
 	}
 	prg, err := c.env.Program(ast,
 		cel.CostLimit(c.costLimit),
@@ -165,9 +165,9 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, boo
 	)
 	if err != nil {
 		c.problem(where, "%v", err)
-		return nil, false
+		return nil, nil, false
 	}
-	return prg, true
+	return prg, ast, true
 }
 
 // action compiles a `then` block: instruction, optional async and delay, and
@@ -230,7 +230,7 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 		case isStr && strings.HasPrefix(s, "=="):
 			literal[k] = s[1:]
 		case isStr && strings.HasPrefix(s, "="):
-			prg, pok := c.compile(fmt.Sprintf("%s.%s", where, k), strings.TrimSpace(s[1:]), cel.StringType)
+			prg, _, pok := c.compile(fmt.Sprintf("%s.%s", where, k), strings.TrimSpace(s[1:]), cel.StringType)
 			ok = ok && pok
 			a.exprs = append(a.exprs, fieldExpr{field: k, prg: prg})
 			placeholders[k] = ""

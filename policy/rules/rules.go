@@ -7,7 +7,6 @@ package rules
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -30,9 +29,10 @@ type Policy struct {
 }
 
 type rule struct {
-	name string
-	when cel.Program
-	then action
+	name  string
+	when  cel.Program
+	paths attrPaths // the attribute reads in when, to tell a missing one
+	then  action
 }
 
 // Step is one rule's part in a decision, as Explain reports it.
@@ -95,7 +95,7 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 		if err := ctx.Err(); err != nil {
 			return policy.Decision{}, fmt.Errorf("before rule %q: %w", rl.name, err)
 		}
-		matched, missing, err := evalBool(rl.when, act)
+		matched, missing, err := evalBool(rl.when, rl.paths, act)
 		if err != nil {
 			return policy.Decision{}, fmt.Errorf("rule %q: when: %w", rl.name, err)
 		}
@@ -112,16 +112,17 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 // evalBool evaluates a condition. A reference to a missing attribute is not
 // an error but a non-match: tasks differ in which attributes they carry, and
 // `task.selected_language == "es"` should simply not hold for a task that
-// has no language. Every other evaluation error is returned.
+// has no language. missing names the attribute (task.selected_language).
+// Every other evaluation error is returned.
 //
 // Expressions run with Eval, not ContextEval: each is bounded by the cost
 // limit, and decide checks the context between rules. ContextEval's
 // per-call interrupt wrapper cost 40% of a rule's evaluation.
-func evalBool(prg cel.Program, act interpreter.Activation) (matched bool, missing string, err error) {
+func evalBool(prg cel.Program, paths attrPaths, act *activation) (matched bool, missing string, err error) {
 	val, _, err := prg.Eval(act)
 	if err != nil {
-		if msg := err.Error(); strings.HasPrefix(msg, "no such key") || strings.HasPrefix(msg, "no such attribute") {
-			return false, msg, nil
+		if attr, ok := paths.missing(err, act); ok {
+			return false, attr, nil
 		}
 		return false, "", err
 	}

@@ -175,7 +175,7 @@ on_error: {instruction: accept}`, []string{"used by an earlier rule", "rule 3: n
 		{"missing default and on_error", `rules: []`, []string{"default: is required", "on_error: is required"}},
 		{"on_error with expression", `rules: []
 default: {instruction: accept}
-on_error: {instruction: dequeue, to: "=worker.uri"}`, []string{"on_error: must not use expressions"}},
+on_error: {instruction: dequeue, from: "+15005550006", to: "=worker.uri"}`, []string{"on_error: must not use expressions"}},
 		{"on_error later", `rules: []
 default: {instruction: accept}
 on_error: {instruction: later}`, []string{"on_error", "needs an instruction"}},
