@@ -114,6 +114,18 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+func TestFormatVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "ef38a03"}, {Key: "vcs.time", Value: "2026-11-29T05:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := formatVersion(bi), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	bi.Settings = nil
+	if got := formatVersion(bi); !strings.Contains(got, "no VCS revision") {
+		t.Fatalf("without VCS facts: %q", got)
+	}
+}
+
 // The order README and usage show: FILE first, then the flags.
 func TestPolicyExplainFlagsAfterFile(t *testing.T) {
 	for _, args := range [][]string{

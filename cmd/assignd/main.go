@@ -181,6 +181,10 @@ func versionString() string {
 	if !ok {
 		return "assignd (no build information)"
 	}
+	return formatVersion(bi)
+}
+
+func formatVersion(bi *debug.BuildInfo) string {
 	s := "assignd " + bi.Main.Version
 	settings := map[string]string{}
 	for _, kv := range bi.Settings {
@@ -194,6 +198,8 @@ func versionString() string {
 		if settings["vcs.modified"] == "true" {
 			s += " modified"
 		}
+	} else {
+		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false)"
 	}
 	return s + " " + bi.GoVersion
 }
