@@ -264,3 +264,19 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatalf("output: %s", out.String())
 	}
 }
+
+// Config's warnings reach the log: a token with a trailing newline (trimmed,
+// and then it verifies) and REST calls going somewhere other than Twilio.
+func TestStartupWarningsAreLogged(t *testing.T) {
+	env := append(prodEnv(t), "TWILIO_AUTH_TOKEN="+testToken+"\n", "TWILIO_API_BASE_URL=http://127.0.0.1:9")
+	_, logs := startServe(t, env)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"send", "-token", testToken}, env, nil, &out, &out); err != nil {
+		t.Fatalf("the trimmed token must verify: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"TWILIO_AUTH_TOKEN: surrounding whitespace removed", "TWILIO_API_BASE_URL: REST calls, with their credentials, go to 127.0.0.1:9, which is not Twilio's", `"mode":"production"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
