@@ -67,10 +67,11 @@ type Config struct {
 	KService   string `env:"K_SERVICE" marks:"production" help:"set by Cloud Run"`
 
 	// Derived by Load from the settings above.
-	Mode     Mode          `env:"-"`
-	Public   *url.URL      `env:"-"`
-	Level    zerolog.Level `env:"-"`
-	Warnings []string      `env:"-"` // for the log once it exists, e.g. a trimmed token
+	Mode       Mode          `env:"-"`
+	ModeReason string        `env:"-"` // why: "PUBLIC_URL is set", for the start-up log
+	Public     *url.URL      `env:"-"`
+	Level      zerolog.Level `env:"-"`
+	Warnings   []string      `env:"-"` // for the log once it exists, e.g. a trimmed token
 	// Policy is POLICY_FILE compiled (or, in development without it, the
 	// embedded example); set by Load, not by Parse.
 	Policy *rules.Policy `env:"-"`
@@ -99,8 +100,10 @@ func (m Mode) String() string {
 
 // retired are variables that no longer exist, with what replaced them, so an
 // old deployment file gets an answer instead of silently losing a setting.
-var retired = map[string]string{
-	"DEBUG_ADDR": "removed: pprof is served on the admin listener; set ADMIN_ADDR instead",
+func retired() map[string]string {
+	return map[string]string{
+		"DEBUG_ADDR": "removed: pprof is served on the admin listener; set ADMIN_ADDR instead",
+	}
 }
 
 // ReservedPaths are served by assignd itself, on the public or the admin
@@ -167,9 +170,10 @@ func Parse(environ []string) (Config, error) {
 			bad[e.Var] = true
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(retired)) {
+	gone := retired()
+	for _, name := range slices.Sorted(maps.Keys(gone)) {
 		if vars[name] != "" {
-			errs.add(name, "%s", retired[name])
+			errs.add(name, "%s", gone[name])
 		}
 	}
 	// A variable that did not parse has its zero value: checking it again
@@ -314,7 +318,7 @@ func (c *Config) check(vars map[string]string) Errors {
 	default:
 		errs.add("ASSIGND_MODE", "want development or production (or leave it unset), got %q", c.ModeSetting)
 	}
-	c.Mode, _ = decideMode(c.ModeSetting, vars)
+	c.Mode, c.ModeReason = decideMode(c.ModeSetting, vars)
 	if c.Mode == Development && c.ModeSetting == "development" {
 		for _, platform := range []string{"FLY_APP_NAME", "K_SERVICE"} {
 			if vars[platform] != "" {

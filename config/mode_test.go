@@ -36,9 +36,16 @@ func TestModeDecisionTable(t *testing.T) {
 		{[]string{"K_SERVICE=assignd"}, config.Production},
 	} {
 		c, _ := config.Parse(tt.env)
-		if c.Mode != tt.want {
-			t.Errorf("%v: mode %v, want %v", tt.env, c.Mode, tt.want)
+		if c.Mode != tt.want || c.ModeReason == "" {
+			t.Errorf("%v: mode %v (%s), want %v", tt.env, c.Mode, c.ModeReason, tt.want)
 		}
+	}
+}
+
+func TestModeReason(t *testing.T) {
+	c, _ := config.Parse([]string{"K_SERVICE=assignd"})
+	if c.ModeReason != "K_SERVICE is set" {
+		t.Fatalf("reason %q", c.ModeReason)
 	}
 }
 
