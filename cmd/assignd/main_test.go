@@ -280,3 +280,31 @@ func TestStartupWarningsAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// The admin listener asks for ADMIN_PASSWORD when one is set.
+func TestAdminListenerPassword(t *testing.T) {
+	admin := "127.0.0.1:" + freePort(t)
+	const password = "correct-horse-battery-staple"
+	startServe(t, append(prodEnv(t), "ADMIN_ADDR="+admin, "ADMIN_PASSWORD="+password))
+	get := func(pass string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/debug/pprof/", nil)
+		if pass != "" {
+			req.SetBasicAuth("admin", pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(""); s != http.StatusUnauthorized {
+		t.Errorf("no password: %d", s)
+	}
+	if s := get("wrong-password-000000"); s != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", s)
+	}
+	if s := get(password); s != http.StatusOK {
+		t.Errorf("right password: %d", s)
+	}
+}

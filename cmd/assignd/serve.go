@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -125,7 +126,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		if err != nil {
 			return &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
 		}
-		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
+		dbg := &http.Server{Handler: adminAuth(cfg.AdminPassword, debugMux()), ReadHeaderTimeout: 5 * time.Second}
 		go dbg.Serve(dln)
 		defer dbg.Close()
 		log.Warn().Str("addr", dln.Addr().String()).Str("open_reason", cfg.AdminOpenReason).Msg("pprof debug endpoints enabled (ADMIN_ADDR)")
@@ -204,6 +205,24 @@ func tuneGC(environ []string) int {
 	}
 	debug.SetGCPercent(defaultGCPercent)
 	return defaultGCPercent
+}
+
+// adminAuth requires Basic auth with password (any user name) when one is
+// set; config refuses a non-loopback ADMIN_ADDR with neither a password nor
+// a stated reason.
+func adminAuth(password string, next http.Handler) http.Handler {
+	if password == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, got, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // debugMux serves the runtime profiles, on ADMIN_ADDR only.
