@@ -1,5 +1,11 @@
 # syntax=docker/dockerfile:1
 # assignd: a static binary (CGO off; SQLite is pure Go) on distroless, run as non-root.
+#
+# Your policy is part of the image: write it first, at the repository root,
+#   go run ./cmd/assignd policy init policy.yaml     # then edit it
+# and the build checks it (a broken policy fails the build, not the deploy).
+# To change the policy without rebuilding, mount a file over POLICY_FILE
+# instead (a volume, or a mounted secret as deploy/cloudrun/service.yaml does).
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -8,14 +14,16 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/assignd ./cmd/assignd \
- && mkdir -p /out/data
+ && mkdir -p /out/data \
+ && /out/assignd policy check policy.yaml
 
 # distroless/static carries CA certificates (for api.twilio.com) and tzdata, nothing else.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/assignd /assignd
 COPY --from=build --chown=nonroot:nonroot /out/data /data
+COPY policy.yaml /etc/assignd/policy.yaml
 # The SQLite queue and development credentials live in /data: mount a volume there.
-ENV PORT=8080 DATA_DIR=/data
+ENV PORT=8080 DATA_DIR=/data POLICY_FILE=/etc/assignd/policy.yaml
 VOLUME ["/data"]
 EXPOSE 8080
 USER nonroot:nonroot

@@ -15,7 +15,7 @@ OUT=bench/out
 DUR=${DUR:-10s}
 CONNS=${CONNS:-32}
 ACC=AC00000000000000000000000000000001
-TOK=benchtoken0123456789
+TOK=be4c0000000000000000000000000001  # 32 hex, like a real auth token
 mkdir -p "$OUT"
 rm -rf "$OUT"/data-* "$OUT"/*.json "$OUT"/*.log
 
@@ -51,7 +51,8 @@ fake() { # a fresh REST fake (accepting the bench account) per run, so its count
 serve() { # name port extra-env…
   local name=$1 port=$2; shift 2
   # DATABASE_URL only when a run passes it: the caller's names the admin database.
-  env -u DATABASE_URL PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
+  # Development mode on purpose: the embedded example policy, REST calls to the local fake.
+  env -u DATABASE_URL ASSIGND_MODE=development PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
     DATA_DIR="$OUT/data-$name" LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/readyz"

@@ -14,7 +14,7 @@ SYNC_RATE=${SYNC_RATE:-300}
 ASYNC_RATE=${ASYNC_RATE:-200}
 FAULT_RATE=${FAULT_RATE:-0.1}
 ACC=AC00000000000000000000000000000001
-TOK=soaktoken0123456789
+TOK=50a40000000000000000000000000001  # 32 hex, like a real auth token
 rm -rf "$OUT"; mkdir -p "$OUT"
 go build -o "$OUT/assignd" ./cmd/assignd
 go build -o "$OUT/loadgen" ./bench/loadgen
@@ -30,7 +30,8 @@ TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK DATA_DIR="$OUT/data-fake" \
   "$OUT/assignd" fake-taskrouter -addr 127.0.0.1:18181 -fault-rate "$FAULT_RATE" >"$OUT/fake.log" 2>&1 & pids+=($!)
 sleep 0.3
 # SQLite unless SOAK_DATABASE_URL names a database of its own (never the inherited DATABASE_URL).
-env -u DATABASE_URL ${SOAK_DATABASE_URL:+DATABASE_URL=$SOAK_DATABASE_URL} PORT=18180 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18181 \
+# Development mode on purpose: the embedded example policy, REST calls to the local fake.
+env -u DATABASE_URL ${SOAK_DATABASE_URL:+DATABASE_URL=$SOAK_DATABASE_URL} ASSIGND_MODE=development PORT=18180 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18181 \
   DATA_DIR="$OUT/data" "$OUT/assignd" >"$OUT/assignd.log" 2>&1 &
 srv=$!; pids+=($srv)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18180/readyz >/dev/null 2>&1 && break; sleep 0.1; done

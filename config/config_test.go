@@ -16,6 +16,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Mode != config.Development || c.Policy == nil || c.CallbackBudget != 4500*time.Millisecond || c.AdminAddr != "" {
+		t.Fatalf("defaults: mode %v, policy %v, budget %v, admin %q", c.Mode, c.Policy, c.CallbackBudget, c.AdminAddr)
+	}
 	if c.Port != 8080 || c.CallbackPath != "/assignment" || c.ReservationTimeout != 120*time.Second ||
 		c.DecisionDeadline != 3*time.Second || c.APIBaseURL != "https://taskrouter.twilio.com" || c.Public != nil {
 		t.Fatalf("defaults: %+v", c)
@@ -23,7 +26,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestPublicURL(t *testing.T) {
-	c, err := config.Load([]string{"PUBLIC_URL=https://abc.ngrok.app/"})
+	c, err := config.Parse([]string{"PUBLIC_URL=https://abc.ngrok.app/"})
 	if err != nil || c.Public.String() != "https://abc.ngrok.app" {
 		t.Fatalf("got %v %v", c.Public, err)
 	}
@@ -36,17 +39,22 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"PUBLIC_URL=abc.ngrok.app", "PUBLIC_URL"},
 		{"PUBLIC_URL=https://x.example/?a=1", "PUBLIC_URL"},
 		{"TRUST_PROXY=maybe", "TRUST_PROXY"},
-		{"RESERVATION_TIMEOUT=2 minutes", "RESERVATION_TIMEOUT"},
+		{"RESERVATION_TIMEOUT=2minutes", "RESERVATION_TIMEOUT"},
 		{"RESERVATION_TIMEOUT=100ms", "RESERVATION_TIMEOUT"},
 		{"DECISION_DEADLINE=6s", "DECISION_DEADLINE"},
 		{"LOG_LEVEL=loud", "LOG_LEVEL"},
 		{"TWILIO_ACCOUNT_SID=AC123", "TWILIO_ACCOUNT_SID"},
 		{"TWILIO_API_KEY=SK0123456789abcdef0123456789abcdef", "TWILIO_API_KEY"},
-		{"TWILIO_AUTH_TOKEN_SECONDARY=x", "TWILIO_AUTH_TOKEN_SECONDARY"},
+		{"TWILIO_AUTH_TOKEN_SECONDARY=0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN_SECONDARY"},
 		{"TWILIO_API_BASE_URL=taskrouter", "TWILIO_API_BASE_URL"},
 		{"CALLBACK_PATH=assignment", "CALLBACK_PATH"},
+		{"CALLBACK_BUDGET=5s", "CALLBACK_BUDGET"},
+		{"ASSIGND_MODE=staging", "ASSIGND_MODE"},
+		{"ADMIN_ADDR=9090", "ADMIN_ADDR"},
+		{"ADMIN_ADDR=127.0.0.1:9090 ADMIN_PASSWORD=short", "ADMIN_PASSWORD"},
+		{"TRUST_PROXY=true PUBLIC_HOSTS=https://x.example/", "PUBLIC_HOSTS"},
 	} {
-		_, err := config.Load([]string{tt.env})
+		_, err := config.Parse(strings.Fields(tt.env))
 		var ce *config.Error
 		if !errors.As(err, &ce) || ce.Var != tt.varName || !strings.HasPrefix(err.Error(), tt.varName+": ") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: err = %v, want one line naming %s", tt.env, err, tt.varName)

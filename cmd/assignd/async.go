@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,12 +17,11 @@ import (
 	"github.com/assignd/assignd/config"
 )
 
-const defaultAPIBaseURL = "https://taskrouter.twilio.com"
-
 // restAPI decides where async decisions go. With Twilio credentials: the
-// real API (or TWILIO_API_BASE_URL). In development mode: a fake API, either
-// the one TWILIO_API_BASE_URL names or one started in this process. stop
-// shuts down an in-process fake.
+// real API (or TWILIO_API_BASE_URL). In production without them: nowhere
+// (config refuses a policy with async rules then). In development: a fake
+// API, either the one TWILIO_API_BASE_URL names or one started in this
+// process. stop shuts down an in-process fake.
 func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *async.API, stop func(), err error) {
 	stop = func() {}
 	if cfg.HasTwilioCredentials() {
@@ -34,23 +32,19 @@ func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *a
 		api, err = async.NewAPI(cfg.APIBaseURL, cfg.AccountSid, user, pass, nil)
 		return api, stop, err
 	}
-	if cfg.AuthToken != "" {
-		return nil, stop, nil // real signatures but no REST credentials: async is unavailable
+	if cfg.Mode == config.Production {
+		return nil, stop, nil
 	}
 	creds, _, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
 	if err != nil {
 		return nil, stop, &config.Error{Var: "DATA_DIR", Msg: err.Error()}
 	}
 	base := cfg.APIBaseURL
-	if base == defaultAPIBaseURL {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if base == config.Default("TWILIO_API_BASE_URL") {
+		base, stop, err = startDevFake(creds)
 		if err != nil {
-			return nil, stop, fmt.Errorf("dev fake TaskRouter: %w", err)
+			return nil, func() {}, err
 		}
-		srv := &http.Server{Handler: newDevFake(creds), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		stop = func() { srv.Close() }
-		base = "http://" + ln.Addr().String()
 	}
 	log.Warn().Str("taskrouter_api", base).
 		Msg("DEVELOPMENT MODE: no Twilio credentials, so async decisions are applied to a local fake TaskRouter API, not to Twilio")
@@ -62,8 +56,17 @@ func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *a
 	return api, stop, nil
 }
 
-func newDevFake(creds config.DevCredentials) *fake.Server {
-	return fake.New(fake.Options{Credentials: map[string]string{creds.AccountSid: creds.AuthToken}, AutoCreate: true})
+// startDevFake is development mode's stand-in for TaskRouter's REST API,
+// served in this process on a loopback port: the one place it is built.
+func startDevFake(creds config.DevCredentials) (base string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("dev fake TaskRouter: %w", err)
+	}
+	f := fake.New(fake.Options{Credentials: map[string]string{creds.AccountSid: creds.AuthToken}, AutoCreate: true})
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 // openQueue opens the durable queue and registers its metrics.
@@ -91,21 +94,17 @@ func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *
 
 // fakeTaskRouter serves the fake Reservations API on its own, for a dev
 // setup where serve points TWILIO_API_BASE_URL at it.
-func fakeTaskRouter(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	cfg, err := config.Load(environ)
+func fakeTaskRouter(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(environ)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("fake-taskrouter", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newFlagSet("fake-taskrouter", "usage: assignd fake-taskrouter [flags]\n\nServes a fake of TaskRouter's Reservations API for development.\n")
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	latency := fs.Duration("latency", 0, "delay every update's answer by this much")
 	faultRate := fs.Float64("fault-rate", 0, "share of updates answered 429 or 500 at random (soak tests)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitCode(2)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
 	}
 	creds, _, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
 	if err != nil {

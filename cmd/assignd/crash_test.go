@@ -21,7 +21,7 @@ import (
 
 const (
 	crashAccount = "AC00000000000000000000000000000abc"
-	crashToken   = "crashtoken0123456789"
+	crashToken   = "c0ffee0123456789abcdef0123456789"
 )
 
 // buildBinary builds the real assignd once per test, static as the Dockerfile builds it.
@@ -121,7 +121,7 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	}
 	port := freePort(t)
 	env = append(env, "PORT="+port, "TWILIO_ACCOUNT_SID="+crashAccount, "TWILIO_AUTH_TOKEN="+crashToken,
-		"TWILIO_API_BASE_URL="+srv.URL, "POLICY_FILE="+policyFile, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
+		"TWILIO_API_BASE_URL="+srv.URL, "POLICY_FILE="+policyFile, "PUBLIC_URL=http://127.0.0.1:"+port, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
 		"TWILIO_EDGE=", "TWILIO_REGION=")
 	const batch = 30
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
@@ -23,7 +25,12 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	}
 
 	var fly struct {
+		KillTimeout string            `toml:"kill_timeout"`
 		Env         map[string]string `toml:"env"`
+		Metrics     struct {
+			Port int    `toml:"port"`
+			Path string `toml:"path"`
+		} `toml:"metrics"`
 		HTTPService struct {
 			InternalPort       int    `toml:"internal_port"`
 			ForceHTTPS         bool   `toml:"force_https"`
@@ -54,8 +61,28 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if fly.Mounts.Destination != fly.Env["DATA_DIR"] || fly.Env["DATA_DIR"] != "/data" {
 		t.Errorf("fly.toml mounts %q, DATA_DIR %q", fly.Mounts.Destination, fly.Env["DATA_DIR"])
 	}
-	if _, err := config.Load([]string{"PUBLIC_URL=" + fly.Env["PUBLIC_URL"]}); err != nil || !strings.HasPrefix(fly.Env["PUBLIC_URL"], "https://") {
-		t.Errorf("fly.toml PUBLIC_URL %q: %v", fly.Env["PUBLIC_URL"], err)
+	// fly.toml's environment plus the secrets the README sets is a complete
+	// production configuration (the policy file is the image's; here a
+	// starter policy stands in at that path's place).
+	flyEnv := []string{"FLY_APP_NAME=assignd", "TWILIO_ACCOUNT_SID=" + testAccount, "TWILIO_AUTH_TOKEN=" + testToken}
+	for k, v := range fly.Env {
+		flyEnv = append(flyEnv, k+"="+v)
+	}
+	flyEnv = append(flyEnv, "POLICY_FILE="+starterFile(t), "DATA_DIR="+t.TempDir())
+	cfg, err := config.Load(flyEnv)
+	if err != nil || cfg.Mode != config.Production || !strings.HasPrefix(fly.Env["PUBLIC_URL"], "https://") {
+		t.Errorf("fly.toml env is not a production configuration: %v", err)
+	}
+	if _, port, _ := net.SplitHostPort(fly.Env["ADMIN_ADDR"]); port != strconv.Itoa(fly.Metrics.Port) || fly.Metrics.Path != "/metrics" {
+		t.Errorf("fly.toml [metrics] %+v does not scrape ADMIN_ADDR %q", fly.Metrics, fly.Env["ADMIN_ADDR"])
+	}
+
+	// Shutdown: the drain fits inside Fly's kill_timeout and Cloud Run's fixed
+	// 10 s, and the files say what the code does.
+	const cloudRunKillAfter = 10 * time.Second // SIGTERM → SIGKILL, not configurable
+	kill, err := time.ParseDuration(fly.KillTimeout)
+	if err != nil || drainBudget >= kill || drainBudget >= cloudRunKillAfter || httpDrain >= drainBudget {
+		t.Errorf("drain %s (HTTP %s) vs fly kill_timeout %q (%v) and Cloud Run's %s", drainBudget, httpDrain, fly.KillTimeout, err, cloudRunKillAfter)
 	}
 
 	data, err := os.ReadFile("../../deploy/cloudrun/service.yaml")
@@ -74,9 +101,16 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 							ContainerPort int `yaml:"containerPort"`
 						} `yaml:"ports"`
 						Env []struct {
-							Name  string `yaml:"name"`
-							Value string `yaml:"value"`
+							Name      string `yaml:"name"`
+							Value     string `yaml:"value"`
+							ValueFrom *struct {
+								SecretKeyRef struct{ Name string } `yaml:"secretKeyRef"`
+							} `yaml:"valueFrom"`
 						} `yaml:"env"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
 						StartupProbe struct {
 							HTTPGet struct{ Path string } `yaml:"httpGet"`
 						} `yaml:"startupProbe"`
@@ -84,6 +118,13 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 							HTTPGet struct{ Path string } `yaml:"httpGet"`
 						} `yaml:"livenessProbe"`
 					} `yaml:"containers"`
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret struct {
+							SecretName string `yaml:"secretName"`
+							Items      []struct{ Key, Path string }
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
 		} `yaml:"spec"`
@@ -105,15 +146,34 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.StartupProbe.HTTPGet.Path != "/readyz" {
 		t.Errorf("service.yaml probes: %+v %+v", c.LivenessProbe, c.StartupProbe)
 	}
+	// Plain values as written, secrets with well-formed stand-ins: a complete
+	// production configuration that uses PUBLIC_URL, not TRUST_PROXY.
+	secrets := map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken, "DATABASE_URL": "postgres://db/assignd"}
 	env := map[string]string{}
+	runEnv := []string{"K_SERVICE=assignd"}
 	for _, e := range c.Env {
-		env[e.Name] = e.Value
+		v := e.Value
+		if e.ValueFrom != nil {
+			v = secrets[e.Name]
+		}
+		env[e.Name] = v
+		runEnv = append(runEnv, e.Name+"="+v)
 	}
-	if _, ok := env["DATABASE_URL"]; !ok || env["TRUST_PROXY"] != "true" {
-		t.Errorf("service.yaml env: %v (want DATABASE_URL and TRUST_PROXY=true)", env)
+	runEnv = append(runEnv, "POLICY_FILE="+starterFile(t))
+	if cfg, err := config.Parse(runEnv); err != nil || cfg.Public == nil || cfg.TrustProxy {
+		t.Errorf("service.yaml env: %v (want PUBLIC_URL, not TRUST_PROXY)", err)
 	}
-	if _, err := config.Load([]string{"TRUST_PROXY=" + env["TRUST_PROXY"]}); err != nil {
-		t.Errorf("service.yaml TRUST_PROXY: %v", err)
+	if _, err := config.Load(runEnv); err != nil {
+		t.Errorf("service.yaml env is not a production configuration: %v", err)
+	}
+	// The policy is the mounted secret's file.
+	if len(c.VolumeMounts) != 1 || len(tpl.Spec.Volumes) != 1 || c.VolumeMounts[0].Name != tpl.Spec.Volumes[0].Name ||
+		len(tpl.Spec.Volumes[0].Secret.Items) != 1 ||
+		env["POLICY_FILE"] != c.VolumeMounts[0].MountPath+"/"+tpl.Spec.Volumes[0].Secret.Items[0].Path {
+		t.Errorf("service.yaml: POLICY_FILE %q is not the mounted policy secret: %+v %+v", env["POLICY_FILE"], c.VolumeMounts, tpl.Spec.Volumes)
+	}
+	if !bytes.Contains(data, []byte("assignd drains within "+drainBudget.String())) || !strings.Contains(string(mustRead(t, "../../fly.toml")), "assignd drains within "+drainBudget.String()) {
+		t.Errorf("service.yaml and fly.toml must say the drain budget, %s", drainBudget)
 	}
 
 	df, err := os.ReadFile("../../Dockerfile")
@@ -121,11 +181,21 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
-		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static"} {
+		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
+		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml"} {
 		if !bytes.Contains(df, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // staticBuild builds assignd the way the Dockerfile does.

@@ -1,21 +1,29 @@
 // Command assignd answers Twilio TaskRouter's assignment callback.
 //
 //	assignd [serve]                  run the service (the default)
+//	assignd dev                      run the service in development mode
 //	assignd send [flags]             send a callback signed like Twilio's
+//	assignd policy init [FILE]       write a commented starter policy
 //	assignd policy check FILE        compile a rules file and report every error
 //	assignd policy test FILE CASES   run a rules file against expected decisions
 //	assignd policy explain FILE      show which rule matches a reservation, and why
 //	assignd fake-taskrouter          run the local fake of the Reservations API
+//	assignd help env                 every environment variable, default and meaning
+//	assignd version                  module version and VCS revision
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/assignd/assignd/config"
 )
 
 func main() {
@@ -23,7 +31,15 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr); err != nil {
 		var ec exitCode
-		if !errors.As(err, &ec) {
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			for _, e := range ce {
+				fmt.Fprintln(os.Stderr, "assignd:", e)
+			}
+		} else {
 			fmt.Fprintln(os.Stderr, "assignd:", err)
 		}
 		os.Exit(1)
@@ -39,30 +55,151 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // it in-process with their own arguments, environment and streams.
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve":
-		return serve(ctx, args, environ, stdout)
+	case "serve", "dev":
+		fs := newFlagSet(cmd, serveUsage)
+		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return usageError(fs, stderr, fmt.Sprintf("%s takes no arguments (configure it with environment variables), got %q", cmd, fs.Args()))
+		}
+		if cmd == "dev" {
+			// Later entries win: asking for development overrides the
+			// environment's ASSIGND_MODE.
+			environ = append(environ[:len(environ):len(environ)], "ASSIGND_MODE=development")
+		}
+		return serve(ctx, environ, stdout)
 	case "send":
-		return send(ctx, args, environ, stdout)
+		return send(ctx, args, environ, stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, args, environ, stdin, stdout, stderr)
 	case "fake-taskrouter":
-		return fakeTaskRouter(ctx, args, environ, stdout)
-	case "help", "-h", "--help":
+		return fakeTaskRouter(ctx, args, environ, stdout, stderr)
+	case "version":
+		fs := newFlagSet("version", "usage: assignd version\n\nPrints the module version and the VCS revision the binary was built from.\n")
+		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+			return err
+		}
+		fmt.Fprintln(stdout, versionString())
+		return nil
+	case "help", "-h", "-help", "--help":
+		return help(args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "assignd: unknown command %q\n%s", cmd, usage)
+	return exitCode(2)
+}
+
+func help(args []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
 		fmt.Fprint(stdout, usage)
 		return nil
+	case len(args) == 1 && args[0] == "env":
+		fmt.Fprint(stdout, "Environment variables (assignd is configured by these alone):\n\n")
+		return config.WriteHelp(stdout)
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	fmt.Fprintf(stderr, "assignd: help takes no argument or \"env\", got %q\n%s", args, usage)
+	return exitCode(2)
 }
 
 const usage = `usage:
-  assignd [serve]                       run the service (configured by environment)
+  assignd [serve]                       run the service (configured by environment; see assignd help env)
+  assignd dev                           run the service in development mode (generated token, example policy, fake REST API)
   assignd send [flags]                  send a signed test callback (see assignd send -h)
+  assignd policy init [FILE]            write a commented starter policy (default policy.yaml)
   assignd policy check FILE             compile a rules file, report every error
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
-  assignd policy explain FILE [flags]   show which rule matches, and why
+  assignd policy explain [FILE] [flags] show which rule matches, and why
   assignd fake-taskrouter [-addr A]     run the local fake Reservations API
+  assignd help env                      list every environment variable, its default and meaning
+  assignd version                       print the version and VCS revision
+Every command takes -h.
 `
+
+const serveUsage = `usage: assignd serve
+       assignd dev
+
+serve runs the service, configured by environment variables alone (assignd help env).
+With no Twilio or deployment variable set it runs in development mode; as soon as
+one is set (or ASSIGND_MODE=production) every production requirement is checked
+and start-up refuses, listing every problem.
+
+dev runs it in development mode even so: a generated signing token unless
+TWILIO_AUTH_TOKEN is set, the embedded example policy unless POLICY_FILE is set,
+and an in-process fake of the REST API unless Twilio credentials are set.
+`
+
+// newFlagSet returns a flag set whose usage text is usageText followed by
+// the flags' defaults.
+func newFlagSet(name, usageText string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(fs.Output(), "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args the same way for every command: -h/--help prints
+// the usage to stdout (exit 0); a bad flag prints the problem and the usage
+// to stderr (exit 2). ok is false when the command must stop with err.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (ok bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return false, nil
+	}
+	if err != nil {
+		return false, usageError(fs, stderr, err.Error())
+	}
+	return true, nil
+}
+
+// usageError reports a wrong invocation on stderr with the usage, exit 2.
+func usageError(fs *flag.FlagSet, stderr io.Writer, msg string) error {
+	fmt.Fprintf(stderr, "assignd %s: %s\n", fs.Name(), msg)
+	fs.SetOutput(stderr)
+	fs.Usage()
+	return exitCode(2)
+}
+
+// versionString is the module version and the VCS facts the Go toolchain
+// stamped into the binary.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "assignd (no build information)"
+	}
+	return formatVersion(bi)
+}
+
+func formatVersion(bi *debug.BuildInfo) string {
+	s := "assignd " + bi.Main.Version
+	settings := map[string]string{}
+	for _, kv := range bi.Settings {
+		settings[kv.Key] = kv.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		s += " revision " + rev
+		if t := settings["vcs.time"]; t != "" {
+			s += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			s += " modified"
+		}
+	} else {
+		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false)"
+	}
+	return s + " " + bi.GoVersion
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -54,24 +55,8 @@ func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBu
 			port = v
 		}
 	}
-	for i := 0; ; i++ {
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("serve exited early: %v\n%s", err, logs)
-		default:
-		}
-		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 500 {
-			cancel()
-			t.Fatalf("serve never became healthy: %v\n%s", err, logs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	t.Cleanup(cancel)
+	waitHealthy(t, port, done, logs)
 	var once sync.Once
 	var stopErr error
 	stop = func() error {
@@ -80,6 +65,28 @@ func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBu
 	}
 	t.Cleanup(func() { _ = stop() })
 	return stop, logs
+}
+
+// waitHealthy waits until the server on port answers /healthz, failing if
+// it exits first.
+func waitHealthy(t *testing.T, port string, done <-chan error, logs *syncBuffer) {
+	t.Helper()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, logs)
+		default:
+		}
+		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if i > 1500 {
+			t.Fatalf("serve never became healthy: %v\n%s", err, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestDevModeServeAndSend(t *testing.T) {
@@ -117,25 +124,71 @@ func TestDevModeServeAndSend(t *testing.T) {
 	}
 }
 
-func TestPublicURLBehindProxy(t *testing.T) {
-	port := freePort(t)
-	env := []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "TWILIO_AUTH_TOKEN=realtoken123",
-		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "PUBLIC_URL=https://abc.ngrok.app"}
-	startServe(t, env)
+const (
+	testToken   = "0123456789abcdef0123456789abcdef"
+	testAccount = "AC0123456789abcdef0123456789abcdef"
+)
+
+// prodEnv is a complete production configuration on a free port.
+func prodEnv(t *testing.T) []string {
+	return []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "TWILIO_AUTH_TOKEN=" + testToken,
+		"TWILIO_ACCOUNT_SID=" + testAccount, "PUBLIC_URL=https://abc.ngrok.app", "POLICY_FILE=" + starterFile(t)}
+}
+
+// starterFile writes the starter policy with `policy init`.
+func starterFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.yaml")
 	var out bytes.Buffer
-	// send signs for PUBLIC_URL + path while posting to localhost: what ngrok does.
-	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
-		t.Fatalf("send: %v\n%s", err, out.String())
+	if err := run(context.Background(), []string{"policy", "init", path}, nil, nil, &out, &out); err != nil {
+		t.Fatalf("policy init: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "signed for https://abc.ngrok.app/assignment") {
-		t.Fatalf("send output:\n%s", out.String())
+	return path
+}
+
+// send signs exactly the URL the server checks: PUBLIC_URL plus the path and
+// query it posts to, trailing slash included, while posting to localhost as
+// ngrok does.
+func TestSendBehindPublicURL(t *testing.T) {
+	env := prodEnv(t)
+	startServe(t, env)
+	port := strings.TrimPrefix(env[0], "PORT=")
+	for _, tt := range []struct{ url, signed string }{
+		{"", "https://abc.ngrok.app/assignment"},
+		{"http://127.0.0.1:" + port + "/assignment?tenant=a&x=%2F", "https://abc.ngrok.app/assignment?tenant=a&x=%2F"},
+		{"http://127.0.0.1:" + port + "/assignment/", "https://abc.ngrok.app/assignment/"},
+		{"http://localhost:" + port + "/assignment/?tenant=b", "https://abc.ngrok.app/assignment/?tenant=b"},
+	} {
+		args := []string{"send"}
+		if tt.url != "" {
+			args = append(args, "-url", tt.url)
+		}
+		var out bytes.Buffer
+		if err := run(context.Background(), args, env, nil, &out, &out); err != nil {
+			t.Errorf("send %s: %v\n%s", tt.url, err, out.String())
+			continue
+		}
+		if !strings.Contains(out.String(), "(signed for "+tt.signed+")") || !strings.Contains(out.String(), "200 OK") {
+			t.Errorf("send %s:\n%s", tt.url, out.String())
+		}
 	}
 }
 
+// In production, start-up refuses a half-configured service with every
+// problem, each naming its variable; one case per refusal.
 func TestStartupErrorsNameTheVariable(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("rules: [{name: r, when: 'task.x ==', then: {instruction: accept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	without := func(env []string, name string) []string {
+		var out []string
+		for _, kv := range env {
+			if !strings.HasPrefix(kv, name+"=") {
+				out = append(out, kv)
+			}
+		}
+		return out
 	}
 	for _, tt := range []struct {
 		env  []string
@@ -144,13 +197,58 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 		{[]string{"PORT=0"}, "PORT: "},
 		{[]string{"PUBLIC_URL=::nope"}, "PUBLIC_URL: "},
 		{[]string{"POLICY_FILE=/nonexistent/policy.yaml"}, "POLICY_FILE: "},
-		{[]string{"POLICY_FILE=" + bad}, `POLICY_FILE: ` + bad + `: rule "r": when`},
-		{[]string{"TWILIO_AUTH_TOKEN=tok"}, "TWILIO_ACCOUNT_SID: the policy has async rules"},
+		{append(prodEnv(t), "POLICY_FILE="+bad), `POLICY_FILE: ` + bad + `: rule "r": when`},
+		{[]string{"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=https://x.example", "POLICY_FILE=" + examplePolicyFile}, "TWILIO_ACCOUNT_SID: the policy has async rules"},
+		{without(prodEnv(t), "TWILIO_AUTH_TOKEN"), "TWILIO_AUTH_TOKEN: required in production"},
+		{append(prodEnv(t), "TWILIO_AUTH_TOKEN=…"), "TWILIO_AUTH_TOKEN: want the account's auth token"},
+		{without(prodEnv(t), "POLICY_FILE"), "POLICY_FILE: required in production"},
+		{without(prodEnv(t), "PUBLIC_URL"), "PUBLIC_URL: required in production"},
+		{append(prodEnv(t), "PUBLIC_URL=https://x.ngrok.app/assignment"), "PUBLIC_URL: \"https://x.ngrok.app/assignment\" ends in the callback path"},
+		{append(prodEnv(t), "TRUST_PROXY=true"), "TRUST_PROXY: set PUBLIC_URL or TRUST_PROXY=true, not both"},
+		{append(prodEnv(t), "CALLBACK_PATH=/healthz"), "CALLBACK_PATH: \"/healthz\" collides"},
+		{append(prodEnv(t), "ADMIN_ADDR=0.0.0.0:9090"), "ADMIN_ADDR: \"0.0.0.0:9090\" is reachable"},
+		{append(prodEnv(t), "DEBUG_ADDR=127.0.0.1:6060"), "DEBUG_ADDR: removed"},
+		{append(prodEnv(t), "TWILIO_API_BASE_URL=http://fake.example.com"), "TWILIO_API_BASE_URL: plain http"},
+		{append(prodEnv(t), "DECISION_DEADLINE=abc"), `DECISION_DEADLINE: want a duration such as 3s, 500ms or 2m, got "abc"`},
+		{[]string{"FLY_APP_NAME=assignd"}, "TWILIO_AUTH_TOKEN: required in production"},
+		{[]string{"K_SERVICE=assignd"}, "POLICY_FILE: required in production"},
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), nil, append(tt.env, "DATA_DIR="+t.TempDir()), nil, &out, &out)
-		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
-			t.Errorf("%v: err = %v, want prefix %q", tt.env, err, tt.want)
+		found := false
+		for _, line := range strings.Split(fmt.Sprint(err), "\n") {
+			found = found || strings.HasPrefix(line, tt.want)
+		}
+		if err == nil || !found {
+			t.Errorf("%v: err = %v, want a line starting %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+// Development mode, explicitly asked for, runs with production markers set
+// and says so; the same environment without it is refused.
+func TestDevCommand(t *testing.T) {
+	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "PUBLIC_URL=https://abc.ngrok.app"}
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, env, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN: required in production") {
+		t.Fatalf("serve with PUBLIC_URL alone: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dev"}, env, nil, logs, logs) }()
+	waitHealthy(t, strings.TrimPrefix(env[0], "PORT="), done, logs)
+	out.Reset()
+	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
+		t.Errorf("send to dev: %v\n%s", err, out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("dev: %v\n%s", err, logs)
+	}
+	for _, want := range []string{"DEVELOPMENT MODE", `"mode":"development"`, "embedded:assignment.yaml"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("dev logs lack %q:\n%s", want, logs)
 		}
 	}
 }
@@ -160,7 +258,53 @@ func TestPolicyCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"policy", "check", "../../policy/examples/assignment.yaml"}, nil, nil, &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "ok, 8 rules") {
+	if !strings.Contains(out.String(), "ok, 8 rules") || !strings.Contains(out.String(), "(9 warnings)") ||
+		!strings.Contains(out.String(), "placeholder SID WA00000000000000000000000000000001") || !strings.Contains(out.String(), "Twilio test phone number +15005550006") ||
+		!strings.Contains(out.String(), "example URL https://example.com/twiml/transfer") {
 		t.Fatalf("output: %s", out.String())
+	}
+}
+
+// Config's warnings reach the log: a token with a trailing newline (trimmed,
+// and then it verifies) and REST calls going somewhere other than Twilio.
+func TestStartupWarningsAreLogged(t *testing.T) {
+	env := append(prodEnv(t), "TWILIO_AUTH_TOKEN="+testToken+"\n", "TWILIO_API_BASE_URL=http://127.0.0.1:9")
+	_, logs := startServe(t, env)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"send", "-token", testToken}, env, nil, &out, &out); err != nil {
+		t.Fatalf("the trimmed token must verify: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"TWILIO_AUTH_TOKEN: surrounding whitespace removed", "TWILIO_API_BASE_URL: REST calls, with their credentials, go to 127.0.0.1:9, which is not Twilio's", `"mode":"production"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// The admin listener asks for ADMIN_PASSWORD when one is set.
+func TestAdminListenerPassword(t *testing.T) {
+	admin := "127.0.0.1:" + freePort(t)
+	const password = "correct-horse-battery-staple"
+	startServe(t, append(prodEnv(t), "ADMIN_ADDR="+admin, "ADMIN_PASSWORD="+password))
+	get := func(pass string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/debug/pprof/", nil)
+		if pass != "" {
+			req.SetBasicAuth("admin", pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(""); s != http.StatusUnauthorized {
+		t.Errorf("no password: %d", s)
+	}
+	if s := get("wrong-password-000000"); s != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d", s)
+	}
+	if s := get(password); s != http.StatusOK {
+		t.Errorf("right password: %d", s)
 	}
 }

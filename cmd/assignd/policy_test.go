@@ -135,3 +135,37 @@ func TestPolicyHotReload(t *testing.T) {
 	}
 	waitFor("a SIGHUP reload", func() bool { return strings.Count(logs.String(), `"trigger":"SIGHUP"`) > before })
 }
+
+// In production without REST credentials, a reload that adds an async rule
+// is refused like a broken file: the policy in force stays.
+func TestReloadRefusesAsyncWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "policy.yaml")
+	reject := "rules: []\ndefault: {instruction: reject, activity_sid: WA0123456789abcdef0123456789abcdef}\non_error: {instruction: accept}\n"
+	if err := os.WriteFile(file, []byte(reject), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file,
+		"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=http://127.0.0.1:" + port}
+	_, logs := startServe(t, env)
+
+	tmp := filepath.Join(dir, "policy.yaml.tmp")
+	os.WriteFile(tmp, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600)
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(logs.String(), "policy reload rejected"); i++ {
+		if i > 1500 {
+			t.Fatalf("the async policy was not rejected:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "TWILIO_ACCOUNT_SID: the policy has async rules") {
+		t.Errorf("the rejection does not name the variable:\n%s", logs)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil || !strings.Contains(out.String(), `"instruction":"reject"`) {
+		t.Fatalf("the policy in force must stay: %v\n%s", err, out.String())
+	}
+}

@@ -4,49 +4,137 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"os"
+	"strings"
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
 )
 
+const policyUsage = `usage:
+  assignd policy init [FILE]            write a commented starter policy (default policy.yaml)
+  assignd policy check FILE             compile a rules file, report every error and placeholder
+  assignd policy test FILE CASES.yaml   check a rules file against expected decisions
+  assignd policy explain [FILE] [flags] show which rule matches, and why (FILE defaults to POLICY_FILE)
+Each subcommand takes -h.
+`
+
 func policyCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("policy needs a subcommand: check, test or explain\n%s", usage)
+		fmt.Fprint(stderr, "assignd policy: needs a subcommand\n"+policyUsage)
+		return exitCode(2)
 	}
 	switch sub, rest := args[0], args[1:]; sub {
+	case "init":
+		return policyInit(rest, stdout, stderr)
 	case "check":
-		if len(rest) != 1 {
-			return errors.New("usage: assignd policy check FILE")
-		}
-		p, err := rules.LoadFile(rest[0])
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitCode(1)
-		}
-		fmt.Fprintf(stdout, "%s: ok, %d rules: %v\n", rest[0], len(p.Rules()), p.Rules())
-		return nil
+		return policyCheck(rest, stdout, stderr)
 	case "test":
 		return policyTest(ctx, rest, stdout, stderr)
 	case "explain":
-		return policyExplain(ctx, rest, environ, stdout)
+		return policyExplain(ctx, rest, environ, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, policyUsage)
+		return nil
 	}
-	return fmt.Errorf("unknown policy subcommand %q (want check, test or explain)", args[0])
+	fmt.Fprintf(stderr, "assignd policy: unknown subcommand %q\n%s", args[0], policyUsage)
+	return exitCode(2)
 }
 
-func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 {
-		return errors.New("usage: assignd policy test FILE CASES.yaml")
+// policyInit writes the starter policy; it never overwrites a file.
+func policyInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("policy init", `usage: assignd policy init [FILE]
+
+Writes a commented starter policy to FILE (default policy.yaml), refusing to
+overwrite one. Then set POLICY_FILE to it.
+`)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
 	}
-	p, err := rules.LoadFile(args[0])
+	if fs.NArg() > 1 {
+		return usageError(fs, stderr, fmt.Sprintf("takes at most one FILE, got %q", fs.Args()))
+	}
+	path := "policy.yaml"
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, iofs.ErrExist) {
+		return fmt.Errorf("%s exists; not overwriting it (name another FILE)", path)
+	}
+	if err != nil {
+		return fmt.Errorf("policy init: %w", err)
+	}
+	if _, err := f.Write(examples.Starter()); err != nil {
+		f.Close()
+		return fmt.Errorf("policy init: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("policy init: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: edit it, check it with `assignd policy check %s`, and run the service with POLICY_FILE=%s\n", path, path, path)
+	return nil
+}
+
+// policyCheck compiles a file and warns about the example's placeholders.
+func policyCheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("policy check", `usage: assignd policy check FILE
+
+Compiles and type-checks a rules file, listing every problem with its rule, and
+warns about placeholder values of the example policy (SIDs such as WA000…,
+Twilio's test phone numbers, example.com URLs) still in it.
+`)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, stderr, "needs exactly one FILE")
+	}
+	path := fs.Arg(0)
+	p, err := rules.LoadFile(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitCode(1)
 	}
-	cases, err := rules.LoadCases(args[1])
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("policy check: %w", err)
+	}
+	warnings := examples.Placeholders(data)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d rules: %v", path, len(p.Rules()), p.Rules())
+	if len(warnings) > 0 {
+		fmt.Fprintf(stdout, " (%d warnings)", len(warnings))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("policy test", `usage: assignd policy test FILE CASES.yaml
+
+Runs a rules file against expected decisions and exits non-zero with a diff on
+any mismatch (see policy/examples/assignment_cases.yaml).
+`)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError(fs, stderr, "needs FILE and CASES.yaml")
+	}
+	p, err := rules.LoadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCode(1)
+	}
+	cases, err := rules.LoadCases(fs.Arg(1))
 	if err != nil {
 		return err
 	}
@@ -70,35 +158,47 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // policyExplain shows how a policy decides one reservation: every rule it
-// looked at, why each did or did not match, and the answer.
-func policyExplain(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+// looked at, why each did or did not match, and the answer. The FILE may
+// come before or after the flags.
+func policyExplain(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("policy explain", `usage: assignd policy explain [FILE] [flags]
+
+Shows every rule looked at for one reservation, why each did or did not match,
+and the answer. FILE defaults to POLICY_FILE (or, in development, the embedded
+example). Flags may come before or after FILE.
+`)
 	task := fs.String("task", `{}`, "task attributes (JSON object)")
 	worker := fs.String("worker", `{}`, "worker attributes (JSON object)")
 	r := &policy.Reservation{}
 	fs.IntVar(&r.TaskAge, "task-age", 0, "TaskAge in seconds")
 	fs.IntVar(&r.TaskPriority, "priority", 0, "TaskPriority")
 	fs.StringVar(&r.TaskQueueSid, "queue-sid", "", "TaskQueueSid")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitCode(2)
+	file := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	switch {
+	case fs.NArg() == 1 && file == "":
+		file = fs.Arg(0)
+	case fs.NArg() > 0:
+		return usageError(fs, stderr, fmt.Sprintf("unexpected arguments %q (one FILE at most)", fs.Args()))
 	}
 	if err := decodeAttributes(r, *task, *worker); err != nil {
 		return err
 	}
 	var p *rules.Policy
 	var err error
-	if fs.NArg() > 0 {
-		p, err = rules.LoadFile(fs.Arg(0))
+	if file != "" {
+		p, err = rules.LoadFile(file)
 	} else {
-		cfg, cerr := config.Load(environ)
+		cfg, cerr := config.Parse(environ)
 		if cerr != nil {
 			return cerr
 		}
-		p, err = loadPolicy(cfg) // POLICY_FILE or the embedded example
+		p, err = cfg.LoadPolicy() // POLICY_FILE or the embedded example
 	}
 	if err != nil {
 		return err

@@ -17,17 +17,19 @@ import (
 )
 
 // reloader reloads POLICY_FILE on SIGHUP and when the file changes. A file
-// that does not compile is rejected with a log line and the policy in force
-// stays, so a bad edit can never take routing down.
+// that does not compile, or that the configuration cannot run (async rules
+// without REST credentials), is rejected with a log line and the policy in
+// force stays, so a bad edit can never take routing down.
 type reloader struct {
-	path    string
-	current *policy.Current
-	log     zerolog.Logger
-	reloads *prometheus.CounterVec
+	path       string
+	current    *policy.Current
+	checkAsync func(hasAsync bool) error
+	log        zerolog.Logger
+	reloads    *prometheus.CounterVec
 }
 
-func newReloader(path string, current *policy.Current, log zerolog.Logger, reg prometheus.Registerer) *reloader {
-	r := &reloader{path: path, current: current, log: log,
+func newReloader(path string, current *policy.Current, checkAsync func(hasAsync bool) error, log zerolog.Logger, reg prometheus.Registerer) *reloader {
+	r := &reloader{path: path, current: current, checkAsync: checkAsync, log: log,
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_policy_reloads_total",
 			Help: "Policy reloads, by result: ok or rejected (the old policy stayed in force).",
@@ -82,6 +84,9 @@ func (r *reloader) run(ctx context.Context) {
 
 func (r *reloader) reload(why string) {
 	p, err := rules.LoadFile(r.path)
+	if err == nil {
+		err = r.checkAsync(p.HasAsync())
+	}
 	if err != nil {
 		r.reloads.WithLabelValues("rejected").Inc()
 		r.log.Error().Str("trigger", why).Str("policy", r.path).Err(err).

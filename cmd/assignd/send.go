@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,34 +20,44 @@ import (
 
 // send posts one assignment callback signed exactly as Twilio signs it, so a
 // local or ngrok-exposed instance can be tried without a Twilio account.
-func send(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	cfg, err := config.Load(environ)
+func send(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(environ)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	target := fs.String("url", "http://localhost:"+strconv.Itoa(cfg.Port)+cfg.CallbackPath, "where to POST the callback")
-	signURL := fs.String("sign-url", "", "the URL to sign, if not -url (default: PUBLIC_URL + CALLBACK_PATH when PUBLIC_URL is set)")
+	fs := newFlagSet("send", `usage: assignd send [flags]
+
+Posts one assignment callback signed exactly as Twilio signs it. With PUBLIC_URL
+set, and -url not already on PUBLIC_URL's host, it signs what the server will
+check: PUBLIC_URL followed by -url's path and query (as ngrok or a proxy does).
+`)
+	target := fs.String("url", "http://localhost:"+strconv.Itoa(cfg.Port)+cfg.CallbackPath, "where to POST the callback (from PORT and CALLBACK_PATH)")
+	signURL := fs.String("sign-url", "", "the URL to sign (default: -url, or PUBLIC_URL + -url's path and query when PUBLIC_URL is set)")
 	token := fs.String("token", "", "auth token to sign with (default: TWILIO_AUTH_TOKEN, else the development token in DATA_DIR)")
 	task := fs.String("task", `{"selected_language":"es"}`, "task attributes (JSON object)")
 	worker := fs.String("worker", `{"languages":["es","en"],"contact_uri":"client:alice"}`, "worker attributes (JSON object)")
 	r := policy.Reservation{}
-	sidFlag(fs, &r.AccountSid, "account-sid", "AC")
-	sidFlag(fs, &r.WorkspaceSid, "workspace-sid", "WS")
-	sidFlag(fs, &r.WorkflowSid, "workflow-sid", "WW")
-	sidFlag(fs, &r.TaskQueueSid, "queue-sid", "WQ")
-	sidFlag(fs, &r.WorkerSid, "worker-sid", "WK")
-	sidFlag(fs, &r.TaskSid, "task-sid", "WT")
-	sidFlag(fs, &r.ReservationSid, "reservation-sid", "WR")
+	sids := []sidFlag{
+		{&r.AccountSid, "account-sid", "AC"}, {&r.WorkspaceSid, "workspace-sid", "WS"}, {&r.WorkflowSid, "workflow-sid", "WW"},
+		{&r.TaskQueueSid, "queue-sid", "WQ"}, {&r.WorkerSid, "worker-sid", "WK"}, {&r.TaskSid, "task-sid", "WT"},
+		{&r.ReservationSid, "reservation-sid", "WR"},
+	}
+	for _, s := range sids {
+		fs.StringVar(s.p, s.name, "", s.name+" ("+s.prefix+"…; a fresh random one when unset)")
+	}
 	fs.IntVar(&r.TaskAge, "task-age", 5, "TaskAge in seconds")
 	fs.IntVar(&r.TaskPriority, "priority", 0, "TaskPriority")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, stderr, fmt.Sprintf("takes only flags, got %q", fs.Args()))
+	}
+	for _, s := range sids {
+		if *s.p == "" {
+			*s.p = randomSid(s.prefix)
 		}
-		return exitCode(2)
 	}
 	if err := decodeAttributes(&r, *task, *worker); err != nil {
 		return err
@@ -66,10 +75,11 @@ func send(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		*token = creds.AuthToken
 	}
 	if *signURL == "" {
-		*signURL = *target
-		if cfg.Public != nil {
-			*signURL = strings.TrimSuffix(cfg.Public.String(), "/") + cfg.CallbackPath
+		u, err := url.Parse(*target)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("-url: want an absolute URL, got %q", *target)
 		}
+		*signURL = signedURL(cfg.Public, u)
 	}
 
 	form, err := handlers.EncodeForm(&r)
@@ -100,9 +110,22 @@ func send(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	return nil
 }
 
-// sidFlag registers a SID flag whose default is a fresh random valid SID.
-func sidFlag(fs *flag.FlagSet, p *string, name, prefix string) {
-	fs.StringVar(p, name, randomSid(prefix), name+" ("+prefix+"…, random by default)")
+// sidFlag is a SID flag that gets a fresh random valid SID when unset (not
+// as its default, so -h shows no random values).
+type sidFlag struct {
+	p            *string
+	name, prefix string
+}
+
+// signedURL is the URL the server checks the signature against for a POST
+// to target: target itself, unless PUBLIC_URL is set and target is not on
+// its host (a local port behind ngrok or a proxy); then PUBLIC_URL followed
+// by target's path and query, as handlers.Verifier rebuilds it.
+func signedURL(public, target *url.URL) string {
+	if public == nil || strings.EqualFold(public.Host, target.Host) {
+		return target.String()
+	}
+	return public.Scheme + "://" + public.Host + public.EscapedPath() + target.RequestURI()
 }
 
 func randomSid(prefix string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -21,44 +22,48 @@ import (
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
-	"github.com/assignd/assignd/policy/examples"
-	"github.com/assignd/assignd/policy/rules"
 )
 
-// shutdownGrace bounds how long in-flight callbacks may take after SIGTERM;
-// Twilio has given up on any callback older than 5 s anyway.
-const shutdownGrace = 10 * time.Second
+// drainBudget is how long shutdown may take from SIGTERM: answering the
+// callbacks in flight, then letting REST calls in flight finish. It fits
+// inside Cloud Run's fixed 10 s between SIGTERM and SIGKILL and inside
+// fly.toml's kill_timeout, which a test compares with it.
+const drainBudget = 9 * time.Second
 
-// queueDrainGrace bounds how long REST calls in flight may take to finish on
-// shutdown (one attempt is bounded by the worker's job timeout).
-const queueDrainGrace = 30 * time.Second
+// httpDrain is the part of drainBudget for callbacks in flight: each is
+// answered within CALLBACK_BUDGET (< 5 s), and Twilio has given up on any
+// callback older than 5 s anyway. The queue gets the rest.
+const httpDrain = 5 * time.Second
 
-func serve(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("serve takes no arguments (configure it with environment variables), got %q", args)
-	}
+// serve runs the service. Configuration is the environment only; the mode
+// (development or production) is config's decision, made once in Load.
+func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stdout, cfg.Level)
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
 	gcPercent := tuneGC(environ)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
-	if cfg.AuthToken == "" {
+	if cfg.Mode == config.Development {
+		log.Warn().Str("mode", cfg.Mode.String()).Str("policy", cfg.Policy.Source()).
+			Msg("DEVELOPMENT MODE: not for real traffic. Set ASSIGND_MODE=production, or any Twilio variable, to have every production requirement checked")
+	}
+	if cfg.AuthToken == "" { // development only: Load requires it in production
 		creds, created, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
 		if err != nil {
 			return &config.Error{Var: "DATA_DIR", Msg: err.Error()}
 		}
 		tokens = []string{creds.AuthToken}
 		log.Warn().Str("token_file", config.DevCredentialsPath(cfg.DataDir)).Bool("created", created).
-			Msg("DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so callbacks are verified with a local development token that real Twilio requests will never match; use `assignd send` to sign test callbacks, and set TWILIO_AUTH_TOKEN before pointing a Workflow here")
+			Msg("DEVELOPMENT MODE: callbacks are verified with a local development token that real Twilio requests will never match; use `assignd send` to sign test callbacks")
 	}
 
-	pol, err := loadPolicy(cfg)
-	if err != nil {
-		return err
-	}
+	pol := cfg.Policy
 	current := policy.NewCurrent(pol, pol.Fallback())
 	guard, err := policy.NewGuard(current, pol.Fallback(), cfg.DecisionDeadline)
 	if err != nil {
@@ -68,7 +73,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.PolicyFile != "" {
-		go newReloader(cfg.PolicyFile, current, log, reg).run(ctx)
+		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg).run(ctx)
 	}
 
 	api, stopFake, err := restAPI(ctx, cfg, log)
@@ -76,9 +81,6 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	defer stopFake()
-	if api == nil && pol.HasAsync() {
-		return &config.Error{Var: "TWILIO_ACCOUNT_SID", Msg: "the policy has async rules, which call the REST API: set TWILIO_ACCOUNT_SID (and TWILIO_API_KEY/TWILIO_API_SECRET or rely on TWILIO_AUTH_TOKEN)"}
-	}
 	queue, err := openQueue(ctx, cfg, log, api, reg)
 	if err != nil {
 		return err
@@ -96,12 +98,12 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		// the deferred Close takes its store away; after a normal drain below
 		// this Stop is a no-op.
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), queueDrainGrace)
+			sctx, cancel := context.WithTimeout(context.Background(), drainBudget-httpDrain)
 			defer cancel()
 			_ = queue.Stop(sctx)
 		}()
 	} else {
-		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): async decisions will get the on_error decision")
+		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): the policy has no async rules, and a reload adding one is refused")
 	}
 
 	h, err := handlers.New(handlers.Options{
@@ -119,15 +121,15 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 
-	if cfg.DebugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.DebugAddr)
+	if cfg.AdminAddr != "" {
+		dln, err := net.Listen("tcp", cfg.AdminAddr)
 		if err != nil {
-			return &config.Error{Var: "DEBUG_ADDR", Msg: err.Error()}
+			return &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
 		}
-		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
+		dbg := &http.Server{Handler: adminAuth(cfg.AdminPassword, debugMux()), ReadHeaderTimeout: 5 * time.Second}
 		go dbg.Serve(dln)
 		defer dbg.Close()
-		log.Warn().Str("addr", dln.Addr().String()).Msg("pprof debug endpoints enabled (DEBUG_ADDR)")
+		log.Warn().Str("addr", dln.Addr().String()).Str("open_reason", cfg.AdminOpenReason).Msg("pprof debug endpoints enabled (ADMIN_ADDR)")
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -144,7 +146,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    32 << 10,
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
+	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
 		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent).Msg("assignd listening")
 
@@ -157,9 +159,10 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	// Drain in order: stop taking callbacks and answer the ones in flight,
 	// then let REST calls in flight finish; stored decisions not yet
-	// started stay in the queue for the next start.
+	// started stay in the queue for the next start. All within drainBudget.
 	log.Info().Msg("shutting down: finishing in-flight callbacks")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	drainEnd := time.Now().Add(drainBudget)
+	sctx, cancel := context.WithDeadline(context.Background(), drainEnd.Add(httpDrain-drainBudget))
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -169,7 +172,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	}
 	if scheduler != nil {
 		log.Info().Msg("shutting down: finishing in-flight REST calls")
-		qctx, qcancel := context.WithTimeout(context.Background(), queueDrainGrace)
+		qctx, qcancel := context.WithDeadline(context.Background(), drainEnd)
 		defer qcancel()
 		if err := queue.Stop(qctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
@@ -204,7 +207,25 @@ func tuneGC(environ []string) int {
 	return defaultGCPercent
 }
 
-// debugMux serves the runtime profiles, for DEBUG_ADDR only.
+// adminAuth requires Basic auth with password (any user name) when one is
+// set; config refuses a non-loopback ADMIN_ADDR with neither a password nor
+// a stated reason.
+func adminAuth(password string, next http.Handler) http.Handler {
+	if password == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, got, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// debugMux serves the runtime profiles, on ADMIN_ADDR only.
 func debugMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -213,22 +234,6 @@ func debugMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
-}
-
-// loadPolicy loads POLICY_FILE, or the embedded example when it is unset.
-func loadPolicy(cfg config.Config) (*rules.Policy, error) {
-	if cfg.PolicyFile == "" {
-		p, err := rules.Parse("embedded:"+examples.Name, examples.Assignment())
-		if err != nil {
-			return nil, fmt.Errorf("embedded policy: %w", err)
-		}
-		return p, nil
-	}
-	p, err := rules.LoadFile(cfg.PolicyFile)
-	if err != nil {
-		return nil, &config.Error{Var: "POLICY_FILE", Msg: err.Error()}
-	}
-	return p, nil
 }
 
 // newLogger logs JSON, or readable console lines when w is a terminal.
