@@ -21,6 +21,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
@@ -396,10 +397,10 @@ func (c *Config) check(vars map[string]string) Errors {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("TWILIO_API_BASE_URL: REST calls, with their credentials, go to %s, which is not Twilio's", u.Host))
 	}
 
-	if c.DecisionDeadline <= 0 || c.DecisionDeadline >= 5*time.Second {
-		errs.add("DECISION_DEADLINE", "want more than 0 and less than Twilio's 5s, got %s", c.DecisionDeadline)
-	} else if c.CallbackBudget >= 5*time.Second || c.CallbackBudget <= c.DecisionDeadline {
-		errs.add("CALLBACK_BUDGET", "want more than DECISION_DEADLINE (%s) and less than Twilio's 5s, got %s", c.DecisionDeadline, c.CallbackBudget)
+	if c.DecisionDeadline <= 0 || c.DecisionDeadline >= handlers.TwilioTimeout {
+		errs.add("DECISION_DEADLINE", "want more than 0 and less than Twilio's %s, got %s", handlers.TwilioTimeout, c.DecisionDeadline)
+	} else if c.CallbackBudget >= handlers.TwilioTimeout || c.CallbackBudget <= c.DecisionDeadline {
+		errs.add("CALLBACK_BUDGET", "want more than DECISION_DEADLINE (%s) and less than Twilio's %s, got %s", c.DecisionDeadline, handlers.TwilioTimeout, c.CallbackBudget)
 	}
 	if c.ReservationTimeout < time.Second || c.ReservationTimeout > 24*time.Hour {
 		errs.add("RESERVATION_TIMEOUT", "want 1s to 24h (the Workflow's TaskReservationTimeout), got %s", c.ReservationTimeout)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
 )
 
 func TestDefaults(t *testing.T) {
@@ -110,5 +111,17 @@ func TestDevCredentialsRace(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("left behind: %v", entries)
+	}
+}
+
+// The budget's default is the handler's: one number for "safely under
+// Twilio's 5 s", whichever side reads it.
+func TestCallbackBudgetDefaultIsTheHandlers(t *testing.T) {
+	c, err := config.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CallbackBudget != handlers.DefaultBudget {
+		t.Fatalf("CALLBACK_BUDGET default %s, handlers.DefaultBudget %s", c.CallbackBudget, handlers.DefaultBudget)
 	}
 }

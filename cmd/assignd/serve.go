@@ -108,13 +108,14 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 
 	h, err := handlers.New(handlers.Options{
 		Logger:        log,
-		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy),
+		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy, cfg.PublicHosts...),
 		Decider:       guard,
 		Scheduler:     scheduler,
 		Metrics:       handlers.NewMetrics(reg),
 		Gatherer:      reg,
 		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
+		Budget:        cfg.CallbackBudget,
 		LogAttributes: cfg.LogAttributes,
 	})
 	if err != nil {
