@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/assignd/assignd/policy"
 )
@@ -49,15 +50,19 @@ type callback struct {
 	metrics   *Metrics
 	bodyLimit int64
 	logAttrs  bool
+	tracer    trace.Tracer
 }
 
 func (h *callback) serve(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
+	ctx, sp := h.startSpan(c)
+	defer sp.end()
 
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
+		sp.result = ResultBadRequest
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
 			Msg("callback refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
@@ -65,9 +70,12 @@ func (h *callback) serve(c echo.Context) error {
 
 	// Nothing in the request is trusted or acted on before its signature
 	// holds. An unparseable body cannot carry a valid signature either.
+	_, vspan := h.childSpan(ctx, SpanSignature)
 	form, checked, ok := h.verifier.VerifyForm(req, body)
+	vspan.End()
 	if !ok {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
+		sp.result = ResultBadSignature
 		why := "signature does not match"
 		if req.Header.Get("X-Twilio-Signature") == "" {
 			why = "no X-Twilio-Signature header"
@@ -82,6 +90,7 @@ func (h *callback) serve(c echo.Context) error {
 	var attrErr *AttributeError
 	if err != nil && !errors.As(err, &attrErr) {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
+		sp.result, sp.res = ResultBadRequest, &res
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
 			Msg("callback refused: bad parameters")
 		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
@@ -96,7 +105,9 @@ func (h *callback) serve(c echo.Context) error {
 		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
 	} else {
 		t0 := time.Now()
-		d, err = h.decider.Decide(req.Context(), &res)
+		dctx, dspan := h.childSpan(ctx, SpanDecide)
+		d, err = h.decider.Decide(dctx, &res)
+		endStep(dspan, err)
 		h.metrics.decided(time.Since(t0))
 		if err != nil {
 			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
@@ -106,7 +117,7 @@ func (h *callback) serve(c echo.Context) error {
 	answer := emptyAnswer
 	duplicate := false
 	if d.Async {
-		duplicate, err = h.schedule(req.Context(), &res, d)
+		duplicate, err = h.schedule(ctx, &res, d)
 		if err != nil {
 			// Never a silent {}: without a stored job nobody would act.
 			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
@@ -122,6 +133,7 @@ func (h *callback) serve(c echo.Context) error {
 	elapsed := time.Since(start)
 	h.metrics.callback(result, elapsed)
 	h.metrics.decision(d)
+	sp.result, sp.res, sp.decision, sp.dup = result, &res, &d, duplicate
 	line := h.log.Info()
 	if why != nil {
 		line = h.log.Warn().Err(why)
@@ -135,14 +147,18 @@ func (h *callback) serve(c echo.Context) error {
 	if h.logAttrs {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
-	line.Msg("callback answered")
+	line.Ctx(ctx).Msg("callback answered")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
-func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {
+func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (dup bool, err error) {
 	if h.scheduler == nil {
 		return false, errors.New("async decisions need the durable queue, which is not configured")
 	}
+	// The job carries this span's context, so the REST call it leads to
+	// links back here.
+	ctx, span := h.childSpan(ctx, SpanStore)
+	defer func() { endStep(span, err) }()
 	return h.scheduler.Schedule(ctx, r, d)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultBodyLimit bounds a callback body. Twilio's own limits (two 4 KiB
@@ -38,6 +39,9 @@ type Options struct {
 	EventsPath    string // default /events
 	BodyLimit     int64  // default DefaultBodyLimit
 	LogAttributes bool
+	// Tracer makes each callback a server span with child spans for the
+	// signature check, the decision and the store insert. Default: no-op.
+	Tracer trace.Tracer
 }
 
 // New returns the HTTP handler serving the callback, health and metrics.
@@ -54,13 +58,16 @@ func New(o Options) (*echo.Echo, error) {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = DefaultBodyLimit
 	}
+	if o.Tracer == nil {
+		o.Tracer = defaultTracer()
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(recoverer(o.Logger))
 
 	cb := &callback{
 		log: o.Logger, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
-		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes,
+		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes, tracer: o.Tracer,
 	}
 	// Twilio signs the URL as configured, with or without a trailing slash;
 	// serve both rather than redirect (a redirect loses the POST).

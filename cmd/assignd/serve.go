@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -42,6 +41,15 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		return err
 	}
 	log := newLogger(stdout, cfg.Level)
+	adminCfg, err := loadAdminSettings(environ)
+	if err != nil {
+		return err
+	}
+	tracing, log, err := setupTracing(ctx, environ, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, log)
 	gcPercent := tuneGC(environ)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
@@ -71,7 +79,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		go newReloader(cfg.PolicyFile, current, log, reg).run(ctx)
 	}
 
-	api, stopFake, err := restAPI(ctx, cfg, log)
+	api, stopFake, err := restAPI(ctx, cfg, log, restTransport(tracing))
 	if err != nil {
 		return err
 	}
@@ -79,7 +87,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if api == nil && pol.HasAsync() {
 		return &config.Error{Var: "TWILIO_ACCOUNT_SID", Msg: "the policy has async rules, which call the REST API: set TWILIO_ACCOUNT_SID (and TWILIO_API_KEY/TWILIO_API_SECRET or rely on TWILIO_AUTH_TOKEN)"}
 	}
-	queue, err := openQueue(ctx, cfg, log, api, reg)
+	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing))
 	if err != nil {
 		return err
 	}
@@ -114,21 +122,16 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
 		LogAttributes: cfg.LogAttributes,
+		Tracer:        tracing.Provider.Tracer(handlers.TracerName),
 	})
 	if err != nil {
 		return err
 	}
-
-	if cfg.DebugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.DebugAddr)
-		if err != nil {
-			return &config.Error{Var: "DEBUG_ADDR", Msg: err.Error()}
-		}
-		dbg := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 5 * time.Second}
-		go dbg.Serve(dln)
-		defer dbg.Close()
-		log.Warn().Str("addr", dln.Addr().String()).Msg("pprof debug endpoints enabled (DEBUG_ADDR)")
+	stopAdmin, err := serveAdmin(ctx, adminCfg, log, reg, h, queue)
+	if err != nil {
+		return err
 	}
+	defer stopAdmin()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -202,17 +205,6 @@ func tuneGC(environ []string) int {
 	}
 	debug.SetGCPercent(defaultGCPercent)
 	return defaultGCPercent
-}
-
-// debugMux serves the runtime profiles, for DEBUG_ADDR only.
-func debugMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
 
 // loadPolicy loads POLICY_FILE, or the embedded example when it is unset.

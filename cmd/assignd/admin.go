@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/assignd/assignd/admin"
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/telemetry"
+)
+
+// adminSettings are the admin listener's variables.
+//
+// MERGE NOTE: config (engineer A) owns ADMIN_ADDR and ADMIN_PASSWORD; when
+// config.Config has them, serve passes cfg's fields and this struct goes.
+type adminSettings struct {
+	Addr     string `env:"ADMIN_ADDR"`
+	Password string `env:"ADMIN_PASSWORD"`
+}
+
+func loadAdminSettings(environ []string) (adminSettings, error) {
+	var s adminSettings
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if err := env.ParseWithOptions(&s, env.Options{Environment: vars}); err != nil {
+		return s, fmt.Errorf("admin settings: %w", err)
+	}
+	if s.Addr == "" {
+		return s, nil
+	}
+	if err := admin.CheckExposure(s.Addr, s.Password, false); err != nil {
+		return s, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
+	}
+	return s, nil
+}
+
+// adminShutdownGrace bounds an admin request in flight at shutdown (a
+// metrics scrape); long streams (pprof, live pages) are cut after it.
+const adminShutdownGrace = time.Second
+
+// startAdmin serves h on addr, the private admin listener. stop shuts it
+// down; it is safe to call more than once.
+func startAdmin(addr string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// No WriteTimeout: pprof's profile and trace stream for as long as
+		// asked (30 s by default) and live pages stream events; the
+		// listener is loopback or behind credentials, and slow readers of
+		// the request are bounded above.
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin listener stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("admin listener: /metrics, /readyz, /debug/pprof/, /admin/queue/ (River UI), /admin/")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), adminShutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+	}, nil
+}
+
+// setupTracing configures OpenTelemetry from the OTEL_* variables. When
+// tracing is on it also becomes OTel's global provider (for any library
+// that reads it) and log lines get trace_id; when off nothing is installed.
+func setupTracing(ctx context.Context, environ []string, log zerolog.Logger) (*telemetry.Tracing, zerolog.Logger, error) {
+	tr, err := telemetry.Setup(ctx, environ, buildVersion())
+	if err != nil {
+		return nil, log, err
+	}
+	if !tr.Enabled {
+		return tr, log, nil
+	}
+	otel.SetTracerProvider(tr.Provider)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	log = log.Hook(telemetry.LogHook{})
+	log.Info().Str("endpoint", tr.Endpoint).Msg("tracing: exporting spans over OTLP/HTTP")
+	return tr, log, nil
+}
+
+// tracingShutdownGrace bounds the last span flush on the way out.
+const tracingShutdownGrace = 5 * time.Second
+
+func shutdownTracing(tr *telemetry.Tracing, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownGrace)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("tracing: could not flush the last spans")
+	}
+}
+
+// buildVersion is the module version from the build info, for traces.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// restTransport makes each REST call to TaskRouter a client span when
+// tracing is on; nil (http.DefaultTransport) otherwise.
+func restTransport(tr *telemetry.Tracing) http.RoundTripper {
+	if !tr.Enabled {
+		return nil
+	}
+	return telemetry.Transport(http.DefaultTransport, tr.Provider)
+}
+
+// queueMiddleware traces River's inserts and jobs when tracing is on.
+func queueMiddleware(tr *telemetry.Tracing) []rivertype.Middleware {
+	if !tr.Enabled {
+		return nil
+	}
+	return async.TraceMiddleware(tr.Provider)
+}
+
+// serveAdmin starts the admin listener when ADMIN_ADDR is set.
+//
+// MERGE NOTE: Ready is the public handler's /readyz until engineer B's
+// readiness-with-details handler exists; Inspector is engineer G's
+// decision inspector (nil until merged).
+func serveAdmin(ctx context.Context, s adminSettings, log zerolog.Logger, reg prometheus.Gatherer, ready http.Handler, queue *async.Queue) (stop func(), err error) {
+	if s.Addr == "" {
+		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
+		return func() {}, nil
+	}
+	h, err := admin.New(ctx, admin.Options{
+		Logger:   log,
+		Password: s.Password,
+		Gatherer: reg,
+		Ready:    ready,
+		Queue:    queue.UIEndpoints(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return startAdmin(s.Addr, h, log)
+}
