@@ -298,4 +298,3 @@ func TestCheckExposure(t *testing.T) {
 		t.Fatal("a malformed address passed")
 	}
 }
-
