@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +14,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/telemetry"
+	"github.com/assignd/assignd/telemetry/telemetrytest"
 )
 
 // Without an endpoint nothing is installed: spans are OTel's no-op ones.
@@ -52,29 +49,6 @@ func TestOffWithoutEndpoint(t *testing.T) {
 	}
 }
 
-// collector is a fake OTLP/HTTP collector that keeps what it receives.
-type collector struct {
-	mu   sync.Mutex
-	reqs []*collectortrace.ExportTraceServiceRequest
-	path []string
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var req collectortrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(body, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	c.reqs = append(c.reqs, &req)
-	c.path = append(c.path, r.URL.Path)
-	c.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
-	w.Write(out)
-}
-
 func TestExportsToTheConfiguredCollector(t *testing.T) {
 	for _, c := range []struct {
 		name, env, path string
@@ -83,10 +57,8 @@ func TestExportsToTheConfiguredCollector(t *testing.T) {
 		{"traces endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/custom/traces"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			col := &collector{}
-			srv := httptest.NewServer(col)
-			defer srv.Close()
-			url := srv.URL
+			col := telemetrytest.NewCollector(t)
+			url := col.URL
 			if c.env == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" {
 				url += c.path
 			}
@@ -104,24 +76,19 @@ func TestExportsToTheConfiguredCollector(t *testing.T) {
 			if err := tr.Shutdown(ctx); err != nil { // flushes the batch
 				t.Fatal(err)
 			}
-			col.mu.Lock()
-			defer col.mu.Unlock()
-			if len(col.reqs) == 0 {
+			paths := col.Paths()
+			if len(paths) == 0 {
 				t.Fatal("the collector received nothing")
 			}
-			if col.path[0] != c.path {
-				t.Fatalf("exported to %s, want %s", col.path[0], c.path)
+			if paths[0] != c.path {
+				t.Fatalf("exported to %s, want %s", paths[0], c.path)
 			}
-			rs := col.reqs[0].ResourceSpans[0]
-			attrs := map[string]string{}
-			for _, kv := range rs.Resource.Attributes {
-				attrs[kv.Key] = kv.Value.GetStringValue()
-			}
+			attrs := col.Resources()[0]
 			if attrs["service.name"] != "assignd-test" || attrs["service.version"] != "v1.2.3" {
 				t.Fatalf("resource = %v, want service.name assignd-test, service.version v1.2.3", attrs)
 			}
-			if got := rs.ScopeSpans[0].Spans[0].Name; got != "exported span" {
-				t.Fatalf("span name = %q", got)
+			if len(col.Named("exported span")) != 1 {
+				t.Fatalf("spans = %v, want one called \"exported span\"", col.Spans())
 			}
 		})
 	}
