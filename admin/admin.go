@@ -44,9 +44,9 @@ type Options struct {
 	// loopback included. Empty: only loopback clients are served.
 	Password string
 	// AllowRemote serves non-loopback clients without credentials. Only for
-	// an operator's explicit opt-in naming the exposure (a private network
-	// such as Fly's 6PN, where the platform's scraper cannot send
-	// credentials); the default refuses them with 403.
+	// an operator's explicit opt-in naming the exposure (ADMIN_OPEN_REASON:
+	// a private network such as Fly's 6PN, whose metrics scraper cannot
+	// send credentials); the default refuses them with 403.
 	AllowRemote bool
 
 	// Gatherer serves /metrics.
@@ -153,7 +153,7 @@ func digest(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
 
 // ErrNoCredentials is returned by CheckExposure for a non-loopback address
 // without a password or an explicit opt-in.
-var ErrNoCredentials = errors.New("a non-loopback admin address serves metrics, profiles and the queue UI to the network: set ADMIN_PASSWORD (HTTP Basic auth), or listen on 127.0.0.1")
+var ErrNoCredentials = errors.New("a non-loopback admin address serves metrics, profiles and the queue UI to the network: set ADMIN_PASSWORD (HTTP Basic auth), or ADMIN_OPEN_REASON saying why the network is private, or listen on 127.0.0.1")
 
 // CheckExposure is the start-up rule for ADMIN_ADDR: a loopback address is
 // always fine; any other needs a password, or allowRemote (an explicit

@@ -159,3 +159,20 @@ func TestAdminAddrNeedsCredentials(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal naming ADMIN_ADDR and ADMIN_PASSWORD", err)
 	}
 }
+
+// ADMIN_OPEN_REASON is the explicit opt-in: start-up goes on and says so.
+func TestAdminOpenReasonIsLogged(t *testing.T) {
+	adminPort := freePort(t)
+	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+		"ADMIN_ADDR=0.0.0.0:" + adminPort, "ADMIN_OPEN_REASON=Fly private network"}
+	stop, logs := startServe(t, env)
+	if status, body := adminGet(t, "http://127.0.0.1:"+adminPort+"/metrics", ""); status != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("admin /metrics: %d", status)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"reason":"Fly private network"`) {
+		t.Fatalf("the exposure is not logged:\n%s", logs)
+	}
+}
