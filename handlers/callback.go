@@ -133,7 +133,7 @@ func (h *callback) serve(c echo.Context) error {
 	elapsed := time.Since(start)
 	h.metrics.callback(result, elapsed)
 	h.metrics.decision(d)
-	sp.result, sp.res, sp.decision, sp.dup = result, &res, &d, duplicate
+	sp.result, sp.res, sp.decision, sp.decided, sp.dup = result, &res, d, true, duplicate
 	line := h.log.Info()
 	if why != nil {
 		line = h.log.Warn().Err(why)

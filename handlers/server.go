@@ -40,7 +40,8 @@ type Options struct {
 	BodyLimit     int64  // default DefaultBodyLimit
 	LogAttributes bool
 	// Tracer makes each callback a server span with child spans for the
-	// signature check, the decision and the store insert. Default: no-op.
+	// signature check, the decision and the store insert. Nil: no spans, at
+	// no cost (serve passes nil unless OTEL_* turns tracing on).
 	Tracer trace.Tracer
 }
 
@@ -57,9 +58,6 @@ func New(o Options) (*echo.Echo, error) {
 	}
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = DefaultBodyLimit
-	}
-	if o.Tracer == nil {
-		o.Tracer = defaultTracer()
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

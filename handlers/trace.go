@@ -23,9 +23,10 @@ const (
 // TracerName names the handler's tracer (the instrumentation scope).
 const TracerName = "github.com/assignd/assignd/handlers"
 
-// defaultTracer is used when Options.Tracer is nil: OTel's no-op, so an
-// untraced callback pays only no-op calls.
-func defaultTracer() trace.Tracer { return noop.NewTracerProvider().Tracer(TracerName) }
+// noSpan stands in for every span when Options.Tracer is nil. Even OTel's
+// no-op tracer allocates a context per span; without a tracer an untraced
+// callback allocates nothing for tracing. (A value, never written.)
+var noSpan trace.Span = noop.Span{}
 
 // callbackSpan is the server span of one callback. The handler fills in
 // what it learns; end records it as attributes, whichever way it answered.
@@ -34,13 +35,18 @@ type callbackSpan struct {
 	c        echo.Context
 	result   string
 	res      *policy.Reservation
-	decision *policy.Decision
+	decision policy.Decision // a copy: a pointer would move the handler's to the heap
+	decided  bool
 	dup      bool
 }
 
-func (h *callback) startSpan(c echo.Context) (context.Context, *callbackSpan) {
+// startSpan returns the span by value: it lives on the handler's stack.
+func (h *callback) startSpan(c echo.Context) (context.Context, callbackSpan) {
+	if h.tracer == nil {
+		return c.Request().Context(), callbackSpan{span: noSpan, c: c}
+	}
 	ctx, span := h.tracer.Start(c.Request().Context(), SpanCallback, trace.WithSpanKind(trace.SpanKindServer))
-	return ctx, &callbackSpan{span: span, c: c}
+	return ctx, callbackSpan{span: span, c: c}
 }
 
 func (s *callbackSpan) end() {
@@ -65,7 +71,7 @@ func (s *callbackSpan) end() {
 			attribute.String("twilio.workspace_sid", r.WorkspaceSid),
 		)
 	}
-	if d := s.decision; d != nil {
+	if d := s.decision; s.decided {
 		s.span.SetAttributes(
 			attribute.String("assignd.rule", d.Rule),
 			attribute.String("assignd.instruction", d.InstructionName()),
@@ -84,6 +90,9 @@ func (s *callbackSpan) end() {
 
 // childSpan starts one step of the callback (signature, decision, store).
 func (h *callback) childSpan(ctx context.Context, name string) (context.Context, trace.Span) {
+	if h.tracer == nil {
+		return ctx, noSpan
+	}
 	return h.tracer.Start(ctx, name)
 }
 

@@ -16,10 +16,12 @@ import (
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/telemetry"
 )
 
@@ -172,4 +174,13 @@ func serveAdmin(ctx context.Context, s adminSettings, log zerolog.Logger, reg pr
 			Msg("admin listener serves any client without credentials (ADMIN_OPEN_REASON)")
 	}
 	return startAdmin(s.Addr, h, log)
+}
+
+// callbackTracer is the handlers' tracer when tracing is on; nil (no spans,
+// no cost) otherwise.
+func callbackTracer(tr *telemetry.Tracing) trace.Tracer {
+	if !tr.Enabled {
+		return nil
+	}
+	return tr.Provider.Tracer(handlers.TracerName)
 }

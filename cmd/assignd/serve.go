@@ -122,7 +122,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
 		LogAttributes: cfg.LogAttributes,
-		Tracer:        tracing.Provider.Tracer(handlers.TracerName),
+		Tracer:        callbackTracer(tracing),
 	})
 	if err != nil {
 		return err
