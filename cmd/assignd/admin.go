@@ -57,12 +57,9 @@ func loadAdminSettings(environ []string) (adminSettings, error) {
 	return s, nil
 }
 
-// adminShutdownGrace bounds an admin request in flight at shutdown (a
-// metrics scrape); long streams (pprof, live pages) are cut after it.
-const adminShutdownGrace = time.Second
-
-// startAdmin serves h on addr, the private admin listener. stop shuts it
-// down; it is safe to call more than once.
+// startAdmin serves h on addr, the private admin listener. stop closes it
+// at once: nothing on it is worth a share of the platform's shutdown budget
+// (a scrape retries, a profile or live page is restarted by hand).
 func startAdmin(addr string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -85,13 +82,7 @@ func startAdmin(addr string, h http.Handler, log zerolog.Logger) (stop func(), e
 		}
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Msg("admin listener: /metrics, /readyz, /debug/pprof/, /admin/queue/ (River UI), /admin/")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), adminShutdownGrace)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-		}
-	}, nil
+	return func() { srv.Close() }, nil
 }
 
 // setupTracing configures OpenTelemetry from the OTEL_* variables. When
@@ -112,8 +103,9 @@ func setupTracing(ctx context.Context, environ []string, log zerolog.Logger) (*t
 	return tr, log, nil
 }
 
-// tracingShutdownGrace bounds the last span flush on the way out.
-const tracingShutdownGrace = 5 * time.Second
+// tracingShutdownGrace bounds the last span flush on the way out; it comes
+// after the drain, so it counts against the platform's kill timeout.
+const tracingShutdownGrace = time.Second
 
 func shutdownTracing(tr *telemetry.Tracing, log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownGrace)
