@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,8 +62,8 @@ type Options struct {
 	Inspector http.Handler
 }
 
-// New returns the admin handler. River's UI runs background services that
-// stop when ctx ends.
+// New returns the admin handler. River's UI, started on its first request,
+// runs background services that stop when ctx ends.
 func New(ctx context.Context, o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	if o.Gatherer != nil {
@@ -94,7 +95,7 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 }
 
 // queueUI builds River's UI for the queue's driver, under QueuePrefix.
-func queueUI(ctx context.Context, endpoints uiendpoints.Bundle, log zerolog.Logger) (*riverui.Handler, error) {
+func queueUI(ctx context.Context, endpoints uiendpoints.Bundle, log zerolog.Logger) (http.Handler, error) {
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: endpoints,
 		Logger:    slog.New(zerolog.NewSlogHandler(log.With().Str("component", "riverui").Logger())),
@@ -103,10 +104,27 @@ func queueUI(ctx context.Context, endpoints uiendpoints.Bundle, log zerolog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("river UI: %w", err)
 	}
-	if err := ui.Start(ctx); err != nil {
-		return nil, fmt.Errorf("river UI: %w", err)
+	return &lazyStart{ctx: ctx, ui: ui}, nil
+}
+
+// lazyStart starts River's UI on its first request. Once started, the UI
+// counts jobs by state in the background, periodically, whether anyone
+// looks or not; on SQLite that takes the queue's one connection from the
+// callbacks' inserts. Nobody who never opens the UI should pay for it.
+type lazyStart struct {
+	ctx  context.Context // the listener's lifetime, which the UI's services share
+	ui   *riverui.Handler
+	once sync.Once
+	err  error
+}
+
+func (l *lazyStart) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.once.Do(func() { l.err = l.ui.Start(l.ctx) })
+	if l.err != nil {
+		http.Error(w, "river UI did not start: "+l.err.Error(), http.StatusInternalServerError)
+		return
 	}
-	return ui, nil
+	l.ui.ServeHTTP(w, r)
 }
 
 // access is the admin listener's one access rule.
