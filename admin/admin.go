@@ -15,8 +15,6 @@ import (
 	"net/http/pprof"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"riverqueue.com/riverui"
 	"riverqueue.com/riverui/uiendpoints"
@@ -50,11 +48,11 @@ type Options struct {
 	// send credentials); the default refuses them with 403.
 	AllowRemote bool
 
-	// Gatherer serves /metrics.
-	Gatherer prometheus.Gatherer
-	// Ready serves /readyz with details (store errors included), which is
-	// why it lives here and not on the public port.
-	Ready http.Handler
+	// Metrics serves /metrics (Prometheus), Ready /readyz with details
+	// (store errors included, which is why it lives here and not on the
+	// public port). handlers.NewOps serves both.
+	Metrics http.Handler
+	Ready   http.Handler
 	// Queue is River's UI API bound to the queue's client and store
 	// (async.Queue.UIEndpoints); River's UI is served at QueuePrefix.
 	Queue uiendpoints.Bundle
@@ -66,8 +64,8 @@ type Options struct {
 // runs background services that stop when ctx ends.
 func New(ctx context.Context, o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
-	if o.Gatherer != nil {
-		mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	if o.Metrics != nil {
+		mux.Handle(MetricsPath, o.Metrics)
 	}
 	if o.Ready != nil {
 		mux.Handle(ReadyPath, o.Ready)

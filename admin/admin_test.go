@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/admin"
@@ -34,12 +35,12 @@ func serve(t *testing.T, addr string, h http.Handler) string {
 
 func newAdmin(t *testing.T, o admin.Options) http.Handler {
 	t.Helper()
-	if o.Gatherer == nil {
+	if o.Metrics == nil {
 		reg := prometheus.NewRegistry()
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_test_total", Help: "A counter the test looks for."})
 		c.Add(3)
 		reg.MustRegister(c)
-		o.Gatherer = reg
+		o.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	o.Logger = zerolog.Nop()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
@@ -142,10 +141,9 @@ func queueMiddleware(tr *telemetry.Tracing) []rivertype.Middleware {
 
 // serveAdmin starts the admin listener when ADMIN_ADDR is set.
 //
-// MERGE NOTE: Ready is the public handler's /readyz until engineer B's
-// readiness-with-details handler exists; Inspector is engineer G's
-// decision inspector (nil until merged).
-func serveAdmin(ctx context.Context, s adminSettings, log zerolog.Logger, reg prometheus.Gatherer, ready http.Handler, queue *async.Queue) (stop func(), err error) {
+// MERGE NOTE: metrics and ready become engineer B's handlers.NewOps (it
+// serves both paths); Inspector is engineer G's decision inspector.
+func serveAdmin(ctx context.Context, s adminSettings, log zerolog.Logger, metrics, ready http.Handler, queue *async.Queue) (stop func(), err error) {
 	if s.Addr == "" {
 		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
 		return func() {}, nil
@@ -154,7 +152,7 @@ func serveAdmin(ctx context.Context, s adminSettings, log zerolog.Logger, reg pr
 		Logger:      log,
 		Password:    s.Password,
 		AllowRemote: s.OpenReason != "",
-		Gatherer:    reg,
+		Metrics:     metrics,
 		Ready:       ready,
 		Queue:       queue.UIEndpoints(),
 	})
