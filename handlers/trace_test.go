@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/async/asynctest"
 	"github.com/assignd/assignd/async/fake"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/telemetry"
@@ -66,7 +67,17 @@ func assertChild(t *testing.T, child, parent tracetest.SpanStub) {
 // span links to the store span through the stored job; the REST call's
 // client span is a child of the work span.
 func TestTraceFromCallbackToRESTCall(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) { traceFromCallbackToRESTCall(t, store) })
+	}
+}
+
+func traceFromCallbackToRESTCall(t *testing.T, db string) {
 	exp, tp := newRecorder()
+	o := async.Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), ReservationTimeout: time.Minute, Middleware: async.TraceMiddleware(tp)}
+	if db == "postgres" {
+		o.DatabaseURL = asynctest.DatabaseURL(t)
+	}
 	api := fake.New(fake.Options{Credentials: map[string]string{"AC0123456789abcdef0123456789abcdef": "tok123"}, AutoCreate: true})
 	apiSrv := httptest.NewServer(api)
 	t.Cleanup(apiSrv.Close)
@@ -74,10 +85,8 @@ func TestTraceFromCallbackToRESTCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := async.Open(context.Background(), async.Options{
-		Logger: zerolog.Nop(), DataDir: t.TempDir(), API: client, ReservationTimeout: time.Minute,
-		Middleware: async.TraceMiddleware(tp),
-	})
+	o.API = client
+	q, err := async.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
