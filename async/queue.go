@@ -27,6 +27,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	"riverqueue.com/riverui/uiendpoints"
 
 	"github.com/assignd/assignd/policy"
 )
@@ -47,6 +48,8 @@ type Options struct {
 	Metrics            *Metrics
 	// Now is the clock; tests may replace it. Default time.Now.
 	Now func() time.Time
+	// Middleware is added to River's client, e.g. TraceMiddleware.
+	Middleware []rivertype.Middleware
 }
 
 // Queue stores async decisions and works them off. It hides which store and
@@ -64,6 +67,7 @@ type Queue struct {
 	ping   func(ctx context.Context) error
 	counts func(ctx context.Context) (map[string]int, error)
 	close  func()
+	ui     uiendpoints.Bundle // River's UI API, see ui.go
 }
 
 // Open connects to the store, runs River's migrations and prepares the
@@ -106,6 +110,7 @@ func (q *Queue) openPostgres(ctx context.Context, o Options) error {
 		return err
 	}
 	q.bind(client)
+	q.ui = uiEndpoints(client)
 	q.ping = pool.Ping
 	q.counts = func(ctx context.Context) (map[string]int, error) {
 		rows, err := pool.Query(ctx, depthQuery)
@@ -160,6 +165,7 @@ func (q *Queue) openSQLite(ctx context.Context, o Options) error {
 		q.log.Warn().Int64("jobs", n).Msg("requeued async decisions left running by a previous process")
 	}
 	q.bind(client)
+	q.ui = uiEndpoints(client)
 	q.ping = db.PingContext
 	q.counts = func(ctx context.Context) (map[string]int, error) {
 		rows, err := db.QueryContext(ctx, depthQuery)
@@ -215,6 +221,7 @@ func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o O
 	} else {
 		cfg.SkipUnknownJobCheck = true // insert-only: another process works the jobs
 	}
+	cfg.Middleware = o.Middleware
 	if tune != nil {
 		tune(cfg)
 	}
@@ -263,6 +270,7 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 		ReceivedAt: received, Deadline: received.Add(q.timeout),
 	}
 	opts := args.InsertOpts()
+	opts.Metadata = traceMetadata(ctx, opts.Metadata)
 	if d.Delay > 0 {
 		opts.ScheduledAt = received.Add(d.Delay)
 	}

@@ -103,7 +103,8 @@ func backoff(attempt int, remaining time.Duration) time.Duration {
 
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error {
 	a := job.Args
-	log := w.log.With().Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
+	// Ctx: with tracing on, these lines carry the job's trace_id.
+	log := w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
 		Str("rule", a.Rule).Int("attempt", job.Attempt).Logger()
 	if !w.now().Before(a.Deadline) {
 		return w.finish(ctx, log, job, Output{Outcome: OutcomeExpired, Detail: "reservation deadline passed before the update could be applied"}, errExpired)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/assignd/assignd/policy"
 )
@@ -52,6 +53,7 @@ type callback struct {
 	logAttrs  bool
 	budget    time.Duration
 	overdue   error // the budget context's cause, for the log
+	tracer    trace.Tracer
 }
 
 // answerMargin is kept from the budget for encoding, logging and writing the
@@ -61,10 +63,13 @@ const answerMargin = 100 * time.Millisecond
 func (h *callback) serve(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
+	ctx, sp := h.startSpan(c)
+	defer sp.end()
 
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
+		sp.result = ResultBadRequest
 		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
 			Msg("callback refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
@@ -72,9 +77,12 @@ func (h *callback) serve(c echo.Context) error {
 
 	// Nothing in the request is trusted or acted on before its signature
 	// holds. An unparseable body cannot carry a valid signature either.
+	_, vspan := h.childSpan(ctx, SpanSignature)
 	form, checked, err := h.verifier.VerifyForm(req, body)
+	vspan.End()
 	if err != nil {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
+		sp.result = ResultBadSignature
 		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", refusalHint(err)).Msg("callback refused: " + err.Error())
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
@@ -83,13 +91,14 @@ func (h *callback) serve(c echo.Context) error {
 	// One budget from receipt, safely inside the 5 s Twilio waits: the
 	// decision and storing an async decision both end by it, so the answer
 	// is never one TaskRouter has stopped waiting for.
-	ctx, cancel := context.WithDeadlineCause(req.Context(), start.Add(h.budget-answerMargin), h.overdue)
+	ctx, cancel := context.WithDeadlineCause(ctx, start.Add(h.budget-answerMargin), h.overdue)
 	defer cancel()
 
 	res, err := ParseReservation(form, start)
 	var attrErr *AttributeError
 	if err != nil && !errors.As(err, &attrErr) {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
+		sp.result, sp.res = ResultBadRequest, &res
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
 			Msg("callback refused: bad parameters")
 		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
@@ -104,7 +113,9 @@ func (h *callback) serve(c echo.Context) error {
 		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
 	} else {
 		t0 := time.Now()
-		d, err = h.decider.Decide(ctx, &res)
+		dctx, dspan := h.childSpan(ctx, SpanDecide)
+		d, err = h.decider.Decide(dctx, &res)
+		endStep(dspan, err)
 		h.metrics.decided(time.Since(t0))
 		if err != nil {
 			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
@@ -130,6 +141,7 @@ func (h *callback) serve(c echo.Context) error {
 	elapsed := time.Since(start)
 	h.metrics.callback(result, elapsed)
 	h.metrics.decision(d)
+	sp.result, sp.res, sp.decision, sp.decided, sp.dup = result, &res, d, true, duplicate
 	line := h.log.Info()
 	if why != nil {
 		line = h.log.Warn().Err(why)
@@ -146,14 +158,18 @@ func (h *callback) serve(c echo.Context) error {
 	if h.logAttrs {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
-	line.Msg("callback answered")
+	line.Ctx(ctx).Msg("callback answered")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
-func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {
+func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (dup bool, err error) {
 	if h.scheduler == nil {
 		return false, errors.New("async decisions need the durable queue, which is not configured")
 	}
+	// The job carries this span's context, so the REST call it leads to
+	// links back here.
+	ctx, span := h.childSpan(ctx, SpanStore)
+	defer func() { endStep(span, err) }()
 	return h.scheduler.Schedule(ctx, r, d)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultBodyLimit bounds a callback body. Twilio's own limits (two 4 KiB
@@ -62,6 +63,10 @@ type Options struct {
 	// DefaultRefusalLogInterval.
 	RefusalLogBurst    int
 	RefusalLogInterval time.Duration
+	// Tracer makes each callback a server span with child spans for the
+	// signature check, the decision and the store insert. Nil: no spans, at
+	// no cost (serve passes nil unless OTEL_* turns tracing on).
+	Tracer trace.Tracer
 }
 
 // New returns the public HTTP handler: only what Twilio needs (the callback,
@@ -100,7 +105,7 @@ func New(o Options) (*echo.Echo, error) {
 	refusals := newRefusalLog(o.Logger, o.RefusalLogBurst, o.RefusalLogInterval)
 	cb := &callback{
 		log: o.Logger, refusals: refusals, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
-		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes,
+		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes, tracer: o.Tracer,
 		budget: o.Budget, overdue: fmt.Errorf("callback budget of %s used up", o.Budget),
 	}
 	// Twilio signs the URL as configured, with or without a trailing slash;

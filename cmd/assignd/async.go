@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/async"
@@ -22,14 +23,14 @@ import (
 // (config refuses a policy with async rules then). In development: a fake
 // API, either the one TWILIO_API_BASE_URL names or one started in this
 // process. stop shuts down an in-process fake.
-func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *async.API, stop func(), err error) {
+func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, transport http.RoundTripper) (api *async.API, stop func(), err error) {
 	stop = func() {}
 	if cfg.HasTwilioCredentials() {
 		user, pass := cfg.AccountSid, cfg.AuthToken
 		if cfg.APIKey != "" {
 			user, pass = cfg.APIKey, cfg.APISecret
 		}
-		api, err = async.NewAPI(cfg.APIBaseURL, cfg.AccountSid, user, pass, nil)
+		api, err = async.NewAPI(cfg.APIBaseURL, cfg.AccountSid, user, pass, transport)
 		return api, stop, err
 	}
 	if cfg.Mode == config.Production {
@@ -48,7 +49,7 @@ func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger) (api *a
 	}
 	log.Warn().Str("taskrouter_api", base).
 		Msg("DEVELOPMENT MODE: no Twilio credentials, so async decisions are applied to a local fake TaskRouter API, not to Twilio")
-	api, err = async.NewAPI(base, creds.AccountSid, creds.AccountSid, creds.AuthToken, nil)
+	api, err = async.NewAPI(base, creds.AccountSid, creds.AccountSid, creds.AuthToken, transport)
 	if err != nil {
 		stop()
 		return nil, func() {}, err
@@ -70,7 +71,7 @@ func startDevFake(creds config.DevCredentials) (base string, stop func(), err er
 }
 
 // openQueue opens the durable queue and registers its metrics.
-func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer) (*async.Queue, error) {
+func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer, mw []rivertype.Middleware) (*async.Queue, error) {
 	q, err := async.Open(ctx, async.Options{
 		Logger:             log,
 		DatabaseURL:        cfg.DatabaseURL,
@@ -79,6 +80,7 @@ func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *
 		Workers:            cfg.AsyncWorkers,
 		ReservationTimeout: cfg.ReservationTimeout,
 		Metrics:            async.NewMetrics(reg),
+		Middleware:         mw,
 	})
 	if err != nil {
 		name := "DATA_DIR"

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -46,6 +44,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)
 	}
+	tracing, log, err := setupTracing(ctx, environ, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, log)
 	gcPercent := tuneGC(environ)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
@@ -76,12 +79,12 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg).run(ctx)
 	}
 
-	api, stopFake, err := restAPI(ctx, cfg, log)
+	api, stopFake, err := restAPI(ctx, cfg, log, restTransport(tracing))
 	if err != nil {
 		return err
 	}
 	defer stopFake()
-	queue, err := openQueue(ctx, cfg, log, api, reg)
+	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing))
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): the policy has no async rules, and a reload adding one is refused")
 	}
 
-	h, err := handlers.New(handlers.Options{
+	hopts := handlers.Options{
 		Logger:        log,
 		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy, cfg.PublicHosts...),
 		Decider:       guard,
@@ -117,21 +120,18 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		CallbackPath:  cfg.CallbackPath,
 		Budget:        cfg.CallbackBudget,
 		LogAttributes: cfg.LogAttributes,
-	})
+		Tracer:        callbackTracer(tracing),
+	}
+	h, err := handlers.New(hopts)
 	if err != nil {
 		return err
 	}
-
-	if cfg.AdminAddr != "" {
-		dln, err := net.Listen("tcp", cfg.AdminAddr)
-		if err != nil {
-			return &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
-		}
-		dbg := &http.Server{Handler: adminAuth(cfg.AdminPassword, debugMux()), ReadHeaderTimeout: 5 * time.Second}
-		go dbg.Serve(dln)
-		defer dbg.Close()
-		log.Warn().Str("addr", dln.Addr().String()).Str("open_reason", cfg.AdminOpenReason).Msg("pprof debug endpoints enabled (ADMIN_ADDR)")
+	ops := handlers.NewOps(hopts)
+	stopAdmin, err := serveAdmin(ctx, cfg, log, ops, ops, queue)
+	if err != nil {
+		return err
 	}
+	defer stopAdmin()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -206,35 +206,6 @@ func tuneGC(environ []string) int {
 	}
 	debug.SetGCPercent(defaultGCPercent)
 	return defaultGCPercent
-}
-
-// adminAuth requires Basic auth with password (any user name) when one is
-// set; config refuses a non-loopback ADMIN_ADDR with neither a password nor
-// a stated reason.
-func adminAuth(password string, next http.Handler) http.Handler {
-	if password == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, got, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(password)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// debugMux serves the runtime profiles, on ADMIN_ADDR only.
-func debugMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
 
 // newLogger logs JSON, or readable console lines when w is a terminal.

@@ -1,0 +1,136 @@
+// Package telemetry sets up OpenTelemetry tracing the standard way, from the
+// OTEL_* environment variables, and the small adapters the rest of the
+// service needs: a zerolog hook that puts trace_id on log lines and an HTTP
+// transport that makes each outgoing request a client span. Without an OTLP
+// endpoint nothing is installed: the provider is OTel's no-op, so the
+// callback's hot path pays only no-op calls.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/assignd/assignd/config"
+)
+
+// DefaultServiceName names the service in traces unless OTEL_SERVICE_NAME does.
+const DefaultServiceName = "assignd"
+
+// The OTEL_* variables this package reads itself (from the environ it is
+// given); the exporter and SDK read the rest of the standard ones
+// (OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_BSP_*, …) from the
+// process environment.
+const (
+	EnvEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvProtocol       = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvTracesProtocol = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	EnvServiceName    = "OTEL_SERVICE_NAME"
+	EnvSDKDisabled    = "OTEL_SDK_DISABLED"
+	EnvTracesExporter = "OTEL_TRACES_EXPORTER"
+)
+
+// Tracing is the configured tracer provider.
+type Tracing struct {
+	// Provider is the SDK's provider exporting over OTLP/HTTP, or OTel's
+	// no-op provider when tracing is off.
+	Provider trace.TracerProvider
+	// Enabled reports whether spans are exported. Callers install tracing
+	// hooks (River middleware, log hook) only when it is true.
+	Enabled bool
+	// Endpoint is where spans go, for the start-up log line.
+	Endpoint string
+	// Shutdown flushes buffered spans; call it last on the way out.
+	Shutdown func(context.Context) error
+}
+
+// Setup reads the OTEL_* variables in environ. Tracing is on when
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set
+// (and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says
+// otherwise); version becomes service.version. A malformed value is a
+// *config.Error naming the variable.
+func Setup(ctx context.Context, environ []string, version string) (*Tracing, error) {
+	env := lookup(environ)
+	off := &Tracing{Provider: noop.NewTracerProvider(), Shutdown: func(context.Context) error { return nil }}
+	if strings.EqualFold(env[EnvSDKDisabled], "true") || strings.EqualFold(env[EnvTracesExporter], "none") {
+		return off, nil
+	}
+	if v := env[EnvTracesExporter]; v != "" && v != "otlp" {
+		return nil, &config.Error{Var: EnvTracesExporter, Msg: fmt.Sprintf("%q is not supported: use otlp (the default) or none", v)}
+	}
+	endpoint, err := endpointURL(env)
+	if err != nil || endpoint == "" {
+		return off, err
+	}
+	for _, name := range []string{EnvTracesProtocol, EnvProtocol} {
+		if v := env[name]; v != "" && v != "http/protobuf" {
+			return nil, &config.Error{Var: name, Msg: fmt.Sprintf("%q is not supported: assignd exports OTLP over HTTP, set http/protobuf (or leave it unset)", v)}
+		}
+	}
+
+	// The endpoint comes from environ so that it is the one this process
+	// was given; headers, timeouts and TLS settings the exporter reads
+	// itself.
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("otlp trace exporter: %w", err)
+	}
+	name := env[EnvServiceName]
+	if name == "" {
+		name = DefaultServiceName
+	}
+	// Later sources win: the default name, then OTEL_RESOURCE_ATTRIBUTES,
+	// then OTEL_SERVICE_NAME.
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(DefaultServiceName), semconv.ServiceVersion(version)),
+		resource.WithFromEnv(),
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(semconv.ServiceName(name)),
+	)
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return nil, fmt.Errorf("otel resource: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	return &Tracing{Provider: tp, Enabled: true, Endpoint: endpoint, Shutdown: tp.Shutdown}, nil
+}
+
+// endpointURL returns the traces endpoint as a full URL: the per-signal
+// variable as given, or the base one with /v1/traces appended, as the OTLP
+// specification says.
+func endpointURL(env map[string]string) (string, error) {
+	name, v := EnvTracesEndpoint, env[EnvTracesEndpoint]
+	if v == "" {
+		name, v = EnvEndpoint, env[EnvEndpoint]
+		if v == "" {
+			return "", nil
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", &config.Error{Var: name, Msg: fmt.Sprintf("%q: want an http(s) URL such as http://localhost:4318", v)}
+	}
+	if name == EnvEndpoint {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+	}
+	return u.String(), nil
+}
+
+func lookup(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "OTEL_") {
+			env[k] = strings.TrimSpace(v)
+		}
+	}
+	return env
+}
