@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -193,6 +194,15 @@ var (
 		"redirect": {"RedirectCallSid", "RedirectUrl"},
 	}
 	reservationStatuses = []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
+	// The enumerations of the update's list parameters (Twilio's spec:
+	// task_reservation_enum_call_status, _conference_event, _supervisor_mode).
+	callStatuses     = []string{"initiated", "ringing", "answered", "completed"}
+	conferenceEvents = []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}
+	supervisorModes  = []string{"monitor", "whisper", "barge"}
+	updateEnums      = map[string][]string{
+		"DequeueStatusCallbackEvent": callStatuses, "StatusCallbackEvent": callStatuses,
+		"ConferenceStatusCallbackEvent": conferenceEvents, "SupervisorMode": supervisorModes,
+	}
 )
 
 // applyLocked carries out a reservation update (REST, or the assignment
@@ -209,6 +219,13 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 	}
 	if p.err != nil {
 		return p.err
+	}
+	for k, allowed := range updateEnums {
+		for _, x := range v[k] {
+			if !slices.Contains(allowed, x) {
+				return errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
+			}
+		}
 	}
 	for _, k := range updateActivities {
 		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
