@@ -156,6 +156,9 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	}
 	sid := r.PathValue("Sid")
 	e.mu.Lock()
+	if ep == UpdateTaskReservation || ep == UpdateWorkerReservation {
+		e.countUpdateLocked(r) // counted even when a fault stops it: the client did send it
+	}
 	fault, faulty := e.nextFaultLocked(ep, sid)
 	e.mu.Unlock()
 	if faulty && fault.Delay > 0 {

@@ -96,6 +96,9 @@ func validating(t *testing.T, serverURL string, h http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r) // a Drop fault panics through here and aborts the connection, as it should
+		if r.Context().Err() != nil {
+			return // the client gave up (a Delay fault): no answer was given
+		}
 
 		vr := r.Clone(context.Background())
 		vr.Body = io.NopCloser(bytes.NewReader(body))

@@ -168,7 +168,6 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	r.updates++
 	v, apiErr := form(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
@@ -178,6 +177,16 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 	}
 	e.dispatchLocked(c.ws)
 	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+}
+
+// countUpdateLocked counts an update request for the reservation in the
+// path, if it exists.
+func (e *Emulator) countUpdateLocked(r *http.Request) {
+	if ws := e.workspaces.get(r.PathValue("WorkspaceSid")); ws != nil {
+		if res := ws.reservations.get(r.PathValue("Sid")); res != nil {
+			res.updates++
+		}
+	}
 }
 
 // Parameters of the reservation update, by type, as Twilio's API defines
