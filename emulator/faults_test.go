@@ -1,8 +1,6 @@
 package emulator_test
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -161,6 +159,4 @@ func TestRandomFaultRate(t *testing.T) {
 	if _, err := h.api.FetchWorkflow(l.Workspace, l.Workflows["Tutorial Workflow"]); err != nil {
 		t.Fatalf("an endpoint without faults failed: %v", err)
 	}
-	_ = errors.New
-	_ = context.Background
 }

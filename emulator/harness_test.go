@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +198,3 @@ func restErr(t *testing.T, err error) *client.TwilioRestError {
 	}
 	return re
 }
-
-var _ = strings.TrimSpace

@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -461,5 +460,3 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
-
-var _ = json.Marshal
