@@ -49,6 +49,7 @@ func (e *Emulator) callbackForm(ws *workspace, wf *workflow, q *queue, t *task, 
 func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string, f url.Values) {
 	defer e.wg.Done()
 	var answer map[string]any
+	last := -1 // index in e.callbacks of the attempt whose answer is used
 	for i, u := range urls {
 		status, ctype, body, err := e.post(context.Background(), u, f, e.opt.CallbackTimeout)
 		if err == nil {
@@ -61,6 +62,7 @@ func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string,
 			at.Err = err.Error()
 		}
 		e.callbacks = append(e.callbacks, at)
+		last = len(e.callbacks) - 1
 		e.mu.Unlock()
 		if err == nil {
 			break
@@ -73,14 +75,14 @@ func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string,
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
-		e.callbacks[len(e.callbacks)-1].Err = err.Error()
+		e.callbacks[last].Err = err.Error()
 		return
 	}
 	if v == nil || e.closed || e.workspaces.get(ws.sid) != ws || r.status != resPending {
 		return
 	}
 	if apiErr := e.applyLocked(ws, r, v); apiErr != nil {
-		e.callbacks[len(e.callbacks)-1].Err = apiErr.Message
+		e.callbacks[last].Err = apiErr.Message
 		return
 	}
 	e.dispatchLocked(ws)

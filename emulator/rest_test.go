@@ -21,8 +21,8 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("API key + secret: %v", err)
 	}
 	for name, pair := range map[string][2]string{
-		"wrong token":  {accountSid, "wrongtoken0123456789abcdef012345"},
-		"wrong secret": {key, "wrongsecret"},
+		"wrong token":   {accountSid, "wrongtoken0123456789abcdef012345"},
+		"wrong secret":  {key, "wrongsecret"},
 		"other account": {"AC00000000000000000000000000000000", authToken},
 	} {
 		_, err := twilioAPI(h.srv.URL, pair[0], pair[1]).ListWorkspace(&openapi.ListWorkspaceParams{})

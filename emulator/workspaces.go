@@ -80,6 +80,15 @@ func (e *Emulator) routes() {
 	e.handle(ListEvent, "GET", ws+"/Events", e.listEvents)
 	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.fetchEvent)
 
+	// Not Twilio's: the reservations' counts, for load and soak scripts
+	// checking exactly-once from outside (async/fake's /__fake/stats).
+	e.mux.HandleFunc("GET /__emulator/stats", func(w http.ResponseWriter, r *http.Request) {
+		if !e.authorized(r) {
+			writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+			return
+		}
+		writeJSON(w, http.StatusOK, e.Stats())
+	})
 	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !e.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
