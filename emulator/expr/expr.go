@@ -15,29 +15,37 @@
 // or a JSON key: dot-separated names with optional array indices
 // (object.array[2]), resolved against the attributes being matched.
 //
-// What each operator means:
+// What each operator means (a comma separates two spellings of one):
 //
-//	== (or =)   both sides are the same scalar: equal strings, equal numbers or equal booleans
-//	!=          both sides are scalars of the same type and differ
-//	> >= < <=   both numbers (numeric order) or both strings (byte-wise order)
-//	HAS (or ->) the left side is a list and one of its elements equals the right side
-//	IN          the right side is a list and one of its elements equals the left side
-//	NOT IN      the right side is a list and none of its elements equals the left side
-//	CONTAINS    the right side is a string contained in the left side, a string, or in one
-//	            of the strings of the left side, a list
+//	==, =     both sides are the same scalar: equal strings, equal numbers or equal booleans
+//	!=        both sides are scalars of the same type and differ
+//	>         both numbers and the left is greater, or both strings and the left sorts after
+//	>=        as >, or equal
+//	<         both numbers and the left is smaller, or both strings and the left sorts before
+//	<=        as <, or equal
+//	HAS, ->   the left side is a list and one of its elements equals the right side
+//	CONTAINS  the right side is a string contained in the left side, a string, or in
+//	          one of the strings of the left side, a list
+//	IN        the right side is a list and one of its elements equals the left side
+//	NOT IN    the right side is a list and none of its elements equals the left side
+//
+// Numbers compare numerically and strings byte-wise; AND (or &&) binds
+// tighter than OR (or ||).
 //
 // Keywords (AND, OR, HAS, IN, NOT IN, CONTAINS, true, false) are
 // case-insensitive: Twilio's own examples write both `IN` and `in`. String
 // comparisons are exact and case-sensitive; Twilio documents no case folding.
 //
-// TaskRouter resolves a key the attributes do not contain to NULL and, as in
-// SQL, a comparison with NULL is not true; Twilio says comparisons between
-// different types "should be avoided" and, like TaskRouter, this package
-// treats them as not true. So a comparison is false, with every operator
-// including != and NOT IN, when a side is missing or JSON null, when the two
-// sides are of different types (the number 1 and the string "1"), or when
-// the operator is given the wrong shape (a list to ==, a scalar to HAS).
-// Only that comparison is false: `missing == 1 OR 1 == 1` is true.
+// Twilio documents that a key the attributes do not contain resolves to
+// NULL, and that comparisons between different types "should be avoided";
+// it does not document their results. This package follows SQL, whose
+// syntax TaskRouter's borrows: a comparison with NULL is not true, and
+// neither is one between different types. So a comparison is false, with
+// every operator including != and NOT IN, when a side is missing or JSON
+// null, when the two sides are of different types (the number 1 and the
+// string "1"), or when the operator is given the wrong shape (a list to ==,
+// a scalar to HAS, a list to the left of IN). Only that comparison is false:
+// `missing == 1 OR 1 == 1` is true.
 //
 // Twilio does not support hyphens in expressions, so a key like
 // first-name is a syntax error; so is anything else Twilio's grammar does not
@@ -69,14 +77,16 @@ type Vars struct {
 }
 
 // SyntaxError is why Parse refused an expression. Pos is the byte offset in
-// the source (0-based) where the problem was found.
+// the source (0-based) where the problem was found. Error() carries no
+// prefix because callers wrap it in their own ("Invalid TargetWorkers
+// expression ...: expected a value, found end of expression at position 13").
 type SyntaxError struct {
 	Pos int
 	Msg string
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("invalid expression: %s at position %d", e.Msg, e.Pos)
+	return fmt.Sprintf("%s at position %d", e.Msg, e.Pos)
 }
 
 // String returns the source the expression was parsed from.
@@ -101,7 +111,7 @@ func (n orNode) eval(v Vars) bool { return n.left.eval(v) || n.right.eval(v) }
 func (n orNode) canon(b *strings.Builder) {
 	b.WriteByte('(')
 	n.left.canon(b)
-	b.WriteString(" OR ")
+	b.WriteString(" " + orSpellings[0] + " ")
 	n.right.canon(b)
 	b.WriteByte(')')
 }
@@ -112,12 +122,12 @@ func (n andNode) eval(v Vars) bool { return n.left.eval(v) && n.right.eval(v) }
 func (n andNode) canon(b *strings.Builder) {
 	b.WriteByte('(')
 	n.left.canon(b)
-	b.WriteString(" AND ")
+	b.WriteString(" " + andSpellings[0] + " ")
 	n.right.canon(b)
 	b.WriteByte(')')
 }
 
-// op is a comparison operator; its canonical spelling is its String.
+// op is a comparison operator.
 type op int
 
 const (
@@ -131,11 +141,32 @@ const (
 	opContains
 	opIn
 	opNotIn
+	numOps
 )
 
-func (o op) String() string {
-	return [...]string{"==", "!=", ">", ">=", "<", "<=", "HAS", "CONTAINS", "IN", "NOT IN"}[o]
+// spellings is the one list of how each operator may be written, the
+// canonical spelling first; the lexer, the parser, the canonical printer and
+// the error messages all derive from it. Words match case-insensitively.
+var spellings = [numOps][]string{
+	opEq:       {"==", "="},
+	opNe:       {"!="},
+	opGt:       {">"},
+	opGe:       {">="},
+	opLt:       {"<"},
+	opLe:       {"<="},
+	opHas:      {"HAS", "->"},
+	opContains: {"CONTAINS"},
+	opIn:       {"IN"},
+	opNotIn:    {"NOT IN"},
 }
+
+// The logical operators' spellings, canonical first.
+var (
+	andSpellings = []string{"AND", "&&"}
+	orSpellings  = []string{"OR", "||"}
+)
+
+func (o op) String() string { return spellings[o][0] }
 
 type cmpNode struct {
 	left, right operand
@@ -313,8 +344,9 @@ func isScalar(x any) bool {
 }
 
 // compare orders two scalars of the same type: -1, 0 or +1, and false when
-// they are not scalars of the same type. Booleans are only equal or not
-// (false is reported as below true, which ordered refuses to use).
+// they are not scalars of the same type. Booleans have no order: two
+// different ones give +1, which only equality may use (ordered refuses
+// booleans).
 func compare(l, r any) (int, bool) {
 	if ln, ok := number(l); ok {
 		rn, ok := number(r)

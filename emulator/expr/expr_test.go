@@ -3,6 +3,9 @@ package expr
 import (
 	"encoding/json"
 	"errors"
+	goparser "go/parser"
+	gotoken "go/token"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -374,7 +377,7 @@ var invalid = []badCase{
 	{`x == 1e999`, 5, "invalid number"},
 	{`x == .5`, 5, "expected a value, found '.'"},
 	{`x == #`, 5, "unexpected character '#'"},
-	{`x == é`, 5, "unexpected character"},
+	{`x == é`, 5, "unexpected character 'é'"},
 	// Hyphens are not supported in TaskRouter expressions.
 	{`first-name == "a"`, 5, "hyphens are not supported"},
 	{`x == 1-2`, 5, "invalid number"},
@@ -425,7 +428,98 @@ func TestNestingLimit(t *testing.T) {
 
 func TestSyntaxErrorMessage(t *testing.T) {
 	_, err := Parse(`languages HAS`)
-	if got, want := err.Error(), "invalid expression: expected a value, found end of expression at position 13"; got != want {
+	if got, want := err.Error(), "expected a value, found end of expression at position 13"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestOperatorSpellings walks the one table of operator spellings: every
+// spelling, in upper and lower case, parses to its operator (the canonical
+// form prints the operator's canonical spelling) and evaluates like it.
+func TestOperatorSpellings(t *testing.T) {
+	task := attrs(t, taskJSON)
+	// Operands for which each operator is true.
+	operands := [numOps][2]string{
+		opEq:       {`priority`, `5`},
+		opNe:       {`priority`, `4`},
+		opGt:       {`priority`, `4`},
+		opGe:       {`priority`, `5`},
+		opLt:       {`priority`, `6`},
+		opLe:       {`priority`, `5`},
+		opHas:      {`languages`, `"es"`},
+		opContains: {`email`, `"alice"`},
+		opIn:       {`selected_language`, `["es"]`},
+		opNotIn:    {`selected_language`, `["fr"]`},
+	}
+	for o, sps := range spellings {
+		for _, sp := range sps {
+			for _, spelling := range []string{sp, strings.ToLower(sp)} {
+				src := operands[o][0] + " " + spelling + " " + operands[o][1]
+				e, err := Parse(src)
+				if err != nil {
+					t.Errorf("Parse(%s): %v", src, err)
+					continue
+				}
+				want := operands[o][0] + " " + op(o).String() + " " + operands[o][1]
+				if got := canonical(e); got != want {
+					t.Errorf("canonical(%s) = %s, want %s", src, got, want)
+				}
+				if !e.Eval(Vars{Bare: task}) {
+					t.Errorf("Eval(%s) = false, want true", src)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		sps  []string
+		want string
+	}{{andSpellings, "(1 == 1 AND 2 == 2)"}, {orSpellings, "(1 == 1 OR 2 == 2)"}} {
+		for _, sp := range c.sps {
+			for _, spelling := range []string{sp, strings.ToLower(sp)} {
+				e, err := Parse("1 == 1 " + spelling + " 2 == 2")
+				if err != nil {
+					t.Errorf("Parse with %s: %v", spelling, err)
+					continue
+				}
+				if got := canonical(e); got != c.want || !e.Eval(Vars{}) {
+					t.Errorf("%s: canonical %s, want %s, true", spelling, got, c.want)
+				}
+			}
+		}
+	}
+}
+
+// TestDocumentedOperators fails when the package documentation's operator
+// table drifts from the spellings the parser accepts.
+func TestDocumentedOperators(t *testing.T) {
+	f, err := goparser.ParseFile(gotoken.NewFileSet(), "expr.go", nil, goparser.ParseComments|goparser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table []string // the operator column of the documented table
+	for _, line := range strings.Split(f.Doc.Text(), "\n") {
+		if !strings.HasPrefix(line, "\t") || !strings.Contains(line, "  ") {
+			continue
+		}
+		if name := strings.TrimSpace(strings.SplitN(line, "  ", 2)[0]); name != "" {
+			table = append(table, name)
+		}
+	}
+	var want []string
+	for _, sps := range spellings {
+		want = append(want, strings.Join(sps, ", "))
+	}
+	slices.Sort(table)
+	slices.Sort(want)
+	if !slices.Equal(table, want) {
+		t.Errorf("documented operators %q, the parser's %q", table, want)
+	}
+	doc := f.Doc.Text()
+	for _, sps := range [][]string{andSpellings, orSpellings} {
+		for _, sp := range sps {
+			if !strings.Contains(doc, sp) {
+				t.Errorf("the package documentation does not mention %s", sp)
+			}
+		}
 	}
 }

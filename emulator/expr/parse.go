@@ -4,18 +4,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The grammar is small and fixed, so a hand-written lexer and
 // recursive-descent parser is clearer than a parser generator would be, and
 // it gives exact positions for errors without another dependency:
 //
-//	expr       = and { ("OR" | "||") and }
-//	and        = primary { ("AND" | "&&") primary }
+//	expr       = and { or-op and }            or-op: orSpellings
+//	and        = primary { and-op primary }   and-op: andSpellings
 //	primary    = "(" expr ")" | comparison
-//	comparison = operand cmpop operand
-//	cmpop      = "==" | "=" | "!=" | ">" | ">=" | "<" | "<=" | "HAS" | "->"
-//	           | "CONTAINS" | "IN" | "NOT" "IN"
+//	comparison = operand cmp-op operand       cmp-op: spellings ("NOT IN" is two words)
 //	operand    = string | number | "true" | "false" | list | path
 //	list       = "[" [ constant { "," constant } ] "]"
 //	path       = name { "." name | "[" digits "]" }
@@ -38,7 +37,7 @@ const (
 	tString
 	tNumber
 	tName // identifier or keyword; keywords are recognised by the parser
-	tOp   // == = != > >= < <= -> && ||
+	tOp   // a symbolic spelling from spellings, andSpellings or orSpellings
 )
 
 type token struct {
@@ -90,7 +89,7 @@ func lex(src string) ([]token, error) {
 			for j < len(src) && (isLetter(src[j]) || isDigit(src[j])) {
 				j++
 			}
-			if j < len(src) && src[j] == '-' && !strings.HasPrefix(src[j:], "->") {
+			if j < len(src) && src[j] == '-' && opLen(src[j:]) == 0 {
 				return nil, &SyntaxError{Pos: j, Msg: "hyphens are not supported in TaskRouter expressions"}
 			}
 			toks = append(toks, token{tName, i, src[i:j]})
@@ -101,7 +100,8 @@ func lex(src string) ([]token, error) {
 				i += n
 				continue
 			}
-			return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", rune(src[i]))}
+			r, _ := utf8.DecodeRuneInString(src[i:])
+			return nil, &SyntaxError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
 	return append(toks, token{tEOF, len(src), ""}), nil
@@ -123,17 +123,26 @@ func punct(c byte) tokKind {
 	return tDot
 }
 
-// opLen is the length of the operator at the start of s, or 0.
+// opLen is the length of the longest symbolic operator (one of spellings,
+// andSpellings or orSpellings) at the start of s, or 0.
 func opLen(s string) int {
-	for _, o := range []string{"==", "!=", ">=", "<=", "->", "&&", "||"} {
-		if strings.HasPrefix(s, o) {
-			return 2
+	n := 0
+	check := func(sp string) {
+		if !isLetter(sp[0]) && len(sp) > n && strings.HasPrefix(s, sp) {
+			n = len(sp)
 		}
 	}
-	if s[0] == '=' || s[0] == '<' || s[0] == '>' {
-		return 1
+	for _, sps := range spellings {
+		for _, sp := range sps {
+			check(sp)
+		}
 	}
-	return 0
+	for _, sps := range [...][]string{andSpellings, orSpellings} {
+		for _, sp := range sps {
+			check(sp)
+		}
+	}
+	return n
 }
 
 // scanNumber returns the end of the number starting at i: an optional minus,
@@ -208,7 +217,7 @@ func Parse(src string) (*Expr, error) {
 		if t.kind == tRParen {
 			return nil, &SyntaxError{Pos: t.pos, Msg: "unbalanced parenthesis: ')' without '('"}
 		}
-		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected AND, OR or end of expression, found %s", t.describe())}
+		return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected %s, %s or end of expression, found %s", andSpellings[0], orSpellings[0], t.describe())}
 	}
 	return &Expr{src: src, root: root}, nil
 }
@@ -230,12 +239,47 @@ func (p *parser) next() token {
 // keyword reports whether t is the case-insensitive keyword kw.
 func keyword(t token, kw string) bool { return t.kind == tName && strings.EqualFold(t.text, kw) }
 
+// spelled reports whether t is one of sps: a symbol exactly, a word in any case.
+func spelled(t token, sps []string) bool {
+	for _, sp := range sps {
+		if t.kind == tOp && t.text == sp || keyword(t, sp) {
+			return true
+		}
+	}
+	return false
+}
+
+// reserved reports whether t is a word that spells an operator, so cannot
+// start a key path.
+func reserved(t token) bool {
+	if spelled(t, andSpellings) || spelled(t, orSpellings) {
+		return true
+	}
+	for _, sps := range spellings {
+		for _, sp := range sps {
+			if first, _, _ := strings.Cut(sp, " "); keyword(t, first) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// operatorList names the comparison operators for error messages.
+func operatorList() string {
+	names := make([]string, numOps)
+	for o := range numOps {
+		names[o] = o.String()
+	}
+	return strings.Join(names[:numOps-1], ", ") + " or " + names[numOps-1]
+}
+
 func (p *parser) expr(depth int) (node, error) {
 	left, err := p.and(depth)
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); keyword(t, "OR") || t.kind == tOp && t.text == "||"; t = p.peek() {
+	for t := p.peek(); spelled(t, orSpellings); t = p.peek() {
 		p.next()
 		right, err := p.and(depth)
 		if err != nil {
@@ -251,7 +295,7 @@ func (p *parser) and(depth int) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); keyword(t, "AND") || t.kind == tOp && t.text == "&&"; t = p.peek() {
+	for t := p.peek(); spelled(t, andSpellings); t = p.peek() {
 		p.next()
 		right, err := p.primary(depth)
 		if err != nil {
@@ -279,7 +323,7 @@ func (p *parser) primary(depth int) (node, error) {
 		if c.kind == tEOF {
 			return nil, &SyntaxError{Pos: t.pos, Msg: "unbalanced parenthesis: '(' is never closed"}
 		}
-		return nil, &SyntaxError{Pos: c.pos, Msg: fmt.Sprintf("expected ')', AND or OR, found %s", c.describe())}
+		return nil, &SyntaxError{Pos: c.pos, Msg: fmt.Sprintf("expected ')', %s or %s, found %s", andSpellings[0], orSpellings[0], c.describe())}
 	}
 	return n, nil
 }
@@ -302,45 +346,25 @@ func (p *parser) comparison() (node, error) {
 
 func (p *parser) operator() (op, error) {
 	t := p.next()
-	if t.kind == tOp {
-		switch t.text {
-		case "==", "=":
-			return opEq, nil
-		case "!=":
-			return opNe, nil
-		case ">":
-			return opGt, nil
-		case ">=":
-			return opGe, nil
-		case "<":
-			return opLt, nil
-		case "<=":
-			return opLe, nil
-		case "->":
-			return opHas, nil
+	for o, sps := range spellings {
+		for _, sp := range sps {
+			first, second, twoWords := strings.Cut(sp, " ") // "NOT IN"
+			if t.kind == tOp && t.text != first || t.kind != tOp && !keyword(t, first) {
+				continue
+			}
+			if twoWords {
+				if n := p.next(); !keyword(n, second) {
+					return 0, &SyntaxError{Pos: n.pos, Msg: fmt.Sprintf("expected %s after %s, found %s", second, t.text, n.describe())}
+				}
+			}
+			return op(o), nil
 		}
-	}
-	switch {
-	case keyword(t, "HAS"):
-		return opHas, nil
-	case keyword(t, "CONTAINS"):
-		return opContains, nil
-	case keyword(t, "IN"):
-		return opIn, nil
-	case keyword(t, "NOT"):
-		if n := p.next(); !keyword(n, "IN") {
-			return 0, &SyntaxError{Pos: n.pos, Msg: fmt.Sprintf("expected IN after NOT, found %s", n.describe())}
-		}
-		return opNotIn, nil
 	}
 	if t.kind == tEOF {
-		return 0, &SyntaxError{Pos: t.pos, Msg: "expected a comparison operator (==, !=, >, >=, <, <=, HAS, CONTAINS, IN, NOT IN), found end of expression"}
+		return 0, &SyntaxError{Pos: t.pos, Msg: "expected a comparison operator (" + operatorList() + "), found end of expression"}
 	}
-	return 0, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("unknown operator %s: expected ==, !=, >, >=, <, <=, HAS, CONTAINS, IN or NOT IN", t.describe())}
+	return 0, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("unknown operator %s: expected %s", t.describe(), operatorList())}
 }
-
-// reserved are the keywords that cannot start a key path.
-var reserved = []string{"AND", "OR", "HAS", "CONTAINS", "IN", "NOT"}
 
 func (p *parser) operand() (operand, error) {
 	t := p.peek()
@@ -348,16 +372,12 @@ func (p *parser) operand() (operand, error) {
 	case tLBrack:
 		return p.list()
 	case tName:
-		for _, kw := range reserved {
-			if keyword(t, kw) {
-				return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected a value or attribute, found operator %s", t.describe())}
-			}
+		if reserved(t) {
+			return nil, &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected a value or attribute, found operator %s", t.describe())}
 		}
-		if keyword(t, "true") || keyword(t, "false") {
-			p.next()
-			return constant{strings.EqualFold(t.text, "true")}, nil
+		if !keyword(t, "true") && !keyword(t, "false") {
+			return p.path()
 		}
-		return p.path()
 	}
 	c, err := p.constant()
 	if err != nil {
