@@ -48,10 +48,9 @@ func (e *Emulator) callbackForm(ws *workspace, wf *workflow, q *queue, t *task, 
 // pending for a REST update or its timeout.
 func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string, f url.Values) {
 	defer e.wg.Done()
-	var answer map[string]any
-	last := -1 // index in e.callbacks of the attempt whose answer is used
 	for i, u := range urls {
 		status, ctype, body, err := e.post(context.Background(), u, f, e.opt.CallbackTimeout)
+		var answer map[string]any
 		if err == nil {
 			answer, err = callbackAnswer(status, ctype, body)
 		}
@@ -60,32 +59,34 @@ func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string,
 			Body: string(body), At: e.clock.Now()}
 		if err != nil {
 			at.Err = err.Error()
+		} else if useErr := e.useAnswerLocked(ws, r, answer); useErr != "" {
+			at.Err = useErr
 		}
-		e.callbacks = append(e.callbacks, at)
-		last = len(e.callbacks) - 1
+		e.callbacks = keepLast(append(e.callbacks, at), e.opt.History)
 		e.mu.Unlock()
+		e.opt.Log.Info().Str("reservation", r.sid).Str("url", u).Bool("fallback", i > 0).Int("status", status).
+			Str("answer", truncate(string(body), 200)).Str("error", at.Err).Msg("assignment callback")
 		if err == nil {
-			break
+			return // an answer Twilio takes, even one it cannot carry out, ends the callback
 		}
 	}
-	if answer == nil {
-		return
-	}
+}
+
+// useAnswerLocked carries out a callback's answer; it returns why it could
+// not, or "".
+func (e *Emulator) useAnswerLocked(ws *workspace, r *reservation, answer map[string]any) string {
 	v, err := instructionParams(answer)
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if err != nil {
-		e.callbacks[last].Err = err.Error()
-		return
+		return err.Error()
 	}
 	if v == nil || e.closed || e.workspaces.get(ws.sid) != ws || r.status != resPending {
-		return
+		return "" // {}: the reservation waits for a REST update; or it moved on meanwhile
 	}
 	if apiErr := e.applyLocked(ws, r, v); apiErr != nil {
-		e.callbacks[last].Err = apiErr.Message
-		return
+		return apiErr.Message
 	}
 	e.dispatchLocked(ws)
+	return ""
 }
 
 // callbackAnswer accepts what Twilio accepts: 200 with a JSON object body
@@ -173,6 +174,13 @@ func instructionParams(m map[string]any) (url.Values, error) {
 		return nil, fmt.Errorf("unknown instruction %q (Twilio error 55555)", ins)
 	}
 	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // pascal turns end_conference_on_exit into EndConferenceOnExit.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Options configure an Emulator.
@@ -47,6 +50,13 @@ type Options struct {
 	// MaxReservationAttempts cancels a task once it has had this many
 	// reservations without being assigned (default 1000).
 	MaxReservationAttempts int
+	// History is how many events (per workspace), callback attempts and
+	// event deliveries are kept for the Events API and inspection (default
+	// 10,000); older ones are dropped so long runs stay in bounded memory.
+	History int
+	// Log receives one line per event and per assignment callback attempt
+	// (reservation, URL, status, answer); nothing is logged when nil.
+	Log *zerolog.Logger
 }
 
 // Emulator is a TaskRouter: an http.Handler serving the REST API under
@@ -94,6 +104,13 @@ func New(o Options) (*Emulator, error) {
 	}
 	if o.MaxReservationAttempts <= 0 {
 		o.MaxReservationAttempts = 1000
+	}
+	if o.History <= 0 {
+		o.History = 10000
+	}
+	if o.Log == nil {
+		nop := zerolog.Nop()
+		o.Log = &nop
 	}
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	e := &Emulator{
@@ -273,3 +290,24 @@ func (t *table[T]) all() []*T {
 }
 
 func (t *table[T]) len() int { return len(t.order) }
+
+// trim drops the oldest entries beyond max, in batches so it costs O(1)
+// per insert over time.
+func (t *table[T]) trim(max int) {
+	if len(t.order) < 2*max {
+		return
+	}
+	drop := len(t.order) - max
+	for _, sid := range t.order[:drop] {
+		delete(t.m, sid)
+	}
+	t.order = slices.Clone(t.order[drop:])
+}
+
+// keepLast is trim for a plain slice.
+func keepLast[T any](s []T, max int) []T {
+	if len(s) < 2*max {
+		return s
+	}
+	return slices.Clone(s[len(s)-max:])
+}

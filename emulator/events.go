@@ -51,6 +51,8 @@ func (e *Emulator) emit(ws *workspace, typ, desc string, subject any, extra map[
 		ev.data.Set(k, v)
 	}
 	ws.events.put(ev.sid, ev)
+	ws.events.trim(e.opt.History)
+	e.opt.Log.Info().Str("workspace", ws.sid).Str("event", typ).Str("resource", ev.rsid).Msg(desc)
 	if ws.eventURL == "" || !wanted(ws.eventsFilter, typ) {
 		return
 	}
@@ -252,8 +254,11 @@ func (o *outbox) run() {
 			rec.Err = err.Error()
 		}
 		o.mu.Lock()
-		o.sent = append(o.sent, rec)
+		o.sent = keepLast(append(o.sent, rec), o.e.opt.History)
 		o.mu.Unlock()
+		if err != nil || status >= 300 {
+			o.e.opt.Log.Warn().Str("event", rec.EventType).Str("url", d.url).Int("status", status).Err(err).Msg("event callback failed")
+		}
 	}
 }
 
