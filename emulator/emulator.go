@@ -91,7 +91,11 @@ func New(o Options) (*Emulator, error) {
 		o.Clock = RealClock{}
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		// Callbacks to one service run concurrently: keep their connections
+		// (the default transport keeps 2 per host and dials the rest anew).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		o.HTTPClient = &http.Client{Transport: tr}
 	}
 	if o.CallbackTimeout <= 0 {
 		o.CallbackTimeout = 5 * time.Second
@@ -134,6 +138,7 @@ func (e *Emulator) Close() {
 	e.mu.Unlock()
 	e.wg.Wait()
 	e.outbox.wait()
+	e.client.CloseIdleConnections()
 }
 
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
