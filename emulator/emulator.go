@@ -68,6 +68,7 @@ type Emulator struct {
 	clock  Clock
 	client *http.Client
 	mux    *http.ServeMux
+	paths  map[string]bool // patterns registered, for the 405 answers
 
 	mu         sync.Mutex // guards everything below
 	workspaces table[workspace]
@@ -122,7 +123,7 @@ func New(o Options) (*Emulator, error) {
 		workspaces: newTable[workspace](), faults: map[faultKey][]Fault{},
 	}
 	e.outbox = newOutbox(e)
-	e.mux = http.NewServeMux()
+	e.mux, e.paths = http.NewServeMux(), map[string]bool{}
 	e.routes()
 	return e, nil
 }
@@ -160,6 +161,18 @@ func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
 	e.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
 		e.serve(w, r, ep, h)
 	})
+	if !e.paths[pattern] {
+		// Other methods on a known path: Twilio's JSON 405, not the mux's text.
+		e.paths[pattern] = true
+		e.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if !e.authorized(r) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+				writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+				return
+			}
+			writeError(w, &apiError{http.StatusMethodNotAllowed, 20004, "Method not allowed"})
+		})
+	}
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h handler) {

@@ -35,6 +35,17 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("no credentials: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodPut, h.srv.URL+"/v1/Workspaces", nil)
+	req.SetBasicAuth(accountSid, authToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Code, Status int }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 405 || body.Code != 20004 {
+		t.Fatalf("PUT: %d %+v %v, want Twilio's 405 20004", resp.StatusCode, body, err)
+	}
 }
 
 // A workspace built over REST, as a Twilio user builds one, then routed.
