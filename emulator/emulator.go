@@ -189,7 +189,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 		}
 		c.base = scheme + "://" + r.Host
 	}
-	sid := r.PathValue("Sid")
+	sid := lastSid(r)
 	e.mu.Lock()
 	if ep == UpdateTaskReservation || ep == UpdateWorkerReservation {
 		e.countUpdateLocked(r) // counted even when a fault stops it: the client did send it
@@ -231,6 +231,17 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	default:
 		writeJSON(w, status, body)
 	}
+}
+
+// lastSid is the last SID in the request's path, the resource a scripted
+// fault is aimed at ("" for /v1/Workspaces).
+func lastSid(r *http.Request) string {
+	for _, k := range []string{"Sid", "TaskSid", "WorkerSid", "WorkspaceSid"} {
+		if v := r.PathValue(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (e *Emulator) run(c *call, h handler) (int, any, *apiError) {

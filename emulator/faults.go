@@ -71,8 +71,9 @@ type faultKey struct {
 
 // Script queues faults for the next requests to endpoint ep about the
 // resource sid (the last SID in the path: the reservation for
-// UpdateTaskReservation), or about any resource when sid is "". Faults for
-// the resource are used before faults for any.
+// UpdateTaskReservation, the task for ListTaskReservation, the workspace
+// for CreateTask), or about any resource when sid is "". Faults for the
+// resource are used before faults for any.
 func (e *Emulator) Script(ep Endpoint, sid string, faults ...Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

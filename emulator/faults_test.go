@@ -143,6 +143,24 @@ func TestFaultsPerEndpoint(t *testing.T) {
 		t.Fatalf("a 503 before applying created %d tasks", len(tasks))
 	}
 	h.createTask(ws, wf, `{}`)
+
+	// Aimed at one workspace's tasks: another workspace is untouched.
+	h.emu.Script(emulator.CreateTask, ws, emulator.Fault{Status: 500})
+	other, err := h.api.CreateWorkspace((&openapi.CreateWorkspaceParams{}).SetFriendlyName("Other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := h.api.CreateTaskQueue(*other.Sid, (&openapi.CreateTaskQueueParams{}).SetFriendlyName("All"))
+	owf, err := h.api.CreateWorkflow(*other.Sid, (&openapi.CreateWorkflowParams{}).SetFriendlyName("W").
+		SetConfiguration(`{"task_routing":{"filters":[],"default_filter":{"queue":"`+*q.Sid+`"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.createTask(*other.Sid, *owf.Sid, `{}`)
+	_, err = h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetAttributes(`{}`).SetWorkflowSid(wf))
+	if re := restErr(t, err); re.Status != 500 {
+		t.Fatalf("CreateTask in the faulted workspace: %+v", re)
+	}
 }
 
 // FaultRate misbehaves at random on the chosen endpoints only.
