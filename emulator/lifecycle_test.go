@@ -374,7 +374,7 @@ func TestFallbackURL(t *testing.T) {
 
 // A slow primary (past the callback timeout) also goes to the fallback.
 func TestSlowPrimaryGoesToFallback(t *testing.T) {
-	h := newHarness(t, emulator.Options{CallbackTimeout: 200 * time.Millisecond})
+	h := newHarness(t, emulator.Options{CallbackTimeout: 2 * time.Second})
 	release := make(chan struct{})
 	a := newApp(t, func(path string, _ url.Values) (int, string) {
 		if path == "/primary" {
