@@ -11,6 +11,9 @@
 //	sids, err := emu.Load(spec)                       // stable SIDs; fmt.Print(sids) lists them
 //	http.ListenAndServe("localhost:8081", emu)
 //
+// A workspace of your own is a YAML file in the format WorkspaceSpec
+// documents (LoadWorkspaceFile), or is built over the REST API as on Twilio.
+//
 // What it does, as Twilio documents it:
 //
 //   - REST: workspaces, activities, workers, task queues, workflows, tasks,
