@@ -1,0 +1,68 @@
+// Package emulator is a local TaskRouter: Twilio's TaskRouter REST API
+// (/v1/Workspaces/…) served in memory, with the routing lifecycle behind it,
+// so code written for TaskRouter — assignd, the tutorial's curl lines, any
+// Twilio helper library pointed at its base URL — runs offline.
+//
+// An Emulator is an http.Handler:
+//
+//	emu, err := emulator.New(emulator.Options{AccountSid: "AC…", AuthToken: "…"})
+//	spec := emulator.Tutorial()                       // or emulator.LoadWorkspaceFile(path)
+//	spec.Workflows[0].AssignmentCallbackURL = "http://localhost:8080/assignment"
+//	sids, err := emu.Load(spec)                       // stable SIDs; fmt.Print(sids) lists them
+//	http.ListenAndServe("localhost:8081", emu)
+//
+// A workspace of your own is a YAML file in the format WorkspaceSpec
+// documents (LoadWorkspaceFile), or is built over the REST API as on Twilio.
+//
+// What it does, as Twilio documents it:
+//
+//   - REST: workspaces, activities, workers, task queues, workflows, tasks,
+//     reservations (under a task and under a worker) and events, with Twilio's
+//     form parameters, JSON shapes (list pages with meta, url and links,
+//     ISO 8601 dates, SIDs with the right prefixes), Basic auth (account SID
+//     and auth token, or API key and secret) and error bodies
+//     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
+//     not found, 20001 invalid parameter (including "Reservation … is not in
+//     expected state"), 20429 too many requests. The tests check every
+//     exchange against Twilio's OpenAPI description.
+//   - Expressions (package emulator/expr) in target_workers, workflow
+//     filters and targets (task. and worker. attributes) and list filters,
+//     refused at create or update when invalid.
+//   - Routing: a task enters its workflow's first matching filter (else
+//     default_filter) and its first target; a target's timeout moves it to
+//     the next target, then to the default_filter. Waiting tasks are offered
+//     in priority order, then by age (FIFO, or newest first in a LIFO queue),
+//     to available workers (their activity's available) matching the queue's
+//     target_workers and the target's expression, the longest idle first; up
+//     to max_reserved_workers reservations at once, each worker one task at a
+//     time.
+//   - The assignment callback: POSTed when a reservation is created with
+//     Twilio's parameters, signed (X-Twilio-Signature, handlers.Sign) with the
+//     auth token; an answer later than CallbackTimeout (5 s), not 200, not
+//     application/json or not a JSON object goes to the fallback URL. The
+//     answer is carried out like the REST update: accept; reject (worker moved
+//     to activity_sid, task offered again); dequeue, call, redirect, conference
+//     (accepted, the instruction and its parameters recorded on the
+//     reservation as "instruction" and "instruction_parameters"); `{}` leaves
+//     the reservation pending until a REST update or task_reservation_timeout
+//     (then timeout, and the worker moves to the timeout activity). The first
+//     accept of a multi-reservation wins; the others are rescinded.
+//   - Task lifecycle pending → reserved → assigned → wrapping → completed,
+//     or canceled (REST, task Timeout, or MaxReservationAttempts).
+//   - Events: recorded for the Events API and POSTed, signed, in order, to
+//     the workspace's event_callback_url unless events_filter leaves them out.
+//   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
+//     per resource, 429 with Retry-After, 5xx before or after applying, a
+//     proxy's 502 HTML page, delays, dropped connections.
+//
+// Time comes from a Clock: RealClock by default, or a ManualClock that tests
+// Advance to fire reservation, task and target timeouts. Inspection methods
+// (Reservation, Reservations, Task, Callbacks, EventDeliveries, Stats) show
+// what happened without going through the API.
+//
+// Knowingly simplified: statistics endpoints and task channels are not
+// served (404), every task uses the default channel and every worker takes
+// one task at a time (multi_task_enabled is recorded, capacity is 1), and
+// call, redirect and conference instructions accept the reservation without
+// placing calls.
+package emulator

@@ -1,0 +1,342 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Options configure an Emulator.
+type Options struct {
+	// AccountSid and AuthToken are the account: Basic auth with them is
+	// accepted, and callbacks and events are signed with AuthToken, as
+	// Twilio signs with the account's primary auth token. Both required.
+	AccountSid, AuthToken string
+	// APIKeys are further accepted Basic auth pairs: API key SID (SK…) →
+	// secret. API key secrets never sign webhooks.
+	APIKeys map[string]string
+	// Clock drives every timeout; RealClock when nil.
+	Clock Clock
+	// HTTPClient posts assignment callbacks and events; a plain client when
+	// nil. Its own Timeout, if any, applies on top of CallbackTimeout.
+	HTTPClient *http.Client
+	// CallbackTimeout is how long the assignment callback may take before
+	// the fallback URL is tried. Twilio's is 5 s (the default).
+	CallbackTimeout time.Duration
+	// EventTimeout bounds one event callback; Twilio's is 15 s (the default).
+	EventTimeout time.Duration
+	// BaseURL is put in the url, links and meta fields of answers
+	// ("https://taskrouter.twilio.com" for Twilio); by default the scheme and
+	// Host of each request, so any client pointed at the emulator can follow
+	// them.
+	BaseURL string
+	// Latency delays every REST answer, after the request was applied: a
+	// client that gives up meanwhile has changed state without learning it.
+	Latency time.Duration
+	// FaultRate makes that share of requests to FaultEndpoints misbehave at
+	// random (soak runs): half 429 with Retry-After 1, a quarter 500 before
+	// applying, a quarter 500 after applying.
+	FaultRate float64
+	// FaultEndpoints are the endpoints FaultRate applies to; by default the
+	// two reservation updates.
+	FaultEndpoints []Endpoint
+	// MaxReservationAttempts cancels a task once it has had this many
+	// reservations without being assigned (default 1000).
+	MaxReservationAttempts int
+	// History is how many events (per workspace), callback attempts and
+	// event deliveries are kept for the Events API and inspection (default
+	// 10,000); older ones are dropped so long runs stay in bounded memory.
+	History int
+	// Log receives one line per event and per assignment callback attempt
+	// (reservation, URL, status, answer); nothing is logged when nil.
+	Log *zerolog.Logger
+}
+
+// Emulator is a TaskRouter: an http.Handler serving the REST API under
+// /v1/Workspaces, routing tasks to workers, posting signed assignment
+// callbacks and events. It is safe for concurrent use. Call Close to wait
+// for the callbacks and events it has started.
+type Emulator struct {
+	opt    Options
+	clock  Clock
+	client *http.Client
+	mux    *http.ServeMux
+	paths  map[string]bool // patterns registered, for the 405 answers
+
+	mu         sync.Mutex // guards everything below
+	workspaces table[workspace]
+	faults     map[faultKey][]Fault
+	callbacks  []CallbackAttempt
+	closed     bool
+
+	outbox *outbox        // event deliveries, in order
+	wg     sync.WaitGroup // callbacks in flight
+}
+
+// New returns an empty emulator (no workspaces; see Load and Tutorial).
+func New(o Options) (*Emulator, error) {
+	if o.AccountSid == "" || o.AuthToken == "" {
+		return nil, errors.New("emulator: AccountSid and AuthToken are required")
+	}
+	if !validSid(prefixAccount, o.AccountSid) {
+		return nil, fmt.Errorf("emulator: AccountSid %q is not AC followed by 32 hex digits", o.AccountSid)
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.HTTPClient == nil {
+		// Callbacks to one service run concurrently: keep their connections
+		// (the default transport keeps 2 per host and dials the rest anew).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		o.HTTPClient = &http.Client{Transport: tr}
+	}
+	if o.CallbackTimeout <= 0 {
+		o.CallbackTimeout = 5 * time.Second
+	}
+	if o.EventTimeout <= 0 {
+		o.EventTimeout = 15 * time.Second
+	}
+	if o.FaultEndpoints == nil {
+		o.FaultEndpoints = []Endpoint{UpdateTaskReservation, UpdateWorkerReservation}
+	}
+	if o.MaxReservationAttempts <= 0 {
+		o.MaxReservationAttempts = 1000
+	}
+	if o.History <= 0 {
+		o.History = 10000
+	}
+	if o.Log == nil {
+		nop := zerolog.Nop()
+		o.Log = &nop
+	}
+	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
+	e := &Emulator{
+		opt: o, clock: o.Clock, client: o.HTTPClient,
+		workspaces: newTable[workspace](), faults: map[faultKey][]Fault{},
+	}
+	e.outbox = newOutbox(e)
+	e.mux, e.paths = http.NewServeMux(), map[string]bool{}
+	e.routes()
+	return e, nil
+}
+
+// AccountSid returns the emulator's account.
+func (e *Emulator) AccountSid() string { return e.opt.AccountSid }
+
+// Close waits for the assignment callbacks and events already started, and
+// stops timers from doing anything further.
+func (e *Emulator) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.wg.Wait()
+	e.outbox.wait()
+	e.client.CloseIdleConnections()
+}
+
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
+
+// handler is one REST operation; it runs with e.mu held and returns the
+// status and body to answer, or a Twilio error.
+type handler func(c *call) (int, any, *apiError)
+
+// call is one REST request being served.
+type call struct {
+	r    *http.Request
+	base string     // base URL for url/links fields
+	ws   *workspace // from {WorkspaceSid}, when the path has one
+}
+
+func (c *call) path(k string) string { return c.r.PathValue(k) }
+
+func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
+	e.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+		e.serve(w, r, ep, h)
+	})
+	if !e.paths[pattern] {
+		// Other methods on a known path: Twilio's JSON 405, not the mux's text.
+		e.paths[pattern] = true
+		e.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if !e.authorized(r) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+				writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+				return
+			}
+			writeError(w, &apiError{http.StatusMethodNotAllowed, 20004, "Method not allowed"})
+		})
+	}
+}
+
+func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h handler) {
+	if !e.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+		return
+	}
+	c := &call{r: r, base: e.opt.BaseURL}
+	if c.base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		c.base = scheme + "://" + r.Host
+	}
+	sid := lastSid(r)
+	e.mu.Lock()
+	if ep == UpdateTaskReservation || ep == UpdateWorkerReservation {
+		e.countUpdateLocked(r) // counted even when a fault stops it: the client did send it
+	}
+	fault, faulty := e.nextFaultLocked(ep, sid)
+	e.mu.Unlock()
+	if faulty && fault.Delay > 0 {
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if faulty && !fault.Apply && fault.acts() {
+		misbehave(w, fault)
+		return
+	}
+
+	e.mu.Lock()
+	status, body, apiErr := e.run(c, h)
+	e.mu.Unlock()
+
+	if e.opt.Latency > 0 {
+		select {
+		case <-time.After(e.opt.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if faulty && fault.acts() {
+		misbehave(w, fault) // applied, but the client never learns it
+		return
+	}
+	switch {
+	case apiErr != nil:
+		writeError(w, apiErr)
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, body)
+	}
+}
+
+// lastSid is the last SID in the request's path, the resource a scripted
+// fault is aimed at ("" for /v1/Workspaces).
+func lastSid(r *http.Request) string {
+	for _, k := range []string{"Sid", "TaskSid", "WorkerSid", "WorkspaceSid"} {
+		if v := r.PathValue(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (e *Emulator) run(c *call, h handler) (int, any, *apiError) {
+	if ws := c.path("WorkspaceSid"); ws != "" {
+		c.ws = e.workspaces.get(ws)
+		if c.ws == nil {
+			return 0, nil, errNotFound(c.r.URL.Path)
+		}
+	}
+	return h(c)
+}
+
+func (e *Emulator) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	if user == e.opt.AccountSid {
+		return pass == e.opt.AuthToken
+	}
+	secret, ok := e.opt.APIKeys[user]
+	return ok && secret != "" && secret == pass
+}
+
+func (e *Emulator) randomFault() (Fault, bool) {
+	if e.opt.FaultRate <= 0 || rand.Float64() >= e.opt.FaultRate {
+		return Fault{}, false
+	}
+	switch x := rand.Float64(); {
+	case x < 0.5:
+		return Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}, true
+	case x < 0.75:
+		return Fault{Status: http.StatusInternalServerError}, true
+	default:
+		return Fault{Status: http.StatusInternalServerError, Apply: true}, true
+	}
+}
+
+// table keeps resources by SID in creation order.
+type table[T any] struct {
+	m     map[string]*T
+	order []string
+}
+
+func newTable[T any]() table[T] { return table[T]{m: map[string]*T{}} }
+
+func (t *table[T]) get(sid string) *T { return t.m[sid] }
+
+func (t *table[T]) put(sid string, v *T) {
+	if _, ok := t.m[sid]; !ok {
+		t.order = append(t.order, sid)
+	}
+	t.m[sid] = v
+}
+
+func (t *table[T]) del(sid string) {
+	if _, ok := t.m[sid]; !ok {
+		return
+	}
+	delete(t.m, sid)
+	for i, s := range t.order {
+		if s == sid {
+			t.order = append(t.order[:i:i], t.order[i+1:]...)
+			break
+		}
+	}
+}
+
+func (t *table[T]) all() []*T {
+	out := make([]*T, 0, len(t.order))
+	for _, s := range t.order {
+		out = append(out, t.m[s])
+	}
+	return out
+}
+
+func (t *table[T]) len() int { return len(t.order) }
+
+// trim drops the oldest entries beyond max, in batches so it costs O(1)
+// per insert over time.
+func (t *table[T]) trim(max int) {
+	if len(t.order) < 2*max {
+		return
+	}
+	drop := len(t.order) - max
+	for _, sid := range t.order[:drop] {
+		delete(t.m, sid)
+	}
+	t.order = slices.Clone(t.order[drop:])
+}
+
+// keepLast is trim for a plain slice.
+func keepLast[T any](s []T, max int) []T {
+	if len(s) < 2*max {
+		return s
+	}
+	return slices.Clone(s[len(s)-max:])
+}

@@ -1,0 +1,53 @@
+package emulator
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+)
+
+// The emulator's lists of statuses and enumerations are copies of Twilio's
+// spec; this fails when one drifts from it.
+func TestEnumsMatchTwilioSpec(t *testing.T) {
+	const path = "../../shared/twilio-oai/twilio_taskrouter_v1.json"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("reading %s: %v", path, err)
+		}
+		t.Skipf("no %s", path)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for schema, ours := range map[string][]string{
+		"task_reservation_enum_status":           reservationStatuses,
+		"worker_reservation_enum_status":         reservationStatuses,
+		"task_enum_status":                       {taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping},
+		"task_reservation_enum_call_status":      callStatuses,
+		"task_reservation_enum_conference_event": conferenceEvents,
+		"task_reservation_enum_supervisor_mode":  supervisorModes,
+		"task_queue_enum_task_order":             {"FIFO", "LIFO"},
+		"workspace_enum_queue_order":             {"FIFO", "LIFO"},
+	} {
+		theirs := doc.Components.Schemas[schema].Enum
+		if !equalSets(ours, theirs) {
+			t.Errorf("%s: the emulator has %v, Twilio's spec %v", schema, ours, theirs)
+		}
+	}
+}
+
+func equalSets(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

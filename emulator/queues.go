@@ -1,0 +1,213 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/assignd/assignd/emulator/expr"
+)
+
+type queue struct {
+	sid, name        string
+	targetSrc        string
+	target           *expr.Expr
+	maxReserved      int
+	order            string // FIFO or LIFO
+	reservationAct   string
+	assignmentAct    string
+	created, updated time.Time
+}
+
+// defaultTargetWorkers is what Twilio puts in a queue created without one.
+const defaultTargetWorkers = "1==1"
+
+func (ws *workspace) queueByName(name string) *queue {
+	for _, q := range ws.queues.all() {
+		if q.name == name {
+			return q
+		}
+	}
+	return nil
+}
+
+func (e *Emulator) renderQueue(c *call, ws *workspace, q *queue) map[string]any {
+	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	u := wsURL + "/TaskQueues/" + q.sid
+	actName := func(sid string) any {
+		if a := ws.activities.get(sid); a != nil {
+			return a.name
+		}
+		return nil
+	}
+	return map[string]any{
+		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": q.sid, "friendly_name": q.name,
+		"target_workers": q.targetSrc, "max_reserved_workers": q.maxReserved, "task_order": q.order,
+		"reservation_activity_sid": nullable(q.reservationAct), "reservation_activity_name": actName(q.reservationAct),
+		"assignment_activity_sid": nullable(q.assignmentAct), "assignment_activity_name": actName(q.assignmentAct),
+		"date_created": twilioTime(q.created), "date_updated": twilioTime(q.updated), "url": u,
+		"links": map[string]any{
+			"assignment_activity":  nullable(linkIf(wsURL+"/Activities/", q.assignmentAct)),
+			"reservation_activity": nullable(linkIf(wsURL+"/Activities/", q.reservationAct)),
+			"workspace":            wsURL, "statistics": u + "/Statistics",
+			"real_time_statistics": u + "/RealTimeStatistics", "cumulative_statistics": u + "/CumulativeStatistics",
+			"list_statistics":           wsURL + "/TaskQueues/Statistics",
+			"bulk_real_time_statistics": wsURL + "/TaskQueues/RealTimeStatistics",
+		},
+	}
+}
+
+func linkIf(prefix, sid string) string {
+	if sid == "" {
+		return ""
+	}
+	return prefix + sid
+}
+
+func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
+	q := c.r.URL.Query()
+	var worker *worker
+	if s := q.Get("WorkerSid"); s != "" {
+		if worker = c.ws.workers.get(s); worker == nil {
+			return 0, nil, errParam("Invalid WorkerSid: %s not found", s)
+		}
+	}
+	var attrs map[string]any
+	if s := q.Get("EvaluateWorkerAttributes"); s != "" {
+		p := &params{v: q}
+		_, attrs = p.jsonObject("EvaluateWorkerAttributes")
+		if p.err != nil {
+			return 0, nil, p.err
+		}
+	}
+	var out []*queue
+	for _, tq := range c.ws.queues.all() {
+		switch {
+		case q.Get("FriendlyName") != "" && tq.name != q.Get("FriendlyName"),
+			worker != nil && !tq.target.Eval(workerVars(worker, nil)),
+			attrs != nil && !tq.target.Eval(expr.Vars{Bare: attrs, Roots: map[string]map[string]any{"worker": attrs}}):
+			continue
+		}
+		out = append(out, tq)
+	}
+	body, err := page(c.r, c.base, "task_queues", out, func(tq *queue) map[string]any { return e.renderQueue(c, c.ws, tq) })
+	return http.StatusOK, body, err
+}
+
+// queueParams applies the create/update parameters to q.
+func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
+	if p.has("TargetWorkers") {
+		src := p.str("TargetWorkers")
+		if src == "" {
+			src = defaultTargetWorkers
+		}
+		x, err := expr.Parse(src)
+		if err != nil {
+			return errParam("Invalid TargetWorkers expression %q: %v", src, err)
+		}
+		q.targetSrc, q.target = src, x
+	}
+	q.maxReserved = p.integer("MaxReservedWorkers", q.maxReserved)
+	if order := p.oneOf("TaskOrder", "FIFO", "LIFO"); order != "" {
+		q.order = order
+	}
+	if p.err != nil {
+		return p.err
+	}
+	if q.maxReserved < 1 || q.maxReserved > 50 {
+		return errParam("Invalid MaxReservedWorkers %d: must be 1 to 50", q.maxReserved)
+	}
+	for _, k := range []string{"ReservationActivitySid", "AssignmentActivitySid"} {
+		if s := p.str(k); s != "" && ws.activities.get(s) == nil {
+			return errParam("Invalid %s: activity %s not found", k, s)
+		}
+	}
+	if p.has("ReservationActivitySid") {
+		q.reservationAct = p.str("ReservationActivitySid")
+	}
+	if p.has("AssignmentActivitySid") {
+		q.assignmentAct = p.str("AssignmentActivitySid")
+	}
+	if n := p.str("FriendlyName"); n != "" {
+		q.name = n
+	}
+	return nil
+}
+
+func (e *Emulator) createQueue(c *call) (int, any, *apiError) {
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	p := &params{v: v}
+	name := p.required("FriendlyName")
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	if c.ws.queueByName(name) != nil {
+		return 0, nil, errParam("TaskQueue with FriendlyName %q already exists", name)
+	}
+	now := e.clock.Now()
+	q := &queue{sid: newSid(prefixQueue), maxReserved: 1, order: "FIFO", created: now, updated: now}
+	if !p.has("TargetWorkers") {
+		v.Set("TargetWorkers", defaultTargetWorkers)
+	}
+	if err := e.queueParams(c.ws, q, p); err != nil {
+		return 0, nil, err
+	}
+	c.ws.queues.put(q.sid, q)
+	return http.StatusCreated, e.renderQueue(c, c.ws, q), nil
+}
+
+func (e *Emulator) queueOr404(c *call) (*queue, *apiError) {
+	q := c.ws.queues.get(c.path("Sid"))
+	if q == nil {
+		return nil, errNotFound(c.r.URL.Path)
+	}
+	return q, nil
+}
+
+func (e *Emulator) fetchQueue(c *call) (int, any, *apiError) {
+	q, err := e.queueOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.renderQueue(c, c.ws, q), nil
+}
+
+func (e *Emulator) updateQueue(c *call) (int, any, *apiError) {
+	q, apiErr := e.queueOr404(c)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	updated := *q // validate on a copy: a refused update changes nothing
+	if err := e.queueParams(c.ws, &updated, &params{v: v}); err != nil {
+		return 0, nil, err
+	}
+	updated.updated = e.clock.Now()
+	*q = updated
+	e.dispatchLocked(c.ws)
+	return http.StatusOK, e.renderQueue(c, c.ws, q), nil
+}
+
+func (e *Emulator) deleteQueue(c *call) (int, any, *apiError) {
+	q, err := e.queueOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, t := range c.ws.tasks.all() {
+		if t.queue == q.sid && !t.final() {
+			return 0, nil, errParam("TaskQueue %s has tasks and cannot be deleted", q.sid)
+		}
+	}
+	for _, wf := range c.ws.workflows.all() {
+		if wf.cfg.uses(q.sid) {
+			return 0, nil, errParam("TaskQueue %s is used by workflow %s and cannot be deleted", q.sid, wf.sid)
+		}
+	}
+	c.ws.queues.del(q.sid)
+	return http.StatusNoContent, nil, nil
+}

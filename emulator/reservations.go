@@ -1,0 +1,291 @@
+package emulator
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Reservation statuses.
+const (
+	resPending   = "pending"
+	resAccepted  = "accepted"
+	resRejected  = "rejected"
+	resTimeout   = "timeout"
+	resCanceled  = "canceled"
+	resRescinded = "rescinded"
+	resWrapping  = "wrapping"
+	resCompleted = "completed"
+)
+
+type reservation struct {
+	sid, task, worker, workerName string
+	queue, workflow               string
+	status                        string
+	instruction                   string     // accept, reject, dequeue, call, redirect, conference
+	params                        url.Values // the update (or callback answer) that decided it
+	applied, updates              int        // state changes applied; update requests received
+	created, updated              time.Time
+	timer                         Timer
+}
+
+func (r *reservation) active() bool {
+	return r.status == resPending || r.status == resAccepted || r.status == resWrapping
+}
+
+func (r *reservation) stopTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// setResStatus changes r's status, keeping the worker's and the task's
+// counts of reservations in step.
+func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
+	wasActive, wasPending := r.active(), r.status == resPending
+	r.status = status
+	r.updated = e.clock.Now()
+	if w := ws.workers.get(r.worker); w != nil && wasActive != r.active() {
+		if r.active() {
+			w.active++
+		} else {
+			w.active--
+		}
+	}
+	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
+		if status == resPending {
+			t.pending++
+		} else {
+			t.pending--
+		}
+	}
+}
+
+func (e *Emulator) renderReservation(c *call, ws *workspace, r *reservation, underWorker bool) map[string]any {
+	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	u := wsURL + "/Tasks/" + r.task + "/Reservations/" + r.sid
+	if underWorker {
+		u = wsURL + "/Workers/" + r.worker + "/Reservations/" + r.sid
+	}
+	out := map[string]any{
+		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": r.sid, "task_sid": r.task,
+		"worker_sid": r.worker, "worker_name": r.workerName, "reservation_status": r.status,
+		"date_created": twilioTime(r.created), "date_updated": twilioTime(r.updated), "url": u,
+		"links": map[string]any{
+			"task": wsURL + "/Tasks/" + r.task, "worker": wsURL + "/Workers/" + r.worker, "workspace": wsURL,
+		},
+	}
+	// Not in Twilio's resource: what the instruction did (the call that
+	// would have been placed, the conference joined), so it can be checked.
+	if r.instruction != "" {
+		out["instruction"] = r.instruction
+		p := map[string]any{}
+		for k, v := range r.params {
+			if len(v) == 1 {
+				p[k] = v[0]
+			} else {
+				p[k] = v
+			}
+		}
+		out["instruction_parameters"] = p
+	}
+	return out
+}
+
+// reservationsOf returns the reservations of the path's task or worker,
+// or a 404 when that parent does not exist.
+func (e *Emulator) reservationsOf(c *call) ([]*reservation, bool, *apiError) {
+	underWorker := c.path("WorkerSid") != ""
+	if underWorker && c.ws.workers.get(c.path("WorkerSid")) == nil ||
+		!underWorker && c.ws.tasks.get(c.path("TaskSid")) == nil {
+		return nil, underWorker, errNotFound(c.r.URL.Path)
+	}
+	var out []*reservation
+	if !underWorker {
+		for _, sid := range c.ws.tasks.get(c.path("TaskSid")).reservations {
+			if r := c.ws.reservations.get(sid); r != nil {
+				out = append(out, r)
+			}
+		}
+		return out, false, nil
+	}
+	for _, r := range c.ws.reservations.all() {
+		if r.worker == c.path("WorkerSid") {
+			out = append(out, r)
+		}
+	}
+	return out, true, nil
+}
+
+func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
+	all, underWorker, err := e.reservationsOf(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := c.r.URL.Query()
+	var out []*reservation
+	for _, r := range all {
+		if s := q.Get("ReservationStatus"); s != "" && r.status != s {
+			continue
+		}
+		if s := q.Get("WorkerSid"); s != "" && r.worker != s {
+			continue
+		}
+		out = append(out, r)
+	}
+	body, err := page(c.r, c.base, "reservations", out, func(r *reservation) map[string]any {
+		return e.renderReservation(c, c.ws, r, underWorker)
+	})
+	return http.StatusOK, body, err
+}
+
+func (e *Emulator) reservationOr404(c *call) (*reservation, bool, *apiError) {
+	all, underWorker, err := e.reservationsOf(c)
+	if err != nil {
+		return nil, underWorker, err
+	}
+	for _, r := range all {
+		if r.sid == c.path("Sid") {
+			return r, underWorker, nil
+		}
+	}
+	return nil, underWorker, errNotFound(c.r.URL.Path)
+}
+
+func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
+	r, underWorker, err := e.reservationOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+}
+
+func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
+	r, underWorker, apiErr := e.reservationOr404(c)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	if err := e.applyLocked(c.ws, r, v); err != nil {
+		return 0, nil, err
+	}
+	e.dispatchLocked(c.ws)
+	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+}
+
+// countUpdateLocked counts an update request for the reservation in the
+// path, if it exists.
+func (e *Emulator) countUpdateLocked(r *http.Request) {
+	if ws := e.workspaces.get(r.PathValue("WorkspaceSid")); ws != nil {
+		if res := ws.reservations.get(r.PathValue("Sid")); res != nil {
+			res.updates++
+		}
+	}
+}
+
+// Parameters of the reservation update, by type, as Twilio's API defines
+// them; checked before anything changes.
+var (
+	updateIntegers = []string{"DequeueTimeout", "CallTimeout", "Timeout", "MaxParticipants"}
+	updateBooleans = []string{"CallAccept", "RedirectAccept", "Record", "Muted", "EarlyMedia", "EndConferenceOnExit",
+		"EndConferenceOnCustomerExit", "StartConferenceOnEnter", "BeepOnCustomerEntrance"}
+	updateActivities = []string{"WorkerActivitySid", "DequeuePostWorkActivitySid", "PostWorkActivitySid"}
+	// instructionRequires lists what each instruction cannot do without.
+	instructionRequires = map[string][]string{
+		"dequeue": nil, "conference": nil,
+		"call":     {"CallFrom", "CallUrl"},
+		"redirect": {"RedirectCallSid", "RedirectUrl"},
+	}
+	reservationStatuses = []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
+	// The enumerations of the update's list parameters (Twilio's spec:
+	// task_reservation_enum_call_status, _conference_event, _supervisor_mode).
+	callStatuses     = []string{"initiated", "ringing", "answered", "completed"}
+	conferenceEvents = []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}
+	supervisorModes  = []string{"monitor", "whisper", "barge"}
+	updateEnums      = map[string][]string{
+		"DequeueStatusCallbackEvent": callStatuses, "StatusCallbackEvent": callStatuses,
+		"ConferenceStatusCallbackEvent": conferenceEvents, "SupervisorMode": supervisorModes,
+	}
+)
+
+// applyLocked carries out a reservation update (REST, or the assignment
+// callback's answer mapped to the same parameters).
+func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *apiError {
+	p := &params{v: v}
+	status := p.oneOf("ReservationStatus", reservationStatuses...)
+	ins := p.oneOf("Instruction", "dequeue", "call", "redirect", "conference")
+	for _, k := range updateIntegers {
+		p.integer(k, 0)
+	}
+	for _, k := range updateBooleans {
+		p.boolean(k, false)
+	}
+	if p.err != nil {
+		return p.err
+	}
+	for k, allowed := range updateEnums {
+		for _, x := range v[k] {
+			if !slices.Contains(allowed, x) {
+				return errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	for _, k := range updateActivities {
+		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
+			return errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
+		}
+	}
+	for _, k := range instructionRequires[ins] {
+		if v.Get(k) == "" {
+			return errParam("Missing required parameter %s for instruction %s", k, ins)
+		}
+	}
+	notIn := func(expected ...string) *apiError {
+		if slices.Contains(expected, r.status) {
+			return nil
+		}
+		return errParam("Reservation %s is not in expected state %v; current state %s", r.sid, expected, r.status)
+	}
+	switch {
+	case status == "" && ins == "":
+		return errParam("Missing required parameter ReservationStatus or Instruction in the post body")
+	case ins != "":
+		if err := notIn(resPending); err != nil {
+			return err
+		}
+		r.instruction, r.params = ins, v
+		e.acceptLocked(ws, r)
+	case status == resAccepted:
+		if err := notIn(resPending); err != nil {
+			return err
+		}
+		r.instruction, r.params = "accept", v
+		e.acceptLocked(ws, r)
+	case status == resRejected:
+		if err := notIn(resPending); err != nil {
+			return err
+		}
+		r.instruction, r.params = "reject", v
+		e.rejectLocked(ws, r, v.Get("WorkerActivitySid"))
+	case status == resWrapping:
+		if err := notIn(resAccepted); err != nil {
+			return err
+		}
+		e.wrapTaskLocked(ws, ws.tasks.get(r.task), "")
+	case status == resCompleted:
+		if err := notIn(resAccepted, resWrapping); err != nil {
+			return err
+		}
+		e.completeTaskLocked(ws, ws.tasks.get(r.task), "")
+	default:
+		return errParam("Invalid ReservationStatus %s: a reservation can be updated to accepted, rejected, wrapping or completed", status)
+	}
+	r.applied++
+	return nil
+}

@@ -1,0 +1,278 @@
+package emulator
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assignd/assignd/emulator/expr"
+)
+
+type task struct {
+	sid, workflow, queue string
+	status, reason       string
+	attrsRaw             string
+	attrs                map[string]any
+	priority, timeout    int
+	created, updated     time.Time
+	queueEntered         time.Time
+	filter, target       int // position in the workflow: filter index (-1: default_filter), target index
+	ttlTimer, tgtTimer   Timer
+	attempts             int // reservations made
+	pending              int // reservations pending now
+	reservations         []string
+}
+
+// Task assignment statuses.
+const (
+	taskPending   = "pending"
+	taskReserved  = "reserved"
+	taskAssigned  = "assigned"
+	taskWrapping  = "wrapping"
+	taskCompleted = "completed"
+	taskCanceled  = "canceled"
+)
+
+func (t *task) final() bool { return t.status == taskCompleted || t.status == taskCanceled }
+
+func (t *task) stopTimers() {
+	for _, tm := range []Timer{t.ttlTimer, t.tgtTimer} {
+		if tm != nil {
+			tm.Stop()
+		}
+	}
+	t.ttlTimer, t.tgtTimer = nil, nil
+}
+
+func taskVars(t *task) expr.Vars {
+	return expr.Vars{Bare: t.attrs, Roots: map[string]map[string]any{"task": t.attrs}}
+}
+
+// channelSid is the workspace's default task channel, which every task uses.
+func channelSid(ws *workspace) string { return StableSid(prefixChannel, ws.sid, "default") }
+
+func (e *Emulator) renderTask(c *call, ws *workspace, t *task) map[string]any {
+	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	u := wsURL + "/Tasks/" + t.sid
+	var qName, wfName any
+	if q := ws.queues.get(t.queue); q != nil {
+		qName = q.name
+	}
+	if wf := ws.workflows.get(t.workflow); wf != nil {
+		wfName = wf.name
+	}
+	var entered any
+	if t.queue != "" {
+		entered = twilioTime(t.queueEntered)
+	}
+	return map[string]any{
+		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": t.sid,
+		"age": int(e.clock.Now().Sub(t.created) / time.Second), "assignment_status": t.status,
+		"attributes": t.attrsRaw, "addons": "{}", "priority": t.priority, "reason": nullable(t.reason),
+		"date_created": twilioTime(t.created), "date_updated": twilioTime(t.updated),
+		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
+		"task_channel_sid": channelSid(ws), "task_channel_unique_name": "default", "timeout": t.timeout,
+		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
+		"virtual_start_time": twilioTime(t.created), "ignore_capacity": false, "routing_target": nil,
+		"url": u,
+		"links": map[string]any{
+			"task_queue": nullable(linkIf(wsURL+"/TaskQueues/", t.queue)), "workflow": nullable(linkIf(wsURL+"/Workflows/", t.workflow)),
+			"workspace": wsURL, "reservations": u + "/Reservations",
+		},
+	}
+}
+
+func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
+	q := c.r.URL.Query()
+	statuses := map[string]bool{}
+	for _, s := range q["AssignmentStatus"] {
+		for _, one := range strings.Split(s, ",") {
+			statuses[strings.TrimSpace(one)] = true
+		}
+	}
+	var match *expr.Expr
+	if src := q.Get("EvaluateTaskAttributes"); src != "" {
+		x, err := expr.Parse(src)
+		if err != nil {
+			return 0, nil, errParam("Invalid EvaluateTaskAttributes expression %q: %v", src, err)
+		}
+		match = x
+	}
+	var out []*task
+	for _, t := range c.ws.tasks.all() {
+		var qName, wfName string
+		if tq := c.ws.queues.get(t.queue); tq != nil {
+			qName = tq.name
+		}
+		if wf := c.ws.workflows.get(t.workflow); wf != nil {
+			wfName = wf.name
+		}
+		switch {
+		case len(statuses) > 0 && !statuses[t.status],
+			q.Get("WorkflowSid") != "" && t.workflow != q.Get("WorkflowSid"),
+			q.Get("WorkflowName") != "" && wfName != q.Get("WorkflowName"),
+			q.Get("TaskQueueSid") != "" && t.queue != q.Get("TaskQueueSid"),
+			q.Get("TaskQueueName") != "" && qName != q.Get("TaskQueueName"),
+			q.Get("Priority") != "" && q.Get("Priority") != strconv.Itoa(t.priority),
+			match != nil && !match.Eval(taskVars(t)):
+			continue
+		}
+		out = append(out, t)
+	}
+	body, err := page(c.r, c.base, "tasks", out, func(t *task) map[string]any { return e.renderTask(c, c.ws, t) })
+	return http.StatusOK, body, err
+}
+
+func (e *Emulator) createTask(c *call) (int, any, *apiError) {
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	p := &params{v: v}
+	raw, attrs := p.jsonObject("Attributes")
+	priority := p.integer("Priority", 0)
+	timeout := p.integer("Timeout", 86400)
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	if timeout < 1 || timeout > 2592000 {
+		return 0, nil, errParam("Invalid Timeout %d: must be 1 to 2592000 seconds", timeout)
+	}
+	if ch := v.Get("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
+		return 0, nil, errParam("Invalid TaskChannel %q: this workspace has only the default channel", ch)
+	}
+	wfSid := v.Get("WorkflowSid")
+	if wfSid == "" && c.ws.workflows.len() == 1 {
+		wfSid = c.ws.workflows.all()[0].sid // Twilio uses the only workflow
+	}
+	if wfSid == "" {
+		return 0, nil, errMissing("WorkflowSid")
+	}
+	wf := c.ws.workflows.get(wfSid)
+	if wf == nil {
+		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
+	}
+	now := e.clock.Now()
+	t := &task{sid: newSid(prefixTask), workflow: wf.sid, attrsRaw: raw, attrs: attrs, priority: priority,
+		timeout: timeout, created: now, updated: now}
+	c.ws.tasks.put(t.sid, t)
+	e.setTaskStatus(c.ws, t, taskPending)
+	e.emit(c.ws, "task.created", "Task "+t.sid+" created", t, nil)
+	t.ttlTimer = e.after(c.ws, time.Duration(timeout)*time.Second, func(ws *workspace) {
+		if t.status == taskPending || t.status == taskReserved {
+			e.cancelTaskLocked(ws, t, "Task TTL Exceeded")
+		}
+	})
+	e.routeLocked(c.ws, t)
+	e.dispatchLocked(c.ws)
+	return http.StatusCreated, e.renderTask(c, c.ws, t), nil
+}
+
+func (e *Emulator) taskOr404(c *call) (*task, *apiError) {
+	t := c.ws.tasks.get(c.path("Sid"))
+	if t == nil {
+		return nil, errNotFound(c.r.URL.Path)
+	}
+	return t, nil
+}
+
+func (e *Emulator) fetchTask(c *call) (int, any, *apiError) {
+	t, err := e.taskOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.renderTask(c, c.ws, t), nil
+}
+
+func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
+	t, apiErr := e.taskOr404(c)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	p := &params{v: v}
+	status := p.oneOf("AssignmentStatus", taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping)
+	priority := p.integer("Priority", t.priority)
+	var raw string
+	var attrs map[string]any
+	if p.has("Attributes") {
+		raw, attrs = p.jsonObject("Attributes")
+	}
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	if status != "" {
+		if err := checkTaskTransition(t, status); err != nil {
+			return 0, nil, err
+		}
+	}
+	if attrs != nil || priority != t.priority {
+		if t.final() {
+			return 0, nil, errParam("Task %s is %s and cannot be updated", t.sid, t.status)
+		}
+		if attrs != nil {
+			t.attrsRaw, t.attrs = raw, attrs
+		}
+		t.priority = priority
+		t.updated = e.clock.Now()
+		e.emit(c.ws, "task.updated", "Task "+t.sid+" updated", t, nil)
+	}
+	reason := v.Get("Reason")
+	switch status {
+	case taskCanceled:
+		e.cancelTaskLocked(c.ws, t, reason)
+	case taskWrapping:
+		e.wrapTaskLocked(c.ws, t, reason)
+	case taskCompleted:
+		e.completeTaskLocked(c.ws, t, reason)
+	}
+	e.dispatchLocked(c.ws)
+	return http.StatusOK, e.renderTask(c, c.ws, t), nil
+}
+
+// checkTaskTransition allows what Twilio allows through the API: cancel a
+// task not yet assigned, wrap up an assigned one, complete an assigned or
+// wrapping one.
+func checkTaskTransition(t *task, to string) *apiError {
+	ok := false
+	switch to {
+	case taskCanceled:
+		ok = t.status == taskPending || t.status == taskReserved
+	case taskWrapping:
+		ok = t.status == taskAssigned
+	case taskCompleted:
+		ok = t.status == taskAssigned || t.status == taskWrapping
+	}
+	if !ok {
+		return errParam("Task %s cannot be updated to %s: it is %s", t.sid, to, t.status)
+	}
+	return nil
+}
+
+func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
+	t, err := e.taskOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	t.stopTimers()
+	for _, r := range c.ws.reservations.all() {
+		if r.task != t.sid {
+			continue
+		}
+		if r.status == resPending {
+			e.endReservationLocked(c.ws, r, resCanceled, "Reservation canceled: task deleted")
+		} else if r.active() {
+			e.setResStatus(c.ws, r, resCanceled)
+		}
+		c.ws.reservations.del(r.sid)
+	}
+	e.setTaskStatus(c.ws, t, taskCanceled)
+	e.emit(c.ws, "task.deleted", "Task "+t.sid+" deleted", t, nil)
+	c.ws.tasks.del(t.sid)
+	e.dispatchLocked(c.ws)
+	return http.StatusNoContent, nil, nil
+}

@@ -1,0 +1,235 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SID prefixes, as Twilio assigns them.
+const (
+	prefixAccount     = "AC"
+	prefixWorkspace   = "WS"
+	prefixActivity    = "WA"
+	prefixWorker      = "WK"
+	prefixQueue       = "WQ"
+	prefixWorkflow    = "WW"
+	prefixTask        = "WT"
+	prefixReservation = "WR"
+	prefixEvent       = "EV"
+	prefixChannel     = "TC"
+)
+
+// newSid returns a random SID with the prefix.
+func newSid(prefix string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return prefix + hex.EncodeToString(b)
+}
+
+// StableSid derives a SID from names, so a workspace loaded twice (or on
+// another machine) has the same SIDs: prefix + the first 32 hex digits of
+// SHA-256 over the parts joined by "/".
+func StableSid(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(prefix + "/" + strings.Join(parts, "/")))
+	return prefix + hex.EncodeToString(sum[:16])
+}
+
+// validSid reports whether s is prefix + 32 hex digits.
+func validSid(prefix, s string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	_, err := hex.DecodeString(s[2:])
+	return err == nil
+}
+
+// twilioTime formats t as TaskRouter does in JSON (ISO 8601, UTC, seconds).
+func twilioTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// nullable returns nil for "" so the JSON shows null, as Twilio's does.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// apiError is a Twilio REST error.
+type apiError struct {
+	Status  int
+	Code    int
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %d: %s", e.Status, e.Code, e.Message) }
+
+func errNotFound(path string) *apiError {
+	return &apiError{http.StatusNotFound, 20404, "The requested resource " + path + " was not found"}
+}
+
+func errParam(format string, args ...any) *apiError {
+	return &apiError{http.StatusBadRequest, 20001, fmt.Sprintf(format, args...)}
+}
+
+func errMissing(name string) *apiError {
+	return errParam("Missing required parameter %s in the post body", name)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, &apiError{http.StatusInternalServerError, 20500, "encoding response: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	b, _ := json.Marshal(map[string]any{
+		"code": e.Code, "message": e.Message, "status": e.Status,
+		"more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", e.Code),
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+}
+
+// form reads the request's form-encoded body (and query), answering a
+// Twilio error when it cannot.
+func form(r *http.Request) (url.Values, *apiError) {
+	if err := r.ParseForm(); err != nil {
+		return nil, errParam("Invalid form body: %v", err)
+	}
+	return r.Form, nil
+}
+
+// params reads typed optional parameters, remembering the first bad one.
+type params struct {
+	v   url.Values
+	err *apiError
+}
+
+func (p *params) has(k string) bool   { _, ok := p.v[k]; return ok }
+func (p *params) str(k string) string { return p.v.Get(k) }
+
+func (p *params) required(k string) string {
+	v := p.v.Get(k)
+	if v == "" && p.err == nil {
+		p.err = errMissing(k)
+	}
+	return v
+}
+
+func (p *params) integer(k string, def int) int {
+	if !p.has(k) {
+		return def
+	}
+	n, err := strconv.Atoi(p.v.Get(k))
+	if err != nil && p.err == nil {
+		p.err = errParam("Invalid %s: %q is not an integer", k, p.v.Get(k))
+	}
+	return n
+}
+
+func (p *params) boolean(k string, def bool) bool {
+	if !p.has(k) {
+		return def
+	}
+	b, err := strconv.ParseBool(p.v.Get(k))
+	if err != nil && p.err == nil {
+		p.err = errParam("Invalid %s: %q is not a boolean", k, p.v.Get(k))
+	}
+	return b
+}
+
+func (p *params) oneOf(k string, allowed ...string) string {
+	v := p.v.Get(k)
+	if v == "" {
+		return ""
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	if p.err == nil {
+		p.err = errParam("Invalid %s %q: must be one of %s", k, v, strings.Join(allowed, ", "))
+	}
+	return v
+}
+
+func (p *params) jsonObject(k string) (string, map[string]any) {
+	raw := p.v.Get(k)
+	if raw == "" {
+		return "{}", map[string]any{}
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || m == nil {
+		if p.err == nil {
+			p.err = errParam("Invalid %s: must be a JSON object", k)
+		}
+		return "{}", map[string]any{}
+	}
+	return raw, m
+}
+
+// page is a list answer in Twilio's shape: the resource key and meta.
+func page[T any](r *http.Request, base, key string, items []T, render func(T) map[string]any) (map[string]any, *apiError) {
+	q := r.URL.Query()
+	size, pageNo := 50, 0
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, errParam("Invalid PageSize %q: must be 1 to 1000", v)
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, errParam("Invalid Page %q", v)
+		}
+		pageNo = n
+	}
+	pageURL := func(n int) string {
+		u := *r.URL
+		qq := u.Query()
+		qq.Set("PageSize", strconv.Itoa(size))
+		qq.Set("Page", strconv.Itoa(n))
+		qq.Del("PageToken")
+		return base + u.Path + "?" + qq.Encode()
+	}
+	start := min(pageNo*size, len(items))
+	end := min(start+size, len(items))
+	out := make([]map[string]any, 0, end-start)
+	for _, it := range items[start:end] {
+		out = append(out, render(it))
+	}
+	meta := map[string]any{
+		"page": pageNo, "page_size": size, "key": key,
+		"first_page_url": pageURL(0), "url": pageURL(pageNo),
+		"previous_page_url": nil, "next_page_url": nil,
+	}
+	if pageNo > 0 {
+		meta["previous_page_url"] = pageURL(pageNo - 1)
+	}
+	if end < len(items) {
+		meta["next_page_url"] = pageURL(pageNo + 1)
+	}
+	return map[string]any{key: out, "meta": meta}, nil
+}

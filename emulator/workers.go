@@ -1,0 +1,222 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/assignd/assignd/emulator/expr"
+)
+
+type worker struct {
+	sid, name, activity           string
+	attrsRaw                      string
+	attrs                         map[string]any
+	created, updated, statusSince time.Time
+	active                        int // reservations pending, accepted or wrapping: a worker takes one task at a time
+}
+
+func (ws *workspace) available(w *worker) bool {
+	a := ws.activities.get(w.activity)
+	return a != nil && a.available
+}
+
+// workerVars are the variables a worker expression sees: the worker's
+// attributes bare and under "worker", and the task's under "task" when
+// there is one (target expressions).
+func workerVars(w *worker, t *task) expr.Vars {
+	v := expr.Vars{Bare: w.attrs, Roots: map[string]map[string]any{"worker": w.attrs}}
+	if t != nil {
+		v.Roots["task"] = t.attrs
+	}
+	return v
+}
+
+func (e *Emulator) renderWorker(c *call, ws *workspace, w *worker) map[string]any {
+	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	u := wsURL + "/Workers/" + w.sid
+	var actName any
+	if a := ws.activities.get(w.activity); a != nil {
+		actName = a.name
+	}
+	return map[string]any{
+		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": w.sid, "friendly_name": w.name,
+		"activity_sid": w.activity, "activity_name": actName, "available": ws.available(w),
+		"attributes": w.attrsRaw, "date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
+		"date_status_changed": twilioTime(w.statusSince), "url": u,
+		"links": map[string]any{
+			"channels": u + "/Channels", "reservations": u + "/Reservations", "statistics": u + "/Statistics",
+			"activity": wsURL + "/Activities/" + w.activity, "workspace": wsURL,
+			"worker_statistics": u + "/Statistics", "worker_channels": u + "/Channels",
+		},
+	}
+}
+
+func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
+	q := c.r.URL.Query()
+	var target *expr.Expr
+	if src := q.Get("TargetWorkersExpression"); src != "" {
+		x, err := expr.Parse(src)
+		if err != nil {
+			return 0, nil, errParam("Invalid TargetWorkersExpression %q: %v", src, err)
+		}
+		target = x
+	}
+	var queue *queue
+	if s := q.Get("TaskQueueSid"); s != "" {
+		if queue = c.ws.queues.get(s); queue == nil {
+			return 0, nil, errParam("Invalid TaskQueueSid: %s not found", s)
+		}
+	}
+	if n := q.Get("TaskQueueName"); n != "" {
+		if queue = c.ws.queueByName(n); queue == nil {
+			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
+		}
+	}
+	var out []*worker
+	for _, w := range c.ws.workers.all() {
+		a := c.ws.activities.get(w.activity)
+		switch {
+		case q.Get("FriendlyName") != "" && w.name != q.Get("FriendlyName"),
+			q.Get("ActivitySid") != "" && w.activity != q.Get("ActivitySid"),
+			q.Get("ActivityName") != "" && (a == nil || a.name != q.Get("ActivityName")),
+			q.Get("Available") != "" && boolParam(q.Get("Available")) != c.ws.available(w),
+			target != nil && !target.Eval(workerVars(w, nil)),
+			queue != nil && !queue.target.Eval(workerVars(w, nil)):
+			continue
+		}
+		out = append(out, w)
+	}
+	body, err := page(c.r, c.base, "workers", out, func(w *worker) map[string]any { return e.renderWorker(c, c.ws, w) })
+	return http.StatusOK, body, err
+}
+
+func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	p := &params{v: v}
+	name := p.required("FriendlyName")
+	raw, attrs := p.jsonObject("Attributes")
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	for _, w := range c.ws.workers.all() {
+		if w.name == name {
+			return 0, nil, errParam("Worker with FriendlyName %q already exists", name)
+		}
+	}
+	act := c.ws.defaultAct
+	if s := v.Get("ActivitySid"); s != "" {
+		if c.ws.activities.get(s) == nil {
+			return 0, nil, errParam("Invalid ActivitySid: activity %s not found", s)
+		}
+		act = s
+	}
+	now := e.clock.Now()
+	w := &worker{sid: newSid(prefixWorker), name: name, activity: act, attrsRaw: raw, attrs: attrs,
+		created: now, updated: now, statusSince: now}
+	c.ws.workers.put(w.sid, w)
+	e.emit(c.ws, "worker.created", "Worker "+name+" created", w, nil)
+	e.dispatchLocked(c.ws)
+	return http.StatusCreated, e.renderWorker(c, c.ws, w), nil
+}
+
+func (e *Emulator) workerOr404(c *call) (*worker, *apiError) {
+	w := c.ws.workers.get(c.path("Sid"))
+	if w == nil {
+		return nil, errNotFound(c.r.URL.Path)
+	}
+	return w, nil
+}
+
+func (e *Emulator) fetchWorker(c *call) (int, any, *apiError) {
+	w, err := e.workerOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.renderWorker(c, c.ws, w), nil
+}
+
+func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
+	w, apiErr := e.workerOr404(c)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	v, apiErr := form(c.r)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	p := &params{v: v}
+	rejectPending := p.boolean("RejectPendingReservations", false)
+	var raw string
+	var attrs map[string]any
+	if p.has("Attributes") {
+		raw, attrs = p.jsonObject("Attributes")
+	}
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	act := v.Get("ActivitySid")
+	if act != "" && c.ws.activities.get(act) == nil {
+		return 0, nil, errParam("Invalid ActivitySid: activity %s not found", act)
+	}
+	now := e.clock.Now()
+	if n := v.Get("FriendlyName"); n != "" {
+		w.name = n
+	}
+	if attrs != nil {
+		w.attrsRaw, w.attrs = raw, attrs
+		e.emit(c.ws, "worker.attributes.update", "Worker "+w.name+" attributes updated", w, nil)
+	}
+	w.updated = now
+	if act != "" {
+		if rejectPending && !c.ws.activities.get(act).available {
+			for _, r := range c.ws.reservations.all() {
+				if r.worker == w.sid && r.status == "pending" {
+					e.rejectLocked(c.ws, r, "")
+				}
+			}
+		}
+		e.setActivityLocked(c.ws, w, act)
+	}
+	e.dispatchLocked(c.ws)
+	return http.StatusOK, e.renderWorker(c, c.ws, w), nil
+}
+
+// setActivityLocked moves the worker to activity act, with the event.
+func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
+	if act == "" || act == w.activity || ws.activities.get(act) == nil {
+		return
+	}
+	prev := w.activity
+	w.activity = act
+	now := e.clock.Now()
+	w.statusSince, w.updated = now, now
+	extra := map[string]string{"WorkerPreviousActivitySid": prev}
+	if a := ws.activities.get(prev); a != nil {
+		extra["WorkerPreviousActivityName"] = a.name
+	}
+	e.emit(ws, "worker.activity.update", "Worker "+w.name+" updated to "+ws.activities.get(act).name+" Activity", w, extra)
+}
+
+func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
+	w, err := e.workerOr404(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, r := range c.ws.reservations.all() {
+		if r.worker == w.sid && (r.status == "accepted" || r.status == "wrapping") {
+			return 0, nil, errParam("Worker %s has an assigned task %s and cannot be deleted", w.sid, r.task)
+		}
+	}
+	for _, r := range c.ws.reservations.all() {
+		if r.worker == w.sid && r.status == "pending" {
+			e.endReservationLocked(c.ws, r, "canceled", "Reservation canceled: worker deleted")
+		}
+	}
+	c.ws.workers.del(w.sid)
+	e.emit(c.ws, "worker.deleted", "Worker "+w.name+" deleted", w, nil)
+	e.dispatchLocked(c.ws)
+	return http.StatusNoContent, nil, nil
+}

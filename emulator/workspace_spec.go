@@ -1,0 +1,333 @@
+package emulator
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// WorkspaceSpec describes a whole workspace, to load in one step (Load).
+// In YAML (ParseWorkspace, LoadWorkspaceFile) it is written like this; the
+// ready tutorial workspace, tutorial.yaml, is the complete example:
+//
+//	friendly_name: TaskRouter Tutorial
+//	event_callback_url: https://example.com/events   # optional
+//	events_filter: reservation.created,reservation.accepted   # optional
+//	default_activity: Offline                        # activity names
+//	timeout_activity: Offline
+//	activities:
+//	  - {name: Offline, available: false}
+//	  - {name: Idle, available: true}
+//	workers:
+//	  - name: Alice
+//	    activity: Idle                               # default: default_activity
+//	    attributes: {languages: [en, es]}
+//	task_queues:
+//	  - name: Spanish
+//	    target_workers: languages HAS "es"           # default 1==1
+//	    max_reserved_workers: 1                      # default 1
+//	    task_order: FIFO                             # or LIFO
+//	    reservation_activity: Busy                   # optional activity names
+//	    assignment_activity: Busy
+//	workflows:
+//	  - name: Tutorial Workflow
+//	    assignment_callback_url: http://localhost:8080/assignment
+//	    fallback_assignment_callback_url: http://localhost:8080/assignment
+//	    task_reservation_timeout: 120                # seconds, default 120
+//	    filters:                                     # first match wins
+//	      - name: Language - Spanish
+//	        expression: selected_language == "es"
+//	        targets:                                 # in order, each until its timeout
+//	          - {queue: Spanish, expression: "task.vip == true", priority: 10, timeout: 30}
+//	    default_queue: Spanish                       # default_filter
+//
+// Queues are named by friendly name. Every SID is derived from the
+// workspace's and the resource's names (StableSid), so loading the same
+// file again gives the same SIDs.
+type WorkspaceSpec struct {
+	FriendlyName     string         `yaml:"friendly_name"`
+	EventCallbackURL string         `yaml:"event_callback_url"`
+	EventsFilter     string         `yaml:"events_filter"`
+	DefaultActivity  string         `yaml:"default_activity"`
+	TimeoutActivity  string         `yaml:"timeout_activity"`
+	Activities       []ActivitySpec `yaml:"activities"`
+	Workers          []WorkerSpec   `yaml:"workers"`
+	TaskQueues       []QueueSpec    `yaml:"task_queues"`
+	Workflows        []WorkflowSpec `yaml:"workflows"`
+}
+
+// ActivitySpec is one activity.
+type ActivitySpec struct {
+	Name      string `yaml:"name"`
+	Available bool   `yaml:"available"`
+}
+
+// WorkerSpec is one worker; Activity is an activity name.
+type WorkerSpec struct {
+	Name       string         `yaml:"name"`
+	Activity   string         `yaml:"activity"`
+	Attributes map[string]any `yaml:"attributes"`
+}
+
+// QueueSpec is one task queue; the activities are names.
+type QueueSpec struct {
+	Name                string `yaml:"name"`
+	TargetWorkers       string `yaml:"target_workers"`
+	MaxReservedWorkers  int    `yaml:"max_reserved_workers"`
+	TaskOrder           string `yaml:"task_order"`
+	ReservationActivity string `yaml:"reservation_activity"`
+	AssignmentActivity  string `yaml:"assignment_activity"`
+}
+
+// WorkflowSpec is one workflow.
+type WorkflowSpec struct {
+	Name                          string       `yaml:"name"`
+	AssignmentCallbackURL         string       `yaml:"assignment_callback_url"`
+	FallbackAssignmentCallbackURL string       `yaml:"fallback_assignment_callback_url"`
+	TaskReservationTimeout        int          `yaml:"task_reservation_timeout"`
+	Filters                       []FilterSpec `yaml:"filters"`
+	DefaultQueue                  string       `yaml:"default_queue"`
+}
+
+// FilterSpec is one entry of the workflow's task_routing.filters.
+type FilterSpec struct {
+	Name       string       `yaml:"name"`
+	Expression string       `yaml:"expression"`
+	Targets    []TargetSpec `yaml:"targets"`
+}
+
+// TargetSpec is one target of a filter; Queue is a queue name.
+type TargetSpec struct {
+	Queue      string `yaml:"queue"`
+	Expression string `yaml:"expression"`
+	Priority   *int   `yaml:"priority"`
+	Timeout    int    `yaml:"timeout"`
+}
+
+//go:embed tutorial.yaml
+var tutorialYAML []byte
+
+// Tutorial returns a fresh copy of the ready workspace modelled on Twilio's
+// TaskRouter quickstart (see tutorial.yaml). Set its workflow's callback
+// URLs before loading it.
+func Tutorial() WorkspaceSpec {
+	s, err := ParseWorkspace(tutorialYAML)
+	if err != nil {
+		panic("emulator: the embedded tutorial.yaml is invalid: " + err.Error()) // caught by TestTutorialParses
+	}
+	return s
+}
+
+// ParseWorkspace reads a WorkspaceSpec from YAML, refusing unknown keys.
+func ParseWorkspace(b []byte) (WorkspaceSpec, error) {
+	var s WorkspaceSpec
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return WorkspaceSpec{}, fmt.Errorf("workspace YAML: %w", err)
+	}
+	return s, nil
+}
+
+// LoadWorkspaceFile reads a WorkspaceSpec from a YAML file.
+func LoadWorkspaceFile(path string) (WorkspaceSpec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return WorkspaceSpec{}, fmt.Errorf("reading workspace file: %w", err)
+	}
+	s, err := ParseWorkspace(b)
+	if err != nil {
+		return WorkspaceSpec{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Loaded names the SIDs of a loaded workspace, by friendly name.
+type Loaded struct {
+	Workspace  string
+	Activities map[string]string
+	Workers    map[string]string
+	TaskQueues map[string]string
+	Workflows  map[string]string
+	spec       WorkspaceSpec
+}
+
+// String lists the SIDs, one per line, in the spec's order.
+func (l Loaded) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workspace  %s  %s\n", l.Workspace, l.spec.FriendlyName)
+	for _, a := range l.spec.Activities {
+		fmt.Fprintf(&b, "activity   %s  %s\n", l.Activities[a.Name], a.Name)
+	}
+	for _, w := range l.spec.Workers {
+		fmt.Fprintf(&b, "worker     %s  %s\n", l.Workers[w.Name], w.Name)
+	}
+	for _, q := range l.spec.TaskQueues {
+		fmt.Fprintf(&b, "taskqueue  %s  %s\n", l.TaskQueues[q.Name], q.Name)
+	}
+	for _, wf := range l.spec.Workflows {
+		fmt.Fprintf(&b, "workflow   %s  %s\n", l.Workflows[wf.Name], wf.Name)
+	}
+	return b.String()
+}
+
+// Load creates the workspace s describes, with stable SIDs. Everything is
+// checked first, as the REST API would check it; on error nothing is
+// created.
+func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
+	if s.FriendlyName == "" {
+		return Loaded{}, errors.New("workspace: friendly_name is required")
+	}
+	now := e.clock.Now()
+	ws := newWorkspace(StableSid(prefixWorkspace, s.FriendlyName), s.FriendlyName, now)
+	ws.eventURL, ws.eventsFilter = s.EventCallbackURL, s.EventsFilter
+	l := Loaded{Workspace: ws.sid, Activities: map[string]string{}, Workers: map[string]string{},
+		TaskQueues: map[string]string{}, Workflows: map[string]string{}, spec: s}
+	sidOf := func(kind string, m map[string]string, name string) (string, error) {
+		if sid, ok := m[name]; ok {
+			return sid, nil
+		}
+		return "", fmt.Errorf("workspace %q: no %s named %q", s.FriendlyName, kind, name)
+	}
+	for _, a := range s.Activities {
+		if _, dup := l.Activities[a.Name]; dup || a.Name == "" {
+			return Loaded{}, fmt.Errorf("workspace %q: activity name %q is empty or repeated", s.FriendlyName, a.Name)
+		}
+		act := &activity{sid: StableSid(prefixActivity, s.FriendlyName, a.Name), name: a.Name, available: a.Available, created: now, updated: now}
+		ws.activities.put(act.sid, act)
+		l.Activities[a.Name] = act.sid
+	}
+	var err error
+	if ws.defaultAct, err = sidOf("activity", l.Activities, s.DefaultActivity); err != nil {
+		return Loaded{}, fmt.Errorf("default_activity: %w", err)
+	}
+	if ws.timeoutAct, err = sidOf("activity", l.Activities, s.TimeoutActivity); err != nil {
+		return Loaded{}, fmt.Errorf("timeout_activity: %w", err)
+	}
+	for _, w := range s.Workers {
+		if _, dup := l.Workers[w.Name]; dup || w.Name == "" {
+			return Loaded{}, fmt.Errorf("workspace %q: worker name %q is empty or repeated", s.FriendlyName, w.Name)
+		}
+		act := ws.defaultAct
+		if w.Activity != "" {
+			if act, err = sidOf("activity", l.Activities, w.Activity); err != nil {
+				return Loaded{}, fmt.Errorf("worker %q: %w", w.Name, err)
+			}
+		}
+		attrs := w.Attributes
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		raw, err := json.Marshal(attrs)
+		if err != nil {
+			return Loaded{}, fmt.Errorf("worker %q: attributes: %w", w.Name, err)
+		}
+		var decoded map[string]any // as JSON sees them: numbers float64, as over REST
+		_ = json.Unmarshal(raw, &decoded)
+		wk := &worker{sid: StableSid(prefixWorker, s.FriendlyName, w.Name), name: w.Name, activity: act,
+			attrsRaw: string(raw), attrs: decoded, created: now, updated: now, statusSince: now}
+		ws.workers.put(wk.sid, wk)
+		l.Workers[w.Name] = wk.sid
+	}
+	for _, q := range s.TaskQueues {
+		if _, dup := l.TaskQueues[q.Name]; dup || q.Name == "" {
+			return Loaded{}, fmt.Errorf("workspace %q: task queue name %q is empty or repeated", s.FriendlyName, q.Name)
+		}
+		tq := &queue{sid: StableSid(prefixQueue, s.FriendlyName, q.Name), maxReserved: 1, order: "FIFO", created: now, updated: now}
+		p := &params{v: map[string][]string{"FriendlyName": {q.Name}, "TargetWorkers": {q.TargetWorkers}}}
+		if q.MaxReservedWorkers != 0 {
+			p.v.Set("MaxReservedWorkers", fmt.Sprint(q.MaxReservedWorkers))
+		}
+		if q.TaskOrder != "" {
+			p.v.Set("TaskOrder", q.TaskOrder)
+		}
+		for k, name := range map[string]string{"ReservationActivitySid": q.ReservationActivity, "AssignmentActivitySid": q.AssignmentActivity} {
+			if name != "" {
+				sid, err := sidOf("activity", l.Activities, name)
+				if err != nil {
+					return Loaded{}, fmt.Errorf("task queue %q: %w", q.Name, err)
+				}
+				p.v.Set(k, sid)
+			}
+		}
+		if apiErr := e.queueParams(ws, tq, p); apiErr != nil {
+			return Loaded{}, fmt.Errorf("task queue %q: %s", q.Name, apiErr.Message)
+		}
+		ws.queues.put(tq.sid, tq)
+		l.TaskQueues[q.Name] = tq.sid
+	}
+	for _, wf := range s.Workflows {
+		if _, dup := l.Workflows[wf.Name]; dup || wf.Name == "" {
+			return Loaded{}, fmt.Errorf("workspace %q: workflow name %q is empty or repeated", s.FriendlyName, wf.Name)
+		}
+		cfg, err := wf.configuration(l.TaskQueues)
+		if err != nil {
+			return Loaded{}, fmt.Errorf("workflow %q: %w", wf.Name, err)
+		}
+		w := &workflow{sid: StableSid(prefixWorkflow, s.FriendlyName, wf.Name), reservationTimeout: 120, created: now, updated: now}
+		p := &params{v: map[string][]string{"FriendlyName": {wf.Name}, "Configuration": {cfg},
+			"AssignmentCallbackUrl": {wf.AssignmentCallbackURL}, "FallbackAssignmentCallbackUrl": {wf.FallbackAssignmentCallbackURL}}}
+		if wf.TaskReservationTimeout != 0 {
+			p.v.Set("TaskReservationTimeout", fmt.Sprint(wf.TaskReservationTimeout))
+		}
+		if apiErr := e.workflowParams(ws, w, p); apiErr != nil {
+			return Loaded{}, fmt.Errorf("workflow %q: %s", wf.Name, apiErr.Message)
+		}
+		ws.workflows.put(w.sid, w)
+		l.Workflows[wf.Name] = w.sid
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.workspaces.get(ws.sid) != nil {
+		return Loaded{}, fmt.Errorf("workspace %q (%s) is already loaded", s.FriendlyName, ws.sid)
+	}
+	e.workspaces.put(ws.sid, ws)
+	return l, nil
+}
+
+// configuration renders the workflow's Configuration JSON, queue names
+// replaced by SIDs.
+func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
+	type filterJSON struct {
+		FilterFriendlyName string       `json:"filter_friendly_name"`
+		Expression         string       `json:"expression"`
+		Targets            []targetJSON `json:"targets"`
+	}
+	qsid := func(name string) (string, error) {
+		if sid, ok := queues[name]; ok {
+			return sid, nil
+		}
+		return "", fmt.Errorf("no task queue named %q", name)
+	}
+	var tr struct {
+		Filters       []filterJSON `json:"filters"`
+		DefaultFilter *targetJSON  `json:"default_filter,omitempty"`
+	}
+	tr.Filters = []filterJSON{}
+	for _, f := range wf.Filters {
+		fj := filterJSON{FilterFriendlyName: f.Name, Expression: f.Expression}
+		for _, t := range f.Targets {
+			sid, err := qsid(t.Queue)
+			if err != nil {
+				return "", fmt.Errorf("filter %q: %w", f.Name, err)
+			}
+			fj.Targets = append(fj.Targets, targetJSON{Queue: sid, Expression: t.Expression, Priority: t.Priority, Timeout: t.Timeout})
+		}
+		tr.Filters = append(tr.Filters, fj)
+	}
+	if wf.DefaultQueue != "" {
+		sid, err := qsid(wf.DefaultQueue)
+		if err != nil {
+			return "", fmt.Errorf("default_queue: %w", err)
+		}
+		tr.DefaultFilter = &targetJSON{Queue: sid}
+	}
+	b, err := json.Marshal(map[string]any{"task_routing": tr})
+	return string(b), err
+}

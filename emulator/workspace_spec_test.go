@@ -1,0 +1,110 @@
+package emulator_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/assignd/assignd/emulator"
+)
+
+func TestTutorialWorkspace(t *testing.T) {
+	spec := emulator.Tutorial()
+	if len(spec.Workers) != 2 || spec.Workers[0].Name != "Alice" || spec.Workers[1].Name != "Bob" {
+		t.Fatalf("tutorial workers: %+v", spec.Workers)
+	}
+	spec.Workers[0].Name = "changed"
+	if emulator.Tutorial().Workers[0].Name != "Alice" {
+		t.Fatal("Tutorial returned shared state")
+	}
+	load := func() emulator.Loaded {
+		e, err := emulator.New(emulator.Options{AccountSid: accountSid, AuthToken: authToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		l, err := e.Load(emulator.Tutorial())
+		if err != nil {
+			t.Fatalf("Load(Tutorial()): %v", err)
+		}
+		if _, err := e.Load(emulator.Tutorial()); err == nil {
+			t.Fatal("loading the same workspace twice succeeded")
+		}
+		return l
+	}
+	a, b := load(), load()
+	if a.String() != b.String() {
+		t.Fatalf("SIDs differ between loads:\n%s\n%s", a, b)
+	}
+	if a.Workspace != emulator.StableSid("WS", "TaskRouter Tutorial") || a.Workers["Alice"] != emulator.StableSid("WK", "TaskRouter Tutorial", "Alice") {
+		t.Fatalf("SIDs are not derived from the names: %s", a)
+	}
+	for _, want := range []string{"Alice", "Bob", "Offline", "Idle", "Busy", "Customer Care Requests - Spanish",
+		"Customer Care Requests - English", "Tutorial Workflow", a.Workspace, a.Workflows["Tutorial Workflow"]} {
+		if !strings.Contains(a.String(), want) {
+			t.Errorf("printed SIDs lack %q:\n%s", want, a)
+		}
+	}
+}
+
+func TestWorkspaceFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", `
+friendly_name: Mine
+default_activity: Away
+timeout_activity: Away
+activities: [{name: Away}, {name: Here, available: true}]
+workers: [{name: Zoe, activity: Here, attributes: {skills: [billing], level: 2}}]
+task_queues: [{name: Billing, target_workers: 'skills HAS "billing"', max_reserved_workers: 2, task_order: LIFO}]
+workflows:
+  - name: Main
+    assignment_callback_url: http://localhost:9/assignment
+    filters: [{name: billing, expression: 'topic == "billing"', targets: [{queue: Billing, timeout: 30}]}]
+    default_queue: Billing
+`)
+	spec, err := emulator.LoadWorkspaceFile(good)
+	if err != nil {
+		t.Fatalf("LoadWorkspaceFile: %v", err)
+	}
+	h := newHarness(t, emulator.Options{})
+	l, err := h.emu.Load(spec)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	q, err := h.api.FetchTaskQueue(l.Workspace, l.TaskQueues["Billing"])
+	if err != nil || q.MaxReservedWorkers != 2 || str(q.TaskOrder) != "LIFO" {
+		t.Fatalf("queue from YAML: %+v %v", q, err)
+	}
+	w, err := h.api.FetchWorker(l.Workspace, l.Workers["Zoe"])
+	if err != nil || str(w.ActivityName) != "Here" || !*w.Available || str(w.Attributes) != `{"level":2,"skills":["billing"]}` {
+		t.Fatalf("worker from YAML: %+v %v", w, err)
+	}
+
+	for name, body := range map[string]string{
+		"unknown key":      "friendly_name: X\nworkerz: []\n",
+		"no such activity": "friendly_name: X\ndefault_activity: Nope\ntimeout_activity: Nope\n",
+		"bad expression":   "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\ntask_queues: [{name: Q, target_workers: 'a =='}]\n",
+		"no such queue":    "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\nworkflows: [{name: W, default_queue: Nope}]\n",
+	} {
+		spec, err := emulator.LoadWorkspaceFile(write(strings.ReplaceAll(name, " ", "_")+".yaml", body))
+		if err == nil {
+			_, err = h.emu.Load(spec)
+		}
+		if err == nil {
+			t.Errorf("%s: loaded", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if _, err := emulator.LoadWorkspaceFile(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
