@@ -42,7 +42,7 @@ func adminGet(t *testing.T, url, password string) (int, string) {
 // call, exported over OTLP; its log line carries the trace_id.
 func TestAdminListenerAndTracing(t *testing.T) {
 	col := telemetrytest.NewCollector(t)
-	const pw = "s3cret-admin"
+	const pw = "s3cret-admin-password"
 	port, adminPort := freePort(t), freePort(t)
 	env := []string{
 		"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
