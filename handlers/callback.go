@@ -49,6 +49,7 @@ type callback struct {
 	metrics   *Metrics
 	bodyLimit int64
 	logAttrs  bool
+	recorder  Recorder // nil: no decision log
 }
 
 func (h *callback) serve(c echo.Context) error {
@@ -60,6 +61,7 @@ func (h *callback) serve(c echo.Context) error {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
 			Msg("callback refused: body too large or unreadable")
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 
@@ -75,6 +77,7 @@ func (h *callback) serve(c echo.Context) error {
 		h.log.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN").
 			Msg("callback refused: " + why)
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: errors.New(why), Form: form})
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 
@@ -84,19 +87,26 @@ func (h *callback) serve(c echo.Context) error {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
 			Msg("callback refused: bad parameters")
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, CheckedURL: checked, Err: err, Reservation: &res, Form: form})
 		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
 	}
 
 	var d policy.Decision
 	var why error // set when the answer is a fallback
 	result := ResultOK
+	ctx := req.Context()
+	var trace *policy.Trace
+	if h.recorder != nil {
+		trace = &policy.Trace{}
+		ctx = policy.WithTrace(ctx, trace)
+	}
 	if attrErr != nil {
 		// Signed by Twilio but the attributes are not objects: deciding on
 		// half the facts would be a guess, so give the configured fallback.
 		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
 	} else {
 		t0 := time.Now()
-		d, err = h.decider.Decide(req.Context(), &res)
+		d, err = h.decider.Decide(ctx, &res)
 		h.metrics.decided(time.Since(t0))
 		if err != nil {
 			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
@@ -136,7 +146,18 @@ func (h *callback) serve(c echo.Context) error {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
 	line.Msg("callback answered")
+	if h.recorder != nil {
+		h.recorder.Record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
+			Reservation: &res, Decision: d, Steps: trace.Steps(), Answer: answer, Duplicate: duplicate})
+	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+}
+
+// record hands a refused callback to the recorder, if any.
+func (h *callback) record(c CallbackRecord) {
+	if h.recorder != nil {
+		h.recorder.Record(c)
+	}
 }
 
 func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {

@@ -28,6 +28,8 @@ type Options struct {
 	Decider   Decider
 	Scheduler Scheduler // optional: without it async decisions get the fallback
 	Metrics   *Metrics  // optional
+	// Recorder, when set, is told about every callback (the decision log).
+	Recorder Recorder
 	// Gatherer serves /metrics when set.
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the service can take callbacks (policy loaded,
@@ -61,6 +63,7 @@ func New(o Options) (*echo.Echo, error) {
 	cb := &callback{
 		log: o.Logger, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
 		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes,
+		recorder: o.Recorder,
 	}
 	// Twilio signs the URL as configured, with or without a trailing slash;
 	// serve both rather than redirect (a redirect loses the POST).
