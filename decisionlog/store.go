@@ -1,0 +1,379 @@
+package decisionlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+)
+
+// FileName is the SQLite file in DATA_DIR. It is not River's queue.sqlite:
+// that one belongs to the queue (one connection, a process lock), and the
+// inspector's reads must never wait behind it.
+const FileName = "decisions.sqlite"
+
+type dialect int
+
+const (
+	sqliteDialect dialect = iota
+	postgresDialect
+)
+
+// migration is one versioned schema change; versions only ever grow.
+type migration struct {
+	version  int
+	sqlite   string
+	postgres string
+}
+
+var migrations = []migration{
+	{
+		version: 1,
+		sqlite: `CREATE TABLE assignd_decision (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	` + columnsDDL + `);
+CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
+CREATE INDEX assignd_decision_task ON assignd_decision (task_sid);
+CREATE INDEX assignd_decision_worker ON assignd_decision (worker_sid);`,
+		postgres: `CREATE TABLE assignd_decision (
+	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	` + columnsDDL + `);
+CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
+CREATE INDEX assignd_decision_task ON assignd_decision (task_sid);
+CREATE INDEX assignd_decision_worker ON assignd_decision (worker_sid);`,
+	},
+}
+
+// columnsDDL is the same on both stores: times are Unix microseconds and
+// JSON is text, so one set of queries serves both.
+const columnsDDL = `at_us BIGINT NOT NULL,
+	result TEXT NOT NULL,
+	error TEXT NOT NULL,
+	checked_url TEXT NOT NULL,
+	mode TEXT NOT NULL,
+	account_sid TEXT NOT NULL,
+	workspace_sid TEXT NOT NULL,
+	workflow_sid TEXT NOT NULL,
+	queue_sid TEXT NOT NULL,
+	task_sid TEXT NOT NULL,
+	worker_sid TEXT NOT NULL,
+	reservation_sid TEXT NOT NULL,
+	task_age BIGINT NOT NULL,
+	task_priority BIGINT NOT NULL,
+	callback_timestamp TEXT NOT NULL,
+	rule TEXT NOT NULL,
+	steps TEXT NOT NULL,
+	instruction TEXT NOT NULL,
+	instruction_json TEXT NOT NULL,
+	answer TEXT NOT NULL,
+	async SMALLINT NOT NULL,
+	delay_ms BIGINT NOT NULL,
+	duplicate SMALLINT NOT NULL,
+	latency_us BIGINT NOT NULL,
+	task_attributes TEXT,
+	worker_attributes TEXT,
+	params TEXT
+`
+
+// columns lists the stored columns but id, in insert and scan order.
+const columns = `at_us, result, error, checked_url, mode, account_sid, workspace_sid, workflow_sid, queue_sid, task_sid, worker_sid, reservation_sid, task_age, task_priority, callback_timestamp, rule, steps, instruction, instruction_json, answer, async, delay_ms, duplicate, latency_us, task_attributes, worker_attributes, params`
+
+type store struct {
+	db      *sql.DB
+	dialect dialect
+	name    string // "sqlite" or "postgres", for errors
+}
+
+func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error) {
+	s := &store{}
+	var err error
+	if databaseURL != "" {
+		s.dialect, s.name = postgresDialect, "postgres"
+		s.db, err = sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: postgres: %w", err)
+		}
+		s.db.SetMaxOpenConns(4)
+	} else {
+		s.dialect, s.name = sqliteDialect, "sqlite"
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("decision log: data dir: %w", err)
+		}
+		// WAL: the inspector reads while the writer commits. synchronous
+		// NORMAL: a killed process loses nothing committed; a power loss may
+		// lose the last batches, which is acceptable for a log.
+		dsn := "file:" + filepath.Join(dataDir, FileName) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+		s.db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: sqlite: %w", err)
+		}
+		s.db.SetMaxOpenConns(4)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision log: %s: %w", s.name, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the migrations not yet applied, in one transaction; on
+// PostgreSQL an advisory lock serialises instances starting together.
+func (s *store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.dialect == postgresDialect {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7256102931)`); err != nil {
+			return fmt.Errorf("decision log: migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS assignd_decision_migration (version BIGINT PRIMARY KEY, applied_us BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM assignd_decision_migration`).Scan(&current); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		ddl := m.sqlite
+		if s.dialect == postgresDialect {
+			ddl = m.postgres
+		}
+		for _, stmt := range strings.Split(ddl, ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("decision log: migration %d: %w", m.version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO assignd_decision_migration (version, applied_us) VALUES (?, ?)`), m.version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("decision log: migration %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func (s *store) rebind(q string) string {
+	if s.dialect != postgresDialect {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// row is an Entry as stored.
+type row struct {
+	e                           Entry
+	steps, insJSON, answer      string
+	taskAttrs, workerAttrs, prm sql.NullString
+}
+
+func nullJSON(b json.RawMessage) sql.NullString {
+	if len(b) == 0 {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// insert writes entries in one transaction.
+func (s *store) insert(ctx context.Context, entries []Entry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO assignd_decision (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range entries {
+		e := &entries[i]
+		steps, err := json.Marshal(e.Steps)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, e.Time.UnixMicro(), e.Result, e.Error, e.CheckedURL, string(e.Mode),
+			e.AccountSid, e.WorkspaceSid, e.WorkflowSid, e.QueueSid, e.TaskSid, e.WorkerSid, e.ReservationSid,
+			e.TaskAge, e.TaskPriority, e.Timestamp, e.Rule, string(steps), e.Instruction, string(e.InstructionJSON),
+			string(e.Answer), boolInt(e.Async), e.Delay.Milliseconds(), boolInt(e.Duplicate), e.Latency.Microseconds(),
+			nullJSON(e.TaskAttributes), nullJSON(e.WorkerAttributes), nullJSON(e.Params)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// query returns the entries f selects, newest first.
+func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	if f.SID != "" {
+		where = append(where, "? IN (reservation_sid, task_sid, worker_sid, queue_sid, workflow_sid, workspace_sid)")
+		args = append(args, f.SID)
+	}
+	eq("reservation_sid", f.ReservationSid)
+	eq("task_sid", f.TaskSid)
+	eq("worker_sid", f.WorkerSid)
+	eq("rule", f.Rule)
+	eq("instruction", f.Instruction)
+	eq("result", f.Result)
+	if !f.Since.IsZero() {
+		where = append(where, "at_us >= ?")
+		args = append(args, f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at_us < ?")
+		args = append(args, f.Until.UnixMicro())
+	}
+	if f.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := `SELECT id, ` + columns + ` FROM assignd_decision`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: query: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
+	return out, nil
+}
+
+// ErrNotFound is returned by Get for an ID the log does not hold (pruned,
+// or never recorded).
+var ErrNotFound = errors.New("decision not found")
+
+func (s *store) get(ctx context.Context, id int64) (Entry, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, `+columns+` FROM assignd_decision WHERE id = ?`), id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+		}
+		return Entry{}, fmt.Errorf("decision %d: %w", id, ErrNotFound)
+	}
+	e, err := scan(rows)
+	if err != nil {
+		return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+	}
+	return e, nil
+}
+
+func scan(rows *sql.Rows) (Entry, error) {
+	var r row
+	var at, delayMs, latUs int64
+	var async, dup int
+	var mode string
+	e := &r.e
+	if err := rows.Scan(&e.ID, &at, &e.Result, &e.Error, &e.CheckedURL, &mode,
+		&e.AccountSid, &e.WorkspaceSid, &e.WorkflowSid, &e.QueueSid, &e.TaskSid, &e.WorkerSid, &e.ReservationSid,
+		&e.TaskAge, &e.TaskPriority, &e.Timestamp, &e.Rule, &r.steps, &e.Instruction, &r.insJSON,
+		&r.answer, &async, &delayMs, &dup, &latUs, &r.taskAttrs, &r.workerAttrs, &r.prm); err != nil {
+		return Entry{}, err
+	}
+	e.Time = time.UnixMicro(at).UTC()
+	e.Mode = Mode(mode)
+	e.Async, e.Duplicate = async != 0, dup != 0
+	e.Delay = time.Duration(delayMs) * time.Millisecond
+	e.Latency = time.Duration(latUs) * time.Microsecond
+	if err := json.Unmarshal([]byte(r.steps), &e.Steps); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: steps: %w", e.ID, err)
+	}
+	raw := func(s string) json.RawMessage {
+		if s == "" {
+			return nil
+		}
+		return json.RawMessage(s)
+	}
+	e.InstructionJSON, e.Answer = raw(r.insJSON), raw(r.answer)
+	e.TaskAttributes, e.WorkerAttributes, e.Params = raw(r.taskAttrs.String), raw(r.workerAttrs.String), raw(r.prm.String)
+	return *e, nil
+}
+
+// prune deletes entries older than before and all but the newest maxRows.
+func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE at_us < ?`), before.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("decision log: prune by age: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if maxRows > 0 {
+		res, err = s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE id <= (SELECT id FROM assignd_decision ORDER BY id DESC LIMIT 1 OFFSET ?)`), maxRows)
+		if err != nil {
+			return n, fmt.Errorf("decision log: prune by count: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
+}
