@@ -41,3 +41,8 @@ type CallbackRecord struct {
 	Answer    []byte
 	Duplicate bool // an async decision for this reservation was already stored
 }
+
+// Results lists every callback result, for those that filter by it.
+func Results() []string {
+	return []string{ResultOK, ResultFallback, ResultBadSignature, ResultBadRequest}
+}
