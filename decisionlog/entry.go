@@ -112,8 +112,8 @@ func (e *Entry) Reservation() (*policy.Reservation, error) {
 
 // Filter selects entries; zero fields match everything.
 type Filter struct {
-	// SID matches any of the entry's SIDs (reservation, task, worker, queue,
-	// workflow, workspace).
+	// SID matches any of the entry's reservation, task, worker and queue
+	// SIDs.
 	SID            string
 	ReservationSid string
 	TaskSid        string

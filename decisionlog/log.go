@@ -22,6 +22,8 @@ const (
 	DefaultBufferSize = 8192
 	DefaultBatchSize  = 512
 	DefaultPruneEvery = time.Minute
+	// DefaultFlushInterval bounds how long a record waits to be committed.
+	DefaultFlushInterval = 100 * time.Millisecond
 )
 
 // Options configure a Log.
@@ -43,6 +45,10 @@ type Options struct {
 	BufferSize int
 	// BatchSize bounds the records written in one transaction.
 	BatchSize int
+	// FlushInterval is how long the writer waits for a batch to fill before
+	// committing what it has; default 100 ms. It is also how late a record
+	// reaches the live view, and (with the buffer) what a crash may lose.
+	FlushInterval time.Duration
 	// Registerer receives the log's metrics when set.
 	Registerer prometheus.Registerer
 	// Now is the clock for retention; default time.Now.
@@ -87,6 +93,9 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -185,48 +194,58 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// writer takes what has queued up, up to a batch, and commits it in one
-// transaction. Batches form by themselves under load: while one commits,
-// the next accumulates.
+// writer collects records for up to FlushInterval (or until a batch is
+// full) and commits them in one transaction: a commit, not a row, is what
+// costs, so a record costs the callback's goroutine nothing and the writer
+// little.
 func (l *Log) writer() {
 	defer l.done.Done()
 	batch := make([]handlers.CallbackRecord, 0, l.o.BatchSize)
-	drain := func() {
-		for len(batch) < l.o.BatchSize {
-			select {
-			case c := <-l.in:
-				batch = append(batch, c)
-			default:
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	writeAll := func() {
+		for {
+			for len(batch) < l.o.BatchSize {
+				select {
+				case c := <-l.in:
+					batch = append(batch, c)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) == 0 {
 				return
 			}
+			l.write(batch)
+			batch = batch[:0]
 		}
 	}
 	for {
 		select {
 		case c := <-l.in:
+			if len(batch) == 0 {
+				timer.Reset(l.o.FlushInterval)
+			}
 			batch = append(batch, c)
-			drain()
-			l.write(batch)
-			batch = batch[:0]
-		case done := <-l.flushes:
-			for {
-				drain()
-				if len(batch) == 0 {
-					break
-				}
+			if len(batch) >= l.o.BatchSize {
+				timer.Stop()
 				l.write(batch)
 				batch = batch[:0]
 			}
+		case <-timer.C:
+			if len(batch) > 0 {
+				l.write(batch)
+				batch = batch[:0]
+			}
+		case done := <-l.flushes:
+			timer.Stop()
+			writeAll()
 			close(done)
 		case <-l.stop:
-			for {
-				drain()
-				if len(batch) == 0 {
-					return
-				}
-				l.write(batch)
-				batch = batch[:0]
-			}
+			timer.Stop()
+			writeAll()
+			return
 		}
 	}
 }
@@ -288,7 +307,10 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	}
 	if c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback {
 		e.Instruction = d.InstructionName()
-		if d.Instruction != nil {
+		switch {
+		case d.Instruction != nil && !d.Async:
+			e.InstructionJSON = c.Answer // the answer is the instruction's JSON
+		case d.Instruction != nil:
 			if b, err := json.Marshal(d.Instruction); err == nil {
 				e.InstructionJSON = b
 			}
@@ -299,8 +321,10 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		e.TaskSid, e.WorkerSid, e.ReservationSid = r.TaskSid, r.WorkerSid, r.ReservationSid
 		e.TaskAge, e.TaskPriority, e.Timestamp = r.TaskAge, r.TaskPriority, r.Timestamp
 		if l.mode == ModeFull {
-			e.TaskAttributes = marshalOrNil(r.TaskAttributes)
-			e.WorkerAttributes = marshalOrNil(r.WorkerAttributes)
+			// As TaskRouter sent them when the form is there (they parsed,
+			// so they are JSON): cheaper than encoding the maps again.
+			e.TaskAttributes = rawAttributes(c.Form, "TaskAttributes", r.TaskAttributes)
+			e.WorkerAttributes = rawAttributes(c.Form, "WorkerAttributes", r.WorkerAttributes)
 			e.Params = marshalOrNil(r.Params)
 		}
 	} else if c.Form != nil {
@@ -314,10 +338,18 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		e.WorkerSid = claimedSid(c.Form, "WorkerSid", "WK")
 		e.ReservationSid = claimedSid(c.Form, "ReservationSid", "WR")
 	}
-	if c.Form != nil && l.mode == ModeFull {
+	if c.Form != nil && l.mode == ModeFull && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+		// A refused request: its raw parameters are what was wrong.
 		e.Params = marshalOrNil(map[string][]string(c.Form))
 	}
 	return e
+}
+
+func rawAttributes(form url.Values, key string, parsed map[string]any) json.RawMessage {
+	if v := form.Get(key); v != "" && json.Valid([]byte(v)) {
+		return json.RawMessage(v)
+	}
+	return marshalOrNil(parsed)
 }
 
 func claimedSid(form url.Values, key, prefix string) string {

@@ -188,7 +188,7 @@ func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
 				}
 			}
 			// Everything else is there.
-			for _, want := range []string{r.ReservationSid, r.TaskSid, "rule=spanish", "instruction=accept", "mode=summary", forged.ReservationSid, "result=bad_signature"} {
+			for _, want := range []string{r.ReservationSid, r.TaskSid, "rule=spanish", "instruction=accept", `"mode":"summary"`, forged.ReservationSid, "result=bad_signature"} {
 				if !strings.Contains(all, want) {
 					t.Errorf("summary row lacks %q:\n%s", want, all)
 				}

@@ -42,57 +42,52 @@ var migrations = []migration{
 	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	` + columnsDDL + `);
 CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
-CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
-CREATE INDEX assignd_decision_task ON assignd_decision (task_sid);
-CREATE INDEX assignd_decision_worker ON assignd_decision (worker_sid);`,
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);`,
 		postgres: `CREATE TABLE assignd_decision (
 	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	` + columnsDDL + `);
 CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
-CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
-CREATE INDEX assignd_decision_task ON assignd_decision (task_sid);
-CREATE INDEX assignd_decision_worker ON assignd_decision (worker_sid);`,
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);`,
 	},
 }
 
-// columnsDDL is the same on both stores: times are Unix microseconds and
-// JSON is text, so one set of queries serves both.
+// columnsDDL is the same on both stores. The columns are what the filters
+// use, plus the attributes as TaskRouter sent them (re-encoding them would
+// cost the writer more than storing them); everything else is one JSON
+// document (data), because a row's cost
+// on the writer grows with its columns and indexes, and the writer must
+// stay cheap next to the callbacks it logs. Only the reservation (the
+// question operators ask) and the time are indexed; the other filters scan,
+// which the retention bound keeps tolerable for an admin page.
 const columnsDDL = `at_us BIGINT NOT NULL,
 	result TEXT NOT NULL,
-	error TEXT NOT NULL,
-	checked_url TEXT NOT NULL,
-	mode TEXT NOT NULL,
-	account_sid TEXT NOT NULL,
-	workspace_sid TEXT NOT NULL,
-	workflow_sid TEXT NOT NULL,
-	queue_sid TEXT NOT NULL,
+	reservation_sid TEXT NOT NULL,
 	task_sid TEXT NOT NULL,
 	worker_sid TEXT NOT NULL,
-	reservation_sid TEXT NOT NULL,
-	task_age BIGINT NOT NULL,
-	task_priority BIGINT NOT NULL,
-	callback_timestamp TEXT NOT NULL,
+	queue_sid TEXT NOT NULL,
 	rule TEXT NOT NULL,
-	steps TEXT NOT NULL,
 	instruction TEXT NOT NULL,
-	instruction_json TEXT NOT NULL,
-	answer TEXT NOT NULL,
-	async SMALLINT NOT NULL,
-	delay_ms BIGINT NOT NULL,
-	duplicate SMALLINT NOT NULL,
-	latency_us BIGINT NOT NULL,
+	data TEXT NOT NULL,
 	task_attributes TEXT,
 	worker_attributes TEXT,
 	params TEXT
 `
 
 // columns lists the stored columns but id, in insert and scan order.
-const columns = `at_us, result, error, checked_url, mode, account_sid, workspace_sid, workflow_sid, queue_sid, task_sid, worker_sid, reservation_sid, task_age, task_priority, callback_timestamp, rule, steps, instruction, instruction_json, answer, async, delay_ms, duplicate, latency_us, task_attributes, worker_attributes, params`
+const columns = `at_us, result, reservation_sid, task_sid, worker_sid, queue_sid, rule, instruction, data, task_attributes, worker_attributes, params`
+
+const numColumns = 12
+
+// insertChunk is how many rows one INSERT statement carries (12 parameters
+// each, below every driver's limit).
+const insertChunk = 64
 
 type store struct {
 	db      *sql.DB
 	dialect dialect
 	name    string // "sqlite" or "postgres", for errors
+	// insertMany inserts insertChunk rows, insertOne one.
+	insertMany, insertOne *sql.Stmt
 }
 
 func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error) {
@@ -125,6 +120,10 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 		return nil, fmt.Errorf("decision log: %s: %w", s.name, err)
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -195,54 +194,83 @@ func (s *store) rebind(q string) string {
 	return b.String()
 }
 
-// row is an Entry as stored.
-type row struct {
-	e                           Entry
-	steps, insJSON, answer      string
-	taskAttrs, workerAttrs, prm sql.NullString
+// payload is the part of an Entry stored as the data document.
+type payload struct {
+	Error           string          `json:"error,omitempty"`
+	CheckedURL      string          `json:"checked_url,omitempty"`
+	Mode            Mode            `json:"mode"`
+	AccountSid      string          `json:"account_sid,omitempty"`
+	WorkspaceSid    string          `json:"workspace_sid,omitempty"`
+	WorkflowSid     string          `json:"workflow_sid,omitempty"`
+	TaskAge         int             `json:"task_age"`
+	TaskPriority    int             `json:"task_priority"`
+	Timestamp       string          `json:"timestamp,omitempty"`
+	Steps           json.RawMessage `json:"steps"`
+	InstructionJSON json.RawMessage `json:"instruction_json,omitempty"`
+	Answer          json.RawMessage `json:"answer,omitempty"`
+	Async           bool            `json:"async,omitempty"`
+	DelayMs         int64           `json:"delay_ms,omitempty"`
+	Duplicate       bool            `json:"duplicate,omitempty"`
+	LatencyUs       int64           `json:"latency_us"`
 }
 
-func nullJSON(b json.RawMessage) sql.NullString {
-	if len(b) == 0 {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: string(b), Valid: true}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// insert writes entries in one transaction.
+// insert writes entries in one transaction: full chunks through the
+// prepared multi-row INSERT, the rest one row at a time (parsing a
+// multi-row INSERT costs more than the rows it would save).
 func (s *store) insert(ctx context.Context, entries []Entry) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO assignd_decision (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for i := range entries {
-		e := &entries[i]
-		steps, err := json.Marshal(e.Steps)
-		if err != nil {
+	many, one := tx.StmtContext(ctx, s.insertMany), tx.StmtContext(ctx, s.insertOne)
+	args := make([]any, 0, numColumns*min(len(entries), insertChunk))
+	var buf []byte
+	for start := 0; start < len(entries); {
+		n := insertChunk
+		stmt := many
+		if len(entries)-start < insertChunk {
+			n, stmt = 1, one
+		}
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			e := &entries[i]
+			buf = appendPayload(buf[:0], e)
+			args = append(args, e.Time.UnixMicro(), e.Result, e.ReservationSid, e.TaskSid, e.WorkerSid, e.QueueSid,
+				e.Rule, e.Instruction, string(buf), nullJSON(e.TaskAttributes), nullJSON(e.WorkerAttributes), nullJSON(e.Params))
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
-		if _, err := stmt.ExecContext(ctx, e.Time.UnixMicro(), e.Result, e.Error, e.CheckedURL, string(e.Mode),
-			e.AccountSid, e.WorkspaceSid, e.WorkflowSid, e.QueueSid, e.TaskSid, e.WorkerSid, e.ReservationSid,
-			e.TaskAge, e.TaskPriority, e.Timestamp, e.Rule, string(steps), e.Instruction, string(e.InstructionJSON),
-			string(e.Answer), boolInt(e.Async), e.Delay.Milliseconds(), boolInt(e.Duplicate), e.Latency.Microseconds(),
-			nullJSON(e.TaskAttributes), nullJSON(e.WorkerAttributes), nullJSON(e.Params)); err != nil {
-			return err
-		}
+		start += n
 	}
 	return tx.Commit()
+}
+
+// insertSQL is a multi-row INSERT for n rows.
+func (s *store) insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO assignd_decision (` + columns + `) VALUES `)
+	row := "(" + strings.Repeat("?, ", numColumns-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return s.rebind(b.String())
+}
+
+// prepare prepares the two INSERT statements once.
+func (s *store) prepare(ctx context.Context) error {
+	var err error
+	if s.insertMany, err = s.db.PrepareContext(ctx, s.insertSQL(insertChunk)); err != nil {
+		return fmt.Errorf("decision log: prepare: %w", err)
+	}
+	if s.insertOne, err = s.db.PrepareContext(ctx, s.insertSQL(1)); err != nil {
+		return fmt.Errorf("decision log: prepare: %w", err)
+	}
+	return nil
 }
 
 // query returns the entries f selects, newest first.
@@ -256,7 +284,7 @@ func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
 		}
 	}
 	if f.SID != "" {
-		where = append(where, "? IN (reservation_sid, task_sid, worker_sid, queue_sid, workflow_sid, workspace_sid)")
+		where = append(where, "? IN (reservation_sid, task_sid, worker_sid, queue_sid)")
 		args = append(args, f.SID)
 	}
 	eq("reservation_sid", f.ReservationSid)
@@ -330,34 +358,31 @@ func (s *store) get(ctx context.Context, id int64) (Entry, error) {
 }
 
 func scan(rows *sql.Rows) (Entry, error) {
-	var r row
-	var at, delayMs, latUs int64
-	var async, dup int
-	var mode string
-	e := &r.e
-	if err := rows.Scan(&e.ID, &at, &e.Result, &e.Error, &e.CheckedURL, &mode,
-		&e.AccountSid, &e.WorkspaceSid, &e.WorkflowSid, &e.QueueSid, &e.TaskSid, &e.WorkerSid, &e.ReservationSid,
-		&e.TaskAge, &e.TaskPriority, &e.Timestamp, &e.Rule, &r.steps, &e.Instruction, &r.insJSON,
-		&r.answer, &async, &delayMs, &dup, &latUs, &r.taskAttrs, &r.workerAttrs, &r.prm); err != nil {
+	var e Entry
+	var at int64
+	var data string
+	var task, worker, params sql.NullString
+	if err := rows.Scan(&e.ID, &at, &e.Result, &e.ReservationSid, &e.TaskSid, &e.WorkerSid, &e.QueueSid,
+		&e.Rule, &e.Instruction, &data, &task, &worker, &params); err != nil {
 		return Entry{}, err
 	}
+	var p payload
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: data: %w", e.ID, err)
+	}
 	e.Time = time.UnixMicro(at).UTC()
-	e.Mode = Mode(mode)
-	e.Async, e.Duplicate = async != 0, dup != 0
-	e.Delay = time.Duration(delayMs) * time.Millisecond
-	e.Latency = time.Duration(latUs) * time.Microsecond
-	if err := json.Unmarshal([]byte(r.steps), &e.Steps); err != nil {
+	e.Error, e.CheckedURL, e.Mode = p.Error, p.CheckedURL, p.Mode
+	e.AccountSid, e.WorkspaceSid, e.WorkflowSid = p.AccountSid, p.WorkspaceSid, p.WorkflowSid
+	e.TaskAge, e.TaskPriority, e.Timestamp = p.TaskAge, p.TaskPriority, p.Timestamp
+	if err := json.Unmarshal(p.Steps, &e.Steps); err != nil {
 		return Entry{}, fmt.Errorf("entry %d: steps: %w", e.ID, err)
 	}
-	raw := func(s string) json.RawMessage {
-		if s == "" {
-			return nil
-		}
-		return json.RawMessage(s)
-	}
-	e.InstructionJSON, e.Answer = raw(r.insJSON), raw(r.answer)
-	e.TaskAttributes, e.WorkerAttributes, e.Params = raw(r.taskAttrs.String), raw(r.workerAttrs.String), raw(r.prm.String)
-	return *e, nil
+	e.InstructionJSON, e.Answer = p.InstructionJSON, p.Answer
+	e.Async, e.Duplicate = p.Async, p.Duplicate
+	e.Delay = time.Duration(p.DelayMs) * time.Millisecond
+	e.Latency = time.Duration(p.LatencyUs) * time.Microsecond
+	e.TaskAttributes, e.WorkerAttributes, e.Params = rawOrNil(task), rawOrNil(worker), rawOrNil(params)
+	return e, nil
 }
 
 // prune deletes entries older than before and all but the newest maxRows.
@@ -376,4 +401,18 @@ func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int
 		n += m
 	}
 	return n, nil
+}
+
+func nullJSON(b json.RawMessage) sql.NullString {
+	if len(b) == 0 {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+func rawOrNil(s sql.NullString) json.RawMessage {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	return json.RawMessage(s.String)
 }

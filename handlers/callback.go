@@ -148,7 +148,7 @@ func (h *callback) serve(c echo.Context) error {
 	line.Msg("callback answered")
 	if h.recorder != nil {
 		h.recorder.Record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
-			Reservation: &res, Decision: d, Steps: trace.Steps(), Answer: answer, Duplicate: duplicate})
+			Reservation: &res, Form: form, Decision: d, Steps: trace.Steps(), Answer: answer, Duplicate: duplicate})
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }

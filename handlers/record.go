@@ -30,8 +30,8 @@ type CallbackRecord struct {
 	// (bad signature, unreadable body); for a bad request it holds what
 	// could be parsed.
 	Reservation *policy.Reservation
-	// Form is the raw form of a refused request (for a bad signature it is
-	// unverified: what the sender claimed); nil otherwise.
+	// Form is the request's form as parsed (for a bad signature it is
+	// unverified: what the sender claimed); nil when the body was unreadable.
 	Form url.Values
 	// Decision is the decision answered (the fallback when Result says so).
 	Decision policy.Decision
