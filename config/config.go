@@ -14,6 +14,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -46,9 +47,18 @@ type Config struct {
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
 	LogAttributes bool   `env:"LOG_ATTRIBUTES" envDefault:"false"`
 
+	// Decision log (issue 10): what each callback decided and why, for the
+	// inspector. DECISION_LOG is full, summary or off; unset, it is full in
+	// development mode (no TWILIO_AUTH_TOKEN) and summary otherwise, since
+	// attributes are customer data.
+	DecisionLog          string        `env:"DECISION_LOG"`
+	DecisionLogRetention time.Duration `env:"DECISION_LOG_RETENTION" envDefault:"24h"`
+	DecisionLogMaxRows   int64         `env:"DECISION_LOG_MAX_ROWS" envDefault:"1000000"`
+
 	// Parsed forms of the strings above, filled by Load.
-	Public *url.URL      `env:"-"`
-	Level  zerolog.Level `env:"-"`
+	Public          *url.URL         `env:"-"`
+	Level           zerolog.Level    `env:"-"`
+	DecisionLogMode decisionlog.Mode `env:"-"`
 }
 
 // Error is a configuration error about one variable.
@@ -146,6 +156,29 @@ func (c *Config) validate() error {
 		return &Error{"LOG_LEVEL", fmt.Sprintf("want trace, debug, info, warn or error, got %q", c.LogLevel)}
 	}
 	c.Level = lvl
+	return c.validateDecisionLog()
+}
+
+// validateDecisionLog checks the decision log's block.
+func (c *Config) validateDecisionLog() error {
+	switch {
+	case c.DecisionLog != "":
+		m, err := decisionlog.ParseMode(c.DecisionLog)
+		if err != nil {
+			return &Error{"DECISION_LOG", err.Error()}
+		}
+		c.DecisionLogMode = m
+	case c.AuthToken == "":
+		c.DecisionLogMode = decisionlog.ModeFull
+	default:
+		c.DecisionLogMode = decisionlog.ModeSummary
+	}
+	if c.DecisionLogRetention < time.Minute {
+		return &Error{"DECISION_LOG_RETENTION", fmt.Sprintf("want at least 1m (e.g. 24h), got %s", c.DecisionLogRetention)}
+	}
+	if c.DecisionLogMaxRows < 1 {
+		return &Error{"DECISION_LOG_MAX_ROWS", fmt.Sprintf("want at least 1, got %d", c.DecisionLogMaxRows)}
+	}
 	return nil
 }
 
