@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
 )
@@ -24,10 +25,11 @@ type reloader struct {
 	current *policy.Current
 	log     zerolog.Logger
 	reloads *prometheus.CounterVec
+	status  *inspect.PolicyStatus // the inspector shows the last reload
 }
 
-func newReloader(path string, current *policy.Current, log zerolog.Logger, reg prometheus.Registerer) *reloader {
-	r := &reloader{path: path, current: current, log: log,
+func newReloader(path string, current *policy.Current, log zerolog.Logger, reg prometheus.Registerer, status *inspect.PolicyStatus) *reloader {
+	r := &reloader{path: path, current: current, log: log, status: status,
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_policy_reloads_total",
 			Help: "Policy reloads, by result: ok or rejected (the old policy stayed in force).",
@@ -82,6 +84,7 @@ func (r *reloader) run(ctx context.Context) {
 
 func (r *reloader) reload(why string) {
 	p, err := rules.LoadFile(r.path)
+	r.status.Reloaded(why, err)
 	if err != nil {
 		r.reloads.WithLabelValues("rejected").Inc()
 		r.log.Error().Str("trigger", why).Str("policy", r.path).Err(err).

@@ -20,6 +20,7 @@ import (
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
@@ -67,8 +68,9 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	policyStatus := inspect.NewPolicyStatus(current)
 	if cfg.PolicyFile != "" {
-		go newReloader(cfg.PolicyFile, current, log, reg).run(ctx)
+		go newReloader(cfg.PolicyFile, current, log, reg, policyStatus).run(ctx)
 	}
 
 	api, stopFake, err := restAPI(ctx, cfg, log)
@@ -104,12 +106,27 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): async decisions will get the on_error decision")
 	}
 
+	dlog, err := openDecisionLog(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	// Deferred after the queue's: runs before it, once callbacks have
+	// stopped, and commits the last batch.
+	defer closeDecisionLog(dlog, log)
+	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
+	inspector, err := inspectorHandler(dlog, policyStatus, queue, log)
+	if err != nil {
+		return err
+	}
+	_ = inspector
+
 	h, err := handlers.New(handlers.Options{
 		Logger:        log,
 		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy),
 		Decider:       guard,
 		Scheduler:     scheduler,
 		Metrics:       handlers.NewMetrics(reg),
+		Recorder:      recorder(dlog),
 		Gatherer:      reg,
 		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
