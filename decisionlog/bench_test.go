@@ -110,3 +110,38 @@ func counterOf(b *testing.B, reg *prometheus.Registry, name string) prometheus.C
 	b.Fatalf("metric %s not registered", name)
 	return nil
 }
+
+// BenchmarkWriter is the writer's cost per record (full mode, SQLite): the
+// CPU the log takes from the callbacks when the cores are saturated.
+func BenchmarkWriter(b *testing.B) {
+	log, err := decisionlog.Open(context.Background(), decisionlog.Options{Logger: zerolog.New(io.Discard),
+		DataDir: filepath.Join(b.TempDir(), "data"), Mode: decisionlog.ModeFull, BufferSize: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer log.Close()
+	r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
+	form, _ := handlers.EncodeForm(&r)
+	p, _ := rules.Parse("example", examples.Assignment())
+	trace := &policy.Trace{}
+	d, _ := p.Decide(policy.WithTrace(context.Background(), trace), &r)
+	rec := handlers.CallbackRecord{Received: time.Now(), Latency: 30 * time.Microsecond, Result: handlers.ResultOK,
+		CheckedURL: "http://example.com/assignment", Reservation: &r, Form: form, Decision: d, Steps: trace.Steps(),
+		Answer: []byte(`{"instruction":"accept"}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		log.Record(rec)
+		if n++; n%512 == 0 {
+			if err := log.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := log.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

@@ -9,8 +9,8 @@ import (
 // appendPayload writes the data document of e. It is what the writer does
 // for every callback, so it appends by hand instead of going through
 // encoding/json's reflection (which cost as much as the SQL insert); scan
-// reads it back with encoding/json. The JSON fields (steps, instruction,
-// answer) are already JSON: assignd encoded them.
+// reads it back with encoding/json. The JSON fields (instruction, answer,
+// attributes) are already JSON: assignd encoded them or parsed them.
 func appendPayload(b []byte, e *Entry) []byte {
 	b = append(b, '{')
 	b = appendString(b, "mode", string(e.Mode), true)
@@ -34,6 +34,9 @@ func appendPayload(b []byte, e *Entry) []byte {
 	}
 	b = appendRaw(b, "instruction_json", e.InstructionJSON)
 	b = appendRaw(b, "answer", e.Answer)
+	b = appendRaw(b, "task_attributes", e.TaskAttributes)
+	b = appendRaw(b, "worker_attributes", e.WorkerAttributes)
+	b = appendRaw(b, "params", e.Params)
 	b = append(b, `,"steps":[`...)
 	for i, s := range e.Steps {
 		if i > 0 {

@@ -52,9 +52,8 @@ CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
 }
 
 // columnsDDL is the same on both stores. The columns are what the filters
-// use, plus the attributes as TaskRouter sent them (re-encoding them would
-// cost the writer more than storing them); everything else is one JSON
-// document (data), because a row's cost
+// use; everything else is one JSON document (data, with the attributes
+// embedded as TaskRouter sent them), because a row's cost
 // on the writer grows with its columns and indexes, and the writer must
 // stay cheap next to the callbacks it logs. Only the reservation (the
 // question operators ask) and the time are indexed; the other filters scan,
@@ -67,18 +66,15 @@ const columnsDDL = `at_us BIGINT NOT NULL,
 	queue_sid TEXT NOT NULL,
 	rule TEXT NOT NULL,
 	instruction TEXT NOT NULL,
-	data TEXT NOT NULL,
-	task_attributes TEXT,
-	worker_attributes TEXT,
-	params TEXT
+	data TEXT NOT NULL
 `
 
 // columns lists the stored columns but id, in insert and scan order.
-const columns = `at_us, result, reservation_sid, task_sid, worker_sid, queue_sid, rule, instruction, data, task_attributes, worker_attributes, params`
+const columns = `at_us, result, reservation_sid, task_sid, worker_sid, queue_sid, rule, instruction, data`
 
-const numColumns = 12
+const numColumns = 9
 
-// insertChunk is how many rows one INSERT statement carries (12 parameters
+// insertChunk is how many rows one INSERT statement carries (9 parameters
 // each, below every driver's limit).
 const insertChunk = 64
 
@@ -107,8 +103,10 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 		}
 		// WAL: the inspector reads while the writer commits. synchronous
 		// NORMAL: a killed process loses nothing committed; a power loss may
-		// lose the last batches, which is acceptable for a log.
-		dsn := "file:" + filepath.Join(dataDir, FileName) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+		// lose the last batches, which is acceptable for a log. A larger
+		// autocheckpoint (16 MB of WAL) checkpoints less often: index pages
+		// changed by many batches are copied back once.
+		dsn := "file:" + filepath.Join(dataDir, FileName) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("decision log: sqlite: %w", err)
@@ -196,22 +194,25 @@ func (s *store) rebind(q string) string {
 
 // payload is the part of an Entry stored as the data document.
 type payload struct {
-	Error           string          `json:"error,omitempty"`
-	CheckedURL      string          `json:"checked_url,omitempty"`
-	Mode            Mode            `json:"mode"`
-	AccountSid      string          `json:"account_sid,omitempty"`
-	WorkspaceSid    string          `json:"workspace_sid,omitempty"`
-	WorkflowSid     string          `json:"workflow_sid,omitempty"`
-	TaskAge         int             `json:"task_age"`
-	TaskPriority    int             `json:"task_priority"`
-	Timestamp       string          `json:"timestamp,omitempty"`
-	Steps           json.RawMessage `json:"steps"`
-	InstructionJSON json.RawMessage `json:"instruction_json,omitempty"`
-	Answer          json.RawMessage `json:"answer,omitempty"`
-	Async           bool            `json:"async,omitempty"`
-	DelayMs         int64           `json:"delay_ms,omitempty"`
-	Duplicate       bool            `json:"duplicate,omitempty"`
-	LatencyUs       int64           `json:"latency_us"`
+	Error            string          `json:"error,omitempty"`
+	CheckedURL       string          `json:"checked_url,omitempty"`
+	Mode             Mode            `json:"mode"`
+	AccountSid       string          `json:"account_sid,omitempty"`
+	WorkspaceSid     string          `json:"workspace_sid,omitempty"`
+	WorkflowSid      string          `json:"workflow_sid,omitempty"`
+	TaskAge          int             `json:"task_age"`
+	TaskPriority     int             `json:"task_priority"`
+	Timestamp        string          `json:"timestamp,omitempty"`
+	Steps            json.RawMessage `json:"steps"`
+	InstructionJSON  json.RawMessage `json:"instruction_json,omitempty"`
+	Answer           json.RawMessage `json:"answer,omitempty"`
+	Async            bool            `json:"async,omitempty"`
+	DelayMs          int64           `json:"delay_ms,omitempty"`
+	Duplicate        bool            `json:"duplicate,omitempty"`
+	LatencyUs        int64           `json:"latency_us"`
+	TaskAttributes   json.RawMessage `json:"task_attributes,omitempty"`
+	WorkerAttributes json.RawMessage `json:"worker_attributes,omitempty"`
+	Params           json.RawMessage `json:"params,omitempty"`
 }
 
 // insert writes entries in one transaction: full chunks through the
@@ -237,7 +238,7 @@ func (s *store) insert(ctx context.Context, entries []Entry) error {
 			e := &entries[i]
 			buf = appendPayload(buf[:0], e)
 			args = append(args, e.Time.UnixMicro(), e.Result, e.ReservationSid, e.TaskSid, e.WorkerSid, e.QueueSid,
-				e.Rule, e.Instruction, string(buf), nullJSON(e.TaskAttributes), nullJSON(e.WorkerAttributes), nullJSON(e.Params))
+				e.Rule, e.Instruction, string(buf))
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
@@ -361,9 +362,8 @@ func scan(rows *sql.Rows) (Entry, error) {
 	var e Entry
 	var at int64
 	var data string
-	var task, worker, params sql.NullString
 	if err := rows.Scan(&e.ID, &at, &e.Result, &e.ReservationSid, &e.TaskSid, &e.WorkerSid, &e.QueueSid,
-		&e.Rule, &e.Instruction, &data, &task, &worker, &params); err != nil {
+		&e.Rule, &e.Instruction, &data); err != nil {
 		return Entry{}, err
 	}
 	var p payload
@@ -381,7 +381,7 @@ func scan(rows *sql.Rows) (Entry, error) {
 	e.Async, e.Duplicate = p.Async, p.Duplicate
 	e.Delay = time.Duration(p.DelayMs) * time.Millisecond
 	e.Latency = time.Duration(p.LatencyUs) * time.Microsecond
-	e.TaskAttributes, e.WorkerAttributes, e.Params = rawOrNil(task), rawOrNil(worker), rawOrNil(params)
+	e.TaskAttributes, e.WorkerAttributes, e.Params = p.TaskAttributes, p.WorkerAttributes, p.Params
 	return e, nil
 }
 
@@ -401,18 +401,4 @@ func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int
 		n += m
 	}
 	return n, nil
-}
-
-func nullJSON(b json.RawMessage) sql.NullString {
-	if len(b) == 0 {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: string(b), Valid: true}
-}
-
-func rawOrNil(s sql.NullString) json.RawMessage {
-	if !s.Valid || s.String == "" {
-		return nil
-	}
-	return json.RawMessage(s.String)
 }
