@@ -327,16 +327,22 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 			e.WorkerAttributes = rawAttributes(c.Form, "WorkerAttributes", r.WorkerAttributes)
 			e.Params = marshalOrNil(r.Params)
 		}
-	} else if c.Form != nil {
-		// Refused before parsing: keep the SIDs it claimed, when they look
-		// like SIDs, so "why was WR… refused" can be found.
-		e.AccountSid = claimedSid(c.Form, "AccountSid", "AC")
-		e.WorkspaceSid = claimedSid(c.Form, "WorkspaceSid", "WS")
-		e.WorkflowSid = claimedSid(c.Form, "WorkflowSid", "WW")
-		e.QueueSid = claimedSid(c.Form, "TaskQueueSid", "WQ")
-		e.TaskSid = claimedSid(c.Form, "TaskSid", "WT")
-		e.WorkerSid = claimedSid(c.Form, "WorkerSid", "WK")
-		e.ReservationSid = claimedSid(c.Form, "ReservationSid", "WR")
+	}
+	if c.Form != nil && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+		// Refused: keep the SIDs it claimed, where they look like SIDs, so
+		// "why was WR… refused" can be found.
+		claim := func(dst *string, key, prefix string) {
+			if *dst == "" {
+				*dst = claimedSid(c.Form, key, prefix)
+			}
+		}
+		claim(&e.AccountSid, "AccountSid", "AC")
+		claim(&e.WorkspaceSid, "WorkspaceSid", "WS")
+		claim(&e.WorkflowSid, "WorkflowSid", "WW")
+		claim(&e.QueueSid, "TaskQueueSid", "WQ")
+		claim(&e.TaskSid, "TaskSid", "WT")
+		claim(&e.WorkerSid, "WorkerSid", "WK")
+		claim(&e.ReservationSid, "ReservationSid", "WR")
 	}
 	if c.Form != nil && l.mode == ModeFull && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
 		// A refused request: its raw parameters are what was wrong.

@@ -48,13 +48,15 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 			forged := decisionlogtest.Reservation(3, map[string]any{"selected_language": "es"}, nil)
 			later := decisionlogtest.Reservation(4, map[string]any{"type": "async"}, nil)
 			none := decisionlogtest.Reservation(5, map[string]any{"type": "chat", "vip": false}, nil)
+			malformed := decisionlogtest.Reservation(6, nil, nil)
+			malformed.WorkerSid = "not-a-worker" // signed, but not a SID: 400
 
 			for _, c := range []struct {
 				r      policy.Reservation
 				token  string
 				status int
 			}{{ok, decisionlogtest.Token, 200}, {boom, decisionlogtest.Token, 200}, {forged, "not-the-token", 403},
-				{later, decisionlogtest.Token, 200}, {none, decisionlogtest.Token, 200}} {
+				{later, decisionlogtest.Token, 200}, {none, decisionlogtest.Token, 200}, {malformed, decisionlogtest.Token, 400}} {
 				if status, body := env.Post(t, c.r, c.token); status != c.status {
 					t.Fatalf("%s: status %d %s, want %d", c.r.ReservationSid, status, body, c.status)
 				}
@@ -93,13 +95,19 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 				t.Errorf("default entry: %+v steps %s", e, stepsString(e.Steps))
 			}
 
+			e = env.One(t, malformed.ReservationSid)
+			if e.Result != handlers.ResultBadRequest || !strings.Contains(e.Error, "WorkerSid") || e.CheckedURL == "" ||
+				!strings.Contains(string(e.Params), "not-a-worker") || e.Rule != "" {
+				t.Errorf("bad request entry: %+v params %s", e, e.Params)
+			}
+
 			// Filters, as the JSON API passes them on.
 			ctx := context.Background()
 			for _, c := range []struct {
 				f    decisionlog.Filter
 				want int
 			}{
-				{decisionlog.Filter{}, 5},
+				{decisionlog.Filter{}, 6},
 				{decisionlog.Filter{Result: "fallback"}, 1},
 				{decisionlog.Filter{Rule: "spanish"}, 1},
 				{decisionlog.Filter{Instruction: "reject"}, 2},
@@ -114,7 +122,7 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 				}
 			}
 			all, _ := env.Log.Query(ctx, decisionlog.Filter{})
-			if all[0].ReservationSid != none.ReservationSid {
+			if all[0].ReservationSid != malformed.ReservationSid {
 				t.Errorf("newest first: got %s first", all[0].ReservationSid)
 			}
 			if _, err := env.Log.Get(ctx, 1_000_000); err == nil {
