@@ -103,6 +103,9 @@ type Options struct {
 	// Heartbeat is how often the live stream writes a keep-alive and looks
 	// for entries other instances wrote; default 2 s.
 	Heartbeat time.Duration
+	// Done, when closed, ends the live streams: http.Server.Shutdown waits
+	// for open requests, and a stream never ends by itself.
+	Done <-chan struct{}
 }
 
 //go:embed templates/*.html

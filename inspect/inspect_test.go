@@ -325,3 +325,31 @@ func TestEmulatorHook(t *testing.T) {
 		t.Errorf("api/emulator without one: %d", s)
 	}
 }
+
+// TestLiveStreamEndsOnDone: closing Options.Done ends open streams, so the
+// admin server's graceful shutdown is not held up by an open page.
+func TestLiveStreamEndsOnDone(t *testing.T) {
+	h := newHarness(t, "sqlite", nil)
+	done := make(chan struct{})
+	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/admin/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	close(done)
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream outlived Done")
+	}
+}

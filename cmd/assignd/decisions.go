@@ -65,11 +65,12 @@ func closeDecisionLog(dl *decisionlog.Log, log zerolog.Logger) {
 // inspectorHandler is the inspector for the admin listener to mount at
 // /admin/ (everything under it but /admin/queue/), behind its access rule.
 // Without a decision log there is nothing to inspect: nil.
-func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, log zerolog.Logger) (http.Handler, error) {
+// Its live streams end when done is closed (the admin server's shutdown).
+func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
 	if dl == nil {
 		return nil, nil
 	}
-	o := inspect.Options{Log: dl, Policy: status, Logger: log}
+	o := inspect.Options{Log: dl, Policy: status, Logger: log, Done: done}
 	if queue != nil {
 		o.Jobs = queue
 	}

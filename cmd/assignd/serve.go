@@ -114,7 +114,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	// stopped, and commits the last batch.
 	defer closeDecisionLog(dlog, log)
 	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
-	inspector, err := inspectorHandler(dlog, policyStatus, queue, log)
+	inspector, err := inspectorHandler(dlog, policyStatus, queue, log, ctx.Done())
 	if err != nil {
 		return err
 	}
