@@ -64,6 +64,7 @@ type Queue struct {
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	list   func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error) // see inspect.go
 	ping   func(ctx context.Context) error
 	counts func(ctx context.Context) (map[string]int, error)
 	close  func()
@@ -184,9 +185,11 @@ func (q *Queue) bind(c interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 }) {
 	q.batch = newBatcher(c.InsertMany)
 	q.start, q.stop, q.get = c.Start, c.Stop, c.JobGet
+	q.list = c.JobList
 }
 
 // newClient migrates the schema and builds a River client for either driver.

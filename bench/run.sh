@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark for assignd, all on this machine, in one go:
 #   (a) floor: a bare echo handler answering a constant accept (no checks)
-#   (b) sync:  assignd, signature check + the example policy
+#   (b) sync:  assignd, signature check + the example policy, DECISION_LOG=off
+#   (b2) sync-log: the same with DECISION_LOG=full (every callback in the
+#        decision log); its ratio to (b) is the decision log's cost
 #   (c) async-sqlite:   assignd storing async decisions in SQLite, REST fake answering
 #   (d) async-postgres: the same on PostgreSQL (when DATABASE_URL is set)
 # Each prints requests/s, p50/p99/p99.9 and errors, with its ratio to (a); the
@@ -58,13 +60,17 @@ serve() { # name port extra-env…
   wait_http "http://127.0.0.1:$port/readyz"
 }
 
-# (b) sync
-fake
-serve sync 18080
-"$OUT/loadgen" -url http://127.0.0.1:18080/assignment -token $TOK -c "$CONNS" -d "$DUR" -name sync \
-  -want '{"instruction":"accept"}' >"$OUT/sync.json"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
+# (b) sync, decision log off; (b2) the same with the decision log on (full)
+sync_run() { # name port DECISION_LOG
+  fake
+  serve "$1" "$2" DECISION_LOG="$3"
+  "$OUT/loadgen" -url "http://127.0.0.1:$2/assignment" -token $TOK -c "$CONNS" -d "$DUR" -name "$1" \
+    -want '{"instruction":"accept"}' >"$OUT/$1.json"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
+}
+sync_run sync 18080 off
+sync_run sync-log 18084 full
 
 async_run() { # name port seed extra-env…
   local name=$1 port=$2 seed=$3; shift 3
@@ -104,13 +110,16 @@ floor_rps=$(field "$OUT/floor.json" rps)
   echo
   echo "| run | requests/s | ratio to floor | p50 ms | p99 ms | p99.9 ms | non-200 | errors | wrong body |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for f in floor sync async-sqlite async-postgres; do
+  for f in floor sync sync-log async-sqlite async-postgres; do
     [ -f "$OUT/$f.json" ] || continue
     rps=$(field "$OUT/$f.json" rps)
     printf '| %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n' "$f" "$rps" "$(echo "$rps / $floor_rps" | bc -l)" \
       "$(field "$OUT/$f.json" p50_ms)" "$(field "$OUT/$f.json" p99_ms)" "$(field "$OUT/$f.json" p999_ms)" \
       "$(field "$OUT/$f.json" non_200)" "$(field "$OUT/$f.json" errors)" "$(field "$OUT/$f.json" wrong_body)"
   done
+  echo
+  printf 'Decision log cost: sync-log (DECISION_LOG=full) / sync (off) = **%.2f** (target ≥ 0.90).\n' \
+    "$(echo "$(field "$OUT/sync-log.json" rps) / $(field "$OUT/sync.json" rps)" | bc -l)"
   echo
   echo "Async decisions applied through the REST fake (exactly-once checked by the fake):"
   echo

@@ -21,6 +21,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
@@ -63,16 +64,22 @@ type Config struct {
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"trace, debug, info, warn or error"`
 	LogAttributes bool   `env:"LOG_ATTRIBUTES" envDefault:"false" help:"log task/worker attributes (may contain customer data)"`
 
+	// Decision log: what each callback decided and why, for the inspector.
+	DecisionLog          string        `env:"DECISION_LOG" help:"what the decision log keeps: full (attributes too), summary (no attribute values) or off; unset: full in development, summary in production"`
+	DecisionLogRetention time.Duration `env:"DECISION_LOG_RETENTION" envDefault:"24h" help:"decision log rows older than this are pruned (at least 1m)"`
+	DecisionLogMaxRows   int64         `env:"DECISION_LOG_MAX_ROWS" envDefault:"1000000" help:"the decision log keeps at most this many rows, the newest"`
+
 	// Set by the platforms themselves; read only to recognise production.
 	FlyAppName string `env:"FLY_APP_NAME" marks:"production" help:"set by Fly.io"`
 	KService   string `env:"K_SERVICE" marks:"production" help:"set by Cloud Run"`
 
 	// Derived by Load from the settings above.
-	Mode       Mode          `env:"-"`
-	ModeReason string        `env:"-"` // why: "PUBLIC_URL is set", for the start-up log
-	Public     *url.URL      `env:"-"`
-	Level      zerolog.Level `env:"-"`
-	Warnings   []string      `env:"-"` // for the log once it exists, e.g. a trimmed token
+	Mode            Mode             `env:"-"`
+	ModeReason      string           `env:"-"` // why: "PUBLIC_URL is set", for the start-up log
+	Public          *url.URL         `env:"-"`
+	Level           zerolog.Level    `env:"-"`
+	DecisionLogMode decisionlog.Mode `env:"-"`
+	Warnings        []string         `env:"-"` // for the log once it exists, e.g. a trimmed token
 	// Policy is POLICY_FILE compiled (or, in development without it, the
 	// embedded example); set by Load, not by Parse.
 	Policy *rules.Policy `env:"-"`
@@ -436,6 +443,7 @@ func (c *Config) check(vars map[string]string) Errors {
 		errs.add("LOG_LEVEL", "want trace, debug, info, warn or error, got %q", c.LogLevel)
 	}
 	c.Level = lvl
+	c.checkDecisionLog(&errs)
 	return errs
 }
 
@@ -473,6 +481,30 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkDecisionLog checks the decision log's block. Unset, DECISION_LOG is
+// full in development and summary in production: attributes are customer
+// data.
+func (c *Config) checkDecisionLog(errs *Errors) {
+	switch {
+	case c.DecisionLog != "":
+		m, err := decisionlog.ParseMode(c.DecisionLog)
+		if err != nil {
+			errs.add("DECISION_LOG", "%s", err.Error())
+		}
+		c.DecisionLogMode = m
+	case c.Mode == Development:
+		c.DecisionLogMode = decisionlog.ModeFull
+	default:
+		c.DecisionLogMode = decisionlog.ModeSummary
+	}
+	if c.DecisionLogRetention < time.Minute {
+		errs.add("DECISION_LOG_RETENTION", "want at least 1m (e.g. 24h), got %s", c.DecisionLogRetention)
+	}
+	if c.DecisionLogMaxRows < 1 {
+		errs.add("DECISION_LOG_MAX_ROWS", "want at least 1, got %d", c.DecisionLogMaxRows)
+	}
 }
 
 // HasTwilioCredentials reports whether the REST API can be called for real.

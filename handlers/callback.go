@@ -54,6 +54,7 @@ type callback struct {
 	budget    time.Duration
 	overdue   error // the budget context's cause, for the log
 	tracer    trace.Tracer
+	recorder  Recorder // nil: no decision log
 }
 
 // answerMargin is kept from the budget for encoding, logging and writing the
@@ -72,6 +73,7 @@ func (h *callback) serve(c echo.Context) error {
 		sp.result = ResultBadRequest
 		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
 			Msg("callback refused: body too large or unreadable")
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 
@@ -85,6 +87,7 @@ func (h *callback) serve(c echo.Context) error {
 		sp.result = ResultBadSignature
 		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", refusalHint(err)).Msg("callback refused: " + err.Error())
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: err, Form: form})
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 
@@ -101,12 +104,18 @@ func (h *callback) serve(c echo.Context) error {
 		sp.result, sp.res = ResultBadRequest, &res
 		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
 			Msg("callback refused: bad parameters")
+		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, CheckedURL: checked, Err: err, Reservation: &res, Form: form})
 		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
 	}
 
 	var d policy.Decision
 	var why error // set when the answer is a fallback
 	result := ResultOK
+	var explain *policy.Trace
+	if h.recorder != nil {
+		explain = &policy.Trace{}
+		ctx = policy.WithTrace(ctx, explain)
+	}
 	if attrErr != nil {
 		// Signed by Twilio but the attributes are not objects: deciding on
 		// half the facts would be a guess, so give the configured fallback.
@@ -159,7 +168,18 @@ func (h *callback) serve(c echo.Context) error {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
 	line.Ctx(ctx).Msg("callback answered")
+	if h.recorder != nil {
+		h.recorder.Record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
+			Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
+	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+}
+
+// record hands a refused callback to the recorder, if any.
+func (h *callback) record(c CallbackRecord) {
+	if h.recorder != nil {
+		h.recorder.Record(c)
+	}
 }
 
 func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (dup bool, err error) {

@@ -40,6 +40,8 @@ type Options struct {
 	Decider   Decider
 	Scheduler Scheduler // optional: without it async decisions get the fallback
 	Metrics   *Metrics  // optional
+	// Recorder, when set, is told about every callback (the decision log).
+	Recorder Recorder
 	// Gatherer is served at /metrics by NewOps (the admin listener), never
 	// on the public handler.
 	Gatherer prometheus.Gatherer
@@ -107,6 +109,7 @@ func New(o Options) (*echo.Echo, error) {
 		log: o.Logger, refusals: refusals, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
 		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes, tracer: o.Tracer,
 		budget: o.Budget, overdue: fmt.Errorf("callback budget of %s used up", o.Budget),
+		recorder: o.Recorder,
 	}
 	// Twilio signs the URL as configured, with or without a trailing slash;
 	// serve both rather than redirect (a redirect loses the POST).

@@ -288,7 +288,8 @@ func (v *Verifier) Valid(publicURL string, body []byte, sig string) bool {
 // parsed form and the URL it checked (for the log), and an error saying why
 // the request must be refused: ErrForwarding, ErrHostNotAllowed,
 // ErrNoSignature or ErrBadSignature (an unparseable body cannot carry a
-// valid signature either).
+// valid signature either). With ErrBadSignature the form is returned too,
+// untrusted, so the refusal can be recorded with what it claimed.
 func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, checked string, err error) {
 	checked, err = v.PublicURL(r)
 	if err != nil {
@@ -299,8 +300,13 @@ func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, ch
 		return nil, checked, ErrNoSignature
 	}
 	form, err = url.ParseQuery(string(body))
-	if err != nil || !v.ValidForm(checked, body, form, sig) {
+	if err != nil {
 		return nil, checked, ErrBadSignature
+	}
+	if !v.ValidForm(checked, body, form, sig) {
+		// The form comes back for the decision log's record of the refusal
+		// ("what did the forged request claim?"); nothing may act on it.
+		return form, checked, ErrBadSignature
 	}
 	return form, checked, nil
 }

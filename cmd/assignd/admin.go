@@ -106,7 +106,7 @@ func queueMiddleware(tr *telemetry.Tracing) []rivertype.Middleware {
 
 // serveAdmin starts the admin listener when ADMIN_ADDR is set (config has
 // already refused an exposed address without a password or a stated reason).
-func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metrics, ready http.Handler, queue *async.Queue) (stop func(), err error) {
+func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metrics, ready http.Handler, queue *async.Queue, inspector http.Handler) (stop func(), err error) {
 	if cfg.AdminAddr == "" {
 		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
 		return func() {}, nil
@@ -118,6 +118,7 @@ func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metr
 		Metrics:     metrics,
 		Ready:       ready,
 		Queue:       queue.UIEndpoints(),
+		Inspector:   inspector,
 	})
 	if err != nil {
 		return nil, err

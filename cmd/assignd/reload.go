@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
 )
@@ -26,10 +27,11 @@ type reloader struct {
 	checkAsync func(hasAsync bool) error
 	log        zerolog.Logger
 	reloads    *prometheus.CounterVec
+	status     *inspect.PolicyStatus // the inspector shows the last reload
 }
 
-func newReloader(path string, current *policy.Current, checkAsync func(hasAsync bool) error, log zerolog.Logger, reg prometheus.Registerer) *reloader {
-	r := &reloader{path: path, current: current, checkAsync: checkAsync, log: log,
+func newReloader(path string, current *policy.Current, checkAsync func(hasAsync bool) error, log zerolog.Logger, reg prometheus.Registerer, status *inspect.PolicyStatus) *reloader {
+	r := &reloader{path: path, current: current, checkAsync: checkAsync, log: log, status: status,
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_policy_reloads_total",
 			Help: "Policy reloads, by result: ok or rejected (the old policy stayed in force).",
@@ -87,6 +89,7 @@ func (r *reloader) reload(why string) {
 	if err == nil {
 		err = r.checkAsync(p.HasAsync())
 	}
+	r.status.Reloaded(why, err)
 	if err != nil {
 		r.reloads.WithLabelValues("rejected").Inc()
 		r.log.Error().Str("trigger", why).Str("policy", r.path).Err(err).

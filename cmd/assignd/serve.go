@@ -19,6 +19,7 @@ import (
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -75,8 +76,9 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	policyStatus := inspect.NewPolicyStatus(current)
 	if cfg.PolicyFile != "" {
-		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg).run(ctx)
+		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg, policyStatus).run(ctx)
 	}
 
 	api, stopFake, err := restAPI(ctx, cfg, log, restTransport(tracing))
@@ -109,12 +111,26 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		log.Warn().Msg("no REST credentials (TWILIO_ACCOUNT_SID): the policy has no async rules, and a reload adding one is refused")
 	}
 
+	dlog, err := openDecisionLog(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	// Deferred after the queue's: runs before it, once callbacks have
+	// stopped, and commits the last batch.
+	defer closeDecisionLog(dlog, log)
+	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
+	inspector, err := inspectorHandler(dlog, policyStatus, queue, log, ctx.Done())
+	if err != nil {
+		return err
+	}
+
 	hopts := handlers.Options{
 		Logger:        log,
 		Verifier:      handlers.NewVerifier(tokens, cfg.Public, cfg.TrustProxy, cfg.PublicHosts...),
 		Decider:       guard,
 		Scheduler:     scheduler,
 		Metrics:       handlers.NewMetrics(reg),
+		Recorder:      recorder(dlog),
 		Gatherer:      reg,
 		Ready:         queue.Ready,
 		CallbackPath:  cfg.CallbackPath,
@@ -127,7 +143,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		return err
 	}
 	ops := handlers.NewOps(hopts)
-	stopAdmin, err := serveAdmin(ctx, cfg, log, ops, ops, queue)
+	stopAdmin, err := serveAdmin(ctx, cfg, log, ops, ops, queue, inspector)
 	if err != nil {
 		return err
 	}

@@ -166,6 +166,8 @@ func FormatSteps(steps []Step) string {
 		switch {
 		case s.Matched:
 			fmt.Fprintf(&b, "  %-32s MATCH\n", s.Rule)
+		case s.Err != "":
+			fmt.Fprintf(&b, "  %-32s ERROR: %s\n", s.Rule, s.Err)
 		case s.Missing != "":
 			fmt.Fprintf(&b, "  %-32s no match (attribute missing: %s)\n", s.Rule, s.Missing)
 		default:

@@ -36,13 +36,7 @@ type rule struct {
 }
 
 // Step is one rule's part in a decision, as Explain reports it.
-type Step struct {
-	Rule    string
-	Matched bool
-	// Missing is set when the condition referred to an attribute the
-	// reservation does not have; such a rule does not match.
-	Missing string
-}
+type Step = policy.Step
 
 // Source names where the policy was loaded from.
 func (p *Policy) Source() string { return p.source }
@@ -77,7 +71,12 @@ func (p *Policy) Fallback() policy.Decision { return p.onError }
 
 // Decide returns the decision of the first rule whose condition holds, or the
 // default decision when none does.
+// When ctx carries a policy.Trace (the decision log asks for one), every
+// rule looked at is added to it.
 func (p *Policy) Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+	if t := policy.TraceFrom(ctx); t != nil {
+		return p.decide(ctx, r, t.Add)
+	}
 	return p.decide(ctx, r, nil)
 }
 
@@ -97,6 +96,9 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 		}
 		matched, missing, err := evalBool(rl.when, rl.paths, act)
 		if err != nil {
+			if trace != nil {
+				trace(Step{Rule: rl.name, Err: err.Error()})
+			}
 			return policy.Decision{}, fmt.Errorf("rule %q: when: %w", rl.name, err)
 		}
 		if trace != nil {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/decisionlog"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/inspect"
+)
+
+// decisionLogDrainGrace bounds how long the last batch may take to commit
+// on shutdown.
+const decisionLogDrainGrace = 10 * time.Second
+
+// openDecisionLog opens the decision log in the store the queue uses
+// (DATA_DIR/decisions.sqlite or DATABASE_URL), or returns nil when
+// DECISION_LOG=off.
+func openDecisionLog(ctx context.Context, cfg config.Config, log zerolog.Logger, reg prometheus.Registerer) (*decisionlog.Log, error) {
+	if cfg.DecisionLogMode == decisionlog.ModeOff {
+		return nil, nil
+	}
+	dl, err := decisionlog.Open(ctx, decisionlog.Options{
+		Logger: log, DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Mode: cfg.DecisionLogMode,
+		Retention: cfg.DecisionLogRetention, MaxRows: cfg.DecisionLogMaxRows, Registerer: reg,
+	})
+	if err != nil {
+		return nil, &config.Error{Var: "DECISION_LOG", Msg: err.Error()}
+	}
+	log.Info().Str("mode", string(dl.Mode())).Str("store", dl.Store()).Dur("retention", cfg.DecisionLogRetention).
+		Int64("max_rows", cfg.DecisionLogMaxRows).Msg("decision log on")
+	return dl, nil
+}
+
+// recorder is dl as a handlers.Recorder: nil (no interface holding a nil
+// pointer) when the log is off, so the handler skips recording entirely.
+func recorder(dl *decisionlog.Log) handlers.Recorder {
+	if dl == nil {
+		return nil
+	}
+	return dl
+}
+
+// closeDecisionLog commits what is queued and closes the log.
+func closeDecisionLog(dl *decisionlog.Log, log zerolog.Logger) {
+	if dl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), decisionLogDrainGrace)
+	defer cancel()
+	if err := dl.Flush(ctx); err != nil {
+		log.Warn().Err(err).Msg("decision log: the last batch may be lost")
+	}
+	if err := dl.Close(); err != nil {
+		log.Warn().Err(err).Msg("decision log: close")
+	}
+}
+
+// inspectorHandler is the inspector for the admin listener to mount at
+// /admin/ (everything under it but /admin/queue/), behind its access rule.
+// Without a decision log there is nothing to inspect: nil.
+// Its live streams end when done is closed (the admin server's shutdown).
+func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
+	if dl == nil {
+		return nil, nil
+	}
+	o := inspect.Options{Log: dl, Policy: status, Logger: log, Done: done}
+	if queue != nil {
+		o.Jobs = queue
+	}
+	return inspect.New(o)
+}

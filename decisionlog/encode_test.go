@@ -1,0 +1,46 @@
+package decisionlog
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/policy"
+)
+
+// TestPayloadRoundTrip holds the hand-written encoder to encoding/json: what
+// appendPayload writes, payload decodes to the same values.
+func TestPayloadRoundTrip(t *testing.T) {
+	e := Entry{
+		Mode: ModeFull, Error: "quote \" backslash \\ newline \n tab \t bell \a ünïcødé 🙂", CheckedURL: "https://x.example/assignment?a=1&b=<2>",
+		AccountSid: "AC1", WorkspaceSid: "WS1", WorkflowSid: "WW1", Timestamp: "1764370000",
+		TaskAge: 7, TaskPriority: -3, Latency: 1234 * time.Microsecond, Async: true, Duplicate: true, Delay: 1500 * time.Millisecond,
+		InstructionJSON: json.RawMessage(`{"instruction":"reject","activity_sid":"WA1"}`), Answer: json.RawMessage(`{}`),
+		Steps: []policy.Step{{Rule: "a", Missing: "no such key: x"}, {Rule: "b\"", Err: "boom\x01"}, {Rule: "c", Matched: true}},
+	}
+	raw := appendPayload(nil, &e)
+	if !json.Valid(raw) {
+		t.Fatalf("invalid JSON: %s", raw)
+	}
+	var p payload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	var steps []policy.Step
+	if err := json.Unmarshal(p.Steps, &steps); err != nil {
+		t.Fatal(err)
+	}
+	got := payload{Error: p.Error, CheckedURL: p.CheckedURL, Mode: p.Mode, AccountSid: p.AccountSid, WorkspaceSid: p.WorkspaceSid,
+		WorkflowSid: p.WorkflowSid, TaskAge: p.TaskAge, TaskPriority: p.TaskPriority, Timestamp: p.Timestamp,
+		Async: p.Async, DelayMs: p.DelayMs, Duplicate: p.Duplicate, LatencyUs: p.LatencyUs}
+	want := payload{Error: e.Error, CheckedURL: e.CheckedURL, Mode: e.Mode, AccountSid: "AC1", WorkspaceSid: "WS1", WorkflowSid: "WW1",
+		TaskAge: 7, TaskPriority: -3, Timestamp: "1764370000", Async: true, DelayMs: 1500, Duplicate: true, LatencyUs: 1234}
+	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(steps, e.Steps) || string(p.InstructionJSON) != string(e.InstructionJSON) || string(p.Answer) != "{}" {
+		t.Fatalf("round trip:\n got %+v %+v\nwant %+v %+v", got, steps, want, e.Steps)
+	}
+	bad := appendPayload(nil, &Entry{Error: "bad \xff utf-8"})
+	if !json.Valid(bad) {
+		t.Fatalf("invalid UTF-8 made invalid JSON: %s", bad)
+	}
+}

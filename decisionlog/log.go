@@ -1,0 +1,377 @@
+package decisionlog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+)
+
+// Defaults for Options.
+const (
+	DefaultRetention  = 24 * time.Hour
+	DefaultMaxRows    = 1_000_000
+	DefaultBufferSize = 8192
+	DefaultBatchSize  = 512
+	DefaultPruneEvery = time.Minute
+	// DefaultFlushInterval bounds how long a record waits to be committed.
+	DefaultFlushInterval = 100 * time.Millisecond
+)
+
+// Options configure a Log.
+type Options struct {
+	Logger zerolog.Logger
+	// DatabaseURL selects PostgreSQL (table assignd_decision); when empty
+	// the log is SQLite in DataDir (FileName).
+	DatabaseURL string
+	DataDir     string
+	// Mode is full or summary; Open refuses off (do not open a log then).
+	Mode Mode
+	// Retention and MaxRows bound the table; the pruner deletes older and
+	// surplus entries every PruneEvery.
+	Retention  time.Duration
+	MaxRows    int64
+	PruneEvery time.Duration
+	// BufferSize bounds the records waiting to be written; beyond it
+	// Record drops (and counts) rather than block a callback.
+	BufferSize int
+	// BatchSize bounds the records written in one transaction.
+	BatchSize int
+	// FlushInterval is how long the writer waits for a batch to fill before
+	// committing what it has; default 100 ms. It is also how late a record
+	// reaches the live view, and (with the buffer) what a crash may lose.
+	FlushInterval time.Duration
+	// Registerer receives the log's metrics when set.
+	Registerer prometheus.Registerer
+	// Now is the clock for retention; default time.Now.
+	Now func() time.Time
+}
+
+// Log is the decision log. It implements handlers.Recorder.
+type Log struct {
+	log   zerolog.Logger
+	store *store
+	mode  Mode
+	o     Options
+
+	in      chan handlers.CallbackRecord
+	flushes chan chan struct{}
+	stop    chan struct{}
+	done    sync.WaitGroup
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after each committed batch
+
+	dropped, written, failed, pruned prometheus.Counter
+}
+
+// Open connects to the store, applies the migrations and starts the
+// writer and the pruner. Close stops them.
+func Open(ctx context.Context, o Options) (*Log, error) {
+	if o.Mode != ModeFull && o.Mode != ModeSummary {
+		return nil, fmt.Errorf("decision log: mode must be full or summary, got %q", o.Mode)
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = DefaultMaxRows
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = DefaultPruneEvery
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	st, err := openStore(ctx, o.DatabaseURL, o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{
+		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, mode: o.Mode, o: o,
+		in: make(chan handlers.CallbackRecord, o.BufferSize), flushes: make(chan chan struct{}),
+		stop: make(chan struct{}), changed: make(chan struct{}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_decision_log_dropped_total",
+			Help: "Callbacks not logged because the decision log's buffer was full (the writer fell behind)."}),
+		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_decision_log_written_total",
+			Help: "Callbacks written to the decision log."}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_decision_log_write_errors_total",
+			Help: "Callbacks lost because their batch could not be written."}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_decision_log_pruned_total",
+			Help: "Decision log entries deleted by retention (age or row count)."}),
+	}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{l.dropped, l.written, l.failed, l.pruned} {
+			if err := o.Registerer.Register(c); err != nil {
+				st.db.Close()
+				return nil, fmt.Errorf("decision log: metrics: %w", err)
+			}
+		}
+	}
+	l.done.Add(2)
+	go l.writer()
+	go l.pruner()
+	return l, nil
+}
+
+// Mode is what the log keeps.
+func (l *Log) Mode() Mode { return l.mode }
+
+// Store names the backing store: "sqlite" or "postgres".
+func (l *Log) Store() string { return l.store.name }
+
+// Record queues c for writing. It never blocks: when the buffer is full the
+// record is dropped and counted.
+func (l *Log) Record(c handlers.CallbackRecord) {
+	select {
+	case l.in <- c:
+	default:
+		l.dropped.Inc()
+	}
+}
+
+// Flush waits until every record queued before the call is committed (or
+// ctx ends). Tests and shutdown use it; callbacks never do.
+func (l *Log) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case l.flushes <- done:
+	case <-l.stop:
+		return fmt.Errorf("decision log: closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes what is queued and releases the store.
+func (l *Log) Close() error {
+	close(l.stop)
+	l.done.Wait()
+	return l.store.db.Close()
+}
+
+// Changed returns a channel closed when the next batch is committed: the
+// live view waits on it instead of polling the table.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+// Query returns the entries f selects, newest first.
+func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) { return l.store.query(ctx, f) }
+
+// Get returns one entry; the error wraps ErrNotFound when there is none.
+func (l *Log) Get(ctx context.Context, id int64) (Entry, error) { return l.store.get(ctx, id) }
+
+// Prune applies retention now and returns how many entries it deleted.
+func (l *Log) Prune(ctx context.Context) (int64, error) {
+	n, err := l.store.prune(ctx, l.o.Now().Add(-l.o.Retention), l.o.MaxRows)
+	l.pruned.Add(float64(n))
+	return n, err
+}
+
+// writer collects records for up to FlushInterval (or until a batch is
+// full) and commits them in one transaction: a commit, not a row, is what
+// costs, so a record costs the callback's goroutine nothing and the writer
+// little.
+func (l *Log) writer() {
+	defer l.done.Done()
+	batch := make([]handlers.CallbackRecord, 0, l.o.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	writeAll := func() {
+		for {
+			for len(batch) < l.o.BatchSize {
+				select {
+				case c := <-l.in:
+					batch = append(batch, c)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) == 0 {
+				return
+			}
+			l.write(batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case c := <-l.in:
+			if len(batch) == 0 {
+				timer.Reset(l.o.FlushInterval)
+			}
+			batch = append(batch, c)
+			if len(batch) >= l.o.BatchSize {
+				timer.Stop()
+				l.write(batch)
+				batch = batch[:0]
+			}
+		case <-timer.C:
+			if len(batch) > 0 {
+				l.write(batch)
+				batch = batch[:0]
+			}
+		case done := <-l.flushes:
+			timer.Stop()
+			writeAll()
+			close(done)
+		case <-l.stop:
+			timer.Stop()
+			writeAll()
+			return
+		}
+	}
+}
+
+func (l *Log) write(batch []handlers.CallbackRecord) {
+	entries := make([]Entry, len(batch))
+	for i := range batch {
+		entries[i] = l.entry(&batch[i])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.store.insert(ctx, entries); err != nil {
+		l.failed.Add(float64(len(entries)))
+		l.log.Error().Err(err).Int("records", len(entries)).Str("store", l.store.name).Msg("decision log: batch lost: could not write it")
+		return
+	}
+	l.written.Add(float64(len(entries)))
+	l.mu.Lock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *Log) pruner() {
+	defer l.done.Done()
+	t := time.NewTicker(l.o.PruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), l.o.PruneEvery)
+			n, err := l.Prune(ctx)
+			cancel()
+			if err != nil {
+				l.log.Warn().Err(err).Msg("decision log: prune failed; retrying at the next interval")
+			} else if n > 0 {
+				l.log.Debug().Int64("deleted", n).Msg("decision log pruned")
+			}
+		}
+	}
+}
+
+// entry converts a callback record; in summary mode attribute values and
+// extra parameters are left out here, before anything reaches the store.
+func (l *Log) entry(c *handlers.CallbackRecord) Entry {
+	d := c.Decision
+	e := Entry{
+		Time: c.Received.UTC(), Result: c.Result, CheckedURL: c.CheckedURL, Mode: l.mode,
+		Rule: d.Rule, Steps: c.Steps, Async: d.Async, Delay: d.Delay, Duplicate: c.Duplicate, Latency: c.Latency,
+		Answer: c.Answer,
+	}
+	if e.Steps == nil {
+		e.Steps = []policy.Step{}
+	}
+	if c.Err != nil {
+		e.Error = c.Err.Error()
+	}
+	if c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback {
+		e.Instruction = d.InstructionName()
+		switch {
+		case d.Instruction != nil && !d.Async:
+			e.InstructionJSON = c.Answer // the answer is the instruction's JSON
+		case d.Instruction != nil:
+			if b, err := json.Marshal(d.Instruction); err == nil {
+				e.InstructionJSON = b
+			}
+		}
+	}
+	if r := c.Reservation; r != nil {
+		e.AccountSid, e.WorkspaceSid, e.WorkflowSid, e.QueueSid = r.AccountSid, r.WorkspaceSid, r.WorkflowSid, r.TaskQueueSid
+		e.TaskSid, e.WorkerSid, e.ReservationSid = r.TaskSid, r.WorkerSid, r.ReservationSid
+		e.TaskAge, e.TaskPriority, e.Timestamp = r.TaskAge, r.TaskPriority, r.Timestamp
+		if l.mode == ModeFull {
+			// As TaskRouter sent them when the form is there (they parsed,
+			// so they are JSON): cheaper than encoding the maps again.
+			e.TaskAttributes = rawAttributes(c.Form, "TaskAttributes", r.TaskAttributes)
+			e.WorkerAttributes = rawAttributes(c.Form, "WorkerAttributes", r.WorkerAttributes)
+			e.Params = marshalOrNil(r.Params)
+		}
+	}
+	if c.Form != nil && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+		// Refused: keep the SIDs it claimed, where they look like SIDs, so
+		// "why was WR… refused" can be found.
+		claim := func(dst *string, key, prefix string) {
+			if *dst == "" {
+				*dst = claimedSid(c.Form, key, prefix)
+			}
+		}
+		claim(&e.AccountSid, "AccountSid", "AC")
+		claim(&e.WorkspaceSid, "WorkspaceSid", "WS")
+		claim(&e.WorkflowSid, "WorkflowSid", "WW")
+		claim(&e.QueueSid, "TaskQueueSid", "WQ")
+		claim(&e.TaskSid, "TaskSid", "WT")
+		claim(&e.WorkerSid, "WorkerSid", "WK")
+		claim(&e.ReservationSid, "ReservationSid", "WR")
+	}
+	if c.Form != nil && l.mode == ModeFull && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+		// A refused request: its raw parameters are what was wrong.
+		e.Params = marshalOrNil(map[string][]string(c.Form))
+	}
+	return e
+}
+
+func rawAttributes(form url.Values, key string, parsed map[string]any) json.RawMessage {
+	if v := form.Get(key); v != "" && json.Valid([]byte(v)) {
+		return json.RawMessage(v)
+	}
+	return marshalOrNil(parsed)
+}
+
+func claimedSid(form url.Values, key, prefix string) string {
+	if v := form.Get(key); policy.ValidSid(prefix, v) {
+		return v
+	}
+	return ""
+}
+
+func marshalOrNil[T any](v map[string]T) json.RawMessage {
+	if len(v) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,404 @@
+package decisionlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+)
+
+// FileName is the SQLite file in DATA_DIR. It is not River's queue.sqlite:
+// that one belongs to the queue (one connection, a process lock), and the
+// inspector's reads must never wait behind it.
+const FileName = "decisions.sqlite"
+
+type dialect int
+
+const (
+	sqliteDialect dialect = iota
+	postgresDialect
+)
+
+// migration is one versioned schema change; versions only ever grow.
+type migration struct {
+	version  int
+	sqlite   string
+	postgres string
+}
+
+var migrations = []migration{
+	{
+		version: 1,
+		sqlite: `CREATE TABLE assignd_decision (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	` + columnsDDL + `);
+CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);`,
+		postgres: `CREATE TABLE assignd_decision (
+	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	` + columnsDDL + `);
+CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
+CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);`,
+	},
+}
+
+// columnsDDL is the same on both stores. The columns are what the filters
+// use; everything else is one JSON document (data, with the attributes
+// embedded as TaskRouter sent them), because a row's cost
+// on the writer grows with its columns and indexes, and the writer must
+// stay cheap next to the callbacks it logs. Only the reservation (the
+// question operators ask) and the time are indexed; the other filters scan,
+// which the retention bound keeps tolerable for an admin page.
+const columnsDDL = `at_us BIGINT NOT NULL,
+	result TEXT NOT NULL,
+	reservation_sid TEXT NOT NULL,
+	task_sid TEXT NOT NULL,
+	worker_sid TEXT NOT NULL,
+	queue_sid TEXT NOT NULL,
+	rule TEXT NOT NULL,
+	instruction TEXT NOT NULL,
+	data TEXT NOT NULL
+`
+
+// columns lists the stored columns but id, in insert and scan order.
+const columns = `at_us, result, reservation_sid, task_sid, worker_sid, queue_sid, rule, instruction, data`
+
+const numColumns = 9
+
+// insertChunk is how many rows one INSERT statement carries (9 parameters
+// each, below every driver's limit).
+const insertChunk = 64
+
+type store struct {
+	db      *sql.DB
+	dialect dialect
+	name    string // "sqlite" or "postgres", for errors
+	// insertMany inserts insertChunk rows, insertOne one.
+	insertMany, insertOne *sql.Stmt
+}
+
+func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error) {
+	s := &store{}
+	var err error
+	if databaseURL != "" {
+		s.dialect, s.name = postgresDialect, "postgres"
+		s.db, err = sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: postgres: %w", err)
+		}
+		s.db.SetMaxOpenConns(4)
+	} else {
+		s.dialect, s.name = sqliteDialect, "sqlite"
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("decision log: data dir: %w", err)
+		}
+		// WAL: the inspector reads while the writer commits. synchronous
+		// NORMAL: a killed process loses nothing committed; a power loss may
+		// lose the last batches, which is acceptable for a log. A larger
+		// autocheckpoint (16 MB of WAL) checkpoints less often: index pages
+		// changed by many batches are copied back once.
+		dsn := "file:" + filepath.Join(dataDir, FileName) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate"
+		s.db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: sqlite: %w", err)
+		}
+		s.db.SetMaxOpenConns(4)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision log: %s: %w", s.name, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the migrations not yet applied, in one transaction; on
+// PostgreSQL an advisory lock serialises instances starting together.
+func (s *store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if s.dialect == postgresDialect {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7256102931)`); err != nil {
+			return fmt.Errorf("decision log: migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS assignd_decision_migration (version BIGINT PRIMARY KEY, applied_us BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM assignd_decision_migration`).Scan(&current); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		ddl := m.sqlite
+		if s.dialect == postgresDialect {
+			ddl = m.postgres
+		}
+		for _, stmt := range strings.Split(ddl, ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("decision log: migration %d: %w", m.version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO assignd_decision_migration (version, applied_us) VALUES (?, ?)`), m.version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("decision log: migration %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("decision log: migrate: %w", err)
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func (s *store) rebind(q string) string {
+	if s.dialect != postgresDialect {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// payload is the part of an Entry stored as the data document.
+type payload struct {
+	Error            string          `json:"error,omitempty"`
+	CheckedURL       string          `json:"checked_url,omitempty"`
+	Mode             Mode            `json:"mode"`
+	AccountSid       string          `json:"account_sid,omitempty"`
+	WorkspaceSid     string          `json:"workspace_sid,omitempty"`
+	WorkflowSid      string          `json:"workflow_sid,omitempty"`
+	TaskAge          int             `json:"task_age"`
+	TaskPriority     int             `json:"task_priority"`
+	Timestamp        string          `json:"timestamp,omitempty"`
+	Steps            json.RawMessage `json:"steps"`
+	InstructionJSON  json.RawMessage `json:"instruction_json,omitempty"`
+	Answer           json.RawMessage `json:"answer,omitempty"`
+	Async            bool            `json:"async,omitempty"`
+	DelayMs          int64           `json:"delay_ms,omitempty"`
+	Duplicate        bool            `json:"duplicate,omitempty"`
+	LatencyUs        int64           `json:"latency_us"`
+	TaskAttributes   json.RawMessage `json:"task_attributes,omitempty"`
+	WorkerAttributes json.RawMessage `json:"worker_attributes,omitempty"`
+	Params           json.RawMessage `json:"params,omitempty"`
+}
+
+// insert writes entries in one transaction: full chunks through the
+// prepared multi-row INSERT, the rest one row at a time (parsing a
+// multi-row INSERT costs more than the rows it would save).
+func (s *store) insert(ctx context.Context, entries []Entry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	many, one := tx.StmtContext(ctx, s.insertMany), tx.StmtContext(ctx, s.insertOne)
+	args := make([]any, 0, numColumns*min(len(entries), insertChunk))
+	var buf []byte
+	for start := 0; start < len(entries); {
+		n := insertChunk
+		stmt := many
+		if len(entries)-start < insertChunk {
+			n, stmt = 1, one
+		}
+		args = args[:0]
+		for i := start; i < start+n; i++ {
+			e := &entries[i]
+			buf = appendPayload(buf[:0], e)
+			args = append(args, e.Time.UnixMicro(), e.Result, e.ReservationSid, e.TaskSid, e.WorkerSid, e.QueueSid,
+				e.Rule, e.Instruction, string(buf))
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		start += n
+	}
+	return tx.Commit()
+}
+
+// insertSQL is a multi-row INSERT for n rows.
+func (s *store) insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO assignd_decision (` + columns + `) VALUES `)
+	row := "(" + strings.Repeat("?, ", numColumns-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return s.rebind(b.String())
+}
+
+// prepare prepares the two INSERT statements once.
+func (s *store) prepare(ctx context.Context) error {
+	var err error
+	if s.insertMany, err = s.db.PrepareContext(ctx, s.insertSQL(insertChunk)); err != nil {
+		return fmt.Errorf("decision log: prepare: %w", err)
+	}
+	if s.insertOne, err = s.db.PrepareContext(ctx, s.insertSQL(1)); err != nil {
+		return fmt.Errorf("decision log: prepare: %w", err)
+	}
+	return nil
+}
+
+// query returns the entries f selects, newest first.
+func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	if f.SID != "" {
+		where = append(where, "? IN (reservation_sid, task_sid, worker_sid, queue_sid)")
+		args = append(args, f.SID)
+	}
+	eq("reservation_sid", f.ReservationSid)
+	eq("task_sid", f.TaskSid)
+	eq("worker_sid", f.WorkerSid)
+	eq("rule", f.Rule)
+	eq("instruction", f.Instruction)
+	eq("result", f.Result)
+	if !f.Since.IsZero() {
+		where = append(where, "at_us >= ?")
+		args = append(args, f.Since.UnixMicro())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at_us < ?")
+		args = append(args, f.Until.UnixMicro())
+	}
+	if f.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := `SELECT id, ` + columns + ` FROM assignd_decision`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: query: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
+	return out, nil
+}
+
+// ErrNotFound is returned by Get for an ID the log does not hold (pruned,
+// or never recorded).
+var ErrNotFound = errors.New("decision not found")
+
+func (s *store) get(ctx context.Context, id int64) (Entry, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, `+columns+` FROM assignd_decision WHERE id = ?`), id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+		}
+		return Entry{}, fmt.Errorf("decision %d: %w", id, ErrNotFound)
+	}
+	e, err := scan(rows)
+	if err != nil {
+		return Entry{}, fmt.Errorf("decision log: get %d: %w", id, err)
+	}
+	return e, nil
+}
+
+func scan(rows *sql.Rows) (Entry, error) {
+	var e Entry
+	var at int64
+	var data string
+	if err := rows.Scan(&e.ID, &at, &e.Result, &e.ReservationSid, &e.TaskSid, &e.WorkerSid, &e.QueueSid,
+		&e.Rule, &e.Instruction, &data); err != nil {
+		return Entry{}, err
+	}
+	var p payload
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: data: %w", e.ID, err)
+	}
+	e.Time = time.UnixMicro(at).UTC()
+	e.Error, e.CheckedURL, e.Mode = p.Error, p.CheckedURL, p.Mode
+	e.AccountSid, e.WorkspaceSid, e.WorkflowSid = p.AccountSid, p.WorkspaceSid, p.WorkflowSid
+	e.TaskAge, e.TaskPriority, e.Timestamp = p.TaskAge, p.TaskPriority, p.Timestamp
+	if err := json.Unmarshal(p.Steps, &e.Steps); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: steps: %w", e.ID, err)
+	}
+	e.InstructionJSON, e.Answer = p.InstructionJSON, p.Answer
+	e.Async, e.Duplicate = p.Async, p.Duplicate
+	e.Delay = time.Duration(p.DelayMs) * time.Millisecond
+	e.Latency = time.Duration(p.LatencyUs) * time.Microsecond
+	e.TaskAttributes, e.WorkerAttributes, e.Params = p.TaskAttributes, p.WorkerAttributes, p.Params
+	return e, nil
+}
+
+// prune deletes entries older than before and all but the newest maxRows.
+func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE at_us < ?`), before.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("decision log: prune by age: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if maxRows > 0 {
+		res, err = s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE id <= (SELECT id FROM assignd_decision ORDER BY id DESC LIMIT 1 OFFSET ?)`), maxRows)
+		if err != nil {
+			return n, fmt.Errorf("decision log: prune by count: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
+}

@@ -1,0 +1,133 @@
+package inspect_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/assignd/assignd/decisionlog/decisionlogtest"
+	"github.com/assignd/assignd/policy/rules"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowser drives the inspector in a real Chromium: the page is open,
+// a signed callback arrives, its row appears without a reload, the detail
+// view names the matched rule, and replay after a policy edit says what
+// changed. It saves a screenshot to /tmp/inspector.png.
+func TestBrowser(t *testing.T) {
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		if p, lerr := exec.LookPath("chromium"); lerr == nil {
+			path = p
+		} else if os.Getenv("CI") == "" {
+			t.Skip("chromium is not installed (CI installs it; apt-get install chromium)")
+		} else {
+			t.Fatalf("CI is set but chromium is missing: %v", err)
+		}
+	}
+	h := newHarness(t, "sqlite", nil)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	// Generous: a loaded 2-core machine starts Chromium slowly.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(h.Admin+"/"),
+		chromedp.WaitVisible(css("#rows")),
+	); err != nil {
+		t.Fatalf("open the inspector: %v", err)
+	}
+	// Wait for the live stream to be open, then mark this page load: a
+	// reload would lose the mark.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('live').textContent.startsWith('live:')`,
+		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("live stream never opened: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.assigndMarker = 'same page'; true`)); err != nil {
+		t.Fatal(err)
+	}
+
+	r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
+	if s, b := h.Post(t, r, decisionlogtest.Token); s != 200 {
+		t.Fatalf("callback: %d %s", s, b)
+	}
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`#rows tr[id^="d-"]`))); err != nil {
+		t.Fatalf("wait for the row: %v", err)
+	}
+	row := text(`#rows tr[id^="d-"]`)
+	if !strings.Contains(row, "spanish") || !strings.Contains(row, "accept") || !strings.Contains(row, "ok") {
+		t.Fatalf("row: %q", row)
+	}
+	marker, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.assigndMarker || ''`))
+	if err != nil || marker != "same page" {
+		t.Fatalf("the row appeared through a reload, not the live stream (%q, %v)", marker, err)
+	}
+
+	// Edit the policy in force, then open the decision and press replay.
+	p, err := rules.Parse("edited.yaml", []byte(editedPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Current.Store(p)
+	h.Status.Reloaded("file change", nil)
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css(`#rows tr[id^="d-"] a`)),
+		chromedp.WaitVisible(css("#matched-rule")),
+	); err != nil {
+		t.Fatalf("open the decision: %v", err)
+	}
+	if matched := text("#matched-rule"); matched != "spanish" {
+		t.Errorf("matched rule %q, want spanish", matched)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css("#replay-button")),
+		chromedp.WaitVisible(css("#replay-verdict")),
+	); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if verdict, rule := text("#replay-verdict"), text("#replay-rule"); verdict != "changed" || rule != "spanish" {
+		t.Errorf("replay verdict %q rule %q, want changed by spanish", verdict, rule)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile("/tmp/inspector.png", shot, 0o644); err != nil {
+		t.Logf("screenshot not saved: %v", err)
+	}
+}

@@ -1,0 +1,185 @@
+// Package inspect serves the inspector: a live page of the callbacks
+// assignd answered (newest first, filters, detail with the explanation and
+// the async attempts), replay of a stored callback through the policy in
+// force or another rules file, the policy in force, and, when the caller
+// provides one, the emulator's workers, tasks and reservations. The same
+// data is JSON under /admin/api/.
+//
+// It does no access control: the caller mounts it behind the admin
+// listener's guard (loopback only, or Basic auth).
+package inspect
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/decisionlog"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/rules"
+)
+
+// PolicySource gives the inspector the policy in force and how its last
+// reload went. The service's reloader implements it.
+type PolicySource interface {
+	Policy() policy.Policy
+	LastReload() Reload
+}
+
+// Reload describes the last attempt to reload the policy file. A zero
+// Reload means none has happened since start.
+type Reload struct {
+	At      time.Time `json:"at"`
+	Trigger string    `json:"trigger,omitempty"` // "file change", "SIGHUP"
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"` // why it was rejected; the old policy stayed
+}
+
+// Jobs reads the stored async decisions of a reservation; *async.Queue
+// implements it.
+type Jobs interface {
+	Jobs(ctx context.Context, reservationSid string) ([]async.JobReport, error)
+}
+
+// Emulator is the TaskRouter emulator `assignd dev` runs. When Options has
+// one, the page shows its state and can set a worker's activity.
+type Emulator interface {
+	State(ctx context.Context) (EmulatorState, error)
+	SetWorkerActivity(ctx context.Context, workerSid, activitySid string) error
+}
+
+// EmulatorState is what the page shows of the emulator.
+type EmulatorState struct {
+	Activities   []EmulatorActivity    `json:"activities"`
+	Workers      []EmulatorWorker      `json:"workers"`
+	Tasks        []EmulatorTask        `json:"tasks"`
+	Reservations []EmulatorReservation `json:"reservations"`
+}
+
+// EmulatorActivity is an activity a worker can be set to.
+type EmulatorActivity struct {
+	Sid, Name string
+	Available bool
+}
+
+// EmulatorWorker is one worker.
+type EmulatorWorker struct {
+	Sid, Name, ActivitySid, ActivityName, Attributes string
+	Available                                        bool
+}
+
+// EmulatorTask is one task.
+type EmulatorTask struct {
+	Sid, Status, Queue, Attributes string
+	Age                            int
+}
+
+// EmulatorReservation is one reservation.
+type EmulatorReservation struct {
+	Sid, TaskSid, WorkerSid, Status string
+}
+
+// Options are the inspector's dependencies.
+type Options struct {
+	Log    *decisionlog.Log // required
+	Policy PolicySource     // required
+	Jobs   Jobs             // optional: without it async attempts are not shown
+	// Emulator is optional: set by `assignd dev` when it runs the emulator.
+	Emulator Emulator
+	Logger   zerolog.Logger
+	// Prefix is where the handler is mounted; default /admin.
+	Prefix string
+	// LoadPolicy loads a rules file picked for replay; default rules.LoadFile.
+	LoadPolicy func(path string) (policy.Policy, error)
+	// Heartbeat is how often the live stream writes a keep-alive and looks
+	// for entries other instances wrote; default 2 s.
+	Heartbeat time.Duration
+	// Done, when closed, ends the live streams: http.Server.Shutdown waits
+	// for open requests, and a stream never ends by itself.
+	Done <-chan struct{}
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+type inspector struct {
+	o    Options
+	tmpl *template.Template
+}
+
+// New returns the inspector's handler, serving Prefix+"/" and everything
+// under it.
+func New(o Options) (http.Handler, error) {
+	if o.Log == nil || o.Policy == nil {
+		return nil, errors.New("inspect: Log and Policy are required")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "/admin"
+	}
+	o.Prefix = strings.TrimSuffix(o.Prefix, "/")
+	if o.LoadPolicy == nil {
+		o.LoadPolicy = func(path string) (policy.Policy, error) { return rules.LoadFile(path) }
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 2 * time.Second
+	}
+	in := &inspector{o: o}
+	tmpl, err := template.New("").Funcs(template.FuncMap{
+		"prefix":  func() string { return o.Prefix },
+		"ago":     ago,
+		"pretty":  prettyJSON,
+		"ms":      func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) },
+		"short":   shortSid,
+		"timefmt": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+		"instructions": func() []string {
+			return append(policy.InstructionNames(), policy.Decision{}.InstructionName()) // "later" for none
+		},
+		"results": handlers.Results,
+	}).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("inspect: templates: %w", err)
+	}
+	in.tmpl = tmpl
+
+	p := o.Prefix
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/{$}", in.index)
+	mux.HandleFunc("GET "+p+"/decisions/{id}", in.detail)
+	mux.HandleFunc("POST "+p+"/decisions/{id}/replay", sameOrigin(in.replayPage))
+	mux.HandleFunc("GET "+p+"/events", in.events)
+	mux.HandleFunc("POST "+p+"/emulator/workers/{sid}/activity", sameOrigin(in.setActivity))
+	mux.HandleFunc("GET "+p+"/api/decisions", in.apiList)
+	mux.HandleFunc("GET "+p+"/api/decisions/{id}", in.apiDetail)
+	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", sameOrigin(in.apiReplay))
+	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
+	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
+	return mux, nil
+}
+
+// sameOrigin refuses a state-changing request another site's page sent
+// (the browser carries the operator's credentials along): Basic auth alone
+// does not stop that.
+func sameOrigin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+			if host := strings.TrimPrefix(strings.TrimPrefix(origin, "http://"), "https://"); host != r.Host {
+				http.Error(w, "cross-origin request refused", http.StatusForbidden)
+				return
+			}
+		}
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			http.Error(w, "cross-site request refused", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,355 @@
+package inspect_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/decisionlog"
+	"github.com/assignd/assignd/decisionlog/decisionlogtest"
+	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/policy/rules"
+)
+
+type harness struct {
+	*decisionlogtest.Env
+	Admin      string // inspector base URL, …/admin
+	Status     *inspect.PolicyStatus
+	PolicyFile string
+}
+
+// newHarness serves the inspector over loopback next to the callback server.
+func newHarness(t *testing.T, store string, emu inspect.Emulator) *harness {
+	t.Helper()
+	env := decisionlogtest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
+	h := &harness{Env: env, Status: inspect.NewPolicyStatus(env.Current), PolicyFile: filepath.Join(t.TempDir(), "policy.yaml")}
+	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	handler, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	h.Admin = srv.URL + "/admin"
+	return h
+}
+
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func postForm(t *testing.T, u string, form url.Values, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func decode[T any](t *testing.T, body string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("decode %q: %v", body, err)
+	}
+	return v
+}
+
+// editedPolicy is Policy with the spanish rule now rejecting.
+var editedPolicy = strings.Replace(decisionlogtest.Policy,
+	`when: 'task.selected_language == "es"'
+    then: {instruction: accept}`,
+	`when: 'task.selected_language == "es"'
+    then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}`, 1)
+
+func TestAPIDetailAttemptsAndReplay(t *testing.T) {
+	if editedPolicy == decisionlogtest.Policy {
+		t.Fatal("the policy edit did not apply")
+	}
+	for _, store := range decisionlogtest.Stores {
+		t.Run(store, func(t *testing.T) {
+			h := newHarness(t, store, nil)
+			spanish := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
+			later := decisionlogtest.Reservation(2, map[string]any{"type": "async"}, nil)
+			if s, b := h.Post(t, spanish, decisionlogtest.Token); s != 200 {
+				t.Fatalf("%d %s", s, b)
+			}
+			if s, b := h.Post(t, later, decisionlogtest.Token); s != 200 || b != "{}" {
+				t.Fatalf("%d %s", s, b)
+			}
+			h.Flush(t)
+
+			// The list, filtered by query parameters.
+			s, body := get(t, h.Admin+"/api/decisions?reservation="+spanish.ReservationSid)
+			list := decode[struct{ Decisions []decisionlog.Entry }](t, body)
+			if s != 200 || len(list.Decisions) != 1 || list.Decisions[0].Rule != "spanish" || len(list.Decisions[0].Steps) != 2 {
+				t.Fatalf("list: %d %s", s, body)
+			}
+			id := list.Decisions[0].ID
+			if s, body := get(t, h.Admin+"/api/decisions?result=great"); s != 400 || !strings.Contains(body, "result: want one of") {
+				t.Errorf("bad filter: %d %s", s, body)
+			}
+			if s, body := get(t, h.Admin+"/api/decisions?since=yesterday"); s != 400 || !strings.Contains(body, "since") {
+				t.Errorf("bad time: %d %s", s, body)
+			}
+			if s, _ := get(t, h.Admin+"/api/decisions/999999"); s != 404 {
+				t.Errorf("unknown decision: %d", s)
+			}
+
+			// The async decision's attempts, linked by ReservationSid, once
+			// the worker has applied it to the fake TaskRouter.
+			asyncID := h.One(t, later.ReservationSid).ID
+			var detail struct {
+				Decision decisionlog.Entry
+				Jobs     []async.JobReport
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				_, body := get(t, h.Admin+"/api/decisions/"+itoa(asyncID))
+				detail = decode[struct {
+					Decision decisionlog.Entry
+					Jobs     []async.JobReport
+				}](t, body)
+				if len(detail.Jobs) == 1 && len(detail.Jobs[0].Output) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("async job never finished: %s", body)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			out := decode[async.Output](t, string(detail.Jobs[0].Output))
+			if out.Outcome != async.OutcomeApplied || detail.Jobs[0].State != "completed" || detail.Decision.Rule != "later-async" {
+				t.Fatalf("async detail: %+v output %+v", detail, out)
+			}
+			if s, page := get(t, h.Admin+"/decisions/"+itoa(asyncID)); s != 200 || !strings.Contains(page, "Async attempts") || !strings.Contains(page, `&#34;outcome&#34;: &#34;applied&#34;`) {
+				t.Errorf("detail page: %d\n%s", s, page)
+			}
+
+			// Replay with the policy in force: nothing changed yet.
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", nil, nil)
+			rep := decode[inspect.Replay](t, body)
+			if s != 200 || rep.Changed || rep.Rule != "spanish" {
+				t.Fatalf("replay before the edit: %d %s", s, body)
+			}
+
+			// Edit the policy in force; the replay shows the difference.
+			p, err := rules.Parse("edited.yaml", []byte(editedPolicy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Current.Store(p)
+			h.Status.Reloaded("file change", nil)
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", nil, nil)
+			rep = decode[inspect.Replay](t, body)
+			if s != 200 || !rep.Changed || rep.Policy != "edited.yaml" || rep.Instruction != "reject" ||
+				!contains(rep.Differences, "instruction: accept → reject") {
+				t.Fatalf("replay after the edit: %d %s", s, body)
+			}
+			// The HTML page says so too.
+			s, page := postForm(t, h.Admin+"/decisions/"+itoa(id)+"/replay", nil, nil)
+			if s != 200 || !strings.Contains(page, `id="replay-verdict">changed`) || !strings.Contains(page, "instruction: accept → reject") {
+				t.Errorf("replay page: %d\n%s", s, page)
+			}
+			// A rules file picked in the form: the original file, so the same.
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy_file": {h.PolicyFile}}, nil)
+			rep = decode[inspect.Replay](t, body)
+			if s != 200 || rep.Changed || rep.Policy != h.PolicyFile {
+				t.Fatalf("replay with a file: %d %s", s, body)
+			}
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy_file": {"/nonexistent.yaml"}}, nil)
+			if s != 400 || !strings.Contains(body, "nonexistent.yaml") {
+				t.Errorf("replay with a missing file: %d %s", s, body)
+			}
+			// A cross-site form post is refused.
+			if s, _ := postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", nil, http.Header{"Origin": {"https://evil.example"}}); s != 403 {
+				t.Errorf("cross-origin replay: %d", s)
+			}
+
+			// The policy in force and its last reload.
+			s, body = get(t, h.Admin+"/api/policy")
+			pv := decode[struct {
+				Source     string
+				Rules      []string
+				LastReload inspect.Reload `json:"last_reload"`
+			}](t, body)
+			if s != 200 || pv.Source != "edited.yaml" || len(pv.Rules) != 4 || !pv.LastReload.OK || pv.LastReload.Trigger != "file change" {
+				t.Errorf("policy: %d %s", s, body)
+			}
+			h.Status.Reloaded("SIGHUP", errors.New("rule \"x\": when: undeclared reference"))
+			if _, page := get(t, h.Admin+"/"); !strings.Contains(page, "rejected: rule &#34;x&#34;: when: undeclared reference") {
+				t.Errorf("index lacks the rejected reload:\n%s", page)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestLiveStream reads the server-sent events the page listens to.
+func TestLiveStream(t *testing.T) {
+	h := newHarness(t, "sqlite", nil)
+	first := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
+	h.Post(t, first, decisionlogtest.Token)
+	h.Flush(t)
+	firstID := h.One(t, first.ReservationSid).ID
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.Admin+"/events?after="+itoa(firstID)+"&result=bad_signature", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	// One that the filter excludes, then one it selects.
+	h.Post(t, decisionlogtest.Reservation(2, nil, nil), decisionlogtest.Token)
+	forged := decisionlogtest.Reservation(3, nil, nil)
+	h.Post(t, forged, "wrong")
+
+	sc := bufio.NewScanner(resp.Body)
+	var event []string
+	for sc.Scan() {
+		line := sc.Text()
+		if line != "" {
+			event = append(event, line)
+			continue
+		}
+		if len(event) > 0 && event[0] != ": assignd decisions" && !strings.HasPrefix(event[0], ": keep-alive") {
+			break
+		}
+		event = nil
+	}
+	got := strings.Join(event, "\n")
+	if !strings.Contains(got, "event: decision") || !strings.Contains(got, "bad_signature") || !strings.Contains(got, forged.ReservationSid) {
+		t.Fatalf("first event after %d:\n%s\n(scan error %v)", firstID, got, sc.Err())
+	}
+}
+
+// emulator is a stand-in for the emulator `assignd dev` will run; here it
+// only has to hold state the page shows and changes.
+type emulator struct {
+	mu       sync.Mutex
+	activity string
+}
+
+func (e *emulator) State(context.Context) (inspect.EmulatorState, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	name := map[string]string{"WA1": "Offline", "WA2": "Idle"}[e.activity]
+	return inspect.EmulatorState{
+		Activities:   []inspect.EmulatorActivity{{Sid: "WA1", Name: "Offline"}, {Sid: "WA2", Name: "Idle", Available: true}},
+		Workers:      []inspect.EmulatorWorker{{Sid: "WKalice", Name: "Alice", ActivitySid: e.activity, ActivityName: name, Available: e.activity == "WA2"}},
+		Tasks:        []inspect.EmulatorTask{{Sid: "WTspanish", Status: "pending", Attributes: `{"selected_language":"es"}`}},
+		Reservations: []inspect.EmulatorReservation{},
+	}, nil
+}
+
+func (e *emulator) SetWorkerActivity(_ context.Context, worker, activity string) error {
+	if worker != "WKalice" {
+		return errors.New("no worker " + worker)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.activity = activity
+	return nil
+}
+
+func TestEmulatorHook(t *testing.T) {
+	emu := &emulator{activity: "WA1"}
+	h := newHarness(t, "sqlite", emu)
+	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, `id="emulator"`) || !strings.Contains(page, "Alice") || !strings.Contains(page, "WTspanish") {
+		t.Fatalf("index without the emulator:\n%s", page)
+	}
+	// "Set Alice to Idle" with a click: the form posts the activity.
+	if s, _ := postForm(t, h.Admin+"/emulator/workers/WKalice/activity", url.Values{"activity_sid": {"WA2"}}, nil); s != 200 {
+		t.Fatalf("set activity: %d", s) // after the redirect to the page
+	}
+	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, "Idle <span class=\"badge\">available</span>") {
+		t.Errorf("Alice is not Idle on the page:\n%s", page)
+	}
+	if s, body := postForm(t, h.Admin+"/emulator/workers/WKbob/activity", url.Values{"activity_sid": {"WA2"}}, nil); s != 400 || !strings.Contains(body, "no worker WKbob") {
+		t.Errorf("unknown worker: %d %s", s, body)
+	}
+	// Without an emulator there is no section and the API says why.
+	plain := newHarness(t, "sqlite", nil)
+	if _, page := get(t, plain.Admin+"/"); strings.Contains(page, `id="emulator"`) {
+		t.Error("emulator section without an emulator")
+	}
+	if s, _ := get(t, plain.Admin+"/api/emulator"); s != 404 {
+		t.Errorf("api/emulator without one: %d", s)
+	}
+}
+
+// TestLiveStreamEndsOnDone: closing Options.Done ends open streams, so the
+// admin server's graceful shutdown is not held up by an open page.
+func TestLiveStreamEndsOnDone(t *testing.T) {
+	h := newHarness(t, "sqlite", nil)
+	done := make(chan struct{})
+	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/admin/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	close(done)
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream outlived Done")
+	}
+}
