@@ -113,9 +113,9 @@ func seenOf(e Effect, status string, res Result) Seen {
 type Next string
 
 const (
-	NextFinish  Next = "finish"                                       // record the outcome; no more calls
-	NextUpdate  Next = "update now"                                   // send the update (again)
-	NextRetry   Next = "retry with backoff (next attempt GETs first)" // River retries before the deadline
+	NextFinish  Next = "finish"             // record the outcome; no more calls
+	NextUpdate  Next = "update now"         // send the update (again)
+	NextRetry   Next = "retry with backoff" // River retries, never past the deadline
 	NextSnooze  Next = "wait, growing with each 429, and update again"
 	NextVerify  Next = "GET the reservation"
 	NextOnError Next = "apply on_error over REST"
@@ -161,7 +161,7 @@ var outcomeTable = []Row{
 	{nil, []Answer{answerOf(Applied)}, SeenNone, OutcomeApplied, NextFinish, "any 2xx applied, even with an unreadable body"},
 	{nil, []Answer{answerOf(RateLimited)}, SeenNone, "", NextSnooze, "429 is not processed; Retry-After when sent, else a capped, jittered wait that doubles per 429"},
 	{nil, []Answer{answerOf(Unsent)}, SeenNone, "", NextRetry, "the request never left (dial failure): nothing can have applied"},
-	{nil, []Answer{answerOf(Ambiguous)}, SeenNone, "", NextRetry, "may or may not have applied"},
+	{nil, []Answer{answerOf(Ambiguous)}, SeenNone, "", NextRetry, "may or may not have applied: the next attempt GETs first"},
 	{nil, refusals, SeenNone, "", NextVerify, "our own earlier update, a reservation that moved on, or a refused parameter: only a GET tells"},
 	{nil, []Answer{answerOf(Fatal)}, SeenNone, OutcomeFailed, NextFinish, "credentials or a request Twilio will never take"},
 
