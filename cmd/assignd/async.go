@@ -16,6 +16,7 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/async/fake"
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/policy"
 )
 
 const defaultAPIBaseURL = "https://taskrouter.twilio.com"
@@ -67,7 +68,9 @@ func newDevFake(creds config.DevCredentials) *fake.Server {
 }
 
 // openQueue opens the durable queue and registers its metrics.
-func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer) (*async.Queue, error) {
+// fallback is the policy's on_error in force: a decision Twilio refuses
+// while the reservation is still pending gets it over REST instead.
+func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer, fallback func() policy.Decision) (*async.Queue, error) {
 	q, err := async.Open(ctx, async.Options{
 		Logger:             log,
 		DatabaseURL:        cfg.DatabaseURL,
@@ -76,6 +79,7 @@ func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *
 		Workers:            cfg.AsyncWorkers,
 		ReservationTimeout: cfg.ReservationTimeout,
 		Metrics:            async.NewMetrics(reg),
+		Fallback:           fallback,
 	})
 	if err != nil {
 		name := "DATA_DIR"

@@ -79,7 +79,7 @@ func serve(ctx context.Context, args, environ []string, stdout io.Writer) error 
 	if api == nil && pol.HasAsync() {
 		return &config.Error{Var: "TWILIO_ACCOUNT_SID", Msg: "the policy has async rules, which call the REST API: set TWILIO_ACCOUNT_SID (and TWILIO_API_KEY/TWILIO_API_SECRET or rely on TWILIO_AUTH_TOKEN)"}
 	}
-	queue, err := openQueue(ctx, cfg, log, api, reg)
+	queue, err := openQueue(ctx, cfg, log, api, reg, guard.Fallback)
 	if err != nil {
 		return err
 	}
