@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -356,5 +357,23 @@ func TestTwoInstancesNoDeadlock(t *testing.T) {
 	}
 	if fallbacks != 0 || fresh != rounds*pairs {
 		t.Fatalf("%d fallbacks, %d stored, want 0 and %d", fallbacks, fresh, rounds*pairs)
+	}
+}
+
+// A DATA_DIR with URI syntax in it ('#', '?', '%') is still the directory
+// the queue file goes in: an unescaped '#' once cut the path short and
+// made every such queue share one file (without WAL).
+func TestSQLitePathIsEscaped(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd#dir?x=1%41")
+	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: dir, ReservationTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := os.Stat(filepath.Join(dir, "queue.sqlite")); err != nil {
+		t.Fatalf("queue file not in DATA_DIR: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "queue.sqlite-wal")); err != nil {
+		t.Fatalf("WAL not enabled (pragmas lost?): %v", err)
 	}
 }

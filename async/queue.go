@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -154,7 +155,9 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 	// WAL with synchronous=NORMAL: a committed insert survives the process
 	// being killed (the case that matters here); only an OS crash or power
 	// loss can lose the last transactions.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	// The path is escaped for the URI: a '#' or '?' in DATA_DIR would
+	// otherwise cut it short (and drop the pragmas), opening another file.
+	dsn := "file:" + uriPath.Replace(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		lock.Close()
@@ -268,12 +271,19 @@ func (q *Queue) created(r *policy.Reservation) time.Time {
 	if err != nil || secs <= 0 {
 		return received
 	}
-	ts := time.Unix(secs, 0).Add(-creationMargin)
-	// A Timestamp after the callback's arrival is clock skew, not evidence;
-	// one older than the whole reservation timeout means the reservation
-	// is over (or the clocks are far apart): either way the decision is
-	// recorded as expired without a call, after a GET says so.
-	if ts.After(received) {
+	stamp := time.Unix(secs, 0)
+	ts := stamp.Add(-creationMargin)
+	switch {
+	case ts.After(received):
+		// Later than its own arrival: clock skew, not evidence.
+		return received
+	case received.Sub(stamp) > q.timeout:
+		// TaskRouter calls within seconds of creating the reservation, so
+		// a Timestamp older than the whole timeout says the clocks disagree
+		// (or the callback is a replay); trusting it would expire every
+		// decision without a call.
+		q.log.Warn().Str("reservation", r.ReservationSid).Str("timestamp", r.Timestamp).Time("received", received).
+			Msg("callback Timestamp is older than the reservation timeout: ignored, counting from its arrival (clock skew?)")
 		return received
 	}
 	return ts
@@ -393,6 +403,9 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return q.store.job(ctx, id)
 }
+
+// uriPath escapes what SQLite's URI parser would otherwise read as syntax.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // lockDir takes an exclusive lock on dir, failing at once if another process has it.
 func lockDir(dir string) (*os.File, error) {
