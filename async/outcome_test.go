@@ -2,7 +2,6 @@ package async
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -86,13 +85,11 @@ func TestOutcomeTableInREADME(t *testing.T) {
 // attempts reads the REST requests recorded on a job.
 func attempts(t *testing.T, row *rivertype.JobRow) []RESTAttempt {
 	t.Helper()
-	var md struct {
-		Attempts []RESTAttempt `json:"rest_attempts"`
-	}
-	if err := json.Unmarshal(row.Metadata, &md); err != nil {
+	a, err := Attempts(row)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return md.Attempts
+	return a
 }
 
 func TestOutcomes(t *testing.T) {

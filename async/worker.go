@@ -101,6 +101,19 @@ type RESTAttempt struct {
 	Error             string    `json:"error,omitempty"`
 }
 
+// Attempts returns the REST requests recorded on a job row, oldest first,
+// for an inspector (and tests) to show how a decision went.
+func Attempts(row *rivertype.JobRow) ([]RESTAttempt, error) {
+	var md jobMetadata
+	if len(row.Metadata) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(row.Metadata, &md); err != nil {
+		return nil, fmt.Errorf("job %d metadata: %w", row.ID, err)
+	}
+	return md.Attempts, nil
+}
+
 // Job metadata keys.
 const (
 	MetadataAttempts = "rest_attempts"
