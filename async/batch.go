@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,11 +21,12 @@ import (
 // fill: a lone callback is stored at once, and batches grow only when the
 // store is the bottleneck.
 //
-// Every member's context counts: a member whose context ends before the
-// commit is never stored. The batch's inserts are cancelled as soon as any
-// member leaves, the transaction is rolled back, and the members still
-// waiting are stored in a new batch. The commit itself (one round trip) is
-// the point after which a decision counts as stored.
+// Every member's context counts, without one member's deadline costing the
+// others their batch: a member whose context ends before the commit starts
+// returns at once, and its row is deleted inside the transaction before the
+// commit, so it is never stored, then or later. The commit (one round trip)
+// is the point after which a decision counts as stored; a member whose
+// context ends during it waits for its outcome.
 type batcher struct {
 	insertMany insertFunc
 	in         chan *pendingInsert
@@ -33,12 +35,21 @@ type batcher struct {
 }
 
 // insertFunc stores params in one transaction; see store.insertMany.
-type insertFunc func(ctx, commitCtx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+type insertFunc func(ctx context.Context, params []river.InsertManyParams, beforeCommit func([]*rivertype.JobInsertResult) []int64) ([]*rivertype.JobInsertResult, error)
+
+// A member's state: whoever moves it out of waiting first decides whether
+// its decision is committed or abandoned.
+const (
+	waiting int32 = iota
+	committing
+	abandoned
+)
 
 type pendingInsert struct {
 	ctx    context.Context
 	params river.InsertManyParams
 	sid    string
+	state  atomic.Int32
 	res    *rivertype.JobInsertResult
 	err    error
 	ready  chan struct{}
@@ -50,11 +61,7 @@ const (
 	insertTimeout = 3 * time.Second
 )
 
-var (
-	errQueueClosed = errors.New("store async decision: queue closed")
-	// errMemberLeft cancels a batch whose member's context ended.
-	errMemberLeft = errors.New("a member of the batch gave up")
-)
+var errQueueClosed = errors.New("store async decision: queue closed")
 
 func newBatcher(insertMany insertFunc) *batcher {
 	// Unbuffered: a send succeeds only when the loop takes it, so nothing
@@ -68,15 +75,14 @@ func newBatcher(insertMany insertFunc) *batcher {
 
 // insert stores one job, in whatever batch it lands in. A batch that fails
 // for a reason that says nothing about this job (a deadlock or
-// serialization failure between instances, another member giving up) is
-// retried as long as ctx lasts.
+// serialization failure between instances) is retried as long as ctx lasts.
 func (b *batcher) insert(ctx context.Context, args ApplyArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	for {
 		res, err := b.insertOnce(ctx, args, opts)
 		if err == nil {
 			return res, nil
 		}
-		if cerr := ctx.Err(); cerr != nil {
+		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w (%w)", context.Cause(ctx), err)
 		}
 		if !retryableInsert(err) {
@@ -100,21 +106,23 @@ func (b *batcher) insertOnce(ctx context.Context, args ApplyArgs, opts *river.In
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
-	// The flush ends by insertTimeout, and at once if ctx ends before the
-	// commit, so this wait is bounded by both.
-	<-p.ready
-	return p.res, p.err
+	select {
+	case <-p.ready:
+		return p.res, p.err
+	case <-ctx.Done():
+		if p.state.CompareAndSwap(waiting, abandoned) {
+			return nil, context.Cause(ctx) // the batch drops our row before its commit
+		}
+		<-p.ready // the commit has started: its outcome is ours
+		return p.res, p.err
+	}
 }
 
 // retryableInsert reports whether a failed batch may simply be tried again:
-// PostgreSQL's deadlock_detected and serialization_failure, or a batch
-// abandoned because another member left.
+// PostgreSQL's deadlock_detected and serialization_failure.
 func retryableInsert(err error) bool {
 	var pg *pgconn.PgError
-	if errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001") {
-		return true
-	}
-	return errors.Is(err, errMemberLeft)
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }
 
 func (b *batcher) close() {
@@ -146,78 +154,84 @@ func (b *batcher) loop() {
 	}
 }
 
+// group is one reservation's members in a batch: duplicates of one
+// callback are stored once.
+type group struct {
+	members []*pendingInsert
+	res     *rivertype.JobInsertResult
+}
+
 func (b *batcher) flush(batch []*pendingInsert) {
 	// Members that gave up while waiting to join are not stored at all.
-	live := batch[:0:0]
+	live := batch[:0]
 	for _, p := range batch {
-		if p.ctx.Err() != nil {
+		if p.ctx.Err() != nil && p.state.CompareAndSwap(waiting, abandoned) || p.state.Load() == abandoned {
 			p.err = context.Cause(p.ctx)
 			close(p.ready)
 			continue
 		}
 		live = append(live, p)
 	}
+	if batch = live; len(batch) == 0 {
+		return
+	}
 	// One lock order for every instance: rows are inserted sorted by
 	// ReservationSid, so two instances storing the same reservations at
 	// once wait for each other instead of deadlocking.
-	slices.SortStableFunc(live, func(a, b *pendingInsert) int { return cmp.Compare(a.sid, b.sid) })
-	// The same reservation twice in one batch (a duplicate callback racing
-	// the first): store it once; the later ones are duplicates of it.
-	first := make(map[string]*pendingInsert, len(live))
-	params := make([]river.InsertManyParams, 0, len(live))
-	owners := make([]*pendingInsert, 0, len(live))
-	var dups []*pendingInsert
-	for _, p := range live {
-		if _, seen := first[p.sid]; seen {
-			dups = append(dups, p)
+	slices.SortStableFunc(batch, func(a, b *pendingInsert) int { return cmp.Compare(a.sid, b.sid) })
+	var groups []*group
+	for _, p := range batch {
+		if n := len(groups); n > 0 && groups[n-1].members[0].sid == p.sid {
+			groups[n-1].members = append(groups[n-1].members, p)
 			continue
 		}
-		first[p.sid] = p
-		params = append(params, p.params)
-		owners = append(owners, p)
+		groups = append(groups, &group{members: []*pendingInsert{p}})
 	}
-	var results []*rivertype.JobInsertResult
-	var err error
-	if len(params) > 0 {
-		results, err = b.store(live, params)
+	params := make([]river.InsertManyParams, len(groups))
+	for i, g := range groups {
+		params[i] = g.members[0].params
 	}
-	if err == nil && len(results) != len(owners) {
-		err = fmt.Errorf("store async decisions: %d results for %d jobs", len(results), len(owners))
-	}
-	for i, p := range owners {
-		if err != nil {
-			p.err = err
-		} else {
-			p.res = results[i]
+	// Just before the commit each member is either claimed for it or
+	// found abandoned; a reservation whose members all left has its new
+	// row deleted, so it is not stored.
+	beforeCommit := func(results []*rivertype.JobInsertResult) []int64 {
+		var drop []int64
+		for i, g := range groups {
+			live := false
+			for _, p := range g.members {
+				if p.state.CompareAndSwap(waiting, committing) {
+					live = true
+				}
+			}
+			if !live && i < len(results) && results[i] != nil && !results[i].UniqueSkippedAsDuplicate {
+				drop = append(drop, results[i].Job.ID)
+			}
 		}
-		close(p.ready)
+		return drop
 	}
-	for _, p := range dups {
-		f := first[p.sid]
-		p.err = f.err
-		if f.res != nil {
-			dup := *f.res
-			dup.UniqueSkippedAsDuplicate = true
-			p.res = &dup
+	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
+	results, err := b.insertMany(ctx, params, beforeCommit)
+	cancel()
+	if err == nil && len(results) != len(groups) {
+		err = fmt.Errorf("store async decisions: %d results for %d jobs", len(results), len(groups))
+	}
+	for i, g := range groups {
+		fresh := err == nil && !results[i].UniqueSkippedAsDuplicate
+		for _, p := range g.members {
+			switch {
+			case p.state.Load() == abandoned:
+				p.err = context.Cause(p.ctx)
+			case err != nil:
+				p.err = err
+			default:
+				r := *results[i]
+				// The first live member stored the decision; any other
+				// is a duplicate of it.
+				r.UniqueSkippedAsDuplicate = !fresh
+				fresh = false
+				p.res = &r
+			}
+			close(p.ready)
 		}
-		close(p.ready)
 	}
-}
-
-// store runs one transaction for the batch: its inserts end as soon as any
-// member's context does; its commit gets insertTimeout of its own.
-func (b *batcher) store(members []*pendingInsert, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-	ctx, cancel := context.WithTimeoutCause(context.Background(), insertTimeout, errors.New("batch insert timed out"))
-	defer cancel()
-	inner, cancelInner := context.WithCancelCause(ctx)
-	defer cancelInner(nil)
-	for _, p := range members {
-		stop := context.AfterFunc(p.ctx, func() { cancelInner(errMemberLeft) })
-		defer stop()
-	}
-	results, err := b.insertMany(inner, ctx, params)
-	if err != nil && inner.Err() != nil {
-		return nil, fmt.Errorf("%w: %w", context.Cause(inner), err)
-	}
-	return results, err
 }

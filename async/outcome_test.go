@@ -374,3 +374,56 @@ func TestSQLitePathIsEscaped(t *testing.T) {
 		t.Fatalf("WAL not enabled (pragmas lost?): %v", err)
 	}
 }
+
+// Callers whose contexts end at random moments, some while their batch is
+// being stored: each one that got an error has stored nothing, then or
+// later, and each one that got nil has stored its decision.
+func TestScheduleContextEndsMidBatch(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			o := Options{Logger: zerolog.Nop(), DataDir: filepath.Join(t.TempDir(), "data"), ReservationTimeout: time.Minute}
+			if store == "postgres" {
+				o.DatabaseURL = asynctest.DatabaseURL(t)
+			}
+			q, err := Open(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			const n = 300
+			failed := make([]bool, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), rand.N(60*time.Millisecond))
+					defer cancel()
+					r := &policy.Reservation{ReservationSid: fmt.Sprintf("WR%032d", i), ReceivedAt: time.Now()}
+					_, err := q.Schedule(ctx, r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+					failed[i] = err != nil
+				}()
+			}
+			wg.Wait()
+			time.Sleep(200 * time.Millisecond) // room for a late store, which must not happen
+			nFailed := 0
+			for i := range n {
+				r := &policy.Reservation{ReservationSid: fmt.Sprintf("WR%032d", i), ReceivedAt: time.Now()}
+				dup, err := q.Schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dup == failed[i] {
+					t.Errorf("reservation %d: first Schedule failed=%v, but stored=%v", i, failed[i], dup)
+				}
+				if failed[i] {
+					nFailed++
+				}
+			}
+			t.Logf("%d of %d callers gave up before their decision was stored", nFailed, n)
+			if nFailed == 0 || nFailed == n {
+				t.Logf("every caller %s: the mix this test wants did not happen on this run", map[bool]string{true: "gave up", false: "succeeded"}[nFailed == n])
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +17,10 @@ import (
 // Queue never asks which store it has.
 type store interface {
 	name() string
-	// insertMany stores params in one transaction. ctx bounds the inserts:
-	// if it ends before the commit, the transaction is rolled back and
-	// nothing is stored. The commit runs under commitCtx.
-	insertMany(ctx, commitCtx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+	// insertMany stores params in one transaction. Just before the commit
+	// it calls beforeCommit with the results and deletes the jobs whose IDs
+	// that returns, inside the transaction: they are never stored.
+	insertMany(ctx context.Context, params []river.InsertManyParams, beforeCommit func([]*rivertype.JobInsertResult) []int64) ([]*rivertype.JobInsertResult, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	job(ctx context.Context, id int64) (*rivertype.JobRow, error)
@@ -45,20 +46,22 @@ type postgresStore struct {
 	sweeper *sweeper
 }
 
-func (s *postgresStore) insertMany(ctx, commitCtx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+func (s *postgresStore) insertMany(ctx context.Context, params []river.InsertManyParams, beforeCommit func([]*rivertype.JobInsertResult) []int64) ([]*rivertype.JobInsertResult, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(commitCtx) //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	res, err := s.client.InsertManyTx(ctx, tx, params)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, context.Cause(ctx)
+	if drop := beforeCommit(res); len(drop) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = ANY($1)`, drop); err != nil {
+			return nil, fmt.Errorf("drop abandoned decisions: %w", err)
+		}
 	}
-	if err := tx.Commit(commitCtx); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -83,10 +86,8 @@ type sqliteStore struct {
 	lock *os.File
 }
 
-func (s *sqliteStore) insertMany(ctx, commitCtx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-	// database/sql rolls a transaction back when the context it began with
-	// ends, so it begins under commitCtx; the inserts run under ctx.
-	tx, err := s.db.BeginTx(commitCtx, nil)
+func (s *sqliteStore) insertMany(ctx context.Context, params []river.InsertManyParams, beforeCommit func([]*rivertype.JobInsertResult) []int64) ([]*rivertype.JobInsertResult, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +96,10 @@ func (s *sqliteStore) insertMany(ctx, commitCtx context.Context, params []river.
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, context.Cause(ctx)
+	for _, id := range beforeCommit(res) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM river_job WHERE id = ?`, id); err != nil {
+			return nil, fmt.Errorf("drop abandoned decision: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
