@@ -154,13 +154,14 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	for n := 1; n <= 2*batch; n += 7 {
 		p.callback(t, n)
 	}
-	deadline := time.Now().Add(150 * time.Second) // hang guard: PostgreSQL's rescuer runs every 30 s
+	deadline := time.Now().Add(150 * time.Second) // a hang guard (River's rescuer, the backstop, runs every 30 s)
 	for countStatus(api, "accepted") < 2*batch && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// And the store drains: jobs orphaned by the SIGKILL are re-run (at start
-	// on SQLite; by River's rescuer on PostgreSQL), find their update already
-	// applied, and finish without a second one.
+	// on SQLite; on PostgreSQL by the sweeper once the dead instance's
+	// heartbeat lease ran out), find their update already applied, and
+	// finish without a second one.
 	drainStart := time.Now()
 	for queueDepth(t, p) != 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
