@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -425,5 +426,55 @@ func TestScheduleContextEndsMidBatch(t *testing.T) {
 				t.Logf("every caller %s: the mix this test wants did not happen on this run", map[bool]string{true: "gave up", false: "succeeded"}[nFailed == n])
 			}
 		})
+	}
+}
+
+// The sweeper takes jobs only from instances that stopped heartbeating: a
+// REST call that runs longer than the lease on a live instance is left
+// alone, so the decision is not sent a second time from the other one.
+func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
+	url := asynctest.DatabaseURL(t)
+	f := fake.New(fake.Options{Credentials: map[string]string{testAccount: testToken}})
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	logs := &strings.Builder{}
+	var qs []*Queue
+	for range 2 {
+		api, err := NewAPI(srv.URL, testAccount, testAccount, testToken, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.timeout = 20 * time.Second
+		q, err := Open(context.Background(), Options{Logger: zerolog.New(zerolog.SyncWriter(logs)), DatabaseURL: url, API: api,
+			Workers: 2, ReservationTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_ = q.Stop(ctx)
+			q.Close()
+		})
+		qs = append(qs, q)
+	}
+	sid := fmt.Sprintf("WR%032d", 999)
+	f.AddReservation(workspace, task, worker, sid)
+	f.Script(sid, fake.Fault{Delay: 8 * time.Second}) // > the 5 s lease
+	r := &policy.Reservation{AccountSid: testAccount, WorkspaceSid: workspace, TaskSid: task, WorkerSid: worker, ReservationSid: sid, ReceivedAt: time.Now()}
+	res, err := qs[0].schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, out := waitFinal(t, &harness{q: qs[0], logs: logs}, res.Job.ID)
+	got, _ := f.Get(sid)
+	if out.Outcome != OutcomeApplied || got.Updates != 1 || got.Fetches != 0 || row.Attempt != 1 {
+		t.Fatalf("attempt %d %+v; fake %+v\n%s", row.Attempt, out, got, logs)
+	}
+	if strings.Contains(logs.String(), "requeued async decisions") {
+		t.Fatalf("a live instance's job was requeued:\n%s", logs)
 	}
 }
