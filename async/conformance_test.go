@@ -183,7 +183,7 @@ func TestUpdateRequestsConformToTwilioSpec(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := api.Update(context.Background(), confWorkspace, confTask, confReservation, ins)
-		if res.Class != Done {
+		if res.Class != Applied {
 			t.Errorf("%s: update %v (%v)", name, res.Class, res.Err)
 			continue
 		}

@@ -46,7 +46,7 @@ func (q *Queue) Jobs(ctx context.Context, reservationSid string) ([]JobReport, e
 	params := river.NewJobListParams().Kinds(ApplyArgs{}.Kind()).First(100).
 		OrderBy(river.JobListOrderByID, river.SortOrderAsc).
 		Where("args ->> 'reservation_sid' = @reservation_sid", river.NamedArgs{"reservation_sid": reservationSid})
-	res, err := q.list(ctx, params)
+	res, err := q.store.list(ctx, params)
 	if err != nil {
 		return nil, fmt.Errorf("%s store: jobs for %s: %w", q.store, reservationSid, err)
 	}

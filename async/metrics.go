@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_async_jobs_total",
-			Help: "Async decisions finished, by outcome: applied, expired, canceled, failed.",
+			Help: "Async decisions finished, by outcome (see the outcome table in the README).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "assignd_async_apply_seconds",
@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.outcomes, m.latency, m.calls, m.retries)
-	for _, o := range []string{OutcomeApplied, OutcomeExpired, OutcomeCanceled, OutcomeFailed} {
+	for _, o := range Outcomes {
 		m.outcomes.WithLabelValues(o)
 	}
 	return m

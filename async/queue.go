@@ -15,9 +15,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -27,7 +30,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
-	"riverqueue.com/riverui/uiendpoints"
 
 	"github.com/assignd/assignd/policy"
 )
@@ -46,29 +48,31 @@ type Options struct {
 	// be applied (the Workflow's TaskReservationTimeout).
 	ReservationTimeout time.Duration
 	Metrics            *Metrics
+	// Fallback returns the policy's on_error decision in force (e.g.
+	// policy.Guard.Fallback). Its instruction is stored with each decision
+	// and applied over REST when Twilio refuses the decision's own update
+	// while the reservation is still pending. Nil: a refusal is recorded as
+	// failed and the reservation left to time out.
+	Fallback func() policy.Decision
 	// Now is the clock; tests may replace it. Default time.Now.
 	Now func() time.Time
 	// Middleware is added to River's client, e.g. TraceMiddleware.
 	Middleware []rivertype.Middleware
 }
 
-// Queue stores async decisions and works them off. It hides which store and
-// River driver are in use behind a handful of functions.
+// Queue stores async decisions and works them off. Which store and River
+// driver are in use is the store's business.
 type Queue struct {
 	log     zerolog.Logger
-	store   string
 	timeout time.Duration
 	now     func() time.Time
+	seal    *sealer // nil when the queue only inserts: no credentials to key it
+	// fallback is the policy's on_error decision in force, stored with each
+	// decision for when Twilio refuses the decision's own update.
+	fallback func() policy.Decision
 
-	batch  *batcher
-	start  func(ctx context.Context) error
-	stop   func(ctx context.Context) error
-	get    func(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	list   func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error) // see inspect.go
-	ping   func(ctx context.Context) error
-	counts func(ctx context.Context) (map[string]int, error)
-	close  func()
-	ui     uiendpoints.Bundle // River's UI API, see ui.go
+	batch *batcher
+	store store
 }
 
 // Open connects to the store, runs River's migrations and prepares the
@@ -83,117 +87,110 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	q := &Queue{log: o.Logger, timeout: o.ReservationTimeout, now: o.Now}
-	if o.DatabaseURL != "" {
-		return q, q.openPostgres(ctx, o)
+	q := &Queue{log: o.Logger, timeout: o.ReservationTimeout, now: o.Now, fallback: o.Fallback}
+	if o.API != nil {
+		q.seal = newSealer(o.API.password)
 	}
-	return q, q.openSQLite(ctx, o)
+	var (
+		s   store
+		err error
+	)
+	if o.DatabaseURL != "" {
+		s, err = openPostgres(ctx, o, q.seal)
+	} else {
+		s, err = openSQLite(ctx, o, q.seal)
+	}
+	if err != nil {
+		return nil, err
+	}
+	q.store = s
+	q.batch = newBatcher(s.insertMany)
+	return q, nil
 }
 
-func (q *Queue) openPostgres(ctx context.Context, o Options) error {
-	q.store = "postgres"
+func openPostgres(ctx context.Context, o Options, seal *sealer) (*postgresStore, error) {
 	pool, err := pgxpool.New(ctx, o.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	client, err := newClient(ctx, riverpgxv5.New(pool), o, func(c *river.Config) {
-		// Several instances share the queue, so a job left running by a
-		// crashed instance is only known to be orphaned once it has run
-		// longer than any attempt can: River's rescuer then retries it.
-		c.RescueStuckJobsAfter = jobTimeout + 5*time.Second
+	s := &postgresStore{pool: pool}
+	if o.API != nil {
+		// Several instances share the queue. River's own rescuer only acts
+		// after a job has run longer than any attempt can, and only on the
+		// leader (which may be the instance that died): the sweeper finds the
+		// jobs of an instance whose heartbeat stopped within seconds instead.
+		s.sweeper, err = newSweeper(ctx, pool, o.Logger, sweepOptions{})
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	client, err := newClient(ctx, riverpgxv5.New(pool), o, seal, func(c *river.Config) {
+		c.RescueStuckJobsAfter = jobTimeout + 5*time.Second // the backstop
+		if s.sweeper != nil {
+			c.ID = s.sweeper.id
+		}
 	})
 	if err != nil {
 		pool.Close()
-		return err
+		return nil, err
 	}
-	q.bind(client)
-	q.ui = uiEndpoints(client)
-	q.ping = pool.Ping
-	q.counts = func(ctx context.Context) (map[string]int, error) {
-		rows, err := pool.Query(ctx, depthQuery)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		return countByState(rows)
-	}
-	q.close = pool.Close
-	return nil
+	s.riverClient = riverClient[pgx.Tx]{client}
+	return s, nil
 }
 
-func (q *Queue) openSQLite(ctx context.Context, o Options) error {
-	q.store = "sqlite"
+func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return fmt.Errorf("sqlite: data dir: %w", err)
+		return nil, fmt.Errorf("sqlite: data dir: %w", err)
 	}
 	// The SQLite queue belongs to one process. The lock makes that true, and
 	// is what lets start-up treat jobs still marked running as orphans.
 	lock, err := lockDir(o.DataDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	path := filepath.Join(o.DataDir, "queue.sqlite")
 	// WAL with synchronous=NORMAL: a committed insert survives the process
 	// being killed (the case that matters here); only an OS crash or power
 	// loss can lose the last transactions.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	// The path is escaped for the URI: a '#' or '?' in DATA_DIR would
+	// otherwise cut it short (and drop the pragmas), opening another file.
+	dsn := "file:" + uriPath.Replace(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		lock.Close()
-		return fmt.Errorf("sqlite: %w", err)
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(1) // SQLite takes one writer; River's own advice
-	closeAll := func() { db.Close(); lock.Close() }
-	client, err := newClient(ctx, riversqlite.New(db), o, nil)
+	s := &sqliteStore{db: db, lock: lock}
+	client, err := newClient(ctx, riversqlite.New(db), o, seal, nil)
 	if err != nil {
-		closeAll()
-		return err
+		s.close()
+		return nil, err
 	}
 	// Jobs a killed predecessor was working are still marked running; River
 	// would leave them until its rescuer's next pass. We hold the lock, so
 	// nothing else is working them: make them available again now. Each
-	// re-run is safe: the worker recognises an update that already applied.
+	// re-run is safe: the worker treats an attempt it has no record of as
+	// ambiguous and verifies before updating again.
 	res, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
 	if err != nil {
-		closeAll()
-		return fmt.Errorf("sqlite: requeue orphaned jobs: %w", err)
+		s.close()
+		return nil, fmt.Errorf("sqlite: requeue orphaned jobs: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		q.log.Warn().Int64("jobs", n).Msg("requeued async decisions left running by a previous process")
+		o.Logger.Warn().Int64("jobs", n).Msg("requeued async decisions left running by a previous process")
 	}
-	q.bind(client)
-	q.ui = uiEndpoints(client)
-	q.ping = db.PingContext
-	q.counts = func(ctx context.Context) (map[string]int, error) {
-		rows, err := db.QueryContext(ctx, depthQuery)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		return countByState(rows)
-	}
-	q.close = closeAll
-	return nil
-}
-
-func (q *Queue) bind(c interface {
-	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
-}) {
-	q.batch = newBatcher(c.InsertMany)
-	q.start, q.stop, q.get = c.Start, c.Stop, c.JobGet
-	q.list = c.JobList
+	s.riverClient = riverClient[*sql.Tx]{client}
+	return s, nil
 }
 
 // newClient migrates the schema and builds a River client for either driver.
-func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o Options, tune func(*river.Config)) (*river.Client[TTx], error) {
+func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o Options, seal *sealer, tune func(*river.Config)) (*river.Client[TTx], error) {
 	mig, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slogger(o.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("river migrate: %w", err)
@@ -203,7 +200,7 @@ func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o O
 	}
 	workers := river.NewWorkers()
 	if o.API != nil {
-		river.AddWorker(workers, &applyWorker{api: o.API, log: o.Logger, metrics: o.Metrics, now: o.Now})
+		river.AddWorker(workers, &applyWorker{api: o.API, log: o.Logger, metrics: o.Metrics, now: o.Now, seal: seal})
 	}
 	cfg := &river.Config{
 		Logger:     slogger(o.Logger),
@@ -242,11 +239,15 @@ func slogger(l zerolog.Logger) *slog.Logger {
 }
 
 // Store names the backing store: "sqlite" or "postgres".
-func (q *Queue) Store() string { return q.store }
+func (q *Queue) Store() string { return q.store.name() }
 
 // Schedule stores d for r. When it returns nil the decision is committed to
 // the store and will be applied (or its failure recorded). duplicate reports
 // that r already had a stored decision, in which case nothing new is stored.
+//
+// Schedule honours ctx: if ctx ends before the decision is committed, it
+// returns ctx's error and the decision is never stored, not even later, so
+// the caller can answer its fallback without the decision also being applied.
 func (q *Queue) Schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (duplicate bool, err error) {
 	res, err := q.schedule(ctx, r, d)
 	if err != nil {
@@ -255,13 +256,57 @@ func (q *Queue) Schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	return res.UniqueSkippedAsDuplicate, nil
 }
 
+// creationMargin is subtracted from the callback's Timestamp: it has whole
+// seconds only, and Twilio's clock and ours differ.
+const creationMargin = 2 * time.Second
+
+// created is the earliest evidence of when TaskRouter created the
+// reservation: the callback's Timestamp (minus a margin) when it is sent and
+// plausible, else when we received the callback. A callback from the
+// fallback URL arrives seconds after the reservation was created, so counting
+// from its arrival would overrun the reservation's timeout.
+func (q *Queue) created(r *policy.Reservation) time.Time {
+	received := r.ReceivedAt
+	if received.IsZero() {
+		received = q.now()
+	}
+	secs, err := strconv.ParseInt(r.Timestamp, 10, 64)
+	if err != nil || secs <= 0 {
+		return received
+	}
+	stamp := time.Unix(secs, 0)
+	ts := stamp.Add(-creationMargin)
+	switch {
+	case ts.After(received):
+		// Later than its own arrival: clock skew, not evidence.
+		return received
+	case received.Sub(stamp) > q.timeout:
+		// TaskRouter calls within seconds of creating the reservation, so
+		// a Timestamp older than the whole timeout says the clocks disagree
+		// (or the callback is a replay); trusting it would expire every
+		// decision without a call.
+		q.log.Warn().Str("reservation", r.ReservationSid).Str("timestamp", r.Timestamp).Time("received", received).
+			Msg("callback Timestamp is older than the reservation timeout: ignored, counting from its arrival (clock skew?)")
+		return received
+	}
+	return ts
+}
+
 func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (*rivertype.JobInsertResult, error) {
 	if d.Instruction == nil {
 		return nil, errors.New("schedule: decision has no instruction")
 	}
-	ins, err := json.Marshal(d.Instruction)
+	ins, err := q.instructionJSON(d.Instruction)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	var onError json.RawMessage
+	if q.fallback != nil {
+		if f := q.fallback(); f.Instruction != nil {
+			if onError, err = q.instructionJSON(f.Instruction); err != nil {
+				return nil, fmt.Errorf("schedule: on_error: %w", err)
+			}
+		}
 	}
 	received := r.ReceivedAt
 	if received.IsZero() {
@@ -269,24 +314,34 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	}
 	args := ApplyArgs{
 		AccountSid: r.AccountSid, WorkspaceSid: r.WorkspaceSid, TaskSid: r.TaskSid, WorkerSid: r.WorkerSid,
-		ReservationSid: r.ReservationSid, Instruction: ins, Rule: d.Rule,
-		ReceivedAt: received, Deadline: received.Add(q.timeout),
+		ReservationSid: r.ReservationSid, Instruction: ins, OnError: onError, Rule: d.Rule,
+		ReceivedAt: received, Deadline: q.created(r).Add(q.timeout),
 	}
 	opts := args.InsertOpts()
 	opts.Metadata = traceMetadata(ctx, opts.Metadata)
 	if d.Delay > 0 {
 		opts.ScheduledAt = received.Add(d.Delay)
 	}
-	res, err := q.batch.insert(args, &opts)
+	res, err := q.batch.insert(ctx, args, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("store async decision (%s): %w", q.store, err)
+		return nil, fmt.Errorf("store async decision (%s): %w", q.store.name(), err)
 	}
 	return res, nil
 }
 
+// instructionJSON is the instruction as stored in the job's args, secrets
+// sealed (see seal.go).
+func (q *Queue) instructionJSON(ins policy.Instruction) (json.RawMessage, error) {
+	b, err := json.Marshal(ins)
+	if err != nil {
+		return nil, err
+	}
+	return q.seal.sealInstruction(b)
+}
+
 // Start begins working stored decisions.
 func (q *Queue) Start(ctx context.Context) error {
-	if err := q.start(ctx); err != nil {
+	if err := q.store.start(ctx); err != nil {
 		return fmt.Errorf("start async worker: %w", err)
 	}
 	return nil
@@ -295,7 +350,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // Stop stops fetching new jobs and waits for running ones to finish; jobs
 // not yet started stay stored for the next start.
 func (q *Queue) Stop(ctx context.Context) error {
-	if err := q.stop(ctx); err != nil {
+	if err := q.store.stop(ctx); err != nil {
 		return fmt.Errorf("stop async worker: %w", err)
 	}
 	return nil
@@ -304,13 +359,13 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Close releases the store. Call it after Stop.
 func (q *Queue) Close() {
 	q.batch.close()
-	q.close()
+	q.store.close()
 }
 
 // Ready reports whether the store answers.
 func (q *Queue) Ready(ctx context.Context) error {
-	if err := q.ping(ctx); err != nil {
-		return fmt.Errorf("%s store: %w", q.store, err)
+	if err := q.store.ping(ctx); err != nil {
+		return fmt.Errorf("%s store: %w", q.store.name(), err)
 	}
 	return nil
 }
@@ -341,15 +396,20 @@ var UnfinishedStates = []string{"available", "scheduled", "retryable", "running"
 
 // Depth counts decisions stored but not finished, by River job state.
 func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
-	counts, err := q.counts(ctx)
+	counts, err := q.store.counts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s store: queue depth: %w", q.store, err)
+		return nil, fmt.Errorf("%s store: queue depth: %w", q.store.name(), err)
 	}
 	return counts, nil
 }
 
 // Job returns a stored job's row, for tests and diagnostics.
-func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) { return q.get(ctx, id) }
+func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return q.store.job(ctx, id)
+}
+
+// uriPath escapes what SQLite's URI parser would otherwise read as syntax.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // lockDir takes an exclusive lock on dir, failing at once if another process has it.
 func lockDir(dir string) (*os.File, error) {

@@ -28,6 +28,9 @@ const (
 	worker      = "WK0123456789abcdef0123456789abcdef"
 )
 
+// onErrorInstruction is the harness policy's on_error.
+var onErrorInstruction = policy.Reject{ActivitySid: "WA0123456789abcdef0123456789abcdef"}
+
 type harness struct {
 	fake *fake.Server
 	q    *Queue
@@ -60,6 +63,9 @@ func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	}
 	api.timeout = 2 * time.Second
 	o.API, o.Workers, o.ReservationTimeout = api, 10, timeout
+	if o.Fallback == nil {
+		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: onErrorInstruction} }
+	}
 	o.Logger = zerolog.New(zerolog.SyncWriter(h.logs))
 	ctx := context.Background()
 	q, err := Open(ctx, o)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -56,10 +58,12 @@ type callTransport struct {
 	next       http.RoundTripper
 	status     int
 	retryAfter string
+	wrote      atomic.Bool // the request's headers were written: it may have arrived
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(t.ctx)
+	ctx := httptrace.WithClientTrace(t.ctx, &httptrace.ClientTrace{WroteHeaders: func() { t.wrote.Store(true) }})
+	req = req.Clone(ctx)
 	req.URL.Scheme, req.URL.Host = t.base.Scheme, t.base.Host
 	req.URL.Path = t.base.Path + req.URL.Path
 	req.Host = ""
@@ -84,33 +88,48 @@ func (a *API) service(ctx context.Context) (*openapi.ApiService, *callTransport)
 	return openapi.NewApiServiceWithClient(c), ct
 }
 
-// Class is what a REST outcome means for the job.
+// Class is what one REST answer means for the job. The names are nouns for
+// the kind of answer; what the worker does with each is the outcome table
+// (outcome.go).
 type Class int
 
 const (
-	// Done: the update was applied.
-	Done Class = iota
-	// RateLimited: 429, not processed; retry after RetryAfter (or backoff).
+	// Applied: any 2xx. The update took effect, whatever the body says
+	// (a body cut by the timeout or not JSON changes nothing).
+	Applied Class = iota
+	// RateLimited: 429, not processed; retry after Retry-After, or after a
+	// wait that grows with the number of 429s.
 	RateLimited
-	// Transient: 5xx, network error or timeout; it may or may not have
-	// applied, so retry, and read "not pending" afterwards with care.
-	Transient
-	// NotPending: 400 or 404 — the reservation cannot take this update.
-	// Fetch it to learn why (it may be our own earlier update).
-	NotPending
-	// Fatal: credentials or a request Twilio will never take.
+	// Ambiguous: 5xx, an unexpected status, a network error or a timeout.
+	// The update may or may not have taken effect.
+	Ambiguous
+	// Unsent: the request never left (no connection, or the context ended
+	// before the request was written): nothing can have applied.
+	Unsent
+	// Refusal: 400 or 409. Either the reservation is no longer pending
+	// (possibly because of our own earlier update) or Twilio refuses the
+	// update itself; Twilio uses code 20001 for both, so only a GET tells.
+	Refusal
+	// Missing: 404, the reservation (or its task) does not exist.
+	Missing
+	// Fatal: credentials or a request Twilio will never take (401, 403, …).
 	Fatal
 )
 
-func (c Class) String() string {
-	return [...]string{"done", "rate_limited", "transient", "not_pending", "fatal"}[c]
-}
+// classNames are the classes' names in logs, metrics, job metadata and the
+// README's outcome table.
+var classNames = [...]string{"applied", "rate_limited", "ambiguous", "unsent", "refusal", "missing", "fatal"}
+
+func (c Class) String() string { return classNames[c] }
 
 // Result is one REST call's outcome.
 type Result struct {
 	Class      Class
 	Status     int           // HTTP status, 0 when none arrived
 	RetryAfter time.Duration // from Retry-After, when present
+	Code       int           // Twilio's error code, from the error body
+	Message    string        // Twilio's error message, from the error body
+	Duration   time.Duration
 	Err        error
 }
 
@@ -121,21 +140,32 @@ func (a *API) Update(ctx context.Context, workspace, task, reservation string, i
 		return Result{Class: Fatal, Err: err}
 	}
 	svc, ct := a.service(ctx)
+	start := time.Now()
 	_, err = svc.UpdateTaskReservation(workspace, task, reservation, params)
-	return classify(ct, err)
+	r := classify(ct, err)
+	r.Duration = time.Since(start)
+	return r
 }
 
 // Fetch returns the reservation's status (pending, accepted, rejected,
-// timeout, canceled, rescinded). A 404 is reported as Result.Class NotPending.
+// timeout, canceled, rescinded, wrapping, completed). Anything but a 2xx
+// with a readable status comes back in Result.Class.
 func (a *API) Fetch(ctx context.Context, workspace, task, reservation string) (string, Result) {
 	svc, ct := a.service(ctx)
+	start := time.Now()
 	res, err := svc.FetchTaskReservation(workspace, task, reservation)
 	r := classify(ct, err)
-	if r.Class != Done {
+	r.Duration = time.Since(start)
+	if r.Class != Applied {
 		return "", r
 	}
-	if res.ReservationStatus == nil {
-		return "", Result{Class: Transient, Status: ct.status, Err: errors.New("reservation without reservation_status")}
+	if err != nil || res == nil || res.ReservationStatus == nil {
+		// A GET changes nothing, so an unreadable answer is just no answer.
+		r.Class = Ambiguous
+		if r.Err == nil {
+			r.Err = errors.New("reservation without reservation_status")
+		}
+		return "", r
 	}
 	return *res.ReservationStatus, r
 }
@@ -146,20 +176,31 @@ func classify(ct *callTransport, err error) Result {
 		r.RetryAfter = parseRetryAfter(ct.retryAfter, time.Now())
 	}
 	var rest *client.TwilioRestError
-	if errors.As(err, &rest) && rest.Status != 0 {
-		r.Status = rest.Status
+	if errors.As(err, &rest) {
+		if rest.Status != 0 {
+			r.Status = rest.Status
+		}
+		r.Code, r.Message = rest.Code, rest.Message
 	}
 	switch {
-	case err == nil && ct.status >= 200 && ct.status < 300:
-		r.Class = Done
+	case r.Status >= 200 && r.Status < 300:
+		// Twilio answered success; a body we could not read (cut by the
+		// timeout, not JSON) does not undo the update.
+		r.Class = Applied
+	case err == nil && r.Status == 0:
+		r.Class, r.Err = Ambiguous, errors.New("no HTTP status")
 	case err == nil:
-		r.Class, r.Err = Transient, fmt.Errorf("unexpected HTTP status %d", ct.status)
+		r.Class, r.Err = Ambiguous, fmt.Errorf("unexpected HTTP status %d", r.Status)
 	case r.Status == http.StatusTooManyRequests:
 		r.Class = RateLimited
+	case r.Status == 0 && !ct.wrote.Load():
+		r.Class = Unsent
 	case r.Status == 0 || r.Status >= 500 || r.Status == http.StatusRequestTimeout:
-		r.Class = Transient // network error, timeout, or a server-side failure
-	case r.Status == http.StatusBadRequest || r.Status == http.StatusNotFound || r.Status == http.StatusConflict:
-		r.Class = NotPending
+		r.Class = Ambiguous // network error, timeout, or a server-side failure
+	case r.Status == http.StatusBadRequest || r.Status == http.StatusConflict:
+		r.Class = Refusal
+	case r.Status == http.StatusNotFound:
+		r.Class = Missing
 	default:
 		r.Class = Fatal // 401, 403 and other refusals that retrying cannot fix
 	}

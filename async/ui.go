@@ -1,7 +1,6 @@
 package async
 
 import (
-	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 	"riverqueue.com/riverui/uiendpoints"
 )
@@ -10,10 +9,7 @@ import (
 // store, whichever driver it is (SQLite or PostgreSQL), for
 // riverui.NewHandler. The admin listener mounts it; the client itself stays
 // private to the queue.
-func (q *Queue) UIEndpoints() uiendpoints.Bundle { return q.ui }
+func (q *Queue) UIEndpoints() uiendpoints.Bundle { return q.store.ui() }
 
-// uiEndpoints is generic over the driver's transaction type, which the
-// Queue hides.
-func uiEndpoints[TTx any](c *river.Client[TTx]) uiendpoints.Bundle {
-	return riverui.NewEndpoints(c, nil)
-}
+// ui is generic over the driver's transaction type, which the Queue hides.
+func (c riverClient[TTx]) ui() uiendpoints.Bundle { return riverui.NewEndpoints(c.client, nil) }

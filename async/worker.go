@@ -23,10 +23,15 @@ type ApplyArgs struct {
 	TaskSid        string          `json:"task_sid"`
 	WorkerSid      string          `json:"worker_sid"`
 	ReservationSid string          `json:"reservation_sid" river:"unique"`
-	Instruction    json.RawMessage `json:"instruction"` // Twilio's instruction JSON
-	Rule           string          `json:"rule"`
-	ReceivedAt     time.Time       `json:"received_at"`
-	Deadline       time.Time       `json:"deadline"`
+	Instruction    json.RawMessage `json:"instruction"` // Twilio's instruction JSON, secrets sealed
+	// OnError is the policy's on_error instruction when the decision was
+	// stored, applied if Twilio refuses Instruction (secrets sealed).
+	OnError    json.RawMessage `json:"on_error,omitempty"`
+	Rule       string          `json:"rule"`
+	ReceivedAt time.Time       `json:"received_at"`
+	// Deadline counts from the earliest evidence of the reservation's
+	// creation (see Queue.created).
+	Deadline time.Time `json:"deadline"`
 }
 
 // Kind names the job type in the river_job table.
@@ -60,22 +65,62 @@ const (
 	backoffMax = 10 * time.Second
 )
 
-// Outcomes recorded on the job row and in the log.
-const (
-	OutcomeApplied  = "applied"
-	OutcomeExpired  = "expired"
-	OutcomeCanceled = "canceled"
-	OutcomeFailed   = "failed"
-)
-
 // Output is recorded in the job's metadata ("output") when it finishes.
 type Output struct {
 	Outcome           string `json:"outcome"`
+	Instruction       string `json:"instruction,omitempty"` // the instruction the outcome is about
 	ReservationStatus string `json:"reservation_status,omitempty"`
 	VerifiedByFetch   bool   `json:"verified_by_fetch,omitempty"`
 	Attempt           int    `json:"attempt"`
 	Detail            string `json:"detail,omitempty"`
+	// Refusal is Twilio's refusal of the decision's own update, when the
+	// reservation was still pending after it (see OutcomeOnErrorApplied).
+	Refusal *RefusalRecord `json:"refusal,omitempty"`
 }
+
+// RefusalRecord is a 400/409 Twilio answered while the reservation stayed pending.
+type RefusalRecord struct {
+	Status  int    `json:"status"`
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// RESTAttempt is one REST request, as recorded in the job's metadata under
+// MetadataAttempts across all of the job's attempts, so an inspector can
+// show how a decision went.
+type RESTAttempt struct {
+	At                time.Time `json:"at"`
+	Attempt           int       `json:"attempt"` // River's attempt number
+	Request           string    `json:"request"` // "update", "update on_error" or "fetch"
+	Status            int       `json:"status,omitempty"`
+	Class             string    `json:"class"`
+	DurationMs        float64   `json:"duration_ms"`
+	Code              int       `json:"code,omitempty"`
+	Message           string    `json:"message,omitempty"`
+	ReservationStatus string    `json:"reservation_status,omitempty"` // fetch only
+	Error             string    `json:"error,omitempty"`
+}
+
+// Attempts returns the REST requests recorded on a job row, oldest first,
+// for an inspector (and tests) to show how a decision went.
+func Attempts(row *rivertype.JobRow) ([]RESTAttempt, error) {
+	var md jobMetadata
+	if len(row.Metadata) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(row.Metadata, &md); err != nil {
+		return nil, fmt.Errorf("job %d metadata: %w", row.ID, err)
+	}
+	return md.Attempts, nil
+}
+
+// Job metadata keys.
+const (
+	MetadataAttempts = "rest_attempts"
+	metadataRefusal  = "refusal" // set once the decision's own update was refused
+	metadataSnoozes  = "snoozes" // River's own count of snoozes (429s here)
+	maxRecorded      = 200       // attempts kept per job: enough for any 50-attempt run
+)
 
 type applyWorker struct {
 	river.WorkerDefaults[ApplyArgs]
@@ -83,12 +128,13 @@ type applyWorker struct {
 	log     zerolog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	seal    *sealer
 }
 
 func (w *applyWorker) Timeout(*river.Job[ApplyArgs]) time.Duration { return jobTimeout }
 
 // NextRetry backs off exponentially with jitter, and never past the
-// reservation deadline: at the deadline Work records the job as expired.
+// reservation deadline: at the deadline Work records the job's outcome.
 func (w *applyWorker) NextRetry(job *river.Job[ApplyArgs]) time.Time {
 	return w.now().Add(backoff(job.Attempt, job.Args.Deadline.Sub(w.now())))
 }
@@ -101,103 +147,265 @@ func backoff(attempt int, remaining time.Duration) time.Duration {
 	return max(min(d, remaining), 0)
 }
 
+// jobMetadata is what the worker reads back from earlier attempts.
+type jobMetadata struct {
+	Attempts []RESTAttempt  `json:"rest_attempts"`
+	Refusal  *RefusalRecord `json:"refusal"`
+	Snoozes  int            `json:"snoozes"`
+}
+
+// run is one attempt at a job.
+type run struct {
+	w        *applyWorker
+	job      *river.Job[ApplyArgs]
+	log      zerolog.Logger
+	md       jobMetadata
+	effect   Effect
+	onError  bool // applying the on_error instruction
+	verified bool
+	status   string // the last GET's reservation_status
+}
+
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error {
 	a := job.Args
 	// Ctx: with tracing on, these lines carry the job's trace_id.
-	log := w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
-		Str("rule", a.Rule).Int("attempt", job.Attempt).Logger()
-	if !w.now().Before(a.Deadline) {
-		return w.finish(ctx, log, job, Output{Outcome: OutcomeExpired, Detail: "reservation deadline passed before the update could be applied"}, errExpired)
+	r := &run{w: w, job: job, log: w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
+		Str("rule", a.Rule).Int("attempt", job.Attempt).Logger()}
+	if len(job.Metadata) > 0 {
+		if err := json.Unmarshal(job.Metadata, &r.md); err != nil {
+			r.log.Warn().Err(err).Msg("unreadable job metadata: treating earlier attempts as ambiguous")
+			r.md = jobMetadata{}
+		}
 	}
-	ins, err := policy.ParseInstruction(a.Instruction)
+	r.onError = r.md.Refusal != nil
+	ins, err := r.instruction()
+	if err != nil {
+		return r.finish(ctx, Output{Outcome: OutcomeFailed, Detail: err.Error()}, err)
+	}
+	r.effect = effectOf(ins)
+	ambiguous := r.ambiguousBefore()
+	if !w.now().Before(a.Deadline) {
+		if !ambiguous {
+			return r.finish(ctx, Output{Outcome: OutcomeExpired, Detail: "reservation deadline passed before the update could be applied"}, errExpired)
+		}
+		// The deadline is ours; the reservation's status is Twilio's.
+		gctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+		defer cancel()
+		return r.verify(ctx, gctx, ins, AnswerLate, Result{})
+	}
+	dctx, cancel := context.WithDeadline(ctx, a.Deadline)
+	defer cancel()
+	if ambiguous {
+		return r.verify(dctx, dctx, ins, AnswerEarlier, Result{})
+	}
+	return r.update(dctx, ins)
+}
+
+// verifyTimeout bounds the GET made after the deadline.
+const verifyTimeout = 5 * time.Second
+
+// instruction is the instruction this attempt applies: the decision's, or
+// on_error's once the decision's was refused.
+func (r *run) instruction() (policy.Instruction, error) {
+	raw, what := r.job.Args.Instruction, "instruction"
+	if r.onError {
+		raw, what = r.job.Args.OnError, "on_error instruction"
+	}
+	opened, err := r.w.seal.openInstruction(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ins, err := policy.ParseInstruction(opened)
 	if err == nil {
 		err = ins.Validate()
 	}
 	if err != nil {
-		return w.finish(ctx, log, job, Output{Outcome: OutcomeFailed, Detail: err.Error()}, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	ctx, cancel := context.WithDeadline(ctx, a.Deadline)
-	defer cancel()
+	return ins, nil
+}
 
-	res := w.api.Update(ctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid, ins)
-	w.metrics.restCall(res.Class)
-	switch res.Class {
-	case Done:
-		return w.finish(ctx, log, job, Output{Outcome: OutcomeApplied, ReservationStatus: wantStatus(ins)}, nil)
-
-	case RateLimited:
-		d := max(res.RetryAfter, backoff(job.Attempt, time.Hour))
-		if !w.now().Add(d).Before(a.Deadline) {
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeExpired, Detail: fmt.Sprintf("rate limited; Retry-After %s is past the deadline", d)}, errExpired)
+// ambiguousBefore reports whether an earlier attempt may have applied
+// something this one cannot see: its last update was ambiguous, or an
+// attempt left no record at all (its process died mid-call).
+func (r *run) ambiguousBefore() bool {
+	recorded := map[int]bool{}
+	var last *RESTAttempt
+	for i := range r.md.Attempts {
+		at := &r.md.Attempts[i]
+		recorded[at.Attempt] = true
+		if at.Request != "fetch" {
+			last = at
 		}
-		log.Warn().Dur("retry_in_ms", d).Msg("TaskRouter rate limited the update (429): retrying")
-		w.metrics.retry("rate_limited")
-		return river.JobSnooze(d) // a 429 was not processed: not an attempt
-
-	case Transient:
-		if job.Attempt >= job.MaxAttempts {
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeFailed, Detail: "gave up after " + res.Err.Error()}, res.Err)
-		}
-		log.Warn().Err(res.Err).Int("status", res.Status).Msg("update failed, may or may not have applied: retrying")
-		w.metrics.retry("transient")
-		return fmt.Errorf("update reservation: %w", res.Err)
-
-	case NotPending:
-		// The reservation can no longer take this update. If an earlier
-		// attempt of ours got through (a 5xx or a dropped connection after
-		// Twilio applied it), the reservation shows the status we asked for:
-		// that is success, not a second update.
-		status, fres := w.api.Fetch(ctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid)
-		w.metrics.restCall(fres.Class)
-		switch {
-		case fres.Class == Transient || fres.Class == RateLimited:
-			w.metrics.retry("verify")
-			return fmt.Errorf("fetch reservation after %d: %w", res.Status, fres.Err)
-		case fres.Class == NotPending:
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeCanceled, Detail: "reservation no longer exists (404)"}, res.Err)
-		case fres.Class != Done:
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeFailed, Detail: fres.Err.Error()}, fres.Err)
-		case status == wantStatus(ins):
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeApplied, ReservationStatus: status, VerifiedByFetch: true}, nil)
-		case status == "timeout":
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeExpired, ReservationStatus: status}, res.Err)
-		case status == "canceled" || status == "rescinded":
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeCanceled, ReservationStatus: status}, res.Err)
-		default:
-			return w.finish(ctx, log, job, Output{Outcome: OutcomeFailed, ReservationStatus: status, Detail: res.Err.Error()}, res.Err)
-		}
-
-	default:
-		return w.finish(ctx, log, job, Output{Outcome: OutcomeFailed, Detail: res.Err.Error()}, res.Err)
 	}
+	for n := 1; n < r.job.Attempt; n++ {
+		if !recorded[n] {
+			return true
+		}
+	}
+	return last != nil && last.Class == Ambiguous.String()
+}
+
+// record appends one REST request to the job's metadata.
+func (r *run) record(ctx context.Context, request string, res Result, status string) {
+	r.w.metrics.restCall(res.Class)
+	at := RESTAttempt{At: r.w.now().Add(-res.Duration).UTC(), Attempt: r.job.Attempt, Request: request, Status: res.Status,
+		Class: res.Class.String(), DurationMs: float64(res.Duration.Microseconds()) / 1000, Code: res.Code,
+		Message: res.Message, ReservationStatus: status}
+	if res.Err != nil && res.Class != Applied {
+		at.Error = res.Err.Error()
+	}
+	r.md.Attempts = append(r.md.Attempts, at)
+	if n := len(r.md.Attempts); n > maxRecorded {
+		r.md.Attempts = r.md.Attempts[n-maxRecorded:]
+	}
+	if err := river.MetadataSet(ctx, MetadataAttempts, r.md.Attempts); err != nil {
+		r.log.Error().Err(err).Msg("could not record the REST attempt")
+	}
+}
+
+func (r *run) update(ctx context.Context, ins policy.Instruction) error {
+	a := r.job.Args
+	res := r.w.api.Update(ctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid, ins)
+	request := "update"
+	if r.onError {
+		request = "update on_error"
+	}
+	r.record(ctx, request, res, "")
+	return r.act(ctx, ctx, ins, answerOf(res.Class), SeenNone, res)
+}
+
+// verify GETs the reservation (under gctx) and acts on what it shows.
+func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
+	a := r.job.Args
+	status, res := r.w.api.Fetch(gctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid)
+	r.record(ctx, "fetch", res, status)
+	if res.Class == Applied {
+		r.verified, r.status = true, status
+	}
+	return r.act(ctx, gctx, ins, answer, seenOf(r.effect, status, res), cause)
+}
+
+// act does what the outcome table says for (effect, answer, seen). cause is
+// the update's result that led here, when there was one.
+func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answer, seen Seen, cause Result) error {
+	row, ok := lookup(r.effect, answer, seen)
+	if !ok { // the table test makes this unreachable; fail safe, never resend
+		err := fmt.Errorf("no outcome table row for %s / %s / %s", r.effect, answer, seen)
+		return r.finish(ctx, Output{Outcome: OutcomeUnknown, Detail: err.Error()}, err)
+	}
+	detail := row.Why
+	if cause.Err != nil {
+		detail += ": " + cause.Err.Error()
+	}
+	switch row.Next {
+	case NextFinish:
+		out := Output{Outcome: row.Outcome, Detail: detail, ReservationStatus: r.status, VerifiedByFetch: r.verified}
+		if row.Outcome == OutcomeApplied && r.onError {
+			out.Outcome = OutcomeOnErrorApplied
+		}
+		if row.Outcome == OutcomeApplied && !r.verified {
+			out.Detail = ""
+		}
+		var err error
+		if row.Outcome != OutcomeApplied {
+			err = errors.New(detail)
+			if row.Outcome == OutcomeExpired {
+				err = fmt.Errorf("%w: %s", errExpired, detail)
+			}
+		}
+		return r.finish(ctx, out, err)
+
+	case NextUpdate:
+		return r.update(ctx, ins)
+
+	case NextVerify:
+		return r.verify(ctx, gctx, ins, answer, cause)
+
+	case NextRetry:
+		if r.job.Attempt >= r.job.MaxAttempts {
+			return r.finish(ctx, Output{Outcome: OutcomeFailed, Detail: "gave up after " + detail}, errors.New(detail))
+		}
+		r.log.Warn().Str("answer", string(answer)).Str("seen", string(seen)).Str("detail", detail).Msg("update not confirmed: retrying")
+		r.w.metrics.retry(string(answer))
+		return fmt.Errorf("%s / %s: %s", answer, seen, detail)
+
+	case NextSnooze:
+		d := cause.RetryAfter
+		if d <= 0 {
+			// River does not count a snooze as an attempt, so the wait
+			// grows with River's own count of this job's snoozes.
+			d = backoff(r.md.Snoozes+1, time.Hour)
+		}
+		if !r.w.now().Add(d).Before(r.job.Args.Deadline) {
+			return r.finish(ctx, Output{Outcome: OutcomeExpired, Detail: fmt.Sprintf("rate limited; the wait of %s is past the deadline", d)}, errExpired)
+		}
+		r.log.Warn().Dur("retry_in_ms", d).Int("snoozes", r.md.Snoozes).Msg("TaskRouter rate limited the update (429): waiting")
+		r.w.metrics.retry("rate_limited")
+		return river.JobSnooze(d)
+
+	case NextOnError:
+		refusal := &RefusalRecord{Status: cause.Status, Code: cause.Code, Message: cause.Message}
+		if r.onError || len(r.job.Args.OnError) == 0 {
+			what := "no on_error instruction was stored"
+			if r.onError {
+				what = "the on_error instruction was refused too"
+			}
+			err := fmt.Errorf("%s; %s", detail, what)
+			return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error(), ReservationStatus: r.status,
+				VerifiedByFetch: r.verified, Refusal: r.md.Refusal}, err)
+		}
+		r.log.Warn().Int("code", refusal.Code).Str("message", refusal.Message).Msg("Twilio refused the decision and the reservation is still pending: applying on_error")
+		r.md.Refusal, r.onError, r.verified, r.status = refusal, true, false, ""
+		if err := river.MetadataSet(ctx, metadataRefusal, refusal); err != nil {
+			r.log.Error().Err(err).Msg("could not record the refusal")
+		}
+		next, err := r.instruction()
+		if err != nil {
+			return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error()}, err)
+		}
+		r.effect = effectOf(next)
+		return r.update(ctx, next)
+	}
+	return fmt.Errorf("outcome table: unknown next step %q", row.Next)
 }
 
 var errExpired = errors.New("reservation deadline passed")
 
-// finish records the job's final outcome on its row and in the log.
-func (w *applyWorker) finish(ctx context.Context, log zerolog.Logger, job *river.Job[ApplyArgs], out Output, err error) error {
+// finish records the job's final outcome on its row, in the log and in metrics.
+func (r *run) finish(ctx context.Context, out Output, err error) error {
+	job := r.job
 	out.Attempt = job.Attempt
+	if out.Refusal == nil {
+		out.Refusal = r.md.Refusal
+	}
+	if out.Instruction == "" {
+		out.Instruction = "decision"
+		if r.onError {
+			out.Instruction = "on_error"
+		}
+	}
 	if rerr := river.RecordOutput(ctx, out); rerr != nil {
-		log.Error().Err(rerr).Msg("could not record job output")
+		r.log.Error().Err(rerr).Msg("could not record job output")
 	}
-	w.metrics.outcome(out.Outcome, w.now().Sub(job.Args.ReceivedAt))
-	ev := log.Info()
-	if out.Outcome != OutcomeApplied {
-		ev = log.Warn()
+	since := r.w.now().Sub(job.Args.ReceivedAt)
+	r.w.metrics.outcome(out.Outcome, since)
+	ev := r.log.Info()
+	switch out.Outcome {
+	case OutcomeApplied:
+	case OutcomeUnknown:
+		ev = r.log.Error() // loud: a person should check this reservation
+	default:
+		ev = r.log.Warn()
 	}
-	ev.Str("outcome", out.Outcome).Str("reservation_status", out.ReservationStatus).
+	if out.Refusal != nil {
+		ev = ev.Int("refusal_code", out.Refusal.Code).Str("refusal_message", out.Refusal.Message)
+	}
+	ev.Str("outcome", out.Outcome).Str("instruction", out.Instruction).Str("reservation_status", out.ReservationStatus).
 		Bool("verified_by_fetch", out.VerifiedByFetch).Str("detail", out.Detail).
-		Dur("since_callback_ms", w.now().Sub(job.Args.ReceivedAt)).Msg("async decision finished")
+		Dur("since_callback_ms", since).Msg("async decision finished")
 	if err == nil {
 		return nil
 	}
 	return river.JobCancel(fmt.Errorf("%s: %w", out.Outcome, err))
-}
-
-// wantStatus is the reservation status the instruction leads to.
-func wantStatus(ins policy.Instruction) string {
-	if _, ok := ins.(policy.Reject); ok {
-		return "rejected"
-	}
-	return "accepted"
 }

@@ -1,9 +1,12 @@
 // Package fake is a local stand-in for TaskRouter's Reservations REST API.
 // It keeps reservation state the way the real API does (pending → accepted,
-// a second update → 400 "not in expected state"), checks Basic auth and the
-// form, answers Twilio's JSON error bodies, and can be scripted to misbehave:
-// 429 with Retry-After, 500, slow answers, or a dropped connection after the
-// update was applied. assignd's tests use it, and so does development mode.
+// a second update → 400 "not in expected state"; a call or redirect without
+// accept leaves the reservation pending and counts the call placed), checks
+// Basic auth and the form, answers Twilio's JSON error bodies, and can be
+// scripted to misbehave: 429 with or without Retry-After, 500, slow answers,
+// a refused parameter (400, 20001) with the reservation left pending, a 2xx
+// whose body is broken or cut, a dropped connection after the update was
+// applied, and faults on GET (ScriptFetch). assignd's tests use it, and so does development mode.
 package fake
 
 import (
@@ -25,6 +28,25 @@ type Fault struct {
 	Apply      bool          // apply the update first, then answer Status or drop
 	Drop       bool          // close the connection without answering
 	Delay      time.Duration // wait this long before acting
+	// Code and Message replace the Twilio error body's code and message
+	// with Status (e.g. 400 with 20001 "Invalid parameter").
+	Code    int
+	Message string
+	// Refuse answers Status (default 400) with Code/Message without
+	// applying, leaving the reservation as it is: Twilio refusing a
+	// parameter while the reservation stays pending.
+	Refuse bool
+	// AfterApply holds the answer this long after applying, as a slow
+	// network would: a client that gives up meanwhile never learns.
+	AfterApply time.Duration
+	// ThenStatus, with Apply, moves the reservation on to this status right
+	// after applying (e.g. "wrapping", "completed"), as a worker would.
+	ThenStatus string
+	// BrokenBody applies, then answers 200 with a body that is not JSON.
+	BrokenBody bool
+	// CutBody applies, then answers 200 with half a body and holds the
+	// rest until the client gives up.
+	CutBody bool
 }
 
 // Reservation is the fake's record of one reservation.
@@ -34,11 +56,15 @@ type Reservation struct {
 	Instruction                           string // the instruction applied, if any
 	Form                                  map[string][]string
 	Applied                               int // state changes applied: exactly-once wants 1
-	Updates                               int // update requests received
-	UpdateTimes                           []time.Time
-	Fetches                               int
-	ExpiresAt                             time.Time
-	UpdatedAt                             time.Time
+	// CallsPlaced counts call and redirect instructions carried out: a
+	// call or redirect without accept leaves the reservation pending, so
+	// a second one would place a second call, as with the real API.
+	CallsPlaced int
+	Updates     int // update requests received
+	UpdateTimes []time.Time
+	Fetches     int
+	ExpiresAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Server is the fake API. It is an http.Handler; serve it with httptest or
@@ -52,6 +78,7 @@ type Server struct {
 	faultRate    float64
 	reservations map[string]*Reservation
 	faults       map[string][]Fault // by reservation SID; "" for any
+	fetchFaults  map[string][]Fault // for GET requests, by reservation SID
 	now          func() time.Time
 }
 
@@ -84,7 +111,7 @@ func New(o Options) *Server {
 	}
 	return &Server{
 		users: o.Credentials, autoCreate: o.AutoCreate, ttl: o.ReservationTTL, latency: o.Latency, faultRate: o.FaultRate,
-		reservations: map[string]*Reservation{}, faults: map[string][]Fault{}, now: time.Now,
+		reservations: map[string]*Reservation{}, faults: map[string][]Fault{}, fetchFaults: map[string][]Fault{}, now: time.Now,
 	}
 }
 
@@ -117,6 +144,14 @@ func (s *Server) Script(sid string, faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[sid] = append(s.faults[sid], faults...)
+}
+
+// ScriptFetch queues faults for the next GET requests of reservation sid.
+// Only Status, RetryAfter, Code, Message, Drop and Delay apply.
+func (s *Server) ScriptFetch(sid string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetchFaults[sid] = append(s.fetchFaults[sid], faults...)
 }
 
 // Get returns a copy of the reservation's record.
@@ -238,6 +273,23 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, workspace, parent
 	if res != nil {
 		res.Fetches++
 	}
+	var fault Fault
+	faulty := false
+	if q := s.fetchFaults[sid]; len(q) > 0 {
+		fault, faulty, s.fetchFaults[sid] = q[0], true, q[1:]
+	}
+	if faulty {
+		s.mu.Unlock()
+		if fault.Delay > 0 {
+			select {
+			case <-time.After(fault.Delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		s.misbehave(w, fault)
+		return
+	}
 	var body []byte
 	if res != nil {
 		body = resource(res)
@@ -296,6 +348,16 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, workspace, paren
 			return
 		}
 	}
+	if faulty && fault.Refuse {
+		if fault.Status == 0 {
+			fault.Status = http.StatusBadRequest
+		}
+		if fault.Code == 0 {
+			fault.Code = 20001
+		}
+		s.misbehave(w, fault)
+		return
+	}
 	if faulty && !fault.Apply && (fault.Status != 0 || fault.Drop) {
 		s.misbehave(w, fault)
 		return
@@ -304,15 +366,36 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, workspace, paren
 	s.mu.Lock()
 	s.expireLocked(res)
 	status, msg := s.applyLocked(res, form)
+	if faulty && status == http.StatusOK && fault.ThenStatus != "" {
+		res.Status = fault.ThenStatus
+	}
 	body := resource(res)
 	s.mu.Unlock()
 
-	if s.latency > 0 {
+	hold := s.latency
+	if faulty {
+		hold += fault.AfterApply
+	}
+	if hold > 0 {
 		select {
-		case <-time.After(s.latency):
+		case <-time.After(hold):
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if faulty && status == http.StatusOK && (fault.BrokenBody || fault.CutBody) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		if fault.BrokenBody {
+			w.Write([]byte("<html>not json</html>"))
+			return
+		}
+		w.Write(body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		<-r.Context().Done() // the rest never comes
+		return
 	}
 	if faulty && (fault.Status != 0 || fault.Drop) {
 		s.misbehave(w, fault) // applied, but the client never learns it
@@ -364,9 +447,17 @@ func (s *Server) applyLocked(res *Reservation, form map[string][]string) (int, s
 	if res.Status != "pending" {
 		return http.StatusBadRequest, "Reservation is not in expected state [pending]; current state " + res.Status
 	}
-	res.Status = "accepted"
-	if status == "rejected" {
+	switch {
+	case status == "rejected":
 		res.Status = "rejected"
+	case ins == "call" || ins == "redirect":
+		// The call is placed; the reservation is accepted only if asked.
+		res.CallsPlaced++
+		if get("CallAccept") == "true" || get("RedirectAccept") == "true" {
+			res.Status = "accepted"
+		}
+	default:
+		res.Status = "accepted"
 	}
 	res.Instruction = ins
 	if ins == "" {
@@ -391,10 +482,12 @@ func (s *Server) misbehave(w http.ResponseWriter, f Fault) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
-	switch f.Status {
-	case http.StatusTooManyRequests:
+	switch {
+	case f.Code != 0 || f.Message != "":
+		writeError(w, f.Status, f.Code, f.Message)
+	case f.Status == http.StatusTooManyRequests:
 		writeError(w, f.Status, 20429, "Too Many Requests")
-	case http.StatusBadGateway:
+	case f.Status == http.StatusBadGateway:
 		w.Header().Set("Content-Type", "text/html") // a proxy's answer, not Twilio's JSON
 		w.WriteHeader(f.Status)
 		fmt.Fprint(w, "<html><body>502 Bad Gateway</body></html>")

@@ -16,6 +16,7 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/async/fake"
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/policy"
 )
 
 // restAPI decides where async decisions go. With Twilio credentials: the
@@ -71,7 +72,9 @@ func startDevFake(creds config.DevCredentials) (base string, stop func(), err er
 }
 
 // openQueue opens the durable queue and registers its metrics.
-func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer, mw []rivertype.Middleware) (*async.Queue, error) {
+// fallback is the policy's on_error in force: a decision Twilio refuses
+// while the reservation is still pending gets it over REST instead.
+func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *async.API, reg prometheus.Registerer, mw []rivertype.Middleware, fallback func() policy.Decision) (*async.Queue, error) {
 	q, err := async.Open(ctx, async.Options{
 		Logger:             log,
 		DatabaseURL:        cfg.DatabaseURL,
@@ -81,6 +84,7 @@ func openQueue(ctx context.Context, cfg config.Config, log zerolog.Logger, api *
 		ReservationTimeout: cfg.ReservationTimeout,
 		Metrics:            async.NewMetrics(reg),
 		Middleware:         mw,
+		Fallback:           fallback,
 	})
 	if err != nil {
 		name := "DATA_DIR"

@@ -86,7 +86,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopFake()
-	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing))
+	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing), guard.Fallback)
 	if err != nil {
 		return err
 	}
