@@ -110,7 +110,7 @@ func (f schedulerFunc) Schedule(ctx context.Context, r *policy.Reservation, d po
 
 func TestBudgetMustBeBelowTwilioTimeout(t *testing.T) {
 	for _, b := range []time.Duration{handlers.TwilioTimeout, 6 * time.Second, time.Millisecond, -time.Second} {
-		_, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		_, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 			Decider: guard(t, asyncAccept(), time.Second), Budget: b})
 		if err == nil || !strings.Contains(err.Error(), "budget") {
 			t.Errorf("Budget %s: got %v, want an error naming the budget", b, err)

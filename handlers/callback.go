@@ -163,9 +163,9 @@ func refusalHint(err error) string {
 	case errors.Is(err, ErrHostNotAllowed):
 		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
 	case errors.Is(err, ErrForwarding):
-		return "TRUST_PROXY is on but the nearest proxy's Forwarded/X-Forwarded-* value is unusable: fix the proxy, or set PUBLIC_URL instead"
+		return "TRUST_PROXY is on but the nearest proxy's value in the trusted header (Forwarded, or X-Forwarded-Proto/Host) is unusable: check that TRUST_PROXY names the header family your proxy sets, or set PUBLIC_URL instead"
 	default:
-		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets Forwarded or X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN"
+		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy that sets those headers; and check TWILIO_AUTH_TOKEN"
 	}
 }
 

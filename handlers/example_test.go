@@ -35,7 +35,7 @@ func Example_goPolicy() {
 	}
 	h, err := handlers.New(handlers.Options{
 		Logger:   zerolog.New(os.Stdout),
-		Verifier: handlers.NewVerifier([]string{os.Getenv("TWILIO_AUTH_TOKEN")}, nil, false),
+		Verifier: handlers.NewVerifier([]string{os.Getenv("TWILIO_AUTH_TOKEN")}, nil, handlers.ProxyNone),
 		Decider:  guard,
 	})
 	if err != nil {

@@ -70,7 +70,7 @@ func startServer(t testing.TB, o handlers.Options) *testServer {
 	logs := &syncBuffer{}
 	o.Logger = zerolog.New(logs)
 	if o.Verifier == nil {
-		o.Verifier = handlers.NewVerifier([]string{testToken}, nil, false)
+		o.Verifier = handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
 	}
 	if o.Decider == nil {
 		o.Decider = guard(t, examplePolicy(t), time.Second)

@@ -38,7 +38,7 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 	})
 	h, err := handlers.New(handlers.Options{
 		Logger:   zerolog.Nop(),
-		Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 		Decider:  guard(t, p, 30*time.Second),
 	})
 	if err != nil {

@@ -148,7 +148,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		MaxHeaderBytes:    32 << 10,
 	}
 	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
-		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
+		Str("public_url", publicURLForLog(cfg)).Str("trust_proxy", string(cfg.TrustProxy)).
 		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent).Msg("assignd listening")
 
 	errc := make(chan error, 1)
