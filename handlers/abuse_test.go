@@ -24,7 +24,18 @@ import (
 // policy never sees a single request, and the log stays small: a few lines
 // per interval, the rest summed in summary lines that account for every
 // refusal.
+//
+// The same for /events, whose refusals are counted in assignd_events_total.
 func TestAbuseForgedSignatures(t *testing.T) {
+	for _, c := range []struct{ path, metric string }{
+		{"/assignment", "assignd_callbacks_total"},
+		{"/events", "assignd_events_total"},
+	} {
+		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) { forgedFlood(t, c.path, c.metric) })
+	}
+}
+
+func forgedFlood(t *testing.T, path, metric string) {
 	var calls atomic.Int64
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		calls.Add(1)
@@ -36,7 +47,7 @@ func TestAbuseForgedSignatures(t *testing.T) {
 		RefusalLogBurst: burst, RefusalLogInterval: interval})
 	form, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, nil)))
 	body := form.Encode()
-	u := srv.URL + "/assignment"
+	u := srv.URL + path
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	start := time.Now()
@@ -62,7 +73,7 @@ func TestAbuseForgedSignatures(t *testing.T) {
 	if refused.Load() != forged || calls.Load() != 0 {
 		t.Fatalf("%d of %d refused; policy called %d times", refused.Load(), forged, calls.Load())
 	}
-	if m := scrape(t, srv.OpsURL); !strings.Contains(m, fmt.Sprintf(`assignd_callbacks_total{result="bad_signature"} %d`, forged)) {
+	if m := scrape(t, srv.OpsURL); !strings.Contains(m, fmt.Sprintf(`%s{result="bad_signature"} %d`, metric, forged)) {
 		t.Fatalf("the metric must count every refusal:\n%s", m)
 	}
 
@@ -84,6 +95,9 @@ func TestAbuseForgedSignatures(t *testing.T) {
 	}
 	if logged > maxLogged || logged < burst {
 		t.Fatalf("%d refusal lines for %d forged requests in %s, want between %d and %d", logged, forged, elapsed, burst, maxLogged)
+	}
+	if !strings.Contains(srv.Log.String(), "in "+metric) {
+		t.Errorf("the summary lines do not name %s, where the suppressed refusals are counted", metric)
 	}
 	if maxSummaries := int(elapsed/interval) + 2; summaries > maxSummaries {
 		t.Fatalf("%d summary lines in %s, want at most one per %s", summaries, elapsed, interval)

@@ -20,7 +20,8 @@ const (
 // holds (bad or missing signature, disallowed host, oversized body). Anyone
 // can send such requests, so the lines are rate-limited: about burst per
 // interval are written, and the rest are counted and reported in one summary
-// line per interval. Metrics count every refusal regardless.
+// line per interval. Metrics count every refusal regardless
+// (assignd_callbacks_total and assignd_events_total, by result).
 type refusalLog struct {
 	log      zerolog.Logger
 	limiter  *rate.Limiter
@@ -64,5 +65,5 @@ func (l *refusalLog) summarize() {
 	l.suppressed, l.scheduled = 0, false
 	l.mu.Unlock()
 	l.log.Warn().Int("suppressed", n).Str("interval", l.interval.String()).
-		Msg("refused requests: log lines suppressed (every refusal is counted in assignd_callbacks_total)")
+		Msg("refused requests: log lines suppressed (every refusal is counted: the callback's in assignd_callbacks_total, /events' in assignd_events_total)")
 }
