@@ -35,7 +35,7 @@ func (s *blockingScheduler) Schedule(ctx context.Context, r *policy.Reservation,
 func TestBudgetStoreBlocksAnswersFallbackInTime(t *testing.T) {
 	sched := &blockingScheduler{deadlines: make(chan time.Time, 1)}
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000005"}, Rule: "fb"}
-	g, err := policy.NewGuard(asyncAccept(), fb, 3*time.Second)
+	g, err := policy.NewGuard(policy.WithFallback(asyncAccept(), fb), 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestBudgetBoundsTheDecision(t *testing.T) {
 		return policy.Decision{Instruction: policy.Accept{}, Rule: "late"}, nil
 	})
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000006"}, Rule: "fb"}
-	g, err := policy.NewGuard(stuck, fb, time.Minute)
+	g, err := policy.NewGuard(policy.WithFallback(stuck, fb), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

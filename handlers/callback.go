@@ -16,7 +16,9 @@ import (
 )
 
 // Decider is what the callback needs of a policy: a decision that is always
-// usable. policy.Guard implements it: on error it returns the fallback.
+// usable. policy.Guard implements it: on error it returns the fallback, and
+// a decision carries its own policy's fallback in OnError, used when the
+// decision cannot be carried out; Fallback is for a request no policy saw.
 type Decider interface {
 	Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error)
 	Fallback() policy.Decision
@@ -25,7 +27,11 @@ type Decider interface {
 // Scheduler durably records an async decision so that it is applied through
 // the Reservations REST API after the callback has been answered. When it
 // returns nil the decision is stored; duplicate reports that this
-// reservation already had one (a retried or fallback-URL callback).
+// reservation already had one (a retried or fallback-URL callback). A
+// non-nil error means nothing is stored, and nothing ever will be from this
+// call (not even once ctx has ended and a stalled store recovers): the
+// handler then answers with the fallback instruction, and a decision stored
+// later would act on the reservation a second time.
 type Scheduler interface {
 	Schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (duplicate bool, err error)
 }
@@ -117,12 +123,12 @@ func (h *callback) serve(c echo.Context) error {
 		duplicate, err = h.schedule(ctx, &res, d)
 		if err != nil {
 			// Never a silent {}: without a stored job nobody would act.
-			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
+			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
 		}
 	}
 	if !d.Async && d.Instruction != nil {
 		if answer, err = json.Marshal(d.Instruction); err != nil {
-			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
+			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
 			answer, _ = json.Marshal(d.Instruction)
 		}
 	}
@@ -148,6 +154,15 @@ func (h *callback) serve(c echo.Context) error {
 	}
 	line.Msg("callback answered")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+}
+
+// fallbackFor is the fallback of the policy that made d (see
+// policy.Decision.OnError), else the one in force.
+func (h *callback) fallbackFor(d policy.Decision) policy.Decision {
+	if d.OnError != nil {
+		return *d.OnError
+	}
+	return h.decider.Fallback()
 }
 
 func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {

@@ -29,7 +29,7 @@ func Example_goPolicy() {
 		}
 		return file.Decide(ctx, r)
 	})
-	guard, err := policy.NewGuard(mine, file.Fallback(), 3*time.Second)
+	guard, err := policy.NewGuard(policy.WithFallback(mine, file.Fallback()), 3*time.Second)
 	if err != nil {
 		panic(err)
 	}

@@ -57,7 +57,7 @@ func examplePolicy(t testing.TB) *rules.Policy {
 
 func guard(t testing.TB, p policy.Policy, deadline time.Duration) *policy.Guard {
 	t.Helper()
-	g, err := policy.NewGuard(p, policy.Decision{Instruction: policy.Accept{}, Rule: "go-fallback"}, deadline)
+	g, err := policy.NewGuard(policy.WithFallback(p, policy.Decision{Instruction: policy.Accept{}, Rule: "go-fallback"}), deadline)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,24 +93,24 @@ func TestValidate(t *testing.T) {
 
 func TestGuardPanicAndInvalid(t *testing.T) {
 	fb := policy.Decision{Instruction: policy.Accept{}, Rule: "fb"}
-	panicky, _ := policy.NewGuard(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
+	panicky, _ := policy.NewGuard(policy.WithFallback(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
 		panic("boom")
-	}), fb, time.Second)
+	}), fb), time.Second)
 	d, err := panicky.Decide(context.Background(), &policy.Reservation{})
 	var pe *policy.PanicError
 	if !errors.As(err, &pe) || d.Rule != "fb" || len(pe.Stack) == 0 {
 		t.Fatalf("panic: got %+v %v", d, err)
 	}
-	invalid, _ := policy.NewGuard(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
+	invalid, _ := policy.NewGuard(policy.WithFallback(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
 		return policy.Decision{Async: true}, nil
-	}), fb, time.Second)
+	}), fb), time.Second)
 	if d, err := invalid.Decide(context.Background(), &policy.Reservation{}); err == nil || d.Rule != "fb" {
 		t.Fatalf("async without instruction: got %+v %v", d, err)
 	}
-	if _, err := policy.NewGuard(panicky, policy.Decision{Async: true, Instruction: policy.Accept{}}, time.Second); err == nil {
+	if _, err := policy.NewGuard(policy.WithFallback(panicky, policy.Decision{Async: true, Instruction: policy.Accept{}}), time.Second); err == nil {
 		t.Fatal("an async fallback must be refused")
 	}
-	if _, err := policy.NewGuard(panicky, fb, 0); err == nil {
+	if _, err := policy.NewGuard(panicky, 0); err == nil {
 		t.Fatal("a zero deadline must be refused")
 	}
 }

@@ -65,7 +65,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 
 	pol := cfg.Policy
 	current := policy.NewCurrent(pol, pol.Fallback())
-	guard, err := policy.NewGuard(current, pol.Fallback(), cfg.DecisionDeadline)
+	guard, err := policy.NewGuard(current, cfg.DecisionDeadline)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
