@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
@@ -230,5 +232,34 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 	st := api.Stats()
 	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid {
 		t.Fatalf("fake: %+v, want %d reservations each applied once", st, valid)
+	}
+}
+
+// Close writes the pending summary at once (the last interval's count is not
+// lost when the process exits) and stops its timer: nothing is logged after.
+func TestRefusalLogCloseFlushesAndStops(t *testing.T) {
+	logs := &syncBuffer{}
+	const interval = 300 * time.Millisecond
+	h, err := handlers.New(handlers.Options{Logger: zerolog.New(logs), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
+		Decider: guard(t, examplePolicy(t), time.Second), RefusalLogBurst: 1, RefusalLogInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	for range 4 {
+		if status, _, _ := post(t, srv.URL+"/assignment", "A=1", "forged"); status != http.StatusForbidden {
+			t.Fatalf("forged request: %d, want 403", status)
+		}
+	}
+	srv.Close()
+	h.Close()
+	logged, suppressed, summaries := refusalLines(t, logs.String())
+	if logged != 1 || suppressed != 3 || summaries != 1 {
+		t.Fatalf("right after Close: %d lines, %d suppressed in %d summaries; want 1, 3, 1:\n%s", logged, suppressed, summaries, logs.String())
+	}
+	before := logs.String()
+	time.Sleep(3 * interval) // the interval's timer would have fired by now
+	if after := logs.String(); after != before {
+		t.Fatalf("logged after Close:\n%s", strings.TrimPrefix(after, before))
 	}
 }

@@ -80,7 +80,7 @@ func startServer(t testing.TB, o handlers.Options) *testServer {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); h.Close() })
 	ops := httptest.NewServer(handlers.NewOps(o))
 	t.Cleanup(ops.Close)
 	return &testServer{URL: srv.URL, OpsURL: ops.URL, Log: logs}

@@ -64,11 +64,22 @@ type Options struct {
 	RefusalLogInterval time.Duration
 }
 
+// Handler is the public HTTP handler. Close it once the server using it has
+// shut down.
+type Handler struct {
+	*echo.Echo
+	refusals *refusalLog
+}
+
+// Close writes the pending summary of suppressed refusal lines and stops its
+// timer, so nothing outlives the server and the last count is not lost.
+func (h *Handler) Close() { h.refusals.close() }
+
 // New returns the public HTTP handler: only what Twilio needs (the callback,
 // with and without a trailing slash, and the events path) and what a
 // platform probes (/healthz, and /readyz without details). Metrics and
 // readiness details are on NewOps, for a private listener.
-func New(o Options) (*echo.Echo, error) {
+func New(o Options) (*Handler, error) {
 	if o.Verifier == nil || o.Decider == nil {
 		return nil, fmt.Errorf("handlers: Verifier and Decider are required")
 	}
@@ -123,7 +134,7 @@ func New(o Options) (*echo.Echo, error) {
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
-	return e, nil
+	return &Handler{Echo: e, refusals: refusals}, nil
 }
 
 // NewOps returns the operator's handler, for a private listener (ADMIN_ADDR):

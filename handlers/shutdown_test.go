@@ -50,6 +50,7 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 	}
 	addr = ln.Addr().String()
 	srv = &http.Server{Handler: h}
+	t.Cleanup(h.Close)
 	served = make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -165,7 +165,9 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 	drainEnd := time.Now().Add(drainBudget)
 	sctx, cancel := context.WithDeadline(context.Background(), drainEnd.Add(httpDrain-drainBudget))
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = srv.Shutdown(sctx)
+	h.Close() // the refusal log's last summary, and no timer left behind
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
