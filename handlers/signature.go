@@ -190,7 +190,7 @@ func forwarded(h http.Header, family ProxyHeaders, scheme, host string) (string,
 // literal and an optional port, nothing that would move the path, query or
 // credentials of the URL being rebuilt.
 func validHost(h string) bool {
-	if strings.ContainsAny(h, "/?#@\\ \t\"") {
+	if strings.ContainsAny(h, "/?#@\\ \t\"") || strings.HasSuffix(h, ":") { // "host:" has an empty port
 		return false
 	}
 	u, err := url.Parse("http://" + h)
