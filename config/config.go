@@ -35,11 +35,11 @@ import (
 type Config struct {
 	ModeSetting string `env:"ASSIGND_MODE" help:"development or production; unset: production as soon as any variable marked (sets production) is set, development otherwise"`
 
-	Port         int      `env:"PORT" envDefault:"8080" help:"listen port for Twilio's callbacks"`
-	PublicURL    string   `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
-	TrustProxy   bool     `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the headers the nearest proxy set (X-Forwarded-Proto/-Host, Forwarded); production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
-	PublicHosts  []string `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY=true: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
-	CallbackPath string   `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	Port         int                   `env:"PORT" envDefault:"8080" help:"listen port for Twilio's callbacks"`
+	PublicURL    string                `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
+	TrustProxy   handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
+	PublicHosts  []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
+	CallbackPath string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
 
 	AccountSid         string `env:"TWILIO_ACCOUNT_SID" marks:"production" help:"account for REST calls (async decisions)"`
 	AuthToken          string `env:"TWILIO_AUTH_TOKEN" marks:"production" help:"verifies callbacks' signatures (32 hex characters; required in production)"`
@@ -269,6 +269,8 @@ func describe(t reflect.Type) string {
 	switch t {
 	case reflect.TypeFor[time.Duration]():
 		return "a duration such as 3s, 500ms or 2m"
+	case reflect.TypeFor[handlers.ProxyHeaders]():
+		return "false, x-forwarded (or true) or forwarded"
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -363,7 +365,7 @@ func (c *Config) check(vars map[string]string) Errors {
 			}
 		}
 	}
-	if c.TrustProxy && c.PublicURL != "" {
+	if c.TrustProxy != handlers.ProxyNone && c.PublicURL != "" {
 		errs.add("TRUST_PROXY", "set PUBLIC_URL or TRUST_PROXY=true, not both: PUBLIC_URL names the URL Twilio calls and needs no proxy headers; unset TRUST_PROXY")
 	}
 	for i, h := range c.PublicHosts {
@@ -373,7 +375,7 @@ func (c *Config) check(vars map[string]string) Errors {
 			errs.add("PUBLIC_HOSTS", "want comma-separated host or host:port values such as assignd-abc.a.run.app, got %q", h)
 		}
 	}
-	if len(c.PublicHosts) > 0 && !c.TrustProxy {
+	if len(c.PublicHosts) > 0 && c.TrustProxy == handlers.ProxyNone {
 		errs.add("PUBLIC_HOSTS", "only used with TRUST_PROXY=true (with PUBLIC_URL the host is known); unset it or set TRUST_PROXY=true")
 	}
 
@@ -456,10 +458,10 @@ func (c *Config) require() Errors {
 	if c.PolicyFile == "" {
 		errs.add("POLICY_FILE", "required in production (the embedded example is for development): write one with `assignd policy init policy.yaml` and set POLICY_FILE")
 	}
-	if c.PublicURL == "" && !c.TrustProxy {
-		errs.add("PUBLIC_URL", "required in production: the base URL Twilio calls (such as https://APP.fly.dev), which signatures are checked against; or TRUST_PROXY=true with PUBLIC_HOSTS behind a proxy you trust")
+	if c.PublicURL == "" && c.TrustProxy == handlers.ProxyNone {
+		errs.add("PUBLIC_URL", "required in production: the base URL Twilio calls (such as https://APP.fly.dev), which signatures are checked against; or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy you trust")
 	}
-	if c.TrustProxy && len(c.PublicHosts) == 0 {
+	if c.TrustProxy != handlers.ProxyNone && len(c.PublicHosts) == 0 {
 		errs.add("PUBLIC_HOSTS", "TRUST_PROXY=true needs the host[:port] values Twilio calls, so a forged X-Forwarded-Host is refused; or use PUBLIC_URL instead")
 	}
 	return errs

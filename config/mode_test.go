@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
 )
 
 const (
@@ -248,5 +249,27 @@ func TestCheckAsync(t *testing.T) {
 	dev, _ := config.Parse(nil)
 	if err := dev.CheckAsync(true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TRUST_PROXY names the one header family the proxy sets; true keeps its
+// old meaning (X-Forwarded-*), and anything else names the accepted values.
+func TestTrustProxyFamily(t *testing.T) {
+	for value, want := range map[string]handlers.ProxyHeaders{
+		"true": handlers.ProxyXForwarded, "x-forwarded": handlers.ProxyXForwarded, "forwarded": handlers.ProxyForwarded,
+	} {
+		env := append(without(good(t), "PUBLIC_URL"), "TRUST_PROXY="+value, "PUBLIC_HOSTS=assignd-abc.a.run.app")
+		c, err := config.Load(env)
+		if err != nil || c.TrustProxy != want {
+			t.Errorf("TRUST_PROXY=%s: got %q, %v; want %q", value, c.TrustProxy, err, want)
+		}
+	}
+	c, err := config.Load(good(t))
+	if err != nil || c.TrustProxy != handlers.ProxyNone {
+		t.Errorf("TRUST_PROXY unset: got %q, %v; want none", c.TrustProxy, err)
+	}
+	_, err = config.Load(append(without(good(t), "PUBLIC_URL"), "TRUST_PROXY=both", "PUBLIC_HOSTS=assignd-abc.a.run.app"))
+	if msg := errString(err); !strings.Contains(msg, "TRUST_PROXY: want false, x-forwarded (or true) or forwarded") {
+		t.Errorf("TRUST_PROXY=both: %q, want a line naming the accepted values", msg)
 	}
 }

@@ -35,11 +35,11 @@ func BenchmarkCallbackDecisionLog(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			g, err := policy.NewGuard(p, p.Fallback(), time.Second)
+			g, err := policy.NewGuard(p, time.Second)
 			if err != nil {
 				b.Fatal(err)
 			}
-			o := handlers.Options{Logger: zerolog.New(io.Discard), Verifier: handlers.NewVerifier([]string{decisionlogtest.Token}, nil, false), Decider: g}
+			o := handlers.Options{Logger: zerolog.New(io.Discard), Verifier: handlers.NewVerifier([]string{decisionlogtest.Token}, nil, handlers.ProxyNone), Decider: g}
 			var log *decisionlog.Log
 			reg := prometheus.NewRegistry()
 			if mode != decisionlog.ModeOff {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
@@ -24,7 +26,18 @@ import (
 // policy never sees a single request, and the log stays small: a few lines
 // per interval, the rest summed in summary lines that account for every
 // refusal.
+//
+// The same for /events, whose refusals are counted in assignd_events_total.
 func TestAbuseForgedSignatures(t *testing.T) {
+	for _, c := range []struct{ path, metric string }{
+		{"/assignment", "assignd_callbacks_total"},
+		{"/events", "assignd_events_total"},
+	} {
+		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) { forgedFlood(t, c.path, c.metric) })
+	}
+}
+
+func forgedFlood(t *testing.T, path, metric string) {
 	var calls atomic.Int64
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		calls.Add(1)
@@ -36,7 +49,7 @@ func TestAbuseForgedSignatures(t *testing.T) {
 		RefusalLogBurst: burst, RefusalLogInterval: interval})
 	form, _ := handlers.EncodeForm(ptr(reservation(map[string]any{"selected_language": "es"}, nil)))
 	body := form.Encode()
-	u := srv.URL + "/assignment"
+	u := srv.URL + path
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	start := time.Now()
@@ -62,7 +75,7 @@ func TestAbuseForgedSignatures(t *testing.T) {
 	if refused.Load() != forged || calls.Load() != 0 {
 		t.Fatalf("%d of %d refused; policy called %d times", refused.Load(), forged, calls.Load())
 	}
-	if m := scrape(t, srv.OpsURL); !strings.Contains(m, fmt.Sprintf(`assignd_callbacks_total{result="bad_signature"} %d`, forged)) {
+	if m := scrape(t, srv.OpsURL); !strings.Contains(m, fmt.Sprintf(`%s{result="bad_signature"} %d`, metric, forged)) {
 		t.Fatalf("the metric must count every refusal:\n%s", m)
 	}
 
@@ -84,6 +97,9 @@ func TestAbuseForgedSignatures(t *testing.T) {
 	}
 	if logged > maxLogged || logged < burst {
 		t.Fatalf("%d refusal lines for %d forged requests in %s, want between %d and %d", logged, forged, elapsed, burst, maxLogged)
+	}
+	if !strings.Contains(srv.Log.String(), "in "+metric) {
+		t.Errorf("the summary lines do not name %s, where the suppressed refusals are counted", metric)
 	}
 	if maxSummaries := int(elapsed/interval) + 2; summaries > maxSummaries {
 		t.Fatalf("%d summary lines in %s, want at most one per %s", summaries, elapsed, interval)
@@ -216,5 +232,34 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 	st := api.Stats()
 	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid {
 		t.Fatalf("fake: %+v, want %d reservations each applied once", st, valid)
+	}
+}
+
+// Close writes the pending summary at once (the last interval's count is not
+// lost when the process exits) and stops its timer: nothing is logged after.
+func TestRefusalLogCloseFlushesAndStops(t *testing.T) {
+	logs := &syncBuffer{}
+	const interval = 300 * time.Millisecond
+	h, err := handlers.New(handlers.Options{Logger: zerolog.New(logs), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
+		Decider: guard(t, examplePolicy(t), time.Second), RefusalLogBurst: 1, RefusalLogInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	for range 4 {
+		if status, _, _ := post(t, srv.URL+"/assignment", "A=1", "forged"); status != http.StatusForbidden {
+			t.Fatalf("forged request: %d, want 403", status)
+		}
+	}
+	srv.Close()
+	h.Close()
+	logged, suppressed, summaries := refusalLines(t, logs.String())
+	if logged != 1 || suppressed != 3 || summaries != 1 {
+		t.Fatalf("right after Close: %d lines, %d suppressed in %d summaries; want 1, 3, 1:\n%s", logged, suppressed, summaries, logs.String())
+	}
+	before := logs.String()
+	time.Sleep(3 * interval) // the interval's timer would have fired by now
+	if after := logs.String(); after != before {
+		t.Fatalf("logged after Close:\n%s", strings.TrimPrefix(after, before))
 	}
 }

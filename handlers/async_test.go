@@ -73,7 +73,7 @@ func TestAsyncCallbackStoreDownGivesFallback(t *testing.T) {
 	q, _ := openQueue(t)
 	q.Close() // the store is gone: every insert fails
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "fb"}
-	g, err := policy.NewGuard(asyncAccept(), fb, time.Second)
+	g, err := policy.NewGuard(policy.WithFallback(asyncAccept(), fb), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +84,41 @@ func TestAsyncCallbackStoreDownGivesFallback(t *testing.T) {
 	}
 	if !strings.Contains(srv.Log.String(), "could not store async decision") {
 		t.Errorf("no log line for the store failure:\n%s", srv.Log.String())
+	}
+}
+
+// reloadThenSchedule puts next in force just before the store is asked: a
+// policy reload landing between the decision and a failed Schedule.
+type reloadThenSchedule struct {
+	handlers.Scheduler
+	cur  *policy.Current
+	next policy.Policy
+}
+
+func (s reloadThenSchedule) Schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {
+	s.cur.Store(s.next)
+	return s.Scheduler.Schedule(ctx, r, d)
+}
+
+// The fallback answered for an async decision that could not be stored is
+// the on_error of the policy that made the decision, even when a reload put
+// another policy (with another on_error) in force meanwhile.
+func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
+	q, _ := openQueue(t)
+	q.Close() // every insert fails
+	old := policy.WithFallback(asyncAccept(), policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "old-fb"})
+	next := policy.WithFallback(asyncAccept(), policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000005"}, Rule: "new-fb"})
+	cur := policy.NewCurrent(old, policy.Decision{Instruction: policy.Accept{}, Rule: "default"})
+	g, err := policy.NewGuard(cur, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, handlers.Options{Decider: g, Scheduler: reloadThenSchedule{Scheduler: q, cur: cur, next: next}})
+	status, body, _ := postSigned(t, srv.URL, reservation(nil, nil))
+	if status != http.StatusOK || body != `{"instruction":"reject","activity_sid":"WA00000000000000000000000000000004"}` {
+		t.Fatalf("got %d %q, want the deciding policy's fallback (WA…04)", status, body)
+	}
+	if g.Fallback().Rule != "new-fb" {
+		t.Fatal("the reload did not happen; the test proves nothing")
 	}
 }

@@ -20,7 +20,7 @@ import (
 func BenchmarkCallback(b *testing.B) {
 	h, err := handlers.New(handlers.Options{
 		Logger:   zerolog.New(discard{}),
-		Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 		Decider:  guard(b, examplePolicy(b), time.Second),
 	})
 	if err != nil {

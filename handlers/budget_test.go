@@ -29,17 +29,18 @@ func (s *blockingScheduler) Schedule(ctx context.Context, r *policy.Reservation,
 	return false, context.Cause(ctx)
 }
 
-// Under the default budget a store that never answers costs the callback
-// its async decision, not its answer: on_error comes before Twilio's 5 s,
-// never a late {}.
+// Under the budget a store that never answers costs the callback its async
+// decision, not its answer: on_error comes within the budget (a short one
+// here, so the test does not wait out the default), never a late {}.
 func TestBudgetStoreBlocksAnswersFallbackInTime(t *testing.T) {
 	sched := &blockingScheduler{deadlines: make(chan time.Time, 1)}
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000005"}, Rule: "fb"}
-	g, err := policy.NewGuard(asyncAccept(), fb, 3*time.Second)
+	g, err := policy.NewGuard(policy.WithFallback(asyncAccept(), fb), 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, handlers.Options{Decider: g, Scheduler: sched})
+	const budget = 500 * time.Millisecond
+	srv := startServer(t, handlers.Options{Decider: g, Scheduler: sched, Budget: budget})
 
 	sent := time.Now()
 	status, body, _ := postSigned(t, srv.URL, reservation(nil, nil))
@@ -51,11 +52,11 @@ func TestBudgetStoreBlocksAnswersFallbackInTime(t *testing.T) {
 		t.Fatalf("answered after %s, Twilio waits %s", took, handlers.TwilioTimeout)
 	}
 	dl := <-sched.deadlines
-	if dl.IsZero() || dl.After(sent.Add(handlers.DefaultBudget)) {
-		t.Fatalf("Schedule got deadline %v, want one within the %s budget from %v", dl, handlers.DefaultBudget, sent)
+	if dl.IsZero() || dl.After(sent.Add(budget)) {
+		t.Fatalf("Schedule got deadline %v, want one within the %s budget from %v", dl, budget, sent)
 	}
 	logs := srv.Log.String()
-	for _, want := range []string{"could not store async decision", "callback budget of 4.5s used up", `"result":"fallback"`} {
+	for _, want := range []string{"could not store async decision", "callback budget of 500ms used up", `"result":"fallback"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
@@ -72,7 +73,7 @@ func TestBudgetBoundsTheDecision(t *testing.T) {
 		return policy.Decision{Instruction: policy.Accept{}, Rule: "late"}, nil
 	})
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000006"}, Rule: "fb"}
-	g, err := policy.NewGuard(stuck, fb, time.Minute)
+	g, err := policy.NewGuard(policy.WithFallback(stuck, fb), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +109,22 @@ func (f schedulerFunc) Schedule(ctx context.Context, r *policy.Reservation, d po
 	return f(ctx, r, d)
 }
 
+// The default budget leaves room under Twilio's timeout for the network both
+// ways, and New accepts it. (That the budget bounds Schedule is tested above
+// with a short one.)
+func TestDefaultBudgetFitsTwilioTimeout(t *testing.T) {
+	if handlers.DefaultBudget >= handlers.TwilioTimeout || handlers.TwilioTimeout-handlers.DefaultBudget < 250*time.Millisecond {
+		t.Fatalf("DefaultBudget %s leaves too little of Twilio's %s", handlers.DefaultBudget, handlers.TwilioTimeout)
+	}
+	if _, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
+		Decider: guard(t, asyncAccept(), time.Second)}); err != nil {
+		t.Fatalf("New refuses its own default budget: %v", err)
+	}
+}
+
 func TestBudgetMustBeBelowTwilioTimeout(t *testing.T) {
 	for _, b := range []time.Duration{handlers.TwilioTimeout, 6 * time.Second, time.Millisecond, -time.Second} {
-		_, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		_, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 			Decider: guard(t, asyncAccept(), time.Second), Budget: b})
 		if err == nil || !strings.Contains(err.Error(), "budget") {
 			t.Errorf("Budget %s: got %v, want an error naming the budget", b, err)

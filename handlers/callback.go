@@ -17,7 +17,9 @@ import (
 )
 
 // Decider is what the callback needs of a policy: a decision that is always
-// usable. policy.Guard implements it: on error it returns the fallback.
+// usable. policy.Guard implements it: on error it returns the fallback, and
+// a decision carries its own policy's fallback in OnError, used when the
+// decision cannot be carried out; Fallback is for a request no policy saw.
 type Decider interface {
 	Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error)
 	Fallback() policy.Decision
@@ -26,7 +28,11 @@ type Decider interface {
 // Scheduler durably records an async decision so that it is applied through
 // the Reservations REST API after the callback has been answered. When it
 // returns nil the decision is stored; duplicate reports that this
-// reservation already had one (a retried or fallback-URL callback).
+// reservation already had one (a retried or fallback-URL callback). A
+// non-nil error means nothing is stored, and nothing ever will be from this
+// call (not even once ctx has ended and a stalled store recovers): the
+// handler then answers with the fallback instruction, and a decision stored
+// later would act on the reservation a second time.
 type Scheduler interface {
 	Schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (duplicate bool, err error)
 }
@@ -137,12 +143,12 @@ func (h *callback) serve(c echo.Context) error {
 		duplicate, err = h.schedule(ctx, &res, d)
 		if err != nil {
 			// Never a silent {}: without a stored job nobody would act.
-			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
+			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
 		}
 	}
 	if !d.Async && d.Instruction != nil {
 		if answer, err = json.Marshal(d.Instruction); err != nil {
-			d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
+			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
 			answer, _ = json.Marshal(d.Instruction)
 		}
 	}
@@ -182,6 +188,15 @@ func (h *callback) record(c CallbackRecord) {
 	}
 }
 
+// fallbackFor is the fallback of the policy that made d (see
+// policy.Decision.OnError), else the one in force.
+func (h *callback) fallbackFor(d policy.Decision) policy.Decision {
+	if d.OnError != nil {
+		return *d.OnError
+	}
+	return h.decider.Fallback()
+}
+
 func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy.Decision) (dup bool, err error) {
 	if h.scheduler == nil {
 		return false, errors.New("async decisions need the durable queue, which is not configured")
@@ -199,9 +214,9 @@ func refusalHint(err error) string {
 	case errors.Is(err, ErrHostNotAllowed):
 		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
 	case errors.Is(err, ErrForwarding):
-		return "TRUST_PROXY is on but the nearest proxy's Forwarded/X-Forwarded-* value is unusable: fix the proxy, or set PUBLIC_URL instead"
+		return "TRUST_PROXY is on but the nearest proxy's value in the trusted header (Forwarded, or X-Forwarded-Proto/Host) is unusable: check that TRUST_PROXY names the header family your proxy sets, or set PUBLIC_URL instead"
 	default:
-		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=true behind a proxy that sets Forwarded or X-Forwarded-Proto/Host; and check TWILIO_AUTH_TOKEN"
+		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy that sets those headers; and check TWILIO_AUTH_TOKEN"
 	}
 }
 

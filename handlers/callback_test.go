@@ -223,7 +223,7 @@ func TestCallbackAsyncWithoutSchedulerIsNeverSilent(t *testing.T) {
 		return policy.Decision{Instruction: policy.Accept{}, Async: true, Rule: "async"}, nil
 	})
 	fallback := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000003"}, Rule: "fb"}
-	g, err := policy.NewGuard(p, fallback, time.Second)
+	g, err := policy.NewGuard(policy.WithFallback(p, fallback), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

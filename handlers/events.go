@@ -23,15 +23,18 @@ func (h *events) serve(c echo.Context) error {
 	req := c.Request()
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
-		h.refusals.Warn().Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).Msg("event refused: body too large or unreadable")
+		h.metrics.eventRequest(ResultBadRequest)
+		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).Msg("event refused: body too large or unreadable")
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 	form, checked, err := h.verifier.VerifyForm(req, body)
 	if err != nil {
-		h.refusals.Warn().Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
+		h.metrics.eventRequest(ResultBadSignature)
+		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
 			Str("hint", refusalHint(err)).Msg("event refused: " + err.Error())
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
+	h.metrics.eventRequest(ResultOK)
 	typ := form.Get("EventType")
 	if strings.HasPrefix(typ, "reservation.") {
 		h.metrics.event(typ)

@@ -29,13 +29,13 @@ func Example_goPolicy() {
 		}
 		return file.Decide(ctx, r)
 	})
-	guard, err := policy.NewGuard(mine, file.Fallback(), 3*time.Second)
+	guard, err := policy.NewGuard(policy.WithFallback(mine, file.Fallback()), 3*time.Second)
 	if err != nil {
 		panic(err)
 	}
 	h, err := handlers.New(handlers.Options{
 		Logger:   zerolog.New(os.Stdout),
-		Verifier: handlers.NewVerifier([]string{os.Getenv("TWILIO_AUTH_TOKEN")}, nil, false),
+		Verifier: handlers.NewVerifier([]string{os.Getenv("TWILIO_AUTH_TOKEN")}, nil, handlers.ProxyNone),
 		Decider:  guard,
 	})
 	if err != nil {

@@ -41,7 +41,14 @@ func FuzzPublicURL(f *testing.F) {
 		if fwd != "" {
 			req.Header.Set("Forwarded", fwd)
 		}
-		v := handlers.NewVerifier([]string{testToken}, nil, trust)
+		proxy := handlers.ProxyNone
+		if trust { // the fuzzer's Forwarded input decides which family is trusted
+			proxy = handlers.ProxyXForwarded
+			if fwd != "" {
+				proxy = handlers.ProxyForwarded
+			}
+		}
+		v := handlers.NewVerifier([]string{testToken}, nil, proxy)
 		got, err := v.PublicURL(req)
 		if err != nil {
 			if !trust || !errors.Is(err, handlers.ErrForwarding) {

@@ -57,7 +57,7 @@ func examplePolicy(t testing.TB) *rules.Policy {
 
 func guard(t testing.TB, p policy.Policy, deadline time.Duration) *policy.Guard {
 	t.Helper()
-	g, err := policy.NewGuard(p, policy.Decision{Instruction: policy.Accept{}, Rule: "go-fallback"}, deadline)
+	g, err := policy.NewGuard(policy.WithFallback(p, policy.Decision{Instruction: policy.Accept{}, Rule: "go-fallback"}), deadline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func startServer(t testing.TB, o handlers.Options) *testServer {
 	logs := &syncBuffer{}
 	o.Logger = zerolog.New(logs)
 	if o.Verifier == nil {
-		o.Verifier = handlers.NewVerifier([]string{testToken}, nil, false)
+		o.Verifier = handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
 	}
 	if o.Decider == nil {
 		o.Decider = guard(t, examplePolicy(t), time.Second)
@@ -80,7 +80,7 @@ func startServer(t testing.TB, o handlers.Options) *testServer {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); h.Close() })
 	ops := httptest.NewServer(handlers.NewOps(o))
 	t.Cleanup(ops.Close)
 	return &testServer{URL: srv.URL, OpsURL: ops.URL, Log: logs}

@@ -15,6 +15,7 @@ type Metrics struct {
 	decisions *prometheus.CounterVec
 	decide    prometheus.Histogram
 	events    *prometheus.CounterVec
+	requests  *prometheus.CounterVec // /events requests by result
 }
 
 // NewMetrics registers the handler's metrics with reg.
@@ -42,10 +43,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "assignd_reservation_events_total",
 			Help: "Workspace reservation events received on /events, by event type.",
 		}, []string{"event"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "assignd_events_total",
+			Help: "Requests to /events by result: ok, bad_signature, bad_request (refused ones included, whether or not their log line was suppressed).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events)
+	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events, m.requests)
 	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest, ResultFallback} {
 		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
+	}
+	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest} {
+		m.requests.WithLabelValues(r)
 	}
 	return m
 }
@@ -74,6 +82,13 @@ func (m *Metrics) decided(d time.Duration) {
 		return
 	}
 	m.decide.Observe(d.Seconds())
+}
+
+func (m *Metrics) eventRequest(result string) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(result).Inc()
 }
 
 func (m *Metrics) event(eventType string) {

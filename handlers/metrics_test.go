@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,25 @@ func TestEventsCountReservationOutcomes(t *testing.T) {
 	}
 	if strings.Contains(m, `event="task.created"`) {
 		t.Error("non-reservation events must not be counted")
+	}
+}
+
+// The README's metrics list names every metric the handlers export, so an
+// operator reading it finds each one (assignd_events_total among them).
+func TestREADMEListsHandlerMetrics(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	handlers.NewMetrics(reg)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if !strings.Contains(string(readme), "`"+f.GetName()) {
+			t.Errorf("README.md's metrics list lacks %s", f.GetName())
+		}
 	}
 }

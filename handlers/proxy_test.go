@@ -15,24 +15,29 @@ import (
 // reports is answered, on the callback and on /events alike.
 func TestTrustProxyUsesNearestProxy(t *testing.T) {
 	const real, forged = "https://app.example", "http://evil.example"
-	srv := startServer(t, handlers.Options{Verifier: handlers.NewVerifier([]string{testToken}, nil, true)})
 	es := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
 	form, _ := handlers.EncodeForm(&es)
 	event := url.Values{"EventType": {"reservation.accepted"}, "ResourceSid": {es.ReservationSid}}
 
 	for _, proxies := range []struct {
 		name    string
+		family  handlers.ProxyHeaders
 		headers http.Header
 	}{
-		{"X-Forwarded-*", http.Header{
+		{"X-Forwarded-*", handlers.ProxyXForwarded, http.Header{
 			"X-Forwarded-Proto": {"http, https"},
 			"X-Forwarded-Host":  {"evil.example", "app.example"}, // two lines form one list
+			// The client's own header of the other family, passed through
+			// untouched by a proxy that only appends X-Forwarded-*.
+			"Forwarded": {"proto=http;host=evil.example"},
 		}},
-		{"Forwarded", http.Header{
-			"Forwarded": {`for=198.51.100.7;proto=http;host=evil.example, for="[2001:db8::7]";Proto=HTTPS;HOST="app.example"`},
+		{"Forwarded", handlers.ProxyForwarded, http.Header{
+			"Forwarded":        {`for=198.51.100.7;proto=http;host=evil.example, for="[2001:db8::7]";Proto=HTTPS;HOST="app.example"`},
+			"X-Forwarded-Host": {"evil.example"},
 		}},
 	} {
 		t.Run(proxies.name, func(t *testing.T) {
+			srv := startServer(t, handlers.Options{Verifier: handlers.NewVerifier([]string{testToken}, nil, proxies.family)})
 			for _, c := range []struct {
 				path, base string
 				form       url.Values
@@ -52,17 +57,17 @@ func TestTrustProxyUsesNearestProxy(t *testing.T) {
 					t.Errorf("got %q, want the policy's accept", body)
 				}
 			}
+			if !strings.Contains(srv.Log.String(), `"checked_url":"https://app.example/assignment"`) {
+				t.Errorf("the refusal log does not name the URL checked:\n%s", srv.Log.String())
+			}
 		})
-	}
-	if !strings.Contains(srv.Log.String(), `"checked_url":"https://app.example/assignment"`) {
-		t.Errorf("the refusal log does not name the URL checked:\n%s", srv.Log.String())
 	}
 }
 
 // PUBLIC_HOSTS: a request addressed to any other host is refused, even when
 // it is correctly signed for the URL it claims, and the log says why.
 func TestPublicHostsAllowList(t *testing.T) {
-	srv := startServer(t, handlers.Options{Verifier: handlers.NewVerifier([]string{testToken}, nil, true, "app.example", "app2.example:8443")})
+	srv := startServer(t, handlers.Options{Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyXForwarded, "app.example", "app2.example:8443")})
 	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
 	form, _ := handlers.EncodeForm(&r)
 	for _, c := range []struct {

@@ -20,7 +20,8 @@ const (
 // holds (bad or missing signature, disallowed host, oversized body). Anyone
 // can send such requests, so the lines are rate-limited: about burst per
 // interval are written, and the rest are counted and reported in one summary
-// line per interval. Metrics count every refusal regardless.
+// line per interval. Metrics count every refusal regardless
+// (assignd_callbacks_total and assignd_events_total, by result).
 type refusalLog struct {
 	log      zerolog.Logger
 	limiter  *rate.Limiter
@@ -28,7 +29,8 @@ type refusalLog struct {
 
 	mu         sync.Mutex
 	suppressed int
-	scheduled  bool // a summary is due at the end of the current interval
+	timer      *time.Timer // non-nil while a summary is due at the end of the current interval
+	closed     bool
 }
 
 func newRefusalLog(log zerolog.Logger, burst int, interval time.Duration) *refusalLog {
@@ -48,21 +50,42 @@ func (l *refusalLog) Warn() *zerolog.Event {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		// The server has shut down; a stray late line is written rather
+		// than left for a summary that will never come.
+		return l.log.Warn()
+	}
 	l.suppressed++
-	if !l.scheduled {
-		// A timer rather than a goroutine: nothing to stop, and the summary
-		// comes even when the flood ends with this very request.
-		l.scheduled = true
-		time.AfterFunc(l.interval, l.summarize)
+	if l.timer == nil {
+		// A timer rather than a goroutine: the summary comes even when the
+		// flood ends with this very request, and close stops it.
+		l.timer = time.AfterFunc(l.interval, l.summarize)
 	}
 	return nil
 }
 
+// summarize writes the summary line for the lines suppressed so far.
 func (l *refusalLog) summarize() {
 	l.mu.Lock()
 	n := l.suppressed
-	l.suppressed, l.scheduled = 0, false
+	l.suppressed, l.timer = 0, nil
 	l.mu.Unlock()
+	if n == 0 {
+		return
+	}
 	l.log.Warn().Int("suppressed", n).Str("interval", l.interval.String()).
-		Msg("refused requests: log lines suppressed (every refusal is counted in assignd_callbacks_total)")
+		Msg("refused requests: log lines suppressed (every refusal is counted: the callback's in assignd_callbacks_total, /events' in assignd_events_total)")
+}
+
+// close stops the pending summary's timer and writes the summary now, so
+// that the last interval's count reaches the log before the process exits
+// and nothing fires after shutdown.
+func (l *refusalLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.mu.Unlock()
+	l.summarize()
 }

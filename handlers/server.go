@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -71,11 +72,22 @@ type Options struct {
 	Tracer trace.Tracer
 }
 
+// Handler is the public HTTP handler. Close it once the server using it has
+// shut down.
+type Handler struct {
+	*echo.Echo
+	refusals *refusalLog
+}
+
+// Close writes the pending summary of suppressed refusal lines and stops its
+// timer, so nothing outlives the server and the last count is not lost.
+func (h *Handler) Close() { h.refusals.close() }
+
 // New returns the public HTTP handler: only what Twilio needs (the callback,
 // with and without a trailing slash, and the events path) and what a
 // platform probes (/healthz, and /readyz without details). Metrics and
 // readiness details are on NewOps, for a private listener.
-func New(o Options) (*echo.Echo, error) {
+func New(o Options) (*Handler, error) {
 	if o.Verifier == nil || o.Decider == nil {
 		return nil, fmt.Errorf("handlers: Verifier and Decider are required")
 	}
@@ -124,14 +136,14 @@ func New(o Options) (*echo.Echo, error) {
 	// Platforms probe the public port (Cloud Run's startup probe can only
 	// reach the container port), so /readyz stays here, but says nothing
 	// about why, and anyone hammering it costs one store check a second.
-	ready := &cachedReady{check: o.Ready, ttl: time.Second}
+	ready := &cachedReady{check: o.Ready, ttl: time.Second, wait: 800 * time.Millisecond}
 	e.GET("/readyz", func(c echo.Context) error {
 		if ready.err(c.Request().Context()) != nil {
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
 		return c.String(http.StatusOK, "ready\n")
 	})
-	return e, nil
+	return &Handler{Echo: e, refusals: refusals}, nil
 }
 
 // NewOps returns the operator's handler, for a private listener (ADMIN_ADDR):
@@ -156,32 +168,72 @@ func NewOps(o Options) http.Handler {
 	return mux
 }
 
-// cachedReady answers readiness from a result at most ttl old, so probes
-// from anyone cannot turn into a store query each.
+// cachedReady answers readiness from the last result of a store check, so
+// that probes from anyone cannot turn into a store query each, and a slow
+// store cannot hold probes: a stale result starts one refresh in the
+// background and is answered meanwhile. Only before the first result does a
+// probe wait, for at most wait (below Cloud Run's default 1 s probe timeout).
 type cachedReady struct {
 	check func(context.Context) error
 	ttl   time.Duration
+	wait  time.Duration
 
 	mu      sync.Mutex
-	at      time.Time
+	at      time.Time // when lastErr was found; zero before the first result
 	lastErr error
+	running chan struct{} // closed when the refresh in flight ends; nil when none runs
 }
+
+// errReadyPending answers a probe that came before the first check ended.
+var errReadyPending = errors.New("readiness: the first store check has not finished")
+
+// readyCheckTimeout bounds one store check.
+const readyCheckTimeout = 2 * time.Second
 
 func (c *cachedReady) err(ctx context.Context) error {
 	if c.check == nil {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
+		defer c.mu.Unlock()
 		return c.lastErr
 	}
-	// Not the probe's context: a probe that gives up must not be cached as
-	// the store being down.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	c.lastErr, c.at = c.check(cctx), time.Now()
-	return c.lastErr
+	done := c.running
+	if done == nil {
+		done = make(chan struct{})
+		c.running = done
+		go c.refresh(done)
+	}
+	known, last := !c.at.IsZero(), c.lastErr
+	c.mu.Unlock()
+	if known {
+		return last // stale while the refresh runs: never wait on the store
+	}
+	t := time.NewTimer(c.wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.lastErr
+	case <-t.C:
+		return errReadyPending
+	case <-ctx.Done():
+		return errReadyPending
+	}
+}
+
+// refresh runs one check, not under the probe's context: a probe that gives
+// up must not be cached as the store being down.
+func (c *cachedReady) refresh(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyCheckTimeout)
+	err := c.check(ctx)
+	cancel()
+	c.mu.Lock()
+	c.lastErr, c.at, c.running = err, time.Now(), nil
+	c.mu.Unlock()
+	close(done)
 }
 
 // recoverer turns a panic in a handler into a 500 and an error log line,

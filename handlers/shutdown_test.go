@@ -38,7 +38,7 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 	})
 	h, err := handlers.New(handlers.Options{
 		Logger:   zerolog.Nop(),
-		Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+		Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 		Decider:  guard(t, p, 30*time.Second),
 	})
 	if err != nil {
@@ -50,6 +50,7 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 	}
 	addr = ln.Addr().String()
 	srv = &http.Server{Handler: h}
+	t.Cleanup(h.Close)
 	served = make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -21,28 +21,74 @@ var (
 	ErrForwarding     = errors.New("malformed forwarding header")
 )
 
+// ProxyHeaders names the forwarding headers the nearest proxy writes
+// (TRUST_PROXY). Exactly one family is read: a proxy passes the other family
+// through as the client wrote it, so reading both would let a client choose
+// the URL the signature is checked against.
+type ProxyHeaders string
+
+// The header families a trusted proxy may set.
+const (
+	// ProxyNone trusts no forwarding header (TRUST_PROXY=false).
+	ProxyNone ProxyHeaders = ""
+	// ProxyXForwarded reads X-Forwarded-Proto and X-Forwarded-Host
+	// (TRUST_PROXY=x-forwarded, or true): ngrok, nginx, most load balancers.
+	ProxyXForwarded ProxyHeaders = "x-forwarded"
+	// ProxyForwarded reads the standard Forwarded header (RFC 7239)
+	// (TRUST_PROXY=forwarded).
+	ProxyForwarded ProxyHeaders = "forwarded"
+)
+
+// ParseProxyHeaders reads a TRUST_PROXY value: false or empty (none),
+// x-forwarded (true is kept as its old spelling) or forwarded.
+func ParseProxyHeaders(s string) (ProxyHeaders, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "false":
+		return ProxyNone, nil
+	case "true", string(ProxyXForwarded):
+		return ProxyXForwarded, nil
+	case string(ProxyForwarded):
+		return ProxyForwarded, nil
+	}
+	return ProxyNone, fmt.Errorf("want false, x-forwarded (or true) or forwarded, got %q", s)
+}
+
+// UnmarshalText lets configuration parsers read a ProxyHeaders.
+func (p *ProxyHeaders) UnmarshalText(b []byte) error {
+	v, err := ParseProxyHeaders(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 // Verifier checks X-Twilio-Signature against the URL Twilio called.
 //
 // Behind ngrok, Fly.io or Cloud Run the process sees http:// and an internal
 // host, while Twilio signed the public https:// URL. The public URL comes
-// from PUBLIC_URL when set, else from the forwarding headers the nearest
-// proxy set when the proxy is trusted, else from the request as received.
+// from PUBLIC_URL when set, else from the forwarding headers (of the one
+// trusted family) the nearest proxy set, else from the request as received.
 // An optional allow-list of public hosts refuses any other derived host.
 type Verifier struct {
 	validators []client.RequestValidator
 	public     *url.URL
-	trustProxy bool
+	proxy      ProxyHeaders
 	hosts      map[string]bool // canonical allowed hosts; empty allows any
 }
 
 // NewVerifier returns a Verifier that accepts a signature made with any of
 // tokens (the primary Auth Token and, during a rotation, the secondary).
-// Empty tokens are ignored. public may be nil. publicHosts (PUBLIC_HOSTS),
-// when given, are the only hosts a request may have been addressed to, such
-// as "app.fly.dev" or "example.com:8443"; a host without a port also matches
-// the scheme's default port. Without them any host is checked.
-func NewVerifier(tokens []string, public *url.URL, trustProxy bool, publicHosts ...string) *Verifier {
-	v := &Verifier{public: public, trustProxy: trustProxy}
+// Empty tokens are ignored. public may be nil. proxy names the forwarding
+// headers the nearest proxy sets (ProxyNone: none is trusted). publicHosts
+// (PUBLIC_HOSTS), when given, are the only hosts a request may have been
+// addressed to, such as "app.fly.dev" or "example.com:8443"; a host without
+// a port also matches the scheme's default port. Without them any host is
+// checked, so a proxy that does not overwrite the host header lets a client
+// choose the host: set PUBLIC_HOSTS (or use PUBLIC_URL) behind one. With
+// public set the host is known and publicHosts are not consulted.
+func NewVerifier(tokens []string, public *url.URL, proxy ProxyHeaders, publicHosts ...string) *Verifier {
+	v := &Verifier{public: public, proxy: proxy}
 	for _, t := range tokens {
 		if t != "" {
 			v.validators = append(v.validators, client.NewRequestValidator(t))
@@ -65,16 +111,17 @@ func NewVerifier(tokens []string, public *url.URL, trustProxy bool, publicHosts 
 func (v *Verifier) PublicURL(r *http.Request) (string, error) {
 	target := requestTarget(r)
 	if v.public != nil {
-		u := v.public.Scheme + "://" + v.public.Host + v.public.EscapedPath() + target
-		return u, v.checkHost(v.public.Scheme, v.public.Host)
+		// PUBLIC_URL names the host itself; the allow-list is only for
+		// hosts derived from the request (config refuses both together).
+		return v.public.Scheme + "://" + v.public.Host + v.public.EscapedPath() + target, nil
 	}
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if v.trustProxy {
+	if v.proxy != ProxyNone {
 		var err error
-		if scheme, host, err = forwarded(r.Header, scheme, host); err != nil {
+		if scheme, host, err = forwarded(r.Header, v.proxy, scheme, host); err != nil {
 			return "", err
 		}
 	}
@@ -100,22 +147,24 @@ func (v *Verifier) checkHost(scheme, host string) error {
 	return fmt.Errorf("%w: %q", ErrHostNotAllowed, host)
 }
 
-// forwarded applies the proxy's view of the request: the standard Forwarded
-// header (RFC 7239) when present, else X-Forwarded-Proto/X-Forwarded-Host.
-// Proxies append to these lists, so only the rightmost entry, the one the
-// nearest (trusted) proxy wrote, counts: anything to its left came from
-// further away, possibly from the client itself. A missing entry keeps the
-// value the request arrived with. When a Forwarded header is present the
-// X-Forwarded-* headers are ignored, so a client cannot add one the proxy
-// does not overwrite.
-func forwarded(h http.Header, scheme, host string) (string, string, error) {
+// forwarded applies the proxy's view of the request from the one header
+// family the proxy is trusted to write: the standard Forwarded header
+// (RFC 7239) or X-Forwarded-Proto/X-Forwarded-Host. The other family is
+// never read: the proxy passes it through untouched, so its rightmost entry
+// is whatever the client wrote. Proxies append to these lists, so only the
+// rightmost entry, the one the nearest (trusted) proxy wrote, counts:
+// anything to its left came from further away, possibly from the client
+// itself. A missing entry keeps the value the request arrived with.
+func forwarded(h http.Header, family ProxyHeaders, scheme, host string) (string, string, error) {
 	var proto, fhost string
-	if vals := h.Values("Forwarded"); len(vals) > 0 {
-		el, err := lastForwardedElement(vals)
-		if err != nil {
-			return "", "", fmt.Errorf("%w: Forwarded: %w", ErrForwarding, err)
+	if family == ProxyForwarded {
+		if vals := h.Values("Forwarded"); len(vals) > 0 {
+			el, err := lastForwardedElement(vals)
+			if err != nil {
+				return "", "", fmt.Errorf("%w: Forwarded: %w", ErrForwarding, err)
+			}
+			proto, fhost = el["proto"], el["host"]
 		}
-		proto, fhost = el["proto"], el["host"]
 	} else {
 		proto = lastValue(h.Values("X-Forwarded-Proto"))
 		fhost = lastValue(h.Values("X-Forwarded-Host"))
@@ -141,7 +190,7 @@ func forwarded(h http.Header, scheme, host string) (string, string, error) {
 // literal and an optional port, nothing that would move the path, query or
 // credentials of the URL being rebuilt.
 func validHost(h string) bool {
-	if strings.ContainsAny(h, "/?#@\\ \t\"") {
+	if strings.ContainsAny(h, "/?#@\\ \t\"") || strings.HasSuffix(h, ":") { // "host:" has an empty port
 		return false
 	}
 	u, err := url.Parse("http://" + h)

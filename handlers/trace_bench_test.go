@@ -32,7 +32,7 @@ func BenchmarkCallbackTracing(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			o := handlers.Options{
 				Logger:   zerolog.New(discard{}),
-				Verifier: handlers.NewVerifier([]string{testToken}, nil, false),
+				Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 				Decider:  guard(b, examplePolicy(b), time.Second),
 			}
 			if c.tp != nil {

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func TestGuardDecidesWithOnePolicyAcrossReload(t *testing.T) {
 	fb := policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"}
 	a := reloading{name: "A", cur: &cur, next: blocking("B"), armed: &armed}
 	cur = policy.NewCurrent(a, fb)
-	g, err := policy.NewGuard(cur, fb, 5*time.Second)
+	g, err := policy.NewGuard(cur, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestGuardFallbackIsThePolicysOwnAcrossReload(t *testing.T) {
 	a := reloading{name: "A", cur: &cur, next: b, armed: &armed, fail: true,
 		fallback: policy.Decision{Instruction: policy.Accept{}, Rule: "A-fallback"}}
 	cur = policy.NewCurrent(a, def)
-	g, err := policy.NewGuard(cur, def, 5*time.Second)
+	g, err := policy.NewGuard(cur, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,20 +101,48 @@ func TestGuardFallbackIsThePolicysOwnAcrossReload(t *testing.T) {
 	}
 }
 
-// TestGuardOverCurrentTakesOneFallback: a Guard over a Current cannot be
-// given a second, different default fallback.
-func TestGuardOverCurrentTakesOneFallback(t *testing.T) {
+// TestDecisionCarriesItsPolicysFallback: a successful decision carries the
+// fallback of the policy that made it, so a caller that cannot carry it out
+// (an async decision not stored) answers that policy's on_error, not the one
+// of a policy reloaded in between.
+func TestDecisionCarriesItsPolicysFallback(t *testing.T) {
+	var cur *policy.Current
+	armed := false
+	b := reloading{name: "B", fallback: policy.Decision{Instruction: policy.Accept{}, Rule: "B-fallback"}, armed: new(bool)}
+	a := reloading{name: "A", cur: &cur, next: b, armed: &armed,
+		fallback: policy.Decision{Instruction: policy.Accept{}, Rule: "A-fallback"}}
+	cur = policy.NewCurrent(a, policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"})
+	g, err := policy.NewGuard(cur, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed = true
+	d, err := g.Decide(context.Background(), &policy.Reservation{})
+	if err != nil || d.Rule != "A" || d.OnError == nil || d.OnError.Rule != "A-fallback" {
+		t.Fatalf("got %+v %v, want A's decision carrying A-fallback", d, err)
+	}
+	if g.Fallback().Rule != "B-fallback" {
+		t.Fatalf("the reload did not happen (fallback in force %q); the test proves nothing", g.Fallback().Rule)
+	}
+}
+
+// TestGuardTakesTheFallbackFromThePolicy: the default fallback is given in
+// one place (the Current, or WithFallback); a policy without one, or with an
+// async one, is refused.
+func TestGuardTakesTheFallbackFromThePolicy(t *testing.T) {
 	def := policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"}
-	cur := policy.NewCurrent(blocking("A"), def)
-	if _, err := policy.NewGuard(cur, policy.Decision{Instruction: policy.Reject{ActivitySid: "WA0123456789abcdef0123456789abcdef"}, Rule: "other"}, time.Second); err == nil {
-		t.Fatal("a Guard over a Current accepted a different fallback")
+	g, err := policy.NewGuard(policy.NewCurrent(blocking("A"), def), time.Second)
+	if err != nil || g.Fallback().Rule != "default-fallback" {
+		t.Fatalf("over a Current: %v, fallback %+v", err, g)
 	}
-	for _, fb := range []policy.Decision{def, {}} {
-		if _, err := policy.NewGuard(cur, fb, time.Second); err != nil {
-			t.Fatalf("fallback %+v: %v", fb, err)
-		}
+	if _, err := policy.NewGuard(blocking("A"), time.Second); err == nil || !strings.Contains(err.Error(), "WithFallback") {
+		t.Fatalf("a policy without a fallback: %v, want an error naming WithFallback", err)
 	}
-	if _, err := policy.NewGuard(policy.NewCurrent(blocking("A"), policy.Decision{Async: true, Instruction: policy.Accept{}}), policy.Decision{}, time.Second); err == nil {
+	g, err = policy.NewGuard(policy.WithFallback(blocking("A"), def), time.Second)
+	if err != nil || g.Fallback().Rule != "default-fallback" {
+		t.Fatalf("WithFallback: %v", err)
+	}
+	if _, err := policy.NewGuard(policy.NewCurrent(blocking("A"), policy.Decision{Async: true, Instruction: policy.Accept{}}), time.Second); err == nil {
 		t.Fatal("a Current with an async default fallback was accepted")
 	}
 }

@@ -313,8 +313,9 @@ func UpdateParams(ins Instruction) (url.Values, error) {
 }
 
 // contactPattern is what TaskRouter can dial or show as caller ID: an E.164
-// phone number, a Twilio Client identity or a SIP URI.
-var contactPattern = regexp.MustCompile(`^(\+[0-9]{1,15}|client:[^\s]+|sips?:[^\s]+)$`)
+// phone number (+, a country code not starting with 0, at most 15 digits), a
+// Twilio Client identity or a SIP URI.
+var contactPattern = regexp.MustCompile(`^(\+[1-9][0-9]{1,14}|client:[^\s]+|sips?:[^\s]+)$`)
 
 // validate checks ins against its field definitions.
 func validate(ins Instruction) error {

@@ -214,6 +214,10 @@ func nearName(s string) string {
 
 // decodeStrict decodes data into a T, refusing fields T does not have.
 // The local alias drops T's MarshalJSON so plain struct decoding applies.
+// ParseInstruction has already refused keys the field table lacks (with a
+// message naming the near miss); refusing here too checks the other side of
+// that one definition: a key in the table that the Go struct cannot hold
+// fails loudly rather than being dropped.
 func decodeStrict[T Instruction](data []byte) (Instruction, error) {
 	var v T
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 	"time"
 )
@@ -47,6 +46,12 @@ type Decision struct {
 	Delay time.Duration
 	// Rule names what produced the decision, for logs and metrics.
 	Rule string
+	// OnError is set by Guard.Decide: the fallback of the very policy that
+	// made this decision, to answer instead when the decision cannot be
+	// carried out (an async one not stored in time). Taking it from the
+	// same policy keeps a reload between the two from mixing policies.
+	// Shared: read it, never modify it.
+	OnError *Decision
 }
 
 // InstructionName names the instruction for logs, metrics and tests:
@@ -97,30 +102,46 @@ type Guard struct {
 	deadline time.Duration
 }
 
-// NewGuard returns a Guard around p. fallback is used when p is not a
-// Fallbacker; deadline bounds each decision (Twilio waits 5 s in all).
-//
-// When p is a *Current, each decision takes the policy in force and its
-// fallback together from the Current, whose own default applies: fallback
-// must then be that same default or the zero Decision.
-func NewGuard(p Policy, fallback Decision, deadline time.Duration) (*Guard, error) {
+// NewGuard returns a Guard around p; deadline bounds each decision (Twilio
+// waits 5 s in all). The fallback comes from p, its one definition: a
+// *Current gives the policy in force and its fallback together on each
+// decision; any other policy must be a Fallbacker (a rules file, or any
+// policy wrapped with WithFallback).
+func NewGuard(p Policy, deadline time.Duration) (*Guard, error) {
 	if deadline <= 0 {
 		return nil, fmt.Errorf("decision deadline must be positive, got %s", deadline)
 	}
 	g := &Guard{deadline: deadline}
+	var fallback Decision
 	if cur, ok := p.(*Current); ok {
-		if !reflect.DeepEqual(fallback, Decision{}) && !reflect.DeepEqual(fallback, cur.def) {
-			return nil, errors.New("fallback: a Guard over a Current uses the Current's default fallback; pass the same one or none")
-		}
 		fallback, g.views = cur.def, cur.view
 	} else {
-		v := resolve(p, fallback)
-		g.views = func() *view { return v }
+		if _, ok := p.(Fallbacker); !ok {
+			return nil, errors.New("fallback: the policy has none; wrap it with policy.WithFallback")
+		}
+		v := resolve(p, Decision{})
+		fallback, g.views = v.fallback, func() *view { return v }
 	}
 	if err := fallback.ValidateFallback(); err != nil {
 		return nil, fmt.Errorf("fallback: %w", err)
 	}
 	return g, nil
+}
+
+// WithFallback gives p the fallback fb (a Fallbacker, for NewGuard), keeping
+// p's promise of promptness (Prompter).
+func WithFallback(p Policy, fb Decision) Policy { return withFallback{p, fb} }
+
+type withFallback struct {
+	Policy
+	fb Decision
+}
+
+func (w withFallback) Fallback() Decision { return w.fb }
+
+func (w withFallback) Prompt() bool {
+	pr, ok := w.Policy.(Prompter)
+	return ok && pr.Prompt()
 }
 
 // Fallback returns the decision answered when the policy in force fails.
@@ -137,10 +158,10 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
 
-// Decide asks the policy. On success it returns the policy's decision and a
-// nil error. On any failure (error, invalid decision, panic, deadline) it
-// returns the fallback decision and an error saying why, so the caller can
-// answer at once and log the cause.
+// Decide asks the policy. On success it returns the policy's decision, with
+// that policy's fallback in OnError, and a nil error. On any failure (error,
+// invalid decision, panic, deadline) it returns the fallback decision and an
+// error saying why, so the caller can answer at once and log the cause.
 func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
 	v := g.views() // one policy for the whole decision, across reloads
 	ctx, cancel := context.WithTimeout(ctx, g.deadline)
@@ -194,5 +215,6 @@ func (g *Guard) check(ctx context.Context, v *view, d Decision, err error) (Deci
 	if err := d.Validate(); err != nil {
 		return v.fallback, fmt.Errorf("decide: rule %q: %w", d.Rule, err)
 	}
+	d.OnError = &v.fallback
 	return d, nil
 }

@@ -26,8 +26,8 @@ func TestInstructionJSON(t *testing.T) {
 			`{"instruction":"call","from":"+1","url":"https://x.example/t","to":"+2","accept":true,"record":"do-not-record","timeout":30,"status_callback_url":"https://x.example/s"}`},
 		{policy.Redirect{CallSid: "CA0123456789abcdef0123456789abcdef", URL: "https://x.example/r", Accept: &yes},
 			`{"instruction":"redirect","call_sid":"CA0123456789abcdef0123456789abcdef","url":"https://x.example/r","accept":true}`},
-		{policy.Conference{From: "+1", To: "client:a", EndConferenceOnExit: &yes, ConferenceRecord: "record-from-start", WaitURL: "https://x.example/w"},
-			`{"instruction":"conference","to":"client:a","from":"+1","end_conference_on_exit":true,"wait_url":"https://x.example/w","conference_record":"record-from-start"}`},
+		{policy.Conference{From: "+15005550006", To: "client:a", EndConferenceOnExit: &yes, ConferenceRecord: "record-from-start", WaitURL: "https://x.example/w"},
+			`{"instruction":"conference","to":"client:a","from":"+15005550006","end_conference_on_exit":true,"wait_url":"https://x.example/w","conference_record":"record-from-start"}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.ins)
@@ -70,7 +70,11 @@ func TestValidate(t *testing.T) {
 		{policy.Reject{}, []string{"activity_sid"}},
 		{policy.Reject{ActivitySid: "WK0123456789abcdef0123456789abcdef"}, []string{"activity_sid"}},
 		{policy.Call{}, []string{"from", "url"}},
-		{policy.Call{From: "+1", URL: "ftp://x"}, []string{"url"}},
+		{policy.Call{From: "+15005550006", URL: "ftp://x"}, []string{"url"}},
+		// E.164: no country code starts with 0, at most 15 digits.
+		{policy.Call{From: "+0123456789", URL: "https://x.example"}, []string{"from"}},
+		{policy.Call{From: "+1234567890123456", URL: "https://x.example"}, []string{"from"}},
+		{policy.Call{From: "+1", URL: "https://x.example"}, []string{"from"}},
 		{policy.Redirect{URL: "https://x.example"}, []string{"call_sid"}},
 		{policy.Dequeue{Timeout: &bad, Record: "always", StatusCallbackEvents: "initiated,exploded"}, []string{"from", "record", "timeout", "status_callback_events"}},
 		{policy.Conference{Beep: "loud", MaxParticipants: &bad}, []string{"to", "from", "beep", "max_participants"}},
@@ -93,24 +97,24 @@ func TestValidate(t *testing.T) {
 
 func TestGuardPanicAndInvalid(t *testing.T) {
 	fb := policy.Decision{Instruction: policy.Accept{}, Rule: "fb"}
-	panicky, _ := policy.NewGuard(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
+	panicky, _ := policy.NewGuard(policy.WithFallback(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
 		panic("boom")
-	}), fb, time.Second)
+	}), fb), time.Second)
 	d, err := panicky.Decide(context.Background(), &policy.Reservation{})
 	var pe *policy.PanicError
 	if !errors.As(err, &pe) || d.Rule != "fb" || len(pe.Stack) == 0 {
 		t.Fatalf("panic: got %+v %v", d, err)
 	}
-	invalid, _ := policy.NewGuard(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
+	invalid, _ := policy.NewGuard(policy.WithFallback(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
 		return policy.Decision{Async: true}, nil
-	}), fb, time.Second)
+	}), fb), time.Second)
 	if d, err := invalid.Decide(context.Background(), &policy.Reservation{}); err == nil || d.Rule != "fb" {
 		t.Fatalf("async without instruction: got %+v %v", d, err)
 	}
-	if _, err := policy.NewGuard(panicky, policy.Decision{Async: true, Instruction: policy.Accept{}}, time.Second); err == nil {
+	if _, err := policy.NewGuard(policy.WithFallback(panicky, policy.Decision{Async: true, Instruction: policy.Accept{}}), time.Second); err == nil {
 		t.Fatal("an async fallback must be refused")
 	}
-	if _, err := policy.NewGuard(panicky, fb, 0); err == nil {
+	if _, err := policy.NewGuard(panicky, 0); err == nil {
 		t.Fatal("a zero deadline must be refused")
 	}
 }

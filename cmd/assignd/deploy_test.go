@@ -160,7 +160,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 		runEnv = append(runEnv, e.Name+"="+v)
 	}
 	runEnv = append(runEnv, "POLICY_FILE="+starterFile(t))
-	if cfg, err := config.Parse(runEnv); err != nil || cfg.Public == nil || cfg.TrustProxy {
+	if cfg, err := config.Parse(runEnv); err != nil || cfg.Public == nil || cfg.TrustProxy != "" {
 		t.Errorf("service.yaml env: %v (want PUBLIC_URL, not TRUST_PROXY)", err)
 	}
 	if _, err := config.Load(runEnv); err != nil {

@@ -69,7 +69,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 
 	pol := cfg.Policy
 	current := policy.NewCurrent(pol, pol.Fallback())
-	guard, err := policy.NewGuard(current, pol.Fallback(), cfg.DecisionDeadline)
+	guard, err := policy.NewGuard(current, cfg.DecisionDeadline)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
@@ -164,7 +164,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		MaxHeaderBytes:    32 << 10,
 	}
 	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
-		Str("public_url", publicURLForLog(cfg)).Bool("trust_proxy", cfg.TrustProxy).
+		Str("public_url", publicURLForLog(cfg)).Str("trust_proxy", string(cfg.TrustProxy)).
 		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent).Msg("assignd listening")
 
 	errc := make(chan error, 1)
@@ -181,7 +181,9 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 	drainEnd := time.Now().Add(drainBudget)
 	sctx, cancel := context.WithDeadline(context.Background(), drainEnd.Add(httpDrain-drainBudget))
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = srv.Shutdown(sctx)
+	h.Close() // the refusal log's last summary, and no timer left behind
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -107,12 +107,12 @@ func New(t testing.TB, store string, mode decisionlog.Mode, o decisionlog.Option
 		t.Fatal(err)
 	}
 	e.Current = policy.NewCurrent(p, p.Fallback())
-	g, err := policy.NewGuard(e.Current, p.Fallback(), time.Second)
+	g, err := policy.NewGuard(e.Current, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := handlers.New(handlers.Options{
-		Logger: log, Verifier: handlers.NewVerifier([]string{Token}, nil, false),
+		Logger: log, Verifier: handlers.NewVerifier([]string{Token}, nil, handlers.ProxyNone),
 		Decider: g, Scheduler: q, Recorder: l,
 	})
 	if err != nil {

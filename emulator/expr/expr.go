@@ -32,6 +32,15 @@
 // Numbers compare numerically and strings byte-wise; AND (or &&) binds
 // tighter than OR (or ||).
 //
+// One exception to "different types never compare": in an ordered
+// comparison (>, >=, <, <=) of a string with a number, a string that is a
+// plain decimal number ("08", "-2", "5.1") is compared as that number.
+// Twilio's own time-of-day examples need it: taskrouter.currentHour is
+// documented as an "HH" string and compared with numbers
+// (`taskrouter.currentHour > 8 AND taskrouter.currentHour < 18`). Equality
+// stays strict (the number 5 and the string "5" are not ==), which Twilio
+// documents nothing about, and two strings still compare byte-wise.
+//
 // Keywords (AND, OR, HAS, IN, NOT IN, CONTAINS, true, false) are
 // case-insensitive: Twilio's own examples write both `IN` and `in`. String
 // comparisons are exact and case-sensitive; Twilio documents no case folding.
@@ -46,6 +55,11 @@
 // string "1"), or when the operator is given the wrong shape (a list to ==,
 // a scalar to HAS, a list to the left of IN). Only that comparison is false:
 // `missing == 1 OR 1 == 1` is true.
+//
+// Twilio documents no escapes inside strings. This package lets a backslash
+// take the next character literally (so 'it\'s' and "a\\b" can be written);
+// that is an extension, and an expression relying on it may not mean the same
+// to TaskRouter.
 //
 // Twilio does not support hyphens in expressions, so a key like
 // first-name is a syntax error; so is anything else Twilio's grammar does not
@@ -66,7 +80,9 @@ type Expr struct {
 	root node
 }
 
-// Vars are the attributes an expression reads: bare identifiers resolve in
+// Vars are the attributes an expression reads, as encoding/json decodes
+// them: objects are map[string]any and lists []any (a []string built in code
+// is not a list here, and compares false). Bare identifiers resolve in
 // Bare; a path whose first element names a root in Roots (e.g. "task",
 // "worker") resolves there, with the rest of the path (TaskRouter: `task.`
 // attributes inside target expressions and target_workers). A root shadows a
@@ -388,6 +404,7 @@ func ordered(o op, l, r any) bool {
 	if _, isBool := l.(bool); isBool {
 		return false
 	}
+	l, r = numericStrings(l, r)
 	c, ok := compare(l, r)
 	if !ok {
 		return false
@@ -403,6 +420,51 @@ func ordered(o op, l, r any) bool {
 		return c <= 0
 	}
 	return false
+}
+
+// numericStrings turns a decimal string compared with a number into that
+// number (see the package comment: Twilio's taskrouter.currentHour > 8).
+func numericStrings(l, r any) (any, any) {
+	if s, ok := l.(string); ok {
+		if _, num := number(r); num {
+			if f, ok := decimal(s); ok {
+				return f, r
+			}
+		}
+	}
+	if s, ok := r.(string); ok {
+		if _, num := number(l); num {
+			if f, ok := decimal(s); ok {
+				return l, f
+			}
+		}
+	}
+	return l, r
+}
+
+// decimal parses a plain decimal number: an optional sign, digits and an
+// optional fraction. Not what strconv.ParseFloat also takes (exponents, hex,
+// "Inf", "NaN", underscores), which no attribute means as a number.
+func decimal(s string) (float64, bool) {
+	body := strings.TrimLeft(s, "+-")
+	if len(s)-len(body) > 1 || body == "" {
+		return 0, false
+	}
+	intPart, frac, hasDot := strings.Cut(body, ".")
+	if intPart == "" || !allDigits(intPart) || (hasDot && (frac == "" || !allDigits(frac))) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // member reports whether list is a list holding an element equal to the

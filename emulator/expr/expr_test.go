@@ -190,9 +190,19 @@ var cases = []evalCase{
 	// Type mismatches: number vs string, bool vs string, list vs scalar.
 	{`number_string == 5`, false},
 	{`number_string != 5`, false},
+	// Ordered comparisons read a decimal string as its number (Twilio's
+	// taskrouter.currentHour > 8); equality stays strict.
+	{`number_string > 4`, true},
+	{`number_string >= 5`, true},
+	{`number_string < 5`, false},
+	{`4 < number_string`, true},
+	{`number_string > "4"`, true},
+	{`email > 1`, false},
+	{`email < 1`, false},
 	{`priority == "5"`, false},
 	{`priority != "5"`, false},
-	{`priority > "4"`, false},
+	{`priority > "4"`, true}, // the decimal string "4" as a number, either side
+	{`priority > "four"`, false},
 	{`vip == "true"`, false},
 	{`vip == 1`, false},
 	{`vip > false`, false},
@@ -520,6 +530,59 @@ func TestDocumentedOperators(t *testing.T) {
 			if !strings.Contains(doc, sp) {
 				t.Errorf("the package documentation does not mention %s", sp)
 			}
+		}
+	}
+}
+
+// TestTimeOfDay runs the examples of Twilio's time-of-day routing page
+// (https://www.twilio.com/docs/taskrouter/time-of-day-routing) against the
+// values it documents: taskrouter.currentTime an HHMM integer,
+// taskrouter.currentHour an "HH" string compared with numbers,
+// taskrouter.dayOfWeek a three-letter string.
+func TestTimeOfDay(t *testing.T) {
+	at := func(hhmm float64, hour, min, day string) Vars {
+		return Vars{Roots: map[string]map[string]any{"taskrouter": {
+			"currentTime": hhmm, "currentHour": hour, "currentMin": min, "dayOfWeek": day,
+		}}}
+	}
+	morning, evening := at(930, "09", "30", "Sat"), at(1900, "19", "05", "Mon")
+	for _, c := range []struct {
+		src  string
+		vars Vars
+		want bool
+	}{
+		{`taskrouter.currentTime > 0800 AND taskrouter.currentTime < 1830`, morning, true},
+		{`taskrouter.currentTime > 0800 AND taskrouter.currentTime < 1830`, evening, false},
+		{`taskrouter.currentHour > 8 AND taskrouter.currentHour < 18`, morning, true},
+		{`taskrouter.currentHour > 8 AND taskrouter.currentHour < 18`, evening, false},
+		{`taskrouter.currentMin > 10 AND taskrouter.currentMin < 50`, morning, true},
+		{`taskrouter.currentMin > 10 AND taskrouter.currentMin < 50`, evening, false},
+		{`taskrouter.dayOfWeek = 'Sat'`, morning, true},
+		{`taskrouter.dayOfWeek = 'Sat'`, evening, false},
+		{`taskrouter.dayOfWeek IN ['Sat', 'Sun']`, morning, true},
+		// "09" is not the number 9 for equality, and two strings compare byte-wise.
+		{`taskrouter.currentHour == 9`, morning, false},
+		{`taskrouter.currentHour < "10"`, morning, true},
+	} {
+		e, err := Parse(c.src)
+		if err != nil {
+			t.Errorf("Parse(%s): %v", c.src, err)
+			continue
+		}
+		if got := e.Eval(c.vars); got != c.want {
+			t.Errorf("Eval(%s) = %v, want %v", c.src, got, c.want)
+		}
+	}
+}
+
+func TestDecimal(t *testing.T) {
+	for s, want := range map[string]bool{
+		"08": true, "5": true, "-2": true, "+3": true, "5.1": true, "0.5": true,
+		"": false, "-": false, "+-1": false, "1e3": false, "0x10": false, "Inf": false, "NaN": false,
+		"1_000": false, " 5": false, "5.": false, ".5": false, "1.2.3": false,
+	} {
+		if _, ok := decimal(s); ok != want {
+			t.Errorf("decimal(%q) ok = %v, want %v", s, ok, want)
 		}
 	}
 }

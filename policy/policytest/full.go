@@ -27,10 +27,9 @@ func Sample(f policy.Field, pos int) any {
 		return f.SidPrefix + "0123456789abcdef0123456789ABCDEF"
 	case f.URL:
 		return "https://example.com/" + f.JSON
-	case f.Contact && f.JSON == "from":
-		return "+15005550006"
 	case f.Contact:
-		return "client:alice"
+		return "+15005550006" // E.164: valid as a caller ID and as a destination
+
 	}
 	return "sample-" + f.JSON
 }

@@ -90,7 +90,12 @@ func Parse(source string, data []byte) (*Policy, error) {
 		}
 		act, aok := c.action(where+": then", spec.Then)
 		if ok && aok {
-			p.rules = append(p.rules, rule{name: spec.Name, when: prg, paths: newAttrPaths(checked), then: act})
+			paths, err := newAttrPaths(c.env, checked, c.costLimit)
+			if err != nil {
+				c.problem(where+": when", "%v", err)
+				continue
+			}
+			p.rules = append(p.rules, rule{name: spec.Name, when: prg, paths: paths, then: act})
 		}
 	}
 	if f.Default == nil {

@@ -222,7 +222,7 @@ on_error: {instruction: reject, activity_sid: WA00000000000000000000000000000007
 		<-stuck // ignores ctx: the guard must not wait
 		return p.Decide(ctx, r)
 	}}
-	g, err := policy.NewGuard(slow, policy.Decision{Instruction: policy.Accept{}}, 20*time.Millisecond)
+	g, err := policy.NewGuard(slow, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
