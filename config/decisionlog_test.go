@@ -16,7 +16,7 @@ func TestDecisionLogSettings(t *testing.T) {
 		env  []string
 		want decisionlog.Mode
 	}{
-		{nil, decisionlog.ModeFull}, // development mode
+		{nil, decisionlog.ModeFull},                                       // development mode
 		{[]string{"TWILIO_AUTH_TOKEN=" + token}, decisionlog.ModeSummary}, // production: attributes are customer data
 		{[]string{"TWILIO_AUTH_TOKEN=" + token, "DECISION_LOG=full"}, decisionlog.ModeFull},
 		{[]string{"DECISION_LOG=off"}, decisionlog.ModeOff},
