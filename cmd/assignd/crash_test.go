@@ -255,7 +255,7 @@ func TestTwoInstancesCrash(t *testing.T) {
 	start := func() *proc {
 		port := freePort(t)
 		return startBinary(t, bin, []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL=" + db,
-			"PORT=" + port, "TWILIO_ACCOUNT_SID=" + crashAccount, "TWILIO_AUTH_TOKEN=" + crashToken,
+			"PORT=" + port, "PUBLIC_URL=http://127.0.0.1:" + port, "TWILIO_ACCOUNT_SID=" + crashAccount, "TWILIO_AUTH_TOKEN=" + crashToken,
 			"TWILIO_API_BASE_URL=" + srv.URL, "POLICY_FILE=" + policyFile, "ASYNC_WORKERS=8", "LOG_LEVEL=info",
 			"TWILIO_EDGE=", "TWILIO_REGION="}, port)
 	}
