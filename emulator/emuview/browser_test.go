@@ -3,6 +3,7 @@ package emuview_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/inspect"
 )
 
@@ -62,11 +64,13 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	text := func(sel string) string {
+	// The emulator section is replaced as it refreshes: read it in one
+	// script, never through a node handle that may go stale.
+	read := func(js string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
 		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
+			t.Fatalf("read %s: %v", js, err)
 		}
 		return strings.TrimSpace(v)
 	}
@@ -88,7 +92,7 @@ func TestBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("open the inspector: %v", err)
 	}
-	if got := text("#emu-worker-" + alice + " .activity"); got != "Offline" {
+	if got := read(cell("emu-worker-"+alice, "activity")); got != "Offline" {
 		t.Fatalf("Alice shows %q, want Offline", got)
 	}
 	// Mark this page load: a reload would lose the mark.
@@ -100,13 +104,34 @@ func TestBrowser(t *testing.T) {
 	// appears by itself and waits, as nobody is available.
 	taskSid := w.createSpanishTask(t)
 	waitFor("the pending task on the page", cell("emu-task-"+taskSid, "status")+` === 'pending'`)
+	// While nothing else changes, the ticking age is updated in place: the
+	// row (and a button about to be clicked) is not replaced every second.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.assigndTaskRow = document.getElementById('emu-task-`+taskSid+`');
+		window.assigndAge = window.assigndTaskRow.querySelector('.age').textContent; true`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the age to tick", `document.getElementById('emu-task-`+taskSid+`').querySelector('.age').textContent !== window.assigndAge`)
+	if same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.assigndTaskRow.isConnected`)); err != nil || !same {
+		t.Errorf("the task's row was replaced although only its age changed (%v)", err)
+	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr[id^="emu-res-"]').length`)); err != nil || n != 0 {
 		t.Fatalf("reservations before the click: %d (%v)", n, err)
 	}
 
-	// Set Alice to Idle with a click.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#emu-worker-`+alice+` button[data-activity="Idle"]`))); err != nil {
+	// Set Alice to Idle with a click. The first click meets a scripted 429,
+	// as any REST client would: the page says so and Alice stays Offline.
+	idle := chromedp.CSS(`#emu-worker-` + alice + ` button[data-activity="Idle"]:not([disabled])`)
+	w.emu.Script(emulator.UpdateWorker, alice, emulator.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	if err := chromedp.Do(ctx, chromedp.Click(idle)); err != nil {
 		t.Fatalf("click Idle: %v", err)
+	}
+	waitFor("the refusal on the page", `!document.getElementById('emulator-message').hidden &&
+		document.getElementById('emulator-message').textContent.includes('429')`)
+	if got := read(cell("emu-worker-"+alice, "activity")); got != "Offline" {
+		t.Fatalf("after a refused click Alice shows %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(idle)); err != nil {
+		t.Fatalf("click Idle again: %v", err)
 	}
 	waitFor("Alice Idle", cell("emu-worker-"+alice, "activity")+`.startsWith('Idle')`)
 	waitFor("the task assigned", cell("emu-task-"+taskSid, "status")+` === 'assigned'`)
