@@ -57,8 +57,10 @@
 //
 // Time comes from a Clock: RealClock by default, or a ManualClock that tests
 // Advance to fire reservation, task and target timeouts. Inspection methods
-// (Reservation, Reservations, Task, Callbacks, EventDeliveries, Stats) show
-// what happened without going through the API.
+// (Reservation, Reservations, Task, Workspace, Callbacks, EventDeliveries,
+// Stats) show what happened without going through the API;
+// SetWorkerActivity goes through it, in process (the inspector's button,
+// via package emulator/emuview).
 //
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes

@@ -61,9 +61,7 @@ func (e *Emulator) Task(sid string) (TaskInfo, bool) {
 	defer e.mu.Unlock()
 	for _, ws := range e.workspaces.all() {
 		if t := ws.tasks.get(sid); t != nil {
-			return TaskInfo{Sid: t.sid, WorkspaceSid: ws.sid, WorkflowSid: t.workflow, TaskQueueSid: t.queue,
-				Status: t.status, Reason: t.reason, Attributes: t.attrsRaw, Priority: t.priority,
-				Reservations: len(t.reservations)}, true
+			return taskInfo(ws, t), true
 		}
 	}
 	return TaskInfo{}, false

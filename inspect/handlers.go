@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,8 +87,25 @@ type indexPage struct {
 	Mode        decisionlog.Mode
 	Store       string
 	Policy      policyView
-	Emulator    *EmulatorState
-	EmulatorErr string
+	Emulator    *emulatorView // nil without an emulator
+}
+
+// emulatorView is the emulator section: its state, or why it could not be
+// read.
+type emulatorView struct {
+	State *EmulatorState
+	Err   string
+}
+
+func (in *inspector) emulatorView(ctx context.Context) *emulatorView {
+	if in.o.Emulator == nil {
+		return nil
+	}
+	st, err := in.o.Emulator.State(ctx)
+	if err != nil {
+		return &emulatorView{Err: err.Error()}
+	}
+	return &emulatorView{State: &st}
 }
 
 func (in *inspector) index(w http.ResponseWriter, r *http.Request) {
@@ -106,14 +124,7 @@ func (in *inspector) index(w http.ResponseWriter, r *http.Request) {
 	if latest, err := in.o.Log.Query(r.Context(), decisionlog.Filter{Limit: 1}); err == nil && len(latest) > 0 {
 		page.NewestID = latest[0].ID
 	}
-	if in.o.Emulator != nil {
-		st, err := in.o.Emulator.State(r.Context())
-		if err != nil {
-			page.EmulatorErr = err.Error()
-		} else {
-			page.Emulator = &st
-		}
-	}
+	page.Emulator = in.emulatorView(r.Context())
 	in.render(w, status, "index.html", page)
 }
 
@@ -246,6 +257,18 @@ func (in *inspector) apiEmulator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// emulatorSection is the emulator section alone, which the page fetches to
+// keep it current without a reload.
+func (in *inspector) emulatorSection(w http.ResponseWriter, r *http.Request) {
+	v := in.emulatorView(r.Context())
+	if v == nil {
+		http.Error(w, "no emulator: it runs with `assignd dev`", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	in.render(w, http.StatusOK, "emulator", v)
 }
 
 func (in *inspector) setActivity(w http.ResponseWriter, r *http.Request) {

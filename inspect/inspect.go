@@ -59,6 +59,7 @@ type Emulator interface {
 
 // EmulatorState is what the page shows of the emulator.
 type EmulatorState struct {
+	Workspace    string                `json:"workspace"` // friendly name
 	Activities   []EmulatorActivity    `json:"activities"`
 	Workers      []EmulatorWorker      `json:"workers"`
 	Tasks        []EmulatorTask        `json:"tasks"`
@@ -67,25 +68,40 @@ type EmulatorState struct {
 
 // EmulatorActivity is an activity a worker can be set to.
 type EmulatorActivity struct {
-	Sid, Name string
-	Available bool
+	Sid       string `json:"sid"`
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
 }
 
 // EmulatorWorker is one worker.
 type EmulatorWorker struct {
-	Sid, Name, ActivitySid, ActivityName, Attributes string
-	Available                                        bool
+	Sid          string `json:"sid"`
+	Name         string `json:"name"`
+	ActivitySid  string `json:"activity_sid"`
+	ActivityName string `json:"activity_name"`
+	Attributes   string `json:"attributes"`
+	Available    bool   `json:"available"`
 }
 
 // EmulatorTask is one task.
 type EmulatorTask struct {
-	Sid, Status, Queue, Attributes string
-	Age                            int
+	Sid        string `json:"sid"`
+	Status     string `json:"assignment_status"`
+	Queue      string `json:"task_queue_friendly_name"`
+	Attributes string `json:"attributes"`
+	Age        int    `json:"age"` // seconds
 }
 
 // EmulatorReservation is one reservation.
 type EmulatorReservation struct {
-	Sid, TaskSid, WorkerSid, Status string
+	Sid        string `json:"sid"`
+	TaskSid    string `json:"task_sid"`
+	WorkerSid  string `json:"worker_sid"`
+	WorkerName string `json:"worker_name"`
+	Status     string `json:"reservation_status"`
+	// Instruction is what decided it (accept, reject, dequeue, call,
+	// redirect, conference); "" while pending or when it ended otherwise.
+	Instruction string `json:"instruction"`
 }
 
 // Options are the inspector's dependencies.
@@ -156,6 +172,7 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET "+p+"/decisions/{id}", in.detail)
 	mux.HandleFunc("POST "+p+"/decisions/{id}/replay", sameOrigin(in.replayPage))
 	mux.HandleFunc("GET "+p+"/events", in.events)
+	mux.HandleFunc("GET "+p+"/emulator", in.emulatorSection)
 	mux.HandleFunc("POST "+p+"/emulator/workers/{sid}/activity", sameOrigin(in.setActivity))
 	mux.HandleFunc("GET "+p+"/api/decisions", in.apiList)
 	mux.HandleFunc("GET "+p+"/api/decisions/{id}", in.apiDetail)

@@ -316,6 +316,23 @@ func TestEmulatorHook(t *testing.T) {
 	if s, body := postForm(t, h.Admin+"/emulator/workers/WKbob/activity", url.Values{"activity_sid": {"WA2"}}, nil); s != 400 || !strings.Contains(body, "no worker WKbob") {
 		t.Errorf("unknown worker: %d %s", s, body)
 	}
+	// The section alone, which the page fetches to stay current, and the
+	// same state as JSON.
+	if s, section := get(t, h.Admin+"/emulator"); s != 200 || !strings.HasPrefix(section, `<section id="emulator"`) ||
+		!strings.Contains(section, `id="emu-worker-WKalice"`) || strings.Contains(section, "<html") {
+		t.Errorf("emulator section: %d\n%s", s, section)
+	}
+	var st struct {
+		Workers []struct {
+			Sid          string `json:"sid"`
+			ActivityName string `json:"activity_name"`
+			Available    bool   `json:"available"`
+		} `json:"workers"`
+	}
+	if s, body := get(t, h.Admin+"/api/emulator"); s != 200 || json.Unmarshal([]byte(body), &st) != nil ||
+		len(st.Workers) != 1 || st.Workers[0].Sid != "WKalice" || st.Workers[0].ActivityName != "Idle" || !st.Workers[0].Available {
+		t.Errorf("api/emulator: %d %s", s, body)
+	}
 	// Without an emulator there is no section and the API says why.
 	plain := newHarness(t, "sqlite", nil)
 	if _, page := get(t, plain.Admin+"/"); strings.Contains(page, `id="emulator"`) {
@@ -323,6 +340,9 @@ func TestEmulatorHook(t *testing.T) {
 	}
 	if s, _ := get(t, plain.Admin+"/api/emulator"); s != 404 {
 		t.Errorf("api/emulator without one: %d", s)
+	}
+	if s, _ := get(t, plain.Admin+"/emulator"); s != 404 {
+		t.Errorf("emulator section without one: %d", s)
 	}
 }
 
