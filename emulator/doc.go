@@ -55,12 +55,18 @@
 //     the workspace's event_callback_url unless events_filter leaves them out.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
-//     proxy's 502 HTML page, delays, dropped connections.
+//     proxy's 502 HTML page, delays, dropped connections, Twilio error
+//     bodies with a chosen code and message (a refused parameter: 400
+//     20001, the reservation left pending), answers held after applying,
+//     2xx bodies broken or cut, and a task moved on to wrapping or
+//     completed right after an update applied (Fault.ThenStatus).
 //
 // Time comes from a Clock: RealClock by default, or a ManualClock that tests
 // Advance to fire reservation, task and target timeouts. Inspection methods
 // (Reservation, Reservations, Task, Callbacks, EventDeliveries, Stats) show
-// what happened without going through the API.
+// what happened without going through the API: per reservation the
+// updates, their arrival times, the GETs, the calls placed. Package
+// emulatortest sets up pending reservations for a client's tests.
 //
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes

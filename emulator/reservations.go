@@ -30,6 +30,7 @@ type reservation struct {
 	applied, updates              int        // state changes applied; update requests received
 	created, updated              time.Time
 	timer                         Timer
+	observed                      // what clients did to it (inspect.go)
 }
 
 func (r *reservation) active() bool {
@@ -180,16 +181,6 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
 }
 
-// countUpdateLocked counts an update request for the reservation in the
-// path, if it exists.
-func (e *Emulator) countUpdateLocked(r *http.Request) {
-	if ws := e.workspaces.get(r.PathValue("WorkspaceSid")); ws != nil {
-		if res := ws.reservations.get(r.PathValue("Sid")); res != nil {
-			res.updates++
-		}
-	}
-}
-
 // Parameters of the reservation update, by type, as Twilio's API defines
 // them; checked before anything changes.
 var (
@@ -261,6 +252,7 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 			return err
 		}
 		r.instruction, r.params = ins, v
+		r.placeCall(ins)
 		if !instructionAccepts(ins, v) {
 			// Twilio places the call or redirects it, but the reservation
 			// stays pending until an accept (or its timeout): only
