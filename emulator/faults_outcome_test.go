@@ -64,7 +64,7 @@ func TestFaultsForOutcomes(t *testing.T) {
 	for _, moved := range []string{"wrapping", "completed"} {
 		t.Run("applied, then the task moves on to "+moved, func(t *testing.T) {
 			fresh(t)
-		ws, task, res := pendingReservation(t, h)
+			ws, task, res := pendingReservation(t, h)
 			h.emu.Script(emulator.UpdateTaskReservation, res, emulator.Fault{Status: 500, Apply: true, ThenStatus: moved})
 			resp, _, err := postForm(t, http.DefaultClient, resURL(ws, task, res), accept)
 			if err != nil || resp.StatusCode != 500 {
