@@ -208,6 +208,22 @@ func TestOutcomes(t *testing.T) {
 			}
 		})
 
+		t.Run("a parameter TaskRouter refuses (an activity not in the workspace): on_error applied", func(t *testing.T) {
+			// Not scripted: the emulator refuses it as Twilio does, 400
+			// 20001 with the reservation still pending.
+			r := newReservation(t, h, time.Now())
+			unknown := "WA" + strings.Repeat("e", 32)
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: unknown}))
+			got := h.env.Get(r.ReservationSid)
+			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
+				!strings.Contains(out.Refusal.Message, unknown) {
+				t.Fatalf("out %+v", out)
+			}
+			if got.Status != "rejected" || got.Applied != 1 || got.Params.Get("WorkerActivitySid") != h.onError().ActivitySid {
+				t.Fatalf("emulator %+v", got)
+			}
+		})
+
 		t.Run("400 and a 409 on the verifying GET: not taken for a 404", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			h.env.TimeOut(t) // the reservation times out on TaskRouter before our update
