@@ -102,12 +102,16 @@ type faultKey struct {
 // resource are used before faults for any.
 //
 // It panics on a fault that cannot be carried out (a ThenStatus other than
-// wrapping or completed, a body fault together with Status or Drop): a
+// wrapping or completed, a body fault together with Status or Drop, a Code
+// or Message without Status): a
 // mistake in the test, not in the code under test.
 func (e *Emulator) Script(ep Endpoint, sid string, faults ...Fault) {
 	for _, f := range faults {
 		if f.ThenStatus != "" && f.ThenStatus != resWrapping && f.ThenStatus != resCompleted {
 			panic(fmt.Sprintf("emulator: Fault.ThenStatus %q: want wrapping or completed", f.ThenStatus))
+		}
+		if (f.Code != 0 || f.Message != "") && f.Status == 0 {
+			panic("emulator: Fault.Code and Message go with a Status")
 		}
 		if f.garbles() && f.acts() {
 			panic("emulator: Fault.BrokenBody or CutBody answer 200; they cannot go with Status or Drop")

@@ -188,8 +188,9 @@ func TestFaultsForOutcomes(t *testing.T) {
 func TestScriptRefusesImpossibleFaults(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	for name, f := range map[string]emulator.Fault{
-		"ThenStatus canceled":    {ThenStatus: "canceled"},
-		"broken body with a 500": {BrokenBody: true, Status: 500},
+		"ThenStatus canceled":     {ThenStatus: "canceled"},
+		"broken body with a 500":  {BrokenBody: true, Status: 500},
+		"a code without a status": {Code: 20001, Message: "Invalid parameter"},
 	} {
 		func() {
 			defer func() {
