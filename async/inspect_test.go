@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -18,7 +18,7 @@ func TestJobs(t *testing.T) {
 		h := newHarness(120 * time.Second)
 		r := newReservation(t, h, time.Now())
 		other := newReservation(t, h, time.Now())
-		h.fake.Script(r.ReservationSid, fake.Fault{Status: 502})
+		h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 502})
 		waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
 		waitFinal(t, h, schedule(t, h, other, policy.Accept{}))
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/async/asynctest"
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -100,11 +100,11 @@ func TestOutcomes(t *testing.T) {
 		for _, moved := range []string{"wrapping", "completed"} {
 			t.Run("500 after applying, then "+moved+": applied", func(t *testing.T) {
 				r := newReservation(t, h, time.Now())
-				h.fake.Script(r.ReservationSid, fake.Fault{Status: 500, Apply: true, ThenStatus: moved})
+				h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 500, Apply: true, ThenStatus: moved})
 				_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-				got, _ := h.fake.Get(r.ReservationSid)
+				got := h.env.Get(r.ReservationSid)
 				if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || out.ReservationStatus != moved || got.Applied != 1 || got.Updates != 1 {
-					t.Fatalf("out %+v; fake %+v", out, got)
+					t.Fatalf("out %+v; emulator %+v", out, got)
 				}
 			})
 		}
@@ -113,24 +113,24 @@ func TestOutcomes(t *testing.T) {
 			// The issue's reproduction: an earlier attempt applied, the
 			// reservation moved on, a later update is answered 400.
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 500, Apply: true, ThenStatus: "wrapping"})
-			h.fake.ScriptFetch(r.ReservationSid, fake.Fault{Status: 503})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 500, Apply: true, ThenStatus: "wrapping"})
+			h.env.Emu.Script(emulator.FetchTaskReservation, r.ReservationSid, emulator.Fault{Status: 503})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || out.ReservationStatus != "wrapping" || got.Applied != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
-		for name, f := range map[string]fake.Fault{"500 after applying": {Status: 500, Apply: true},
+		for name, f := range map[string]emulator.Fault{"500 after applying": {Status: 500, Apply: true},
 			"dropped after applying": {Drop: true, Apply: true}, "502 before applying": {Status: 502}} {
 			t.Run("call, "+name+": one call at most, outcome unknown", func(t *testing.T) {
 				r := newReservation(t, h, time.Now())
-				h.fake.Script(r.ReservationSid, f)
+				h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, f)
 				row, out := waitFinal(t, h, schedule(t, h, r, policy.Call{From: "+15005550006", URL: "https://example.com/twiml"}))
-				got, _ := h.fake.Get(r.ReservationSid)
+				got := h.env.Get(r.ReservationSid)
 				if got.CallsPlaced > 1 || got.Updates != 1 || out.Outcome != OutcomeUnknown || row.State != rivertype.JobStateCancelled {
-					t.Fatalf("job %s out %+v; fake %+v", row.State, out, got)
+					t.Fatalf("job %s out %+v; emulator %+v", row.State, out, got)
 				}
 				if !strings.Contains(h.logs.String(), `"level":"error"`) {
 					t.Fatalf("an unknown outcome must be logged as an error:\n%s", h.logs)
@@ -140,23 +140,23 @@ func TestOutcomes(t *testing.T) {
 
 		t.Run("redirect with accept after an ambiguous answer: verified, applied", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 500, Apply: true})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 500, Apply: true})
 			yes := true
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Redirect{CallSid: "CA0123456789abcdef0123456789abcdef", URL: "https://example.com/twiml", Accept: &yes}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if got.CallsPlaced != 1 || out.Outcome != OutcomeApplied || !out.VerifiedByFetch {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
-		for name, f := range map[string]fake.Fault{"not JSON": {BrokenBody: true}, "cut by the timeout": {CutBody: true}} {
+		for name, f := range map[string]emulator.Fault{"not JSON": {BrokenBody: true}, "cut by the timeout": {CutBody: true}} {
 			t.Run("2xx with a body "+name+": applied, no second request", func(t *testing.T) {
 				r := newReservation(t, h, time.Now())
-				h.fake.Script(r.ReservationSid, f)
+				h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, f)
 				row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-				got, _ := h.fake.Get(r.ReservationSid)
+				got := h.env.Get(r.ReservationSid)
 				if out.Outcome != OutcomeApplied || row.State != rivertype.JobStateCompleted || got.Updates != 1 || got.Applied != 1 {
-					t.Fatalf("job %s out %+v; fake %+v", row.State, out, got)
+					t.Fatalf("job %s out %+v; emulator %+v", row.State, out, got)
 				}
 			})
 		}
@@ -164,12 +164,12 @@ func TestOutcomes(t *testing.T) {
 		t.Run("429 without Retry-After: the waits grow", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			for range 4 {
-				h.fake.Script(r.ReservationSid, fake.Fault{Status: 429})
+				h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 429})
 			}
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || got.Updates != 5 || got.Applied != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 			var gaps []time.Duration
 			for i := 1; i < len(got.UpdateTimes); i++ {
@@ -189,15 +189,15 @@ func TestOutcomes(t *testing.T) {
 
 		t.Run("400 with the reservation still pending: refused, on_error applied", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Refuse: true, Code: 20001, Message: "Invalid parameter DequeueFrom"})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 400, Code: 20001, Message: "Invalid parameter DequeueFrom"})
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Dequeue{From: "+15005550006"}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
 				out.Refusal.Message != "Invalid parameter DequeueFrom" || out.Instruction != "on_error" {
 				t.Fatalf("out %+v", out)
 			}
-			if got.Status != "rejected" || got.Applied != 1 || got.Form["WorkerActivitySid"][0] != onErrorInstruction.ActivitySid {
-				t.Fatalf("fake %+v", got)
+			if got.Status != "rejected" || got.Applied != 1 || got.Params["WorkerActivitySid"][0] != h.onError().ActivitySid {
+				t.Fatalf("emulator %+v", got)
 			}
 			reqs := []string{}
 			for _, a := range attempts(t, row) {
@@ -208,14 +208,30 @@ func TestOutcomes(t *testing.T) {
 			}
 		})
 
+		t.Run("a parameter TaskRouter refuses (an activity not in the workspace): on_error applied", func(t *testing.T) {
+			// Not scripted: the emulator refuses it as Twilio does, 400
+			// 20001 with the reservation still pending.
+			r := newReservation(t, h, time.Now())
+			unknown := "WA" + strings.Repeat("e", 32)
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: unknown}))
+			got := h.env.Get(r.ReservationSid)
+			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
+				!strings.Contains(out.Refusal.Message, unknown) {
+				t.Fatalf("out %+v", out)
+			}
+			if got.Status != "rejected" || got.Applied != 1 || got.Params.Get("WorkerActivitySid") != h.onError().ActivitySid {
+				t.Fatalf("emulator %+v", got)
+			}
+		})
+
 		t.Run("400 and a 409 on the verifying GET: not taken for a 404", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.SetStatus(r.ReservationSid, "timeout")
-			h.fake.ScriptFetch(r.ReservationSid, fake.Fault{Status: 409, Code: 20409, Message: "Conflict"})
+			h.env.TimeOut(t) // the reservation times out on TaskRouter before our update
+			h.env.Emu.Script(emulator.FetchTaskReservation, r.ReservationSid, emulator.Fault{Status: 409, Code: 20409, Message: "Conflict"})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeExpired || out.ReservationStatus != "timeout" || got.Fetches != 2 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
@@ -223,9 +239,9 @@ func TestOutcomes(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			const secret = "s3cret-sip-password"
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Conference{From: "+15005550006", To: "+14155550100", SipAuthUsername: "alice", SipAuthPassword: secret}))
-			got, _ := h.fake.Get(r.ReservationSid)
-			if out.Outcome != OutcomeApplied || got.Form["SipAuthPassword"][0] != secret {
-				t.Fatalf("out %+v; form %v", out, got.Form)
+			got := h.env.Get(r.ReservationSid)
+			if out.Outcome != OutcomeApplied || got.Params["SipAuthPassword"][0] != secret {
+				t.Fatalf("out %+v; form %v", out, got.Params)
 			}
 			if strings.Contains(string(row.EncodedArgs), secret) || !strings.Contains(string(row.EncodedArgs), sealedPrefix) {
 				t.Fatalf("job args hold the password: %s", row.EncodedArgs)
@@ -244,9 +260,9 @@ func TestDeadlineFromTimestamp(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			r.Timestamp = strconv.FormatInt(time.Now().Add(-119*time.Second).Unix(), 10)
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeExpired || got.Updates != 0 || row.State != rivertype.JobStateCancelled {
-				t.Fatalf("job %s %+v; fake %+v", row.State, out, got)
+				t.Fatalf("job %s %+v; emulator %+v", row.State, out, got)
 			}
 		})
 
@@ -265,11 +281,11 @@ func TestDeadlineFromTimestamp(t *testing.T) {
 			// Applied at once, but the answer is held past the deadline,
 			// which cuts the call: only a GET can tell it applied.
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Apply: true, AfterApply: 5 * time.Second})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Apply: true, AfterApply: 5 * time.Second})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || got.Applied != 1 || got.Updates != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 	})
@@ -434,13 +450,11 @@ func TestScheduleContextEndsMidBatch(t *testing.T) {
 // alone, so the decision is not sent a second time from the other one.
 func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
 	url := asynctest.DatabaseURL(t)
-	f := fake.New(fake.Options{Credentials: map[string]string{testAccount: testToken}})
-	srv := httptest.NewServer(f)
-	defer srv.Close()
+	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
 	logs := &strings.Builder{}
 	var qs []*Queue
 	for range 2 {
-		api, err := NewAPI(srv.URL, testAccount, testAccount, testToken, nil)
+		api, err := NewAPI(env.URL, testAccount, testAccount, testToken, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -461,18 +475,19 @@ func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
 		})
 		qs = append(qs, q)
 	}
-	sid := fmt.Sprintf("WR%032d", 999)
-	f.AddReservation(workspace, task, worker, sid)
-	f.Script(sid, fake.Fault{Delay: 8 * time.Second}) // > the 5 s lease
-	r := &policy.Reservation{AccountSid: testAccount, WorkspaceSid: workspace, TaskSid: task, WorkerSid: worker, ReservationSid: sid, ReceivedAt: time.Now()}
+	pending := env.One(t)
+	sid := pending.Sid
+	env.Emu.Script(emulator.UpdateTaskReservation, sid, emulator.Fault{Delay: 8 * time.Second}) // > the 5 s lease
+	r := &policy.Reservation{AccountSid: testAccount, WorkspaceSid: pending.WorkspaceSid, TaskSid: pending.TaskSid, WorkerSid: pending.WorkerSid,
+		ReservationSid: sid, ReceivedAt: time.Now()}
 	res, err := qs[0].schedule(context.Background(), r, policy.Decision{Instruction: policy.Accept{}, Async: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	row, out := waitFinal(t, &harness{q: qs[0], logs: logs}, res.Job.ID)
-	got, _ := f.Get(sid)
+	got := env.Get(sid)
 	if out.Outcome != OutcomeApplied || got.Updates != 1 || got.Fetches != 0 || row.Attempt != 1 {
-		t.Fatalf("attempt %d %+v; fake %+v\n%s", row.Attempt, out, got, logs)
+		t.Fatalf("attempt %d %+v; emulator %+v\n%s", row.Attempt, out, got, logs)
 	}
 	if strings.Contains(logs.String(), "requeued async decisions") {
 		t.Fatalf("a live instance's job was requeued:\n%s", logs)

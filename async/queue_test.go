@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/async/asynctest"
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -28,14 +28,17 @@ const (
 	worker      = "WK0123456789abcdef0123456789abcdef"
 )
 
-// onErrorInstruction is the harness policy's on_error.
-var onErrorInstruction = policy.Reject{ActivitySid: "WA0123456789abcdef0123456789abcdef"}
-
+// harness is a queue whose REST calls go to a TaskRouter emulator holding
+// the reservations the tests decide.
 type harness struct {
-	fake *fake.Server
+	env  *emulatortest.Env
 	q    *Queue
 	logs *strings.Builder
 }
+
+// onError is the harness policy's on_error: a reject that moves the worker
+// to Offline.
+func (h *harness) onError() policy.Reject { return policy.Reject{ActivitySid: h.env.Offline} }
 
 // forEachStore runs f against a queue on SQLite and on PostgreSQL.
 func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout time.Duration) *harness)) {
@@ -54,17 +57,15 @@ func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout tim
 
 func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	t.Helper()
-	h := &harness{fake: fake.New(fake.Options{Credentials: map[string]string{testAccount: testToken}}), logs: &strings.Builder{}}
-	srv := httptest.NewServer(h.fake)
-	t.Cleanup(srv.Close)
-	api, err := NewAPI(srv.URL, testAccount, testAccount, testToken, nil)
+	h := &harness{env: emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken}), logs: &strings.Builder{}}
+	api, err := NewAPI(h.env.URL, testAccount, testAccount, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	api.timeout = 2 * time.Second
 	o.API, o.Workers, o.ReservationTimeout = api, 10, timeout
 	if o.Fallback == nil {
-		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: onErrorInstruction} }
+		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: h.onError()} }
 	}
 	o.Logger = zerolog.New(zerolog.SyncWriter(h.logs))
 	ctx := context.Background()
@@ -85,14 +86,13 @@ func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	return h
 }
 
-var sidN = 0
-
+// newReservation has the emulator make a pending reservation (a task
+// routed to a worker of its own) and returns it as a callback names it.
 func newReservation(t *testing.T, h *harness, received time.Time) *policy.Reservation {
-	sidN++
-	wr := fmt.Sprintf("WR%032d", sidN)
-	h.fake.AddReservation(workspace, task, worker, wr)
-	return &policy.Reservation{AccountSid: testAccount, WorkspaceSid: workspace, TaskSid: task, WorkerSid: worker,
-		ReservationSid: wr, ReceivedAt: received}
+	t.Helper()
+	r := h.env.One(t)
+	return &policy.Reservation{AccountSid: testAccount, WorkspaceSid: r.WorkspaceSid, WorkflowSid: r.WorkflowSid,
+		TaskQueueSid: r.TaskQueueSid, TaskSid: r.TaskSid, WorkerSid: r.WorkerSid, ReservationSid: r.Sid, ReceivedAt: received}
 }
 
 func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
@@ -134,19 +134,19 @@ func TestApply(t *testing.T) {
 		t.Run("happy path", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if row.State != rivertype.JobStateCompleted || out.Outcome != OutcomeApplied || got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
-				t.Fatalf("job %s %+v; fake %+v", row.State, out, got)
+				t.Fatalf("job %s %+v; emulator %+v", row.State, out, got)
 			}
 		})
 
 		t.Run("429 with Retry-After then 200", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 429, RetryAfter: "1"})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 429, RetryAfter: "1"})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 2 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 			if gap := got.UpdateTimes[1].Sub(got.UpdateTimes[0]); gap < time.Second {
 				t.Fatalf("retried after %s, before Retry-After's 1s", gap)
@@ -155,41 +155,41 @@ func TestApply(t *testing.T) {
 
 		t.Run("500 after applying, then not pending: verified by fetch", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 500, Apply: true})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 500, Apply: true})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || got.Applied != 1 || got.Fetches != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
 		t.Run("connection dropped after applying", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Drop: true, Apply: true})
-			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: "WA0123456789abcdef0123456789abcdef"}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Drop: true, Apply: true})
+			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: h.env.Offline}))
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || !out.VerifiedByFetch || got.Status != "rejected" || got.Applied != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
 		t.Run("502 HTML from a proxy, then success", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 502}, fake.Fault{Status: 503})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 502}, emulator.Fault{Status: 503})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 3 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
 		t.Run("slow answer past the client timeout, then success", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Delay: 3 * time.Second}) // the API client gives up at 2 s
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Delay: 3 * time.Second}) // the API client gives up at 2 s
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || got.Applied != 1 || got.Updates != 2 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 
@@ -201,7 +201,7 @@ func TestApply(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, out := waitFinal(t, h, res.Job.ID)
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeApplied || got.UpdateTimes[0].Sub(received) < time.Second {
 				t.Fatalf("out %+v; first update %s after the callback", out, got.UpdateTimes[0].Sub(received))
 			}
@@ -220,15 +220,15 @@ func TestApply(t *testing.T) {
 					t.Fatalf("duplicate = %v, err %v", dup, err)
 				}
 			}
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if got.Applied != 1 || got.Updates != 1 {
-				t.Fatalf("fake %+v", got)
+				t.Fatalf("emulator %+v", got)
 			}
 		})
 
 		t.Run("reservation canceled meanwhile", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.SetStatus(r.ReservationSid, "canceled")
+			h.env.CancelTask(t, r.TaskSid)
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
 			if row.State != rivertype.JobStateCancelled || out.Outcome != OutcomeCanceled || out.ReservationStatus != "canceled" {
 				t.Fatalf("job %s %+v", row.State, out)
@@ -239,14 +239,14 @@ func TestApply(t *testing.T) {
 			r := newReservation(t, h, time.Now())
 			n := 25
 			ins := policy.Dequeue{From: "+15005550006", To: "client:alice", Timeout: &n, StatusCallbackEvents: "initiated,completed",
-				PostWorkActivitySid: "WA0123456789abcdef0123456789abcdef"}
+				PostWorkActivitySid: h.env.Idle}
 			_, out := waitFinal(t, h, schedule(t, h, r, ins))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			want := map[string][]string{"Instruction": {"dequeue"}, "DequeueFrom": {"+15005550006"}, "DequeueTo": {"client:alice"},
 				"DequeueTimeout": {"25"}, "DequeueStatusCallbackEvent": {"initiated", "completed"},
-				"DequeuePostWorkActivitySid": {"WA0123456789abcdef0123456789abcdef"}}
-			if out.Outcome != OutcomeApplied || jsonString(got.Form) != jsonString(want) {
-				t.Fatalf("out %+v; form %v", out, got.Form)
+				"DequeuePostWorkActivitySid": {h.env.Idle}}
+			if out.Outcome != OutcomeApplied || jsonString(got.Params) != jsonString(want) {
+				t.Fatalf("out %+v; form %v", out, got.Params)
 			}
 		})
 	})
@@ -259,9 +259,9 @@ func TestDeadline(t *testing.T) {
 		t.Run("already past: no call at all", func(t *testing.T) {
 			r := newReservation(t, h, time.Now().Add(-time.Hour))
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if row.State != rivertype.JobStateCancelled || out.Outcome != OutcomeExpired || got.Updates != 0 {
-				t.Fatalf("job %s %+v; fake %+v", row.State, out, got)
+				t.Fatalf("job %s %+v; emulator %+v", row.State, out, got)
 			}
 		})
 
@@ -269,13 +269,13 @@ func TestDeadline(t *testing.T) {
 			received := time.Now()
 			r := newReservation(t, h, received)
 			for range 100 {
-				h.fake.Script(r.ReservationSid, fake.Fault{Status: 500})
+				h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 500})
 			}
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			deadline := received.Add(1500 * time.Millisecond)
 			if out.Outcome != OutcomeExpired || got.Updates < 2 || got.Applied != 0 {
-				t.Fatalf("out %+v; fake updates %d applied %d", out, got.Updates, got.Applied)
+				t.Fatalf("out %+v; emulator updates %d applied %d", out, got.Updates, got.Applied)
 			}
 			if last := got.UpdateTimes[len(got.UpdateTimes)-1]; !last.Before(deadline) {
 				t.Fatalf("called at %s, after the deadline %s", last, deadline)
@@ -284,11 +284,11 @@ func TestDeadline(t *testing.T) {
 
 		t.Run("Retry-After past the deadline ends the job", func(t *testing.T) {
 			r := newReservation(t, h, time.Now())
-			h.fake.Script(r.ReservationSid, fake.Fault{Status: 429, RetryAfter: "60"})
+			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 429, RetryAfter: "60"})
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Accept{}))
-			got, _ := h.fake.Get(r.ReservationSid)
+			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeExpired || got.Updates != 1 {
-				t.Fatalf("out %+v; fake %+v", out, got)
+				t.Fatalf("out %+v; emulator %+v", out, got)
 			}
 		})
 	})
@@ -296,11 +296,9 @@ func TestDeadline(t *testing.T) {
 
 func TestBadCredentialsFailWithoutRetry(t *testing.T) {
 	h := newTestHarness(t, Options{DataDir: t.TempDir()}, time.Minute)
-	srv := httptest.NewServer(h.fake)
-	defer srv.Close()
-	bad, _ := NewAPI(srv.URL, testAccount, testAccount, "wrongtoken", nil)
+	bad, _ := NewAPI(h.env.URL, testAccount, testAccount, "wrongtoken", nil)
 	r := newReservation(t, h, time.Now())
-	res := bad.Update(context.Background(), workspace, task, r.ReservationSid, policy.Accept{})
+	res := bad.Update(context.Background(), r.WorkspaceSid, r.TaskSid, r.ReservationSid, policy.Accept{})
 	if res.Class != Fatal || res.Status != 401 {
 		t.Fatalf("got %+v, want a fatal 401", res)
 	}

@@ -46,7 +46,7 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 			ok := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es", "vip": false}, map[string]any{"languages": []any{"es"}})
 			boom := decisionlogtest.Reservation(2, map[string]any{"type": "boom", "n": "x"}, nil)
 			forged := decisionlogtest.Reservation(3, map[string]any{"selected_language": "es"}, nil)
-			later := decisionlogtest.Reservation(4, map[string]any{"type": "async"}, nil)
+			later := env.Pending(t, map[string]any{"type": "async"}, nil)
 			none := decisionlogtest.Reservation(5, map[string]any{"type": "chat", "vip": false}, nil)
 			malformed := decisionlogtest.Reservation(6, nil, nil)
 			malformed.WorkerSid = "not-a-worker" // signed, but not a SID: 400
@@ -85,7 +85,7 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 
 			e = env.One(t, later.ReservationSid)
 			if e.Result != handlers.ResultOK || e.Rule != "later-async" || !e.Async || string(e.Answer) != "{}" ||
-				e.Instruction != "reject" || !strings.Contains(string(e.InstructionJSON), `"activity_sid":"WA00000000000000000000000000000001"`) ||
+				e.Instruction != "accept" || string(e.InstructionJSON) != `{"instruction":"accept"}` ||
 				stepsString(e.Steps) != "vip:missing spanish:missing boom:no later-async:match" {
 				t.Errorf("async entry: %+v steps %s", e, stepsString(e.Steps))
 			}
@@ -110,7 +110,8 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 				{decisionlog.Filter{}, 6},
 				{decisionlog.Filter{Result: "fallback"}, 1},
 				{decisionlog.Filter{Rule: "spanish"}, 1},
-				{decisionlog.Filter{Instruction: "reject"}, 2},
+				{decisionlog.Filter{Instruction: "reject"}, 1},
+				{decisionlog.Filter{Instruction: "accept"}, 3}, // ok, boom's on_error, later
 				{decisionlog.Filter{SID: ok.WorkerSid}, 1},
 				{decisionlog.Filter{TaskSid: later.TaskSid}, 1},
 				{decisionlog.Filter{Since: time.Now().Add(time.Hour)}, 0},

@@ -42,8 +42,10 @@
 //     application/json or not a JSON object goes to the fallback URL. The
 //     answer is carried out like the REST update: accept; reject (worker moved
 //     to activity_sid, task offered again); dequeue, call, redirect, conference
-//     (accepted, the instruction and its parameters recorded on the
-//     reservation as "instruction" and "instruction_parameters"); `{}` leaves
+//     (the instruction and its parameters recorded on the reservation as
+//     "instruction" and "instruction_parameters"; dequeue and conference
+//     accept it, call and redirect only with accept true, otherwise it stays
+//     pending for a later accept, as on Twilio); `{}` leaves
 //     the reservation pending until a REST update or task_reservation_timeout
 //     (then timeout, and the worker moves to the timeout activity). The first
 //     accept of a multi-reservation wins; the others are rescinded.
@@ -53,18 +55,24 @@
 //     the workspace's event_callback_url unless events_filter leaves them out.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
-//     proxy's 502 HTML page, delays, dropped connections.
+//     proxy's 502 HTML page, delays, dropped connections, Twilio error
+//     bodies with a chosen code and message (a refused parameter: 400
+//     20001, the reservation left pending), answers held after applying,
+//     2xx bodies broken or cut, and a task moved on to wrapping or
+//     completed right after an update applied (Fault.ThenStatus).
 //
 // Time comes from a Clock: RealClock by default, or a ManualClock that tests
 // Advance to fire reservation, task and target timeouts. Inspection methods
 // (Reservation, Reservations, Task, Workspace, Callbacks, EventDeliveries,
-// Stats) show what happened without going through the API;
-// SetWorkerActivity goes through it, in process (the inspector's button,
-// via package emulator/emuview).
+// Stats) show what happened without going through the API: per reservation
+// the updates, their arrival times, the GETs, the calls placed.
+// SetWorkerActivity goes through the API, in process (the inspector's
+// button, via package emulator/emuview). Package emulatortest sets up
+// pending reservations for a client's tests.
 //
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes
 // one task at a time (multi_task_enabled is recorded, capacity is 1), and
-// call, redirect and conference instructions accept the reservation without
-// placing calls.
+// dequeue, call, redirect and conference instructions record the call they
+// would place without placing it.
 package emulator

@@ -191,9 +191,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	}
 	sid := lastSid(r)
 	e.mu.Lock()
-	if ep == UpdateTaskReservation || ep == UpdateWorkerReservation {
-		e.countUpdateLocked(r) // counted even when a fault stops it: the client did send it
-	}
+	e.observeLocked(ep, r) // counted even when a fault stops it: the client did send it
 	fault, faulty := e.nextFaultLocked(ep, sid)
 	e.mu.Unlock()
 	if faulty && fault.Delay > 0 {
@@ -210,14 +208,25 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 
 	e.mu.Lock()
 	status, body, apiErr := e.run(c, h)
+	if faulty && apiErr == nil {
+		e.moveOnLocked(c, fault)
+	}
 	e.mu.Unlock()
 
-	if e.opt.Latency > 0 {
+	hold := e.opt.Latency
+	if faulty {
+		hold += fault.AfterApply
+	}
+	if hold > 0 {
 		select {
-		case <-time.After(e.opt.Latency):
+		case <-time.After(hold):
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if faulty && apiErr == nil && fault.garbles() {
+		garble(w, r, fault, body)
+		return
 	}
 	if faulty && fault.acts() {
 		misbehave(w, fault) // applied, but the client never learns it

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -60,9 +61,34 @@ type Fault struct {
 	Apply      bool          // carry the request out first, then answer Status or drop
 	Drop       bool          // close the connection without answering
 	Delay      time.Duration // wait this long before acting (the request is not yet applied)
+	// Code and Message replace the Twilio error body's code and message
+	// with Status: Status 400, Code 20001 and no Apply is Twilio refusing a
+	// parameter, the reservation left as it was (pending).
+	Code    int
+	Message string
+	// AfterApply holds the answer this long after the request was carried
+	// out, as a slow network would: a client that gives up meanwhile has
+	// changed state without learning it.
+	AfterApply time.Duration
+	// ThenStatus, on a reservation update that applied, moves the task on
+	// right after, as its worker would through the Tasks API: "wrapping"
+	// (assignment_status wrapping) or "completed"; the accepted
+	// reservation follows the task, as on Twilio.
+	ThenStatus string
+	// BrokenBody carries the request out and answers 200 with a body that
+	// is not JSON (a proxy or a broken answer).
+	BrokenBody bool
+	// CutBody carries the request out and answers 200 with half the body,
+	// holding the rest until the client gives up.
+	CutBody bool
 }
 
+// acts reports whether the fault replaces the real answer with Status or a
+// dropped connection.
 func (f Fault) acts() bool { return f.Status != 0 || f.Drop }
+
+// garbles reports whether the fault answers a 2xx whose body is unreadable.
+func (f Fault) garbles() bool { return f.BrokenBody || f.CutBody }
 
 type faultKey struct {
 	ep  Endpoint
@@ -74,7 +100,23 @@ type faultKey struct {
 // UpdateTaskReservation, the task for ListTaskReservation, the workspace
 // for CreateTask), or about any resource when sid is "". Faults for the
 // resource are used before faults for any.
+//
+// It panics on a fault that cannot be carried out (a ThenStatus other than
+// wrapping or completed, a body fault together with Status or Drop, a Code
+// or Message without Status): a
+// mistake in the test, not in the code under test.
 func (e *Emulator) Script(ep Endpoint, sid string, faults ...Fault) {
+	for _, f := range faults {
+		if f.ThenStatus != "" && f.ThenStatus != resWrapping && f.ThenStatus != resCompleted {
+			panic(fmt.Sprintf("emulator: Fault.ThenStatus %q: want wrapping or completed", f.ThenStatus))
+		}
+		if (f.Code != 0 || f.Message != "") && f.Status == 0 {
+			panic("emulator: Fault.Code and Message go with a Status")
+		}
+		if f.garbles() && f.acts() {
+			panic("emulator: Fault.BrokenBody or CutBody answer 200; they cannot go with Status or Drop")
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k := faultKey{ep, sid}
@@ -107,14 +149,60 @@ func misbehave(w http.ResponseWriter, f Fault) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
-	switch f.Status {
-	case http.StatusTooManyRequests:
+	switch {
+	case f.Code != 0 || f.Message != "":
+		code := f.Code
+		if code == 0 {
+			code = 20001
+		}
+		writeError(w, &apiError{f.Status, code, f.Message})
+	case f.Status == http.StatusTooManyRequests:
 		writeError(w, &apiError{f.Status, 20429, "Too Many Requests"})
-	case http.StatusBadGateway:
+	case f.Status == http.StatusBadGateway:
 		w.Header().Set("Content-Type", "text/html") // a proxy's answer, not Twilio's JSON
 		w.WriteHeader(f.Status)
 		fmt.Fprint(w, "<html><body>502 Bad Gateway</body></html>")
 	default:
 		writeError(w, &apiError{f.Status, 20500, http.StatusText(f.Status)})
 	}
+}
+
+// moveOnLocked carries out f.ThenStatus after the reservation update in c
+// applied: the task's assignment_status goes to wrapping or completed, as
+// its worker would set it, and the accepted reservation follows.
+func (e *Emulator) moveOnLocked(c *call, f Fault) {
+	if f.ThenStatus == "" || c.ws == nil {
+		return
+	}
+	r := c.ws.reservations.get(c.path("Sid"))
+	if r == nil {
+		return
+	}
+	t := c.ws.tasks.get(r.task)
+	if t == nil || checkTaskTransition(t, f.ThenStatus) != nil {
+		return // not accepted (a reject, a call without accept): nothing moves on
+	}
+	if f.ThenStatus == resWrapping {
+		e.wrapTaskLocked(c.ws, t, "")
+	} else {
+		e.completeTaskLocked(c.ws, t, "")
+	}
+	e.dispatchLocked(c.ws)
+}
+
+// garble answers 200 with a body the client cannot read: not JSON, or cut
+// in half with the rest never sent.
+func garble(w http.ResponseWriter, r *http.Request, f Fault, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f.BrokenBody {
+		_, _ = w.Write([]byte("<html>not json</html>"))
+		return
+	}
+	b, _ := json.Marshal(body)
+	_, _ = w.Write(b[:len(b)/2])
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	<-r.Context().Done() // the rest never comes
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,6 +30,7 @@ type reservation struct {
 	applied, updates              int        // state changes applied; update requests received
 	created, updated              time.Time
 	timer                         Timer
+	observed                      // what clients did to it (inspect.go)
 }
 
 func (r *reservation) active() bool {
@@ -179,16 +181,6 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
 }
 
-// countUpdateLocked counts an update request for the reservation in the
-// path, if it exists.
-func (e *Emulator) countUpdateLocked(r *http.Request) {
-	if ws := e.workspaces.get(r.PathValue("WorkspaceSid")); ws != nil {
-		if res := ws.reservations.get(r.PathValue("Sid")); res != nil {
-			res.updates++
-		}
-	}
-}
-
 // Parameters of the reservation update, by type, as Twilio's API defines
 // them; checked before anything changes.
 var (
@@ -260,6 +252,14 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 			return err
 		}
 		r.instruction, r.params = ins, v
+		r.placeCall(ins)
+		if !instructionAccepts(ins, v) {
+			// Twilio places the call or redirects it, but the reservation
+			// stays pending until an accept (or its timeout): only
+			// CallAccept/RedirectAccept=true accept it with the instruction.
+			r.updated = e.clock.Now()
+			break
+		}
 		e.acceptLocked(ws, r)
 	case status == resAccepted:
 		if err := notIn(resPending); err != nil {
@@ -288,4 +288,16 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 	}
 	r.applied++
 	return nil
+}
+
+// instructionAccepts reports whether instruction ins, with parameters v,
+// accepts the reservation: dequeue and conference always do; call and
+// redirect only with CallAccept or RedirectAccept true.
+func instructionAccepts(ins string, v url.Values) bool {
+	key := map[string]string{"call": "CallAccept", "redirect": "RedirectAccept"}[ins]
+	if key == "" {
+		return true
+	}
+	yes, _ := strconv.ParseBool(v.Get(key)) // already checked by applyLocked
+	return yes
 }

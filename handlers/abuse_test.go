@@ -192,8 +192,8 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 	const valid = 60
 	var wg sync.WaitGroup
 	for i := range valid {
-		r := reservation(map[string]any{"n": i}, nil)
-		r.ReservationSid = fmt.Sprintf("WR%032x", i+1)
+		r := pendingReservation(t, api)
+		r.TaskAttributes = map[string]any{"n": i}
 		form, _ := handlers.EncodeForm(&r)
 		for copyN := range 3 { // each valid callback three times (fallback URL, retries)
 			wg.Add(2)
@@ -224,14 +224,20 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 	}
 	wg.Wait()
 	for range 1000 {
-		if len(api.All()) == valid && api.Stats().Applied == valid {
+		if api.Emu.Stats().Applied == valid {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	st := api.Stats()
-	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid {
-		t.Fatalf("fake: %+v, want %d reservations each applied once", st, valid)
+	st := api.Emu.Stats()
+	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid || st.ByStatus["accepted"] != valid {
+		t.Fatalf("emulator: %+v, want %d reservations each applied once", st, valid)
+	}
+	// The forged and broken neighbours stored nothing.
+	for i := range valid {
+		if jobs, err := q.Jobs(context.Background(), fmt.Sprintf("WR%032x", 1000+i)); err != nil || len(jobs) != 0 {
+			t.Fatalf("a refused callback was stored: %v %+v", err, jobs)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/async"
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 )
@@ -22,12 +22,14 @@ func asyncAccept() policy.Policy {
 	})
 }
 
-func openQueue(t *testing.T) (*async.Queue, *fake.Server) {
+// testAccount is the account of reservation() and of the emulator.
+const testAccount = "AC0123456789abcdef0123456789abcdef"
+
+// openQueue opens a queue whose REST calls go to a TaskRouter emulator.
+func openQueue(t *testing.T) (*async.Queue, *emulatortest.Env) {
 	t.Helper()
-	api := fake.New(fake.Options{Credentials: map[string]string{"AC0123456789abcdef0123456789abcdef": "tok123"}, AutoCreate: true})
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	client, err := async.NewAPI(srv.URL, "AC0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdef", "tok123", nil)
+	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
+	client, err := async.NewAPI(env.URL, testAccount, testAccount, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,18 @@ func openQueue(t *testing.T) (*async.Queue, *fake.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return q, api
+	return q, env
+}
+
+// pendingReservation is the callback for a reservation the emulator made
+// pending (a task routed to a worker), as TaskRouter would send it.
+func pendingReservation(t *testing.T, env *emulatortest.Env) policy.Reservation {
+	t.Helper()
+	p := env.One(t)
+	r := reservation(nil, nil)
+	r.WorkspaceSid, r.WorkflowSid, r.TaskQueueSid = p.WorkspaceSid, p.WorkflowSid, p.TaskQueueSid
+	r.TaskSid, r.WorkerSid, r.ReservationSid = p.TaskSid, p.WorkerSid, p.Sid
+	return r
 }
 
 // The async answer is {} only once the decision is stored; a duplicate
@@ -47,20 +60,20 @@ func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = q.Stop(context.Background()); q.Close() })
 	srv := startServer(t, handlers.Options{Decider: guard(t, asyncAccept(), time.Second), Scheduler: q})
-	r := reservation(nil, nil)
+	r := pendingReservation(t, api)
 	for range 2 {
 		if status, body, _ := postSigned(t, srv.URL, r); status != http.StatusOK || body != "{}" {
 			t.Fatalf("got %d %q, want 200 {}", status, body)
 		}
 	}
 	for range 500 {
-		if got, ok := api.Get(r.ReservationSid); ok && got.Status == "accepted" {
+		if api.Get(r.ReservationSid).Status == "accepted" {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got, _ := api.Get(r.ReservationSid); got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
-		t.Fatalf("fake: %+v", got)
+	if got := api.Get(r.ReservationSid); got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
+		t.Fatalf("emulator: %+v", got)
 	}
 	if !strings.Contains(srv.Log.String(), `"duplicate":true`) {
 		t.Errorf("the duplicate callback was not logged as one")

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,7 +14,8 @@ import (
 
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/async/asynctest"
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/telemetry"
 )
@@ -78,10 +78,8 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 	if db == "postgres" {
 		o.DatabaseURL = asynctest.DatabaseURL(t)
 	}
-	api := fake.New(fake.Options{Credentials: map[string]string{"AC0123456789abcdef0123456789abcdef": "tok123"}, AutoCreate: true})
-	apiSrv := httptest.NewServer(api)
-	t.Cleanup(apiSrv.Close)
-	client, err := async.NewAPI(apiSrv.URL, "AC0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdef", "tok123", telemetry.Transport(nil, tp))
+	api := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
+	client, err := async.NewAPI(api.URL, testAccount, testAccount, testToken, telemetry.Transport(nil, tp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +94,7 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 	t.Cleanup(func() { _ = q.Stop(context.Background()); q.Close() })
 	srv := startServer(t, handlers.Options{Decider: guard(t, asyncAccept(), time.Second), Scheduler: q, Tracer: tp.Tracer(handlers.TracerName)})
 
-	r := reservation(nil, nil)
+	r := pendingReservation(t, api)
 	if status, body, _ := postSigned(t, srv.URL, r); status != http.StatusOK || body != "{}" {
 		t.Fatalf("got %d %q, want 200 {}", status, body)
 	}
@@ -113,8 +111,8 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got, _ := api.Get(r.ReservationSid); got.Status != "accepted" {
-		t.Fatalf("fake: %+v, want accepted", got)
+	if got := api.Get(r.ReservationSid); got.Status != "accepted" {
+		t.Fatalf("emulator: %+v, want accepted", got)
 	}
 
 	spans := exp.GetSpans()

@@ -103,7 +103,7 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			h := newHarness(t, store, nil)
 			spanish := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
-			later := decisionlogtest.Reservation(2, map[string]any{"type": "async"}, nil)
+			later := h.Pending(t, map[string]any{"type": "async"}, nil)
 			if s, b := h.Post(t, spanish, decisionlogtest.Token); s != 200 {
 				t.Fatalf("%d %s", s, b)
 			}
@@ -130,7 +130,7 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			}
 
 			// The async decision's attempts, linked by ReservationSid, once
-			// the worker has applied it to the fake TaskRouter.
+			// the worker has applied it to the emulated TaskRouter.
 			asyncID := h.One(t, later.ReservationSid).ID
 			var detail struct {
 				Decision decisionlog.Entry
@@ -152,7 +152,8 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			out := decode[async.Output](t, string(detail.Jobs[0].Output))
-			if out.Outcome != async.OutcomeApplied || detail.Jobs[0].State != "completed" || detail.Decision.Rule != "later-async" {
+			if got := h.TaskRouter.Get(later.ReservationSid); out.Outcome != async.OutcomeApplied || detail.Jobs[0].State != "completed" ||
+				detail.Decision.Rule != "later-async" || got.Status != "accepted" || got.Applied != 1 {
 				t.Fatalf("async detail: %+v output %+v", detail, out)
 			}
 			if s, page := get(t, h.Admin+"/decisions/"+itoa(asyncID)); s != 200 || !strings.Contains(page, "Async attempts") || !strings.Contains(page, `&#34;outcome&#34;: &#34;applied&#34;`) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,8 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/async/asynctest"
-	"github.com/assignd/assignd/async/fake"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 )
@@ -64,15 +64,25 @@ func startBinary(t *testing.T, bin string, env []string, port string) *proc {
 	}
 }
 
-// callback posts a signed callback for reservation n and wants {}.
-func (p *proc) callback(t *testing.T, n int) {
+// callback posts a signed callback for reservation r and wants {}.
+func (p *proc) callback(t *testing.T, r emulatortest.Reservation) {
 	t.Helper()
-	if err := p.tryCallback(n); err != nil {
+	if err := p.tryCallback(r); err != nil {
 		t.Fatalf("%v\n%s", err, p.logs)
 	}
 }
 
-func reservationSid(n int) string { return fmt.Sprintf("WR%032d", n) }
+// newTaskRouter serves a TaskRouter emulator for the crash account with n
+// pending reservations (tasks routed to workers, waiting for assignd's
+// update); updateFaults are scripted, in order, for the reservation
+// updates that follow.
+func newTaskRouter(t *testing.T, n int, updateFaults ...emulator.Fault) (*emulatortest.Env, []emulatortest.Reservation) {
+	t.Helper()
+	env := emulatortest.New(t, emulator.Options{AccountSid: crashAccount, AuthToken: crashToken})
+	rs := env.Pending(t, n, map[string]any{"type": "email"})
+	env.Emu.Script(emulator.UpdateTaskReservation, "", updateFaults...)
+	return env, rs
+}
 
 // TestCrashAndRestart runs the real binary: it stores async decisions, is
 // killed with SIGKILL mid-queue, restarted, drained with SIGTERM mid-queue,
@@ -98,30 +108,32 @@ func TestCrashAndRestart(t *testing.T) {
 func crashAndRestart(t *testing.T, bin string, env []string) {
 	// Each update is applied at once but answered 150 ms later: a kill in
 	// that window leaves an applied update the process never heard about.
-	api := fake.New(fake.Options{Credentials: map[string]string{crashAccount: crashToken}, AutoCreate: true, Latency: 150 * time.Millisecond})
-	srv := httptest.NewServer(api)
-	defer srv.Close()
+	const batch = 30
+	held := make([]emulator.Fault, 4*batch) // more than the updates the test makes
+	for i := range held {
+		held[i] = emulator.Fault{AfterApply: 150 * time.Millisecond}
+	}
+	api, rs := newTaskRouter(t, 2*batch, held...)
 	policyFile := filepath.Join(t.TempDir(), "async.yaml")
 	if err := os.WriteFile(policyFile, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
 	env = append(env, "PORT="+port, "TWILIO_ACCOUNT_SID="+crashAccount, "TWILIO_AUTH_TOKEN="+crashToken,
-		"TWILIO_API_BASE_URL="+srv.URL, "POLICY_FILE="+policyFile, "PUBLIC_URL=http://127.0.0.1:"+port, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
+		"TWILIO_API_BASE_URL="+api.URL, "POLICY_FILE="+policyFile, "PUBLIC_URL=http://127.0.0.1:"+port, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
 		"TWILIO_EDGE=", "TWILIO_REGION=")
-	const batch = 30
 
 	// Run 1: store a batch, then SIGKILL while the queue is working.
 	p := startBinary(t, bin, env, port)
-	for n := 1; n <= batch; n++ {
-		p.callback(t, n)
+	for _, r := range rs[:batch] {
+		p.callback(t, r)
 	}
 	time.Sleep(200 * time.Millisecond) // let a REST call or two be in flight
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Wait()
-	pendingAfterKill := batch - countStatus(api, "accepted")
+	pendingAfterKill := batch - api.CountStatus("accepted")
 	if pendingAfterKill == 0 {
 		t.Fatalf("the queue had drained before the kill; the test proves nothing")
 	}
@@ -129,8 +141,8 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	// Run 2: a second batch and SIGTERM at once: in-flight REST calls finish,
 	// the rest stays stored, and the process exits cleanly.
 	p = startBinary(t, bin, env, port)
-	for n := batch + 1; n <= 2*batch; n++ {
-		p.callback(t, n)
+	for _, r := range rs[batch:] {
+		p.callback(t, r)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -138,11 +150,9 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("SIGTERM exit: %v\n%s", err, p.logs)
 	}
-	for _, r := range api.All() {
-		n := 0
-		fmt.Sscanf(r.Sid[2:], "%d", &n)
-		if n > batch && r.Updates != r.Applied {
-			t.Fatalf("SIGTERM cut a REST call short: %+v", r)
+	for _, r := range rs[batch:] {
+		if got := api.Get(r.Sid); got.Updates != got.Applied {
+			t.Fatalf("SIGTERM cut a REST call short: %+v", got)
 		}
 	}
 	if !strings.Contains(p.logs.String(), "finishing in-flight REST calls") {
@@ -152,11 +162,11 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	// Run 3: everything stored is applied, exactly once, and duplicate
 	// callbacks for already-handled reservations change nothing.
 	p = startBinary(t, bin, env, port)
-	for n := 1; n <= 2*batch; n += 7 {
-		p.callback(t, n)
+	for n := 0; n < 2*batch; n += 7 {
+		p.callback(t, rs[n])
 	}
 	deadline := time.Now().Add(150 * time.Second) // a hang guard (River's rescuer, the backstop, runs every 30 s)
-	for countStatus(api, "accepted") < 2*batch && time.Now().Before(deadline) {
+	for api.CountStatus("accepted") < 2*batch && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// And the store drains: jobs orphaned by the SIGKILL are re-run (at start
@@ -171,9 +181,9 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 		t.Fatalf("queue depth %d after waiting", d)
 	}
 	t.Logf("queue drained %s after all reservations were accepted", time.Since(drainStart).Round(100*time.Millisecond))
-	all := api.All()
+	all := api.Emu.Reservations()
 	if len(all) != 2*batch {
-		t.Fatalf("fake saw %d reservations, want %d", len(all), 2*batch)
+		t.Fatalf("the emulator holds %d reservations, want %d", len(all), 2*batch)
 	}
 	for _, r := range all {
 		if r.Status != "accepted" || r.Applied != 1 {
@@ -187,16 +197,6 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 		strings.Count(p.logs.String(), `"verified_by_fetch":true`))
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.cmd.Wait()
-}
-
-func countStatus(api *fake.Server, status string) int {
-	n := 0
-	for _, r := range api.All() {
-		if r.Status == status {
-			n++
-		}
-	}
-	return n
 }
 
 // queueDepth sums assignd_async_queue_depth over states from the admin
@@ -239,15 +239,14 @@ func TestTwoInstancesCrash(t *testing.T) {
 	}
 	db := asynctest.DatabaseURL(t)
 	bin := buildBinary(t)
-	api := fake.New(fake.Options{Credentials: map[string]string{crashAccount: crashToken}, AutoCreate: true})
 	const n = 40
 	// Every update waits 1 s before it applies: a killed instance's calls
 	// are then cut before they apply, and only a re-run can apply them.
-	for range 4 * n {
-		api.Script("", fake.Fault{Delay: time.Second})
+	slow := make([]emulator.Fault, 4*n)
+	for i := range slow {
+		slow[i] = emulator.Fault{Delay: time.Second}
 	}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
+	api, rs := newTaskRouter(t, n, slow...)
 	policyFile := filepath.Join(t.TempDir(), "async.yaml")
 	if err := os.WriteFile(policyFile, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -256,19 +255,19 @@ func TestTwoInstancesCrash(t *testing.T) {
 		port := freePort(t)
 		return startBinary(t, bin, []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL=" + db,
 			"PORT=" + port, "PUBLIC_URL=http://127.0.0.1:" + port, "TWILIO_ACCOUNT_SID=" + crashAccount, "TWILIO_AUTH_TOKEN=" + crashToken,
-			"TWILIO_API_BASE_URL=" + srv.URL, "POLICY_FILE=" + policyFile, "ASYNC_WORKERS=8", "LOG_LEVEL=info",
+			"TWILIO_API_BASE_URL=" + api.URL, "POLICY_FILE=" + policyFile, "ASYNC_WORKERS=8", "LOG_LEVEL=info",
 			"TWILIO_EDGE=", "TWILIO_REGION="}, port)
 	}
 	a, b := start(), start()
 
 	errs := make(chan error, 2*n)
 	var wg sync.WaitGroup
-	for i := 1; i <= n; i++ {
+	for _, r := range rs {
 		for _, p := range []*proc{a, b} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- p.tryCallback(i)
+				errs <- p.tryCallback(r)
 			}()
 		}
 	}
@@ -285,10 +284,10 @@ func TestTwoInstancesCrash(t *testing.T) {
 	}
 	killed := time.Now()
 	_ = a.cmd.Wait()
-	if c := countStatus(api, "accepted"); c == n {
+	if c := api.CountStatus("accepted"); c == n {
 		t.Fatalf("all %d accepted before the kill took effect; the test proves nothing", n)
 	}
-	for countStatus(api, "accepted") < n && time.Since(killed) < 90*time.Second { // a hang guard
+	for api.CountStatus("accepted") < n && time.Since(killed) < 90*time.Second { // a hang guard
 		time.Sleep(50 * time.Millisecond)
 	}
 	rescue := time.Since(killed)
@@ -296,13 +295,13 @@ func TestTwoInstancesCrash(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	drained := time.Since(killed)
-	for _, r := range api.All() {
+	for _, r := range api.Emu.Reservations() {
 		if r.Status != "accepted" || r.Applied != 1 {
 			t.Errorf("%s: status %s applied %d times (updates %d, fetches %d)", r.Sid, r.Status, r.Applied, r.Updates, r.Fetches)
 		}
 	}
-	if got := len(api.All()); got != n {
-		t.Errorf("fake saw %d reservations, want %d", got, n)
+	if got := len(api.Emu.Reservations()); got != n {
+		t.Errorf("the emulator holds %d reservations, want %d", got, n)
 	}
 	if !strings.Contains(b.logs.String(), "requeued async decisions of an instance that stopped heartbeating") {
 		t.Errorf("the surviving instance never requeued the dead one's decisions:\n%s", b.logs)
@@ -317,11 +316,12 @@ func TestTwoInstancesCrash(t *testing.T) {
 }
 
 // tryCallback is callback for goroutines: it reports instead of failing.
-func (p *proc) tryCallback(n int) error {
+// It sends what TaskRouter would for the emulator's pending reservation pr.
+func (p *proc) tryCallback(pr emulatortest.Reservation) error {
 	r := policy.Reservation{
-		AccountSid: crashAccount, WorkspaceSid: fmt.Sprintf("WS%032d", 1), WorkflowSid: fmt.Sprintf("WW%032d", 1),
-		TaskQueueSid: fmt.Sprintf("WQ%032d", 1), WorkerSid: fmt.Sprintf("WK%032d", n), TaskSid: fmt.Sprintf("WT%032d", n),
-		ReservationSid: reservationSid(n), TaskAttributes: map[string]any{"type": "email"},
+		AccountSid: crashAccount, WorkspaceSid: pr.WorkspaceSid, WorkflowSid: pr.WorkflowSid,
+		TaskQueueSid: pr.TaskQueueSid, WorkerSid: pr.WorkerSid, TaskSid: pr.TaskSid,
+		ReservationSid: pr.Sid, TaskAttributes: map[string]any{"type": "email"},
 	}
 	form, _ := handlers.EncodeForm(&r)
 	u := "http://127.0.0.1:" + p.port + "/assignment"
@@ -330,12 +330,12 @@ func (p *proc) tryCallback(n int) error {
 	req.Header.Set("X-Twilio-Signature", handlers.Sign(crashToken, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("callback %d: %w", n, err)
+		return fmt.Errorf("callback %s: %w", pr.Sid, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || string(body) != "{}" {
-		return fmt.Errorf("callback %d: %d %s", n, resp.StatusCode, body)
+		return fmt.Errorf("callback %s: %d %s", pr.Sid, resp.StatusCode, body)
 	}
 	return nil
 }

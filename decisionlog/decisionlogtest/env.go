@@ -1,6 +1,6 @@
 // Package decisionlogtest runs the real callback handlers over loopback with
-// a decision log (and an async queue applying decisions to the fake
-// TaskRouter API) on SQLite or PostgreSQL, for the decision log's and the
+// a decision log (and an async queue applying decisions to a TaskRouter
+// emulator) on SQLite or PostgreSQL, for the decision log's and the
 // inspector's tests.
 package decisionlogtest
 
@@ -19,14 +19,15 @@ import (
 
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/async/asynctest"
-	"github.com/assignd/assignd/async/fake"
 	"github.com/assignd/assignd/decisionlog"
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
 )
 
-// Token signs callbacks; Account owns the fake REST API.
+// Token signs callbacks; Account owns the emulated TaskRouter account.
 const (
 	Token   = "testtoken0123456789"
 	Account = "AC0123456789abcdef0123456789abcdef"
@@ -34,7 +35,8 @@ const (
 
 // Policy is the rules file the environment starts with. Each rule exercises
 // one kind of step: an attribute missing (vip on most tasks), a match, an
-// evaluation error (boom: comparing a string with a number), an async rule.
+// evaluation error (boom: comparing a string with a number), an async rule
+// (send it for a reservation from Pending: its update goes to TaskRouter).
 const Policy = `
 rules:
   - name: vip
@@ -48,7 +50,7 @@ rules:
     then: {instruction: accept}
   - name: later-async
     when: 'task.type == "async"'
-    then: {instruction: reject, activity_sid: WA00000000000000000000000000000001, async: true}
+    then: {instruction: accept, async: true}
 default: {instruction: reject, activity_sid: WA00000000000000000000000000000002}
 on_error: {instruction: accept}
 `
@@ -58,11 +60,12 @@ var Stores = []string{"sqlite", "postgres"}
 
 // Env is a running callback server with a decision log.
 type Env struct {
-	URL     string // callback server, e.g. http://127.0.0.1:1234
-	Log     *decisionlog.Log
-	Queue   *async.Queue
-	Fake    *fake.Server
-	Current *policy.Current
+	URL   string // callback server, e.g. http://127.0.0.1:1234
+	Log   *decisionlog.Log
+	Queue *async.Queue
+	// TaskRouter is the emulator the queue's REST calls go to.
+	TaskRouter *emulatortest.Env
+	Current    *policy.Current
 	// DataDir and DatabaseURL locate the log's store, for raw reads.
 	DataDir, DatabaseURL string
 }
@@ -78,10 +81,8 @@ func New(t testing.TB, store string, mode decisionlog.Mode, o decisionlog.Option
 	ctx := context.Background()
 	log := zerolog.New(io.Discard)
 
-	e.Fake = fake.New(fake.Options{Credentials: map[string]string{Account: Token}, AutoCreate: true})
-	api := httptest.NewServer(e.Fake)
-	t.Cleanup(api.Close)
-	client, err := async.NewAPI(api.URL, Account, Account, Token, nil)
+	e.TaskRouter = emulatortest.New(t, emulator.Options{AccountSid: Account, AuthToken: Token})
+	client, err := async.NewAPI(e.TaskRouter.URL, Account, Account, Token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +140,18 @@ func Reservation(n int, task, worker map[string]any) policy.Reservation {
 		WorkerSid: sid("WK"), TaskSid: sid("WT"), ReservationSid: sid("WR"),
 		TaskAge: 7, TaskPriority: 2, TaskAttributes: task, WorkerAttributes: worker, Timestamp: "1764370000",
 	}
+}
+
+// Pending is a reservation the emulator made pending (a task with these
+// attributes routed to a worker of its own), as its callback names it: the
+// one to send when the decision is async and its REST update must apply.
+func (e *Env) Pending(t testing.TB, task, worker map[string]any) policy.Reservation {
+	t.Helper()
+	p := e.TaskRouter.Pending(t, 1, task)[0]
+	r := Reservation(0, task, worker)
+	r.WorkspaceSid, r.WorkflowSid, r.TaskQueueSid = p.WorkspaceSid, p.WorkflowSid, p.TaskQueueSid
+	r.WorkerSid, r.TaskSid, r.ReservationSid = p.WorkerSid, p.TaskSid, p.Sid
+	return r
 }
 
 // Post sends r as TaskRouter would, signed with token (Token for a good
