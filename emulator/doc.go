@@ -42,8 +42,10 @@
 //     application/json or not a JSON object goes to the fallback URL. The
 //     answer is carried out like the REST update: accept; reject (worker moved
 //     to activity_sid, task offered again); dequeue, call, redirect, conference
-//     (accepted, the instruction and its parameters recorded on the
-//     reservation as "instruction" and "instruction_parameters"); `{}` leaves
+//     (the instruction and its parameters recorded on the reservation as
+//     "instruction" and "instruction_parameters"; dequeue and conference
+//     accept it, call and redirect only with accept true, otherwise it stays
+//     pending for a later accept, as on Twilio); `{}` leaves
 //     the reservation pending until a REST update or task_reservation_timeout
 //     (then timeout, and the worker moves to the timeout activity). The first
 //     accept of a multi-reservation wins; the others are rescinded.
@@ -63,6 +65,6 @@
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes
 // one task at a time (multi_task_enabled is recorded, capacity is 1), and
-// call, redirect and conference instructions accept the reservation without
-// placing calls.
+// dequeue, call, redirect and conference instructions record the call they
+// would place without placing it.
 package emulator

@@ -12,7 +12,7 @@ type ReservationInfo struct {
 	Status                                              string
 	Instruction                                         string     // accept, reject, dequeue, call, redirect, conference
 	Params                                              url.Values // the update or callback answer that decided it
-	Applied                                             int        // state changes applied (exactly-once wants 1)
+	Applied                                             int        // updates carried out, a call placed without accepting too (exactly-once wants 1)
 	Updates                                             int        // REST update requests received
 	Created, Updated                                    time.Time
 }

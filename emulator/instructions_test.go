@@ -94,11 +94,11 @@ func TestInstructionsRESTAndCallbackAgree(t *testing.T) {
 		var info emulator.ReservationInfo
 		waitFor(t, ins.Name()+" applied", func() bool {
 			info, _ = h.emu.Reservation(sid)
-			return info.Status != "pending"
+			return info.Instruction != ""
 		})
 		// Clear the way for the next round.
 		next := (&openapi.UpdateTaskParams{}).SetAssignmentStatus("completed")
-		if info.Status == "rejected" {
+		if info.Status != "accepted" {
 			next.SetAssignmentStatus("canceled")
 		}
 		if _, err := h.api.UpdateTask(ws, *task.Sid, next); err != nil {
@@ -111,8 +111,11 @@ func TestInstructionsRESTAndCallbackAgree(t *testing.T) {
 		rest := run(ins, false)
 		cb := run(ins, true)
 		wantStatus := "accepted"
-		if ins.Name() == "reject" {
+		switch ins.Name() {
+		case "reject":
 			wantStatus = "rejected"
+		case "redirect": // with accept false: redirected, still pending
+			wantStatus = "pending"
 		}
 		if rest.Status != wantStatus || cb.Status != wantStatus || rest.Instruction != ins.Name() || cb.Instruction != ins.Name() {
 			t.Errorf("%s: REST → %s (%s), callback → %s (%s), want %s", ins.Name(), rest.Status, rest.Instruction, cb.Status, cb.Instruction, wantStatus)
@@ -178,5 +181,49 @@ func TestBadReservationUpdates(t *testing.T) {
 	_, err := h.api.FetchTaskReservation(ws, *other.Sid, sid)
 	if re := restErr(t, err); re.Status != 404 || re.Code != 20404 {
 		t.Fatalf("reservation under another task: %+v", re)
+	}
+}
+
+// Call and redirect accept the reservation only with accept true, as on
+// Twilio: without it the call is recorded and the reservation stays pending
+// for a later accept, which then applies (and only then is the task
+// assigned). The async worker's at-most-once check relies on this.
+func TestCallAndRedirectWithoutAcceptStayPending(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	a := newApp(t, answerAlways(`{}`))
+	l := tutorial(t, h, a, nil)
+	ws, wf := l.Workspace, l.Workflows["Tutorial Workflow"]
+	for name, p := range map[string]*openapi.UpdateTaskReservationParams{
+		"call": (&openapi.UpdateTaskReservationParams{}).SetInstruction("call").SetCallFrom("+15550001111").
+			SetCallUrl("https://app.example/twiml").SetCallTo("client:alice").SetCallAccept(false),
+		"redirect": (&openapi.UpdateTaskReservationParams{}).SetInstruction("redirect").
+			SetRedirectCallSid("CA0123456789abcdef0123456789abcdef").SetRedirectUrl("https://app.example/twiml"),
+	} {
+		h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
+		task := h.createTask(ws, wf, `{"selected_language":"es"}`)
+		sid := *h.reservations(ws, *task.Sid)[0].Sid
+		got, err := h.api.UpdateTaskReservation(ws, *task.Sid, sid, p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if str(got.ReservationStatus) != "pending" {
+			t.Fatalf("%s without accept: reservation %s, want pending", name, str(got.ReservationStatus))
+		}
+		info, _ := h.emu.Reservation(sid)
+		if info.Instruction != name || info.Status != "pending" || info.Applied != 1 {
+			t.Fatalf("%s without accept: %+v, want the instruction recorded, pending, applied once", name, info)
+		}
+		if tk, _ := h.emu.Task(*task.Sid); tk.Status != "reserved" {
+			t.Fatalf("%s without accept: task %s, want reserved", name, tk.Status)
+		}
+		if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, sid, (&openapi.UpdateTaskReservationParams{}).SetReservationStatus("accepted")); err != nil {
+			t.Fatalf("%s, then accept: %v", name, err)
+		}
+		if tk, _ := h.emu.Task(*task.Sid); tk.Status != "assigned" {
+			t.Fatalf("%s, then accept: task %s, want assigned", name, tk.Status)
+		}
+		if _, err := h.api.UpdateTask(ws, *task.Sid, (&openapi.UpdateTaskParams{}).SetAssignmentStatus("completed")); err != nil {
+			t.Fatalf("closing the task: %v", err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -260,6 +261,13 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 			return err
 		}
 		r.instruction, r.params = ins, v
+		if !instructionAccepts(ins, v) {
+			// Twilio places the call or redirects it, but the reservation
+			// stays pending until an accept (or its timeout): only
+			// CallAccept/RedirectAccept=true accept it with the instruction.
+			r.updated = e.clock.Now()
+			break
+		}
 		e.acceptLocked(ws, r)
 	case status == resAccepted:
 		if err := notIn(resPending); err != nil {
@@ -288,4 +296,16 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 	}
 	r.applied++
 	return nil
+}
+
+// instructionAccepts reports whether instruction ins, with parameters v,
+// accepts the reservation: dequeue and conference always do; call and
+// redirect only with CallAccept or RedirectAccept true.
+func instructionAccepts(ins string, v url.Values) bool {
+	key := map[string]string{"call": "CallAccept", "redirect": "RedirectAccept"}[ins]
+	if key == "" {
+		return true
+	}
+	yes, _ := strconv.ParseBool(v.Get(key)) // already checked by applyLocked
+	return yes
 }
