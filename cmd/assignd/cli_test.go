@@ -27,7 +27,7 @@ func runOut(args []string, environ []string) (stdout, stderr string, err error) 
 func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"fake-taskrouter"}, {"version"},
+		{"policy", "explain"}, {"emulator"}, {"version"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)

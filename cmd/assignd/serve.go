@@ -35,7 +35,7 @@ const httpDrain = 5 * time.Second
 
 // serve runs the service. Configuration is the environment only; the mode
 // (development or production) is config's decision, made once in Load.
-func serve(ctx context.Context, environ []string, stdout io.Writer) error {
+func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return err
@@ -79,11 +79,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg).run(ctx)
 	}
 
-	api, stopFake, err := restAPI(ctx, cfg, log, restTransport(tracing))
+	api, stopEmulator, err := restAPI(ctx, cfg, log, restTransport(tracing), dev)
 	if err != nil {
 		return err
 	}
-	defer stopFake()
+	defer stopEmulator()
 	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing))
 	if err != nil {
 		return err
