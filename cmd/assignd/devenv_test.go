@@ -23,7 +23,7 @@ import (
 // TaskRouter emulator, driven over loopback HTTP the way the tutorial's curl
 // lines drive Twilio.
 type devRun struct {
-	t       *testing.T
+	t       testing.TB
 	port    string // the service's
 	api     string // the emulator's base URL
 	ws      string // the workspace SID, found over the API
@@ -39,7 +39,7 @@ type devRun struct {
 // mode with the in-process emulator on a free port), with environ (PORT and
 // DATA_DIR are added unless given) and the workspace file (the tutorial's
 // when ""), and finds the workspace over REST.
-func startDev(t *testing.T, environ []string, workspace string) *devRun {
+func startDev(t testing.TB, environ []string, workspace string) *devRun {
 	t.Helper()
 	d := &devRun{t: t, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
 	dataDir := ""
@@ -239,7 +239,7 @@ func (d *devRun) logLine(msg string, want map[string]any) map[string]any {
 }
 
 // waitUntil polls cond for up to a minute: generous, for a loaded machine.
-func waitUntil(t *testing.T, what string, cond func() bool, detail func() string) {
+func waitUntil(t testing.TB, what string, cond func() bool, detail func() string) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -249,7 +249,7 @@ func waitUntil(t *testing.T, what string, cond func() bool, detail func() string
 }
 
 // writeFile writes content to a new file in a test directory.
-func writeFile(t *testing.T, name, content string) string {
+func writeFile(t testing.TB, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
