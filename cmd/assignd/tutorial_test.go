@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -252,4 +254,36 @@ func guideSid(t *testing.T, out, kind, name string) string {
 	}
 	t.Fatalf("the guide lists no %s %q:\n%s", kind, name, out)
 	return ""
+}
+
+// The README's "Run the tutorial offline" quotes the tutorial workspace's
+// SIDs: they must be the ones the emulator gives it.
+func TestReadmeTutorialSids(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for what, sid := range map[string]string{
+		"workspace":       tutorialSid("WS"),
+		"worker Alice":    tutorialSid("WK", "Alice"),
+		"worker Bob":      tutorialSid("WK", "Bob"),
+		"activity Idle":   tutorialSid("WA", "Idle"),
+		"the workflow":    tutorialSid("WW", "Tutorial Workflow"),
+		"emulator's port": "127.0.0.1" + defaultEmulatorAddr[strings.Index(defaultEmulatorAddr, ":"):],
+	} {
+		if !strings.Contains(readme, sid) {
+			t.Errorf("README lacks %s's %s", what, sid)
+		}
+	}
+	for _, sid := range regexp.MustCompile(`\b(WS|WK|WA|WW)[0-9a-f]{32}\b`).FindAllString(readme, -1) {
+		known := false
+		for _, want := range []string{tutorialSid("WS"), tutorialSid("WK", "Alice"), tutorialSid("WK", "Bob"),
+			tutorialSid("WA", "Idle"), tutorialSid("WA", "Offline"), tutorialSid("WW", "Tutorial Workflow")} {
+			known = known || sid == want
+		}
+		if !known {
+			t.Errorf("README quotes %s, which is no SID of the tutorial workspace", sid)
+		}
+	}
 }
