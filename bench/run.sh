@@ -34,8 +34,9 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
-# Queue depth from /metrics; -1 when it could not be read (a failed scrape must not look like an empty queue).
-depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
+# Queue depth from the admin listener's /metrics (on port+1000); -1 when it could not be read (a failed
+# scrape must not look like an empty queue).
+depth() { curl -fs "http://127.0.0.1:$(( $1 + 1000 ))/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
 
 # (a) floor
 # The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.
@@ -70,7 +71,7 @@ serve() { # name port extra-env…
   # DATABASE_URL only when a run passes it: the caller's names the admin database.
   # Development mode on purpose: the embedded example policy, REST calls to the local emulator.
   env -u DATABASE_URL ASSIGND_MODE=development PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
-    DATA_DIR="$OUT/data-$name" LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
+    DATA_DIR="$OUT/data-$name" ADMIN_ADDR=127.0.0.1:$(( port + 1000 )) LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/readyz"
 }

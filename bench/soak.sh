@@ -24,8 +24,8 @@ go build -o "$OUT/taskgen" ./bench/taskgen
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-metric() { curl -fs http://127.0.0.1:18180/metrics | awk -v m="$1" '$1 == m {print $2}'; }
-depth() { curl -fs http://127.0.0.1:18180/metrics | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
+metric() { curl -fs http://127.0.0.1:18190/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+depth() { curl -fs http://127.0.0.1:18190/metrics | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 WORKERS=${WORKERS:-200}
@@ -44,7 +44,7 @@ for _ in $(seq 1 100); do curl -fs -u "$ACC:$TOK" http://127.0.0.1:18181/v1/Work
 # SQLite unless SOAK_DATABASE_URL names a database of its own (never the inherited DATABASE_URL).
 # Development mode on purpose: the embedded example policy, REST calls to the local emulator.
 env -u DATABASE_URL ${SOAK_DATABASE_URL:+DATABASE_URL=$SOAK_DATABASE_URL} ASSIGND_MODE=development PORT=18180 TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18181 \
-  DATA_DIR="$OUT/data" "$OUT/assignd" >"$OUT/assignd.log" 2>&1 &
+  DATA_DIR="$OUT/data" ADMIN_ADDR=127.0.0.1:18190 "$OUT/assignd" >"$OUT/assignd.log" 2>&1 &
 srv=$!; pids+=($srv)
 for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18180/readyz >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -69,6 +69,6 @@ stats=$(curl -fs -u "$ACC:$TOK" http://127.0.0.1:18181/__emulator/stats)
   echo "goroutines: ${gor_start} after 30 s, ${gor_end} at the end"
   echo "queue depth after the run: $(depth)"
   echo "emulator: $stats"
-  echo "async outcomes: $(curl -fs http://127.0.0.1:18180/metrics | grep '^assignd_async_jobs_total' | tr '\n' ' ')"
-  echo "retries: $(curl -fs http://127.0.0.1:18180/metrics | grep '^assignd_async_retries_total' | tr '\n' ' ')"
+  echo "async outcomes: $(curl -fs http://127.0.0.1:18190/metrics | grep '^assignd_async_jobs_total' | tr '\n' ' ')"
+  echo "retries: $(curl -fs http://127.0.0.1:18190/metrics | grep '^assignd_async_retries_total' | tr '\n' ' ')"
 } | tee "$OUT/report.txt"
