@@ -18,40 +18,39 @@ import (
 // (config refuses a policy with async rules then). In development: a
 // TaskRouter emulator, either the one TWILIO_API_BASE_URL names (assignd
 // emulator) or one started in this process and wired to this service
-// (startDevEmulator). stop shuts down an in-process emulator.
-func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, transport http.RoundTripper, dev devOptions) (api *async.API, stop func(), err error) {
-	stop = func() {}
+// (startDevEmulator), returned as emu (nil otherwise) for serve to quiesce
+// and close.
+func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, transport http.RoundTripper, dev devOptions) (api *async.API, emu *runningEmulator, err error) {
 	if cfg.HasTwilioCredentials() {
 		user, pass := cfg.AccountSid, cfg.AuthToken
 		if cfg.APIKey != "" {
 			user, pass = cfg.APIKey, cfg.APISecret
 		}
 		api, err = async.NewAPI(cfg.APIBaseURL, cfg.AccountSid, user, pass, transport)
-		return api, stop, err
+		return api, nil, err
 	}
 	if cfg.Mode == config.Production {
-		return nil, stop, nil
+		return nil, nil, nil
 	}
 	base := cfg.APIBaseURL
 	var acct account
 	if base == config.Default("TWILIO_API_BASE_URL") {
-		var emu *runningEmulator
 		emu, acct, err = startDevEmulator(cfg, log, dev)
 		if err != nil {
-			return nil, stop, err
+			return nil, nil, err
 		}
-		base, stop = emu.Base, emu.Close
+		base = emu.Base
 	} else if acct, err = emulatorAccount(cfg); err != nil { // the account `assignd emulator` serves
-		return nil, stop, err
+		return nil, nil, err
 	}
 	log.Warn().Str("taskrouter_api", base).
 		Msg("DEVELOPMENT MODE: no Twilio credentials, so the REST API and the assignment callbacks are a local TaskRouter emulator's, not Twilio's")
 	api, err = async.NewAPI(base, acct.Sid, acct.Sid, acct.Token, transport)
 	if err != nil {
-		stop()
-		return nil, func() {}, err
+		emu.Close()
+		return nil, nil, err
 	}
-	return api, stop, nil
+	return api, emu, nil
 }
 
 // openQueue opens the durable queue and registers its metrics.

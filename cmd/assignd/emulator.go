@@ -201,9 +201,23 @@ func startEmulator(s emulatorSetup) (*runningEmulator, error) {
 	return &runningEmulator{Base: base, Loaded: loaded, Emu: emu, spec: s.Spec, srv: srv}, nil
 }
 
+// Quiesce stops the emulator calling out: no new reservations, callbacks or
+// event callbacks, and those in flight finished. Its REST API keeps
+// answering. A service in the same process calls it before it stops
+// listening, as TaskRouter would keep calling a service that is draining.
+// Nil-safe.
+func (r *runningEmulator) Quiesce() {
+	if r != nil {
+		r.Emu.Close()
+	}
+}
+
 // Close stops taking requests, then waits for the callbacks and events the
-// emulator has started.
+// emulator has started. Nil-safe.
 func (r *runningEmulator) Close() {
+	if r == nil {
+		return
+	}
 	_ = r.srv.Close()
 	r.Emu.Close()
 }

@@ -79,11 +79,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg).run(ctx)
 	}
 
-	api, stopEmulator, err := restAPI(ctx, cfg, log, restTransport(tracing), dev)
+	api, emu, err := restAPI(ctx, cfg, log, restTransport(tracing), dev)
 	if err != nil {
 		return err
 	}
-	defer stopEmulator()
+	defer emu.Close() // development's in-process TaskRouter, if any
 	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing))
 	if err != nil {
 		return err
@@ -158,6 +158,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	emu.Quiesce() // an in-process TaskRouter stops calling before we stop listening
 	// Drain in order: stop taking callbacks and answer the ones in flight,
 	// then let REST calls in flight finish; stored decisions not yet
 	// started stay in the queue for the next start. All within drainBudget.

@@ -149,8 +149,12 @@ func TestDevRunsTheTutorialOffline(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"dev", "-emulator-addr", emuAddr}, env, nil, logs, logs) }()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
+	var stopErr error
+	stop := func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() { _ = stop() })
 	waitHealthy(t, port, done, logs)
 	d := &devRun{t: t, logs: logs}
 
@@ -230,16 +234,12 @@ func TestDevRunsTheTutorialOffline(t *testing.T) {
 	d.logLine("assignment callback", map[string]any{"component": "emulator", "reservation": eres, "status": float64(200), "answer": "{}"})
 	d.logLine("callback answered", map[string]any{"reservation": eres, "rule": "email-accept-later", "async": true})
 	d.logLine("async decision finished", map[string]any{"reservation": eres, "outcome": "applied", "reservation_status": "accepted"})
-	// In that order: the answer {} came before the REST accept was applied.
-	l := logs.String()
-	iAnswer := strings.Index(l, `"answer":"{}"`)
-	iApplied := strings.Index(l, `"outcome":"applied"`)
-	if iAnswer < 0 || iApplied < iAnswer {
-		t.Fatalf("want the {} answer logged before the REST accept:\n%s", l)
-	}
-	stop()
-	if !strings.Contains(logs.String(), `"message":"stopped"`) {
-		t.Fatalf("dev did not stop cleanly:\n%s", logs)
+	// The callback's answer {} leaves a reservation pending (the emulator
+	// applies nothing for it), so the accept that assigned the task is the
+	// service's REST update logged above. The log lines' order is not
+	// asserted: the update may finish before the emulator logs the answer.
+	if err := stop(); err != nil || !strings.Contains(logs.String(), `"message":"stopped"`) {
+		t.Fatalf("dev did not stop cleanly: %v\n%s", err, logs)
 	}
 }
 
