@@ -60,7 +60,7 @@ func startDevEmulator(cfg config.Config, log zerolog.Logger, dev devOptions) (*r
 	elog := log.With().Str("component", "emulator").Logger()
 	base := callbackBase(cfg)
 	emu, err := startEmulator(emulatorSetup{
-		Addr: addr, AnyPortIfTaken: !dev.AddrSet, Account: acct, Spec: spec,
+		Addr: addr, AddrFlag: "-emulator-addr", AnyPortIfTaken: !dev.AddrSet, Account: acct, Spec: spec,
 		CallbackURL: base + cfg.CallbackPath, EventURL: base + "/events", Log: &elog,
 	})
 	if err != nil {

@@ -80,7 +80,7 @@ func emulatorCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 	}
 	log := newLogger(stdout, cfg.Level).With().Str("component", "emulator").Logger()
 	emu, err := startEmulator(emulatorSetup{
-		Addr: *addr, Account: acct, Spec: spec,
+		Addr: *addr, AddrFlag: "-addr", Account: acct, Spec: spec,
 		CallbackURL: *callbackURL, FallbackURL: *fallbackURL, EventURL: *eventURL,
 		Latency: *latency, FaultRate: *faultRate, Log: &log,
 	})
@@ -137,7 +137,8 @@ func workspaceSpec(path string) (emulator.WorkspaceSpec, error) {
 
 // emulatorSetup is everything a running emulator is made from.
 type emulatorSetup struct {
-	Addr string
+	Addr     string
+	AddrFlag string // the flag that set Addr, named in a listen error
 	// AnyPortIfTaken listens on a free loopback port when Addr is taken
 	// (development's default address), instead of failing.
 	AnyPortIfTaken bool
@@ -187,7 +188,7 @@ func startEmulator(s emulatorSetup) (*runningEmulator, error) {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("emulator listen: %w", err)
+		return nil, fmt.Errorf("%s: the emulator cannot listen: %w", s.AddrFlag, err)
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
 )
 
@@ -69,5 +72,34 @@ func TestEmulatorCommand(t *testing.T) {
 	defer mu.Unlock()
 	if got[0].Get("TaskSid") != task["sid"] || got[0].Get("AccountSid") != testAccount || !sigOK[0] {
 		t.Fatalf("callback %v (signature valid: %v), want the task's, signed with TWILIO_AUTH_TOKEN", got[0], sigOK[0])
+	}
+}
+
+// An emulator address that is taken stops start-up with one line naming
+// the flag; dev's default address falls back to a free port instead.
+func TestEmulatorAddressTaken(t *testing.T) {
+	taken := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(taken.Close)
+	addr := strings.TrimPrefix(taken.URL, "http://")
+	env := []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	_, _, err := runOut([]string{"emulator", "-addr", addr, "-callback-url", "http://127.0.0.1:1/assignment"}, env)
+	if err == nil || !strings.HasPrefix(err.Error(), "-addr: ") {
+		t.Fatalf("emulator on a taken address: %v, want an error naming -addr", err)
+	}
+	_, _, err = runOut([]string{"dev", "-emulator-addr", addr}, append(env, "PORT="+freePort(t)))
+	if err == nil || !strings.HasPrefix(err.Error(), "-emulator-addr: ") {
+		t.Fatalf("dev with a taken -emulator-addr: %v, want an error naming -emulator-addr", err)
+	}
+
+	// Not given: the default address, or a free port when it is taken.
+	d := &devOptions{EmulatorAddr: addr}
+	cfg := config.Config{Port: 8080, CallbackPath: "/assignment", DataDir: filepath.Join(t.TempDir(), "data")}
+	emu, _, err := startDevEmulator(cfg, zerolog.Nop(), *d)
+	if err != nil {
+		t.Fatalf("dev's default address taken: %v, want a free port", err)
+	}
+	defer emu.Close()
+	if emu.Base == taken.URL || !strings.HasPrefix(emu.Base, "http://127.0.0.1:") {
+		t.Fatalf("emulator base %s, want another loopback port than %s", emu.Base, taken.URL)
 	}
 }
