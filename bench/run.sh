@@ -4,11 +4,14 @@
 #   (b) sync:  assignd, signature check + the example policy, DECISION_LOG=off
 #   (b2) sync-log: the same with DECISION_LOG=full (every callback in the
 #        decision log); its ratio to (b) is the decision log's cost
-#   (c) async-sqlite:   assignd storing async decisions in SQLite, REST fake answering
+#   (c) async-sqlite:   tasks routed by the TaskRouter emulator (assignd emulator)
+#       to assignd, which answers {} and stores each decision in SQLite, then
+#       accepts over the emulator's REST API
 #   (d) async-postgres: the same on PostgreSQL (when DATABASE_URL is set)
-# Each prints requests/s, p50/p99/p99.9 and errors, with its ratio to (a); the
-# async runs also report how fast the stored decisions were applied and that
-# each was applied exactly once. Results go to bench/out/ and bench/RESULTS.md.
+# (a) and (b) print requests/s, p50/p99/p99.9 and errors, with the ratio to (a);
+# the async runs report tasks accepted per second end to end and, from the
+# emulator, that each decision was applied exactly once. Results go to
+# bench/out/ and bench/RESULTS.md.
 #
 #   DUR=10s CONNS=32 DATABASE_URL=postgres://… bash bench/run.sh
 set -euo pipefail
@@ -25,6 +28,7 @@ echo "building…"
 go build -o "$OUT/assignd" ./cmd/assignd
 go build -o "$OUT/loadgen" ./bench/loadgen
 go build -o "$OUT/floor" ./bench/floor
+go build -o "$OUT/taskgen" ./bench/taskgen
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -32,8 +36,9 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
-# Queue depth from /metrics; -1 when it could not be read (a failed scrape must not look like an empty queue).
-depth() { curl -fs "http://127.0.0.1:$1/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
+# Queue depth from the admin listener's /metrics (on port+1000); -1 when it could not be read (a failed
+# scrape must not look like an empty queue).
+depth() { curl -fs "http://127.0.0.1:$(( $1 + 1000 ))/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
 
 # (a) floor
 # The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.
@@ -43,59 +48,69 @@ sleep 0.3
   -want '{"instruction":"accept"}' >"$OUT/floor.json"
 kill "${pids[-1]}"
 
-fake() { # a fresh REST fake (accepting the bench account) per run, so its counts are that run's
-  TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK DATA_DIR="$OUT/data-fake" \
-    "$OUT/assignd" fake-taskrouter -addr 127.0.0.1:18081 >"$OUT/fake.log" 2>&1 &
-  fakepid=$!; pids+=($fakepid)
-  sleep 0.3
+# The emulator's workspace for the async runs: WORKERS idle workers, one queue.
+WORKERS=${WORKERS:-200}
+{
+  echo "friendly_name: Bench"; echo "default_activity: Offline"; echo "timeout_activity: Offline"
+  echo "activities:"; echo "  - {name: Offline, available: false}"; echo "  - {name: Idle, available: true}"
+  echo "workers:"
+  for i in $(seq 1 "$WORKERS"); do echo "  - {name: agent-$i, activity: Idle, attributes: {languages: [en]}}"; done
+  echo "task_queues:"; echo "  - {name: Everyone, target_workers: '1==1'}"
+  echo "workflows:"; echo "  - {name: Bench, default_queue: Everyone}"
+} >"$OUT/workspace.yaml"
+
+emulator() { # port: a fresh TaskRouter emulator (the bench account) calling assignd on port, so its counts are that run's
+  TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK DATA_DIR="$OUT/data-emulator" LOG_LEVEL=warn \
+    "$OUT/assignd" emulator -addr 127.0.0.1:18081 -callback-url "http://127.0.0.1:$1/assignment" -workspace "$OUT/workspace.yaml" \
+    >"$OUT/emulator.log" 2>&1 &
+  emupid=$!; pids+=($emupid)
+  for _ in $(seq 1 200); do curl -fs -u "$ACC:$TOK" http://127.0.0.1:18081/v1/Workspaces >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "emulator not up" >&2; return 1
 }
 
 serve() { # name port extra-env…
   local name=$1 port=$2; shift 2
   # DATABASE_URL only when a run passes it: the caller's names the admin database.
-  # Development mode on purpose: the embedded example policy, REST calls to the local fake.
+  # Development mode on purpose: the embedded example policy, REST calls to the local emulator.
   env -u DATABASE_URL ASSIGND_MODE=development PORT="$port" TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK TWILIO_API_BASE_URL=http://127.0.0.1:18081 \
-    DATA_DIR="$OUT/data-$name" LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
+    DATA_DIR="$OUT/data-$name" ADMIN_ADDR=127.0.0.1:$(( port + 1000 )) LOG_LEVEL=info "$@" "$OUT/assignd" >"$OUT/$name.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/readyz"
 }
 
 # (b) sync, decision log off; (b2) the same with the decision log on (full)
 sync_run() { # name port DECISION_LOG
-  fake
   serve "$1" "$2" DECISION_LOG="$3"
   "$OUT/loadgen" -url "http://127.0.0.1:$2/assignment" -token $TOK -c "$CONNS" -d "$DUR" -name "$1" \
     -want '{"instruction":"accept"}' >"$OUT/$1.json"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-  kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
 }
 sync_run sync 18080 off
 sync_run sync-log 18084 full
 
-async_run() { # name port seed extra-env…
-  local name=$1 port=$2 seed=$3; shift 3
-  fake
+async_run() { # name port extra-env…
+  local name=$1 port=$2; shift 2
+  emulator "$port"
   serve "$name" "$port" "$@"
   local t0; t0=$(date +%s.%N)
-  "$OUT/loadgen" -url "http://127.0.0.1:$port/assignment" -token $TOK -c "$CONNS" -d "$DUR" -name "$name" \
-    -task '{"type":"email"}' -want '{}' -bodies 400000 -seed "$seed" >"$OUT/$name.json"
+  TWILIO_ACCOUNT_SID=$ACC TWILIO_AUTH_TOKEN=$TOK "$OUT/taskgen" -api http://127.0.0.1:18081 -c "$CONNS" -d "$DUR" \
+    -task '{"type":"email"}' -name "$name" >"$OUT/$name-tasks.json"
   for _ in $(seq 1 1200); do [ "$(depth "$port")" = 0 ] && break; sleep 0.1; done
   local t1; t1=$(date +%s.%N)
-  local stats; stats=$(curl -fs -u "$ACC:$TOK" http://127.0.0.1:18081/__fake/stats)
-  echo "$stats" >"$OUT/$name-fake.json"
+  curl -fs -u "$ACC:$TOK" http://127.0.0.1:18081/__emulator/stats >"$OUT/$name-emulator.json"
   echo "{\"drain_seconds\":$(echo "$t1 - $t0" | bc -l),\"left_in_queue\":$(depth "$port")}" >"$OUT/$name-drain.json"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-  kill "$fakepid"; wait "$fakepid" 2>/dev/null || true
+  kill "$emupid"; wait "$emupid" 2>/dev/null || true
 }
 
 # (c) async on SQLite
-async_run async-sqlite 18082 1
+async_run async-sqlite 18082
 # (d) async on PostgreSQL
 if [ -n "${DATABASE_URL:-}" ]; then
   dbname=assignd_bench_$$
   psql "$DATABASE_URL" -qc "CREATE DATABASE $dbname" >/dev/null
   pgurl=$(echo "$DATABASE_URL" | sed -E "s#/[^/?]+(\?|$)#/$dbname\1#")
-  async_run async-postgres 18083 2 DATABASE_URL="$pgurl"
+  async_run async-postgres 18083 DATABASE_URL="$pgurl"
   psql "$DATABASE_URL" -qc "DROP DATABASE $dbname WITH (FORCE)" >/dev/null || true
 fi
 
@@ -110,7 +125,7 @@ floor_rps=$(field "$OUT/floor.json" rps)
   echo
   echo "| run | requests/s | ratio to floor | p50 ms | p99 ms | p99.9 ms | non-200 | errors | wrong body |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for f in floor sync sync-log async-sqlite async-postgres; do
+  for f in floor sync sync-log; do
     [ -f "$OUT/$f.json" ] || continue
     rps=$(field "$OUT/$f.json" rps)
     printf '| %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |\n' "$f" "$rps" "$(echo "$rps / $floor_rps" | bc -l)" \
@@ -121,15 +136,15 @@ floor_rps=$(field "$OUT/floor.json" rps)
   printf 'Decision log cost: sync-log (DECISION_LOG=full) / sync (off) = **%.2f** (target ≥ 0.90).\n' \
     "$(echo "$(field "$OUT/sync-log.json" rps) / $(field "$OUT/sync.json" rps)" | bc -l)"
   echo
-  echo "Async decisions applied through the REST fake (exactly-once checked by the fake):"
+  echo "Async decisions: tasks created for $DUR by $CONNS clients in the TaskRouter emulator ($WORKERS workers), each callback"
+  echo "answered {} and the accept applied over the emulator's REST API (exactly-once checked by the emulator):"
   echo
-  echo "| run | callbacks stored | applied | applied twice | applied/s until the queue was empty |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| run | tasks created | accepted | accepted/s | updates applied | applied twice |"
+  echo "|---|---:|---:|---:|---:|---:|"
   for f in async-sqlite async-postgres; do
-    [ -f "$OUT/$f.json" ] || continue
-    n=$(field "$OUT/$f.json" requests); applied=$(field "$OUT/$f-fake.json" applied)
-    printf '| %s | %s | %s | %s | %.0f |\n' "$f" "$n" "$applied" "$(field "$OUT/$f-fake.json" applied_twice)" \
-      "$(echo "$applied / $(field "$OUT/$f-drain.json" drain_seconds)" | bc -l)"
+    [ -f "$OUT/$f-tasks.json" ] || continue
+    printf '| %s | %s | %s | %.0f | %s | %s |\n' "$f" "$(field "$OUT/$f-tasks.json" created)" "$(field "$OUT/$f-tasks.json" accepted)" \
+      "$(field "$OUT/$f-tasks.json" accepted_per_s)" "$(field "$OUT/$f-emulator.json" applied)" "$(field "$OUT/$f-emulator.json" applied_twice)"
   done
 } >"$OUT/report.md"
 cat "$OUT/report.md"

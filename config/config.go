@@ -57,7 +57,7 @@ type Config struct {
 	ReservationTimeout time.Duration `env:"RESERVATION_TIMEOUT" envDefault:"120s" help:"the Workflow's TaskReservationTimeout: async decisions are not retried past it"`
 	AsyncWorkers       int           `env:"ASYNC_WORKERS" envDefault:"50" help:"concurrent REST calls for async decisions"`
 
-	AdminAddr       string `env:"ADMIN_ADDR" help:"host:port of the admin listener (/metrics, /readyz details, pprof); unset: off. Not loopback: needs ADMIN_PASSWORD or ADMIN_OPEN_REASON"`
+	AdminAddr       string `env:"ADMIN_ADDR" help:"host:port of the admin listener (/metrics, /readyz details, pprof, the inspector at /admin/, River UI at /admin/queue/); unset: 127.0.0.1:9090 in development, off in production. Not loopback: needs ADMIN_PASSWORD or ADMIN_OPEN_REASON"`
 	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, any user name (at least 16 characters)"`
 	AdminOpenReason string `env:"ADMIN_OPEN_REASON" help:"why a non-loopback ADMIN_ADDR may go without a password (e.g. \"Fly private network\"); logged at start-up"`
 

@@ -14,6 +14,9 @@
 // A workspace of your own is a YAML file in the format WorkspaceSpec
 // documents (LoadWorkspaceFile), or is built over the REST API as on Twilio.
 //
+// `assignd emulator` serves one alone; `assignd dev` runs one in the same
+// process as the service, wired to it (README: "Run the tutorial offline").
+//
 // What it does, as Twilio documents it:
 //
 //   - REST: workspaces, activities, workers, task queues, workflows, tasks,

@@ -132,7 +132,9 @@ func New(o Options) (*Emulator, error) {
 func (e *Emulator) AccountSid() string { return e.opt.AccountSid }
 
 // Close waits for the assignment callbacks and events already started, and
-// stops timers from doing anything further.
+// stops timers, routing and event callbacks from doing anything further.
+// The REST API keeps answering (a service draining its REST calls still
+// reaches it); stop serving it separately.
 func (e *Emulator) Close() {
 	e.mu.Lock()
 	e.closed = true

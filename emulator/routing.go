@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"container/heap"
 	"sort"
 	"time"
 )
@@ -125,21 +126,6 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	if e.closed || len(ws.open) == 0 {
 		return
 	}
-	tasks := make([]*task, 0, len(ws.open))
-	for _, t := range ws.open {
-		tasks = append(tasks, t)
-	}
-	sort.Slice(tasks, func(i, j int) bool {
-		a, b := tasks[i], tasks[j]
-		if a.priority != b.priority {
-			return a.priority > b.priority
-		}
-		if !a.queueEntered.Equal(b.queueEntered) {
-			lifo := a.queue == b.queue && ws.queues.get(a.queue) != nil && ws.queues.get(a.queue).order == "LIFO"
-			return a.queueEntered.Before(b.queueEntered) != lifo
-		}
-		return a.sid < b.sid
-	})
 	var free []*worker
 	for _, w := range ws.workers.all() {
 		if w.active == 0 && ws.available(w) {
@@ -147,10 +133,21 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 		}
 	}
 	if len(free) == 0 {
-		return
+		return // the usual case under load: every worker busy, tasks waiting
 	}
 	sort.SliceStable(free, func(i, j int) bool { return free[i].statusSince.Before(free[j].statusSince) })
-	for _, t := range tasks {
+	// The waiting tasks in routing order, as a heap popped only until every
+	// free worker is reserved: with a long queue and few free workers a
+	// dispatch costs O(waiting), not a full sort.
+	h := make(waiting, 0, len(ws.open))
+	for _, t := range ws.open {
+		q := ws.queues.get(t.queue)
+		h = append(h, waitingTask{t: t, lifo: q != nil && q.order == "LIFO"})
+	}
+	heap.Init(&h)
+	unreserved := len(free)
+	for h.Len() > 0 && unreserved > 0 {
+		t := heap.Pop(&h).(waitingTask).t
 		wf := ws.workflows.get(t.workflow)
 		q := ws.queues.get(t.queue)
 		if wf == nil || q == nil {
@@ -168,9 +165,42 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			if e.eligible(ws, w, t, q, tg) && !e.hasPending(ws, t, w) {
 				e.reserveLocked(ws, wf, q, t, w)
 				want--
+				unreserved--
 			}
 		}
 	}
+}
+
+// waitingTask is a task waiting for a worker, with its queue's order.
+type waitingTask struct {
+	t    *task
+	lifo bool
+}
+
+// waiting orders tasks for routing: higher priority first, then by the
+// time they entered the queue (oldest first, newest first in a LIFO
+// queue), then by SID. It is a container/heap.
+type waiting []waitingTask
+
+func (h waiting) Len() int { return len(h) }
+func (h waiting) Less(i, j int) bool {
+	a, b := h[i].t, h[j].t
+	if a.priority != b.priority {
+		return a.priority > b.priority
+	}
+	if !a.queueEntered.Equal(b.queueEntered) {
+		lifo := a.queue == b.queue && h[i].lifo
+		return a.queueEntered.Before(b.queueEntered) != lifo
+	}
+	return a.sid < b.sid
+}
+func (h waiting) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *waiting) Push(x any)   { *h = append(*h, x.(waitingTask)) }
+func (h *waiting) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (e *Emulator) hasPending(ws *workspace, t *task, w *worker) bool {

@@ -81,7 +81,7 @@ func (e *Emulator) routes() {
 	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.fetchEvent)
 
 	// Not Twilio's: the reservations' counts, for load and soak scripts
-	// checking exactly-once from outside.
+	// checking exactly-once from outside (bench/run.sh, bench/soak.sh).
 	e.mux.HandleFunc("GET /__emulator/stats", func(w http.ResponseWriter, r *http.Request) {
 		if !e.authorized(r) {
 			writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})

@@ -24,8 +24,11 @@ import (
 // startAdmin serves h on addr, the private admin listener. stop closes it
 // at once: nothing on it is worth a share of the platform's shutdown budget
 // (a scrape retries, a profile or live page is restarted by hand).
-func startAdmin(addr string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+func startAdmin(addr string, anyPortIfTaken bool, h http.Handler, log zerolog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && anyPortIfTaken {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return nil, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
 	}
@@ -45,7 +48,8 @@ func startAdmin(addr string, h http.Handler, log zerolog.Logger) (stop func(), e
 			log.Error().Err(err).Msg("admin listener stopped")
 		}
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Msg("admin listener: /metrics, /readyz, /debug/pprof/, /admin/queue/ (River UI), /admin/")
+	log.Info().Str("addr", ln.Addr().String()).Str("inspector", "http://"+ln.Addr().String()+"/admin/").
+		Msg("admin listener: /metrics, /readyz, /debug/pprof/, /admin/queue/ (River UI), /admin/ (inspector)")
 	return func() { srv.Close() }, nil
 }
 
@@ -107,7 +111,13 @@ func queueMiddleware(tr *telemetry.Tracing) []rivertype.Middleware {
 // serveAdmin starts the admin listener when ADMIN_ADDR is set (config has
 // already refused an exposed address without a password or a stated reason).
 func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metrics, ready http.Handler, queue *async.Queue, inspector http.Handler) (stop func(), err error) {
-	if cfg.AdminAddr == "" {
+	addr, anyPort := cfg.AdminAddr, false
+	if addr == "" && cfg.Mode == config.Development {
+		// Development has the inspector on by default, on loopback (a
+		// taken port falls back to a free one, so two dev runs coexist).
+		addr, anyPort = devAdminAddr, true
+	}
+	if addr == "" {
 		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
 		return func() {}, nil
 	}
@@ -127,8 +137,12 @@ func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metr
 		log.Warn().Str("addr", cfg.AdminAddr).Str("reason", cfg.AdminOpenReason).
 			Msg("admin listener serves any client without credentials (ADMIN_OPEN_REASON)")
 	}
-	return startAdmin(cfg.AdminAddr, h, log)
+	return startAdmin(addr, anyPort, h, log)
 }
+
+// devAdminAddr is the admin listener's address in development mode when
+// ADMIN_ADDR is unset.
+const devAdminAddr = "127.0.0.1:9090"
 
 // callbackTracer is the handlers' tracer when tracing is on; nil (no spans,
 // no cost) otherwise.

@@ -38,8 +38,9 @@ func adminGet(t *testing.T, url, password string) (int, string) {
 
 // The whole service with the admin listener and tracing on: metrics, pprof
 // and River's UI answer on ADMIN_ADDR with credentials only and not on the
-// public port; an async callback is one trace from the callback to the REST
-// call, exported over OTLP; its log line carries the trace_id.
+// public port; an async callback (from the emulator, for an email task) is
+// one trace from the callback to the REST call, exported over OTLP; its log
+// line carries the trace_id.
 func TestAdminListenerAndTracing(t *testing.T) {
 	col := telemetrytest.NewCollector(t)
 	const pw = "s3cret-admin-password"
@@ -49,15 +50,12 @@ func TestAdminListenerAndTracing(t *testing.T) {
 		"ADMIN_ADDR=127.0.0.1:" + adminPort, "ADMIN_PASSWORD=" + pw,
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.URL, "OTEL_SERVICE_NAME=assignd-e2e",
 	}
-	stop, logs := startServe(t, env)
+	d := startDev(t, env, "")
+	stop, logs := d.stop, d.logs
 
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"send", "-task", `{"type":"email"}`}, env, nil, &out, &out); err != nil {
-		t.Fatalf("send: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "200 OK") || !strings.Contains(out.String(), "{}") {
-		t.Fatalf("an email task is accepted later ({}); send output:\n%s", out.String())
-	}
+	// An email task through the emulator: answered {}, accepted over REST.
+	d.setActivity("Bob", "Idle")
+	d.waitTask(d.createTask("Tutorial Workflow", `{"type":"email"}`), "assigned")
 
 	adminURL := "http://127.0.0.1:" + adminPort
 	if status, _ := adminGet(t, adminURL+"/metrics", ""); status != http.StatusUnauthorized {

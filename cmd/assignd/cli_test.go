@@ -27,7 +27,7 @@ func runOut(args []string, environ []string) (stdout, stderr string, err error) 
 func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"fake-taskrouter"}, {"version"},
+		{"policy", "explain"}, {"emulator"}, {"version"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
@@ -49,6 +49,8 @@ func TestUsageErrors(t *testing.T) {
 		{"send", "-bogus"}, {"serve", "extra"}, {"serve", "-bogus"}, {"-bogus"}, {"bogus"}, {"policy"}, {"policy", "bogus"},
 		{"policy", "check"}, {"policy", "check", "-bogus", "x.yaml"}, {"policy", "test", "one.yaml"},
 		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"version", "-x"},
+		{"emulator"}, {"emulator", "-callback-url", "localhost:8080/assignment"}, {"emulator", "-callback-url", "http://x/a", "extra"},
+		{"emulator", "-callback-url", "http://x/a", "-fault-rate", "2"}, {"dev", "-bogus"},
 	} {
 		out, errOut, err := runOut(args, nil)
 		var ec exitCode

@@ -11,6 +11,7 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/decisionlog"
+	"github.com/assignd/assignd/emulator/emuview"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/inspect"
 )
@@ -66,13 +67,18 @@ func closeDecisionLog(dl *decisionlog.Log, log zerolog.Logger) {
 // /admin/ (everything under it but /admin/queue/), behind its access rule.
 // Without a decision log there is nothing to inspect: nil.
 // Its live streams end when done is closed (the admin server's shutdown).
-func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
+func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, emu *runningEmulator, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
 	if dl == nil {
 		return nil, nil
 	}
 	o := inspect.Options{Log: dl, Policy: status, Logger: log, Done: done}
 	if queue != nil {
 		o.Jobs = queue
+	}
+	if emu != nil {
+		// Development's in-process TaskRouter: its workers, tasks and
+		// reservations on the page, and "set Alice to Idle" with a click.
+		o.Emulator = emuview.New(emu.Emu, emu.Loaded.Workspace)
 	}
 	return inspect.New(o)
 }

@@ -7,7 +7,7 @@
 //	assignd policy check FILE        compile a rules file and report every error
 //	assignd policy test FILE CASES   run a rules file against expected decisions
 //	assignd policy explain FILE      show which rule matches a reservation, and why
-//	assignd fake-taskrouter          run the local fake of the Reservations API
+//	assignd emulator [flags]         run a local TaskRouter (the emulator) alone
 //	assignd help env                 every environment variable, default and meaning
 //	assignd version                  module version and VCS revision
 package main
@@ -61,9 +61,14 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	switch cmd {
 	case "serve", "dev":
 		fs := newFlagSet(cmd, serveUsage)
+		dev, devParsed := devOptions{Out: stdout}, func() {}
+		if cmd == "dev" {
+			devParsed = devFlags(fs, &dev)
+		}
 		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
 			return err
 		}
+		devParsed()
 		if fs.NArg() > 0 {
 			return usageError(fs, stderr, fmt.Sprintf("%s takes no arguments (configure it with environment variables), got %q", cmd, fs.Args()))
 		}
@@ -72,13 +77,13 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			// environment's ASSIGND_MODE.
 			environ = append(environ[:len(environ):len(environ)], "ASSIGND_MODE=development")
 		}
-		return serve(ctx, environ, stdout)
+		return serve(ctx, environ, stdout, dev)
 	case "send":
 		return send(ctx, args, environ, stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, args, environ, stdin, stdout, stderr)
-	case "fake-taskrouter":
-		return fakeTaskRouter(ctx, args, environ, stdout, stderr)
+	case "emulator":
+		return emulatorCmd(ctx, args, environ, stdout, stderr)
 	case "version":
 		fs := newFlagSet("version", "usage: assignd version\n\nPrints the module version and the VCS revision the binary was built from.\n")
 		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
@@ -108,13 +113,13 @@ func help(args []string, stdout, stderr io.Writer) error {
 
 const usage = `usage:
   assignd [serve]                       run the service (configured by environment; see assignd help env)
-  assignd dev                           run the service in development mode (generated token, example policy, fake REST API)
+  assignd dev [flags]                   run the service and a local TaskRouter emulator wired together (see assignd dev -h)
   assignd send [flags]                  send a signed test callback (see assignd send -h)
   assignd policy init [FILE]            write a commented starter policy (default policy.yaml)
   assignd policy check FILE             compile a rules file, report every error
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
   assignd policy explain [FILE] [flags] show which rule matches, and why
-  assignd fake-taskrouter [-addr A]     run the local fake Reservations API
+  assignd emulator -callback-url URL    run a local TaskRouter emulator alone (see assignd emulator -h)
   assignd help env                      list every environment variable, its default and meaning
   assignd version                       print the version and VCS revision
 Every command takes -h.
@@ -130,7 +135,12 @@ and start-up refuses, listing every problem.
 
 dev runs it in development mode even so: a generated signing token unless
 TWILIO_AUTH_TOKEN is set, the embedded example policy unless POLICY_FILE is set,
-and an in-process fake of the REST API unless Twilio credentials are set.
+and, unless Twilio credentials or TWILIO_API_BASE_URL are set, a TaskRouter
+emulator in the same process wired to the service: its workflow calls the
+service's callback URL, its events go to /events, the service's REST calls
+go to it, all with the same account. It prints the emulator's base URL, the
+workspace's SIDs and the tutorial's curl lines (README: "Run the tutorial
+offline"). serve in development mode does the same with dev's defaults.
 `
 
 // newFlagSet returns a flag set whose usage text is usageText followed by

@@ -32,7 +32,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +69,7 @@ func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBu
 
 // waitHealthy waits until the server on port answers /healthz, failing if
 // it exits first.
-func waitHealthy(t *testing.T, port string, done <-chan error, logs *syncBuffer) {
+func waitHealthy(t testing.TB, port string, done <-chan error, logs *syncBuffer) {
 	t.Helper()
 	for i := 0; ; i++ {
 		select {

@@ -36,7 +36,7 @@ const httpDrain = 5 * time.Second
 
 // serve runs the service. Configuration is the environment only; the mode
 // (development or production) is config's decision, made once in Load.
-func serve(ctx context.Context, environ []string, stdout io.Writer) error {
+func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return err
@@ -81,11 +81,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		go newReloader(cfg.PolicyFile, current, cfg.CheckAsync, log, reg, policyStatus).run(ctx)
 	}
 
-	api, stopFake, err := restAPI(ctx, cfg, log, restTransport(tracing))
+	api, emu, err := restAPI(ctx, cfg, log, restTransport(tracing), dev)
 	if err != nil {
 		return err
 	}
-	defer stopFake()
+	defer emu.Close() // development's in-process TaskRouter, if any
 	queue, err := openQueue(ctx, cfg, log, api, reg, queueMiddleware(tracing), guard.Fallback)
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 	// stopped, and commits the last batch.
 	defer closeDecisionLog(dlog, log)
 	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
-	inspector, err := inspectorHandler(dlog, policyStatus, queue, log, ctx.Done())
+	inspector, err := inspectorHandler(dlog, policyStatus, queue, emu, log, ctx.Done())
 	if err != nil {
 		return err
 	}
@@ -174,6 +174,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	emu.Quiesce() // an in-process TaskRouter stops calling before we stop listening
 	// Drain in order: stop taking callbacks and answer the ones in flight,
 	// then let REST calls in flight finish; stored decisions not yet
 	// started stay in the queue for the next start. All within drainBudget.

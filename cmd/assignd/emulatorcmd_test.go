@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
+)
+
+// `assignd emulator` alone: the account from TWILIO_ACCOUNT_SID and
+// TWILIO_AUTH_TOKEN, the tutorial's workspace calling -callback-url (signed
+// with that token, as Twilio signs) and -fallback-url, the SIDs and curl
+// lines printed; the printed task creation line creates the task and, once
+// Alice is Idle, the callback arrives.
+func TestEmulatorCommand(t *testing.T) {
+	var mu sync.Mutex
+	var got []url.Values
+	var sigOK []bool
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		got = append(got, r.PostForm)
+		sigOK = append(sigOK, r.Header.Get("X-Twilio-Signature") == handlers.Sign(testToken, "http://"+r.Host+r.URL.Path, r.PostForm))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"instruction":"accept"}`)
+	}))
+	t.Cleanup(app.Close)
+
+	addr := "127.0.0.1:" + freePort(t)
+	env := []string{"TWILIO_ACCOUNT_SID=" + testAccount, "TWILIO_AUTH_TOKEN=" + testToken, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "-addr", addr, "-callback-url", app.URL + "/assignment", "-fallback-url", app.URL + "/fallback"}, env, nil, out, out)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitUntil(t, "the guide printed", func() bool { return strings.Contains(out.String(), "Finish a task") },
+		func() string { return out.String() })
+	guide := out.String()
+	for _, want := range []string{"TaskRouter emulator on http://" + addr, "account    " + testAccount + "  auth token " + testToken,
+		"workspace  " + tutorialSid("WS") + "  TaskRouter Tutorial", "worker     " + tutorialSid("WK", "Alice") + "  Alice",
+		`workflow "Tutorial Workflow" calls ` + app.URL + "/assignment (fallback " + app.URL + "/fallback)"} {
+		if !strings.Contains(guide, want) {
+			t.Fatalf("guide lacks %q:\n%s", want, guide)
+		}
+	}
+	if strings.Contains(guide, "development credentials") {
+		t.Fatalf("with TWILIO_* set the account is not the development one:\n%s", guide)
+	}
+	cmds := guideCurls(t, guide)
+	status, task := find(t, cmds, `Attributes='{"selected_language": "es"}'`).run(t)
+	if status != http.StatusCreated || task["assignment_status"] != "pending" {
+		t.Fatalf("task: %d %v", status, task)
+	}
+	if status, _ := find(t, cmds, "/Workers/"+tutorialSid("WK", "Alice")+" -d ActivitySid="+tutorialSid("WA", "Idle")).run(t); status != http.StatusOK {
+		t.Fatalf("Alice Idle: %d", status)
+	}
+	waitUntil(t, "the callback", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 }, func() string { return out.String() })
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0].Get("TaskSid") != task["sid"] || got[0].Get("AccountSid") != testAccount || !sigOK[0] {
+		t.Fatalf("callback %v (signature valid: %v), want the task's, signed with TWILIO_AUTH_TOKEN", got[0], sigOK[0])
+	}
+}
+
+// An emulator address that is taken stops start-up with one line naming
+// the flag; dev's default address falls back to a free port instead.
+func TestEmulatorAddressTaken(t *testing.T) {
+	taken := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(taken.Close)
+	addr := strings.TrimPrefix(taken.URL, "http://")
+	env := []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	_, _, err := runOut([]string{"emulator", "-addr", addr, "-callback-url", "http://127.0.0.1:1/assignment"}, env)
+	if err == nil || !strings.HasPrefix(err.Error(), "-addr: ") {
+		t.Fatalf("emulator on a taken address: %v, want an error naming -addr", err)
+	}
+	_, _, err = runOut([]string{"dev", "-emulator-addr", addr}, append(env, "PORT="+freePort(t)))
+	if err == nil || !strings.HasPrefix(err.Error(), "-emulator-addr: ") {
+		t.Fatalf("dev with a taken -emulator-addr: %v, want an error naming -emulator-addr", err)
+	}
+
+	// Not given: the default address, or a free port when it is taken.
+	d := &devOptions{EmulatorAddr: addr}
+	cfg := config.Config{Port: 8080, CallbackPath: "/assignment", DataDir: filepath.Join(t.TempDir(), "data")}
+	emu, _, err := startDevEmulator(cfg, zerolog.Nop(), *d)
+	if err != nil {
+		t.Fatalf("dev's default address taken: %v, want a free port", err)
+	}
+	defer emu.Close()
+	if emu.Base == taken.URL || !strings.HasPrefix(emu.Base, "http://127.0.0.1:") {
+		t.Fatalf("emulator base %s, want another loopback port than %s", emu.Base, taken.URL)
+	}
+}
