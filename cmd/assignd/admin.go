@@ -108,13 +108,14 @@ func queueMiddleware(tr *telemetry.Tracing) []rivertype.Middleware {
 // already refused an exposed address without a password or a stated reason).
 func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metrics, ready http.Handler, queue *async.Queue, inspector http.Handler) (stop func(), err error) {
 	if cfg.AdminAddr == "" {
-		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
+		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9090) for /metrics, /readyz, pprof and the queue UI")
 		return func() {}, nil
 	}
 	h, err := admin.New(ctx, admin.Options{
 		Logger:      log,
 		Password:    cfg.AdminPassword,
 		AllowRemote: cfg.AdminOpenReason != "",
+		Addr:        cfg.AdminAddr,
 		Metrics:     metrics,
 		Ready:       ready,
 		Queue:       queue.UIEndpoints(),
