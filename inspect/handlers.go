@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +17,8 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/rules"
 )
 
 // filterParams are the query parameters that select decisions, on the page
@@ -122,7 +126,7 @@ type detailPage struct {
 	Jobs     []async.JobReport
 	JobsErr  string
 	Replay   *Replay
-	Replayed string // the policy file asked for, if any
+	Replayed string // which rules the replay used, when not the policy in force
 	Policy   policyView
 }
 
@@ -164,19 +168,83 @@ func (in *inspector) detail(w http.ResponseWriter, r *http.Request) {
 	in.render(w, http.StatusOK, "detail.html", in.detailData(r, e))
 }
 
-// doReplay replays e with the policy in force, or with the rules file the
-// form names.
-func (in *inspector) doReplay(r *http.Request, e *decisionlog.Entry) (Replay, string, error) {
-	p := in.o.Policy.Policy()
-	file := strings.TrimSpace(r.FormValue("policy_file"))
-	if file != "" {
-		var err error
-		if p, err = in.o.LoadPolicy(file); err != nil {
-			return Replay{}, file, fmt.Errorf("policy file %s: %w", file, err)
+// MaxReplayPolicy bounds a rules file sent for replay.
+const MaxReplayPolicy = 256 << 10
+
+// replayPolicy is the policy a replay request picks: the policy in force,
+// or a rules file sent with the request and compiled in memory. Never a
+// path: the inspector reads no file a request names. The form sends it as
+// an uploaded file (policy_file) or as text (policy); the JSON API as the
+// request body itself. name says which, for the page.
+func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p policy.Policy, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var data []byte
+	name = "policy sent with the request"
+	switch ct {
+	case "multipart/form-data", "application/x-www-form-urlencoded":
+		// Room for the form's other parts around the file.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10)
+		if ct == "multipart/form-data" {
+			err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
+		}
+		if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
+			defer f.Close()
+			if data, err = readPolicy(f); err != nil {
+				return nil, "", err
+			}
+			name = "uploaded " + hdr.Filename
+		} else if r.PostForm.Get("policy_file") != "" {
+			// A text value where a file belongs (a browser's empty file
+			// input sends an empty one): the old form took a path here.
+			return nil, "", errors.New("policy_file is a file upload, not a path: the inspector reads no file on the server; send the rules themselves")
+		}
+		if text := r.PostForm.Get("policy"); len(data) == 0 && strings.TrimSpace(text) != "" {
+			if len(text) > MaxReplayPolicy {
+				return nil, "", fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+			}
+			data, name = []byte(text), "rules pasted in the form"
+		}
+	default:
+		if data, err = readPolicy(r.Body); err != nil {
+			return nil, "", err
 		}
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return in.o.Policy.Policy(), "", nil
+	}
+	rp, err := rules.Parse(name, data)
+	if err != nil {
+		// The text is the sender's own, so the problems may quote it.
+		return nil, name, fmt.Errorf("not a valid rules file: %w", err)
+	}
+	return rp, name, nil
+}
+
+// readPolicy reads at most MaxReplayPolicy bytes and refuses more.
+func readPolicy(rd io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, MaxReplayPolicy+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the rules: %w", err)
+	}
+	if len(data) > MaxReplayPolicy {
+		return nil, fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+	}
+	return data, nil
+}
+
+// doReplay replays e with the policy the request picks.
+func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisionlog.Entry) (Replay, string, error) {
+	p, name, err := in.replayPolicy(w, r)
+	if err != nil {
+		return Replay{}, name, err
+	}
 	rep, err := replay(r.Context(), p, e)
-	return rep, file, err
+	return rep, name, err
 }
 
 func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
@@ -185,11 +253,11 @@ func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := in.detailData(r, e)
-	rep, file, err := in.doReplay(r, &e)
-	page.Replayed = file
+	rep, name, err := in.doReplay(w, r, &e)
+	page.Replayed = name
 	status := http.StatusOK
 	if err != nil {
-		rep, status = Replay{Error: err.Error(), Policy: file}, http.StatusBadRequest
+		rep, status = Replay{Error: err.Error(), Policy: name}, http.StatusBadRequest
 	}
 	page.Replay = &rep
 	in.render(w, status, "detail.html", page)
@@ -200,7 +268,7 @@ func (in *inspector) apiReplay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rep, _, err := in.doReplay(r, &e)
+	rep, _, err := in.doReplay(w, r, &e)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
