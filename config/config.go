@@ -59,7 +59,7 @@ type Config struct {
 	AsyncWorkers       int           `env:"ASYNC_WORKERS" envDefault:"50" help:"concurrent REST calls for async decisions"`
 
 	AdminAddr       string `env:"ADMIN_ADDR" help:"host:port of the admin listener (/metrics, /readyz details, pprof); unset: off. Not loopback: needs ADMIN_PASSWORD or ADMIN_OPEN_REASON"`
-	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, any user name (at least 16 characters)"`
+	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, user name admin (at least 16 characters)"`
 	AdminOpenReason string `env:"ADMIN_OPEN_REASON" help:"why a non-loopback ADMIN_ADDR may go without a password (e.g. \"Fly private network\"); logged at start-up"`
 
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"trace, debug, info, warn or error"`

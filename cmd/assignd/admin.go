@@ -67,13 +67,9 @@ func setupTracing(ctx context.Context, environ []string, log zerolog.Logger) (*t
 	return tr, log, nil
 }
 
-// tracingShutdownGrace bounds the last span flush on the way out; it comes
-// after the drain, so it counts against the platform's kill timeout.
-const tracingShutdownGrace = time.Second
-
-func shutdownTracing(tr *telemetry.Tracing, log zerolog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownGrace)
-	defer cancel()
+// shutdownTracing flushes the last spans by ctx's deadline (its shutdown
+// stage, the last one).
+func shutdownTracing(ctx context.Context, tr *telemetry.Tracing, log zerolog.Logger) {
 	if err := tr.Shutdown(ctx); err != nil {
 		log.Warn().Err(err).Msg("tracing: could not flush the last spans")
 	}
