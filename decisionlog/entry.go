@@ -126,4 +126,7 @@ type Filter struct {
 	AfterID int64
 	// Limit bounds the answer, newest first; default 100, at most 1000.
 	Limit int
+	// Oldest returns the oldest entries first (by ID) instead: paging
+	// forward with AfterID, as the live feed does, then skips nothing.
+	Oldest bool
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -353,11 +354,25 @@ func (in *inspector) policyView() policyView {
 // row the page prepends. It wakes when the log commits a batch, and every
 // Heartbeat (a keep-alive, and entries another instance wrote to a shared
 // PostgreSQL).
+// liveLookBack is how far back, by callback time, the live feed looks
+// again for entries it has not sent. IDs are assigned at insert, so on
+// PostgreSQL a slow commit, or another instance's, makes a lower ID visible
+// after higher ones were sent: reading only "id > last sent" would skip it.
+// An entry committed later than this after its callback arrived is not
+// streamed (it is in the list on reload).
+const liveLookBack = 5 * time.Second
+
 func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	// A reconnecting EventSource says where it stopped.
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+			f.AfterID = id
+		}
 	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -370,32 +385,18 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	tick := time.NewTicker(in.o.Heartbeat)
 	defer tick.Stop()
-	f.Limit = 1000
+	feed := liveFeed{in: in, w: w, f: f, cursor: f.AfterID, seen: map[int64]time.Time{}}
+	lookBack := true
 	for {
 		changed := in.o.Log.Changed()
-		entries, err := in.o.Log.Query(r.Context(), f)
+		n, err := feed.poll(r.Context(), lookBack)
 		if err != nil {
 			if r.Context().Err() == nil {
-				in.o.Logger.Warn().Err(err).Msg("inspector: live stream query failed")
+				in.o.Logger.Warn().Err(err).Msg("inspector: live stream failed")
 			}
 			return
 		}
-		var buf bytes.Buffer
-		for i := len(entries) - 1; i >= 0; i-- { // oldest first: the page prepends
-			e := entries[i]
-			buf.Reset()
-			if err := in.tmpl.ExecuteTemplate(&buf, "row", e); err != nil {
-				in.o.Logger.Error().Err(err).Msg("inspector: render row")
-				return
-			}
-			fmt.Fprintf(w, "id: %d\nevent: decision\n", e.ID)
-			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-				fmt.Fprintf(w, "data: %s\n", line)
-			}
-			fmt.Fprint(w, "\n")
-			f.AfterID = max(f.AfterID, e.ID)
-		}
-		if len(entries) > 0 {
+		if n > 0 {
 			if err := rc.Flush(); err != nil {
 				return
 			}
@@ -406,7 +407,9 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 		case <-in.o.Done:
 			return
 		case <-changed:
+			lookBack = false // this instance's batch: new IDs
 		case <-tick.C:
+			lookBack = true // and what other instances or slow commits added
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
@@ -415,6 +418,72 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// liveFeed is one stream's position: the highest ID sent, and the IDs sent
+// within the look-back, so an entry is sent once.
+type liveFeed struct {
+	in     *inspector
+	w      io.Writer
+	f      decisionlog.Filter
+	cursor int64
+	seen   map[int64]time.Time
+}
+
+// poll sends, oldest first, the entries after the cursor and, with
+// lookBack, those of the last liveLookBack not sent yet; it pages until a
+// page comes back short, so a burst larger than a page leaves no hole.
+func (lf *liveFeed) poll(ctx context.Context, lookBack bool) (int, error) {
+	const page = 1000
+	q := lf.f
+	q.Oldest, q.Limit = true, page
+	q.AfterID = lf.cursor
+	if lookBack {
+		since := time.Now().Add(-liveLookBack)
+		if since.After(q.Since) {
+			q.Since = since
+		}
+		q.AfterID = 0
+	}
+	sent := 0
+	var buf bytes.Buffer
+	for {
+		entries, err := lf.in.o.Log.Query(ctx, q)
+		if err != nil {
+			return sent, err
+		}
+		for _, e := range entries {
+			if _, dup := lf.seen[e.ID]; dup {
+				continue
+			}
+			buf.Reset()
+			if err := lf.in.tmpl.ExecuteTemplate(&buf, "row", e); err != nil {
+				return sent, fmt.Errorf("render row: %w", err)
+			}
+			fmt.Fprintf(lf.w, "id: %d\nevent: decision\n", e.ID)
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				fmt.Fprintf(lf.w, "data: %s\n", line)
+			}
+			if _, err := fmt.Fprint(lf.w, "\n"); err != nil {
+				return sent, err
+			}
+			sent++
+			lf.seen[e.ID] = e.Time
+			lf.cursor = max(lf.cursor, e.ID)
+		}
+		if len(entries) < page {
+			break
+		}
+		q.AfterID = entries[len(entries)-1].ID
+	}
+	// Forget what the look-back can no longer return.
+	horizon := time.Now().Add(-2 * liveLookBack)
+	for id, at := range lf.seen {
+		if at.Before(horizon) {
+			delete(lf.seen, id)
+		}
+	}
+	return sent, nil
 }
 
 func (in *inspector) render(w http.ResponseWriter, status int, name string, data any) {
