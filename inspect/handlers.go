@@ -149,12 +149,34 @@ func (in *inspector) entry(w http.ResponseWriter, r *http.Request) (decisionlog.
 	return e, true
 }
 
+// redactedFields names the fields of a stored instruction that the
+// decision log redacted.
+func redactedFields(instruction json.RawMessage) []string {
+	var fields map[string]any
+	if json.Unmarshal(instruction, &fields) != nil {
+		return nil
+	}
+	var out []string
+	for k, v := range fields {
+		if v == policy.Redacted {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func (in *inspector) detailData(r *http.Request, e decisionlog.Entry) detailPage {
 	page := detailPage{Entry: e, Policy: in.policyView()}
 	if in.o.Jobs != nil && e.Async && e.ReservationSid != "" {
 		jobs, err := in.o.Jobs.Jobs(r.Context(), e.ReservationSid)
 		if err != nil {
 			page.JobsErr = err.Error()
+		}
+		// The job keeps the instruction as sent; show it as the log kept
+		// it: the fields the entry has redacted, and secrets, redacted.
+		redacted := redactedFields(e.InstructionJSON)
+		for i := range jobs {
+			jobs[i].Instruction = policy.RedactInstructionJSON(jobs[i].Instruction, redacted)
 		}
 		page.Jobs = jobs
 	}
