@@ -27,7 +27,9 @@ const (
 	// parameters included (development default).
 	ModeFull Mode = "full"
 	// ModeSummary keeps everything but attribute values and extra
-	// parameters, which are customer data (production default).
+	// parameters, which are customer data (production default): also
+	// instruction fields computed from them, computed keys and evaluation
+	// error text are redacted (see redact.go).
 	ModeSummary Mode = "summary"
 	// ModeOff keeps nothing.
 	ModeOff Mode = "off"
