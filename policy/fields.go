@@ -249,7 +249,12 @@ func Fields(instruction string) []Field {
 // SecretFields returns the JSON names of every field marked secret, in any
 // instruction, sorted: what async seals in job args and what the decision
 // log and the inspector redact.
-func SecretFields() []string {
+func SecretFields() []string { return slices.Clone(secretFields) }
+
+// secretFields is derived once from instructions and never written.
+var secretFields = secretFieldsOf(instructions)
+
+func secretFieldsOf(instructions []instructionSpec) []string {
 	var out []string
 	for _, s := range instructions {
 		for _, f := range s.fields {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +84,13 @@ func RedactInstructionJSON(b []byte, computed []string) []byte {
 	if len(b) == 0 || b[0] != '{' {
 		return b
 	}
+	// The decision log's writer calls this for every entry: skip the
+	// decoding when no field can need it.
+	if len(computed) == 0 && !slices.ContainsFunc(secretFields, func(k string) bool {
+		return bytes.Contains(b, []byte(`"`+k+`"`))
+	}) {
+		return b
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return b
@@ -93,7 +101,7 @@ func RedactInstructionJSON(b []byte, computed []string) []byte {
 		if k == "instruction" || string(v) == `""` {
 			continue
 		}
-		if slices.Contains(computed, k) || slices.Contains(SecretFields(), k) {
+		if slices.Contains(computed, k) || slices.Contains(secretFields, k) {
 			fields[k] = red
 			changed = true
 		}
