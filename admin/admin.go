@@ -8,11 +8,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -47,6 +48,9 @@ type Options struct {
 	// a private network such as Fly's 6PN, whose metrics scraper cannot
 	// send credentials); the default refuses them with 403.
 	AllowRemote bool
+	// Addr is the listener's address (ADMIN_ADDR). Without a password its
+	// host is accepted in the Host header, besides loopback names.
+	Addr string
 
 	// Metrics serves /metrics (Prometheus), Ready /readyz with details
 	// (store errors included, which is why it lives here and not on the
@@ -89,7 +93,8 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	// resend Basic credentials to any page that links here: refuse
 	// cross-origin state-changing requests.
 	h := http.NewCrossOriginProtection().Handler(mux)
-	return &access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "", allowRemote: o.AllowRemote}, nil
+	return &access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "",
+		allowRemote: o.AllowRemote, listenHost: hostOnly(o.Addr)}, nil
 }
 
 // queueUI builds River's UI for the queue's driver, under QueuePrefix.
@@ -132,6 +137,7 @@ type access struct {
 	password    [sha256.Size]byte
 	hasPassword bool
 	allowRemote bool
+	listenHost  string // ADMIN_ADDR's host
 }
 
 func (a *access) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,8 +152,32 @@ func (a *access) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log.Debug().Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("admin: refused a non-loopback client (no ADMIN_PASSWORD)")
 		http.Error(w, "admin: only loopback clients are served without ADMIN_PASSWORD", http.StatusForbidden)
 		return
+	case !a.hostAllowed(r.Host):
+		a.log.Debug().Str("host", r.Host).Str("path", r.URL.Path).Msg("admin: refused a request for a foreign host name (no ADMIN_PASSWORD)")
+		http.Error(w, "admin: without ADMIN_PASSWORD only requests addressed to localhost, a loopback IP or ADMIN_ADDR's host are served", http.StatusMisdirectedRequest)
+		return
 	}
 	a.next.ServeHTTP(w, r)
+}
+
+// hostAllowed guards the password-less listener against DNS rebinding: a
+// page at evil.example that re-resolves its name to 127.0.0.1 is
+// same-origin for the browser, and its requests come from a loopback peer,
+// but they still carry Host: evil.example. Only names the attacker cannot
+// control pass: localhost, ADMIN_ADDR's own host, and IP literals (loopback
+// ones; any, when AllowRemote serves the network on purpose), since a
+// request addressed to an IP was not steered there by anyone's DNS.
+func (a *access) hostAllowed(hostport string) bool {
+	h := hostOnly(hostport)
+	switch {
+	case LoopbackHost(h):
+		return true
+	case a.listenHost != "" && strings.EqualFold(h, a.listenHost):
+		return true
+	case a.allowRemote && net.ParseIP(h) != nil:
+		return true
+	}
+	return false
 }
 
 // authorized compares fixed-size digests in constant time, so neither the
@@ -166,21 +196,3 @@ func (a *access) authorized(r *http.Request) bool {
 }
 
 func digest(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
-
-// ErrNoCredentials is returned by CheckExposure for a non-loopback address
-// without a password or an explicit opt-in.
-var ErrNoCredentials = errors.New("a non-loopback admin address serves metrics, profiles and the queue UI to the network: set ADMIN_PASSWORD (HTTP Basic auth), or ADMIN_OPEN_REASON saying why the network is private, or listen on 127.0.0.1")
-
-// CheckExposure is the start-up rule for ADMIN_ADDR: a loopback address is
-// always fine; any other needs a password, or allowRemote (an explicit
-// opt-in naming the exposure).
-func CheckExposure(addr, password string, allowRemote bool) error {
-	loop, err := IsLoopback(addr)
-	if err != nil {
-		return err
-	}
-	if loop || password != "" || allowRemote {
-		return nil
-	}
-	return ErrNoCredentials
-}

@@ -123,20 +123,24 @@ func openPostgres(ctx context.Context, o Options, seal *sealer) (*postgresStore,
 		// after a job has run longer than any attempt can, and only on the
 		// leader (which may be the instance that died): the sweeper finds the
 		// jobs of an instance whose heartbeat stopped within seconds instead.
-		s.sweeper, err = newSweeper(ctx, pool, o.Logger, sweepOptions{})
+		s.sweeper, err = newSweeper(ctx, o.DatabaseURL, o.Logger, sweepOptions{})
 		if err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
-	client, err := newClient(ctx, riverpgxv5.New(pool), o, seal, func(c *river.Config) {
+	var fence func() error
+	if s.sweeper != nil {
+		fence = s.sweeper.fence
+	}
+	client, err := newClient(ctx, riverpgxv5.New(pool), o, seal, fence, func(c *river.Config) {
 		c.RescueStuckJobsAfter = jobTimeout + 5*time.Second // the backstop
 		if s.sweeper != nil {
 			c.ID = s.sweeper.id
 		}
 	})
 	if err != nil {
-		pool.Close()
+		s.close()
 		return nil, err
 	}
 	s.riverClient = riverClient[pgx.Tx]{client}
@@ -167,7 +171,7 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 	}
 	db.SetMaxOpenConns(1) // SQLite takes one writer; River's own advice
 	s := &sqliteStore{db: db, lock: lock}
-	client, err := newClient(ctx, riversqlite.New(db), o, seal, nil)
+	client, err := newClient(ctx, riversqlite.New(db), o, seal, nil, nil)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -190,7 +194,8 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 }
 
 // newClient migrates the schema and builds a River client for either driver.
-func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o Options, seal *sealer, tune func(*river.Config)) (*river.Client[TTx], error) {
+// fence, when set, is asked before each REST request (see sweeper.fence).
+func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o Options, seal *sealer, fence func() error, tune func(*river.Config)) (*river.Client[TTx], error) {
 	mig, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slogger(o.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("river migrate: %w", err)
@@ -200,7 +205,7 @@ func newClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], o O
 	}
 	workers := river.NewWorkers()
 	if o.API != nil {
-		river.AddWorker(workers, &applyWorker{api: o.API, log: o.Logger, metrics: o.Metrics, now: o.Now, seal: seal})
+		river.AddWorker(workers, &applyWorker{api: o.API, log: o.Logger, metrics: o.Metrics, now: o.Now, seal: seal, fence: fence})
 	}
 	cfg := &river.Config{
 		Logger:     slogger(o.Logger),

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/assignd/assignd/policy"
 )
 
 // Secrets in an instruction are sealed before the instruction is stored in
@@ -21,7 +23,9 @@ import (
 // secret), which every instance working the queue already has and which is
 // never stored. Rotating that secret makes decisions stored before the
 // rotation fail with a clear error instead of sending a wrong password.
-var sealedFields = []string{"sip_auth_password"}
+//
+// Which fields are secrets is defined once, by the secret check on the
+// field (policy.SecretFields).
 
 // sealedPrefix marks a sealed value; "v1" names the key derivation.
 const sealedPrefix = "sealed:v1:"
@@ -89,7 +93,7 @@ func (s *sealer) mapFields(b []byte, f func(field, v string) (string, error)) (j
 		return nil, fmt.Errorf("instruction JSON: %w", err)
 	}
 	changed := false
-	for _, name := range sealedFields {
+	for _, name := range policy.SecretFields() {
 		raw, ok := fields[name]
 		if !ok {
 			continue

@@ -75,7 +75,12 @@ func (s *postgresStore) insertMany(ctx context.Context, params []river.InsertMan
 
 func (s *postgresStore) name() string                   { return "postgres" }
 func (s *postgresStore) ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-func (s *postgresStore) close()                         { s.pool.Close() }
+func (s *postgresStore) close() {
+	if s.sweeper != nil {
+		s.sweeper.close()
+	}
+	s.pool.Close()
+}
 func (s *postgresStore) counts(ctx context.Context) (map[string]int, error) {
 	rows, err := s.pool.Query(ctx, depthQuery)
 	if err != nil {
@@ -133,7 +138,14 @@ func (s *postgresStore) start(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.client.Start(ctx)
+	if err := s.client.Start(ctx); err != nil {
+		if s.sweeper != nil {
+			// Nothing of this instance runs: stop beating, and say so.
+			s.sweeper.stop(context.WithoutCancel(ctx), true)
+		}
+		return err
+	}
+	return nil
 }
 
 // stop stops River first: the heartbeat must outlive every running job.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,18 +22,31 @@ import (
 // Every instance heartbeats a row of its own (keyed by its River client ID,
 // which River writes last into a running job's attempted_by) and sweeps
 // every heartbeat: a job still running for an instance whose heartbeat is
-// older than the lease is made available again. A live instance keeps its
-// heartbeat fresh while its REST calls run, so a decision in flight is never
-// taken from it; a re-run job finds no record of the dead attempt and
-// verifies by GET before doing anything (see the outcome table).
+// older than the lease is made available again. A re-run job finds no
+// record of the dead attempt and verifies by GET before doing anything (see
+// the outcome table).
+//
+// A live instance must not lose its jobs to that sweep while it still works
+// them, so the heartbeat has a connection of its own (a one-connection
+// pool): River's fetches, inserts and LISTEN cannot starve it. And an
+// instance that cannot beat (its database link is down, its process
+// stalled) fences itself: before each REST request the worker asks fence,
+// which refuses once the last successful beat is older than lease −
+// heartbeat, the point from which other instances may take the job. The
+// attempt then fails without sending and the job's next attempt verifies
+// first. What remains is a request already on the wire when the beats stop
+// and still running a lease later; the verifying GET of the job's other
+// run, and Twilio's refusal of a second accept or reject, bound that case.
 type sweeper struct {
-	pool      *pgxpool.Pool
+	pool      *pgxpool.Pool // the heartbeat's own, one connection
 	log       zerolog.Logger
 	id        string
 	heartbeat time.Duration
 	lease     time.Duration
 	cancel    context.CancelFunc
 	done      chan struct{}
+	lastBeat  atomic.Int64 // UnixNano of the last successful beat
+	now       func() time.Time
 }
 
 type sweepOptions struct {
@@ -44,21 +59,50 @@ const instanceTable = `CREATE TABLE IF NOT EXISTS assignd_instance (
 	seen_at timestamptz NOT NULL
 )`
 
-func newSweeper(ctx context.Context, pool *pgxpool.Pool, log zerolog.Logger, o sweepOptions) (*sweeper, error) {
+// newSweeper opens the heartbeat's own one-connection pool to databaseURL;
+// close releases it.
+func newSweeper(ctx context.Context, databaseURL string, log zerolog.Logger, o sweepOptions) (*sweeper, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = time.Second
 	}
 	if o.Lease <= 0 {
 		o.Lease = 5 * time.Second
 	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: heartbeat connection: %w", err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: heartbeat connection: %w", err)
+	}
 	if _, err := pool.Exec(ctx, instanceTable); err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("postgres: instance heartbeat table: %w", err)
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
 	return &sweeper{pool: pool, log: log, id: "assignd_" + host + "_" + hex.EncodeToString(b),
-		heartbeat: o.Heartbeat, lease: o.Lease}, nil
+		heartbeat: o.Heartbeat, lease: o.Lease, now: time.Now}, nil
+}
+
+// close releases the heartbeat's connection.
+func (s *sweeper) close() { s.pool.Close() }
+
+// errFenced refuses a REST request of an instance whose heartbeat is stale.
+var errFenced = errors.New("this instance's heartbeat is stale, so other instances may have taken its decisions: not sending (the next attempt verifies first)")
+
+// fence returns errFenced when other instances may already have taken this
+// instance's running jobs, or will have before a request could begin:
+// the last successful beat is older than lease − heartbeat.
+func (s *sweeper) fence() error {
+	last := s.lastBeat.Load()
+	if last == 0 || s.now().Sub(time.Unix(0, last)) >= s.lease-s.heartbeat {
+		return errFenced
+	}
+	return nil
 }
 
 // start writes the first heartbeat and keeps beating and sweeping until stop.
@@ -96,8 +140,13 @@ func (s *sweeper) loop(ctx context.Context) {
 func (s *sweeper) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.heartbeat)
 	defer cancel()
+	started := s.now()
 	_, err := s.pool.Exec(ctx, `INSERT INTO assignd_instance (id, seen_at) VALUES ($1, now())
 		ON CONFLICT (id) DO UPDATE SET seen_at = now()`, s.id)
+	if err == nil {
+		// From when the beat was sent: the row's seen_at is no older.
+		s.lastBeat.Store(started.UnixNano())
+	}
 	return err
 }
 

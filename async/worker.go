@@ -129,6 +129,10 @@ type applyWorker struct {
 	metrics *Metrics
 	now     func() time.Time
 	seal    *sealer
+	// fence, when set, is asked before each REST request; an error means
+	// this instance may have lost its jobs to other instances (see
+	// sweeper.fence), so the attempt fails without sending.
+	fence func() error
 }
 
 func (w *applyWorker) Timeout(*river.Job[ApplyArgs]) time.Duration { return jobTimeout }
@@ -265,6 +269,9 @@ func (r *run) record(ctx context.Context, request string, res Result, status str
 }
 
 func (r *run) update(ctx context.Context, ins policy.Instruction) error {
+	if err := r.fenced(); err != nil {
+		return err
+	}
 	a := r.job.Args
 	res := r.w.api.Update(ctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid, ins)
 	request := "update"
@@ -275,8 +282,26 @@ func (r *run) update(ctx context.Context, ins policy.Instruction) error {
 	return r.act(ctx, ctx, ins, answerOf(res.Class), SeenNone, res)
 }
 
+// fenced refuses a REST request while this instance's heartbeat is stale.
+// The error is River's to retry; nothing is recorded, so the next attempt
+// (here or on the instance that took the job) finds this one unrecorded and
+// verifies before updating.
+func (r *run) fenced() error {
+	if r.w.fence == nil {
+		return nil
+	}
+	if err := r.w.fence(); err != nil {
+		r.log.Warn().Err(err).Msg("async decision not sent: heartbeat stale")
+		return err
+	}
+	return nil
+}
+
 // verify GETs the reservation (under gctx) and acts on what it shows.
 func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
+	if err := r.fenced(); err != nil {
+		return err
+	}
 	a := r.job.Args
 	status, res := r.w.api.Fetch(gctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid)
 	r.record(ctx, "fetch", res, status)

@@ -21,6 +21,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
@@ -58,7 +59,7 @@ type Config struct {
 	AsyncWorkers       int           `env:"ASYNC_WORKERS" envDefault:"50" help:"concurrent REST calls for async decisions"`
 
 	AdminAddr       string `env:"ADMIN_ADDR" help:"host:port of the admin listener (/metrics, /readyz details, pprof, the inspector at /admin/, River UI at /admin/queue/); unset: 127.0.0.1:9090 in development, off in production. Not loopback: needs ADMIN_PASSWORD or ADMIN_OPEN_REASON"`
-	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, any user name (at least 16 characters)"`
+	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, user name admin (at least 16 characters)"`
 	AdminOpenReason string `env:"ADMIN_OPEN_REASON" help:"why a non-loopback ADMIN_ADDR may go without a password (e.g. \"Fly private network\"); logged at start-up"`
 
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"trace, debug, info, warn or error"`
@@ -400,7 +401,7 @@ func (c *Config) check(vars map[string]string) Errors {
 	}
 	if u, err := url.Parse(c.APIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs.add("TWILIO_API_BASE_URL", "want an absolute URL such as https://taskrouter.twilio.com, got %q", c.APIBaseURL)
-	} else if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+	} else if u.Scheme == "http" && !admin.LoopbackHost(u.Hostname()) {
 		errs.add("TWILIO_API_BASE_URL", "plain http would send credentials unencrypted to %s; use https (http is allowed only to loopback, for a local fake)", u.Host)
 	} else if h := strings.ToLower(u.Hostname()); h != "twilio.com" && !strings.HasSuffix(h, ".twilio.com") {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("TWILIO_API_BASE_URL: REST calls, with their credentials, go to %s, which is not Twilio's", u.Host))
@@ -425,7 +426,7 @@ func (c *Config) check(vars map[string]string) Errors {
 		host, port, err := net.SplitHostPort(c.AdminAddr)
 		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 			errs.add("ADMIN_ADDR", "want host:port such as 127.0.0.1:9090, got %q", c.AdminAddr)
-		} else if !loopbackHost(host) && c.AdminPassword == "" && c.AdminOpenReason == "" {
+		} else if !admin.LoopbackHost(host) && c.AdminPassword == "" && c.AdminOpenReason == "" {
 			errs.add("ADMIN_ADDR", "%q is reachable from other machines and serves pprof and metrics: set ADMIN_PASSWORD, or ADMIN_OPEN_REASON saying why the network is private, or listen on 127.0.0.1", c.AdminAddr)
 		}
 	}
@@ -475,14 +476,6 @@ func (c *Config) trimSecret(name, v string) string {
 		c.Warnings = append(c.Warnings, name+": surrounding whitespace removed (a trailing newline from a secret store?)")
 	}
 	return t
-}
-
-func loopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkDecisionLog checks the decision log's block. Unset, DECISION_LOG is

@@ -27,7 +27,9 @@ const (
 	// parameters included (development default).
 	ModeFull Mode = "full"
 	// ModeSummary keeps everything but attribute values and extra
-	// parameters, which are customer data (production default).
+	// parameters, which are customer data (production default): also
+	// instruction fields computed from them, computed keys and evaluation
+	// error text are redacted (see redact.go).
 	ModeSummary Mode = "summary"
 	// ModeOff keeps nothing.
 	ModeOff Mode = "off"
@@ -126,4 +128,7 @@ type Filter struct {
 	AfterID int64
 	// Limit bounds the answer, newest first; default 100, at most 1000.
 	Limit int
+	// Oldest returns the oldest entries first (by ID) instead: paging
+	// forward with AfterID, as the live feed does, then skips nothing.
+	Oldest bool
 }

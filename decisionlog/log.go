@@ -348,6 +348,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		// A refused request: its raw parameters are what was wrong.
 		e.Params = marshalOrNil(map[string][]string(c.Form))
 	}
+	redact(&e, d, c.Err, l.mode)
 	return e
 }
 

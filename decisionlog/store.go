@@ -315,7 +315,11 @@ func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
+	order := " ORDER BY id DESC LIMIT "
+	if f.Oldest {
+		order = " ORDER BY id LIMIT "
+	}
+	q += order + strconv.Itoa(limit)
 	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("decision log: query: %w", err)

@@ -158,8 +158,12 @@ func (h *callback) serve(c echo.Context) error {
 	h.metrics.decision(d)
 	sp.result, sp.res, sp.decision, sp.decided, sp.dup = result, &res, d, true, duplicate
 	line := h.log.Info()
-	if why != nil {
+	if why != nil && h.logAttrs {
 		line = h.log.Warn().Err(why)
+	} else if why != nil {
+		// The error may quote attribute values (a value built from one,
+		// a computed key): without LOG_ATTRIBUTES only its redacted text.
+		line = h.log.Warn().Str(zerolog.ErrorFieldName, policy.RedactError(why))
 	}
 	line = line.Str("result", result).Str("reservation", res.ReservationSid).Str("task", res.TaskSid).Str("worker", res.WorkerSid).
 		Str("rule", d.Rule).Str("instruction", d.InstructionName()).Bool("async", d.Async).Dur("latency_ms", elapsed).

@@ -18,8 +18,9 @@ const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser drives the inspector in a real Chromium: the page is open,
 // a signed callback arrives, its row appears without a reload, the detail
-// view names the matched rule, and replay after a policy edit says what
-// changed. It saves a screenshot to /tmp/inspector.png.
+// view names the matched rule, replay after a policy edit says what
+// changed, and replay with the original rules file uploaded says it is the
+// same. It saves a screenshot to /tmp/inspector.png.
 func TestBrowser(t *testing.T) {
 	path := chromiumPath
 	if _, err := os.Stat(path); err != nil {
@@ -122,6 +123,25 @@ func TestBrowser(t *testing.T) {
 	}
 	if verdict, rule := text("#replay-verdict"), text("#replay-rule"); verdict != "changed" || rule != "spanish" {
 		t.Errorf("replay verdict %q rule %q, want changed by spanish", verdict, rule)
+	}
+	// Pick the original rules file in the file input: it is uploaded and
+	// compiled in memory, and decides as the stored decision did.
+	// The previous result is removed first, so the one waited for is new.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('replay-result').remove(); true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetUploadFiles(css("#replay-file"), []string{h.PolicyFile}),
+		chromedp.Click(css("#replay-button")),
+		chromedp.WaitVisible(css("#replay-verdict")),
+	); err != nil {
+		t.Fatalf("replay with an uploaded file: %v", err)
+	}
+	if by := text("#replay-result code"); by != "uploaded policy.yaml" {
+		t.Errorf("replay decided by %q, want the uploaded policy.yaml", by)
+	}
+	if verdict := text("#replay-verdict"); verdict != "same decision" {
+		t.Errorf("replay with the original rules uploaded: verdict %q, want same decision", verdict)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

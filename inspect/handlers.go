@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +18,8 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/rules"
 )
 
 // filterParams are the query parameters that select decisions, on the page
@@ -133,7 +137,7 @@ type detailPage struct {
 	Jobs     []async.JobReport
 	JobsErr  string
 	Replay   *Replay
-	Replayed string // the policy file asked for, if any
+	Replayed string // which rules the replay used, when not the policy in force
 	Policy   policyView
 }
 
@@ -155,12 +159,34 @@ func (in *inspector) entry(w http.ResponseWriter, r *http.Request) (decisionlog.
 	return e, true
 }
 
+// redactedFields names the fields of a stored instruction that the
+// decision log redacted.
+func redactedFields(instruction json.RawMessage) []string {
+	var fields map[string]any
+	if json.Unmarshal(instruction, &fields) != nil {
+		return nil
+	}
+	var out []string
+	for k, v := range fields {
+		if v == policy.Redacted {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func (in *inspector) detailData(r *http.Request, e decisionlog.Entry) detailPage {
 	page := detailPage{Entry: e, Policy: in.policyView()}
 	if in.o.Jobs != nil && e.Async && e.ReservationSid != "" {
 		jobs, err := in.o.Jobs.Jobs(r.Context(), e.ReservationSid)
 		if err != nil {
 			page.JobsErr = err.Error()
+		}
+		// The job keeps the instruction as sent; show it as the log kept
+		// it: the fields the entry has redacted, and secrets, redacted.
+		redacted := redactedFields(e.InstructionJSON)
+		for i := range jobs {
+			jobs[i].Instruction = policy.RedactInstructionJSON(jobs[i].Instruction, redacted)
 		}
 		page.Jobs = jobs
 	}
@@ -175,19 +201,83 @@ func (in *inspector) detail(w http.ResponseWriter, r *http.Request) {
 	in.render(w, http.StatusOK, "detail.html", in.detailData(r, e))
 }
 
-// doReplay replays e with the policy in force, or with the rules file the
-// form names.
-func (in *inspector) doReplay(r *http.Request, e *decisionlog.Entry) (Replay, string, error) {
-	p := in.o.Policy.Policy()
-	file := strings.TrimSpace(r.FormValue("policy_file"))
-	if file != "" {
-		var err error
-		if p, err = in.o.LoadPolicy(file); err != nil {
-			return Replay{}, file, fmt.Errorf("policy file %s: %w", file, err)
+// MaxReplayPolicy bounds a rules file sent for replay.
+const MaxReplayPolicy = 256 << 10
+
+// replayPolicy is the policy a replay request picks: the policy in force,
+// or a rules file sent with the request and compiled in memory. Never a
+// path: the inspector reads no file a request names. The form sends it as
+// an uploaded file (policy_file) or as text (policy); the JSON API as the
+// request body itself. name says which, for the page.
+func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p policy.Policy, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var data []byte
+	name = "policy sent with the request"
+	switch ct {
+	case "multipart/form-data", "application/x-www-form-urlencoded":
+		// Room for the form's other parts around the file.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10)
+		if ct == "multipart/form-data" {
+			err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
+		}
+		if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
+			defer f.Close()
+			if data, err = readPolicy(f); err != nil {
+				return nil, "", err
+			}
+			name = "uploaded " + hdr.Filename
+		} else if r.PostForm.Get("policy_file") != "" {
+			// A text value where a file belongs (a browser's empty file
+			// input sends an empty one): the old form took a path here.
+			return nil, "", errors.New("policy_file is a file upload, not a path: the inspector reads no file on the server; send the rules themselves")
+		}
+		if text := r.PostForm.Get("policy"); len(data) == 0 && strings.TrimSpace(text) != "" {
+			if len(text) > MaxReplayPolicy {
+				return nil, "", fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+			}
+			data, name = []byte(text), "rules pasted in the form"
+		}
+	default:
+		if data, err = readPolicy(r.Body); err != nil {
+			return nil, "", err
 		}
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return in.o.Policy.Policy(), "", nil
+	}
+	rp, err := rules.Parse(name, data)
+	if err != nil {
+		// The text is the sender's own, so the problems may quote it.
+		return nil, name, fmt.Errorf("not a valid rules file: %w", err)
+	}
+	return rp, name, nil
+}
+
+// readPolicy reads at most MaxReplayPolicy bytes and refuses more.
+func readPolicy(rd io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, MaxReplayPolicy+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the rules: %w", err)
+	}
+	if len(data) > MaxReplayPolicy {
+		return nil, fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+	}
+	return data, nil
+}
+
+// doReplay replays e with the policy the request picks.
+func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisionlog.Entry) (Replay, string, error) {
+	p, name, err := in.replayPolicy(w, r)
+	if err != nil {
+		return Replay{}, name, err
+	}
 	rep, err := replay(r.Context(), p, e)
-	return rep, file, err
+	return rep, name, err
 }
 
 func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
@@ -196,11 +286,11 @@ func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := in.detailData(r, e)
-	rep, file, err := in.doReplay(r, &e)
-	page.Replayed = file
+	rep, name, err := in.doReplay(w, r, &e)
+	page.Replayed = name
 	status := http.StatusOK
 	if err != nil {
-		rep, status = Replay{Error: err.Error(), Policy: file}, http.StatusBadRequest
+		rep, status = Replay{Error: err.Error(), Policy: name}, http.StatusBadRequest
 	}
 	page.Replay = &rep
 	in.render(w, status, "detail.html", page)
@@ -211,7 +301,7 @@ func (in *inspector) apiReplay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rep, _, err := in.doReplay(r, &e)
+	rep, _, err := in.doReplay(w, r, &e)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -308,11 +398,25 @@ func (in *inspector) policyView() policyView {
 // row the page prepends. It wakes when the log commits a batch, and every
 // Heartbeat (a keep-alive, and entries another instance wrote to a shared
 // PostgreSQL).
+// liveLookBack is how far back, by callback time, the live feed looks
+// again for entries it has not sent. IDs are assigned at insert, so on
+// PostgreSQL a slow commit, or another instance's, makes a lower ID visible
+// after higher ones were sent: reading only "id > last sent" would skip it.
+// An entry committed later than this after its callback arrived is not
+// streamed (it is in the list on reload).
+const liveLookBack = 5 * time.Second
+
 func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	// A reconnecting EventSource says where it stopped.
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+			f.AfterID = id
+		}
 	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -325,32 +429,18 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	tick := time.NewTicker(in.o.Heartbeat)
 	defer tick.Stop()
-	f.Limit = 1000
+	feed := liveFeed{in: in, w: w, f: f, cursor: f.AfterID, seen: map[int64]time.Time{}}
+	lookBack := true
 	for {
 		changed := in.o.Log.Changed()
-		entries, err := in.o.Log.Query(r.Context(), f)
+		n, err := feed.poll(r.Context(), lookBack)
 		if err != nil {
 			if r.Context().Err() == nil {
-				in.o.Logger.Warn().Err(err).Msg("inspector: live stream query failed")
+				in.o.Logger.Warn().Err(err).Msg("inspector: live stream failed")
 			}
 			return
 		}
-		var buf bytes.Buffer
-		for i := len(entries) - 1; i >= 0; i-- { // oldest first: the page prepends
-			e := entries[i]
-			buf.Reset()
-			if err := in.tmpl.ExecuteTemplate(&buf, "row", e); err != nil {
-				in.o.Logger.Error().Err(err).Msg("inspector: render row")
-				return
-			}
-			fmt.Fprintf(w, "id: %d\nevent: decision\n", e.ID)
-			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-				fmt.Fprintf(w, "data: %s\n", line)
-			}
-			fmt.Fprint(w, "\n")
-			f.AfterID = max(f.AfterID, e.ID)
-		}
-		if len(entries) > 0 {
+		if n > 0 {
 			if err := rc.Flush(); err != nil {
 				return
 			}
@@ -361,7 +451,9 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 		case <-in.o.Done:
 			return
 		case <-changed:
+			lookBack = false // this instance's batch: new IDs
 		case <-tick.C:
+			lookBack = true // and what other instances or slow commits added
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
@@ -370,6 +462,72 @@ func (in *inspector) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// liveFeed is one stream's position: the highest ID sent, and the IDs sent
+// within the look-back, so an entry is sent once.
+type liveFeed struct {
+	in     *inspector
+	w      io.Writer
+	f      decisionlog.Filter
+	cursor int64
+	seen   map[int64]time.Time
+}
+
+// poll sends, oldest first, the entries after the cursor and, with
+// lookBack, those of the last liveLookBack not sent yet; it pages until a
+// page comes back short, so a burst larger than a page leaves no hole.
+func (lf *liveFeed) poll(ctx context.Context, lookBack bool) (int, error) {
+	const page = 1000
+	q := lf.f
+	q.Oldest, q.Limit = true, page
+	q.AfterID = lf.cursor
+	if lookBack {
+		since := time.Now().Add(-liveLookBack)
+		if since.After(q.Since) {
+			q.Since = since
+		}
+		q.AfterID = 0
+	}
+	sent := 0
+	var buf bytes.Buffer
+	for {
+		entries, err := lf.in.o.Log.Query(ctx, q)
+		if err != nil {
+			return sent, err
+		}
+		for _, e := range entries {
+			if _, dup := lf.seen[e.ID]; dup {
+				continue
+			}
+			buf.Reset()
+			if err := lf.in.tmpl.ExecuteTemplate(&buf, "row", e); err != nil {
+				return sent, fmt.Errorf("render row: %w", err)
+			}
+			fmt.Fprintf(lf.w, "id: %d\nevent: decision\n", e.ID)
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				fmt.Fprintf(lf.w, "data: %s\n", line)
+			}
+			if _, err := fmt.Fprint(lf.w, "\n"); err != nil {
+				return sent, err
+			}
+			sent++
+			lf.seen[e.ID] = e.Time
+			lf.cursor = max(lf.cursor, e.ID)
+		}
+		if len(entries) < page {
+			break
+		}
+		q.AfterID = entries[len(entries)-1].ID
+	}
+	// Forget what the look-back can no longer return.
+	horizon := time.Now().Add(-2 * liveLookBack)
+	for id, at := range lf.seen {
+		if at.Before(horizon) {
+			delete(lf.seen, id)
+		}
+	}
+	return sent, nil
 }
 
 func (in *inspector) render(w http.ResponseWriter, status int, name string, data any) {

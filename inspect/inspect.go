@@ -1,12 +1,14 @@
 // Package inspect serves the inspector: a live page of the callbacks
 // assignd answered (newest first, filters, detail with the explanation and
 // the async attempts), replay of a stored callback through the policy in
-// force or another rules file, the policy in force, and, when the caller
+// force or a rules file sent with the request, the policy in force, and, when the caller
 // provides one, the emulator's workers, tasks and reservations. The same
 // data is JSON under /admin/api/.
 //
-// It does no access control: the caller mounts it behind the admin
-// listener's guard (loopback only, or Basic auth).
+// It does no access control and no cross-origin check: the caller mounts it
+// behind the admin listener's guard (loopback only with a Host check, or
+// Basic auth), which also refuses cross-origin POSTs
+// (http.CrossOriginProtection) for every admin page alike.
 package inspect
 
 import (
@@ -25,7 +27,6 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
-	"github.com/assignd/assignd/policy/rules"
 )
 
 // PolicySource gives the inspector the policy in force and how its last
@@ -114,8 +115,6 @@ type Options struct {
 	Logger   zerolog.Logger
 	// Prefix is where the handler is mounted; default /admin.
 	Prefix string
-	// LoadPolicy loads a rules file picked for replay; default rules.LoadFile.
-	LoadPolicy func(path string) (policy.Policy, error)
 	// Heartbeat is how often the live stream writes a keep-alive and looks
 	// for entries other instances wrote; default 2 s.
 	Heartbeat time.Duration
@@ -142,9 +141,6 @@ func New(o Options) (http.Handler, error) {
 		o.Prefix = "/admin"
 	}
 	o.Prefix = strings.TrimSuffix(o.Prefix, "/")
-	if o.LoadPolicy == nil {
-		o.LoadPolicy = func(path string) (policy.Policy, error) { return rules.LoadFile(path) }
-	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
@@ -170,33 +166,14 @@ func New(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p+"/{$}", in.index)
 	mux.HandleFunc("GET "+p+"/decisions/{id}", in.detail)
-	mux.HandleFunc("POST "+p+"/decisions/{id}/replay", sameOrigin(in.replayPage))
+	mux.HandleFunc("POST "+p+"/decisions/{id}/replay", in.replayPage)
 	mux.HandleFunc("GET "+p+"/events", in.events)
 	mux.HandleFunc("GET "+p+"/emulator", in.emulatorSection)
-	mux.HandleFunc("POST "+p+"/emulator/workers/{sid}/activity", sameOrigin(in.setActivity))
+	mux.HandleFunc("POST "+p+"/emulator/workers/{sid}/activity", in.setActivity)
 	mux.HandleFunc("GET "+p+"/api/decisions", in.apiList)
 	mux.HandleFunc("GET "+p+"/api/decisions/{id}", in.apiDetail)
-	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", sameOrigin(in.apiReplay))
+	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
 	return mux, nil
-}
-
-// sameOrigin refuses a state-changing request another site's page sent
-// (the browser carries the operator's credentials along): Basic auth alone
-// does not stop that.
-func sameOrigin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-			if host := strings.TrimPrefix(strings.TrimPrefix(origin, "http://"), "https://"); host != r.Host {
-				http.Error(w, "cross-origin request refused", http.StatusForbidden)
-				return
-			}
-		}
-		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-			http.Error(w, "cross-site request refused", http.StatusForbidden)
-			return
-		}
-		h(w, r)
-	}
 }

@@ -2,10 +2,12 @@ package inspect_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -77,6 +79,44 @@ func postForm(t *testing.T, u string, form url.Values, header http.Header) (int,
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, u, contentType string, body io.Reader) (int, string) {
+	t.Helper()
+	resp, err := http.Post(u, contentType, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// multipartPolicy is a form uploading content as the file name, as the
+// page's file input sends it.
+func multipartPolicy(t *testing.T, name, content string) (string, io.Reader) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("policy_file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(fw, content)
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+// multipartValue is a form with one plain field.
+func multipartValue(t *testing.T, field, value string) (string, io.Reader) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if err := mw.WriteField(field, value); err != nil {
+		t.Fatal(err)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), &buf
 }
 
 func decode[T any](t *testing.T, body string) T {
@@ -185,19 +225,54 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			if s != 200 || !strings.Contains(page, `id="replay-verdict">changed`) || !strings.Contains(page, "instruction: accept → reject") {
 				t.Errorf("replay page: %d\n%s", s, page)
 			}
-			// A rules file picked in the form: the original file, so the same.
-			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy_file": {h.PolicyFile}}, nil)
+			// Rules sent with the request, compiled in memory: the original
+			// rules, so the same decision as stored; as the API's body, as a
+			// file uploaded with the form, and as text pasted in the form.
+			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(decisionlogtest.Policy))
 			rep = decode[inspect.Replay](t, body)
-			if s != 200 || rep.Changed || rep.Policy != h.PolicyFile {
-				t.Fatalf("replay with a file: %d %s", s, body)
+			if s != 200 || rep.Changed || rep.Policy != "policy sent with the request" {
+				t.Fatalf("replay with rules in the body: %d %s", s, body)
 			}
-			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy_file": {"/nonexistent.yaml"}}, nil)
-			if s != 400 || !strings.Contains(body, "nonexistent.yaml") {
-				t.Errorf("replay with a missing file: %d %s", s, body)
+			ct, mp := multipartPolicy(t, "policy.yaml", decisionlogtest.Policy)
+			s, page = post(t, h.Admin+"/decisions/"+itoa(id)+"/replay", ct, mp)
+			if s != 200 || !strings.Contains(page, `id="replay-verdict">same decision`) || !strings.Contains(page, "uploaded policy.yaml") {
+				t.Fatalf("replay with an uploaded file: %d\n%s", s, page)
 			}
-			// A cross-site form post is refused.
-			if s, _ := postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", nil, http.Header{"Origin": {"https://evil.example"}}); s != 403 {
-				t.Errorf("cross-origin replay: %d", s)
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy": {decisionlogtest.Policy}}, nil)
+			if rep = decode[inspect.Replay](t, body); s != 200 || rep.Changed {
+				t.Fatalf("replay with pasted rules: %d %s", s, body)
+			}
+			// A replayed conference's SIP password is not shown either.
+			sip := strings.Replace(decisionlogtest.Policy, "then: {instruction: accept}\n  - name: boom",
+				"then: {instruction: conference, from: '+15005550006', to: 'sip:a@example.com', sip_auth_password: Replay-Sip-Pass}\n  - name: boom", 1)
+			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(sip))
+			if rep = decode[inspect.Replay](t, body); s != 200 || rep.Instruction != "conference" || strings.Contains(body, "Replay-Sip-Pass") ||
+				!strings.Contains(string(rep.Answer), `"sip_auth_password": "(redacted)"`) {
+				t.Errorf("replay of a conference with a SIP password: %d %s", s, body)
+			}
+			// Never a path on the server: nothing of the file comes back.
+			for _, path := range []string{"/etc/passwd", "../../../../etc/passwd", h.PolicyFile, "/dev/zero"} {
+				s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy_file": {path}}, nil)
+				if s != 400 || !strings.Contains(body, "not a path") || strings.Contains(body, "root:") || strings.Contains(body, "later-async") {
+					t.Errorf("replay naming %s: %d %s", path, s, body)
+				}
+			}
+			ct, mp = multipartValue(t, "policy_file", "/etc/passwd")
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 400 || strings.Contains(body, "root:") {
+				t.Errorf("multipart replay naming /etc/passwd: %d %s", s, body)
+			}
+			// Bad rules and too much of them get a clear answer.
+			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader("rules: [{name: x, when: 'nope ==', then: {instruction: accept}}]"))
+			if s != 400 || !strings.Contains(body, "not a valid rules file") {
+				t.Errorf("replay with bad rules: %d %s", s, body)
+			}
+			huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(huge)); s != 400 || !strings.Contains(body, "256 KiB") {
+				t.Errorf("replay with %d bytes of rules: %d %s", len(huge), s, body)
+			}
+			ct, mp = multipartPolicy(t, "huge.yaml", huge)
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 400 || !strings.Contains(body, "256 KiB") {
+				t.Errorf("replay with a %d-byte upload: %d %.200s", len(huge), s, body)
 			}
 
 			// The policy in force and its last reload.

@@ -77,6 +77,20 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 			return Replay{}, fmt.Errorf("replay: encode instruction: %w", err)
 		}
 	}
+	// Shown as the decision log would have stored it: secrets never, and
+	// for a summary entry nothing computed from the reservation.
+	var computed []string
+	if e.Mode != decisionlog.ModeFull {
+		computed = d.Computed
+		out.Error = policy.RedactError(derr)
+		for i := range out.Steps {
+			out.Steps[i].Missing = policy.RedactMissing(out.Steps[i].Missing)
+			if out.Steps[i].Err != "" {
+				out.Steps[i].Err = policy.Redacted
+			}
+		}
+	}
+	out.Answer = policy.RedactInstructionJSON(out.Answer, computed)
 	diff := func(what, was, now string) {
 		if was != now {
 			out.Differences = append(out.Differences, fmt.Sprintf("%s: %s → %s", what, orNone(was), orNone(now)))

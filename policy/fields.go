@@ -15,7 +15,9 @@ import (
 //	json:"…"  its key in the assignment answer (encoding/json uses it as is)
 //	rest:"…"  its Reservations API form parameter
 //	check:"…" what TaskRouter accepts, comma-separated:
-//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI
+//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI,
+//	          secret (never stored or shown in plain text: sealed in job
+//	          args, redacted in the decision log and the inspector)
 //
 // mustBuildInstructions reads those tags once, at init, into an immutable table from
 // which ParseInstruction, Validate and UpdateParams are derived. Adding a
@@ -81,6 +83,7 @@ type Field struct {
 	EnumName  string   // the named value set Enum comes from
 	Enum      []string // allowed values (each item, for KindList)
 	Min, Max  int      // allowed range when Max > 0 (KindInt)
+	Secret    bool     // a credential: sealed at rest, redacted wherever shown
 
 	index int // struct field index
 }
@@ -173,6 +176,8 @@ func (f *Field) parseChecks(tag string) error {
 			f.URL = true
 		case "contact":
 			f.Contact = true
+		case "secret":
+			f.Secret = true
 		case "sid":
 			if len(arg) != 2 {
 				return fmt.Errorf("check %q: want sid=XX", c)
@@ -238,6 +243,27 @@ func Fields(instruction string) []Field {
 	for i := range out {
 		out[i].Enum = slices.Clone(out[i].Enum)
 	}
+	return out
+}
+
+// SecretFields returns the JSON names of every field marked secret, in any
+// instruction, sorted: what async seals in job args and what the decision
+// log and the inspector redact.
+func SecretFields() []string { return slices.Clone(secretFields) }
+
+// secretFields is derived once from instructions and never written.
+var secretFields = secretFieldsOf(instructions)
+
+func secretFieldsOf(instructions []instructionSpec) []string {
+	var out []string
+	for _, s := range instructions {
+		for _, f := range s.fields {
+			if f.Secret && !slices.Contains(out, f.JSON) {
+				out = append(out, f.JSON)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

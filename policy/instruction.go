@@ -94,7 +94,7 @@ type Conference struct {
 	ConferenceRecordingStatusCallbackMethod string `json:"conference_recording_status_callback_method,omitempty" rest:"ConferenceRecordingStatusCallbackMethod" check:"enum=http-method"`
 	Region                                  string `json:"region,omitempty" rest:"Region" check:"enum=region"`
 	SipAuthUsername                         string `json:"sip_auth_username,omitempty" rest:"SipAuthUsername"`
-	SipAuthPassword                         string `json:"sip_auth_password,omitempty" rest:"SipAuthPassword"`
+	SipAuthPassword                         string `json:"sip_auth_password,omitempty" rest:"SipAuthPassword" check:"secret"`
 	Supervisor                              string `json:"supervisor,omitempty" rest:"Supervisor"`
 	SupervisorMode                          string `json:"supervisor_mode,omitempty" rest:"SupervisorMode" check:"enum=supervisor-mode"`
 	JitterBufferSize                        string `json:"jitter_buffer_size,omitempty" rest:"JitterBufferSize" check:"enum=jitter-buffer-size"`

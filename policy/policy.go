@@ -46,6 +46,11 @@ type Decision struct {
 	Delay time.Duration
 	// Rule names what produced the decision, for logs and metrics.
 	Rule string
+	// Computed names the instruction's fields (JSON keys) whose values the
+	// policy computed from the reservation, such as a rules file's
+	// `to: =worker.contact_uri`: they are customer data, which the
+	// decision log's summary mode redacts. Shared: read it, never modify it.
+	Computed []string
 	// OnError is set by Guard.Decide: the fallback of the very policy that
 	// made this decision, to answer instead when the decision cannot be
 	// carried out (an async one not stored in time). Taking it from the

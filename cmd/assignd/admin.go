@@ -71,13 +71,9 @@ func setupTracing(ctx context.Context, environ []string, log zerolog.Logger) (*t
 	return tr, log, nil
 }
 
-// tracingShutdownGrace bounds the last span flush on the way out; it comes
-// after the drain, so it counts against the platform's kill timeout.
-const tracingShutdownGrace = time.Second
-
-func shutdownTracing(tr *telemetry.Tracing, log zerolog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownGrace)
-	defer cancel()
+// shutdownTracing flushes the last spans by ctx's deadline (its shutdown
+// stage, the last one).
+func shutdownTracing(ctx context.Context, tr *telemetry.Tracing, log zerolog.Logger) {
 	if err := tr.Shutdown(ctx); err != nil {
 		log.Warn().Err(err).Msg("tracing: could not flush the last spans")
 	}
@@ -118,13 +114,14 @@ func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metr
 		addr, anyPort = devAdminAddr, true
 	}
 	if addr == "" {
-		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9091) for /metrics, /readyz, pprof and the queue UI")
+		log.Info().Msg("admin listener off: set ADMIN_ADDR (e.g. 127.0.0.1:9090) for /metrics, /readyz, pprof, the inspector and the queue UI")
 		return func() {}, nil
 	}
 	h, err := admin.New(ctx, admin.Options{
 		Logger:      log,
 		Password:    cfg.AdminPassword,
 		AllowRemote: cfg.AdminOpenReason != "",
+		Addr:        addr,
 		Metrics:     metrics,
 		Ready:       ready,
 		Queue:       queue.UIEndpoints(),

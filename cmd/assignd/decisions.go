@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -15,10 +14,6 @@ import (
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/inspect"
 )
-
-// decisionLogDrainGrace bounds how long the last batch may take to commit
-// on shutdown.
-const decisionLogDrainGrace = 10 * time.Second
 
 // openDecisionLog opens the decision log in the store the queue uses
 // (DATA_DIR/decisions.sqlite or DATABASE_URL), or returns nil when
@@ -48,18 +43,25 @@ func recorder(dl *decisionlog.Log) handlers.Recorder {
 	return dl
 }
 
-// closeDecisionLog commits what is queued and closes the log.
-func closeDecisionLog(dl *decisionlog.Log, log zerolog.Logger) {
+// closeDecisionLog commits what is queued and closes the log, giving up
+// when ctx ends (its shutdown stage): the process is about to exit, and a
+// store that hangs must not eat the time of the stages after it.
+func closeDecisionLog(ctx context.Context, dl *decisionlog.Log, log zerolog.Logger) {
 	if dl == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), decisionLogDrainGrace)
-	defer cancel()
 	if err := dl.Flush(ctx); err != nil {
 		log.Warn().Err(err).Msg("decision log: the last batch may be lost")
 	}
-	if err := dl.Close(); err != nil {
-		log.Warn().Err(err).Msg("decision log: close")
+	closed := make(chan error, 1)
+	go func() { closed <- dl.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			log.Warn().Err(err).Msg("decision log: close")
+		}
+	case <-ctx.Done():
+		log.Warn().Msg("decision log: close did not finish within its shutdown stage; exiting without it")
 	}
 }
 

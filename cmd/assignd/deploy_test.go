@@ -77,12 +77,21 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 		t.Errorf("fly.toml [metrics] %+v does not scrape ADMIN_ADDR %q", fly.Metrics, fly.Env["ADMIN_ADDR"])
 	}
 
-	// Shutdown: the drain fits inside Fly's kill_timeout and Cloud Run's fixed
-	// 10 s, and the files say what the code does.
+	// Shutdown: every stage (callbacks, REST calls, the decision log's last
+	// batch, the last spans) together fits inside Fly's kill_timeout and
+	// Cloud Run's fixed 10 s, and the files say what the code does.
 	const cloudRunKillAfter = 10 * time.Second // SIGTERM → SIGKILL, not configurable
 	kill, err := time.ParseDuration(fly.KillTimeout)
-	if err != nil || drainBudget >= kill || drainBudget >= cloudRunKillAfter || httpDrain >= drainBudget {
-		t.Errorf("drain %s (HTTP %s) vs fly kill_timeout %q (%v) and Cloud Run's %s", drainBudget, httpDrain, fly.KillTimeout, err, cloudRunKillAfter)
+	var sum time.Duration
+	for _, st := range shutdownStages() {
+		if st <= 0 {
+			t.Errorf("a shutdown stage has no time: %v", shutdownStages())
+		}
+		sum += st
+	}
+	if err != nil || sum != drainBudget || sum >= kill || sum >= cloudRunKillAfter {
+		t.Errorf("shutdown stages %v sum to %s (drainBudget %s, last stage ends at %s) vs fly kill_timeout %q (%v) and Cloud Run's %s",
+			shutdownStages(), sum, drainBudget, tracingFlushEnd, fly.KillTimeout, err, cloudRunKillAfter)
 	}
 
 	data, err := os.ReadFile("../../deploy/cloudrun/service.yaml")
@@ -205,5 +214,25 @@ func staticBuild(t *testing.T, out string) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("static build: %v\n%s", err, b)
+	}
+}
+
+// TestShutdownStagesShareOneStart: every stage's deadline is an offset from
+// the same start, so a slow stage cannot push the ones after it past
+// drainBudget, and the last one ends at drainBudget.
+func TestShutdownStagesShareOneStart(t *testing.T) {
+	var c shutdownClock
+	start := c.begin()
+	time.Sleep(20 * time.Millisecond) // a stage that took its time
+	for _, end := range []time.Duration{httpDrainEnd, queueDrainEnd, logFlushEnd, tracingFlushEnd} {
+		ctx, cancel := c.until(end)
+		dl, _ := ctx.Deadline()
+		cancel()
+		if !dl.Equal(start.Add(end)) {
+			t.Errorf("stage ending at %s: deadline %s after the start, want %s", end, dl.Sub(start), end)
+		}
+	}
+	if c.begin() != start {
+		t.Error("the start moved")
 	}
 }

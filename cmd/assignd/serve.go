@@ -23,17 +23,6 @@ import (
 	"github.com/assignd/assignd/policy"
 )
 
-// drainBudget is how long shutdown may take from SIGTERM: answering the
-// callbacks in flight, then letting REST calls in flight finish. It fits
-// inside Cloud Run's fixed 10 s between SIGTERM and SIGKILL and inside
-// fly.toml's kill_timeout, which a test compares with it.
-const drainBudget = 9 * time.Second
-
-// httpDrain is the part of drainBudget for callbacks in flight: each is
-// answered within CALLBACK_BUDGET (< 5 s), and Twilio has given up on any
-// callback older than 5 s anyway. The queue gets the rest.
-const httpDrain = 5 * time.Second
-
 // serve runs the service. Configuration is the environment only; the mode
 // (development or production) is config's decision, made once in Load.
 func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
@@ -49,7 +38,12 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(tracing, log)
+	clock := &shutdownClock{}
+	defer func() {
+		tctx, cancel := clock.until(tracingFlushEnd)
+		defer cancel()
+		shutdownTracing(tctx, tracing, log)
+	}()
 	gcPercent := tuneGC(environ)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
@@ -103,7 +97,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		// the deferred Close takes its store away; after a normal drain below
 		// this Stop is a no-op.
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), drainBudget-httpDrain)
+			sctx, cancel := clock.until(queueDrainEnd)
 			defer cancel()
 			_ = queue.Stop(sctx)
 		}()
@@ -117,7 +111,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	}
 	// Deferred after the queue's: runs before it, once callbacks have
 	// stopped, and commits the last batch.
-	defer closeDecisionLog(dlog, log)
+	defer func() {
+		lctx, cancel := clock.until(logFlushEnd)
+		defer cancel()
+		closeDecisionLog(lctx, dlog, log)
+	}()
 	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
 	inspector, err := inspectorHandler(dlog, policyStatus, queue, emu, log, ctx.Done())
 	if err != nil {
@@ -177,10 +175,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	emu.Quiesce() // an in-process TaskRouter stops calling before we stop listening
 	// Drain in order: stop taking callbacks and answer the ones in flight,
 	// then let REST calls in flight finish; stored decisions not yet
-	// started stay in the queue for the next start. All within drainBudget.
+	// started stay in the queue for the next start; then the deferred
+	// stages. All within drainBudget (see shutdownClock).
 	log.Info().Msg("shutting down: finishing in-flight callbacks")
-	drainEnd := time.Now().Add(drainBudget)
-	sctx, cancel := context.WithDeadline(context.Background(), drainEnd.Add(httpDrain-drainBudget))
+	clock.begin()
+	sctx, cancel := clock.until(httpDrainEnd)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	h.Close() // the refusal log's last summary, and no timer left behind
@@ -192,7 +191,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	}
 	if scheduler != nil {
 		log.Info().Msg("shutting down: finishing in-flight REST calls")
-		qctx, qcancel := context.WithDeadline(context.Background(), drainEnd)
+		qctx, qcancel := clock.until(queueDrainEnd)
 		defer qcancel()
 		if err := queue.Stop(qctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)

@@ -238,6 +238,7 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			prg, _, pok := c.compile(fmt.Sprintf("%s.%s", where, k), strings.TrimSpace(s[1:]), cel.StringType)
 			ok = ok && pok
 			a.exprs = append(a.exprs, fieldExpr{field: k, prg: prg})
+			a.computed = append(a.computed, k)
 			placeholders[k] = ""
 		default:
 			literal[k] = v

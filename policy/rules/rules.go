@@ -99,7 +99,7 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 			if trace != nil {
 				trace(Step{Rule: rl.name, Err: err.Error()})
 			}
-			return policy.Decision{}, fmt.Errorf("rule %q: when: %w", rl.name, err)
+			return policy.Decision{}, &policy.RuleError{Rule: rl.name, Part: "when", Err: err}
 		}
 		if trace != nil {
 			trace(Step{Rule: rl.name, Matched: matched, Missing: missing})
@@ -145,9 +145,10 @@ type action struct {
 	fixed policy.Instruction
 	// Otherwise the instruction is built per decision from literal fields
 	// and the evaluated expressions.
-	name    string
-	literal map[string]any
-	exprs   []fieldExpr
+	name     string
+	literal  map[string]any
+	exprs    []fieldExpr
+	computed []string // the fields of exprs, for policy.Decision.Computed
 }
 
 type fieldExpr struct {
@@ -171,11 +172,12 @@ func (a *action) decision(act interpreter.Activation, ruleName string) (policy.D
 	for _, fe := range a.exprs {
 		val, _, err := fe.prg.Eval(act)
 		if err != nil {
-			return policy.Decision{}, fmt.Errorf("rule %q: then.%s: %w", ruleName, fe.field, err)
+			return policy.Decision{}, &policy.RuleError{Rule: ruleName, Part: "then." + fe.field, Err: err}
 		}
 		s, ok := val.(types.String)
 		if !ok {
-			return policy.Decision{}, fmt.Errorf("rule %q: then.%s: expression gave %s, want string", ruleName, fe.field, val.Type().TypeName())
+			return policy.Decision{}, &policy.RuleError{Rule: ruleName, Part: "then." + fe.field,
+				Err: fmt.Errorf("expression gave %s, want string", val.Type().TypeName())}
 		}
 		fields[fe.field] = string(s)
 	}
@@ -184,9 +186,10 @@ func (a *action) decision(act interpreter.Activation, ruleName string) (policy.D
 		err = ins.Validate()
 	}
 	if err != nil {
-		return policy.Decision{}, fmt.Errorf("rule %q: %w", ruleName, err)
+		return policy.Decision{}, &policy.RuleError{Rule: ruleName, Err: err}
 	}
 	d.Instruction = ins
+	d.Computed = a.computed
 	return d, nil
 }
 
