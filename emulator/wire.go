@@ -118,6 +118,16 @@ func form(r *http.Request) (url.Values, *apiError) {
 	return r.Form, nil
 }
 
+// formParams is the request's form as params, where a create or update
+// starts.
+func formParams(r *http.Request) (*params, *apiError) {
+	v, err := form(r)
+	if err != nil {
+		return nil, err
+	}
+	return &params{v: v}, nil
+}
+
 // params reads typed optional parameters, remembering the first bad one.
 type params struct {
 	v   url.Values
