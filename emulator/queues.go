@@ -38,17 +38,11 @@ func (e *Emulator) renderQueue(c *call, q *queue) map[string]any {
 	ws := c.ws
 	wsURL := c.base + "/v1/Workspaces/" + ws.sid
 	u := wsURL + "/TaskQueues/" + q.sid
-	actName := func(sid string) any {
-		if a := ws.activities.get(sid); a != nil {
-			return a.name
-		}
-		return nil
-	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": q.sid, "friendly_name": q.name,
 		"target_workers": q.targetSrc, "max_reserved_workers": q.maxReserved, "task_order": q.order,
-		"reservation_activity_sid": nullable(q.reservationAct), "reservation_activity_name": actName(q.reservationAct),
-		"assignment_activity_sid": nullable(q.assignmentAct), "assignment_activity_name": actName(q.assignmentAct),
+		"reservation_activity_sid": nullable(q.reservationAct), "reservation_activity_name": ws.activityName(q.reservationAct),
+		"assignment_activity_sid": nullable(q.assignmentAct), "assignment_activity_name": ws.activityName(q.assignmentAct),
 		"date_created": twilioTime(q.created), "date_updated": twilioTime(q.updated), "url": u,
 		"links": map[string]any{
 			"assignment_activity":  nullable(linkIf(wsURL+"/Activities/", q.assignmentAct)),
@@ -157,11 +151,7 @@ func (e *Emulator) createQueue(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) updateQueue(c *call) (int, any, *apiError) {
-	q, apiErr := e.queueResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	q, p, apiErr := e.queueResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

@@ -22,6 +22,20 @@ func (rs resource[T]) bySid(c *call) (*T, *apiError) {
 	return v, nil
 }
 
+// forUpdate is the row {Sid} names and the form to update it with, in the
+// order Twilio checks them: an unknown row is a 404 whatever the body.
+func (rs resource[T]) forUpdate(c *call) (*T, *params, *apiError) {
+	v, err := rs.bySid(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := formParams(c.r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, p, nil
+}
+
 // fetch is the GET of one row by {Sid}.
 func (rs resource[T]) fetch(c *call) (int, any, *apiError) {
 	v, err := rs.bySid(c)

@@ -171,11 +171,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
-	t, apiErr := e.taskResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	t, p, apiErr := e.taskResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

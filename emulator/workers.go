@@ -39,13 +39,9 @@ func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
 	ws := c.ws
 	wsURL := c.base + "/v1/Workspaces/" + ws.sid
 	u := wsURL + "/Workers/" + w.sid
-	var actName any
-	if a := ws.activities.get(w.activity); a != nil {
-		actName = a.name
-	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": w.sid, "friendly_name": w.name,
-		"activity_sid": w.activity, "activity_name": actName, "available": ws.available(w),
+		"activity_sid": w.activity, "activity_name": ws.activityName(w.activity), "available": ws.available(w),
 		"attributes": w.attrsRaw, "date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
 		"date_status_changed": twilioTime(w.statusSince), "url": u,
 		"links": map[string]any{
@@ -124,11 +120,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
-	w, apiErr := e.workerResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	w, p, apiErr := e.workerResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

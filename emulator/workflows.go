@@ -210,11 +210,7 @@ func (e *Emulator) createWorkflow(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) updateWorkflow(c *call) (int, any, *apiError) {
-	wf, apiErr := e.workflowResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	wf, p, apiErr := e.workflowResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

@@ -105,17 +105,11 @@ func (e *Emulator) workspaceResource() resource[workspace] {
 
 func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
 	u := c.base + "/v1/Workspaces/" + w.sid
-	actName := func(sid string) any {
-		if a := w.activities.get(sid); a != nil {
-			return a.name
-		}
-		return nil
-	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "sid": w.sid, "friendly_name": w.name,
 		"date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
-		"default_activity_sid": nullable(w.defaultAct), "default_activity_name": actName(w.defaultAct),
-		"timeout_activity_sid": nullable(w.timeoutAct), "timeout_activity_name": actName(w.timeoutAct),
+		"default_activity_sid": nullable(w.defaultAct), "default_activity_name": w.activityName(w.defaultAct),
+		"timeout_activity_sid": nullable(w.timeoutAct), "timeout_activity_name": w.activityName(w.timeoutAct),
 		"event_callback_url": nullable(w.eventURL), "events_filter": nullable(w.eventsFilter),
 		"multi_task_enabled": w.multiTask, "prioritize_queue_order": w.queueOrder,
 		"url": u,
@@ -180,11 +174,7 @@ func checkEventsFilter(f string) *apiError {
 }
 
 func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
-	w, apiErr := e.workspaceResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	w, p, apiErr := e.workspaceResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
@@ -237,6 +227,15 @@ func (e *Emulator) deleteWorkspace(c *call) (int, any, *apiError) {
 	}
 	e.workspaces.del(w.sid)
 	return http.StatusNoContent, nil, nil
+}
+
+// activityName is the name of the workspace's activity sid, nil (JSON null)
+// when there is none.
+func (ws *workspace) activityName(sid string) any {
+	if a := ws.activities.get(sid); a != nil {
+		return a.name
+	}
+	return nil
 }
 
 // activity is a worker state; available decides whether tasks are offered.
@@ -293,11 +292,7 @@ func (e *Emulator) createActivity(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) updateActivity(c *call) (int, any, *apiError) {
-	a, apiErr := e.activityResource().bySid(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p, apiErr := formParams(c.r)
+	a, p, apiErr := e.activityResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
