@@ -114,12 +114,8 @@ func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
 			return errParam("Invalid %s: activity %s not found", k, s)
 		}
 	}
-	if p.has("ReservationActivitySid") {
-		q.reservationAct = p.str("ReservationActivitySid")
-	}
-	if p.has("AssignmentActivitySid") {
-		q.assignmentAct = p.str("AssignmentActivitySid")
-	}
+	p.assign("ReservationActivitySid", &q.reservationAct)
+	p.assign("AssignmentActivitySid", &q.assignmentAct)
 	if n := p.str("FriendlyName"); n != "" {
 		q.name = n
 	}

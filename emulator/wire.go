@@ -137,6 +137,14 @@ type params struct {
 func (p *params) has(k string) bool   { _, ok := p.v[k]; return ok }
 func (p *params) str(k string) string { return p.v.Get(k) }
 
+// assign sets *dst to parameter k when the request has it, even empty:
+// an empty value is how Twilio's updates clear a field.
+func (p *params) assign(k string, dst *string) {
+	if p.has(k) {
+		*dst = p.str(k)
+	}
+}
+
 func (p *params) required(k string) string {
 	v := p.v.Get(k)
 	if v == "" && p.err == nil {

@@ -178,12 +178,8 @@ func (e *Emulator) workflowParams(ws *workspace, wf *workflow, p *params) *apiEr
 		}
 		wf.configRaw, wf.cfg = p.str("Configuration"), rt
 	}
-	if p.has("AssignmentCallbackUrl") {
-		wf.callbackURL = p.str("AssignmentCallbackUrl")
-	}
-	if p.has("FallbackAssignmentCallbackUrl") {
-		wf.fallbackURL = p.str("FallbackAssignmentCallbackUrl")
-	}
+	p.assign("AssignmentCallbackUrl", &wf.callbackURL)
+	p.assign("FallbackAssignmentCallbackUrl", &wf.fallbackURL)
 	if n := p.str("FriendlyName"); n != "" {
 		wf.name = n
 	}

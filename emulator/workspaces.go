@@ -191,15 +191,9 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
 	}
-	if p.has("FriendlyName") {
-		w.name = p.str("FriendlyName")
-	}
-	if p.has("EventCallbackUrl") {
-		w.eventURL = p.str("EventCallbackUrl")
-	}
-	if p.has("EventsFilter") {
-		w.eventsFilter = p.str("EventsFilter")
-	}
+	p.assign("FriendlyName", &w.name)
+	p.assign("EventCallbackUrl", &w.eventURL)
+	p.assign("EventsFilter", &w.eventsFilter)
 	if s := p.str("DefaultActivitySid"); s != "" {
 		w.defaultAct = s
 	}
