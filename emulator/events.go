@@ -140,7 +140,7 @@ func (e *Emulator) eventResource() resource[event] {
 
 func (e *Emulator) renderEvent(c *call, ev *event) map[string]any {
 	ws := c.ws
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	wsURL := c.workspaceURL(ws.sid)
 	data := map[string]any{}
 	for k := range ev.data {
 		data[snake(k)] = ev.data.Get(k)

@@ -36,7 +36,7 @@ func (e *Emulator) queueResource() resource[queue] {
 
 func (e *Emulator) renderQueue(c *call, q *queue) map[string]any {
 	ws := c.ws
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/TaskQueues/" + q.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": q.sid, "friendly_name": q.name,

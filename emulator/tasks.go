@@ -58,7 +58,7 @@ func (e *Emulator) taskResource() resource[task] {
 
 func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 	ws := c.ws
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Tasks/" + t.sid
 	var qName, wfName any
 	if q := ws.queues.get(t.queue); q != nil {

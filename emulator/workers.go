@@ -37,7 +37,7 @@ func (e *Emulator) workerResource() resource[worker] {
 
 func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
 	ws := c.ws
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Workers/" + w.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": w.sid, "friendly_name": w.name,

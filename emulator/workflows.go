@@ -142,7 +142,7 @@ func (e *Emulator) workflowResource() resource[workflow] {
 
 func (e *Emulator) renderWorkflow(c *call, wf *workflow) map[string]any {
 	ws := c.ws
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Workflows/" + wf.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": wf.sid, "friendly_name": wf.name,

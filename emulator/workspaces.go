@@ -104,7 +104,7 @@ func (e *Emulator) workspaceResource() resource[workspace] {
 }
 
 func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
-	u := c.base + "/v1/Workspaces/" + w.sid
+	u := c.workspaceURL(w.sid)
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "sid": w.sid, "friendly_name": w.name,
 		"date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
@@ -245,11 +245,11 @@ func (e *Emulator) activityResource() resource[activity] {
 
 func (e *Emulator) renderActivity(c *call, a *activity) map[string]any {
 	ws := c.ws
-	u := c.base + "/v1/Workspaces/" + ws.sid + "/Activities/" + a.sid
+	u := c.workspaceURL(ws.sid) + "/Activities/" + a.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": a.sid, "friendly_name": a.name,
 		"available": a.available, "date_created": twilioTime(a.created), "date_updated": twilioTime(a.updated),
-		"url": u, "links": map[string]any{"workspace": c.base + "/v1/Workspaces/" + ws.sid},
+		"url": u, "links": map[string]any{"workspace": c.workspaceURL(ws.sid)},
 	}
 }
 
