@@ -3,7 +3,6 @@ package emulator_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -76,15 +75,9 @@ func TestConcurrentTraffic(t *testing.T) {
 	// asked of the emulator directly rather than through the spec check).
 	srv := httptest.NewServer(h.emu)
 	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/__emulator/stats", nil)
-	req.SetBasicAuth(accountSid, authToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, b := rawGet(t, srv.URL+"/__emulator/stats")
 	var overHTTP emulator.Stats
-	if err := json.NewDecoder(resp.Body).Decode(&overHTTP); err != nil || overHTTP.Applied != tasks {
+	if err := json.Unmarshal([]byte(b), &overHTTP); err != nil || overHTTP.Applied != tasks {
 		t.Fatalf("/__emulator/stats: %+v %v", overHTTP, err)
 	}
 }

@@ -159,6 +159,10 @@ type call struct {
 
 func (c *call) path(k string) string { return c.r.PathValue(k) }
 
+// workspaceURL is the workspace's resource URL, which the url and links of
+// everything in it extend.
+func (c *call) workspaceURL(sid string) string { return c.base + "/v1/Workspaces/" + sid }
+
 func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
 	e.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
 		e.serve(w, r, ep, h)

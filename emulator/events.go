@@ -134,8 +134,13 @@ func snake(s string) string {
 	return b.String()
 }
 
-func (e *Emulator) renderEvent(c *call, ws *workspace, ev *event) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) eventResource() resource[event] {
+	return resource[event]{key: "events", rows: func(c *call) *table[event] { return &c.ws.events }, render: e.renderEvent}
+}
+
+func (e *Emulator) renderEvent(c *call, ev *event) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	data := map[string]any{}
 	for k := range ev.data {
 		data[snake(k)] = ev.data.Get(k)
@@ -172,8 +177,7 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 	}
 	fields := map[string]string{"TaskSid": "TaskSid", "WorkerSid": "WorkerSid", "ReservationSid": "ReservationSid",
 		"TaskQueueSid": "TaskQueueSid", "WorkflowSid": "WorkflowSid", "TaskChannel": "TaskChannelUniqueName"}
-	var out []*event
-	for _, ev := range c.ws.events.all() {
+	return e.eventResource().list(c, func(ev *event) bool {
 		keep := (q.Get("EventType") == "" || q.Get("EventType") == ev.typ) &&
 			(q.Get("Sid") == "" || q.Get("Sid") == ev.sid) &&
 			(from.IsZero() || !ev.date.Before(from)) && (to.IsZero() || !ev.date.After(to))
@@ -182,20 +186,8 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 				keep = false
 			}
 		}
-		if keep {
-			out = append(out, ev)
-		}
-	}
-	body, err := page(c.r, c.base, "events", out, func(ev *event) map[string]any { return e.renderEvent(c, c.ws, ev) })
-	return http.StatusOK, body, err
-}
-
-func (e *Emulator) fetchEvent(c *call) (int, any, *apiError) {
-	ev := c.ws.events.get(c.path("Sid"))
-	if ev == nil {
-		return 0, nil, errNotFound(c.r.URL.Path)
-	}
-	return http.StatusOK, e.renderEvent(c, c.ws, ev), nil
+		return keep
+	})
 }
 
 // outbox posts events one at a time in the order they happened, from a

@@ -2,7 +2,6 @@ package emulator_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -138,17 +137,7 @@ func TestFaultsForOutcomes(t *testing.T) {
 		fresh(t)
 		ws, task, res := pendingReservation(t, h)
 		h.emu.Script(emulator.FetchTaskReservation, res, emulator.Fault{Status: 409, Code: 20409, Message: "Conflict"})
-		get := func() (*http.Response, string) {
-			req, _ := http.NewRequest(http.MethodGet, resURL(ws, task, res), nil)
-			req.SetBasicAuth(accountSid, authToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp, string(b)
-		}
+		get := func() (*http.Response, string) { return rawGet(t, resURL(ws, task, res)) }
 		if resp, body := get(); resp.StatusCode != 409 || !strings.Contains(body, `"code":20409`) || !strings.Contains(body, "Conflict") {
 			t.Fatalf("faulted GET: %d %s", resp.StatusCode, body)
 		}

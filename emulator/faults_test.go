@@ -18,16 +18,20 @@ func pendingReservation(t *testing.T, h *harness) (ws, task, res string) {
 	t.Helper()
 	a := newApp(t, answerAlways(`{}`))
 	l := tutorial(t, h, a, nil)
-	h.setActivity(l.Workspace, l.Workers["Alice"], l.Activities["Idle"])
-	tk := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	tk := h.spanishTaskForAlice(l)
 	return l.Workspace, *tk.Sid, *h.reservations(l.Workspace, *tk.Sid)[0].Sid
 }
 
-// postForm sends a raw update, to see headers and bodies twilio-go hides.
-func postForm(t *testing.T, c *http.Client, u string, f url.Values) (*http.Response, string, error) {
+// rawRequest sends method to u with the account's Basic auth and, when f
+// is not nil, f as the form body, to see statuses, headers and bodies
+// twilio-go hides. The response's body is read and closed.
+func rawRequest(t *testing.T, c *http.Client, method, u string, f url.Values) (*http.Response, string, error) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(f.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, _ := http.NewRequest(method, u, nil)
+	if f != nil {
+		req, _ = http.NewRequest(method, u, strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.SetBasicAuth(accountSid, authToken)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -36,6 +40,22 @@ func postForm(t *testing.T, c *http.Client, u string, f url.Values) (*http.Respo
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b), nil
+}
+
+// postForm sends a raw update.
+func postForm(t *testing.T, c *http.Client, u string, f url.Values) (*http.Response, string, error) {
+	t.Helper()
+	return rawRequest(t, c, http.MethodPost, u, f)
+}
+
+// rawGet is a raw GET that fails the test when nothing answers.
+func rawGet(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	resp, body, err := rawRequest(t, http.DefaultClient, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
 }
 
 func TestScriptedFaultsOnReservationUpdate(t *testing.T) {

@@ -38,8 +38,7 @@ func TestLogAndBoundedHistory(t *testing.T) {
 	a := newApp(t, answerAlways(`{"instruction":"accept"}`))
 	l := tutorial(t, h, a, nil)
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	h.waitTask(ws, *task.Sid, "assigned")
 	for _, want := range []string{`"event":"reservation.created"`, `"message":"assignment callback"`,
 		`"answer":"{\"instruction\":\"accept\"}"`, `"event":"reservation.accepted"`} {

@@ -2,7 +2,6 @@ package emulator_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -133,16 +132,9 @@ func TestInstructionsRESTAndCallbackAgree(t *testing.T) {
 	for _, r := range h.emu.Reservations() {
 		last = r
 	}
-	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/v1/Workspaces/"+ws+"/Tasks/"+last.TaskSid+"/Reservations/"+last.Sid, nil)
-	req.SetBasicAuth(accountSid, authToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, b := rawGet(t, h.srv.URL+"/v1/Workspaces/"+ws+"/Tasks/"+last.TaskSid+"/Reservations/"+last.Sid)
 	var got map[string]any
-	if err := json.Unmarshal(b, &got); err != nil {
+	if err := json.Unmarshal([]byte(b), &got); err != nil {
 		t.Fatalf("reservation body %s: %v", b, err)
 	}
 	params, _ := got["instruction_parameters"].(map[string]any)
@@ -157,8 +149,7 @@ func TestBadReservationUpdates(t *testing.T) {
 	a := newApp(t, answerAlways(`{}`))
 	l := tutorial(t, h, a, nil)
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	sid := *h.reservations(ws, *task.Sid)[0].Sid
 	for name, p := range map[string]*openapi.UpdateTaskReservationParams{
 		"nothing":            {},

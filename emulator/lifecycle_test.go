@@ -105,6 +105,14 @@ func (h *harness) createTask(ws, workflow, attrs string) *openapi.TaskrouterV1Ta
 	return task
 }
 
+// spanishTaskForAlice makes Alice idle and creates a task in Spanish, which
+// the tutorial's workflow routes to her queue (she is its only speaker).
+func (h *harness) spanishTaskForAlice(l emulator.Loaded) *openapi.TaskrouterV1Task {
+	h.t.Helper()
+	h.setActivity(l.Workspace, l.Workers["Alice"], l.Activities["Idle"])
+	return h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+}
+
 func (h *harness) waitTask(ws, task, status string) *openapi.TaskrouterV1Task {
 	h.t.Helper()
 	var got *openapi.TaskrouterV1Task
@@ -232,8 +240,7 @@ func TestAsyncAcceptOverREST(t *testing.T) {
 	a := newApp(t, answerAlways(`{}`))
 	l := tutorial(t, h, a, nil)
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	waitFor(t, "the callback", func() bool { return len(h.emu.Callbacks()) == 1 })
 	rs := h.reservations(ws, *task.Sid)
 	if len(rs) != 1 || str(rs[0].ReservationStatus) != "pending" {
@@ -318,8 +325,7 @@ func TestReservationTimeout(t *testing.T) {
 	a := newApp(t, answerAlways(`{}`))
 	l := tutorial(t, h, a, func(s *emulator.WorkspaceSpec) { s.Workflows[0].TaskReservationTimeout = 30 })
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	waitFor(t, "the callback", func() bool { return len(h.emu.Callbacks()) == 1 })
 	clock.Advance(29 * time.Second)
 	if rs := h.reservations(ws, *task.Sid); str(rs[0].ReservationStatus) != "pending" {
@@ -359,8 +365,7 @@ func TestFallbackURL(t *testing.T) {
 		s.Workflows[0].FallbackAssignmentCallbackURL = a.srv.URL + "/fallback"
 	})
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	h.waitTask(ws, *task.Sid, "assigned")
 	p, f := a.requests("/primary"), a.requests("/fallback")
 	if len(p) != 1 || len(f) != 1 || p[0].Get("ReservationSid") != f[0].Get("ReservationSid") {
@@ -410,8 +415,7 @@ func TestSignedEvents(t *testing.T) {
 		s.EventsFilter = "reservation.created,reservation.accepted,task.created,worker.activity.update"
 	})
 	ws := l.Workspace
-	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
-	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	task := h.spanishTaskForAlice(l)
 	h.waitTask(ws, *task.Sid, "assigned")
 	waitFor(t, "four events", func() bool { return len(a.requests("/events")) == 4 })
 	evs := a.requests("/events")

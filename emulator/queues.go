@@ -30,20 +30,19 @@ func (ws *workspace) queueByName(name string) *queue {
 	return nil
 }
 
-func (e *Emulator) renderQueue(c *call, ws *workspace, q *queue) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) queueResource() resource[queue] {
+	return resource[queue]{key: "task_queues", rows: func(c *call) *table[queue] { return &c.ws.queues }, render: e.renderQueue}
+}
+
+func (e *Emulator) renderQueue(c *call, q *queue) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/TaskQueues/" + q.sid
-	actName := func(sid string) any {
-		if a := ws.activities.get(sid); a != nil {
-			return a.name
-		}
-		return nil
-	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": q.sid, "friendly_name": q.name,
 		"target_workers": q.targetSrc, "max_reserved_workers": q.maxReserved, "task_order": q.order,
-		"reservation_activity_sid": nullable(q.reservationAct), "reservation_activity_name": actName(q.reservationAct),
-		"assignment_activity_sid": nullable(q.assignmentAct), "assignment_activity_name": actName(q.assignmentAct),
+		"reservation_activity_sid": nullable(q.reservationAct), "reservation_activity_name": ws.activityName(q.reservationAct),
+		"assignment_activity_sid": nullable(q.assignmentAct), "assignment_activity_name": ws.activityName(q.assignmentAct),
 		"date_created": twilioTime(q.created), "date_updated": twilioTime(q.updated), "url": u,
 		"links": map[string]any{
 			"assignment_activity":  nullable(linkIf(wsURL+"/Activities/", q.assignmentAct)),
@@ -79,18 +78,12 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 			return 0, nil, p.err
 		}
 	}
-	var out []*queue
-	for _, tq := range c.ws.queues.all() {
-		switch {
-		case q.Get("FriendlyName") != "" && tq.name != q.Get("FriendlyName"),
-			worker != nil && !tq.target.Eval(workerVars(worker, nil)),
-			attrs != nil && !tq.target.Eval(expr.Vars{Bare: attrs, Roots: map[string]map[string]any{"worker": attrs}}):
-			continue
-		}
-		out = append(out, tq)
-	}
-	body, err := page(c.r, c.base, "task_queues", out, func(tq *queue) map[string]any { return e.renderQueue(c, c.ws, tq) })
-	return http.StatusOK, body, err
+	name := q.Get("FriendlyName")
+	return e.queueResource().list(c, func(tq *queue) bool {
+		return (name == "" || tq.name == name) &&
+			(worker == nil || tq.target.Eval(workerVars(worker, nil))) &&
+			(attrs == nil || tq.target.Eval(expr.Vars{Bare: attrs, Roots: map[string]map[string]any{"worker": attrs}}))
+	})
 }
 
 // queueParams applies the create/update parameters to q.
@@ -121,12 +114,8 @@ func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
 			return errParam("Invalid %s: activity %s not found", k, s)
 		}
 	}
-	if p.has("ReservationActivitySid") {
-		q.reservationAct = p.str("ReservationActivitySid")
-	}
-	if p.has("AssignmentActivitySid") {
-		q.assignmentAct = p.str("AssignmentActivitySid")
-	}
+	p.assign("ReservationActivitySid", &q.reservationAct)
+	p.assign("AssignmentActivitySid", &q.assignmentAct)
 	if n := p.str("FriendlyName"); n != "" {
 		q.name = n
 	}
@@ -134,11 +123,10 @@ func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
 }
 
 func (e *Emulator) createQueue(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	name := p.required("FriendlyName")
 	if p.err != nil {
 		return 0, nil, p.err
@@ -149,52 +137,32 @@ func (e *Emulator) createQueue(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	q := &queue{sid: newSid(prefixQueue), maxReserved: 1, order: "FIFO", created: now, updated: now}
 	if !p.has("TargetWorkers") {
-		v.Set("TargetWorkers", defaultTargetWorkers)
+		p.v.Set("TargetWorkers", defaultTargetWorkers)
 	}
 	if err := e.queueParams(c.ws, q, p); err != nil {
 		return 0, nil, err
 	}
 	c.ws.queues.put(q.sid, q)
-	return http.StatusCreated, e.renderQueue(c, c.ws, q), nil
-}
-
-func (e *Emulator) queueOr404(c *call) (*queue, *apiError) {
-	q := c.ws.queues.get(c.path("Sid"))
-	if q == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return q, nil
-}
-
-func (e *Emulator) fetchQueue(c *call) (int, any, *apiError) {
-	q, err := e.queueOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderQueue(c, c.ws, q), nil
+	return http.StatusCreated, e.renderQueue(c, q), nil
 }
 
 func (e *Emulator) updateQueue(c *call) (int, any, *apiError) {
-	q, apiErr := e.queueOr404(c)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	v, apiErr := form(c.r)
+	q, p, apiErr := e.queueResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
 	updated := *q // validate on a copy: a refused update changes nothing
-	if err := e.queueParams(c.ws, &updated, &params{v: v}); err != nil {
+	if err := e.queueParams(c.ws, &updated, p); err != nil {
 		return 0, nil, err
 	}
 	updated.updated = e.clock.Now()
 	*q = updated
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderQueue(c, c.ws, q), nil
+	return http.StatusOK, e.renderQueue(c, q), nil
 }
 
 func (e *Emulator) deleteQueue(c *call) (int, any, *apiError) {
-	q, err := e.queueOr404(c)
+	q, err := e.queueResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -35,15 +35,12 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("no credentials: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodPut, h.srv.URL+"/v1/Workspaces", nil)
-	req.SetBasicAuth(accountSid, authToken)
-	resp, err = http.DefaultClient.Do(req)
+	resp, b, err := rawRequest(t, http.DefaultClient, http.MethodPut, h.srv.URL+"/v1/Workspaces", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	var body struct{ Code, Status int }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 405 || body.Code != 20004 {
+	if err := json.Unmarshal([]byte(b), &body); err != nil || resp.StatusCode != 405 || body.Code != 20004 {
 		t.Fatalf("PUT: %d %+v %v, want Twilio's 405 20004", resp.StatusCode, body, err)
 	}
 }

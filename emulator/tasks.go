@@ -52,8 +52,13 @@ func taskVars(t *task) expr.Vars {
 // channelSid is the workspace's default task channel, which every task uses.
 func channelSid(ws *workspace) string { return StableSid(prefixChannel, ws.sid, "default") }
 
-func (e *Emulator) renderTask(c *call, ws *workspace, t *task) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) taskResource() resource[task] {
+	return resource[task]{key: "tasks", rows: func(c *call) *table[task] { return &c.ws.tasks }, render: e.renderTask}
+}
+
+func (e *Emulator) renderTask(c *call, t *task) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Tasks/" + t.sid
 	var qName, wfName any
 	if q := ws.queues.get(t.queue); q != nil {
@@ -99,8 +104,7 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 		}
 		match = x
 	}
-	var out []*task
-	for _, t := range c.ws.tasks.all() {
+	return e.taskResource().list(c, func(t *task) bool {
 		var qName, wfName string
 		if tq := c.ws.queues.get(t.queue); tq != nil {
 			qName = tq.name
@@ -116,20 +120,17 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 			q.Get("TaskQueueName") != "" && qName != q.Get("TaskQueueName"),
 			q.Get("Priority") != "" && q.Get("Priority") != strconv.Itoa(t.priority),
 			match != nil && !match.Eval(taskVars(t)):
-			continue
+			return false
 		}
-		out = append(out, t)
-	}
-	body, err := page(c.r, c.base, "tasks", out, func(t *task) map[string]any { return e.renderTask(c, c.ws, t) })
-	return http.StatusOK, body, err
+		return true
+	})
 }
 
 func (e *Emulator) createTask(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	raw, attrs := p.jsonObject("Attributes")
 	priority := p.integer("Priority", 0)
 	timeout := p.integer("Timeout", 86400)
@@ -139,10 +140,10 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if timeout < 1 || timeout > 2592000 {
 		return 0, nil, errParam("Invalid Timeout %d: must be 1 to 2592000 seconds", timeout)
 	}
-	if ch := v.Get("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
+	if ch := p.str("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
 		return 0, nil, errParam("Invalid TaskChannel %q: this workspace has only the default channel", ch)
 	}
-	wfSid := v.Get("WorkflowSid")
+	wfSid := p.str("WorkflowSid")
 	if wfSid == "" && c.ws.workflows.len() == 1 {
 		wfSid = c.ws.workflows.all()[0].sid // Twilio uses the only workflow
 	}
@@ -166,35 +167,14 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	})
 	e.routeLocked(c.ws, t)
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderTask(c, c.ws, t), nil
-}
-
-func (e *Emulator) taskOr404(c *call) (*task, *apiError) {
-	t := c.ws.tasks.get(c.path("Sid"))
-	if t == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return t, nil
-}
-
-func (e *Emulator) fetchTask(c *call) (int, any, *apiError) {
-	t, err := e.taskOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderTask(c, c.ws, t), nil
+	return http.StatusCreated, e.renderTask(c, t), nil
 }
 
 func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
-	t, apiErr := e.taskOr404(c)
+	t, p, apiErr := e.taskResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	v, apiErr := form(c.r)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p := &params{v: v}
 	status := p.oneOf("AssignmentStatus", taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping)
 	priority := p.integer("Priority", t.priority)
 	var raw string
@@ -221,7 +201,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		t.updated = e.clock.Now()
 		e.emit(c.ws, "task.updated", "Task "+t.sid+" updated", t, nil)
 	}
-	reason := v.Get("Reason")
+	reason := p.str("Reason")
 	switch status {
 	case taskCanceled:
 		e.cancelTaskLocked(c.ws, t, reason)
@@ -231,7 +211,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		e.completeTaskLocked(c.ws, t, reason)
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderTask(c, c.ws, t), nil
+	return http.StatusOK, e.renderTask(c, t), nil
 }
 
 // checkTaskTransition allows what Twilio allows through the API: cancel a
@@ -254,7 +234,7 @@ func checkTaskTransition(t *task, to string) *apiError {
 }
 
 func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
-	t, err := e.taskOr404(c)
+	t, err := e.taskResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -118,6 +118,16 @@ func form(r *http.Request) (url.Values, *apiError) {
 	return r.Form, nil
 }
 
+// formParams is the request's form as params, where a create or update
+// starts.
+func formParams(r *http.Request) (*params, *apiError) {
+	v, err := form(r)
+	if err != nil {
+		return nil, err
+	}
+	return &params{v: v}, nil
+}
+
 // params reads typed optional parameters, remembering the first bad one.
 type params struct {
 	v   url.Values
@@ -127,6 +137,14 @@ type params struct {
 func (p *params) has(k string) bool   { _, ok := p.v[k]; return ok }
 func (p *params) str(k string) string { return p.v.Get(k) }
 
+// assign sets *dst to parameter k when the request has it, even empty:
+// an empty value is how Twilio's updates clear a field.
+func (p *params) assign(k string, dst *string) {
+	if p.has(k) {
+		*dst = p.str(k)
+	}
+}
+
 func (p *params) required(k string) string {
 	v := p.v.Get(k)
 	if v == "" && p.err == nil {
@@ -135,26 +153,23 @@ func (p *params) required(k string) string {
 	return v
 }
 
-func (p *params) integer(k string, def int) int {
-	if !p.has(k) {
-		return def
-	}
-	n, err := strconv.Atoi(p.v.Get(k))
-	if err != nil && p.err == nil {
-		p.err = errParam("Invalid %s: %q is not an integer", k, p.v.Get(k))
-	}
-	return n
-}
+func (p *params) integer(k string, def int) int { return typed(p, k, def, strconv.Atoi, "an integer") }
 
 func (p *params) boolean(k string, def bool) bool {
+	return typed(p, k, def, strconv.ParseBool, "a boolean")
+}
+
+// typed is parameter k parsed, def when absent; a value parse refuses is
+// remembered as Twilio's 400 saying it is not what.
+func typed[T any](p *params, k string, def T, parse func(string) (T, error), what string) T {
 	if !p.has(k) {
 		return def
 	}
-	b, err := strconv.ParseBool(p.v.Get(k))
+	v, err := parse(p.v.Get(k))
 	if err != nil && p.err == nil {
-		p.err = errParam("Invalid %s: %q is not a boolean", k, p.v.Get(k))
+		p.err = errParam("Invalid %s: %q is not %s", k, p.v.Get(k), what)
 	}
-	return b
+	return v
 }
 
 func (p *params) oneOf(k string, allowed ...string) string {

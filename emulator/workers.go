@@ -31,16 +31,17 @@ func workerVars(w *worker, t *task) expr.Vars {
 	return v
 }
 
-func (e *Emulator) renderWorker(c *call, ws *workspace, w *worker) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) workerResource() resource[worker] {
+	return resource[worker]{key: "workers", rows: func(c *call) *table[worker] { return &c.ws.workers }, render: e.renderWorker}
+}
+
+func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Workers/" + w.sid
-	var actName any
-	if a := ws.activities.get(w.activity); a != nil {
-		actName = a.name
-	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": w.sid, "friendly_name": w.name,
-		"activity_sid": w.activity, "activity_name": actName, "available": ws.available(w),
+		"activity_sid": w.activity, "activity_name": ws.activityName(w.activity), "available": ws.available(w),
 		"attributes": w.attrsRaw, "date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
 		"date_status_changed": twilioTime(w.statusSince), "url": u,
 		"links": map[string]any{
@@ -72,8 +73,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
 		}
 	}
-	var out []*worker
-	for _, w := range c.ws.workers.all() {
+	return e.workerResource().list(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
 		case q.Get("FriendlyName") != "" && w.name != q.Get("FriendlyName"),
@@ -82,20 +82,17 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			q.Get("Available") != "" && boolParam(q.Get("Available")) != c.ws.available(w),
 			target != nil && !target.Eval(workerVars(w, nil)),
 			queue != nil && !queue.target.Eval(workerVars(w, nil)):
-			continue
+			return false
 		}
-		out = append(out, w)
-	}
-	body, err := page(c.r, c.base, "workers", out, func(w *worker) map[string]any { return e.renderWorker(c, c.ws, w) })
-	return http.StatusOK, body, err
+		return true
+	})
 }
 
 func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	name := p.required("FriendlyName")
 	raw, attrs := p.jsonObject("Attributes")
 	if p.err != nil {
@@ -107,7 +104,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 		}
 	}
 	act := c.ws.defaultAct
-	if s := v.Get("ActivitySid"); s != "" {
+	if s := p.str("ActivitySid"); s != "" {
 		if c.ws.activities.get(s) == nil {
 			return 0, nil, errParam("Invalid ActivitySid: activity %s not found", s)
 		}
@@ -119,35 +116,14 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	c.ws.workers.put(w.sid, w)
 	e.emit(c.ws, "worker.created", "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderWorker(c, c.ws, w), nil
-}
-
-func (e *Emulator) workerOr404(c *call) (*worker, *apiError) {
-	w := c.ws.workers.get(c.path("Sid"))
-	if w == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return w, nil
-}
-
-func (e *Emulator) fetchWorker(c *call) (int, any, *apiError) {
-	w, err := e.workerOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderWorker(c, c.ws, w), nil
+	return http.StatusCreated, e.renderWorker(c, w), nil
 }
 
 func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
-	w, apiErr := e.workerOr404(c)
+	w, p, apiErr := e.workerResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	v, apiErr := form(c.r)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p := &params{v: v}
 	rejectPending := p.boolean("RejectPendingReservations", false)
 	var raw string
 	var attrs map[string]any
@@ -157,12 +133,12 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 	if p.err != nil {
 		return 0, nil, p.err
 	}
-	act := v.Get("ActivitySid")
+	act := p.str("ActivitySid")
 	if act != "" && c.ws.activities.get(act) == nil {
 		return 0, nil, errParam("Invalid ActivitySid: activity %s not found", act)
 	}
 	now := e.clock.Now()
-	if n := v.Get("FriendlyName"); n != "" {
+	if n := p.str("FriendlyName"); n != "" {
 		w.name = n
 	}
 	if attrs != nil {
@@ -181,7 +157,7 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		e.setActivityLocked(c.ws, w, act)
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderWorker(c, c.ws, w), nil
+	return http.StatusOK, e.renderWorker(c, w), nil
 }
 
 // setActivityLocked moves the worker to activity act, with the event.
@@ -201,7 +177,7 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 }
 
 func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
-	w, err := e.workerOr404(c)
+	w, err := e.workerResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -136,8 +136,13 @@ func parseRouting(ws *workspace, raw string) (*routing, error) {
 	return rt, nil
 }
 
-func (e *Emulator) renderWorkflow(c *call, ws *workspace, wf *workflow) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) workflowResource() resource[workflow] {
+	return resource[workflow]{key: "workflows", rows: func(c *call) *table[workflow] { return &c.ws.workflows }, render: e.renderWorkflow}
+}
+
+func (e *Emulator) renderWorkflow(c *call, wf *workflow) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Workflows/" + wf.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": wf.sid, "friendly_name": wf.name,
@@ -154,14 +159,7 @@ func (e *Emulator) renderWorkflow(c *call, ws *workspace, wf *workflow) map[stri
 
 func (e *Emulator) listWorkflows(c *call) (int, any, *apiError) {
 	name := c.r.URL.Query().Get("FriendlyName")
-	var out []*workflow
-	for _, wf := range c.ws.workflows.all() {
-		if name == "" || wf.name == name {
-			out = append(out, wf)
-		}
-	}
-	body, err := page(c.r, c.base, "workflows", out, func(wf *workflow) map[string]any { return e.renderWorkflow(c, c.ws, wf) })
-	return http.StatusOK, body, err
+	return e.workflowResource().list(c, func(wf *workflow) bool { return name == "" || wf.name == name })
 }
 
 // workflowParams applies create/update parameters to wf.
@@ -180,12 +178,8 @@ func (e *Emulator) workflowParams(ws *workspace, wf *workflow, p *params) *apiEr
 		}
 		wf.configRaw, wf.cfg = p.str("Configuration"), rt
 	}
-	if p.has("AssignmentCallbackUrl") {
-		wf.callbackURL = p.str("AssignmentCallbackUrl")
-	}
-	if p.has("FallbackAssignmentCallbackUrl") {
-		wf.fallbackURL = p.str("FallbackAssignmentCallbackUrl")
-	}
+	p.assign("AssignmentCallbackUrl", &wf.callbackURL)
+	p.assign("FallbackAssignmentCallbackUrl", &wf.fallbackURL)
 	if n := p.str("FriendlyName"); n != "" {
 		wf.name = n
 	}
@@ -193,11 +187,10 @@ func (e *Emulator) workflowParams(ws *workspace, wf *workflow, p *params) *apiEr
 }
 
 func (e *Emulator) createWorkflow(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	name := p.required("FriendlyName")
 	p.required("Configuration")
 	if p.err != nil {
@@ -209,35 +202,14 @@ func (e *Emulator) createWorkflow(c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	c.ws.workflows.put(wf.sid, wf)
-	return http.StatusCreated, e.renderWorkflow(c, c.ws, wf), nil
-}
-
-func (e *Emulator) workflowOr404(c *call) (*workflow, *apiError) {
-	wf := c.ws.workflows.get(c.path("Sid"))
-	if wf == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return wf, nil
-}
-
-func (e *Emulator) fetchWorkflow(c *call) (int, any, *apiError) {
-	wf, err := e.workflowOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderWorkflow(c, c.ws, wf), nil
+	return http.StatusCreated, e.renderWorkflow(c, wf), nil
 }
 
 func (e *Emulator) updateWorkflow(c *call) (int, any, *apiError) {
-	wf, apiErr := e.workflowOr404(c)
+	wf, p, apiErr := e.workflowResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	v, apiErr := form(c.r)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p := &params{v: v}
 	reEval := p.boolean("ReEvaluateTasks", false)
 	if p.err != nil {
 		return 0, nil, p.err
@@ -256,11 +228,11 @@ func (e *Emulator) updateWorkflow(c *call) (int, any, *apiError) {
 		}
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderWorkflow(c, c.ws, wf), nil
+	return http.StatusOK, e.renderWorkflow(c, wf), nil
 }
 
 func (e *Emulator) deleteWorkflow(c *call) (int, any, *apiError) {
-	wf, err := e.workflowOr404(c)
+	wf, err := e.workflowResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}

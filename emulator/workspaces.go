@@ -36,37 +36,37 @@ func (e *Emulator) routes() {
 	const ws = "/v1/Workspaces/{WorkspaceSid}"
 	e.handle(ListWorkspace, "GET", "/v1/Workspaces", e.listWorkspaces)
 	e.handle(CreateWorkspace, "POST", "/v1/Workspaces", e.createWorkspace)
-	e.handle(FetchWorkspace, "GET", "/v1/Workspaces/{Sid}", e.fetchWorkspace)
+	e.handle(FetchWorkspace, "GET", "/v1/Workspaces/{Sid}", e.workspaceResource().fetch)
 	e.handle(UpdateWorkspace, "POST", "/v1/Workspaces/{Sid}", e.updateWorkspace)
 	e.handle(DeleteWorkspace, "DELETE", "/v1/Workspaces/{Sid}", e.deleteWorkspace)
 
 	e.handle(ListActivity, "GET", ws+"/Activities", e.listActivities)
 	e.handle(CreateActivity, "POST", ws+"/Activities", e.createActivity)
-	e.handle(FetchActivity, "GET", ws+"/Activities/{Sid}", e.fetchActivity)
+	e.handle(FetchActivity, "GET", ws+"/Activities/{Sid}", e.activityResource().fetch)
 	e.handle(UpdateActivity, "POST", ws+"/Activities/{Sid}", e.updateActivity)
 	e.handle(DeleteActivity, "DELETE", ws+"/Activities/{Sid}", e.deleteActivity)
 
 	e.handle(ListWorker, "GET", ws+"/Workers", e.listWorkers)
 	e.handle(CreateWorker, "POST", ws+"/Workers", e.createWorker)
-	e.handle(FetchWorker, "GET", ws+"/Workers/{Sid}", e.fetchWorker)
+	e.handle(FetchWorker, "GET", ws+"/Workers/{Sid}", e.workerResource().fetch)
 	e.handle(UpdateWorker, "POST", ws+"/Workers/{Sid}", e.updateWorker)
 	e.handle(DeleteWorker, "DELETE", ws+"/Workers/{Sid}", e.deleteWorker)
 
 	e.handle(ListTaskQueue, "GET", ws+"/TaskQueues", e.listQueues)
 	e.handle(CreateTaskQueue, "POST", ws+"/TaskQueues", e.createQueue)
-	e.handle(FetchTaskQueue, "GET", ws+"/TaskQueues/{Sid}", e.fetchQueue)
+	e.handle(FetchTaskQueue, "GET", ws+"/TaskQueues/{Sid}", e.queueResource().fetch)
 	e.handle(UpdateTaskQueue, "POST", ws+"/TaskQueues/{Sid}", e.updateQueue)
 	e.handle(DeleteTaskQueue, "DELETE", ws+"/TaskQueues/{Sid}", e.deleteQueue)
 
 	e.handle(ListWorkflow, "GET", ws+"/Workflows", e.listWorkflows)
 	e.handle(CreateWorkflow, "POST", ws+"/Workflows", e.createWorkflow)
-	e.handle(FetchWorkflow, "GET", ws+"/Workflows/{Sid}", e.fetchWorkflow)
+	e.handle(FetchWorkflow, "GET", ws+"/Workflows/{Sid}", e.workflowResource().fetch)
 	e.handle(UpdateWorkflow, "POST", ws+"/Workflows/{Sid}", e.updateWorkflow)
 	e.handle(DeleteWorkflow, "DELETE", ws+"/Workflows/{Sid}", e.deleteWorkflow)
 
 	e.handle(ListTask, "GET", ws+"/Tasks", e.listTasks)
 	e.handle(CreateTask, "POST", ws+"/Tasks", e.createTask)
-	e.handle(FetchTask, "GET", ws+"/Tasks/{Sid}", e.fetchTask)
+	e.handle(FetchTask, "GET", ws+"/Tasks/{Sid}", e.taskResource().fetch)
 	e.handle(UpdateTask, "POST", ws+"/Tasks/{Sid}", e.updateTask)
 	e.handle(DeleteTask, "DELETE", ws+"/Tasks/{Sid}", e.deleteTask)
 
@@ -78,7 +78,7 @@ func (e *Emulator) routes() {
 	e.handle(UpdateWorkerReservation, "POST", ws+"/Workers/{WorkerSid}/Reservations/{Sid}", e.updateReservation)
 
 	e.handle(ListEvent, "GET", ws+"/Events", e.listEvents)
-	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.fetchEvent)
+	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.eventResource().fetch)
 
 	// Not Twilio's: the reservations' counts, for load and soak scripts
 	// checking exactly-once from outside (bench/run.sh, bench/soak.sh).
@@ -99,19 +99,17 @@ func (e *Emulator) routes() {
 	})
 }
 
+func (e *Emulator) workspaceResource() resource[workspace] {
+	return resource[workspace]{key: "workspaces", rows: func(*call) *table[workspace] { return &e.workspaces }, render: e.renderWorkspace}
+}
+
 func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
-	u := c.base + "/v1/Workspaces/" + w.sid
-	actName := func(sid string) any {
-		if a := w.activities.get(sid); a != nil {
-			return a.name
-		}
-		return nil
-	}
+	u := c.workspaceURL(w.sid)
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "sid": w.sid, "friendly_name": w.name,
 		"date_created": twilioTime(w.created), "date_updated": twilioTime(w.updated),
-		"default_activity_sid": nullable(w.defaultAct), "default_activity_name": actName(w.defaultAct),
-		"timeout_activity_sid": nullable(w.timeoutAct), "timeout_activity_name": actName(w.timeoutAct),
+		"default_activity_sid": nullable(w.defaultAct), "default_activity_name": w.activityName(w.defaultAct),
+		"timeout_activity_sid": nullable(w.timeoutAct), "timeout_activity_name": w.activityName(w.timeoutAct),
 		"event_callback_url": nullable(w.eventURL), "events_filter": nullable(w.eventsFilter),
 		"multi_task_enabled": w.multiTask, "prioritize_queue_order": w.queueOrder,
 		"url": u,
@@ -126,24 +124,16 @@ func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
 
 func (e *Emulator) listWorkspaces(c *call) (int, any, *apiError) {
 	name := c.r.URL.Query().Get("FriendlyName")
-	var out []*workspace
-	for _, w := range e.workspaces.all() {
-		if name == "" || w.name == name {
-			out = append(out, w)
-		}
-	}
-	body, err := page(c.r, c.base, "workspaces", out, func(w *workspace) map[string]any { return e.renderWorkspace(c, w) })
-	return http.StatusOK, body, err
+	return e.workspaceResource().list(c, func(w *workspace) bool { return name == "" || w.name == name })
 }
 
 // createWorkspace makes a workspace with the activities Twilio creates for
 // a new one: Offline (default and timeout activity), Available, Unavailable.
 func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	name := p.required("FriendlyName")
 	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", true)
@@ -151,12 +141,12 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	if p.err != nil {
 		return 0, nil, p.err
 	}
-	if err := checkEventsFilter(v.Get("EventsFilter")); err != nil {
+	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
 	}
 	now := e.clock.Now()
 	w := newWorkspace(newSid(prefixWorkspace), name, now)
-	w.eventURL, w.eventsFilter, w.multiTask = v.Get("EventCallbackUrl"), v.Get("EventsFilter"), multi
+	w.eventURL, w.eventsFilter, w.multiTask = p.str("EventCallbackUrl"), p.str("EventsFilter"), multi
 	if order != "" {
 		w.queueOrder = order
 	}
@@ -183,58 +173,31 @@ func checkEventsFilter(f string) *apiError {
 	return nil
 }
 
-func (e *Emulator) workspaceOr404(c *call) (*workspace, *apiError) {
-	w := e.workspaces.get(c.path("Sid"))
-	if w == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return w, nil
-}
-
-func (e *Emulator) fetchWorkspace(c *call) (int, any, *apiError) {
-	w, err := e.workspaceOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderWorkspace(c, w), nil
-}
-
 func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
-	w, apiErr := e.workspaceOr404(c)
+	w, p, apiErr := e.workspaceResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	v, apiErr := form(c.r)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	p := &params{v: v}
 	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", w.multiTask)
 	if p.err != nil {
 		return 0, nil, p.err
 	}
 	for _, k := range []string{"DefaultActivitySid", "TimeoutActivitySid"} {
-		if s := v.Get(k); s != "" && w.activities.get(s) == nil {
+		if s := p.str(k); s != "" && w.activities.get(s) == nil {
 			return 0, nil, errParam("Invalid %s: activity %s not found in workspace %s", k, s, w.sid)
 		}
 	}
-	if err := checkEventsFilter(v.Get("EventsFilter")); err != nil {
+	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
 	}
-	if p.has("FriendlyName") {
-		w.name = v.Get("FriendlyName")
-	}
-	if p.has("EventCallbackUrl") {
-		w.eventURL = v.Get("EventCallbackUrl")
-	}
-	if p.has("EventsFilter") {
-		w.eventsFilter = v.Get("EventsFilter")
-	}
-	if s := v.Get("DefaultActivitySid"); s != "" {
+	p.assign("FriendlyName", &w.name)
+	p.assign("EventCallbackUrl", &w.eventURL)
+	p.assign("EventsFilter", &w.eventsFilter)
+	if s := p.str("DefaultActivitySid"); s != "" {
 		w.defaultAct = s
 	}
-	if s := v.Get("TimeoutActivitySid"); s != "" {
+	if s := p.str("TimeoutActivitySid"); s != "" {
 		w.timeoutAct = s
 	}
 	if order != "" {
@@ -246,7 +209,7 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) deleteWorkspace(c *call) (int, any, *apiError) {
-	w, err := e.workspaceOr404(c)
+	w, err := e.workspaceResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -260,6 +223,15 @@ func (e *Emulator) deleteWorkspace(c *call) (int, any, *apiError) {
 	return http.StatusNoContent, nil, nil
 }
 
+// activityName is the name of the workspace's activity sid, nil (JSON null)
+// when there is none.
+func (ws *workspace) activityName(sid string) any {
+	if a := ws.activities.get(sid); a != nil {
+		return a.name
+	}
+	return nil
+}
+
 // activity is a worker state; available decides whether tasks are offered.
 type activity struct {
 	sid, name        string
@@ -267,40 +239,36 @@ type activity struct {
 	created, updated time.Time
 }
 
-func (e *Emulator) renderActivity(c *call, ws *workspace, a *activity) map[string]any {
-	u := c.base + "/v1/Workspaces/" + ws.sid + "/Activities/" + a.sid
+func (e *Emulator) activityResource() resource[activity] {
+	return resource[activity]{key: "activities", rows: func(c *call) *table[activity] { return &c.ws.activities }, render: e.renderActivity}
+}
+
+func (e *Emulator) renderActivity(c *call, a *activity) map[string]any {
+	ws := c.ws
+	u := c.workspaceURL(ws.sid) + "/Activities/" + a.sid
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": ws.sid, "sid": a.sid, "friendly_name": a.name,
 		"available": a.available, "date_created": twilioTime(a.created), "date_updated": twilioTime(a.updated),
-		"url": u, "links": map[string]any{"workspace": c.base + "/v1/Workspaces/" + ws.sid},
+		"url": u, "links": map[string]any{"workspace": c.workspaceURL(ws.sid)},
 	}
 }
 
 func (e *Emulator) listActivities(c *call) (int, any, *apiError) {
 	q := c.r.URL.Query()
-	var out []*activity
-	for _, a := range c.ws.activities.all() {
-		if n := q.Get("FriendlyName"); n != "" && a.name != n {
-			continue
-		}
-		if av := q.Get("Available"); av != "" && boolParam(av) != a.available {
-			continue
-		}
-		out = append(out, a)
-	}
-	body, err := page(c.r, c.base, "activities", out, func(a *activity) map[string]any { return e.renderActivity(c, c.ws, a) })
-	return http.StatusOK, body, err
+	name, avail := q.Get("FriendlyName"), q.Get("Available")
+	return e.activityResource().list(c, func(a *activity) bool {
+		return (name == "" || a.name == name) && (avail == "" || boolParam(avail) == a.available)
+	})
 }
 
 // boolParam reads Twilio's query booleans ("true", "1").
 func boolParam(s string) bool { return s == "true" || s == "True" || s == "1" }
 
 func (e *Emulator) createActivity(c *call) (int, any, *apiError) {
-	v, apiErr := form(c.r)
+	p, apiErr := formParams(c.r)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	p := &params{v: v}
 	name := p.required("FriendlyName")
 	avail := p.boolean("Available", false)
 	if p.err != nil {
@@ -314,43 +282,23 @@ func (e *Emulator) createActivity(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	a := &activity{sid: newSid(prefixActivity), name: name, available: avail, created: now, updated: now}
 	c.ws.activities.put(a.sid, a)
-	return http.StatusCreated, e.renderActivity(c, c.ws, a), nil
-}
-
-func (e *Emulator) activityOr404(c *call) (*activity, *apiError) {
-	a := c.ws.activities.get(c.path("Sid"))
-	if a == nil {
-		return nil, errNotFound(c.r.URL.Path)
-	}
-	return a, nil
-}
-
-func (e *Emulator) fetchActivity(c *call) (int, any, *apiError) {
-	a, err := e.activityOr404(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.renderActivity(c, c.ws, a), nil
+	return http.StatusCreated, e.renderActivity(c, a), nil
 }
 
 func (e *Emulator) updateActivity(c *call) (int, any, *apiError) {
-	a, apiErr := e.activityOr404(c)
+	a, p, apiErr := e.activityResource().forUpdate(c)
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	v, apiErr := form(c.r)
-	if apiErr != nil {
-		return 0, nil, apiErr
-	}
-	if n := v.Get("FriendlyName"); n != "" {
+	if n := p.str("FriendlyName"); n != "" {
 		a.name = n
 		a.updated = e.clock.Now()
 	}
-	return http.StatusOK, e.renderActivity(c, c.ws, a), nil
+	return http.StatusOK, e.renderActivity(c, a), nil
 }
 
 func (e *Emulator) deleteActivity(c *call) (int, any, *apiError) {
-	a, err := e.activityOr404(c)
+	a, err := e.activityResource().bySid(c)
 	if err != nil {
 		return 0, nil, err
 	}
