@@ -34,9 +34,12 @@ func appendPayload(b []byte, e *Entry) []byte {
 	}
 	b = appendRaw(b, "instruction_json", e.InstructionJSON)
 	b = appendRaw(b, "answer", e.Answer)
-	b = appendRaw(b, "task_attributes", e.TaskAttributes)
-	b = appendRaw(b, "worker_attributes", e.WorkerAttributes)
-	b = appendRaw(b, "params", e.Params)
+	// Attributes and parameters come from entry, which only sets them to
+	// valid JSON; they are most of the document, so they are not checked
+	// again here.
+	b = appendTrusted(b, "task_attributes", e.TaskAttributes)
+	b = appendTrusted(b, "worker_attributes", e.WorkerAttributes)
+	b = appendTrusted(b, "params", e.Params)
 	b = append(b, `,"steps":[`...)
 	for i, s := range e.Steps {
 		if i > 0 {
@@ -67,6 +70,17 @@ func appendRaw(b []byte, key string, v json.RawMessage) []byte {
 	}
 	if !json.Valid(v) { // never expected; do not corrupt the document
 		return appendString(b, key+"_invalid", string(v), false)
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return append(b, v...)
+}
+
+// appendTrusted appends "key":v for v known to be valid JSON.
+func appendTrusted(b []byte, key string, v json.RawMessage) []byte {
+	if len(v) == 0 {
+		return b
 	}
 	b = append(b, ',', '"')
 	b = append(b, key...)
