@@ -106,22 +106,28 @@ func appendString(b []byte, key, v string, first bool) []byte {
 const hex = "0123456789abcdef"
 
 // appendQuoted appends s as a JSON string. Invalid UTF-8 goes through
-// encoding/json, which replaces it.
+// encoding/json, which replaces it. Runs of bytes that need no escape (all
+// of a SID or a URL) are appended at once.
 func appendQuoted(b []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		q, _ := json.Marshal(s)
 		return append(b, q...)
 	}
 	b = append(b, '"')
+	run := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
+		b = append(b, s[run:i]...)
+		if c < 0x20 {
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, '\\', c)
+		}
+		run = i + 1
 	}
+	b = append(b, s[run:]...)
 	return append(b, '"')
 }
