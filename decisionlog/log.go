@@ -201,7 +201,16 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 // little.
 func (l *Log) writer() {
 	defer l.done.Done()
-	batch := make([]handlers.CallbackRecord, 0, l.o.BatchSize)
+	// Records become rows as they arrive, so a batch waiting for its
+	// commit holds a few flat strings per callback, not the parsed form and
+	// attribute maps the garbage collector would trace on every cycle.
+	batch := make([]row, 0, l.o.BatchSize)
+	var buf []byte
+	add := func(c *handlers.CallbackRecord) {
+		var r row
+		r, buf = l.row(c, buf)
+		batch = append(batch, r)
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	writeAll := func() {
@@ -209,7 +218,7 @@ func (l *Log) writer() {
 			for len(batch) < l.o.BatchSize {
 				select {
 				case c := <-l.in:
-					batch = append(batch, c)
+					add(&c)
 					continue
 				default:
 				}
@@ -228,7 +237,7 @@ func (l *Log) writer() {
 			if len(batch) == 0 {
 				timer.Reset(l.o.FlushInterval)
 			}
-			batch = append(batch, c)
+			add(&c)
 			if len(batch) >= l.o.BatchSize {
 				timer.Stop()
 				l.write(batch)
@@ -251,19 +260,15 @@ func (l *Log) writer() {
 	}
 }
 
-func (l *Log) write(batch []handlers.CallbackRecord) {
-	entries := make([]Entry, len(batch))
-	for i := range batch {
-		entries[i] = l.entry(&batch[i])
-	}
+func (l *Log) write(batch []row) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := l.store.insert(ctx, entries); err != nil {
-		l.failed.Add(float64(len(entries)))
-		l.log.Error().Err(err).Int("records", len(entries)).Str("store", l.store.name).Msg("decision log: batch lost: could not write it")
+	if err := l.store.insert(ctx, batch); err != nil {
+		l.failed.Add(float64(len(batch)))
+		l.log.Error().Err(err).Int("records", len(batch)).Str("store", l.store.name).Msg("decision log: batch lost: could not write it")
 		return
 	}
-	l.written.Add(float64(len(entries)))
+	l.written.Add(float64(len(batch)))
 	l.mu.Lock()
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -289,6 +294,13 @@ func (l *Log) pruner() {
 			}
 		}
 	}
+}
+
+// row converts a callback record into what the store writes, using buf
+// for the data document (returned for reuse).
+func (l *Log) row(c *handlers.CallbackRecord, buf []byte) (row, []byte) {
+	e := l.entry(c)
+	return rowOf(&e, buf)
 }
 
 // entry converts a callback record; in summary mode attribute values and

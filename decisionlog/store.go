@@ -219,9 +219,22 @@ type payload struct {
 	Params           json.RawMessage `json:"params,omitempty"`
 }
 
-// insert writes entries in one transaction, through the prepared
-// statements of insertChunks.
-func (s *store) insert(ctx context.Context, entries []Entry) error {
+// row is an Entry as stored: the filtered columns and the data document.
+type row struct {
+	at                                                                int64
+	result, reservation, task, worker, queue, rule, instruction, data string
+}
+
+// rowOf encodes e, using buf for the data document (returned for reuse).
+func rowOf(e *Entry, buf []byte) (row, []byte) {
+	buf = appendPayload(buf[:0], e)
+	return row{at: e.Time.UnixMicro(), result: e.Result, reservation: e.ReservationSid, task: e.TaskSid, worker: e.WorkerSid,
+		queue: e.QueueSid, rule: e.Rule, instruction: e.Instruction, data: string(buf)}, buf
+}
+
+// insert writes rows in one transaction, through the prepared statements
+// of insertChunks.
+func (s *store) insert(ctx context.Context, rows []row) error {
 	if s.dialect == sqliteDialect {
 		// modernc's driver starts a goroutine per statement to watch a
 		// cancellable context; a local file needs no watcher (busy_timeout
@@ -234,11 +247,10 @@ func (s *store) insert(ctx context.Context, entries []Entry) error {
 	}
 	defer tx.Rollback()
 	var stmts [len(insertChunks)]*sql.Stmt
-	args := make([]any, 0, numColumns*min(len(entries), insertChunks[0]))
-	var buf []byte
-	for start := 0; start < len(entries); {
+	args := make([]any, 0, numColumns*min(len(rows), insertChunks[0]))
+	for start := 0; start < len(rows); {
 		c := 0
-		for insertChunks[c] > len(entries)-start {
+		for insertChunks[c] > len(rows)-start {
 			c++
 		}
 		n := insertChunks[c]
@@ -247,10 +259,8 @@ func (s *store) insert(ctx context.Context, entries []Entry) error {
 		}
 		args = args[:0]
 		for i := start; i < start+n; i++ {
-			e := &entries[i]
-			buf = appendPayload(buf[:0], e)
-			args = append(args, e.Time.UnixMicro(), e.Result, e.ReservationSid, e.TaskSid, e.WorkerSid, e.QueueSid,
-				e.Rule, e.Instruction, string(buf))
+			r := &rows[i]
+			args = append(args, r.at, r.result, r.reservation, r.task, r.worker, r.queue, r.rule, r.instruction, r.data)
 		}
 		if _, err := stmts[c].ExecContext(ctx, args...); err != nil {
 			return err

@@ -29,10 +29,10 @@ func TestInsertWritesEveryRowOfAnyBatchSize(t *testing.T) {
 			t0 := time.Now().UTC().Truncate(time.Microsecond)
 			total := 0
 			for _, n := range []int{1, 2, 3, 63, 64, 65, 127, 200} {
-				batch := make([]Entry, n)
+				batch := make([]row, n)
 				for i := range batch {
-					batch[i] = Entry{Time: t0.Add(time.Duration(total+i) * time.Microsecond), Result: "ok", Mode: ModeSummary,
-						ReservationSid: fmt.Sprintf("WR%032d", total+i), Rule: fmt.Sprintf("rule-%d", n)}
+					batch[i], _ = rowOf(&Entry{Time: t0.Add(time.Duration(total+i) * time.Microsecond), Result: "ok", Mode: ModeSummary,
+						ReservationSid: fmt.Sprintf("WR%032d", total+i), Rule: fmt.Sprintf("rule-%d", n)}, nil)
 				}
 				if err := s.insert(ctx, batch); err != nil {
 					t.Fatalf("batch of %d: %v", n, err)
