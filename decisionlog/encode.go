@@ -105,19 +105,35 @@ func appendString(b []byte, key, v string, first bool) []byte {
 
 const hex = "0123456789abcdef"
 
-// appendQuoted appends s as a JSON string. Invalid UTF-8 goes through
-// encoding/json, which replaces it. Runs of bytes that need no escape (all
-// of a SID or a URL) are appended at once.
-func appendQuoted(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		q, _ := json.Marshal(s)
-		return append(b, q...)
+// plain marks the bytes a JSON string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
 	}
+	return t
+}()
+
+// appendQuoted appends s as a JSON string. Runs of plain bytes (all of a
+// SID or a URL) are appended at once; invalid UTF-8 goes through
+// encoding/json, which replaces it.
+func appendQuoted(b []byte, s string) []byte {
+	start := len(b)
 	b = append(b, '"')
-	run := 0
+	run, checked := 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if plain[c] {
+			continue
+		}
+		if c >= 0x80 {
+			// The first non-ASCII byte: everything before it was ASCII,
+			// so the rest decides whether s is valid.
+			if !checked && !utf8.ValidString(s[i:]) {
+				q, _ := json.Marshal(s)
+				return append(b[:start], q...)
+			}
+			checked = true
 			continue
 		}
 		b = append(b, s[run:i]...)
