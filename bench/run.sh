@@ -14,6 +14,12 @@
 # bench/out/ and bench/RESULTS.md.
 #
 #   DUR=10s CONNS=32 DATABASE_URL=postgres://… bash bench/run.sh
+#
+# PAIRS=n runs only (b) and (b2), alternated n times (off, full, off, full, …),
+# and prints each pair's ratio and their mean: the decision log's cost on a
+# shared machine, where one pair swings with the other tenants' load.
+#
+#   PAIRS=5 DUR=8s bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
@@ -39,14 +45,6 @@ field() { grep -o "\"$2\":[^,}]*" "$1" | head -n1 | cut -d: -f2 | tr -d '"'; }
 # Queue depth from the admin listener's /metrics (on port+1000); -1 when it could not be read (a failed
 # scrape must not look like an empty queue).
 depth() { curl -fs "http://127.0.0.1:$(( $1 + 1000 ))/metrics" | awk '/^assignd_async_queue_depth\{/ {s+=$2; n++} END {print (n ? s : -1)}'; }
-
-# (a) floor
-# The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.
-GOGC=400 "$OUT/floor" -addr 127.0.0.1:18090 & pids+=($!)
-sleep 0.3
-"$OUT/loadgen" -url http://127.0.0.1:18090/assignment -c "$CONNS" -d "$DUR" -name floor \
-  -want '{"instruction":"accept"}' >"$OUT/floor.json"
-kill "${pids[-1]}"
 
 # The emulator's workspace for the async runs: WORKERS idle workers, one queue.
 WORKERS=${WORKERS:-200}
@@ -78,13 +76,49 @@ serve() { # name port extra-env…
   wait_http "http://127.0.0.1:$port/readyz"
 }
 
+# CPU time (user + system, clock ticks) a process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # (b) sync, decision log off; (b2) the same with the decision log on (full)
-sync_run() { # name port DECISION_LOG
+sync_run() { # name port DECISION_LOG [json name]
   serve "$1" "$2" DECISION_LOG="$3"
+  local t0; t0=$(cpu_ticks "${pids[-1]}")
   "$OUT/loadgen" -url "http://127.0.0.1:$2/assignment" -token $TOK -c "$CONNS" -d "$DUR" -name "$1" \
-    -want '{"instruction":"accept"}' >"$OUT/$1.json"
+    -want '{"instruction":"accept"}' >"$OUT/${4:-$1}.json"
+  # The server's own CPU per request (the writer included): what bounds
+  # throughput on saturated cores, and steadier than requests/s when other
+  # tenants share them.
+  echo "$(( $(cpu_ticks "${pids[-1]}") - t0 ))" >"$OUT/${4:-$1}.cpu"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
+
+if [ -n "${PAIRS:-}" ]; then
+  sum=0
+  for i in $(seq 1 "$PAIRS"); do
+    sync_run sync 18080 off "sync-$i"
+    sync_run sync-log 18084 full "sync-log-$i"
+    off=$(field "$OUT/sync-$i.json" rps); full=$(field "$OUT/sync-log-$i.json" rps)
+    r=$(echo "$full / $off" | bc -l); sum=$(echo "$sum + $r" | bc -l)
+    hz=$(getconf CLK_TCK)
+    coff=$(echo "$(cat "$OUT/sync-$i.cpu") * 1000000 / $hz / $(field "$OUT/sync-$i.json" requests)" | bc -l)
+    cfull=$(echo "$(cat "$OUT/sync-log-$i.cpu") * 1000000 / $hz / $(field "$OUT/sync-log-$i.json" requests)" | bc -l)
+    c=$(echo "$coff / $cfull" | bc -l); csum=$(echo "${csum:-0} + $c" | bc -l)
+    printf 'pair %d: off %.0f rps, full %.0f rps, ratio %.3f; server CPU/request off %.1f µs, full %.1f µs, ratio %.3f (load average %s)\n' \
+      "$i" "$off" "$full" "$r" "$coff" "$cfull" "$c" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  done
+  printf 'mean ratio full/off over %d pairs: throughput %.3f, server CPU per request (off/full) %.3f (target ≥ 0.90)\n' \
+    "$PAIRS" "$(echo "$sum / $PAIRS" | bc -l)" "$(echo "$csum / $PAIRS" | bc -l)"
+  exit 0
+fi
+
+# (a) floor
+# The floor runs with the GC setting assignd defaults to, so the ratio compares handlers, not GC settings.
+GOGC=400 "$OUT/floor" -addr 127.0.0.1:18090 & pids+=($!)
+sleep 0.3
+"$OUT/loadgen" -url http://127.0.0.1:18090/assignment -c "$CONNS" -d "$DUR" -name floor \
+  -want '{"instruction":"accept"}' >"$OUT/floor.json"
+kill "${pids[-1]}"
+
 sync_run sync 18080 off
 sync_run sync-log 18084 full
 

@@ -34,9 +34,12 @@ func appendPayload(b []byte, e *Entry) []byte {
 	}
 	b = appendRaw(b, "instruction_json", e.InstructionJSON)
 	b = appendRaw(b, "answer", e.Answer)
-	b = appendRaw(b, "task_attributes", e.TaskAttributes)
-	b = appendRaw(b, "worker_attributes", e.WorkerAttributes)
-	b = appendRaw(b, "params", e.Params)
+	// Attributes and parameters come from entry, which only sets them to
+	// valid JSON; they are most of the document, so they are not checked
+	// again here.
+	b = appendTrusted(b, "task_attributes", e.TaskAttributes)
+	b = appendTrusted(b, "worker_attributes", e.WorkerAttributes)
+	b = appendTrusted(b, "params", e.Params)
 	b = append(b, `,"steps":[`...)
 	for i, s := range e.Steps {
 		if i > 0 {
@@ -74,6 +77,17 @@ func appendRaw(b []byte, key string, v json.RawMessage) []byte {
 	return append(b, v...)
 }
 
+// appendTrusted appends "key":v for v known to be valid JSON.
+func appendTrusted(b []byte, key string, v json.RawMessage) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return append(b, v...)
+}
+
 // appendString appends "key":"value" (first: without the leading comma);
 // an empty value is left out unless first.
 func appendString(b []byte, key, v string, first bool) []byte {
@@ -91,23 +105,45 @@ func appendString(b []byte, key, v string, first bool) []byte {
 
 const hex = "0123456789abcdef"
 
-// appendQuoted appends s as a JSON string. Invalid UTF-8 goes through
+// plain marks the bytes a JSON string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendQuoted appends s as a JSON string. Runs of plain bytes (all of a
+// SID or a URL) are appended at once; invalid UTF-8 goes through
 // encoding/json, which replaces it.
 func appendQuoted(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		q, _ := json.Marshal(s)
-		return append(b, q...)
-	}
+	start := len(b)
 	b = append(b, '"')
+	run, checked := 0, false
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
+		c := s[i]
+		if plain[c] {
+			continue
 		}
+		if c >= 0x80 {
+			// The first non-ASCII byte: everything before it was ASCII,
+			// so the rest decides whether s is valid.
+			if !checked && !utf8.ValidString(s[i:]) {
+				q, _ := json.Marshal(s)
+				return append(b[:start], q...)
+			}
+			checked = true
+			continue
+		}
+		b = append(b, s[run:i]...)
+		if c < 0x20 {
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, '\\', c)
+		}
+		run = i + 1
 	}
+	b = append(b, s[run:]...)
 	return append(b, '"')
 }

@@ -44,3 +44,23 @@ func TestPayloadRoundTrip(t *testing.T) {
 		t.Fatalf("invalid UTF-8 made invalid JSON: %s", bad)
 	}
 }
+
+// TestAppendQuotedMatchesEncodingJSON: the hand-written string encoder
+// decodes to the same string encoding/json's would, for plain, escaped,
+// non-ASCII and invalid UTF-8 input, after a prefix already in the buffer.
+func TestAppendQuotedMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "WR0123456789abcdef", `a"b\c`, "tab\tnl\nnul\x00", "ünï\"cødé 🙂", "ok then \xff bad", "\xc3", "é\x01"} {
+		got := appendQuoted([]byte(`{"k":`), s)
+		want, _ := json.Marshal(s)
+		var a, b string
+		if err := json.Unmarshal(got[len(`{"k":`):], &a); err != nil {
+			t.Fatalf("%q: invalid JSON %s: %v", s, got, err)
+		}
+		if err := json.Unmarshal(want, &b); err != nil {
+			t.Fatal(err)
+		}
+		if a != b || string(got[:len(`{"k":`)]) != `{"k":` {
+			t.Errorf("%q: got %s (%q), want %q", s, got, a, b)
+		}
+	}
+}
