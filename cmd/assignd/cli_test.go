@@ -27,7 +27,7 @@ func runOut(args []string, environ []string) (stdout, stderr string, err error) 
 func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"emulator"}, {"version"},
+		{"policy", "explain"}, {"emulator"}, {"version"}, {"help"}, {"help", "env"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
@@ -48,7 +48,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"send", "-bogus"}, {"serve", "extra"}, {"serve", "-bogus"}, {"-bogus"}, {"bogus"}, {"policy"}, {"policy", "bogus"},
 		{"policy", "check"}, {"policy", "check", "-bogus", "x.yaml"}, {"policy", "test", "one.yaml"},
-		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"version", "-x"},
+		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"help", "env", "extra"}, {"help", "-bogus"}, {"version", "-x"},
 		{"emulator"}, {"emulator", "-callback-url", "localhost:8080/assignment"}, {"emulator", "-callback-url", "http://x/a", "extra"},
 		{"emulator", "-callback-url", "http://x/a", "-fault-rate", "2"}, {"dev", "-bogus"},
 	} {
@@ -188,6 +188,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"--help"}, nil, 0, "usage:", nil},
 		{[]string{"serve", "--help"}, nil, 0, "usage: assignd serve", nil},
 		{[]string{"policy", "check", "--help"}, nil, 0, "usage: assignd policy check FILE", nil},
+		{[]string{"help", "env", "--help"}, nil, 0, "usage: assignd help env", nil},
 		{[]string{"send", "-bogus"}, nil, 2, "", []string{"flag provided but not defined: -bogus"}},
 		{[]string{"frobnicate"}, nil, 2, "", []string{`unknown command "frobnicate"`}},
 		{nil, []string{"TWILIO_AUTH_TOKEN=…", "DECISION_DEADLINE=abc", "CALLBACK_PATH=/metrics"}, 1, "", []string{
@@ -196,6 +197,12 @@ func TestBinaryExitCodes(t *testing.T) {
 			`assignd: CALLBACK_PATH: "/metrics" collides`,
 			"assignd: POLICY_FILE: required in production",
 			"assignd: PUBLIC_URL: required in production",
+		}},
+		// Tracing's problems come in the same list as config's.
+		{nil, []string{"TWILIO_AUTH_TOKEN=…", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, 1, "", []string{
+			"assignd: TWILIO_AUTH_TOKEN: want the account's auth token",
+			"assignd: POLICY_FILE: required in production",
+			`assignd: OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported`,
 		}},
 	} {
 		cmd := exec.Command(bin, tt.args...)

@@ -98,18 +98,39 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return exitCode(2)
 }
 
+// help prints the usage, or with "env" every environment variable. Like
+// every other command it takes -h/--help (its own usage on stdout, exit 0).
 func help(args []string, stdout, stderr io.Writer) error {
-	switch {
-	case len(args) == 0:
+	name, text := "help", helpUsage
+	if len(args) > 0 && args[0] == "env" {
+		name, text, args = "help env", helpEnvUsage, args[1:]
+	}
+	fs := newFlagSet(name, text)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, stderr, fmt.Sprintf("takes no argument or \"env\", got %q", fs.Args()))
+	}
+	if name == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
-	case len(args) == 1 && args[0] == "env":
-		fmt.Fprint(stdout, "Environment variables (assignd is configured by these alone):\n\n")
-		return config.WriteHelp(stdout)
 	}
-	fmt.Fprintf(stderr, "assignd: help takes no argument or \"env\", got %q\n%s", args, usage)
-	return exitCode(2)
+	fmt.Fprint(stdout, "Environment variables (assignd is configured by these alone):\n\n")
+	return config.WriteHelp(stdout)
 }
+
+const helpUsage = `usage: assignd help
+       assignd help env
+
+help prints the list of commands; help env lists every environment variable,
+its default and meaning.
+`
+
+const helpEnvUsage = `usage: assignd help env
+
+Lists every environment variable assignd reads, its default and meaning.
+`
 
 const usage = `usage:
   assignd [serve]                       run the service (configured by environment; see assignd help env)
