@@ -119,11 +119,14 @@ func TestVersion(t *testing.T) {
 func TestFormatVersion(t *testing.T) {
 	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "ef38a03"}, {Key: "vcs.time", Value: "2026-11-29T05:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
-	if got, want := formatVersion(bi), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
+	if got, want := formatVersion(bi, "v9-stamped"), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	bi.Settings = nil
-	if got := formatVersion(bi); !strings.Contains(got, "no VCS revision") {
+	if got, want := formatVersion(bi, "v0.3.0-4-gef38a03-dirty"), "assignd v1.2.3 revision v0.3.0-4-gef38a03-dirty go1.26.0"; got != want {
+		t.Fatalf("stamped at build time: got %q, want %q", got, want)
+	}
+	if got := formatVersion(bi, ""); !strings.Contains(got, "no VCS revision") {
 		t.Fatalf("without VCS facts: %q", got)
 	}
 }
@@ -189,6 +192,8 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"serve", "--help"}, nil, 0, "usage: assignd serve", nil},
 		{[]string{"policy", "check", "--help"}, nil, 0, "usage: assignd policy check FILE", nil},
 		{[]string{"help", "env", "--help"}, nil, 0, "usage: assignd help env", nil},
+		// The Dockerfile's build (staticBuild) stamps the VERSION build argument.
+		{[]string{"version"}, nil, 0, "revision " + testBuildVersion, nil},
 		{[]string{"send", "-bogus"}, nil, 2, "", []string{"flag provided but not defined: -bogus"}},
 		{[]string{"frobnicate"}, nil, 2, "", []string{`unknown command "frobnicate"`}},
 		{nil, []string{"TWILIO_AUTH_TOKEN=…", "DECISION_DEADLINE=abc", "CALLBACK_PATH=/metrics"}, 1, "", []string{

@@ -191,7 +191,8 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	}
 	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
 		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
-		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml"} {
+		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml",
+		"ARG VERSION", `-ldflags="` + dockerLdflags + `"`, "/out/assignd version"} {
 		if !bytes.Contains(df, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -207,10 +208,18 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
+// dockerLdflags is the Dockerfile's -ldflags, VERSION being its build
+// argument (git describe): TestDeploymentFilesAgreeWithConfig checks the Dockerfile has it.
+const dockerLdflags = `-s -w -X main.revision=${VERSION}`
+
+// testBuildVersion is what the test builds pass as VERSION.
+const testBuildVersion = "v0.0.0-test-build"
+
 // staticBuild builds assignd the way the Dockerfile does.
 func staticBuild(t *testing.T, out string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	ldflags := strings.ReplaceAll(dockerLdflags, "${VERSION}", testBuildVersion)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("static build: %v\n%s", err, b)

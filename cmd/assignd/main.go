@@ -205,23 +205,33 @@ func usageError(fs *flag.FlagSet, stderr io.Writer, msg string) error {
 	return exitCode(2)
 }
 
+// revision is the VCS revision given at build time, for builds that have no
+// VCS facts of their own: the Docker build context has no .git, so the
+// Dockerfile passes its VERSION build argument as
+// -ldflags "-X main.revision=…". A variable only because -X can set nothing
+// else; nothing assigns it at run time.
+var revision string
+
 // versionString is the module version and the VCS facts the Go toolchain
-// stamped into the binary.
+// stamped into the binary, or the revision given at build time.
 func versionString() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "assignd (no build information)"
 	}
-	return formatVersion(bi)
+	return formatVersion(bi, revision)
 }
 
-func formatVersion(bi *debug.BuildInfo) string {
+// formatVersion prefers the toolchain's VCS facts (they carry the commit
+// time and the dirty flag) and falls back to stamped, the -X revision.
+func formatVersion(bi *debug.BuildInfo, stamped string) string {
 	s := "assignd " + bi.Main.Version
 	settings := map[string]string{}
 	for _, kv := range bi.Settings {
 		settings[kv.Key] = kv.Value
 	}
-	if rev := settings["vcs.revision"]; rev != "" {
+	switch rev := settings["vcs.revision"]; {
+	case rev != "":
 		s += " revision " + rev
 		if t := settings["vcs.time"]; t != "" {
 			s += " (" + t + ")"
@@ -229,8 +239,10 @@ func formatVersion(bi *debug.BuildInfo) string {
 		if settings["vcs.modified"] == "true" {
 			s += " modified"
 		}
-	} else {
-		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false)"
+	case stamped != "":
+		s += " revision " + stamped
+	default:
+		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false, and without -ldflags -X main.revision=…)"
 	}
 	return s + " " + bi.GoVersion
 }
