@@ -175,6 +175,26 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if _, err := config.Load(runEnv); err != nil {
 		t.Errorf("service.yaml env is not a production configuration: %v", err)
 	}
+	// The admin listener is set (production leaves it off otherwise) on
+	// loopback, where the README's Managed Prometheus sidecar scrapes it.
+	readme := string(mustRead(t, "../../README.md"))
+	host, port, err := net.SplitHostPort(env["ADMIN_ADDR"])
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() ||
+		!strings.Contains(readme, "`service.yaml` sets `ADMIN_ADDR="+env["ADMIN_ADDR"]+"`") ||
+		!strings.Contains(readme, "scraping port `"+port+"`") {
+		t.Errorf("service.yaml ADMIN_ADDR %q: want loopback, and the README's Cloud Run section to name it and its port", env["ADMIN_ADDR"])
+	}
+	// Every secret service.yaml reads is one the README's commands create.
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && !strings.Contains(readme, "gcloud secrets create "+e.ValueFrom.SecretKeyRef.Name+" ") {
+			t.Errorf("service.yaml reads secret %q, which the README never creates", e.ValueFrom.SecretKeyRef.Name)
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		if !strings.Contains(readme, "gcloud secrets create "+v.Secret.SecretName+" ") {
+			t.Errorf("service.yaml mounts secret %q, which the README never creates", v.Secret.SecretName)
+		}
+	}
 	// The policy is the mounted secret's file.
 	if len(c.VolumeMounts) != 1 || len(tpl.Spec.Volumes) != 1 || c.VolumeMounts[0].Name != tpl.Spec.Volumes[0].Name ||
 		len(tpl.Spec.Volumes[0].Secret.Items) != 1 ||
