@@ -160,6 +160,9 @@ func TestPolicyInit(t *testing.T) {
 	if err != nil || errOut != "" || !strings.Contains(out, "ok, 1 rules") || strings.Contains(out, "warning") {
 		t.Fatalf("starter policy check: %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
+	if out, errOut, err := runOut([]string{"policy", "check", "-strict", path}, nil); err != nil || errOut != "" {
+		t.Fatalf("starter policy check -strict: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
 	if _, _, err := runOut([]string{"policy", "init", path}, nil); err == nil || !strings.Contains(err.Error(), "not overwriting") {
 		t.Fatalf("second init: %v", err)
 	}
@@ -235,5 +238,19 @@ func TestBinaryExitCodes(t *testing.T) {
 				t.Errorf("%v %v: stderr lacks %q:\n%s", tt.args, tt.env, want, e.String())
 			}
 		}
+	}
+}
+
+// policy check -strict fails on warnings (the example's placeholders), so a
+// build can gate on it; without -strict they are warnings only.
+func TestPolicyCheckStrict(t *testing.T) {
+	out, errOut, err := runOut([]string{"policy", "check", examplePolicyFile}, nil)
+	if err != nil || !strings.Contains(out, "warnings)") || !strings.Contains(errOut, "warning:") {
+		t.Fatalf("check: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	out, errOut, err = runOut([]string{"policy", "check", "-strict", examplePolicyFile}, nil)
+	var ec exitCode
+	if !errors.As(err, &ec) || ec != 1 || !strings.Contains(errOut, "fail the check (-strict)") {
+		t.Fatalf("check -strict: %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
 }
