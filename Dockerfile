@@ -12,8 +12,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+# The build context has no .git (.dockerignore), so the revision comes in as
+# a build argument for `assignd version`:
+#   docker build --build-arg VERSION=$(git describe --always --dirty) -t assignd .
+ARG VERSION=""
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/assignd ./cmd/assignd \
+    CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w -X main.revision=${VERSION}" -o /out/assignd ./cmd/assignd \
+ && /out/assignd version \
  && mkdir -p /out/data \
  && /out/assignd policy check policy.yaml
 

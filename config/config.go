@@ -367,7 +367,7 @@ func (c *Config) check(vars map[string]string) Errors {
 		}
 	}
 	if c.TrustProxy != handlers.ProxyNone && c.PublicURL != "" {
-		errs.add("TRUST_PROXY", "set PUBLIC_URL or TRUST_PROXY=true, not both: PUBLIC_URL names the URL Twilio calls and needs no proxy headers; unset TRUST_PROXY")
+		errs.add("TRUST_PROXY", "set PUBLIC_URL or TRUST_PROXY, not both (TRUST_PROXY=%s given): PUBLIC_URL names the URL Twilio calls and needs no proxy headers; unset TRUST_PROXY", c.TrustProxy)
 	}
 	for i, h := range c.PublicHosts {
 		h = strings.ToLower(strings.TrimSpace(h))
@@ -377,7 +377,7 @@ func (c *Config) check(vars map[string]string) Errors {
 		}
 	}
 	if len(c.PublicHosts) > 0 && c.TrustProxy == handlers.ProxyNone {
-		errs.add("PUBLIC_HOSTS", "only used with TRUST_PROXY=true (with PUBLIC_URL the host is known); unset it or set TRUST_PROXY=true")
+		errs.add("PUBLIC_HOSTS", "only used with TRUST_PROXY (with PUBLIC_URL the host is known); unset it or set TRUST_PROXY=x-forwarded (or forwarded)")
 	}
 
 	c.AuthToken = c.trimSecret("TWILIO_AUTH_TOKEN", c.AuthToken)
@@ -463,7 +463,7 @@ func (c *Config) require() Errors {
 		errs.add("PUBLIC_URL", "required in production: the base URL Twilio calls (such as https://APP.fly.dev), which signatures are checked against; or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy you trust")
 	}
 	if c.TrustProxy != handlers.ProxyNone && len(c.PublicHosts) == 0 {
-		errs.add("PUBLIC_HOSTS", "TRUST_PROXY=true needs the host[:port] values Twilio calls, so a forged X-Forwarded-Host is refused; or use PUBLIC_URL instead")
+		errs.add("PUBLIC_HOSTS", "TRUST_PROXY=%s needs the host[:port] values Twilio calls, so a forged forwarded host is refused; or use PUBLIC_URL instead", c.TrustProxy)
 	}
 	return errs
 }

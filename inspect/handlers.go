@@ -336,9 +336,14 @@ func (in *inspector) apiPolicy(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, in.policyView())
 }
 
+// noEmulator answers the emulator's routes when this process runs none:
+// production, or development pointed at another TaskRouter (an `assignd
+// emulator` elsewhere, or Twilio itself).
+const noEmulator = "no in-process emulator: `assignd dev` runs one unless TWILIO_API_BASE_URL or Twilio credentials point it at another TaskRouter"
+
 func (in *inspector) apiEmulator(w http.ResponseWriter, r *http.Request) {
 	if in.o.Emulator == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no emulator: it runs with `assignd dev`"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": noEmulator})
 		return
 	}
 	st, err := in.o.Emulator.State(r.Context())
@@ -354,7 +359,7 @@ func (in *inspector) apiEmulator(w http.ResponseWriter, r *http.Request) {
 func (in *inspector) emulatorSection(w http.ResponseWriter, r *http.Request) {
 	v := in.emulatorView(r.Context())
 	if v == nil {
-		http.Error(w, "no emulator: it runs with `assignd dev`", http.StatusNotFound)
+		http.Error(w, noEmulator, http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -363,7 +368,7 @@ func (in *inspector) emulatorSection(w http.ResponseWriter, r *http.Request) {
 
 func (in *inspector) setActivity(w http.ResponseWriter, r *http.Request) {
 	if in.o.Emulator == nil {
-		http.Error(w, "no emulator: it runs with `assignd dev`", http.StatusNotFound)
+		http.Error(w, noEmulator, http.StatusNotFound)
 		return
 	}
 	activity := r.FormValue("activity_sid")

@@ -54,28 +54,56 @@ type Tracing struct {
 	Shutdown func(context.Context) error
 }
 
-// Setup reads the OTEL_* variables in environ. Tracing is on when
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set
-// (and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says
-// otherwise); version becomes service.version. A malformed value is a
-// *config.Error naming the variable.
-func Setup(ctx context.Context, environ []string, version string) (*Tracing, error) {
-	env := lookup(environ)
-	off := &Tracing{Provider: noop.NewTracerProvider(), Shutdown: func(context.Context) error { return nil }}
+// Check reports every malformed OTEL_* value Setup would refuse, each a
+// *config.Error naming the variable (nil when there is none). It exists so
+// start-up can list these with config's problems at once, instead of the
+// user fixing config first and only then learning about tracing.
+func Check(environ []string) config.Errors {
+	_, errs := settings(lookup(environ))
+	return errs
+}
+
+// settings decides from the OTEL_* variables whether tracing is on and where
+// spans go (endpoint is "" when off), collecting every problem.
+func settings(env map[string]string) (endpoint string, errs config.Errors) {
 	if strings.EqualFold(env[EnvSDKDisabled], "true") || strings.EqualFold(env[EnvTracesExporter], "none") {
-		return off, nil
+		return "", nil
 	}
 	if v := env[EnvTracesExporter]; v != "" && v != "otlp" {
-		return nil, &config.Error{Var: EnvTracesExporter, Msg: fmt.Sprintf("%q is not supported: use otlp (the default) or none", v)}
+		errs = append(errs, &config.Error{Var: EnvTracesExporter, Msg: fmt.Sprintf("%q is not supported: use otlp (the default) or none", v)})
 	}
 	endpoint, err := endpointURL(env)
-	if err != nil || endpoint == "" {
-		return off, err
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if endpoint == "" && err == nil {
+		return "", errs
 	}
 	for _, name := range []string{EnvTracesProtocol, EnvProtocol} {
 		if v := env[name]; v != "" && v != "http/protobuf" {
-			return nil, &config.Error{Var: name, Msg: fmt.Sprintf("%q is not supported: assignd exports OTLP over HTTP, set http/protobuf (or leave it unset)", v)}
+			errs = append(errs, &config.Error{Var: name, Msg: fmt.Sprintf("%q is not supported: assignd exports OTLP over HTTP, set http/protobuf (or leave it unset)", v)})
 		}
+	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	return endpoint, nil
+}
+
+// Setup reads the OTEL_* variables in environ. Tracing is on when
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set
+// (and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none says
+// otherwise); version becomes service.version. Malformed values are
+// config.Errors naming each variable (see Check).
+func Setup(ctx context.Context, environ []string, version string) (*Tracing, error) {
+	env := lookup(environ)
+	off := &Tracing{Provider: noop.NewTracerProvider(), Shutdown: func(context.Context) error { return nil }}
+	endpoint, errs := settings(env)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if endpoint == "" {
+		return off, nil
 	}
 
 	// The endpoint comes from environ so that it is the one this process
@@ -107,7 +135,7 @@ func Setup(ctx context.Context, environ []string, version string) (*Tracing, err
 // endpointURL returns the traces endpoint as a full URL: the per-signal
 // variable as given, or the base one with /v1/traces appended, as the OTLP
 // specification says.
-func endpointURL(env map[string]string) (string, error) {
+func endpointURL(env map[string]string) (string, *config.Error) {
 	name, v := EnvTracesEndpoint, env[EnvTracesEndpoint]
 	if v == "" {
 		name, v = EnvEndpoint, env[EnvEndpoint]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +184,41 @@ func TestTransportMakesClientSpans(t *testing.T) {
 	}
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("client span status attribute = %d, want 429", status)
+	}
+}
+
+// Check lists every bad OTEL_* value at once, each naming its variable, so
+// start-up can refuse with them and config's problems in one list; Setup
+// refuses the same ones.
+func TestCheckListsEveryProblem(t *testing.T) {
+	environ := []string{
+		"OTEL_TRACES_EXPORTER=zipkin",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json",
+	}
+	errs := telemetry.Check(environ)
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Var)
+	}
+	want := []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Check named %v, want %v", got, want)
+	}
+	_, err := telemetry.Setup(context.Background(), environ, "test")
+	var ce config.Errors
+	if !errors.As(err, &ce) || len(ce) != len(want) {
+		t.Fatalf("Setup: %v, want the same %d problems", err, len(want))
+	}
+	for _, ok := range [][]string{
+		nil,
+		{"OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, // no endpoint: tracing is off, the protocol unused
+		{"OTEL_SDK_DISABLED=true", "OTEL_EXPORTER_OTLP_ENDPOINT=nonsense"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"},
+	} {
+		if errs := telemetry.Check(ok); errs != nil {
+			t.Errorf("%v: %v", ok, errs)
+		}
 	}
 }

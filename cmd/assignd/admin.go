@@ -71,6 +71,24 @@ func setupTracing(ctx context.Context, environ []string, log zerolog.Logger) (*t
 	return tr, log, nil
 }
 
+// withTracingProblems adds the OTEL_* problems to config's refusal, so that
+// start-up lists every problem at once rather than tracing's only after
+// config's are fixed. An error that is no configuration problem (a policy
+// file that cannot be read) is returned as it is.
+func withTracingProblems(err error, tracing config.Errors) error {
+	if len(tracing) == 0 {
+		return err
+	}
+	if err == nil {
+		return tracing
+	}
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		return append(ce[:len(ce):len(ce)], tracing...)
+	}
+	return err
+}
+
 // shutdownTracing flushes the last spans by ctx's deadline (its shutdown
 // stage, the last one).
 func shutdownTracing(ctx context.Context, tr *telemetry.Tracing, log zerolog.Logger) {

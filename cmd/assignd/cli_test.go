@@ -27,7 +27,7 @@ func runOut(args []string, environ []string) (stdout, stderr string, err error) 
 func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"emulator"}, {"version"},
+		{"policy", "explain"}, {"emulator"}, {"version"}, {"help"}, {"help", "env"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
@@ -48,7 +48,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"send", "-bogus"}, {"serve", "extra"}, {"serve", "-bogus"}, {"-bogus"}, {"bogus"}, {"policy"}, {"policy", "bogus"},
 		{"policy", "check"}, {"policy", "check", "-bogus", "x.yaml"}, {"policy", "test", "one.yaml"},
-		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"version", "-x"},
+		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"help", "env", "extra"}, {"help", "-bogus"}, {"version", "-x"},
 		{"emulator"}, {"emulator", "-callback-url", "localhost:8080/assignment"}, {"emulator", "-callback-url", "http://x/a", "extra"},
 		{"emulator", "-callback-url", "http://x/a", "-fault-rate", "2"}, {"dev", "-bogus"},
 	} {
@@ -119,11 +119,14 @@ func TestVersion(t *testing.T) {
 func TestFormatVersion(t *testing.T) {
 	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "ef38a03"}, {Key: "vcs.time", Value: "2026-11-29T05:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
-	if got, want := formatVersion(bi), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
+	if got, want := formatVersion(bi, "v9-stamped"), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	bi.Settings = nil
-	if got := formatVersion(bi); !strings.Contains(got, "no VCS revision") {
+	if got, want := formatVersion(bi, "v0.3.0-4-gef38a03-dirty"), "assignd v1.2.3 revision v0.3.0-4-gef38a03-dirty go1.26.0"; got != want {
+		t.Fatalf("stamped at build time: got %q, want %q", got, want)
+	}
+	if got := formatVersion(bi, ""); !strings.Contains(got, "no VCS revision") {
 		t.Fatalf("without VCS facts: %q", got)
 	}
 }
@@ -157,6 +160,9 @@ func TestPolicyInit(t *testing.T) {
 	if err != nil || errOut != "" || !strings.Contains(out, "ok, 1 rules") || strings.Contains(out, "warning") {
 		t.Fatalf("starter policy check: %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
+	if out, errOut, err := runOut([]string{"policy", "check", "-strict", path}, nil); err != nil || errOut != "" {
+		t.Fatalf("starter policy check -strict: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
 	if _, _, err := runOut([]string{"policy", "init", path}, nil); err == nil || !strings.Contains(err.Error(), "not overwriting") {
 		t.Fatalf("second init: %v", err)
 	}
@@ -188,6 +194,9 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"--help"}, nil, 0, "usage:", nil},
 		{[]string{"serve", "--help"}, nil, 0, "usage: assignd serve", nil},
 		{[]string{"policy", "check", "--help"}, nil, 0, "usage: assignd policy check FILE", nil},
+		{[]string{"help", "env", "--help"}, nil, 0, "usage: assignd help env", nil},
+		// The Dockerfile's build (staticBuild) stamps the VERSION build argument.
+		{[]string{"version"}, nil, 0, "revision " + testBuildVersion, nil},
 		{[]string{"send", "-bogus"}, nil, 2, "", []string{"flag provided but not defined: -bogus"}},
 		{[]string{"frobnicate"}, nil, 2, "", []string{`unknown command "frobnicate"`}},
 		{nil, []string{"TWILIO_AUTH_TOKEN=…", "DECISION_DEADLINE=abc", "CALLBACK_PATH=/metrics"}, 1, "", []string{
@@ -196,6 +205,12 @@ func TestBinaryExitCodes(t *testing.T) {
 			`assignd: CALLBACK_PATH: "/metrics" collides`,
 			"assignd: POLICY_FILE: required in production",
 			"assignd: PUBLIC_URL: required in production",
+		}},
+		// Tracing's problems come in the same list as config's.
+		{nil, []string{"TWILIO_AUTH_TOKEN=…", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, 1, "", []string{
+			"assignd: TWILIO_AUTH_TOKEN: want the account's auth token",
+			"assignd: POLICY_FILE: required in production",
+			`assignd: OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported`,
 		}},
 	} {
 		cmd := exec.Command(bin, tt.args...)
@@ -223,5 +238,19 @@ func TestBinaryExitCodes(t *testing.T) {
 				t.Errorf("%v %v: stderr lacks %q:\n%s", tt.args, tt.env, want, e.String())
 			}
 		}
+	}
+}
+
+// policy check -strict fails on warnings (the example's placeholders), so a
+// build can gate on it; without -strict they are warnings only.
+func TestPolicyCheckStrict(t *testing.T) {
+	out, errOut, err := runOut([]string{"policy", "check", examplePolicyFile}, nil)
+	if err != nil || !strings.Contains(out, "warnings)") || !strings.Contains(errOut, "warning:") {
+		t.Fatalf("check: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	out, errOut, err = runOut([]string{"policy", "check", "-strict", examplePolicyFile}, nil)
+	var ec exitCode
+	if !errors.As(err, &ec) || ec != 1 || !strings.Contains(errOut, "fail the check (-strict)") {
+		t.Fatalf("check -strict: %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
 }

@@ -175,6 +175,26 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if _, err := config.Load(runEnv); err != nil {
 		t.Errorf("service.yaml env is not a production configuration: %v", err)
 	}
+	// The admin listener is set (production leaves it off otherwise) on
+	// loopback, where the README's Managed Prometheus sidecar scrapes it.
+	readme := string(mustRead(t, "../../README.md"))
+	host, port, err := net.SplitHostPort(env["ADMIN_ADDR"])
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() ||
+		!strings.Contains(readme, "`service.yaml` sets `ADMIN_ADDR="+env["ADMIN_ADDR"]+"`") ||
+		!strings.Contains(readme, "scraping port `"+port+"`") {
+		t.Errorf("service.yaml ADMIN_ADDR %q: want loopback, and the README's Cloud Run section to name it and its port", env["ADMIN_ADDR"])
+	}
+	// Every secret service.yaml reads is one the README's commands create.
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && !strings.Contains(readme, "gcloud secrets create "+e.ValueFrom.SecretKeyRef.Name+" ") {
+			t.Errorf("service.yaml reads secret %q, which the README never creates", e.ValueFrom.SecretKeyRef.Name)
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		if !strings.Contains(readme, "gcloud secrets create "+v.Secret.SecretName+" ") {
+			t.Errorf("service.yaml mounts secret %q, which the README never creates", v.Secret.SecretName)
+		}
+	}
 	// The policy is the mounted secret's file.
 	if len(c.VolumeMounts) != 1 || len(tpl.Spec.Volumes) != 1 || c.VolumeMounts[0].Name != tpl.Spec.Volumes[0].Name ||
 		len(tpl.Spec.Volumes[0].Secret.Items) != 1 ||
@@ -191,7 +211,8 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	}
 	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
 		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
-		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml"} {
+		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml",
+		"ARG VERSION", `-ldflags="` + dockerLdflags + `"`, "/out/assignd version"} {
 		if !bytes.Contains(df, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -207,10 +228,18 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
+// dockerLdflags is the Dockerfile's -ldflags, VERSION being its build
+// argument (git describe): TestDeploymentFilesAgreeWithConfig checks the Dockerfile has it.
+const dockerLdflags = `-s -w -X main.revision=${VERSION}`
+
+// testBuildVersion is what the test builds pass as VERSION.
+const testBuildVersion = "v0.0.0-test-build"
+
 // staticBuild builds assignd the way the Dockerfile does.
 func staticBuild(t *testing.T, out string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	ldflags := strings.ReplaceAll(dockerLdflags, "${VERSION}", testBuildVersion)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("static build: %v\n%s", err, b)

@@ -262,7 +262,8 @@ func writeGuide(w io.Writer, r *runningEmulator, a account, service string) {
 		return
 	}
 	fmt.Fprintf(w, `
-The tutorial, offline (README: "Run the tutorial offline"):
+The tutorial, offline (README: "Run the tutorial offline"); the README's steps use
+  export TR=%[1]s AUTH=%[8]s
 1. Alice is Offline (every worker starts Offline); check:
   curl %[1]s/Workers/%[2]s %[3]s
 2. Create the Spanish task (the tutorial's curl, base URL swapped); it waits pending:
@@ -285,7 +286,7 @@ Finish a task (frees its worker):
 Set a worker Offline again:
   curl %[1]s/Workers/%[2]s -d ActivitySid=%[7]s %[3]s
 
-`, ws, alice, auth, wfSid, idle, bob, offline)
+`, ws, alice, auth, wfSid, idle, bob, offline, a.Sid+":"+a.Token)
 }
 
 // callbackBase is the base URL the emulator in this process calls the

@@ -51,7 +51,9 @@ func TestEmulatorCommand(t *testing.T) {
 	guide := out.String()
 	for _, want := range []string{"TaskRouter emulator on http://" + addr, "account    " + testAccount + "  auth token " + testToken,
 		"workspace  " + tutorialSid("WS") + "  TaskRouter Tutorial", "worker     " + tutorialSid("WK", "Alice") + "  Alice",
-		`workflow "Tutorial Workflow" calls ` + app.URL + "/assignment (fallback " + app.URL + "/fallback)"} {
+		`workflow "Tutorial Workflow" calls ` + app.URL + "/assignment (fallback " + app.URL + "/fallback)",
+		// The README's variables, as its tutorial exports them.
+		"export TR=http://" + addr + "/v1/Workspaces/" + tutorialSid("WS") + " AUTH=" + testAccount + ":" + testToken + "\n"} {
 		if !strings.Contains(guide, want) {
 			t.Fatalf("guide lacks %q:\n%s", want, guide)
 		}

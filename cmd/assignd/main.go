@@ -98,18 +98,39 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return exitCode(2)
 }
 
+// help prints the usage, or with "env" every environment variable. Like
+// every other command it takes -h/--help (its own usage on stdout, exit 0).
 func help(args []string, stdout, stderr io.Writer) error {
-	switch {
-	case len(args) == 0:
+	name, text := "help", helpUsage
+	if len(args) > 0 && args[0] == "env" {
+		name, text, args = "help env", helpEnvUsage, args[1:]
+	}
+	fs := newFlagSet(name, text)
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, stderr, fmt.Sprintf("takes no argument or \"env\", got %q", fs.Args()))
+	}
+	if name == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
-	case len(args) == 1 && args[0] == "env":
-		fmt.Fprint(stdout, "Environment variables (assignd is configured by these alone):\n\n")
-		return config.WriteHelp(stdout)
 	}
-	fmt.Fprintf(stderr, "assignd: help takes no argument or \"env\", got %q\n%s", args, usage)
-	return exitCode(2)
+	fmt.Fprint(stdout, "Environment variables (assignd is configured by these alone):\n\n")
+	return config.WriteHelp(stdout)
 }
+
+const helpUsage = `usage: assignd help
+       assignd help env
+
+help prints the list of commands; help env lists every environment variable,
+its default and meaning.
+`
+
+const helpEnvUsage = `usage: assignd help env
+
+Lists every environment variable assignd reads, its default and meaning.
+`
 
 const usage = `usage:
   assignd [serve]                       run the service (configured by environment; see assignd help env)
@@ -184,23 +205,33 @@ func usageError(fs *flag.FlagSet, stderr io.Writer, msg string) error {
 	return exitCode(2)
 }
 
+// revision is the VCS revision given at build time, for builds that have no
+// VCS facts of their own: the Docker build context has no .git, so the
+// Dockerfile passes its VERSION build argument as
+// -ldflags "-X main.revision=…". A variable only because -X can set nothing
+// else; nothing assigns it at run time.
+var revision string
+
 // versionString is the module version and the VCS facts the Go toolchain
-// stamped into the binary.
+// stamped into the binary, or the revision given at build time.
 func versionString() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "assignd (no build information)"
 	}
-	return formatVersion(bi)
+	return formatVersion(bi, revision)
 }
 
-func formatVersion(bi *debug.BuildInfo) string {
+// formatVersion prefers the toolchain's VCS facts (they carry the commit
+// time and the dirty flag) and falls back to stamped, the -X revision.
+func formatVersion(bi *debug.BuildInfo, stamped string) string {
 	s := "assignd " + bi.Main.Version
 	settings := map[string]string{}
 	for _, kv := range bi.Settings {
 		settings[kv.Key] = kv.Value
 	}
-	if rev := settings["vcs.revision"]; rev != "" {
+	switch rev := settings["vcs.revision"]; {
+	case rev != "":
 		s += " revision " + rev
 		if t := settings["vcs.time"]; t != "" {
 			s += " (" + t + ")"
@@ -208,8 +239,10 @@ func formatVersion(bi *debug.BuildInfo) string {
 		if settings["vcs.modified"] == "true" {
 			s += " modified"
 		}
-	} else {
-		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false)"
+	case stamped != "":
+		s += " revision " + stamped
+	default:
+		s += " (no VCS revision: built outside a git checkout or with -buildvcs=false, and without -ldflags -X main.revision=…)"
 	}
 	return s + " " + bi.GoVersion
 }

@@ -204,7 +204,7 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 		{without(prodEnv(t), "POLICY_FILE"), "POLICY_FILE: required in production"},
 		{without(prodEnv(t), "PUBLIC_URL"), "PUBLIC_URL: required in production"},
 		{append(prodEnv(t), "PUBLIC_URL=https://x.ngrok.app/assignment"), "PUBLIC_URL: \"https://x.ngrok.app/assignment\" ends in the callback path"},
-		{append(prodEnv(t), "TRUST_PROXY=true"), "TRUST_PROXY: set PUBLIC_URL or TRUST_PROXY=true, not both"},
+		{append(prodEnv(t), "TRUST_PROXY=true"), "TRUST_PROXY: set PUBLIC_URL or TRUST_PROXY, not both"},
 		{append(prodEnv(t), "CALLBACK_PATH=/healthz"), "CALLBACK_PATH: \"/healthz\" collides"},
 		{append(prodEnv(t), "ADMIN_ADDR=0.0.0.0:9090"), "ADMIN_ADDR: \"0.0.0.0:9090\" is reachable"},
 		{append(prodEnv(t), "DEBUG_ADDR=127.0.0.1:6060"), "DEBUG_ADDR: removed"},

@@ -87,8 +87,10 @@ func policyCheck(args []string, stdout, stderr io.Writer) error {
 
 Compiles and type-checks a rules file, listing every problem with its rule, and
 warns about placeholder values of the example policy (SIDs such as WA000…,
-Twilio's test phone numbers, example.com URLs) still in it.
+Twilio's test phone numbers, example.com URLs) still in it. With -strict a
+warning fails the check too (exit 1), so CI or an image build can gate on it.
 `)
+	strict := fs.Bool("strict", false, "exit 1 when there are warnings, not only errors")
 	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
 		return err
 	}
@@ -114,6 +116,10 @@ Twilio's test phone numbers, example.com URLs) still in it.
 		fmt.Fprintf(stdout, " (%d warnings)", len(warnings))
 	}
 	fmt.Fprintln(stdout)
+	if *strict && len(warnings) > 0 {
+		fmt.Fprintf(stderr, "%s: %d warnings fail the check (-strict)\n", path, len(warnings))
+		return exitCode(1)
+	}
 	return nil
 }
 

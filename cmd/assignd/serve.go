@@ -21,13 +21,14 @@ import (
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/telemetry"
 )
 
 // serve runs the service. Configuration is the environment only; the mode
 // (development or production) is config's decision, made once in Load.
 func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
 	cfg, err := config.Load(environ)
-	if err != nil {
+	if err := withTracingProblems(err, telemetry.Check(environ)); err != nil {
 		return err
 	}
 	log := newLogger(stdout, cfg.Level)
