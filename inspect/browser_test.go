@@ -1,9 +1,7 @@
 package inspect_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +9,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/assignd/assignd/decisionlog/decisionlogtest"
+	"github.com/assignd/assignd/inspect/browsertest"
 	"github.com/assignd/assignd/policy/rules"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser drives the inspector in a real Chromium: the page is open,
 // a signed callback arrives, its row appears without a reload, the detail
@@ -22,38 +19,9 @@ const chromiumPath = "/usr/bin/chromium"
 // changed, and replay with the original rules file uploaded says it is the
 // same. It saves a screenshot to /tmp/inspector.png.
 func TestBrowser(t *testing.T) {
-	path := chromiumPath
-	if _, err := os.Stat(path); err != nil {
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
-			path = p
-		} else if os.Getenv("CI") == "" {
-			t.Skip("chromium is not installed (CI installs it; apt-get install chromium)")
-		} else {
-			t.Fatalf("CI is set but chromium is missing: %v", err)
-		}
-	}
 	h := newHarness(t, "sqlite", nil)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// Generous: a loaded 2-core machine starts Chromium slowly.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	ctx := browsertest.New(t, 1400, 1000)
 
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	text := func(sel string) string {

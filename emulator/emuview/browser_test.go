@@ -1,12 +1,10 @@
 package emuview_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/inspect/browsertest"
 )
 
 // TestBrowser is the tutorial's "set Alice to Idle" with a click, in a real
@@ -25,16 +24,6 @@ import (
 // task assigned and the callback's row, all without a reload. It saves a
 // screenshot to /tmp/inspector-emulator.png.
 func TestBrowser(t *testing.T) {
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
-			path = p
-		} else if os.Getenv("CI") == "" {
-			t.Skip("chromium is not installed (CI installs it; apt-get install chromium)")
-		} else {
-			t.Fatalf("CI is set but chromium is missing: %v", err)
-		}
-	}
 	w := newWorld(t)
 	handler, err := inspect.New(inspect.Options{Log: w.env.Log, Policy: inspect.NewPolicyStatus(w.env.Current),
 		Jobs: w.env.Queue, Emulator: w.view, Heartbeat: 200 * time.Millisecond})
@@ -44,25 +33,7 @@ func TestBrowser(t *testing.T) {
 	admin := httptest.NewServer(handler)
 	t.Cleanup(admin.Close)
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1100),
-	)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// Generous: a loaded 2-core machine starts Chromium slowly.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	ctx := browsertest.New(t, 1400, 1100)
 
 	// The emulator section is replaced as it refreshes: read it in one
 	// script, never through a node handle that may go stale.
