@@ -55,3 +55,152 @@ func TestInsertWritesEveryRowOfAnyBatchSize(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeFiltersFollowIDs: on SQLite the time filters and pruning by age
+// find their bounds by id; entries written with a clock that steps back
+// are stored no earlier than the one before them, so every filter still
+// selects exactly the entries of its window, on both stores, across a
+// reopen, and with ids missing at the start (pruned).
+func TestTimeFiltersFollowIDs(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			url := ""
+			if name == "postgres" {
+				url = asynctest.DatabaseURL(t)
+			}
+			dir := filepath.Join(t.TempDir(), "data")
+			s, err := openStore(ctx, url, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC)
+			// 1,000 entries a second apart, in batches of 37; every 10th
+			// entry's clock is 5 s behind.
+			var want []int64 // stored time of entry i
+			write := func(s *store, from, to int) {
+				t.Helper()
+				var batch []row
+				for i := from; i < to; i++ {
+					at := t0.Add(time.Duration(i) * time.Second)
+					if i%10 == 9 {
+						at = at.Add(-5 * time.Second)
+					}
+					r, _ := rowOf(&Entry{Time: at, Result: "ok", Mode: ModeSummary, ReservationSid: fmt.Sprintf("WR%032d", i)}, nil)
+					batch = append(batch, r)
+					if len(batch) == 37 || i == to-1 {
+						if err := s.insert(ctx, batch); err != nil {
+							t.Fatal(err)
+						}
+						batch = batch[:0]
+					}
+					stored := at.UnixMicro()
+					if len(want) > 0 {
+						stored = max(stored, want[len(want)-1])
+					}
+					want = append(want, stored)
+				}
+			}
+			write(s, 0, 600)
+			s.db.Close()
+			if s, err = openStore(ctx, url, dir); err != nil { // the order holds across a restart
+				t.Fatal(err)
+			}
+			defer s.db.Close()
+			write(s, 600, 1000)
+			// Entries before t0+100s go by age (the newest is far younger).
+			if n, err := s.prune(ctx, t0.Add(100*time.Second), 1_000_000); err != nil || n != 100 {
+				t.Fatalf("pruned %d (%v), want 100", n, err)
+			}
+			count := func(since, until int64) int {
+				n := 0
+				for _, at := range want {
+					if at >= t0.Add(100*time.Second).UnixMicro() && (since == 0 || at >= since) && (until == 0 || at < until) {
+						n++
+					}
+				}
+				return n
+			}
+			for _, c := range []struct{ since, until time.Duration }{
+				{0, 0}, {150 * time.Second, 0}, {0, 150 * time.Second}, {150 * time.Second, 450 * time.Second},
+				{599 * time.Second, 601 * time.Second}, {-time.Hour, 0}, {0, -time.Hour}, {time.Hour, 0},
+				{504 * time.Second, 505 * time.Second}, {999 * time.Second, 0}, {0, 100 * time.Second},
+				{157 * time.Second, 0}, {0, 157 * time.Second}, {505 * time.Second, 508 * time.Second},
+			} {
+				f := Filter{Limit: 1000}
+				var since, until int64
+				if c.since != 0 {
+					f.Since = t0.Add(c.since)
+					since = f.Since.UnixMicro()
+				}
+				if c.until != 0 {
+					f.Until = t0.Add(c.until)
+					until = f.Until.UnixMicro()
+				}
+				got, err := s.query(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != count(since, until) {
+					t.Errorf("since %v until %v: %d entries, want %d", c.since, c.until, len(got), count(since, until))
+				}
+				for _, e := range got {
+					at := e.Time.UnixMicro()
+					var i int
+					if _, err := fmt.Sscanf(e.ReservationSid, "WR%d", &i); err != nil || at != want[i] {
+						t.Fatalf("entry %s stored at %s, want %s (%v)", e.ReservationSid, e.Time, time.UnixMicro(want[i]).UTC(), err)
+					}
+					if (since != 0 && at < since) || (until != 0 && at >= until) {
+						t.Errorf("since %v until %v: entry %d at %s is outside", c.since, c.until, e.ID, e.Time)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPruneNeverReusesIDs: SQLite hands out the largest id + 1, so prune
+// spares the newest entry even when everything is past retention; the
+// next entry then gets a new id, which the live view (following ids)
+// needs. PostgreSQL's identity never reuses ids and prunes everything.
+func TestPruneNeverReusesIDs(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			url := ""
+			if name == "postgres" {
+				url = asynctest.DatabaseURL(t)
+			}
+			s, err := openStore(ctx, url, filepath.Join(t.TempDir(), "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.db.Close()
+			old := time.Now().Add(-48 * time.Hour)
+			add := func(sid string) int64 {
+				t.Helper()
+				r, _ := rowOf(&Entry{Time: old, Result: "ok", Mode: ModeSummary, ReservationSid: sid}, nil)
+				if err := s.insert(ctx, []row{r, r, r}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.query(ctx, Filter{ReservationSid: sid, Limit: 1})
+				if err != nil || len(got) != 1 {
+					t.Fatalf("%s: %v %v", sid, got, err)
+				}
+				return got[0].ID
+			}
+			first := add("WR1")
+			n, err := s.prune(ctx, time.Now().Add(-time.Hour), 1_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left, _ := s.query(ctx, Filter{})
+			if wantLeft := map[string]int{"sqlite": 1, "postgres": 0}[name]; len(left) != wantLeft || n != int64(3-wantLeft) {
+				t.Fatalf("pruned %d, %d left; want %d left", n, len(left), wantLeft)
+			}
+			if next := add("WR2"); next <= first {
+				t.Fatalf("after pruning, new entry got id %d, not above %d", next, first)
+			}
+		})
+	}
+}
