@@ -67,7 +67,7 @@ type Config struct {
 
 	// Decision log: what each callback decided and why, for the inspector.
 	DecisionLog          string        `env:"DECISION_LOG" help:"what the decision log keeps: full (attributes too), summary (no attribute values) or off; unset: full in development, summary in production"`
-	DecisionLogRetention time.Duration `env:"DECISION_LOG_RETENTION" envDefault:"24h" help:"decision log rows older than this are pruned (at least 1m)"`
+	DecisionLogRetention time.Duration `env:"DECISION_LOG_RETENTION" envDefault:"24h" help:"decision log rows older than this are pruned in the background (at least 1m; on SQLite the newest row always stays, so its id is never reused)"`
 	DecisionLogMaxRows   int64         `env:"DECISION_LOG_MAX_ROWS" envDefault:"1000000" help:"the decision log keeps at most this many rows, the newest"`
 
 	// Set by the platforms themselves; read only to recognise production.
