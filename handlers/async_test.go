@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +30,18 @@ const testAccount = "AC0123456789abcdef0123456789abcdef"
 // openQueue opens a queue whose REST calls go to a TaskRouter emulator.
 func openQueue(t *testing.T) (*async.Queue, *emulatortest.Env) {
 	t.Helper()
+	return openQueueIn(t, t.TempDir())
+}
+
+// openQueueIn is openQueue with its SQLite store in dataDir.
+func openQueueIn(t *testing.T, dataDir string) (*async.Queue, *emulatortest.Env) {
+	t.Helper()
 	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
 	client, err := async.NewAPI(env.URL, testAccount, testAccount, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := async.Open(context.Background(), async.Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), API: client, ReservationTimeout: time.Minute})
+	q, err := async.Open(context.Background(), async.Options{Logger: zerolog.Nop(), DataDir: dataDir, API: client, ReservationTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,5 +141,78 @@ func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
 	}
 	if g.Fallback().Rule != "new-fb" {
 		t.Fatal("the reload did not happen; the test proves nothing")
+	}
+}
+
+// Issue 8's budget against the real queue: while another connection holds
+// SQLite's write lock, the async decision cannot be stored, so when the
+// callback's budget runs out the answer is the fallback, inside Twilio's
+// 5 s. The lock is released right after, while the batch holding the
+// decision is still waiting to commit (its own bound is longer than this
+// budget): the batch then commits, but without the decision nobody was
+// told about, which is never applied either.
+func TestBlockedStoreAnswersFallbackInTime(t *testing.T) {
+	dir := t.TempDir()
+	q, api := openQueueIn(t, dir)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Stop(context.Background()); q.Close() })
+	// A budget shorter than the batch's own bound (async's insertTimeout,
+	// 3 s), so the budget is what cuts the wait.
+	const budget = 1500 * time.Millisecond
+	srv := startServer(t, handlers.Options{Decider: guard(t, asyncAccept(), time.Second), Scheduler: q, Budget: budget})
+
+	// Warm up with one stored decision, so the database exists and the
+	// writer's connection is open before the lock is taken.
+	if status, body, _ := postSigned(t, srv.URL, pendingReservation(t, api)); status != http.StatusOK || body != "{}" {
+		t.Fatalf("warm-up: %d %q", status, body)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "queue.sqlite")+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin() // BEGIN IMMEDIATE: the write lock, held until Rollback
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pendingReservation(t, api)
+	sent := time.Now()
+	status, body, _ := postSigned(t, srv.URL, r)
+	took := time.Since(sent)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK || body != `{"instruction":"accept"}` {
+		t.Fatalf("with the store blocked: %d %q, want the fallback accept", status, body)
+	}
+	if took >= handlers.TwilioTimeout {
+		t.Fatalf("answered after %s; Twilio waits %s", took, handlers.TwilioTimeout)
+	}
+	if l := srv.Log.String(); !strings.Contains(l, "could not store async decision") || !strings.Contains(l, "callback budget of 1.5s used up") {
+		t.Errorf("the fallback's reason (the budget) is not logged:\n%s", l)
+	}
+
+	// The lock is gone: a later callback is stored and applied, and the
+	// blocked one never is. Waiting for the later one to be applied bounds
+	// how long a late insert of the blocked one could have taken.
+	later := pendingReservation(t, api)
+	if status, body, _ := postSigned(t, srv.URL, later); status != http.StatusOK || body != "{}" {
+		t.Fatalf("after the lock: %d %q", status, body)
+	}
+	for i := 0; api.Get(later.ReservationSid).Status != "accepted"; i++ {
+		if i > 1000 {
+			t.Fatalf("the later decision was never applied: %+v", api.Get(later.ReservationSid))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	jobs, err := q.Jobs(context.Background(), r.ReservationSid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := api.Get(r.ReservationSid); len(jobs) != 0 || got.Updates != 0 {
+		t.Fatalf("the blocked decision was stored late: %d jobs, %d REST updates", len(jobs), got.Updates)
 	}
 }
