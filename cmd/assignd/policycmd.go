@@ -98,14 +98,17 @@ warning fails the check too (exit 1), so CI or an image build can gate on it.
 		return usageError(fs, stderr, "needs exactly one FILE")
 	}
 	path := fs.Arg(0)
-	p, err := rules.LoadFile(path)
+	// One read: the rules compiled and the placeholder warnings are about
+	// the same bytes.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(stderr, fmt.Errorf("read policy: %w", err))
+		return exitCode(1)
+	}
+	p, err := rules.Parse(path, data)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitCode(1)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("policy check: %w", err)
 	}
 	warnings := examples.Placeholders(data)
 	for _, w := range warnings {
