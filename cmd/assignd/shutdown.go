@@ -20,11 +20,6 @@ const (
 	tracingFlush = 500 * time.Millisecond
 )
 
-// drainBudget is how long shutdown may take from SIGTERM, every stage
-// included. It fits inside Cloud Run's fixed 10 s between SIGTERM and
-// SIGKILL and inside fly.toml's kill_timeout, which a test compares with it.
-const drainBudget = httpDrain + queueDrain + logFlush + tracingFlush
-
 // shutdownStages are the stages' slots in order; their sum is drainBudget.
 func shutdownStages() []time.Duration {
 	return []time.Duration{httpDrain, queueDrain, logFlush, tracingFlush}
@@ -37,6 +32,12 @@ const (
 	logFlushEnd     = queueDrainEnd + logFlush
 	tracingFlushEnd = logFlushEnd + tracingFlush
 )
+
+// drainBudget is how long shutdown may take from SIGTERM, every stage
+// included: where the last one ends. It fits inside Cloud Run's fixed 10 s
+// between SIGTERM and SIGKILL and inside fly.toml's kill_timeout, which a
+// test compares with it.
+const drainBudget = tracingFlushEnd
 
 // shutdownClock is the one start every stage's deadline derives from. It
 // starts at SIGTERM, or at the first stage that asks (an early return
