@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -25,10 +24,7 @@ import (
 // at once: nothing on it is worth a share of the platform's shutdown budget
 // (a scrape retries, a profile or live page is restarted by hand).
 func startAdmin(addr string, anyPortIfTaken bool, h http.Handler, log zerolog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil && anyPortIfTaken {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	ln, err := listenOrFreePort(addr, anyPortIfTaken, nil)
 	if err != nil {
 		return nil, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
 	}

@@ -33,16 +33,18 @@ func restAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, transpo
 	if cfg.Mode == config.Production {
 		return nil, nil, nil
 	}
+	// The development account: the in-process emulator's, or the one an
+	// `assignd emulator` elsewhere serves.
+	acct, err := emulatorAccount(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	base := cfg.APIBaseURL
-	var acct account
 	if base == config.Default("TWILIO_API_BASE_URL") {
-		emu, acct, err = startDevEmulator(cfg, log, dev)
-		if err != nil {
+		if emu, err = startDevEmulator(cfg, acct, log, dev); err != nil {
 			return nil, nil, err
 		}
 		base = emu.Base
-	} else if acct, err = emulatorAccount(cfg); err != nil { // the account `assignd emulator` serves
-		return nil, nil, err
 	}
 	log.Warn().Str("taskrouter_api", base).
 		Msg("DEVELOPMENT MODE: no Twilio credentials, so the REST API and the assignment callbacks are a local TaskRouter emulator's, not Twilio's")

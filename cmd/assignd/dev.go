@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"net"
 
 	"github.com/rs/zerolog"
 
@@ -42,16 +43,12 @@ func devFlags(fs *flag.FlagSet, d *devOptions) (finish func()) {
 // startDevEmulator is development mode's TaskRouter: the emulator in this
 // process, its workflow calling this service's callback URL, its events
 // going to this service's /events, its account the one the service checks
-// signatures with and calls the REST API with. It replaces Twilio for the
+// signatures with and calls the REST API with (acct, from emulatorAccount). It replaces Twilio for the
 // whole tutorial flow, offline.
-func startDevEmulator(cfg config.Config, log zerolog.Logger, dev devOptions) (*runningEmulator, account, error) {
-	acct, err := emulatorAccount(cfg)
-	if err != nil {
-		return nil, acct, err
-	}
+func startDevEmulator(cfg config.Config, acct account, log zerolog.Logger, dev devOptions) (*runningEmulator, error) {
 	spec, err := workspaceSpec(dev.Workspace)
 	if err != nil {
-		return nil, acct, &config.Error{Var: "-workspace", Msg: err.Error()}
+		return nil, &config.Error{Var: "-workspace", Msg: err.Error()}
 	}
 	addr := dev.EmulatorAddr
 	if addr == "" {
@@ -64,7 +61,7 @@ func startDevEmulator(cfg config.Config, log zerolog.Logger, dev devOptions) (*r
 		CallbackURL: base + cfg.CallbackPath, EventURL: base + "/events", Log: &elog,
 	})
 	if err != nil {
-		return nil, acct, err
+		return nil, err
 	}
 	if dev.Out != nil {
 		writeGuide(dev.Out, emu, acct, "assignd")
@@ -72,5 +69,19 @@ func startDevEmulator(cfg config.Config, log zerolog.Logger, dev devOptions) (*r
 	if dev.started != nil {
 		dev.started(emu)
 	}
-	return emu, acct, nil
+	return emu, nil
+}
+
+// listenOrFreePort listens on addr or, when anyPort is set and addr cannot
+// be had (a second development run, say), on a free loopback port; taken,
+// when set, hears why addr could not be used.
+func listenOrFreePort(addr string, anyPort bool, taken func(error)) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && anyPort {
+		if taken != nil {
+			taken(err)
+		}
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	return ln, err
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -105,7 +103,7 @@ func emulatorAccount(cfg config.Config) (account, error) {
 	if a.Sid != "" && a.Token != "" {
 		return a, nil
 	}
-	creds, created, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
+	creds, _, err := config.LoadOrCreateDevCredentials(cfg.DataDir)
 	if err != nil {
 		return a, &config.Error{Var: "DATA_DIR", Msg: err.Error()}
 	}
@@ -114,7 +112,7 @@ func emulatorAccount(cfg config.Config) (account, error) {
 	}
 	if a.Token == "" {
 		a.Token = creds.AuthToken
-		a.Generated, a.CredentialsFile = created, config.DevCredentialsPath(cfg.DataDir)
+		a.CredentialsFile = config.DevCredentialsPath(cfg.DataDir)
 	}
 	return a, nil
 }
@@ -123,7 +121,6 @@ func emulatorAccount(cfg config.Config) (account, error) {
 type account struct {
 	Sid, Token      string
 	APIKeys         map[string]string
-	Generated       bool   // the token was made just now
 	CredentialsFile string // where a development token is kept, if it is one
 }
 
@@ -182,11 +179,9 @@ func startEmulator(s emulatorSetup) (*runningEmulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil && s.AnyPortIfTaken {
+	ln, err := listenOrFreePort(s.Addr, s.AnyPortIfTaken, func(err error) {
 		s.Log.Warn().Err(err).Str("addr", s.Addr).Msg("the emulator's usual address is taken: listening on a free port instead (see its base URL below)")
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: the emulator cannot listen: %w", s.AddrFlag, err)
 	}
@@ -293,7 +288,7 @@ Set a worker Offline again:
 // service at: PUBLIC_URL when set (as Twilio would), else loopback.
 func callbackBase(cfg config.Config) string {
 	if cfg.Public != nil {
-		return strings.TrimSuffix(cfg.Public.String(), "/")
+		return cfg.Public.String() // config has already dropped a trailing slash
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
 }

@@ -96,7 +96,11 @@ func TestEmulatorAddressTaken(t *testing.T) {
 	// Not given: the default address, or a free port when it is taken.
 	d := &devOptions{EmulatorAddr: addr}
 	cfg := config.Config{Port: 8080, CallbackPath: "/assignment", DataDir: filepath.Join(t.TempDir(), "data")}
-	emu, _, err := startDevEmulator(cfg, zerolog.Nop(), *d)
+	acct, err := emulatorAccount(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := startDevEmulator(cfg, acct, zerolog.Nop(), *d)
 	if err != nil {
 		t.Fatalf("dev's default address taken: %v, want a free port", err)
 	}
