@@ -1,10 +1,6 @@
 package decisionlog
 
-import (
-	"slices"
-
-	"github.com/assignd/assignd/policy"
-)
+import "github.com/assignd/assignd/policy"
 
 // redact is the one place where a record's customer data and secrets are
 // taken out of an entry before it is stored (and so before the inspector
@@ -25,12 +21,5 @@ func redact(e *Entry, d policy.Decision, err error, mode Mode) {
 		return
 	}
 	e.Error = policy.RedactError(err)
-	e.Steps = slices.Clone(e.Steps)
-	for i := range e.Steps {
-		s := &e.Steps[i]
-		s.Missing = policy.RedactMissing(s.Missing)
-		if s.Err != "" {
-			s.Err = policy.Redacted
-		}
-	}
+	e.Steps = policy.RedactSteps(e.Steps)
 }
