@@ -15,8 +15,14 @@ func redact(e *Entry, d policy.Decision, err error, mode Mode) {
 	if mode != ModeFull {
 		computed = d.Computed
 	}
-	e.InstructionJSON = policy.RedactInstructionJSON(e.InstructionJSON, computed)
 	e.Answer = policy.RedactInstructionJSON(e.Answer, computed)
+	if !d.Async && e.InstructionJSON != nil {
+		// A sync entry's instruction is its answer (Log.entry sets both
+		// from the same bytes): redact them once.
+		e.InstructionJSON = e.Answer
+	} else {
+		e.InstructionJSON = policy.RedactInstructionJSON(e.InstructionJSON, computed)
+	}
 	if mode == ModeFull {
 		return
 	}
