@@ -318,7 +318,8 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	if c.Err != nil {
 		e.Error = c.Err.Error()
 	}
-	if c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback {
+	answered := c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback
+	if answered {
 		e.Instruction = d.InstructionName()
 		switch {
 		case d.Instruction != nil && !d.Async:
@@ -344,7 +345,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 			e.Params = marshalOrNil(r.Params)
 		}
 	}
-	if c.Form != nil && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+	if c.Form != nil && !answered {
 		// Refused: keep the SIDs it claimed, where they look like SIDs, so
 		// "why was WR… refused" can be found.
 		claim := func(dst *string, key, prefix string) {
@@ -359,10 +360,10 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		claim(&e.TaskSid, "TaskSid", "WT")
 		claim(&e.WorkerSid, "WorkerSid", "WK")
 		claim(&e.ReservationSid, "ReservationSid", "WR")
-	}
-	if c.Form != nil && l.mode == ModeFull && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
-		// A refused request: its raw parameters are what was wrong.
-		e.Params = marshalOrNil(map[string][]string(c.Form))
+		if l.mode == ModeFull {
+			// A refused request: its raw parameters are what was wrong.
+			e.Params = marshalOrNil(map[string][]string(c.Form))
+		}
 	}
 	redact(&e, d, c.Err, l.mode)
 	return e
