@@ -71,10 +71,7 @@ func appendRaw(b []byte, key string, v json.RawMessage) []byte {
 	if !json.Valid(v) { // never expected; do not corrupt the document
 		return appendString(b, key+"_invalid", string(v), false)
 	}
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return append(b, v...)
+	return appendTrusted(b, key, v)
 }
 
 // appendTrusted appends "key":v for v known to be valid JSON.

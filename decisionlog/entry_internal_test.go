@@ -31,7 +31,7 @@ func TestEntryKeepsTheDocumentValid(t *testing.T) {
 		{"malformed attributes", handlers.CallbackRecord{Result: handlers.ResultFallback, Err: attrErr, Reservation: r, Form: bad}, ``, `[1,2]`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := &Log{mode: ModeFull}
+			l := &Log{o: Options{Mode: ModeFull}}
 			e := l.entry(&c.rec)
 			doc := appendPayload(nil, &e)
 			var p payload

@@ -60,7 +60,6 @@ type Options struct {
 type Log struct {
 	log   zerolog.Logger
 	store *store
-	mode  Mode
 	o     Options
 
 	in      chan handlers.CallbackRecord
@@ -106,7 +105,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{
-		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, mode: o.Mode, o: o,
+		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, o: o,
 		in: make(chan handlers.CallbackRecord, o.BufferSize), flushes: make(chan chan struct{}),
 		stop: make(chan struct{}), changed: make(chan struct{}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "assignd_decision_log_dropped_total",
@@ -133,7 +132,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 }
 
 // Mode is what the log keeps.
-func (l *Log) Mode() Mode { return l.mode }
+func (l *Log) Mode() Mode { return l.o.Mode }
 
 // Store names the backing store: "sqlite" or "postgres".
 func (l *Log) Store() string { return l.store.name }
@@ -308,7 +307,7 @@ func (l *Log) row(c *handlers.CallbackRecord, buf []byte) (row, []byte) {
 func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	d := c.Decision
 	e := Entry{
-		Time: c.Received.UTC(), Result: c.Result, CheckedURL: c.CheckedURL, Mode: l.mode,
+		Time: c.Received.UTC(), Result: c.Result, CheckedURL: c.CheckedURL, Mode: l.o.Mode,
 		Rule: d.Rule, Steps: c.Steps, Async: d.Async, Delay: d.Delay, Duplicate: c.Duplicate, Latency: c.Latency,
 		Answer: c.Answer,
 	}
@@ -318,7 +317,8 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	if c.Err != nil {
 		e.Error = c.Err.Error()
 	}
-	if c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback {
+	answered := c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback
+	if answered {
 		e.Instruction = d.InstructionName()
 		switch {
 		case d.Instruction != nil && !d.Async:
@@ -333,7 +333,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		e.AccountSid, e.WorkspaceSid, e.WorkflowSid, e.QueueSid = r.AccountSid, r.WorkspaceSid, r.WorkflowSid, r.TaskQueueSid
 		e.TaskSid, e.WorkerSid, e.ReservationSid = r.TaskSid, r.WorkerSid, r.ReservationSid
 		e.TaskAge, e.TaskPriority, e.Timestamp = r.TaskAge, r.TaskPriority, r.Timestamp
-		if l.mode == ModeFull {
+		if l.o.Mode == ModeFull {
 			// As TaskRouter sent them when the form is there: cheaper than
 			// encoding the maps again. When the handler parsed them, they
 			// are JSON already and are not checked again (json.Valid on the
@@ -344,7 +344,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 			e.Params = marshalOrNil(r.Params)
 		}
 	}
-	if c.Form != nil && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
+	if c.Form != nil && !answered {
 		// Refused: keep the SIDs it claimed, where they look like SIDs, so
 		// "why was WR… refused" can be found.
 		claim := func(dst *string, key, prefix string) {
@@ -359,12 +359,12 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 		claim(&e.TaskSid, "TaskSid", "WT")
 		claim(&e.WorkerSid, "WorkerSid", "WK")
 		claim(&e.ReservationSid, "ReservationSid", "WR")
+		if l.o.Mode == ModeFull {
+			// A refused request: its raw parameters are what was wrong.
+			e.Params = marshalOrNil(map[string][]string(c.Form))
+		}
 	}
-	if c.Form != nil && l.mode == ModeFull && c.Result != handlers.ResultOK && c.Result != handlers.ResultFallback {
-		// A refused request: its raw parameters are what was wrong.
-		e.Params = marshalOrNil(map[string][]string(c.Form))
-	}
-	redact(&e, d, c.Err, l.mode)
+	redact(&e, d, c.Err, l.o.Mode)
 	return e
 }
 

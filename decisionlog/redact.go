@@ -1,10 +1,6 @@
 package decisionlog
 
-import (
-	"slices"
-
-	"github.com/assignd/assignd/policy"
-)
+import "github.com/assignd/assignd/policy"
 
 // redact is the one place where a record's customer data and secrets are
 // taken out of an entry before it is stored (and so before the inspector
@@ -19,18 +15,17 @@ func redact(e *Entry, d policy.Decision, err error, mode Mode) {
 	if mode != ModeFull {
 		computed = d.Computed
 	}
-	e.InstructionJSON = policy.RedactInstructionJSON(e.InstructionJSON, computed)
 	e.Answer = policy.RedactInstructionJSON(e.Answer, computed)
+	if !d.Async && e.InstructionJSON != nil {
+		// A sync entry's instruction is its answer (Log.entry sets both
+		// from the same bytes): redact them once.
+		e.InstructionJSON = e.Answer
+	} else {
+		e.InstructionJSON = policy.RedactInstructionJSON(e.InstructionJSON, computed)
+	}
 	if mode == ModeFull {
 		return
 	}
 	e.Error = policy.RedactError(err)
-	e.Steps = slices.Clone(e.Steps)
-	for i := range e.Steps {
-		s := &e.Steps[i]
-		s.Missing = policy.RedactMissing(s.Missing)
-		if s.Err != "" {
-			s.Err = policy.Redacted
-		}
-	}
+	e.Steps = policy.RedactSteps(e.Steps)
 }

@@ -113,7 +113,6 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 		if err != nil {
 			return nil, fmt.Errorf("decision log: postgres: %w", err)
 		}
-		s.db.SetMaxOpenConns(4)
 	} else {
 		s.dialect, s.name = sqliteDialect, "sqlite"
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -136,8 +135,8 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 		if err != nil {
 			return nil, fmt.Errorf("decision log: sqlite: %w", err)
 		}
-		s.db.SetMaxOpenConns(4)
 	}
+	s.db.SetMaxOpenConns(4)
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log: %s: %w", s.name, err)

@@ -10,6 +10,16 @@ import (
 	"github.com/assignd/assignd/async/asynctest"
 )
 
+// storeURL is openStore's database URL for the named store: PostgreSQL's
+// test database, or "" for SQLite.
+func storeURL(t *testing.T, name string) string {
+	t.Helper()
+	if name == "postgres" {
+		return asynctest.DatabaseURL(t)
+	}
+	return ""
+}
+
 // TestInsertWritesEveryRowOfAnyBatchSize: a batch is split over the 64-row
 // statement and the power-of-two ones; every size must store each entry
 // once, in order, with its own values.
@@ -17,10 +27,7 @@ func TestInsertWritesEveryRowOfAnyBatchSize(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			url := ""
-			if name == "postgres" {
-				url = asynctest.DatabaseURL(t)
-			}
+			url := storeURL(t, name)
 			s, err := openStore(ctx, url, filepath.Join(t.TempDir(), "data"))
 			if err != nil {
 				t.Fatal(err)
@@ -65,10 +72,7 @@ func TestTimeFiltersFollowIDs(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			url := ""
-			if name == "postgres" {
-				url = asynctest.DatabaseURL(t)
-			}
+			url := storeURL(t, name)
 			dir := filepath.Join(t.TempDir(), "data")
 			s, err := openStore(ctx, url, dir)
 			if err != nil {
@@ -167,10 +171,7 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			url := ""
-			if name == "postgres" {
-				url = asynctest.DatabaseURL(t)
-			}
+			url := storeURL(t, name)
 			s, err := openStore(ctx, url, filepath.Join(t.TempDir(), "data"))
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +218,7 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", nil, nil)
 			rep = decode[inspect.Replay](t, body)
 			if s != 200 || !rep.Changed || rep.Policy != "edited.yaml" || rep.Instruction != "reject" ||
-				!contains(rep.Differences, "instruction: accept → reject") {
+				!slices.Contains(rep.Differences, "instruction: accept → reject") {
 				t.Fatalf("replay after the edit: %d %s", s, body)
 			}
 			// The HTML page says so too.
@@ -291,15 +292,6 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -83,12 +83,7 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 	if e.Mode != decisionlog.ModeFull {
 		computed = d.Computed
 		out.Error = policy.RedactError(derr)
-		for i := range out.Steps {
-			out.Steps[i].Missing = policy.RedactMissing(out.Steps[i].Missing)
-			if out.Steps[i].Err != "" {
-				out.Steps[i].Err = policy.Redacted
-			}
-		}
+		out.Steps = policy.RedactSteps(out.Steps)
 	}
 	out.Answer = policy.RedactInstructionJSON(out.Answer, computed)
 	diff := func(what, was, now string) {

@@ -76,6 +76,21 @@ func RedactMissing(path string) string {
 	return path
 }
 
+// RedactSteps returns a copy of steps as a summary entry keeps them: each
+// missing attribute cut with RedactMissing, and each evaluation error's
+// text replaced by Redacted.
+func RedactSteps(steps []Step) []Step {
+	steps = slices.Clone(steps)
+	for i := range steps {
+		s := &steps[i]
+		s.Missing = RedactMissing(s.Missing)
+		if s.Err != "" {
+			s.Err = Redacted
+		}
+	}
+	return steps
+}
+
 // RedactInstructionJSON returns the instruction JSON b with every secret
 // field (see SecretFields) and every field named in computed replaced by
 // Redacted. b is returned as is when nothing needed replacing (or when it is
