@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/policy"
 )
 
 // Options configure an Emulator.
@@ -85,7 +87,7 @@ func New(o Options) (*Emulator, error) {
 	if o.AccountSid == "" || o.AuthToken == "" {
 		return nil, errors.New("emulator: AccountSid and AuthToken are required")
 	}
-	if !validSid(prefixAccount, o.AccountSid) {
+	if !policy.ValidSid(prefixAccount, o.AccountSid) {
 		return nil, fmt.Errorf("emulator: AccountSid %q is not AC followed by 32 hex digits", o.AccountSid)
 	}
 	if o.Clock == nil {
