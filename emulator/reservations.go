@@ -66,8 +66,9 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	}
 }
 
-func (e *Emulator) renderReservation(c *call, ws *workspace, r *reservation, underWorker bool) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) renderReservation(c *call, r *reservation, underWorker bool) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Tasks/" + r.task + "/Reservations/" + r.sid
 	if underWorker {
 		u = wsURL + "/Workers/" + r.worker + "/Reservations/" + r.sid
@@ -139,7 +140,7 @@ func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
 		out = append(out, r)
 	}
 	body, err := page(c.r, c.base, "reservations", out, func(r *reservation) map[string]any {
-		return e.renderReservation(c, c.ws, r, underWorker)
+		return e.renderReservation(c, r, underWorker)
 	})
 	return http.StatusOK, body, err
 }
@@ -162,7 +163,7 @@ func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
 }
 
 func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
@@ -178,7 +179,7 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
 }
 
 // Parameters of the reservation update, by type, as Twilio's API defines
