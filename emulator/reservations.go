@@ -145,17 +145,22 @@ func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
 	return http.StatusOK, body, err
 }
 
+// reservationOr404 returns the path's reservation, or a 404 when its task
+// or worker does not exist or the reservation is not one of theirs. A
+// task's reservations list holds exactly the reservations whose task it
+// is, so looking the SID up and checking its parent finds the same row
+// reservationsOf would, without building the list.
 func (e *Emulator) reservationOr404(c *call) (*reservation, bool, *apiError) {
-	all, underWorker, err := e.reservationsOf(c)
-	if err != nil {
-		return nil, underWorker, err
+	underWorker := c.path("WorkerSid") != ""
+	if underWorker && c.ws.workers.get(c.path("WorkerSid")) == nil ||
+		!underWorker && c.ws.tasks.get(c.path("TaskSid")) == nil {
+		return nil, underWorker, errNotFound(c.r.URL.Path)
 	}
-	for _, r := range all {
-		if r.sid == c.path("Sid") {
-			return r, underWorker, nil
-		}
+	r := c.ws.reservations.get(c.path("Sid"))
+	if r == nil || underWorker && r.worker != c.path("WorkerSid") || !underWorker && r.task != c.path("TaskSid") {
+		return nil, underWorker, errNotFound(c.r.URL.Path)
 	}
-	return nil, underWorker, errNotFound(c.r.URL.Path)
+	return r, underWorker, nil
 }
 
 func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
