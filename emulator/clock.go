@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"sort"
 	"sync"
 	"time"
 )
@@ -89,24 +88,21 @@ func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 	for {
 		c.mu.Lock()
-		var due []*manualTimer
-		for _, t := range c.timers {
-			if !t.at.After(end) {
-				due = append(due, t)
+		// The earliest due timer; of those due at the same time, the one set first.
+		var t *manualTimer
+		for _, u := range c.timers {
+			if u.at.After(end) {
+				continue
+			}
+			if t == nil || u.at.Before(t.at) || u.at.Equal(t.at) && u.id < t.id {
+				t = u
 			}
 		}
-		if len(due) == 0 {
+		if t == nil {
 			c.now = end
 			c.mu.Unlock()
 			return
 		}
-		sort.Slice(due, func(i, j int) bool {
-			if !due[i].at.Equal(due[j].at) {
-				return due[i].at.Before(due[j].at)
-			}
-			return due[i].id < due[j].id
-		})
-		t := due[0]
 		delete(c.timers, t.id)
 		if t.at.After(c.now) {
 			c.now = t.at

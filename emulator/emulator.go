@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/policy"
 )
 
 // Options configure an Emulator.
@@ -85,7 +87,7 @@ func New(o Options) (*Emulator, error) {
 	if o.AccountSid == "" || o.AuthToken == "" {
 		return nil, errors.New("emulator: AccountSid and AuthToken are required")
 	}
-	if !validSid(prefixAccount, o.AccountSid) {
+	if !policy.ValidSid(prefixAccount, o.AccountSid) {
 		return nil, fmt.Errorf("emulator: AccountSid %q is not AC followed by 32 hex digits", o.AccountSid)
 	}
 	if o.Clock == nil {
@@ -171,9 +173,7 @@ func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
 		// Other methods on a known path: Twilio's JSON 405, not the mux's text.
 		e.paths[pattern] = true
 		e.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if !e.authorized(r) {
-				w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-				writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+			if e.refuse(w, r) {
 				return
 			}
 			writeError(w, &apiError{http.StatusMethodNotAllowed, 20004, "Method not allowed"})
@@ -182,9 +182,7 @@ func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h handler) {
-	if !e.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+	if e.refuse(w, r) {
 		return
 	}
 	c := &call{r: r, base: e.opt.BaseURL}
@@ -267,6 +265,18 @@ func (e *Emulator) run(c *call, h handler) (int, any, *apiError) {
 		}
 	}
 	return h(c)
+}
+
+// refuse answers Twilio's 401 (with its WWW-Authenticate challenge) and
+// returns true when r does not carry the account's or an API key's Basic
+// auth.
+func (e *Emulator) refuse(w http.ResponseWriter, r *http.Request) bool {
+	if e.authorized(r) {
+		return false
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+	writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+	return true
 }
 
 func (e *Emulator) authorized(r *http.Request) bool {

@@ -64,9 +64,9 @@ func linkIf(prefix, sid string) string {
 
 func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 	q := c.r.URL.Query()
-	var worker *worker
+	var wk *worker
 	if s := q.Get("WorkerSid"); s != "" {
-		if worker = c.ws.workers.get(s); worker == nil {
+		if wk = c.ws.workers.get(s); wk == nil {
 			return 0, nil, errParam("Invalid WorkerSid: %s not found", s)
 		}
 	}
@@ -81,8 +81,8 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 	name := q.Get("FriendlyName")
 	return e.queueResource().list(c, func(tq *queue) bool {
 		return (name == "" || tq.name == name) &&
-			(worker == nil || tq.target.Eval(workerVars(worker, nil))) &&
-			(attrs == nil || tq.target.Eval(expr.Vars{Bare: attrs, Roots: map[string]map[string]any{"worker": attrs}}))
+			(wk == nil || tq.target.Eval(workerVars(wk, nil))) &&
+			(attrs == nil || tq.target.Eval(workerVars(&worker{attrs: attrs}, nil)))
 	})
 }
 

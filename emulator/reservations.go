@@ -66,8 +66,9 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	}
 }
 
-func (e *Emulator) renderReservation(c *call, ws *workspace, r *reservation, underWorker bool) map[string]any {
-	wsURL := c.base + "/v1/Workspaces/" + ws.sid
+func (e *Emulator) renderReservation(c *call, r *reservation, underWorker bool) map[string]any {
+	ws := c.ws
+	wsURL := c.workspaceURL(ws.sid)
 	u := wsURL + "/Tasks/" + r.task + "/Reservations/" + r.sid
 	if underWorker {
 		u = wsURL + "/Workers/" + r.worker + "/Reservations/" + r.sid
@@ -139,22 +140,27 @@ func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
 		out = append(out, r)
 	}
 	body, err := page(c.r, c.base, "reservations", out, func(r *reservation) map[string]any {
-		return e.renderReservation(c, c.ws, r, underWorker)
+		return e.renderReservation(c, r, underWorker)
 	})
 	return http.StatusOK, body, err
 }
 
+// reservationOr404 returns the path's reservation, or a 404 when its task
+// or worker does not exist or the reservation is not one of theirs. A
+// task's reservations list holds exactly the reservations whose task it
+// is, so looking the SID up and checking its parent finds the same row
+// reservationsOf would, without building the list.
 func (e *Emulator) reservationOr404(c *call) (*reservation, bool, *apiError) {
-	all, underWorker, err := e.reservationsOf(c)
-	if err != nil {
-		return nil, underWorker, err
+	underWorker := c.path("WorkerSid") != ""
+	if underWorker && c.ws.workers.get(c.path("WorkerSid")) == nil ||
+		!underWorker && c.ws.tasks.get(c.path("TaskSid")) == nil {
+		return nil, underWorker, errNotFound(c.r.URL.Path)
 	}
-	for _, r := range all {
-		if r.sid == c.path("Sid") {
-			return r, underWorker, nil
-		}
+	r := c.ws.reservations.get(c.path("Sid"))
+	if r == nil || underWorker && r.worker != c.path("WorkerSid") || !underWorker && r.task != c.path("TaskSid") {
+		return nil, underWorker, errNotFound(c.r.URL.Path)
 	}
-	return nil, underWorker, errNotFound(c.r.URL.Path)
+	return r, underWorker, nil
 }
 
 func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
@@ -162,7 +168,7 @@ func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
 }
 
 func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
@@ -178,7 +184,7 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderReservation(c, c.ws, r, underWorker), nil
+	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
 }
 
 // Parameters of the reservation update, by type, as Twilio's API defines

@@ -162,7 +162,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			if want <= 0 {
 				break
 			}
-			if e.eligible(ws, w, t, q, tg) && !e.hasPending(ws, t, w) {
+			if e.eligible(ws, w, t, q, tg) {
 				e.reserveLocked(ws, wf, q, t, w)
 				want--
 				unreserved--
@@ -201,15 +201,6 @@ func (h *waiting) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-func (e *Emulator) hasPending(ws *workspace, t *task, w *worker) bool {
-	for _, sid := range t.reservations {
-		if r := ws.reservations.get(sid); r != nil && r.worker == w.sid && r.status == resPending {
-			return true
-		}
-	}
-	return false
 }
 
 // reserveLocked creates a pending reservation of w for t and posts the

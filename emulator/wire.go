@@ -42,15 +42,6 @@ func StableSid(prefix string, parts ...string) string {
 	return prefix + hex.EncodeToString(sum[:16])
 }
 
-// validSid reports whether s is prefix + 32 hex digits.
-func validSid(prefix, s string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	_, err := hex.DecodeString(s[2:])
-	return err == nil
-}
-
 // twilioTime formats t as TaskRouter does in JSON (ISO 8601, UTC, seconds).
 func twilioTime(t time.Time) any {
 	if t.IsZero() {

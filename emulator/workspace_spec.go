@@ -189,15 +189,22 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 	ws.eventURL, ws.eventsFilter = s.EventCallbackURL, s.EventsFilter
 	l := Loaded{Workspace: ws.sid, Activities: map[string]string{}, Workers: map[string]string{},
 		TaskQueues: map[string]string{}, Workflows: map[string]string{}, spec: s}
-	sidOf := func(kind string, m map[string]string, name string) (string, error) {
-		if sid, ok := m[name]; ok {
-			return sid, nil
+	newName := func(kind string, m map[string]string, name string) error {
+		if _, dup := m[name]; dup || name == "" {
+			return fmt.Errorf("workspace %q: %s name %q is empty or repeated", s.FriendlyName, kind, name)
 		}
-		return "", fmt.Errorf("workspace %q: no %s named %q", s.FriendlyName, kind, name)
+		return nil
+	}
+	sidOf := func(kind string, m map[string]string, name string) (string, error) {
+		sid, err := sidByName(kind, m, name)
+		if err != nil {
+			return "", fmt.Errorf("workspace %q: %w", s.FriendlyName, err)
+		}
+		return sid, nil
 	}
 	for _, a := range s.Activities {
-		if _, dup := l.Activities[a.Name]; dup || a.Name == "" {
-			return Loaded{}, fmt.Errorf("workspace %q: activity name %q is empty or repeated", s.FriendlyName, a.Name)
+		if err := newName("activity", l.Activities, a.Name); err != nil {
+			return Loaded{}, err
 		}
 		act := &activity{sid: StableSid(prefixActivity, s.FriendlyName, a.Name), name: a.Name, available: a.Available, created: now, updated: now}
 		ws.activities.put(act.sid, act)
@@ -211,8 +218,8 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 		return Loaded{}, fmt.Errorf("timeout_activity: %w", err)
 	}
 	for _, w := range s.Workers {
-		if _, dup := l.Workers[w.Name]; dup || w.Name == "" {
-			return Loaded{}, fmt.Errorf("workspace %q: worker name %q is empty or repeated", s.FriendlyName, w.Name)
+		if err := newName("worker", l.Workers, w.Name); err != nil {
+			return Loaded{}, err
 		}
 		act := ws.defaultAct
 		if w.Activity != "" {
@@ -236,8 +243,8 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 		l.Workers[w.Name] = wk.sid
 	}
 	for _, q := range s.TaskQueues {
-		if _, dup := l.TaskQueues[q.Name]; dup || q.Name == "" {
-			return Loaded{}, fmt.Errorf("workspace %q: task queue name %q is empty or repeated", s.FriendlyName, q.Name)
+		if err := newName("task queue", l.TaskQueues, q.Name); err != nil {
+			return Loaded{}, err
 		}
 		tq := &queue{sid: StableSid(prefixQueue, s.FriendlyName, q.Name), maxReserved: 1, order: "FIFO", created: now, updated: now}
 		p := &params{v: map[string][]string{"FriendlyName": {q.Name}, "TargetWorkers": {q.TargetWorkers}}}
@@ -263,8 +270,8 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 		l.TaskQueues[q.Name] = tq.sid
 	}
 	for _, wf := range s.Workflows {
-		if _, dup := l.Workflows[wf.Name]; dup || wf.Name == "" {
-			return Loaded{}, fmt.Errorf("workspace %q: workflow name %q is empty or repeated", s.FriendlyName, wf.Name)
+		if err := newName("workflow", l.Workflows, wf.Name); err != nil {
+			return Loaded{}, err
 		}
 		cfg, err := wf.configuration(l.TaskQueues)
 		if err != nil {
@@ -291,6 +298,15 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 	return l, nil
 }
 
+// sidByName returns the SID loaded under name in m, the name-to-SID map of
+// one kind of resource.
+func sidByName(kind string, m map[string]string, name string) (string, error) {
+	if sid, ok := m[name]; ok {
+		return sid, nil
+	}
+	return "", fmt.Errorf("no %s named %q", kind, name)
+}
+
 // configuration renders the workflow's Configuration JSON, queue names
 // replaced by SIDs.
 func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
@@ -298,12 +314,6 @@ func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
 		FilterFriendlyName string       `json:"filter_friendly_name"`
 		Expression         string       `json:"expression"`
 		Targets            []targetJSON `json:"targets"`
-	}
-	qsid := func(name string) (string, error) {
-		if sid, ok := queues[name]; ok {
-			return sid, nil
-		}
-		return "", fmt.Errorf("no task queue named %q", name)
 	}
 	var tr struct {
 		Filters       []filterJSON `json:"filters"`
@@ -313,7 +323,7 @@ func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
 	for _, f := range wf.Filters {
 		fj := filterJSON{FilterFriendlyName: f.Name, Expression: f.Expression}
 		for _, t := range f.Targets {
-			sid, err := qsid(t.Queue)
+			sid, err := sidByName("task queue", queues, t.Queue)
 			if err != nil {
 				return "", fmt.Errorf("filter %q: %w", f.Name, err)
 			}
@@ -322,7 +332,7 @@ func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
 		tr.Filters = append(tr.Filters, fj)
 	}
 	if wf.DefaultQueue != "" {
-		sid, err := qsid(wf.DefaultQueue)
+		sid, err := sidByName("task queue", queues, wf.DefaultQueue)
 		if err != nil {
 			return "", fmt.Errorf("default_queue: %w", err)
 		}

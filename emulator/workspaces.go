@@ -90,9 +90,7 @@ func (e *Emulator) routes() {
 		writeJSON(w, http.StatusOK, e.Stats())
 	})
 	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if !e.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-			writeError(w, &apiError{http.StatusUnauthorized, 20003, "Authenticate"})
+		if e.refuse(w, r) {
 			return
 		}
 		writeError(w, errNotFound(r.URL.Path))
