@@ -178,14 +178,12 @@ func (h *callback) serve(c echo.Context) error {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
 	line.Ctx(ctx).Msg("callback answered")
-	if h.recorder != nil {
-		h.recorder.Record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
-			Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
-	}
+	h.record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
+		Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
-// record hands a refused callback to the recorder, if any.
+// record hands a callback to the recorder, if any.
 func (h *callback) record(c CallbackRecord) {
 	if h.recorder != nil {
 		h.recorder.Record(c)
