@@ -269,12 +269,9 @@ const creationMargin = 2 * time.Second
 // reservation: the callback's Timestamp (minus a margin) when it is sent and
 // plausible, else when we received the callback. A callback from the
 // fallback URL arrives seconds after the reservation was created, so counting
-// from its arrival would overrun the reservation's timeout.
-func (q *Queue) created(r *policy.Reservation) time.Time {
-	received := r.ReceivedAt
-	if received.IsZero() {
-		received = q.now()
-	}
+// from its arrival would overrun the reservation's timeout. received is when
+// the callback arrived, as schedule stores it.
+func (q *Queue) created(r *policy.Reservation, received time.Time) time.Time {
 	secs, err := strconv.ParseInt(r.Timestamp, 10, 64)
 	if err != nil || secs <= 0 {
 		return received
@@ -320,7 +317,7 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	args := ApplyArgs{
 		AccountSid: r.AccountSid, WorkspaceSid: r.WorkspaceSid, TaskSid: r.TaskSid, WorkerSid: r.WorkerSid,
 		ReservationSid: r.ReservationSid, Instruction: ins, OnError: onError, Rule: d.Rule,
-		ReceivedAt: received, Deadline: q.created(r).Add(q.timeout),
+		ReceivedAt: received, Deadline: q.created(r, received).Add(q.timeout),
 	}
 	opts := args.InsertOpts()
 	opts.Metadata = traceMetadata(ctx, opts.Metadata)

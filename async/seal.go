@@ -87,7 +87,13 @@ func (s *sealer) openInstruction(b []byte) (json.RawMessage, error) {
 
 // mapFields applies f to each non-empty sealed field of the instruction JSON
 // and leaves every other byte's meaning alone.
+//
+// When no secret field's name appears in b it returns b as is without
+// decoding it: there is nothing to map.
 func (s *sealer) mapFields(b []byte, f func(field, v string) (string, error)) (json.RawMessage, error) {
+	if !policy.MayHoldSecret(b) {
+		return b, nil
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return nil, fmt.Errorf("instruction JSON: %w", err)

@@ -378,7 +378,7 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 			}
 			err := fmt.Errorf("%s; %s", detail, what)
 			return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error(), ReservationStatus: r.status,
-				VerifiedByFetch: r.verified, Refusal: r.md.Refusal}, err)
+				VerifiedByFetch: r.verified}, err)
 		}
 		r.log.Warn().Int("code", refusal.Code).Str("message", refusal.Message).Msg("Twilio refused the decision and the reservation is still pending: applying on_error")
 		r.md.Refusal, r.onError, r.verified, r.status = refusal, true, false, ""
@@ -404,11 +404,9 @@ func (r *run) finish(ctx context.Context, out Output, err error) error {
 	if out.Refusal == nil {
 		out.Refusal = r.md.Refusal
 	}
-	if out.Instruction == "" {
-		out.Instruction = "decision"
-		if r.onError {
-			out.Instruction = "on_error"
-		}
+	out.Instruction = "decision"
+	if r.onError {
+		out.Instruction = "on_error"
 	}
 	if rerr := river.RecordOutput(ctx, out); rerr != nil {
 		r.log.Error().Err(rerr).Msg("could not record job output")

@@ -77,8 +77,7 @@ func (h *callback) serve(c echo.Context) error {
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
 		sp.result = ResultBadRequest
-		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).
-			Msg("callback refused: body too large or unreadable")
+		h.refusals.bodyRefused("callback", req, err, h.bodyLimit)
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
@@ -91,8 +90,7 @@ func (h *callback) serve(c echo.Context) error {
 	if err != nil {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
 		sp.result = ResultBadSignature
-		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
-			Str("hint", refusalHint(err)).Msg("callback refused: " + err.Error())
+		h.refusals.signatureRefused("callback", req, checked, err)
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: err, Form: form})
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
@@ -178,14 +176,12 @@ func (h *callback) serve(c echo.Context) error {
 		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
 	}
 	line.Ctx(ctx).Msg("callback answered")
-	if h.recorder != nil {
-		h.recorder.Record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
-			Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
-	}
+	h.record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
+		Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
-// record hands a refused callback to the recorder, if any.
+// record hands a callback to the recorder, if any.
 func (h *callback) record(c CallbackRecord) {
 	if h.recorder != nil {
 		h.recorder.Record(c)

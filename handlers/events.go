@@ -24,14 +24,13 @@ func (h *events) serve(c echo.Context) error {
 	body, err := readBody(req.Body, h.bodyLimit)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadRequest)
-		h.refusals.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", h.bodyLimit).Msg("event refused: body too large or unreadable")
+		h.refusals.bodyRefused("event", req, err, h.bodyLimit)
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
 	form, checked, err := h.verifier.VerifyForm(req, body)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadSignature)
-		h.refusals.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
-			Str("hint", refusalHint(err)).Msg("event refused: " + err.Error())
+		h.refusals.signatureRefused("event", req, checked, err)
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 	h.metrics.eventRequest(ResultOK)

@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events, m.requests)
-	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest, ResultFallback} {
+	for _, r := range Results() {
 		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
 	}
 	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest} {

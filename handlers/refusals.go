@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/http"
 	"sync"
 	"time"
 
@@ -39,6 +40,21 @@ func newRefusalLog(log zerolog.Logger, burst int, interval time.Duration) *refus
 		limiter:  rate.NewLimiter(rate.Every(interval/time.Duration(burst)), burst),
 		interval: interval,
 	}
+}
+
+// bodyRefused logs a request (what: "callback" or "event") refused because
+// its body was too large or unreadable.
+func (l *refusalLog) bodyRefused(what string, req *http.Request, err error, limit int64) {
+	l.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", limit).
+		Msg(what + " refused: body too large or unreadable")
+}
+
+// signatureRefused logs a request (what: "callback" or "event") refused
+// because its signature did not hold against checked, the URL it was
+// checked against.
+func (l *refusalLog) signatureRefused(what string, req *http.Request, checked string, err error) {
+	l.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
+		Str("hint", refusalHint(err)).Msg(what + " refused: " + err.Error())
 }
 
 // Warn returns the event to log one refusal on, or nil when the line is

@@ -91,6 +91,16 @@ func RedactSteps(steps []Step) []Step {
 	return steps
 }
 
+// MayHoldSecret reports whether the instruction JSON b may hold a secret
+// field (see SecretFields): false means none of their names appears in b as
+// a quoted string, so decoding b to look for them would find nothing. It is
+// the cheap test that lets the hot paths skip that decoding.
+func MayHoldSecret(b []byte) bool {
+	return slices.ContainsFunc(secretFields, func(k string) bool {
+		return bytes.Contains(b, []byte(`"`+k+`"`))
+	})
+}
+
 // RedactInstructionJSON returns the instruction JSON b with every secret
 // field (see SecretFields) and every field named in computed replaced by
 // Redacted. b is returned as is when nothing needed replacing (or when it is
@@ -101,9 +111,7 @@ func RedactInstructionJSON(b []byte, computed []string) []byte {
 	}
 	// The decision log's writer calls this for every entry: skip the
 	// decoding when no field can need it.
-	if len(computed) == 0 && !slices.ContainsFunc(secretFields, func(k string) bool {
-		return bytes.Contains(b, []byte(`"`+k+`"`))
-	}) {
+	if len(computed) == 0 && !MayHoldSecret(b) {
 		return b
 	}
 	var fields map[string]json.RawMessage
