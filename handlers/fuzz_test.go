@@ -32,8 +32,11 @@ func FuzzPublicURL(f *testing.F) {
 			target += "?" + query
 		}
 		u, err := url.ParseRequestURI(target)
-		if err != nil || strings.ContainsAny(target, " \r\n\t") {
-			return // not a request net/http would deliver
+		// Not a request Twilio (or any client) sends: whitespace, or a '#',
+		// which RFC 9112's request-target cannot hold (a fragment never
+		// leaves the client), and which url.Parse would read back as one.
+		if err != nil || strings.ContainsAny(target, " \r\n\t#") {
+			return
 		}
 		req := httptest.NewRequest(http.MethodPost, u.String(), strings.NewReader("A=1"))
 		req.Header.Set("X-Forwarded-Proto", proto)
