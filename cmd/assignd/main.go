@@ -34,16 +34,53 @@ func main() {
 		if errors.As(err, &ec) {
 			os.Exit(int(ec))
 		}
-		var ce config.Errors
-		if errors.As(err, &ce) {
-			for _, e := range ce {
-				fmt.Fprintln(os.Stderr, "assignd:", e)
-			}
-		} else {
-			fmt.Fprintln(os.Stderr, "assignd:", err)
-		}
+		report(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// report prints err for the user: a production refusal's reason first,
+// then one line per configuration problem.
+func report(w io.Writer, err error) {
+	var pr *productionRefusal
+	if errors.As(err, &pr) {
+		fmt.Fprintln(w, "assignd:", pr.header())
+		err = pr.err
+	}
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		for _, e := range ce {
+			fmt.Fprintln(w, "assignd:", e)
+		}
+		return
+	}
+	fmt.Fprintln(w, "assignd:", err)
+}
+
+// productionRefusal is start-up refused in production mode: err lists the
+// problems, reason says which variables made it production (config's
+// ModeReason), since that is often the surprise.
+type productionRefusal struct {
+	reason string
+	err    error
+}
+
+// Error is the reason's line, then the problems' lines.
+func (r *productionRefusal) Error() string { return r.header() + "\n" + r.err.Error() }
+
+func (r *productionRefusal) header() string {
+	return "production mode because " + r.reason + "; refusing to start:"
+}
+
+func (r *productionRefusal) Unwrap() error { return r.err }
+
+// refusal is a start-up error as the user should see it: in production, with
+// the reason for the mode.
+func refusal(cfg config.Config, err error) error {
+	if cfg.Mode != config.Production {
+		return err
+	}
+	return &productionRefusal{reason: cfg.ModeReason, err: err}
 }
 
 // exitCode is an error that has already been reported to the user.

@@ -29,7 +29,7 @@ import (
 func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
 	cfg, err := config.Load(environ)
 	if err := withTracingProblems(err, telemetry.Check(environ)); err != nil {
-		return err
+		return refusal(cfg, err)
 	}
 	release, err := lockDataDir(cfg) // before the banner: a second instance says only why it stops
 	if err != nil {
