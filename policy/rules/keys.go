@@ -39,6 +39,9 @@ func walkKeys(source string, n *yaml.Node, t reflect.Type, problems *[]string) {
 		names, types := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
+			if k.Tag == "!!merge" { // `<<: *anchor` brings keys checked where the anchor is
+				continue
+			}
 			ft, ok := types[k.Value]
 			if !ok {
 				*problems = append(*problems, fmt.Sprintf("unknown key %q at %s:%d; %s", k.Value, source, k.Line, suggest(k.Value, names)))

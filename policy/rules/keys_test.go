@@ -38,6 +38,14 @@ func TestUnknownKeyNamesFileLineAndNearestKey(t *testing.T) {
 	}
 }
 
+// YAML's merge key is no typo: a rule may start from an anchored one.
+func TestMergeKeyIsNotUnknown(t *testing.T) {
+	p, err := rules.Parse("policy.yaml", []byte("rules:\n  - &base {name: a, when: 'true', then: {instruction: accept}}\n  - <<: *base\n    name: b\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"))
+	if err != nil || !slices.Equal(p.Rules(), []string{"a", "b"}) {
+		t.Fatalf("%v %v", p, err)
+	}
+}
+
 // An unknown instruction is answered with the nearest name and every valid
 // one, later included, from policy's one list.
 func TestUnknownInstructionListsEveryName(t *testing.T) {
