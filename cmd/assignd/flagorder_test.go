@@ -103,3 +103,17 @@ func TestDoubleDashEndsFlags(t *testing.T) {
 		t.Fatalf("policy check -- -strict: %v\n%s", err, errOut)
 	}
 }
+
+// The usage texts name every command of the dispatch tables.
+func TestUsageListsEveryCommand(t *testing.T) {
+	for _, c := range commands() {
+		if !strings.Contains(usage, "assignd "+c.name) && !strings.Contains(usage, "assignd ["+c.name+"]") {
+			t.Errorf("usage lacks %s", c.name)
+		}
+	}
+	for _, s := range policySubcommands() {
+		if !strings.Contains(usage, "assignd policy "+s.name) || !strings.Contains(policyUsage, "assignd policy "+s.name) {
+			t.Errorf("usage lacks policy %s", s.name)
+		}
+	}
+}
