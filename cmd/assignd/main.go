@@ -162,6 +162,7 @@ func serveCmd(ctx context.Context, name string, args, environ []string, stdout, 
 	return serve(ctx, environ, stdout, dev)
 }
 
+// version prints the module version and the revision built from.
 func version(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("version", "usage: assignd version\n\nPrints the module version and the VCS revision the binary was built from.\n")
 	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
