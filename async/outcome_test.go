@@ -193,7 +193,7 @@ func TestOutcomes(t *testing.T) {
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Dequeue{From: "+15005550006"}))
 			got := h.env.Get(r.ReservationSid)
 			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
-				out.Refusal.Message != "Invalid parameter DequeueFrom" || out.Instruction != "on_error" {
+				out.Refusal.Message != "Invalid parameter DequeueFrom" || out.Instruction != "reject" || !out.OnError {
 				t.Fatalf("out %+v", out)
 			}
 			if got.Status != "rejected" || got.Applied != 1 || got.Params["WorkerActivitySid"][0] != h.onError().ActivitySid {

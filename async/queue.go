@@ -421,7 +421,7 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("sqlite: %s is in use by another assignd process (use DATABASE_URL to share a queue between instances)", dir)
+		return nil, fmt.Errorf("sqlite: %s is in use by another assignd process; stop it or choose another DATA_DIR", dir)
 	}
 	return f, nil
 }

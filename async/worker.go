@@ -68,7 +68,8 @@ const (
 // Output is recorded in the job's metadata ("output") when it finishes.
 type Output struct {
 	Outcome           string `json:"outcome"`
-	Instruction       string `json:"instruction,omitempty"` // the instruction the outcome is about
+	Instruction       string `json:"instruction,omitempty"` // the instruction the outcome is about: accept, reject, …
+	OnError           bool   `json:"on_error,omitempty"`    // it was the policy's on_error instruction
 	ReservationStatus string `json:"reservation_status,omitempty"`
 	VerifiedByFetch   bool   `json:"verified_by_fetch,omitempty"`
 	Attempt           int    `json:"attempt"`
@@ -165,7 +166,8 @@ type run struct {
 	log      zerolog.Logger
 	md       jobMetadata
 	effect   Effect
-	onError  bool // applying the on_error instruction
+	onError  bool   // applying the on_error instruction
+	applying string // the name of the instruction this attempt applies, once read
 	verified bool
 	status   string // the last GET's reservation_status
 }
@@ -226,6 +228,7 @@ func (r *run) instruction() (policy.Instruction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	r.applying = ins.Name()
 	return ins, nil
 }
 
@@ -404,10 +407,7 @@ func (r *run) finish(ctx context.Context, out Output, err error) error {
 	if out.Refusal == nil {
 		out.Refusal = r.md.Refusal
 	}
-	out.Instruction = "decision"
-	if r.onError {
-		out.Instruction = "on_error"
-	}
+	out.Instruction, out.OnError = r.applying, r.onError
 	if rerr := river.RecordOutput(ctx, out); rerr != nil {
 		r.log.Error().Err(rerr).Msg("could not record job output")
 	}
@@ -424,7 +424,7 @@ func (r *run) finish(ctx context.Context, out Output, err error) error {
 	if out.Refusal != nil {
 		ev = ev.Int("refusal_code", out.Refusal.Code).Str("refusal_message", out.Refusal.Message)
 	}
-	ev.Str("outcome", out.Outcome).Str("instruction", out.Instruction).Str("reservation_status", out.ReservationStatus).
+	ev.Str("outcome", out.Outcome).Str("instruction", out.Instruction).Bool("on_error", out.OnError).Str("reservation_status", out.ReservationStatus).
 		Bool("verified_by_fetch", out.VerifiedByFetch).Str("detail", out.Detail).
 		Dur("since_callback_ms", since).Msg("async decision finished")
 	if err == nil {

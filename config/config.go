@@ -311,12 +311,20 @@ func decideMode(setting string, vars map[string]string) (Mode, string) {
 	case "production":
 		return Production, "ASSIGND_MODE=production"
 	}
+	var set []string
 	for _, name := range productionMarkers() {
 		if vars[name] != "" {
-			return Production, name + " is set"
+			set = append(set, name)
 		}
 	}
-	return Development, "no Twilio or deployment variable is set"
+	switch len(set) {
+	case 0:
+		return Development, "no Twilio or deployment variable is set"
+	case 1:
+		return Production, set[0] + " is set"
+	}
+	// Every one of them: unsetting the first alone would not change the mode.
+	return Production, strings.Join(set[:len(set)-1], ", ") + " and " + set[len(set)-1] + " are set"
 }
 
 var hex32 = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)

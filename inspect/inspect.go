@@ -153,7 +153,7 @@ func New(o Options) (http.Handler, error) {
 		"short":   shortSid,
 		"timefmt": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
 		"instructions": func() []string {
-			return append(policy.InstructionNames(), policy.Decision{}.InstructionName()) // "later" for none
+			return policy.AnswerNames()
 		},
 		"results": handlers.Results,
 	}).ParseFS(templateFS, "templates/*.html")

@@ -59,11 +59,20 @@ type Decision struct {
 	OnError *Decision
 }
 
+// Later names the decision without an instruction: answer {} and leave the
+// reservation to something outside assignd.
+const Later = "later"
+
+// AnswerNames is every name a decision can have, the one list rules files,
+// their error messages and documentation take them from: Twilio's
+// instructions, then Later.
+func AnswerNames() []string { return append(InstructionNames(), Later) }
+
 // InstructionName names the instruction for logs, metrics and tests:
-// "later" when there is none.
+// Later when there is none.
 func (d Decision) InstructionName() string {
 	if d.Instruction == nil {
-		return "later"
+		return Later
 	}
 	return d.Instruction.Name()
 }

@@ -34,16 +34,53 @@ func main() {
 		if errors.As(err, &ec) {
 			os.Exit(int(ec))
 		}
-		var ce config.Errors
-		if errors.As(err, &ce) {
-			for _, e := range ce {
-				fmt.Fprintln(os.Stderr, "assignd:", e)
-			}
-		} else {
-			fmt.Fprintln(os.Stderr, "assignd:", err)
-		}
+		report(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// report prints err for the user: a production refusal's reason first,
+// then one line per configuration problem.
+func report(w io.Writer, err error) {
+	var pr *productionRefusal
+	if errors.As(err, &pr) {
+		fmt.Fprintln(w, "assignd:", pr.header())
+		err = pr.err
+	}
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		for _, e := range ce {
+			fmt.Fprintln(w, "assignd:", e)
+		}
+		return
+	}
+	fmt.Fprintln(w, "assignd:", err)
+}
+
+// productionRefusal is start-up refused in production mode: err lists the
+// problems, reason says which variables made it production (config's
+// ModeReason), since that is often the surprise.
+type productionRefusal struct {
+	reason string
+	err    error
+}
+
+// Error is the reason's line, then the problems' lines.
+func (r *productionRefusal) Error() string { return r.header() + "\n" + r.err.Error() }
+
+func (r *productionRefusal) header() string {
+	return "production mode because " + r.reason + "; refusing to start:"
+}
+
+func (r *productionRefusal) Unwrap() error { return r.err }
+
+// refusal is a start-up error as the user should see it: in production, with
+// the reason for the mode.
+func refusal(cfg config.Config, err error) error {
+	if cfg.Mode != config.Production {
+		return err
+	}
+	return &productionRefusal{reason: cfg.ModeReason, err: err}
 }
 
 // exitCode is an error that has already been reported to the user.
@@ -54,48 +91,85 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // run is the whole program with its inputs made explicit, so tests can run
 // it in-process with their own arguments, environment and streams.
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
+	name := "serve"
 	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "serve", "dev":
-		fs := newFlagSet(cmd, serveUsage)
-		dev, devParsed := devOptions{Out: stdout}, func() {}
-		if cmd == "dev" {
-			devParsed = devFlags(fs, &dev)
-		}
-		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
-			return err
-		}
-		devParsed()
-		if fs.NArg() > 0 {
-			return usageError(fs, stderr, fmt.Sprintf("%s takes no arguments (configure it with environment variables), got %q", cmd, fs.Args()))
-		}
-		if cmd == "dev" {
-			// Later entries win: asking for development overrides the
-			// environment's ASSIGND_MODE.
-			environ = append(environ[:len(environ):len(environ)], "ASSIGND_MODE=development")
-		}
-		return serve(ctx, environ, stdout, dev)
-	case "send":
-		return send(ctx, args, environ, stdout, stderr)
-	case "policy":
-		return policyCmd(ctx, args, environ, stdin, stdout, stderr)
-	case "emulator":
-		return emulatorCmd(ctx, args, environ, stdout, stderr)
-	case "version":
-		fs := newFlagSet("version", "usage: assignd version\n\nPrints the module version and the VCS revision the binary was built from.\n")
-		if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
-			return err
-		}
-		fmt.Fprintln(stdout, versionString())
-		return nil
-	case "help", "-h", "-help", "--help":
-		return help(args, stdout, stderr)
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
 	}
-	fmt.Fprintf(stderr, "assignd: unknown command %q\n%s", cmd, usage)
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args, environ, stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "assignd: unknown command %q\n%s", name, usage)
 	return exitCode(2)
+}
+
+// command is one of assignd's commands: its name and what runs it with the
+// arguments after the name.
+type command struct {
+	name string
+	run  func(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// commands is the dispatch table: every command assignd has.
+func commands() []command {
+	return []command{
+		{"serve", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return serveCmd(ctx, "serve", args, environ, stdout, stderr)
+		}},
+		{"dev", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return serveCmd(ctx, "dev", args, environ, stdout, stderr)
+		}},
+		{"send", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return send(ctx, args, environ, stdout, stderr)
+		}},
+		{"policy", policyCmd},
+		{"emulator", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return emulatorCmd(ctx, args, environ, stdout, stderr)
+		}},
+		{"version", func(_ context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return version(args, stdout, stderr)
+		}},
+		{"help", func(_ context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return help(args, stdout, stderr)
+		}},
+	}
+}
+
+// serveCmd is serve and dev: their flags, then the service.
+func serveCmd(ctx context.Context, name string, args, environ []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(name, serveUsage)
+	dev, devParsed := devOptions{Out: stdout}, func() {}
+	if name == "dev" {
+		devParsed = devFlags(fs, &dev)
+	}
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	devParsed()
+	if fs.NArg() > 0 {
+		return usageError(fs, stderr, fmt.Sprintf("%s takes no arguments (configure it with environment variables), got %q", name, fs.Args()))
+	}
+	if name == "dev" {
+		// Later entries win: asking for development overrides the
+		// environment's ASSIGND_MODE.
+		environ = append(environ[:len(environ):len(environ)], "ASSIGND_MODE=development")
+	}
+	return serve(ctx, environ, stdout, dev)
+}
+
+// version prints the module version and the revision built from.
+func version(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "usage: assignd version\n\nPrints the module version and the VCS revision the binary was built from.\n")
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	fmt.Fprintln(stdout, versionString())
+	return nil
 }
 
 // help prints the usage, or with "env" every environment variable. Like
@@ -143,7 +217,7 @@ const usage = `usage:
   assignd emulator -callback-url URL    run a local TaskRouter emulator alone (see assignd emulator -h)
   assignd help env                      list every environment variable, its default and meaning
   assignd version                       print the version and VCS revision
-Every command takes -h.
+Every command takes -h; flags may come before or after its arguments.
 `
 
 const serveUsage = `usage: assignd serve
@@ -181,11 +255,12 @@ func newFlagSet(name, usageText string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args the same way for every command: -h/--help prints
-// the usage to stdout (exit 0); a bad flag prints the problem and the usage
-// to stderr (exit 2). ok is false when the command must stop with err.
+// parseFlags parses args the same way for every command: flags before or
+// after the arguments; -h/--help prints the usage to stdout (exit 0); a bad
+// flag prints the problem and the usage to stderr (exit 2). ok is false when
+// the command must stop with err.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (ok bool, err error) {
-	err = fs.Parse(args)
+	err = parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
 		fs.Usage()
@@ -195,6 +270,28 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (ok b
 		return false, usageError(fs, stderr, err.Error())
 	}
 	return true, nil
+}
+
+// parseInterspersed is fs.Parse with flags allowed among the arguments
+// (`policy check FILE -strict`), which the flag package stops at. After "--"
+// everything is an argument. fs.Args() is the arguments, in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // usageError reports a wrong invocation on stderr with the usage, exit 2.

@@ -8,7 +8,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
-	"strings"
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/policy"
@@ -21,29 +20,48 @@ const policyUsage = `usage:
   assignd policy check FILE             compile a rules file, report every error and placeholder
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
   assignd policy explain [FILE] [flags] show which rule matches, and why (FILE defaults to POLICY_FILE)
-Each subcommand takes -h.
+Each subcommand takes -h; flags may come before or after its arguments.
 `
 
-func policyCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func policyCmd(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, "assignd policy: needs a subcommand\n"+policyUsage)
 		return exitCode(2)
 	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "init":
-		return policyInit(rest, stdout, stderr)
-	case "check":
-		return policyCheck(rest, stdout, stderr)
-	case "test":
-		return policyTest(ctx, rest, stdout, stderr)
-	case "explain":
-		return policyExplain(ctx, rest, environ, stdout, stderr)
+	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, policyUsage)
 		return nil
 	}
+	for _, s := range policySubcommands() {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], environ, stdout, stderr)
+		}
+	}
 	fmt.Fprintf(stderr, "assignd policy: unknown subcommand %q\n%s", args[0], policyUsage)
 	return exitCode(2)
+}
+
+// policySubcommand is one of `assignd policy`'s subcommands.
+type policySubcommand struct {
+	name string
+	run  func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error
+}
+
+// policySubcommands is policy's dispatch table.
+func policySubcommands() []policySubcommand {
+	return []policySubcommand{
+		{"init", func(_ context.Context, args, _ []string, stdout, stderr io.Writer) error {
+			return policyInit(args, stdout, stderr)
+		}},
+		{"check", func(_ context.Context, args, _ []string, stdout, stderr io.Writer) error {
+			return policyCheck(args, stdout, stderr)
+		}},
+		{"test", func(ctx context.Context, args, _ []string, stdout, stderr io.Writer) error {
+			return policyTest(ctx, args, stdout, stderr)
+		}},
+		{"explain", policyExplain},
+	}
 }
 
 // policyInit writes the starter policy; it never overwrites a file.
@@ -167,8 +185,7 @@ any mismatch (see policy/examples/assignment_cases.yaml).
 }
 
 // policyExplain shows how a policy decides one reservation: every rule it
-// looked at, why each did or did not match, and the answer. The FILE may
-// come before or after the flags.
+// looked at, why each did or did not match, and the answer.
 func policyExplain(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("policy explain", `usage: assignd policy explain [FILE] [flags]
 
@@ -182,19 +199,13 @@ example). Flags may come before or after FILE.
 	fs.IntVar(&r.TaskAge, "task-age", 0, "TaskAge in seconds")
 	fs.IntVar(&r.TaskPriority, "priority", 0, "TaskPriority")
 	fs.StringVar(&r.TaskQueueSid, "queue-sid", "", "TaskQueueSid")
-	file := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
 	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
 		return err
 	}
-	switch {
-	case fs.NArg() == 1 && file == "":
-		file = fs.Arg(0)
-	case fs.NArg() > 0:
+	if fs.NArg() > 1 {
 		return usageError(fs, stderr, fmt.Sprintf("unexpected arguments %q (one FILE at most)", fs.Args()))
 	}
+	file := fs.Arg(0) // "" when none
 	if err := decodeAttributes(r, *task, *worker); err != nil {
 		return err
 	}

@@ -29,8 +29,13 @@ import (
 func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptions) error {
 	cfg, err := config.Load(environ)
 	if err := withTracingProblems(err, telemetry.Check(environ)); err != nil {
+		return refusal(cfg, err)
+	}
+	release, err := lockDataDir(cfg) // before the banner: a second instance says only why it stops
+	if err != nil {
 		return err
 	}
+	defer release()
 	log := newLogger(stdout, cfg.Level)
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)

@@ -104,7 +104,7 @@ func (p *Policy) runCase(ctx context.Context, c Case) CaseResult {
 	if c.Expect.Async != nil && d.Async != *c.Expect.Async {
 		res.Diffs = append(res.Diffs, fmt.Sprintf("async: got %v, want %v", d.Async, *c.Expect.Async))
 	}
-	got := "later"
+	got := policy.Later
 	if d.Instruction != nil {
 		b, _ := json.Marshal(d.Instruction)
 		got = string(b)

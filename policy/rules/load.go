@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ func LoadFile(path string) (*Policy, error) {
 
 // Parse compiles a rules file; source names it in errors.
 func Parse(source string, data []byte) (*Policy, error) {
+	if problems := unknownKeys(source, data); len(problems) > 0 {
+		return nil, &LoadError{Source: source, Problems: problems}
+	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -210,11 +214,19 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			fields[k] = v
 		}
 	}
+	names := policy.AnswerNames()
 	switch {
 	case a.name == "":
-		c.problem(where, "instruction is required (one of %s, or later)", strings.Join(policy.InstructionNames(), ", "))
+		c.problem(where, "instruction is required (one of %s)", strings.Join(names, ", "))
 		return a, false
-	case a.name == "later":
+	case !slices.Contains(names, a.name):
+		if near, ok := nearest(a.name, names); ok {
+			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", a.name, near, strings.Join(names, ", "))
+		} else {
+			c.problem(where, "unknown instruction %q (one of %s)", a.name, strings.Join(names, ", "))
+		}
+		return a, false
+	case a.name == policy.Later:
 		a.later = true
 		if len(fields) > 0 || a.async {
 			c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")

@@ -179,7 +179,7 @@ on_error: {instruction: dequeue, from: "+15005550006", to: "=worker.uri"}`, []st
 		{"on_error later", `rules: []
 default: {instruction: accept}
 on_error: {instruction: later}`, []string{"on_error", "needs an instruction"}},
-		{"unknown top-level key", `rule: []`, []string{"field rule not found"}},
+		{"unknown top-level key", `rule: []`, []string{`unknown key "rule" at test.yaml:1; did you mean "rules"?`}},
 		{"delay without async", `rules: [{name: r1, when: "true", then: {instruction: accept, delay: 1s}}]
 default: {instruction: accept}
 on_error: {instruction: accept}`, []string{"delay applies only with async"}},
