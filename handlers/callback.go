@@ -42,7 +42,10 @@ const (
 	ResultOK           = "ok"
 	ResultBadSignature = "bad_signature"
 	ResultBadRequest   = "bad_request"
-	ResultFallback     = "fallback"
+	// ResultMalformed: refused before the signature check for a shape no
+	// TaskRouter request has (see CheckShape).
+	ResultMalformed = "malformed"
+	ResultFallback  = "fallback"
 )
 
 // emptyAnswer is {}: "I will update the reservation through the REST API".
@@ -80,6 +83,14 @@ func (h *callback) serve(c echo.Context) error {
 		h.refusals.bodyRefused("callback", req, err, h.bodyLimit)
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+	}
+	// Anyone can send this: refused for its shape, it is counted and
+	// (sampled) logged, never recorded, and costs one scan of the body.
+	if err := CheckShape(body); err != nil {
+		h.metrics.callback(ResultMalformed, time.Since(start))
+		sp.result = ResultMalformed
+		h.refusals.shapeRefused("callback", req, err)
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
 	}
 
 	// Nothing in the request is trusted or acted on before its signature

@@ -27,6 +27,11 @@ func (h *events) serve(c echo.Context) error {
 		h.refusals.bodyRefused("event", req, err, h.bodyLimit)
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
+	if err := CheckShape(body); err != nil {
+		h.metrics.eventRequest(ResultMalformed)
+		h.refusals.shapeRefused("event", req, err)
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
+	}
 	form, checked, err := h.verifier.VerifyForm(req, body)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadSignature)

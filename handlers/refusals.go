@@ -49,6 +49,13 @@ func (l *refusalLog) bodyRefused(what string, req *http.Request, err error, limi
 		Msg(what + " refused: body too large or unreadable")
 }
 
+// shapeRefused logs a request (what: "callback" or "event") refused because
+// its body is not a form TaskRouter would send (CheckShape).
+func (l *refusalLog) shapeRefused(what string, req *http.Request, err error) {
+	l.Warn().Str("result", ResultMalformed).Str("path", req.URL.Path).Str("remote", req.RemoteAddr).Err(err).
+		Msg(what + " refused: not a TaskRouter form")
+}
+
 // signatureRefused logs a request (what: "callback" or "event") refused
 // because its signature did not hold against checked, the URL it was
 // checked against.
