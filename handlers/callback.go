@@ -101,7 +101,7 @@ func (h *callback) serve(c echo.Context) error {
 	if err != nil {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
 		sp.result = ResultBadSignature
-		h.refusals.signatureRefused("callback", req, checked, err)
+		h.refusals.signatureRefused("callback", req, checked, err, h.verifier.Hint(req, err))
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: err, Form: form})
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
@@ -217,18 +217,6 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 	ctx, span := h.childSpan(ctx, SpanStore)
 	defer func() { endStep(span, err) }()
 	return h.scheduler.Schedule(ctx, r, d)
-}
-
-// refusalHint says what to check for each reason a request is refused.
-func refusalHint(err error) string {
-	switch {
-	case errors.Is(err, ErrHostNotAllowed):
-		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
-	case errors.Is(err, ErrForwarding):
-		return "TRUST_PROXY is on but the nearest proxy's value in the trusted header (Forwarded, or X-Forwarded-Proto/Host) is unusable: check that TRUST_PROXY names the header family your proxy sets, or set PUBLIC_URL instead"
-	default:
-		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy that sets those headers; and check TWILIO_AUTH_TOKEN"
-	}
 }
 
 var errTooLarge = errors.New("body exceeds the limit")

@@ -35,7 +35,7 @@ func (h *events) serve(c echo.Context) error {
 	form, checked, err := h.verifier.VerifyForm(req, body)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadSignature)
-		h.refusals.signatureRefused("event", req, checked, err)
+		h.refusals.signatureRefused("event", req, checked, err, h.verifier.Hint(req, err))
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 	h.metrics.eventRequest(ResultOK)
