@@ -153,22 +153,27 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	if err != nil {
 		return &config.Error{Var: "PORT", Msg: err.Error()}
 	}
+	conns, err := handlers.NewConnLimiter(cfg.ConnectionCap, reg)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: h,
 		// Slow or stalled clients must not hold connections: Twilio sends a
-		// small body at once and waits at most 5 s for the answer.
+		// small body at once and waits at most 5 s for the answer, and
+		// reuses a connection only for callbacks close together.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       15 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
 	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Str("trust_proxy", string(cfg.TrustProxy)).
-		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent()).Int64("memory_limit_bytes", memLimit).Msg("assignd listening")
+		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent()).Int64("memory_limit_bytes", memLimit).Int("max_connections", cfg.ConnectionCap).Msg("assignd listening")
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- conns.Serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
