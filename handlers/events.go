@@ -21,7 +21,7 @@ type events struct {
 
 func (h *events) serve(c echo.Context) error {
 	req := c.Request()
-	body, err := readBody(req.Body, h.bodyLimit)
+	body, err := readBody(req, h.bodyLimit)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadRequest)
 		h.refusals.bodyRefused("event", req, err, h.bodyLimit)

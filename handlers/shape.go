@@ -18,8 +18,10 @@ const (
 	// about 25 bytes.
 	MaxParamName = 64
 	// MaxParamValue: the longest values, TaskAttributes and
-	// WorkerAttributes, are at most 4096 characters, 4 bytes each in UTF-8.
-	MaxParamValue = 4 * 4096
+	// WorkerAttributes, are JSON of a few KB (4096 characters for the
+	// callback; TaskRouter's limits count attribute JSON in KB, whitespace
+	// included): 32 KiB is twice the largest reading, in bytes.
+	MaxParamValue = 32 << 10
 )
 
 // ErrMalformed says a body is not a form TaskRouter would send; such a

@@ -45,7 +45,7 @@ func TestShapeRefusedBeforeSignature(t *testing.T) {
 		{"many parameters", many, fmt.Sprintf("parameters, at most %d", handlers.MaxFormParams)},
 		{"repeated name", url.Values{"TaskSid": {"WT0123456789abcdef0123456789abcdef", "WT0123456789abcdef0123456789abcdee"}}, `parameter "TaskSid" given twice`},
 		{"long name", url.Values{strings.Repeat("N", handlers.MaxParamName+1): {"x"}}, fmt.Sprintf("a parameter name of %d bytes", handlers.MaxParamName+1)},
-		{"long value", url.Values{"WorkerName": {strings.Repeat("é", handlers.MaxParamValue/2+1)}}, `parameter "WorkerName" has`},
+		{"long value", url.Values{"WorkerName": {strings.Repeat("v", handlers.MaxParamValue+1)}}, `parameter "WorkerName" has`},
 	}
 	for _, path := range []string{"/assignment", "/events"} {
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestShapeRefusedBeforeSignature(t *testing.T) {
 // longest name and value) is still answered; so is the same request sent
 // unsigned refused only by its signature.
 func TestShapeAtTheBoundsIsServed(t *testing.T) {
-	extra := url.Values{"WorkerName": {strings.Repeat("é", handlers.MaxParamValue/2)}}
+	extra := url.Values{"WorkerName": {strings.Repeat("v", handlers.MaxParamValue)}}
 	extra.Set(strings.Repeat("N", handlers.MaxParamName), "x")
 	for i := 0; len(extra)+12 < handlers.MaxFormParams; i++ {
 		extra.Set(fmt.Sprintf("Extra%d", i), "x")
