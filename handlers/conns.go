@@ -158,9 +158,10 @@ func (l *ConnLimiter) admit(c net.Conn) bool {
 	return true
 }
 
-// connState follows a connection: in flight (StateActive: the first byte
-// of a request has arrived) it is not evictable; idle between requests it
-// is, as the newest; closed or hijacked it no longer counts.
+// connState follows a connection: in flight (StateActive: a request's
+// headers have been read) it is not evictable; new, idle between requests
+// or still sending headers (a slow client's) it is, as the newest; closed
+// or hijacked it no longer counts.
 func (l *ConnLimiter) connState(c net.Conn, s http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
