@@ -36,11 +36,12 @@ import (
 type Config struct {
 	ModeSetting string `env:"ASSIGND_MODE" help:"development or production; unset: production as soon as any variable marked (sets production) is set, development otherwise"`
 
-	Port         int                   `env:"PORT" envDefault:"8080" help:"listen port for Twilio's callbacks"`
-	PublicURL    string                `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
-	TrustProxy   handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
-	PublicHosts  []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
-	CallbackPath string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	Port           int                   `env:"PORT" envDefault:"8080" help:"listen port for Twilio's callbacks"`
+	PublicURL      string                `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
+	TrustProxy     handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
+	PublicHosts    []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
+	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	MaxConnections int                   `env:"MAX_CONNECTIONS" help:"cap on open connections to PORT; at the cap a new one replaces the oldest idle one (never one with a request in flight). Unset: 4096, lowered to fit the descriptor limit (ulimit -n) less 256 kept for the rest of the process; a value that does not fit is refused"`
 
 	AccountSid         string `env:"TWILIO_ACCOUNT_SID" marks:"production" help:"account for REST calls (async decisions)"`
 	AuthToken          string `env:"TWILIO_AUTH_TOKEN" marks:"production" help:"verifies callbacks' signatures (32 hex characters; required in production)"`
@@ -78,6 +79,7 @@ type Config struct {
 	Mode            Mode             `env:"-"`
 	ModeReason      string           `env:"-"` // why: "PUBLIC_URL is set", for the start-up log
 	Public          *url.URL         `env:"-"`
+	ConnectionCap   int              `env:"-"` // MAX_CONNECTIONS resolved against the descriptor limit
 	Level           zerolog.Level    `env:"-"`
 	DecisionLogMode decisionlog.Mode `env:"-"`
 	Warnings        []string         `env:"-"` // for the log once it exists, e.g. a trimmed token
@@ -422,6 +424,11 @@ func (c *Config) check(vars map[string]string) Errors {
 	}
 	if c.ReservationTimeout < time.Second || c.ReservationTimeout > 24*time.Hour {
 		errs.add("RESERVATION_TIMEOUT", "want 1s to 24h (the Workflow's TaskReservationTimeout), got %s", c.ReservationTimeout)
+	}
+	if n, err := handlers.ConnectionCap(c.MaxConnections, openFileLimit()); err != nil {
+		errs.add("MAX_CONNECTIONS", "%s", err.Error())
+	} else {
+		c.ConnectionCap = n
 	}
 	if c.AsyncWorkers < 1 || c.AsyncWorkers > 10_000 {
 		errs.add("ASYNC_WORKERS", "want 1 to 10000, got %d", c.AsyncWorkers)

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,5 +273,37 @@ func TestTrustProxyFamily(t *testing.T) {
 	_, err = config.Load(append(without(good(t), "PUBLIC_URL"), "TRUST_PROXY=both", "PUBLIC_HOSTS=assignd-abc.a.run.app"))
 	if msg := errString(err); !strings.Contains(msg, "TRUST_PROXY: want false, x-forwarded (or true) or forwarded") {
 		t.Errorf("TRUST_PROXY=both: %q, want a line naming the accepted values", msg)
+	}
+}
+
+// MAX_CONNECTIONS is resolved against the descriptor limit at start-up: a
+// bad value is one line naming it, unset gives a cap that fits, and the
+// help states the defaults the code uses.
+func TestMaxConnections(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{"-1", "MAX_CONNECTIONS: want at least 1"},
+		{"2000000000", "MAX_CONNECTIONS: 2000000000 does not fit the descriptor limit"},
+		{"many", "MAX_CONNECTIONS: want"},
+	} {
+		_, err := config.Load(append(good(t), "MAX_CONNECTIONS="+tt.value))
+		found := false
+		for _, line := range strings.Split(fmt.Sprint(err), "\n") {
+			found = found || strings.HasPrefix(line, tt.want)
+		}
+		if !found {
+			t.Errorf("MAX_CONNECTIONS=%s: err = %v, want a line starting %q", tt.value, err, tt.want)
+		}
+	}
+	c, err := config.Load(good(t))
+	if err != nil || c.ConnectionCap < 1 || c.ConnectionCap > handlers.DefaultMaxConnections {
+		t.Fatalf("unset: cap %d, err %v", c.ConnectionCap, err)
+	}
+	if c, err := config.Load(append(good(t), "MAX_CONNECTIONS=100")); err != nil || c.ConnectionCap != 100 {
+		t.Fatalf("MAX_CONNECTIONS=100: cap %d, err %v", c.ConnectionCap, err)
+	}
+	for _, v := range config.Variables() {
+		if v.Name == "MAX_CONNECTIONS" && (!strings.Contains(v.Help, fmt.Sprint(handlers.DefaultMaxConnections)) || !strings.Contains(v.Help, fmt.Sprint(handlers.FDReserve))) {
+			t.Errorf("MAX_CONNECTIONS's help %q does not state the code's defaults %d and %d", v.Help, handlers.DefaultMaxConnections, handlers.FDReserve)
+		}
 	}
 }

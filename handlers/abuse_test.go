@@ -148,7 +148,7 @@ func TestAbuseSignedGarbage(t *testing.T) {
 		{"non-UTF-8 SID", func(f url.Values) { f.Set("WorkerSid", "WK\xff\xfe23456789abcdef0123456789abcdef") }, 400, "bad request: WorkerSid"},
 		{"non-UTF-8 inside attributes", func(f url.Values) { f.Set("TaskAttributes", "{\"selected_language\":\"es\",\"note\":\"\xff\xfe\"}") }, 200, `{"instruction":"accept"}`},
 		{"non-UTF-8 extra parameter", func(f url.Values) { f.Set("WorkerName", "\xff\xfe") }, 200, `{"instruction":"accept"}`},
-		{"duplicate ReservationSid", func(f url.Values) { f.Add("ReservationSid", "WR1123456789abcdef0123456789abcdef") }, 400, "bad request: ReservationSid: sent 2 times"},
+		{"duplicate ReservationSid", func(f url.Values) { f.Add("ReservationSid", "WR1123456789abcdef0123456789abcdef") }, 400, `request does not look like a TaskRouter callback: parameter "ReservationSid" given twice`},
 		{"deeply nested attributes", func(f url.Values) { f.Set("WorkerAttributes", strings.Repeat("[", 8000)+strings.Repeat("]", 8000)) }, 200, `{"instruction":"accept"}`},
 		{"huge attribute object", func(f url.Values) {
 			var b strings.Builder

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,3 +58,40 @@ func runBench(b *testing.B, h http.Handler, body, sig, want string) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkRefusedAtTheBounds is the most expensive forged request the
+// server still checks the signature of: the most parameters, filling the
+// body limit, with a well-formed wrong signature. BenchmarkCallback, in the
+// same run, is the baseline.
+func BenchmarkRefusedAtTheBounds(b *testing.B) {
+	h, err := handlers.New(handlers.Options{
+		Logger:   zerolog.New(discard{}),
+		Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
+		Decider:  guard(b, examplePolicy(b), time.Second),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := handlers.MaxFormParams
+	value := strings.Repeat("v", (handlers.DefaultBodyLimit-n*(handlers.MaxParamName+2))/n)
+	pairs := make([]string, n)
+	for i := range pairs {
+		pairs[i] = fmt.Sprintf("%0*d=%s", handlers.MaxParamName, i, value)
+	}
+	body := strings.Join(pairs, "&")
+	runBenchStatus(b, h, body, handlers.Sign("not-the-token", "http://example.com/assignment", nil), http.StatusForbidden)
+}
+
+func runBenchStatus(b *testing.B, h http.Handler, body, sig string, want int) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/assignment", strings.NewReader(body))
+		req.Header.Set("X-Twilio-Signature", sig)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Fatalf("got %d %s", rec.Code, rec.Body.String())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,10 @@ const (
 	ResultOK           = "ok"
 	ResultBadSignature = "bad_signature"
 	ResultBadRequest   = "bad_request"
-	ResultFallback     = "fallback"
+	// ResultMalformed: refused before the signature check for a shape no
+	// TaskRouter request has (see CheckShape).
+	ResultMalformed = "malformed"
+	ResultFallback  = "fallback"
 )
 
 // emptyAnswer is {}: "I will update the reservation through the REST API".
@@ -73,13 +77,21 @@ func (h *callback) serve(c echo.Context) error {
 	ctx, sp := h.startSpan(c)
 	defer sp.end()
 
-	body, err := readBody(req.Body, h.bodyLimit)
+	body, err := readBody(req, h.bodyLimit)
 	if err != nil {
 		h.metrics.callback(ResultBadRequest, time.Since(start))
 		sp.result = ResultBadRequest
 		h.refusals.bodyRefused("callback", req, err, h.bodyLimit)
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+	}
+	// Anyone can send this: refused for its shape, it is counted and
+	// (sampled) logged, never recorded, and costs one scan of the body.
+	if err := CheckShape(body); err != nil {
+		h.metrics.callback(ResultMalformed, time.Since(start))
+		sp.result = ResultMalformed
+		h.refusals.shapeRefused("callback", req, err)
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
 	}
 
 	// Nothing in the request is trusted or acted on before its signature
@@ -90,7 +102,7 @@ func (h *callback) serve(c echo.Context) error {
 	if err != nil {
 		h.metrics.callback(ResultBadSignature, time.Since(start))
 		sp.result = ResultBadSignature
-		h.refusals.signatureRefused("callback", req, checked, err)
+		h.refusals.signatureRefused("callback", req, checked, err, h.verifier.Hint(req, err))
 		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: err, Form: form})
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
@@ -208,29 +220,23 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 	return h.scheduler.Schedule(ctx, r, d)
 }
 
-// refusalHint says what to check for each reason a request is refused.
-func refusalHint(err error) string {
-	switch {
-	case errors.Is(err, ErrHostNotAllowed):
-		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
-	case errors.Is(err, ErrForwarding):
-		return "TRUST_PROXY is on but the nearest proxy's value in the trusted header (Forwarded, or X-Forwarded-Proto/Host) is unusable: check that TRUST_PROXY names the header family your proxy sets, or set PUBLIC_URL instead"
-	default:
-		return "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy that sets those headers; and check TWILIO_AUTH_TOKEN"
-	}
-}
-
 var errTooLarge = errors.New("body exceeds the limit")
 
 // readBody reads at most limit bytes, and fails rather than truncates: a cut
-// body would fail the signature check for a confusing reason.
-func readBody(body io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if err != nil {
+// body would fail the signature check for a confusing reason. The buffer
+// is sized from Content-Length when it is within the limit, so a large body
+// is read into one allocation instead of a doubling series.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	size := int64(0)
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		size = r.ContentLength
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // MinRead: room for the read that finds EOF
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, errTooLarge
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }

@@ -131,7 +131,7 @@ func TestCallbackBadInput(t *testing.T) {
 	t.Run("duplicate parameter is 400", func(t *testing.T) {
 		f := good()
 		f.Add("TaskSid", "WT1123456789abcdef0123456789abcdef")
-		if s, b := signedPost(f); s != http.StatusBadRequest || !strings.Contains(b, "sent 2 times") {
+		if s, b := signedPost(f); s != http.StatusBadRequest || !strings.Contains(b, `parameter "TaskSid" given twice`) {
 			t.Errorf("got %d %q", s, b)
 		}
 	})

@@ -21,16 +21,21 @@ type events struct {
 
 func (h *events) serve(c echo.Context) error {
 	req := c.Request()
-	body, err := readBody(req.Body, h.bodyLimit)
+	body, err := readBody(req, h.bodyLimit)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadRequest)
 		h.refusals.bodyRefused("event", req, err, h.bodyLimit)
 		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
 	}
+	if err := CheckShape(body); err != nil {
+		h.metrics.eventRequest(ResultMalformed)
+		h.refusals.shapeRefused("event", req, err)
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
+	}
 	form, checked, err := h.verifier.VerifyForm(req, body)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadSignature)
-		h.refusals.signatureRefused("event", req, checked, err)
+		h.refusals.signatureRefused("event", req, checked, err, h.verifier.Hint(req, err))
 		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
 	}
 	h.metrics.eventRequest(ResultOK)

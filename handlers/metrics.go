@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_callbacks_total",
-			Help: "Assignment callbacks by result: ok, bad_signature, bad_request, fallback.",
+			Help: "Assignment callbacks by result: " + strings.Join(Results(), ", ") + ".",
 		}, []string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "assignd_callback_duration_seconds",
@@ -45,14 +46,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"event"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_events_total",
-			Help: "Requests to /events by result: ok, bad_signature, bad_request (refused ones included, whether or not their log line was suppressed).",
+			Help: "Requests to /events by result: " + strings.Join(EventResults(), ", ") + " (refused ones included, whether or not their log line was suppressed).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events, m.requests)
 	for _, r := range Results() {
 		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
 	}
-	for _, r := range []string{ResultOK, ResultBadSignature, ResultBadRequest} {
+	for _, r := range EventResults() {
 		m.requests.WithLabelValues(r)
 	}
 	return m

@@ -8,7 +8,8 @@ import (
 )
 
 // Recorder is told about every callback once, where its log line is
-// written: answered, fallback and refused ones alike. Record is called on
+// written: answered, fallback and refused ones alike, except those refused
+// for their shape (ResultMalformed), which are only counted and logged. Record is called on
 // the request path, so it must not block or do I/O; the decision log hands
 // the record to a bounded channel and counts what it has to drop.
 type Recorder interface {
@@ -21,7 +22,7 @@ type Recorder interface {
 type CallbackRecord struct {
 	Received time.Time
 	Latency  time.Duration
-	Result   string // ResultOK, ResultFallback, ResultBadSignature, ResultBadRequest
+	Result   string // one of Results() but ResultMalformed
 	// CheckedURL is the URL the signature was checked against.
 	CheckedURL string
 	// Err says why the callback was refused or answered with the fallback.
@@ -44,5 +45,10 @@ type CallbackRecord struct {
 
 // Results lists every callback result, for those that filter by it.
 func Results() []string {
-	return []string{ResultOK, ResultFallback, ResultBadSignature, ResultBadRequest}
+	return []string{ResultOK, ResultFallback, ResultMalformed, ResultBadSignature, ResultBadRequest}
+}
+
+// EventResults lists every result of a request to /events.
+func EventResults() []string {
+	return []string{ResultOK, ResultMalformed, ResultBadSignature, ResultBadRequest}
 }

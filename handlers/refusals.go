@@ -49,12 +49,19 @@ func (l *refusalLog) bodyRefused(what string, req *http.Request, err error, limi
 		Msg(what + " refused: body too large or unreadable")
 }
 
+// shapeRefused logs a request (what: "callback" or "event") refused because
+// its body is not a form TaskRouter would send (CheckShape).
+func (l *refusalLog) shapeRefused(what string, req *http.Request, err error) {
+	l.Warn().Str("result", ResultMalformed).Str("path", req.URL.Path).Str("remote", req.RemoteAddr).Err(err).
+		Msg(what + " refused: not a TaskRouter form")
+}
+
 // signatureRefused logs a request (what: "callback" or "event") refused
 // because its signature did not hold against checked, the URL it was
-// checked against.
-func (l *refusalLog) signatureRefused(what string, req *http.Request, checked string, err error) {
+// checked against; hint says what to check (Verifier.Hint).
+func (l *refusalLog) signatureRefused(what string, req *http.Request, checked string, err error, hint string) {
 	l.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
-		Str("hint", refusalHint(err)).Msg(what + " refused: " + err.Error())
+		Str("hint", hint).Msg(what + " refused: " + err.Error())
 }
 
 // Warn returns the event to log one refusal on, or nil when the line is

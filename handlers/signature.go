@@ -3,10 +3,13 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -75,7 +78,12 @@ type Verifier struct {
 	public     *url.URL
 	proxy      ProxyHeaders
 	hosts      map[string]bool // canonical allowed hosts; empty allows any
+	checks     atomic.Int64    // signatures computed, see Checks
 }
+
+// Checks is how many times a signature has been computed: what a request
+// refused before its signature check does not add to.
+func (v *Verifier) Checks() int64 { return v.checks.Load() }
 
 // NewVerifier returns a Verifier that accepts a signature made with any of
 // tokens (the primary Auth Token and, during a rotation, the secondary).
@@ -317,6 +325,42 @@ func isToken(s string) bool {
 	return true
 }
 
+// Hint says what to check for a request refused with err, the likelier
+// cause first: when the host the request was addressed to is the one
+// configured (PUBLIC_URL's, or one of PUBLIC_HOSTS, which the derived host
+// has passed) the URL is probably right and the token comes first.
+func (v *Verifier) Hint(r *http.Request, err error) string {
+	const (
+		urlFirst   = "the URL must be the one Twilio called: set PUBLIC_URL to your public base URL (e.g. the ngrok URL), or TRUST_PROXY=x-forwarded (or forwarded) with PUBLIC_HOSTS behind a proxy that sets those headers; and check TWILIO_AUTH_TOKEN"
+		tokenFirst = "the request was addressed to the configured public host, so check TWILIO_AUTH_TOKEN first: it must be the auth token of the account (or subaccount) that owns the Workspace (TWILIO_AUTH_TOKEN_SECONDARY during a rotation); then that the path and query Twilio calls are the ones checked"
+	)
+	switch {
+	case errors.Is(err, ErrHostNotAllowed):
+		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
+	case errors.Is(err, ErrForwarding):
+		return "TRUST_PROXY is on but the nearest proxy's value in the trusted header (Forwarded, or X-Forwarded-Proto/Host) is unusable: check that TRUST_PROXY names the header family your proxy sets, or set PUBLIC_URL instead"
+	case v.public != nil && sameHost(v.public.Scheme, r.Host, v.public.Host):
+		return tokenFirst
+	case v.public == nil && len(v.hosts) > 0:
+		return tokenFirst
+	default:
+		return urlFirst
+	}
+}
+
+// sameHost compares two host[:port] values as a browser would: case aside,
+// and with the scheme's default port written or not.
+func sameHost(scheme, a, b string) bool {
+	canon := func(h string) string {
+		h = strings.ToLower(h)
+		if scheme == "https" {
+			return strings.TrimSuffix(h, ":443")
+		}
+		return strings.TrimSuffix(h, ":80")
+	}
+	return canon(a) == canon(b)
+}
+
 // Valid reports whether sig signs body for publicURL under any token.
 // twilio-go's ValidateBody tries the URL with and without the default port
 // and compares in constant time.
@@ -324,6 +368,7 @@ func (v *Verifier) Valid(publicURL string, body []byte, sig string) bool {
 	if sig == "" {
 		return false
 	}
+	v.checks.Add(1)
 	for i := range v.validators {
 		if v.validators[i].ValidateBody(publicURL, body, sig) {
 			return true
@@ -371,16 +416,34 @@ func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig
 	if strings.Contains(publicURL, "bodySHA256") {
 		return v.Valid(publicURL, body, sig)
 	}
-	params := make(map[string]string, len(form))
-	for k, vals := range form {
-		params[k] = vals[0]
-	}
+	v.checks.Add(1)
+	// Validate appends each name+value to the URL in turn, which is
+	// quadratic in the number of parameters; it signs URL+joined either
+	// way, so it gets the joined string as one parameter named "".
+	params := map[string]string{"": signedParams(form)}
 	for i := range v.validators {
 		if v.validators[i].Validate(publicURL, params, sig) {
 			return true
 		}
 	}
 	return false
+}
+
+// signedParams is what Twilio signs after the URL: every parameter's name
+// and first value, sorted by name in byte order, nothing between them.
+func signedParams(form url.Values) string {
+	names := slices.Sorted(maps.Keys(form))
+	n := 0
+	for _, k := range names {
+		n += len(k) + len(form[k][0])
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, k := range names {
+		b.WriteString(k)
+		b.WriteString(form[k][0])
+	}
+	return b.String()
 }
 
 // requestTarget is the path and query exactly as the client sent them, so

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -50,7 +51,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		defer cancel()
 		shutdownTracing(tctx, tracing, log)
 	}()
-	gcPercent := tuneGC(environ)
+	memLimit := sizeMemory(log)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
 	if cfg.Mode == config.Development {
@@ -157,22 +158,27 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	if err != nil {
 		return &config.Error{Var: "PORT", Msg: err.Error()}
 	}
+	conns, err := handlers.NewConnLimiter(cfg.ConnectionCap, reg)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: h,
 		// Slow or stalled clients must not hold connections: Twilio sends a
-		// small body at once and waits at most 5 s for the answer.
+		// small body at once and waits at most 5 s for the answer, and
+		// reuses a connection only for callbacks close together.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       15 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
 	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
 		Str("public_url", publicURLForLog(cfg)).Str("trust_proxy", string(cfg.TrustProxy)).
-		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent).Msg("assignd listening")
+		Str("policy", pol.Source()).Int("rules", len(pol.Rules())).Str("queue", queue.Store()).Int("gc_percent", gcPercent()).Int64("memory_limit_bytes", memLimit).Int("max_connections", cfg.ConnectionCap).Msg("assignd listening")
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- conns.Serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -214,22 +220,28 @@ func publicURLForLog(cfg config.Config) string {
 	return "(from each request; set PUBLIC_URL behind ngrok or a proxy)"
 }
 
-// defaultGCPercent replaces Go's GOGC=100. assignd's live heap is a few MB
-// while each callback allocates tens of KB, so at 100 the collector runs
-// every few hundred callbacks; measured on 2 cores, 400 serves about a third
-// more callbacks per second for a heap of a few tens of MB. GOGC overrides it.
-const defaultGCPercent = 400
-
-func tuneGC(environ []string) int {
-	for _, kv := range environ {
-		if strings.HasPrefix(kv, "GOGC=") {
-			p := debug.SetGCPercent(100) // read the runtime's value (from GOGC)…
-			debug.SetGCPercent(p)        // …and put it back
-			return p
-		}
+// sizeMemory sets the Go runtime's soft memory limit to 90% of the
+// container's (cgroup) memory limit, so the collector works harder as the
+// heap nears what the machine has instead of the process being OOM-killed.
+// GOMEMLIMIT (or AUTOMEMLIMIT=off) in the environment is left to Go, as is
+// GOGC. It returns the limit in force, 0 for none.
+func sizeMemory(log zerolog.Logger) int64 {
+	limit, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup))
+	if err != nil {
+		// Not in a container (or no cgroup v1/v2 to read): nothing to size to.
+		log.Debug().Err(err).Msg("no container memory limit found; GOMEMLIMIT unset")
 	}
-	debug.SetGCPercent(defaultGCPercent)
-	return defaultGCPercent
+	if limit == math.MaxInt64 {
+		return 0
+	}
+	return limit
+}
+
+// gcPercent reads the collector's target (GOGC), for the start-up log.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 // newLogger logs JSON, or readable console lines when w is a terminal.

@@ -1,0 +1,183 @@
+package handlers
+
+import (
+	"cmp"
+	"container/list"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultMaxConnections caps the public listener's connections when
+// MAX_CONNECTIONS is unset: TaskRouter needs a handful at a time, and idle
+// ones cost about 10 KB each; the cap is lowered below the descriptor limit.
+const DefaultMaxConnections = 4096
+
+// FDReserve is how many file descriptors are kept for everything but the
+// public listener's connections: the admin listener, the database, the
+// decision log, REST calls, logs.
+const FDReserve = 256
+
+// ConnectionCap resolves MAX_CONNECTIONS against nofile, the process's
+// descriptor limit (0 when unknown): requested 0 means the default, lowered
+// to fit; an explicit value that does not fit is an error.
+func ConnectionCap(requested int, nofile uint64) (int, error) {
+	known := nofile > 0
+	room := int(min(nofile, 1<<30)) - FDReserve
+	switch {
+	case requested < 0:
+		return 0, fmt.Errorf("want at least 1 (or unset for the default), got %d", requested)
+	case !known:
+		return cmp.Or(requested, DefaultMaxConnections), nil
+	case room < 1:
+		return 0, fmt.Errorf("the descriptor limit (ulimit -n) is %d, leaving no room above the %d kept for the rest of the process: raise it", nofile, FDReserve)
+	case requested == 0:
+		return min(DefaultMaxConnections, room), nil
+	case requested > room:
+		return 0, fmt.Errorf("%d does not fit the descriptor limit (ulimit -n) of %d less %d kept for the rest of the process: at most %d, or raise the limit", requested, nofile, FDReserve, room)
+	}
+	return requested, nil
+}
+
+// ConnLimiter caps a server's open connections. At the cap a new
+// connection evicts the oldest one that is idle or has not yet sent a
+// request, never one with a request in flight; when every connection has
+// one in flight the new one is closed at once. A flood of idle connections
+// then cannot keep a genuine callback waiting, as a plain limit (which
+// queues new connections until one times out) would.
+type ConnLimiter struct {
+	max int
+
+	mu sync.Mutex
+	// conns maps every open connection to its place in evictable, or to
+	// nil while it has a request in flight.
+	conns     map[net.Conn]*list.Element
+	evictable *list.List // of net.Conn, oldest first
+
+	evicted, refused prometheus.Counter
+}
+
+// NewConnLimiter returns a limiter of max connections whose metrics are
+// registered with reg.
+func NewConnLimiter(max int, reg prometheus.Registerer) (*ConnLimiter, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("handlers: connection cap %d, want at least 1", max)
+	}
+	l := &ConnLimiter{
+		max: max, conns: make(map[net.Conn]*list.Element), evictable: list.New(),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "assignd_connections_evicted_total",
+			Help: "Public connections closed at the cap to make room for a new one: the oldest idle or not yet used.",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "assignd_connections_refused_total",
+			Help: "Public connections closed on arrival: at the cap, with a request in flight on every open one.",
+		}),
+	}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "assignd_connections_open",
+		Help: "Open connections on the public listener.",
+	}, func() float64 { return float64(l.Open()) })
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "assignd_connections_max",
+		Help: "The public listener's connection cap (MAX_CONNECTIONS).",
+	}, func() float64 { return float64(max) })
+	if err := registerAll(reg, l.evicted, l.refused, open, capacity); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("handlers: connection metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// Open is how many connections are open.
+func (l *ConnLimiter) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// Serve runs srv on ln under the cap: the limiter admits each accepted
+// connection and follows its state through srv.ConnState.
+func (l *ConnLimiter) Serve(srv *http.Server, ln net.Listener) error {
+	if srv.ConnState != nil {
+		return errors.New("handlers: the server's ConnState is taken")
+	}
+	srv.ConnState = l.connState
+	return srv.Serve(&limitedListener{Listener: ln, l: l})
+}
+
+type limitedListener struct {
+	net.Listener
+	l *ConnLimiter
+}
+
+// Accept returns the next connection the limiter admits.
+func (ln *limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil || ln.l.admit(c) {
+			return c, err
+		}
+	}
+}
+
+// admit makes room for c, evicting the oldest evictable connection at the
+// cap, or closes c when there is none.
+func (l *ConnLimiter) admit(c net.Conn) bool {
+	l.mu.Lock()
+	var victim net.Conn
+	if len(l.conns) >= l.max {
+		oldest := l.evictable.Front()
+		if oldest == nil {
+			l.mu.Unlock()
+			l.refused.Inc()
+			c.Close()
+			return false
+		}
+		victim = l.evictable.Remove(oldest).(net.Conn)
+		delete(l.conns, victim)
+	}
+	l.conns[c] = l.evictable.PushBack(c)
+	l.mu.Unlock()
+	if victim != nil {
+		l.evicted.Inc()
+		victim.Close() // its server goroutine sees the error and reports it closed
+	}
+	return true
+}
+
+// connState follows a connection: in flight (StateActive: a request's
+// headers have been read) it is not evictable; new, idle between requests
+// or still sending headers (a slow client's) it is, as the newest; closed
+// or hijacked it no longer counts.
+func (l *ConnLimiter) connState(c net.Conn, s http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, tracked := l.conns[c]
+	if !tracked {
+		return // evicted: already forgotten
+	}
+	if el != nil {
+		l.evictable.Remove(el)
+	}
+	switch s {
+	case http.StateNew, http.StateIdle:
+		l.conns[c] = l.evictable.PushBack(c)
+	case http.StateActive:
+		l.conns[c] = nil
+	case http.StateHijacked, http.StateClosed:
+		delete(l.conns, c)
+	}
+}

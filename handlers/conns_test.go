@@ -1,0 +1,184 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+)
+
+type cappedServer struct {
+	URL     string
+	OpsURL  string
+	Limiter *handlers.ConnLimiter
+}
+
+// startCapped serves the handlers under a connection cap over loopback,
+// wired as serve wires the public listener.
+func startCapped(t *testing.T, max int, o handlers.Options) *cappedServer {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	o.Metrics, o.Gatherer = handlers.NewMetrics(reg), reg
+	lim, err := handlers.NewConnLimiter(max, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, o) // for the ops listener and defaults
+	o.Verifier = handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
+	if o.Decider == nil {
+		o.Decider = guard(t, examplePolicy(t), time.Second)
+	}
+	h, err := handlers.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute}
+	go lim.Serve(srv, ln)
+	t.Cleanup(func() { srv.Close(); h.Close() })
+	return &cappedServer{URL: "http://" + ln.Addr().String(), OpsURL: ts.OpsURL, Limiter: lim}
+}
+
+// dialIdle opens n connections that send nothing.
+func dialIdle(t *testing.T, base string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// signedCallback posts a genuine callback on a new connection.
+func signedCallback(t *testing.T, base string) (int, string) {
+	t.Helper()
+	form := signedForm(t, nil)
+	u := base + "/assignment"
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", handlers.Sign(testToken, u, form))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func metricValue(t *testing.T, opsURL, name string) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(scrape(t, opsURL))
+	if m == nil {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return int(v)
+}
+
+// With the cap held by idle connections (and more arriving), a genuine
+// callback on a new connection is answered: the oldest idle connection
+// makes room. Open connections never exceed the cap, and the metrics say
+// so.
+func TestConnCapMakesRoomForACallback(t *testing.T) {
+	const max, extra = 8, 20
+	srv := startCapped(t, max, handlers.Options{})
+	for range max + extra {
+		dialIdle(t, srv.URL, 1)
+		if n := srv.Limiter.Open(); n > max {
+			t.Fatalf("%d connections open, cap %d", n, max)
+		}
+	}
+	if status, body := signedCallback(t, srv.URL); status != http.StatusOK {
+		t.Fatalf("genuine callback under a flood of idle connections: %d %q", status, body)
+	}
+	if open := metricValue(t, srv.OpsURL, "assignd_connections_open"); open > max {
+		t.Fatalf("assignd_connections_open %d above the cap %d", open, max)
+	}
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_max"); got != max {
+		t.Fatalf("assignd_connections_max %d, want %d", got, max)
+	}
+	// Every connection beyond the cap evicted one; the callback's too.
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_evicted_total"); got != extra+1 {
+		t.Fatalf("assignd_connections_evicted_total %d, want %d", got, extra+1)
+	}
+}
+
+// A connection with a request in flight is never evicted: with the only
+// slot taken by a callback the policy is still deciding, a new connection
+// is closed at once (and counted) and the callback in flight is answered.
+func TestConnCapNeverEvictsARequestInFlight(t *testing.T) {
+	deciding, release := make(chan struct{}), make(chan struct{})
+	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
+		close(deciding)
+		<-release
+		return policy.Decision{Instruction: policy.Accept{}}, nil
+	})
+	srv := startCapped(t, 1, handlers.Options{Decider: guard(t, p, 10*time.Second), Budget: 4 * time.Second})
+	answered := make(chan string, 1)
+	go func() {
+		status, body := signedCallback(t, srv.URL)
+		answered <- fmt.Sprint(status, " ", body)
+	}()
+	<-deciding
+
+	late := dialIdle(t, srv.URL, 1)[0]
+	late.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang, if it is kept open
+	if n, err := late.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("a connection beyond the cap read %d bytes; want it closed", n)
+	}
+	close(release)
+	if got := <-answered; got != `200 {"instruction":"accept"}` {
+		t.Fatalf("the callback in flight got %s", got)
+	}
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_refused_total"); got != 1 {
+		t.Fatalf("assignd_connections_refused_total %d, want 1", got)
+	}
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_evicted_total"); got != 0 {
+		t.Fatalf("assignd_connections_evicted_total %d, want 0", got)
+	}
+}
+
+// MAX_CONNECTIONS is resolved against the descriptor limit: unset, the
+// default lowered to fit; set, refused when it does not fit.
+func TestConnectionCap(t *testing.T) {
+	for _, c := range []struct {
+		requested int
+		nofile    uint64
+		want      int
+		err       string
+	}{
+		{0, 0, handlers.DefaultMaxConnections, ""},
+		{0, 1 << 20, handlers.DefaultMaxConnections, ""},
+		{0, 1024, 1024 - handlers.FDReserve, ""},
+		{0, 100, 0, "leaving no room"},
+		{500, 1024, 500, ""},
+		{1000, 1024, 0, "does not fit the descriptor limit (ulimit -n) of 1024"},
+		{-1, 1024, 0, "want at least 1"},
+	} {
+		got, err := handlers.ConnectionCap(c.requested, c.nofile)
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ConnectionCap(%d, %d) = %d, %v; want %d, %q", c.requested, c.nofile, got, err, c.want, c.err)
+		}
+	}
+}
