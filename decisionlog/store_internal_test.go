@@ -113,7 +113,7 @@ func TestTimeFiltersFollowIDs(t *testing.T) {
 			defer s.db.Close()
 			write(s, 600, 1000)
 			// Entries before t0+100s go by age (the newest is far younger).
-			if n, err := s.prune(ctx, t0.Add(100*time.Second), 1_000_000); err != nil || n != 100 {
+			if n, err := s.prune(ctx, t0.Add(100*time.Second), 1_000_000, 1_000_000); err != nil || n != 100 {
 				t.Fatalf("pruned %d (%v), want 100", n, err)
 			}
 			count := func(since, until int64) int {
@@ -191,7 +191,7 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 				return got[0].ID
 			}
 			first := add("WR1")
-			n, err := s.prune(ctx, time.Now().Add(-time.Hour), 1_000_000)
+			n, err := s.prune(ctx, time.Now().Add(-time.Hour), 1_000_000, 1_000_000)
 			if err != nil {
 				t.Fatal(err)
 			}
