@@ -2,10 +2,12 @@ package decisionlog_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +172,62 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 	}
 	if got := sum(t, reg, "assignd_decision_log_dropped_total"); got != during-backlog {
 		t.Errorf("dropped_total (all reasons) = %v, want %d", got, during-backlog)
+	}
+}
+
+// TestRejectedBatchIsDroppedNotRetried: a store that answers but refuses a
+// batch (here a trigger or constraint refusing one rule) is not an outage:
+// the batch is dropped and counted, and the rows after it are stored
+// rather than held up behind it.
+func TestRejectedBatchIsDroppedNotRetried(t *testing.T) {
+	for _, store := range decisionlogtest.Stores {
+		t.Run(store, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			env := decisionlogtest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{Registerer: reg})
+			refuse := `CREATE TRIGGER poison BEFORE INSERT ON assignd_decision WHEN NEW.rule = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END`
+			if store == "postgres" {
+				refuse = `ALTER TABLE assignd_decision ADD CONSTRAINT poison CHECK (rule <> 'poison')`
+			}
+			execSQL(t, env, refuse)
+			record := func(n int, rule string) {
+				r := decisionlogtest.Reservation(n, nil, nil)
+				env.Log.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r,
+					Decision: policy.Decision{Instruction: policy.Accept{}, Rule: rule}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
+			}
+			record(1, "poison")
+			env.Flush(t)
+			record(2, "fine")
+			env.Flush(t)
+			got, err := env.Log.Query(context.Background(), decisionlog.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Rule != "fine" {
+				t.Fatalf("stored %+v, want the one row after the refused batch", got)
+			}
+			if n := sum(t, reg, "assignd_decision_log_dropped_total", "reason", "rejected"); n != 1 {
+				t.Errorf(`dropped_total{reason="rejected"} = %v, want 1`, n)
+			}
+			if n := sum(t, reg, "assignd_decision_log_backlog_rows"); n != 0 {
+				t.Errorf("backlog_rows = %v, want 0: a refused batch is not kept", n)
+			}
+		})
+	}
+}
+
+// execSQL runs q on the log's store with a connection of the test's own.
+func execSQL(t *testing.T, env *decisionlogtest.Env, q string) {
+	t.Helper()
+	driver, dsn := "sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName)
+	if env.DatabaseURL != "" {
+		driver, dsn = "pgx", env.DatabaseURL
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 }
