@@ -101,8 +101,8 @@ type Log struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after each committed batch
 
-	// refusals samples each kind of refusal (keyed by result); built once.
-	refusals map[string]*sampler
+	// refusals samples each kind of refusal.
+	refusals *refusalSamplers
 	// backlog is the writer's own: only the writer goroutine touches it.
 	backlog backlog
 
@@ -141,7 +141,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, o: o,
 		in: make(chan record, o.BufferSize), flushes: make(chan chan error),
 		stop: make(chan struct{}), changed: make(chan struct{}),
-		refusals: map[string]*sampler{},
+		refusals: newRefusalSamplers(),
 		backlog:  backlog{maxRows: o.BacklogRows, maxBytes: o.BacklogBytes},
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "assignd_decision_log_dropped_total",
 			Help: "Callbacks the decision log could not keep, by reason: buffer_full (the writer fell behind), " +
@@ -157,9 +157,6 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 			Help: "Refused callbacks not written: the log keeps a sampled trickle of refusals, each counting those skipped before it."}),
 		backlogRows: prometheus.NewGauge(prometheus.GaugeOpts{Name: "assignd_decision_log_backlog_rows",
 			Help: "Rows held in memory because the store is unreachable, written when it is back."}),
-	}
-	for _, r := range refusalResults {
-		l.refusals[r] = &sampler{}
 	}
 	for _, r := range []string{dropBufferFull, dropOutage, dropRejected} {
 		l.dropped.WithLabelValues(r) // export zeros so rates work from the start
@@ -190,8 +187,8 @@ func (l *Log) Store() string { return l.store.name }
 // and cost nothing more.
 func (l *Log) Record(c handlers.CallbackRecord) {
 	r := record{CallbackRecord: c}
-	if s := l.refusals[c.Result]; s != nil {
-		n, ok := s.admit(l.o.Now(), l.o.RefusalEvery)
+	if Refused(c.Result) {
+		n, ok := l.refusals.of(c.Result).admit(l.o.Now(), l.o.RefusalEvery)
 		if !ok {
 			l.skipped.Inc()
 			return

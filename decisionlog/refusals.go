@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -8,27 +9,47 @@ import (
 	"github.com/assignd/assignd/handlers"
 )
 
-// refusalResults are the results of a refused callback: anyone on the
-// internet can make them, as fast as the network carries requests, so the
-// log keeps a sampled trickle of them under a cap of their own (see
-// sampler and store.prune) instead of a row per request.
-var refusalResults = []string{handlers.ResultBadSignature, handlers.ResultBadRequest}
+// answeredResults are the results of a callback that reached the policy.
+// Every other result is a refusal (bad_signature, bad_request, and any
+// kind of refusal added later): anyone on the internet can cause one, as
+// fast as the network carries requests, so the log keeps a sampled trickle
+// of them under a cap of their own (see sampler and store.prune) instead
+// of a row per request.
+var answeredResults = []string{handlers.ResultOK, handlers.ResultFallback}
 
-// Refused reports whether result is a refusal (the callback never reached
-// the policy).
-func Refused(result string) bool {
-	for _, r := range refusalResults {
-		if result == r {
-			return true
-		}
-	}
-	return false
+// Refused reports whether result is a refusal: the callback never reached
+// the policy.
+func Refused(result string) bool { return !slices.Contains(answeredResults, result) }
+
+// refusalSQL is "result NOT IN ('ok', 'fallback')", the one condition the
+// store's queries and its partial index share.
+func refusalSQL() string {
+	return "result NOT IN ('" + strings.Join(answeredResults, "', '") + "')"
 }
 
-// refusalSQL is "result IN ('bad_signature', 'bad_request')", the one
-// condition the store's queries and its partial index share.
-func refusalSQL() string {
-	return "result IN ('" + strings.Join(refusalResults, "', '") + "')"
+// refusalSamplers has a sampler per kind of refusal handlers names, and
+// one shared by any other.
+type refusalSamplers struct {
+	byResult map[string]*sampler // built once, read-only after
+	other    sampler
+}
+
+func newRefusalSamplers() *refusalSamplers {
+	s := &refusalSamplers{byResult: map[string]*sampler{}}
+	for _, r := range handlers.Results() {
+		if Refused(r) {
+			s.byResult[r] = &sampler{}
+		}
+	}
+	return s
+}
+
+// of returns the sampler for a refused result.
+func (s *refusalSamplers) of(result string) *sampler {
+	if x := s.byResult[result]; x != nil {
+		return x
+	}
+	return &s.other
 }
 
 // sampler admits at most one refusal of a kind per interval and counts the

@@ -159,3 +159,27 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, labels ...string) 
 	t.Fatalf("metric %s not registered", name)
 	return 0
 }
+
+// TestRefusalOfAnyKindIsSampled: a refusal result the log was not written
+// for (a kind handlers may add) is sampled too: it is not an answered
+// callback, so it is a refusal, and it goes under the refusals' cap.
+func TestRefusalOfAnyKindIsSampled(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
+	for range 50 {
+		env.Log.Record(handlers.CallbackRecord{Received: clk.Now(), Result: "too_many_parameters"})
+	}
+	clk.advance(time.Second)
+	env.Log.Record(handlers.CallbackRecord{Received: clk.Now(), Result: "too_many_parameters"})
+	env.Flush(t)
+	got, err := env.Log.Query(context.Background(), decisionlog.Filter{Result: "too_many_parameters"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Skipped != 49 || got[1].Skipped != 0 {
+		t.Fatalf("51 refusals of a new kind over 1 s: %d rows %+v, want 2, the newest counting 49 skipped", len(got), got)
+	}
+	if !decisionlog.Refused("too_many_parameters") || decisionlog.Refused(handlers.ResultOK) || decisionlog.Refused(handlers.ResultFallback) {
+		t.Error("Refused: answered results are ok and fallback, every other result is a refusal")
+	}
+}
