@@ -63,16 +63,27 @@ CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
 		sqlite:   `CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE ` + refusalSQL(),
 		postgres: `CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE ` + refusalSQL(),
 	},
+	{
+		// SQLite drops the reservation index: on a grown table nearly every
+		// insert lands in the middle of it (page splits), a third of the
+		// writer's CPU per row (bench/RESULTS.md). A reservation filter then
+		// scans, newest first, as the SID, task and worker filters always
+		// did. PostgreSQL keeps it: several instances may share its table,
+		// and its index costs the database server, not the callbacks.
+		version: 3,
+		sqlite:  `DROP INDEX IF EXISTS assignd_decision_reservation`,
+	},
 }
 
 // columnsDDL is the same on both stores. The columns are what the filters
 // use; everything else is one JSON document (data, with the attributes
 // embedded as TaskRouter sent them), because a row's cost
 // on the writer grows with its columns and indexes, and the writer must
-// stay cheap next to the callbacks it logs. Only the reservation (the
-// question operators ask) and the time are indexed; the other filters scan,
-// which the retention bound keeps tolerable for an admin page. On SQLite
-// the time is found through the id instead of an index (idBound).
+// stay cheap next to the callbacks it logs. On PostgreSQL the reservation
+// (the question operators ask) and the time are indexed; on SQLite neither
+// (migration 3; the time is found through the id, idBound). The other
+// filters scan, which the retention bound keeps tolerable for an admin
+// page. Refusals have a partial index of their own (migration 2).
 const columnsDDL = `at_us BIGINT NOT NULL,
 	result TEXT NOT NULL,
 	reservation_sid TEXT NOT NULL,

@@ -205,3 +205,31 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteIndexesOnlyRefusals: every index on SQLite's table is paid for
+// by every insert; the table keeps only the refusals' partial index, which
+// a genuine row does not enter (see migrations 2 and 3).
+func TestSQLiteIndexesOnlyRefusals(t *testing.T) {
+	ctx := context.Background()
+	s, err := openStore(ctx, "", filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.db.Close()
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'assignd_decision' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if fmt.Sprint(names) != "[assignd_decision_refusal]" {
+		t.Errorf("indexes on assignd_decision: %v, want only assignd_decision_refusal", names)
+	}
+}
