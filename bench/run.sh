@@ -20,6 +20,7 @@
 # shared machine, where one pair swings with the other tenants' load.
 #
 #   PAIRS=5 DUR=8s bash bench/run.sh
+# (SYNC_PORT and LOG_PORT move its two servers off 18080 and 18084.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
@@ -95,19 +96,21 @@ sync_run() { # name port DECISION_LOG [json name]
 if [ -n "${PAIRS:-}" ]; then
   sum=0
   for i in $(seq 1 "$PAIRS"); do
-    sync_run sync 18080 off "sync-$i"
-    sync_run sync-log 18084 full "sync-log-$i"
+    sync_run sync "${SYNC_PORT:-18080}" off "sync-$i"
+    sync_run sync-log "${LOG_PORT:-18084}" full "sync-log-$i"
     off=$(field "$OUT/sync-$i.json" rps); full=$(field "$OUT/sync-log-$i.json" rps)
     r=$(echo "$full / $off" | bc -l); sum=$(echo "$sum + $r" | bc -l)
     hz=$(getconf CLK_TCK)
     coff=$(echo "$(cat "$OUT/sync-$i.cpu") * 1000000 / $hz / $(field "$OUT/sync-$i.json" requests)" | bc -l)
     cfull=$(echo "$(cat "$OUT/sync-log-$i.cpu") * 1000000 / $hz / $(field "$OUT/sync-log-$i.json" requests)" | bc -l)
     c=$(echo "$coff / $cfull" | bc -l); csum=$(echo "${csum:-0} + $c" | bc -l)
-    printf 'pair %d: off %.0f rps, full %.0f rps, ratio %.3f; server CPU/request off %.1f µs, full %.1f µs, ratio %.3f (load average %s)\n' \
-      "$i" "$off" "$full" "$r" "$coff" "$cfull" "$c" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    poff=$(field "$OUT/sync-$i.json" p99_ms); pfull=$(field "$OUT/sync-log-$i.json" p99_ms)
+    p=$(echo "$pfull / $poff" | bc -l); psum=$(echo "${psum:-0} + $p" | bc -l)
+    printf 'pair %d: off %.0f rps, full %.0f rps, ratio %.3f; p99 off %s ms, full %s ms, ratio %.2f; server CPU/request off %.1f µs, full %.1f µs, ratio %.3f (load average %s)\n' \
+      "$i" "$off" "$full" "$r" "$poff" "$pfull" "$p" "$coff" "$cfull" "$c" "$(cut -d' ' -f1-3 /proc/loadavg)"
   done
-  printf 'mean ratio full/off over %d pairs: throughput %.3f, server CPU per request (off/full) %.3f (target ≥ 0.90)\n' \
-    "$PAIRS" "$(echo "$sum / $PAIRS" | bc -l)" "$(echo "$csum / $PAIRS" | bc -l)"
+  printf 'mean ratio full/off over %d pairs: throughput %.3f (target ≥ 0.90), p99 %.2f (target ≤ 1.5), server CPU per request (off/full) %.3f\n' \
+    "$PAIRS" "$(echo "$sum / $PAIRS" | bc -l)" "$(echo "$psum / $PAIRS" | bc -l)" "$(echo "$csum / $PAIRS" | bc -l)"
   exit 0
 fi
 

@@ -123,10 +123,11 @@ func BenchmarkWriter(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		prefill int
-	}{{"fresh", 0}, {"prefilled-300k", 300_000}} {
+		batch   int
+	}{{"fresh", 0, 300}, {"fresh-batch-1000", 0, 1000}, {"prefilled-300k", 300_000, 300}} {
 		b.Run(c.name, func(b *testing.B) {
 			log, err := decisionlog.Open(context.Background(), decisionlog.Options{Logger: zerolog.New(io.Discard),
-				DataDir: filepath.Join(b.TempDir(), "data"), Mode: decisionlog.ModeFull, BufferSize: 1 << 16})
+				DataDir: filepath.Join(b.TempDir(), "data"), Mode: decisionlog.ModeFull, BufferSize: 1 << 16, BatchSize: max(c.batch, decisionlog.DefaultBatchSize)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -151,9 +152,10 @@ func BenchmarkWriter(b *testing.B) {
 			record := func() {
 				rec.Reservation = &rs[n%len(rs)]
 				log.Record(rec)
-				// A batch of 300, what 100 ms of 3,000 callbacks/s gathers:
-				// not a multiple of the INSERT chunk, as real batches are not.
-				if n++; n%300 == 0 {
+				// A batch of 300, what 100 ms of 3,000 callbacks/s gathers
+				// (1,000: 10,000/s): not a multiple of the INSERT chunk, as
+				// real batches are not.
+				if n++; n%c.batch == 0 {
 					if err := log.Flush(ctx); err != nil {
 						b.Fatal(err)
 					}

@@ -32,6 +32,9 @@ func appendPayload(b []byte, e *Entry) []byte {
 	if e.Delay != 0 {
 		b = appendInt(b, "delay_ms", e.Delay.Milliseconds())
 	}
+	if e.Skipped != 0 {
+		b = appendInt(b, "skipped", e.Skipped)
+	}
 	b = appendRaw(b, "instruction_json", e.InstructionJSON)
 	b = appendRaw(b, "answer", e.Answer)
 	// Attributes and parameters come from entry, which only sets them to

@@ -8,7 +8,9 @@
 // the batch being written) for a few milliseconds before they are committed;
 // a crash loses those, at most BufferSize records and usually none but the
 // last batch. A full channel drops records rather than slow a callback, and
-// counts them in assignd_decision_log_dropped_total.
+// counts them in assignd_decision_log_dropped_total. While the store is
+// unreachable the writer keeps rows in a bounded backlog and writes them
+// when it is back. Refused callbacks are sampled (see refusals.go).
 package decisionlog
 
 import (
@@ -78,6 +80,9 @@ type Entry struct {
 	Delay     time.Duration   `json:"delay_ns,omitempty"`
 	Duplicate bool            `json:"duplicate,omitempty"`
 	Latency   time.Duration   `json:"latency_ns"`
+	// Skipped is, for a refusal, how many refusals of its kind were not
+	// kept since the previous one kept (the log keeps a sampled trickle).
+	Skipped int64 `json:"skipped,omitempty"`
 
 	// Only in full mode.
 	TaskAttributes   json.RawMessage `json:"task_attributes,omitempty"`
@@ -104,7 +109,7 @@ func (e *Entry) Reservation() (*policy.Reservation, error) {
 			return nil, fmt.Errorf("entry %d: worker attributes: %w", e.ID, err)
 		}
 	}
-	if len(e.Params) > 0 && e.Result != "bad_request" && e.Result != "bad_signature" {
+	if len(e.Params) > 0 && !Refused(e.Result) {
 		if err := json.Unmarshal(e.Params, &r.Params); err != nil {
 			return nil, fmt.Errorf("entry %d: params: %w", e.ID, err)
 		}

@@ -54,16 +54,36 @@ CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);
 CREATE INDEX assignd_decision_at ON assignd_decision (at_us);
 CREATE INDEX assignd_decision_reservation ON assignd_decision (reservation_sid);`,
 	},
+	{
+		// Refusals are capped apart from genuine decisions (prune): a
+		// partial index holds only them (a trickle), so finding the cap's
+		// boundary among them reads no genuine row and costs a genuine
+		// insert nothing but the check of its result.
+		version:  2,
+		sqlite:   `CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE ` + refusalSQL(),
+		postgres: `CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE ` + refusalSQL(),
+	},
+	{
+		// SQLite drops the reservation index: on a grown table nearly every
+		// insert lands in the middle of it (page splits), a third of the
+		// writer's CPU per row (bench/RESULTS.md). A reservation filter then
+		// scans, newest first, as the SID, task and worker filters always
+		// did. PostgreSQL keeps it: several instances may share its table,
+		// and its index costs the database server, not the callbacks.
+		version: 3,
+		sqlite:  `DROP INDEX IF EXISTS assignd_decision_reservation`,
+	},
 }
 
 // columnsDDL is the same on both stores. The columns are what the filters
 // use; everything else is one JSON document (data, with the attributes
 // embedded as TaskRouter sent them), because a row's cost
 // on the writer grows with its columns and indexes, and the writer must
-// stay cheap next to the callbacks it logs. Only the reservation (the
-// question operators ask) and the time are indexed; the other filters scan,
-// which the retention bound keeps tolerable for an admin page. On SQLite
-// the time is found through the id instead of an index (idBound).
+// stay cheap next to the callbacks it logs. On PostgreSQL the reservation
+// (the question operators ask) and the time are indexed; on SQLite neither
+// (migration 3; the time is found through the id, idBound). The other
+// filters scan, which the retention bound keeps tolerable for an admin
+// page. Refusals have a partial index of their own (migration 2).
 const columnsDDL = `at_us BIGINT NOT NULL,
 	result TEXT NOT NULL,
 	reservation_sid TEXT NOT NULL,
@@ -239,6 +259,7 @@ type payload struct {
 	DelayMs          int64           `json:"delay_ms,omitempty"`
 	Duplicate        bool            `json:"duplicate,omitempty"`
 	LatencyUs        int64           `json:"latency_us"`
+	Skipped          int64           `json:"skipped,omitempty"`
 	TaskAttributes   json.RawMessage `json:"task_attributes,omitempty"`
 	WorkerAttributes json.RawMessage `json:"worker_attributes,omitempty"`
 	Params           json.RawMessage `json:"params,omitempty"`
@@ -454,6 +475,7 @@ func scan(rows *sql.Rows) (Entry, error) {
 	e.Async, e.Duplicate = p.Async, p.Duplicate
 	e.Delay = time.Duration(p.DelayMs) * time.Millisecond
 	e.Latency = time.Duration(p.LatencyUs) * time.Microsecond
+	e.Skipped = p.Skipped
 	e.TaskAttributes, e.WorkerAttributes, e.Params = p.TaskAttributes, p.WorkerAttributes, p.Params
 	return e, nil
 }
@@ -488,13 +510,14 @@ func (s *store) idBound(ctx context.Context, at int64) (int64, error) {
 	return lo, nil
 }
 
-// prune deletes entries older than before and all but the newest maxRows.
+// prune deletes entries older than before, all but the newest maxRows
+// genuine decisions and all but the newest maxRefusals refusals.
 // On SQLite it never deletes the newest entry: ids come from the largest
 // id in the table (no AUTOINCREMENT), so deleting it would hand its id
 // out again and the live view, which follows ids, would miss the entry.
 // So when nothing has been logged for longer than the retention, the one
 // last entry outlives it until the next callback.
-func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int64, error) {
+func (s *store) prune(ctx context.Context, before time.Time, maxRows, maxRefusals int64) (int64, error) {
 	var res sql.Result
 	var err error
 	if s.dialect == sqliteDialect {
@@ -510,9 +533,20 @@ func (s *store) prune(ctx context.Context, before time.Time, maxRows int64) (int
 		return 0, fmt.Errorf("decision log: prune by age: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if maxRows > 0 {
-		// OFFSET maxRows >= 1 spares the newest entry by itself.
-		res, err = s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE id <= (SELECT id FROM assignd_decision ORDER BY id DESC LIMIT 1 OFFSET ?)`), maxRows)
+	// Genuine decisions and refusals are capped apart, so a flood of
+	// refusals can never push a genuine decision out. OFFSET >= 1 spares
+	// the newest entry of each class, so the newest entry of all (which
+	// SQLite must keep) is spared too.
+	refused := refusalSQL()
+	for _, c := range []struct {
+		where string
+		max   int64
+	}{{"NOT (" + refused + ")", maxRows}, {refused, maxRefusals}} {
+		if c.max <= 0 {
+			continue
+		}
+		res, err = s.db.ExecContext(ctx, s.rebind(`DELETE FROM assignd_decision WHERE `+c.where+
+			` AND id <= (SELECT id FROM assignd_decision WHERE `+c.where+` ORDER BY id DESC LIMIT 1 OFFSET ?)`), c.max)
 		if err != nil {
 			return n, fmt.Errorf("decision log: prune by count: %w", err)
 		}

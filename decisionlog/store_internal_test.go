@@ -113,7 +113,7 @@ func TestTimeFiltersFollowIDs(t *testing.T) {
 			defer s.db.Close()
 			write(s, 600, 1000)
 			// Entries before t0+100s go by age (the newest is far younger).
-			if n, err := s.prune(ctx, t0.Add(100*time.Second), 1_000_000); err != nil || n != 100 {
+			if n, err := s.prune(ctx, t0.Add(100*time.Second), 1_000_000, 1_000_000); err != nil || n != 100 {
 				t.Fatalf("pruned %d (%v), want 100", n, err)
 			}
 			count := func(since, until int64) int {
@@ -191,7 +191,7 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 				return got[0].ID
 			}
 			first := add("WR1")
-			n, err := s.prune(ctx, time.Now().Add(-time.Hour), 1_000_000)
+			n, err := s.prune(ctx, time.Now().Add(-time.Hour), 1_000_000, 1_000_000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,5 +203,33 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 				t.Fatalf("after pruning, new entry got id %d, not above %d", next, first)
 			}
 		})
+	}
+}
+
+// TestSQLiteIndexesOnlyRefusals: every index on SQLite's table is paid for
+// by every insert; the table keeps only the refusals' partial index, which
+// a genuine row does not enter (see migrations 2 and 3).
+func TestSQLiteIndexesOnlyRefusals(t *testing.T) {
+	ctx := context.Background()
+	s, err := openStore(ctx, "", filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.db.Close()
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'assignd_decision' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if fmt.Sprint(names) != "[assignd_decision_refusal]" {
+		t.Errorf("indexes on assignd_decision: %v, want only assignd_decision_refusal", names)
 	}
 }

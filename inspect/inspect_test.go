@@ -37,7 +37,13 @@ type harness struct {
 // newHarness serves the inspector over loopback next to the callback server.
 func newHarness(t *testing.T, store string, emu inspect.Emulator) *harness {
 	t.Helper()
-	env := decisionlogtest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
+	return newHarnessWith(t, store, emu, decisionlog.Options{})
+}
+
+// newHarnessWith is newHarness with the decision log's options.
+func newHarnessWith(t *testing.T, store string, emu inspect.Emulator, o decisionlog.Options) *harness {
+	t.Helper()
+	env := decisionlogtest.New(t, store, decisionlog.ModeFull, o)
 	h := &harness{Env: env, Status: inspect.NewPolicyStatus(env.Current), PolicyFile: filepath.Join(t.TempDir(), "policy.yaml")}
 	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
 		t.Fatal(err)

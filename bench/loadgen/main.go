@@ -4,7 +4,9 @@
 // Bodies are signed ahead of time so that the generator spends its CPU on
 // HTTP, not HMAC; each request carries a distinct ReservationSid (cycling
 // through -bodies), so async runs measure durable decisions, not dedupe.
-// The run is bounded by -d and stops by itself.
+// The run is bounded by -d and stops by itself. With -forge the bodies are
+// signed with a token that is not -token: a flood of forged callbacks, each
+// of which should be refused with 403.
 package main
 
 import (
@@ -35,7 +37,7 @@ type result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	P999ms      float64 `json:"p999_ms"`
-	Non200      int64   `json:"non_200"`
+	Non200      int64   `json:"non_200"` // answers other than the expected status (403 with -forge)
 	Errors      int64   `json:"errors"`
 	WrongBody   int64   `json:"wrong_body"`
 }
@@ -52,10 +54,15 @@ func main() {
 	name := flag.String("name", "run", "label for the result")
 	seed := flag.Int("seed", 1, "ReservationSid prefix, so runs against one store do not collide")
 	rate := flag.Int("rate", 0, "requests per second in all (0: as fast as the connections go)")
+	forge := flag.Bool("forge", false, "sign with a wrong token: every request should be refused with 403")
 	flag.Parse()
 
-	bodies, sigs := sign(*target, *token, *task, *worker, *nBodies, *seed)
-	res := run(*target, bodies, sigs, *conns, *dur, *want, *rate)
+	signWith, status := *token, http.StatusOK
+	if *forge {
+		signWith, status = "forged-"+*token, http.StatusForbidden
+	}
+	bodies, sigs := sign(*target, signWith, *task, *worker, *nBodies, *seed)
+	res := run(*target, bodies, sigs, *conns, *dur, *want, *rate, status)
 	res.Name = *name
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
@@ -86,7 +93,7 @@ func sign(target, token, task, worker string, n, seed int) ([]string, []string) 
 	return bodies, sigs
 }
 
-func run(target string, bodies, sigs []string, conns int, dur time.Duration, want string, rate int) result {
+func run(target string, bodies, sigs []string, conns int, dur time.Duration, want string, rate, status int) result {
 	transport := &http.Transport{
 		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -149,9 +156,9 @@ func run(target string, bodies, sigs []string, conns int, dur time.Duration, wan
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				mine = append(mine, time.Since(t0))
-				if resp.StatusCode != http.StatusOK {
+				if resp.StatusCode != status {
 					non200.Add(1)
-				} else if want != "" && string(body) != want {
+				} else if status == http.StatusOK && want != "" && string(body) != want {
 					wrong.Add(1)
 				}
 			}

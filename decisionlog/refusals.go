@@ -1,0 +1,73 @@
+package decisionlog
+
+import (
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/assignd/assignd/handlers"
+)
+
+// answeredResults are the results of a callback that reached the policy.
+// Every other result is a refusal (bad_signature, bad_request, and any
+// kind of refusal added later): anyone on the internet can cause one, as
+// fast as the network carries requests, so the log keeps a sampled trickle
+// of them under a cap of their own (see sampler and store.prune) instead
+// of a row per request.
+var answeredResults = []string{handlers.ResultOK, handlers.ResultFallback}
+
+// Refused reports whether result is a refusal: the callback never reached
+// the policy.
+func Refused(result string) bool { return !slices.Contains(answeredResults, result) }
+
+// refusalSQL is "result NOT IN ('ok', 'fallback')", the one condition the
+// store's queries and its partial index share.
+func refusalSQL() string {
+	return "result NOT IN ('" + strings.Join(answeredResults, "', '") + "')"
+}
+
+// refusalSamplers has a sampler per kind of refusal handlers names, and
+// one shared by any other.
+type refusalSamplers struct {
+	byResult map[string]*sampler // built once, read-only after
+	other    sampler
+}
+
+func newRefusalSamplers() *refusalSamplers {
+	s := &refusalSamplers{byResult: map[string]*sampler{}}
+	for _, r := range handlers.Results() {
+		if Refused(r) {
+			s.byResult[r] = &sampler{}
+		}
+	}
+	return s
+}
+
+// of returns the sampler for a refused result.
+func (s *refusalSamplers) of(result string) *sampler {
+	if x := s.byResult[result]; x != nil {
+		return x
+	}
+	return &s.other
+}
+
+// sampler admits at most one refusal of a kind per interval and counts the
+// ones it turns away, so the admitted one can say how many it stands for.
+// It is lock-free: a flood calls it from every request goroutine at once.
+type sampler struct {
+	next    atomic.Int64 // Unix ns before which refusals are skipped
+	skipped atomic.Int64 // skipped since the last admitted one
+}
+
+// admit reports whether a refusal at now is kept and, if so, how many were
+// skipped since the previous kept one.
+func (s *sampler) admit(now time.Time, every time.Duration) (skipped int64, ok bool) {
+	t := now.UnixNano()
+	n := s.next.Load()
+	if t < n || !s.next.CompareAndSwap(n, t+int64(every)) {
+		s.skipped.Add(1)
+		return 0, false
+	}
+	return s.skipped.Swap(0), true
+}
