@@ -14,6 +14,7 @@ package inspect
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -43,6 +44,35 @@ type Reload struct {
 	Trigger string    `json:"trigger,omitempty"` // "file change", "SIGHUP"
 	OK      bool      `json:"ok"`
 	Error   string    `json:"error,omitempty"` // why it was rejected; the old policy stayed
+}
+
+// NotReloaded is the status of a policy loaded at start and never reloaded.
+const NotReloaded = "not reloaded since start"
+
+// Status says how the last reload went: NotReloaded, "ok" or "rejected".
+func (r Reload) Status() string {
+	switch {
+	case r.At.IsZero():
+		return NotReloaded
+	case r.OK:
+		return "ok"
+	}
+	return "rejected"
+}
+
+// MarshalJSON adds the status and, with no reload yet, shows only it: a
+// zero time with ok:false reads as a reload that failed.
+func (r Reload) MarshalJSON() ([]byte, error) {
+	type fields Reload // without this method
+	if r.At.IsZero() {
+		return json.Marshal(struct {
+			Status string `json:"status"`
+		}{NotReloaded})
+	}
+	return json.Marshal(struct {
+		fields
+		Status string `json:"status"`
+	}{fields(r), r.Status()})
 }
 
 // Jobs reads the stored async decisions of a reservation; *async.Queue

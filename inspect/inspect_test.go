@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -439,5 +440,30 @@ func TestLiveStreamEndsOnDone(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the stream outlived Done")
+	}
+}
+
+// A policy never reloaded since start has no reload to report: the page and
+// the API say so, rather than a zero time and ok:false, which read as a
+// failed reload.
+func TestPolicyNeverReloaded(t *testing.T) {
+	h := newHarness(t, "sqlite", nil)
+	s, body := get(t, h.Admin+"/api/policy")
+	var pv struct {
+		LastReload map[string]any `json:"last_reload"`
+	}
+	if err := json.Unmarshal([]byte(body), &pv); err != nil || s != 200 {
+		t.Fatalf("policy: %d %v %s", s, err, body)
+	}
+	if want := map[string]any{"status": inspect.NotReloaded}; !reflect.DeepEqual(pv.LastReload, want) {
+		t.Errorf("last_reload before any reload: %v, want %v", pv.LastReload, want)
+	}
+	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, inspect.NotReloaded) || strings.Contains(page, "0001-01-01") {
+		t.Errorf("index does not say %q:\n%s", inspect.NotReloaded, page)
+	}
+	h.Status.Reloaded("SIGHUP", nil)
+	s, body = get(t, h.Admin+"/api/policy")
+	if err := json.Unmarshal([]byte(body), &pv); err != nil || pv.LastReload["status"] != "ok" || pv.LastReload["ok"] != true || pv.LastReload["trigger"] != "SIGHUP" {
+		t.Errorf("last_reload after a reload: %d %v %s", s, err, body)
 	}
 }
