@@ -157,8 +157,9 @@ type Options struct {
 var templateFS embed.FS
 
 type inspector struct {
-	o    Options
-	tmpl *template.Template
+	o       Options
+	tmpl    *template.Template
+	replays chan struct{} // a slot per running replay, MaxReplays
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
@@ -174,7 +175,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,
