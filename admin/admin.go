@@ -97,8 +97,8 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "",
-		allowRemote: o.AllowRemote, listenHost: hostOnly(o.Addr), throttle: throttle}, nil
+	return securityHeaders(&access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "",
+		allowRemote: o.AllowRemote, listenHost: hostOnly(o.Addr), throttle: throttle}), nil
 }
 
 // queueUI builds River's UI for the queue's driver, under QueuePrefix.

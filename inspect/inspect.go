@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -156,6 +157,12 @@ type Options struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
+// staticFS holds the pages' script and styles, served as files so that no
+// page needs inline script or style (the admin listener's CSP forbids both).
+//
+//go:embed static
+var staticFS embed.FS
+
 type inspector struct {
 	o       Options
 	tmpl    *template.Template
@@ -206,5 +213,10 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("inspect: static files: %w", err)
+	}
+	mux.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static", http.FileServerFS(static)))
 	return mux, nil
 }

@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/decisionlog/decisionlogtest"
@@ -43,7 +46,15 @@ func newHarness(t *testing.T, store string, emu inspect.Emulator) *harness {
 	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	handler, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind the admin listener's handler, as the service mounts it: its
+	// access rule, its headers, River UI next to it.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	handler, err := admin.New(ctx, admin.Options{Inspector: inspector, Queue: env.Queue.UIEndpoints(), Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
