@@ -14,6 +14,14 @@ import (
 // millisecond or so of the deadline, rarely enough to cost nothing.
 const interruptCheckFrequency = 100
 
+// memoryLimit bounds, in list and map elements, what one expression may hold
+// once its cost limit is above DefaultCostLimit. Below it the cost limit
+// bounds memory too (building an element costs at least 1); above it a
+// nested map() would fill gigabytes before the deadline. As many elements
+// as the default cost limit lets an expression build: a higher cost_limit
+// buys time, not memory.
+const memoryLimit = DefaultCostLimit
+
 // Option adjusts how Parse compiles a file.
 type Option func(*options)
 
@@ -40,10 +48,11 @@ func (o options) costLimit(asked uint64) (uint64, string) {
 }
 
 // evaluator runs compiled expressions. Up to DefaultCostLimit the cost
-// limit alone keeps one expression short, and Eval is cheaper (ContextEval's
-// per-call set-up cost 40% of a rule's evaluation). Above it a loop can run
-// for minutes within its budget, so the programs are compiled interruptible
-// and run under the decision's context: the deadline stops them.
+// limit alone keeps one expression short and small, and Eval is cheaper
+// (ContextEval's per-call set-up cost 40% of a rule's evaluation). Above it
+// a loop can run for minutes within its budget, so the programs are
+// compiled interruptible, with a memory limit, and run under the
+// decision's context: the deadline stops them.
 type evaluator struct {
 	interruptible bool
 }
@@ -56,7 +65,7 @@ func newEvaluator(costLimit uint64) evaluator {
 func (e evaluator) programOptions(costLimit uint64, extra ...cel.ProgramOption) []cel.ProgramOption {
 	opts := append([]cel.ProgramOption{cel.CostLimit(costLimit)}, extra...)
 	if e.interruptible {
-		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
+		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency), cel.MemoryLimit(memoryLimit))
 	}
 	return opts
 }

@@ -310,3 +310,22 @@ func TestMaxCostLimit(t *testing.T) {
 		t.Fatalf("without MaxCostLimit: %d %q", p.CostLimit(), p.CostLimitNote())
 	}
 }
+
+// Above DefaultCostLimit a memory limit stands in for the cost limit's
+// bound on what an expression builds: nested map()s stop with an error
+// naming the rule, long before the deadline could.
+func TestHighCostLimitHasAMemoryLimit(t *testing.T) {
+	p := mustParse(t, strings.Replace(pathological, "task.items.all(a, task.items.all(b, task.items.all(c, a + b + c >= 0)))",
+		"task.items.map(a, task.items.map(b, task.items.map(c, a + b + c))).size() >= 0", 1))
+	g, err := policy.NewGuard(p, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := g.Decide(context.Background(), &policy.Reservation{TaskAttributes: pathologicalTask()})
+	if errors.Is(err, policy.ErrDeadline) || err == nil || !strings.Contains(err.Error(), `rule "expensive": when:`) || !strings.Contains(err.Error(), "memory limit") {
+		t.Fatalf("err = %v, want the memory limit, in rule \"expensive\"", err)
+	}
+	if d.Rule != "on_error" {
+		t.Fatalf("got %+v, want on_error", d)
+	}
+}
