@@ -3,7 +3,8 @@
 #
 # Your policy is part of the image: write it first, at the repository root,
 #   go run ./cmd/assignd policy init policy.yaml     # then edit it
-# and the build checks it (a broken policy fails the build, not the deploy).
+# and the build checks it (a broken policy, or one with the example's
+# placeholder SIDs still in it, fails the build, not the deploy).
 # To change the policy without rebuilding, mount a file over POLICY_FILE
 # instead (a volume, or a mounted secret as deploy/cloudrun/service.yaml does).
 
@@ -20,7 +21,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w -X main.revision=${VERSION}" -o /out/assignd ./cmd/assignd \
  && /out/assignd version \
  && mkdir -p /out/data \
- && /out/assignd policy check policy.yaml
+ && /out/assignd policy check -strict policy.yaml
 
 # distroless/static carries CA certificates (for api.twilio.com) and tzdata, nothing else.
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -93,8 +93,12 @@ func New(ctx context.Context, o Options) (http.Handler, error) {
 	// resend Basic credentials to any page that links here: refuse
 	// cross-origin state-changing requests.
 	h := http.NewCrossOriginProtection().Handler(mux)
-	return &access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "",
-		allowRemote: o.AllowRemote, listenHost: hostOnly(o.Addr)}, nil
+	throttle, err := newLoginThrottle(o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return securityHeaders(&access{next: h, log: o.Logger, password: digest(o.Password), hasPassword: o.Password != "",
+		allowRemote: o.AllowRemote, listenHost: hostOnly(o.Addr), throttle: throttle}), nil
 }
 
 // queueUI builds River's UI for the queue's driver, under QueuePrefix.
@@ -138,12 +142,19 @@ type access struct {
 	hasPassword bool
 	allowRemote bool
 	listenHost  string // ADMIN_ADDR's host
+	throttle    *loginThrottle
 }
 
 func (a *access) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.hasPassword:
+		if a.throttle.refuse(w, r) {
+			return
+		}
 		if !a.authorized(r) {
+			if _, _, tried := r.BasicAuth(); tried {
+				a.throttle.fail(r) // a request without credentials is a browser asking, not a guess
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin", charset="UTF-8"`)
 			http.Error(w, "admin: credentials required (HTTP Basic, user "+User+", password ADMIN_PASSWORD)", http.StatusUnauthorized)
 			return

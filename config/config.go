@@ -60,7 +60,7 @@ type Config struct {
 	AsyncWorkers       int           `env:"ASYNC_WORKERS" envDefault:"50" help:"concurrent REST calls for async decisions"`
 
 	AdminAddr       string `env:"ADMIN_ADDR" help:"host:port of the admin listener (/metrics, /readyz details, pprof, the inspector at /admin/, River UI at /admin/queue/); unset: 127.0.0.1:9090 in development, off in production. Not loopback: needs ADMIN_PASSWORD or ADMIN_OPEN_REASON"`
-	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, user name admin (at least 16 characters)"`
+	AdminPassword   string `env:"ADMIN_PASSWORD" help:"Basic auth password for the admin listener, user name admin (at least 16 characters; production also refuses a guessable one: make it with openssl rand -base64 24)"`
 	AdminOpenReason string `env:"ADMIN_OPEN_REASON" help:"why a non-loopback ADMIN_ADDR may go without a password (e.g. \"Fly private network\"); logged at start-up"`
 
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"trace, debug, info, warn or error"`
@@ -447,6 +447,8 @@ func (c *Config) check(vars map[string]string) Errors {
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 16 {
 		errs.add("ADMIN_PASSWORD", "want at least 16 characters, got %d", len(c.AdminPassword))
+	} else if c.Mode == Production && c.AdminPassword != "" {
+		checkAdminPassword(c.AdminPassword, &errs)
 	}
 	if (c.AdminPassword != "" || c.AdminOpenReason != "") && c.AdminAddr == "" {
 		name := "ADMIN_PASSWORD"

@@ -1,13 +1,18 @@
 package inspect_test
 
 import (
+	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/inspect/browsertest"
 	"github.com/assignd/assignd/policy/rules"
@@ -17,11 +22,16 @@ import (
 // a signed callback arrives, its row appears without a reload, the detail
 // view names the matched rule, replay after a policy edit says what
 // changed, and replay with the original rules file uploaded says it is the
-// same. It saves a screenshot to /tmp/inspector.png.
+// same. Every page came with the admin listener's security headers, and
+// with them in force the pages, River UI's too, work and the browser
+// reports no Content-Security-Policy violation. It saves a screenshot to
+// /tmp/inspector.png.
 func TestBrowser(t *testing.T) {
 	h := newHarness(t, "sqlite", nil)
 
 	ctx := browsertest.New(t, 1400, 1000)
+	seen := watch(t, ctx)
+	defer seen.check(t)
 
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	text := func(sel string) string {
@@ -118,4 +128,82 @@ func TestBrowser(t *testing.T) {
 	if err := os.WriteFile("/tmp/inspector.png", shot, 0o644); err != nil {
 		t.Logf("screenshot not saved: %v", err)
 	}
+
+	// River UI, one click away, works under its policy.
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(css(`header a[href$="/queue/"]`))); err != nil || resp.Status != 200 {
+		t.Fatalf("open River UI: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.getElementById('root')?.innerText || '').includes('Jobs')`,
+		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("River UI never showed its job list: %v", err)
+	}
+}
+
+// pageWatch is what the browser saw: each page's response headers, and
+// every message it logged about a Content-Security-Policy.
+type pageWatch struct {
+	mu         sync.Mutex
+	pages      map[string]network.Headers // by URL
+	violations []string
+}
+
+// watch records the pages ctx's tab loads and its CSP messages.
+func watch(t *testing.T, ctx context.Context) *pageWatch {
+	t.Helper()
+	w := &pageWatch{pages: map[string]network.Headers{}}
+	err := chromedp.Listen(ctx, func(ev any) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventResponseReceived:
+			if ev.Type == network.ResourceTypeDocument {
+				w.pages[ev.Response.URL] = ev.Response.Headers
+			}
+		case *cdplog.EventEntryAdded:
+			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				w.violations = append(w.violations, ev.Entry.URL+": "+ev.Entry.Text)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// check asserts every page carried the admin headers and nothing
+// violated its policy.
+func (w *pageWatch) check(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, v := range w.violations {
+		t.Errorf("CSP violation: %s", v)
+	}
+	queue := 0
+	for url, h := range w.pages {
+		csp := admin.ContentSecurityPolicy
+		if strings.Contains(url, admin.QueuePrefix+"/") {
+			csp, queue = admin.QueueContentSecurityPolicy, queue+1
+		}
+		for k, want := range map[string]string{"Content-Security-Policy": csp, "X-Frame-Options": "DENY",
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got, _ := header(h, k).(string); got != want {
+				t.Errorf("%s: %s = %q, want %q", url, k, got, want)
+			}
+		}
+	}
+	if len(w.pages) < 4 || queue == 0 {
+		t.Errorf("saw %d pages (%d of River UI), want the index, the detail, two replays and River UI: %v", len(w.pages), queue, w.pages)
+	}
+}
+
+// header reads a header whatever case the browser reports it in.
+func header(h network.Headers, name string) any {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
 }

@@ -204,6 +204,47 @@ func (in *inspector) detail(w http.ResponseWriter, r *http.Request) {
 // MaxReplayPolicy bounds a rules file sent for replay.
 const MaxReplayPolicy = 256 << 10
 
+// errTooLarge is a rules file over MaxReplayPolicy: 413.
+var errTooLarge = fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+
+// replayStatus is the status of a replay that failed with err.
+func replayStatus(err error) int {
+	if errors.Is(err, errTooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// MaxReplays is how many replays run at once. Each may compile a rules file
+// and spend a decision deadline of CPU, on a machine whose callbacks come
+// first; the rest are refused (503, Retry-After), not queued.
+const MaxReplays = 2
+
+// startReplay takes a replay slot, or refuses the request; the caller
+// releases a slot it got with endReplay.
+func (in *inspector) startReplay(w http.ResponseWriter) bool {
+	select {
+	case in.replays <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(int(replayDeadline/time.Second)))
+		http.Error(w, fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, replayDeadline), http.StatusServiceUnavailable)
+		return false
+	}
+}
+
+func (in *inspector) endReplay() { <-in.replays }
+
+// serverCostLimit is the most a rules file sent for replay may spend per
+// expression: the cost limit of the policy in force, which is what a live
+// callback may spend, or DefaultCostLimit when that is not a rules file.
+func serverCostLimit(p policy.Policy) uint64 {
+	if c, ok := p.(interface{ CostLimit() uint64 }); ok {
+		return c.CostLimit()
+	}
+	return rules.DefaultCostLimit
+}
+
 // replayPolicy is the policy a replay request picks: the policy in force,
 // or a rules file sent with the request and compiled in memory. Never a
 // path: the inspector reads no file a request names. The form sends it as
@@ -222,6 +263,9 @@ func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p pol
 		} else {
 			err = r.ParseForm()
 		}
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			return nil, "", errTooLarge
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
 		}
@@ -238,7 +282,7 @@ func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p pol
 		}
 		if text := r.PostForm.Get("policy"); len(data) == 0 && strings.TrimSpace(text) != "" {
 			if len(text) > MaxReplayPolicy {
-				return nil, "", fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+				return nil, "", errTooLarge
 			}
 			data, name = []byte(text), "rules pasted in the form"
 		}
@@ -250,7 +294,7 @@ func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p pol
 	if len(bytes.TrimSpace(data)) == 0 {
 		return in.o.Policy.Policy(), "", nil
 	}
-	rp, err := rules.Parse(name, data)
+	rp, err := rules.Parse(name, data, rules.MaxCostLimit(serverCostLimit(in.o.Policy.Policy())))
 	if err != nil {
 		// The text is the sender's own, so the problems may quote it.
 		return nil, name, fmt.Errorf("not a valid rules file: %w", err)
@@ -265,7 +309,7 @@ func readPolicy(rd io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("read the rules: %w", err)
 	}
 	if len(data) > MaxReplayPolicy {
-		return nil, fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)
+		return nil, errTooLarge
 	}
 	return data, nil
 }
@@ -277,10 +321,17 @@ func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisio
 		return Replay{}, name, err
 	}
 	rep, err := replay(r.Context(), p, e)
+	if n, ok := p.(interface{ CostLimitNote() string }); ok && n.CostLimitNote() != "" {
+		rep.Note = strings.TrimPrefix(rep.Note+"; "+n.CostLimitNote()+" (the policy in force's)", "; ")
+	}
 	return rep, name, err
 }
 
 func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
+	if !in.startReplay(w) {
+		return
+	}
+	defer in.endReplay()
 	e, ok := in.entry(w, r)
 	if !ok {
 		return
@@ -290,20 +341,24 @@ func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
 	page.Replayed = name
 	status := http.StatusOK
 	if err != nil {
-		rep, status = Replay{Error: err.Error(), Policy: name}, http.StatusBadRequest
+		rep, status = Replay{Error: err.Error(), Policy: name}, replayStatus(err)
 	}
 	page.Replay = &rep
 	in.render(w, status, "detail.html", page)
 }
 
 func (in *inspector) apiReplay(w http.ResponseWriter, r *http.Request) {
+	if !in.startReplay(w) {
+		return
+	}
+	defer in.endReplay()
 	e, ok := in.entry(w, r)
 	if !ok {
 		return
 	}
 	rep, _, err := in.doReplay(w, r, &e)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		writeJSON(w, replayStatus(err), map[string]string{"error": err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

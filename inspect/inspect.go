@@ -14,9 +14,11 @@ package inspect
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +45,35 @@ type Reload struct {
 	Trigger string    `json:"trigger,omitempty"` // "file change", "SIGHUP"
 	OK      bool      `json:"ok"`
 	Error   string    `json:"error,omitempty"` // why it was rejected; the old policy stayed
+}
+
+// NotReloaded is the status of a policy loaded at start and never reloaded.
+const NotReloaded = "not reloaded since start"
+
+// Status says how the last reload went: NotReloaded, "ok" or "rejected".
+func (r Reload) Status() string {
+	switch {
+	case r.At.IsZero():
+		return NotReloaded
+	case r.OK:
+		return "ok"
+	}
+	return "rejected"
+}
+
+// MarshalJSON adds the status and, with no reload yet, shows only it: a
+// zero time with ok:false reads as a reload that failed.
+func (r Reload) MarshalJSON() ([]byte, error) {
+	type fields Reload // without this method
+	if r.At.IsZero() {
+		return json.Marshal(struct {
+			Status string `json:"status"`
+		}{NotReloaded})
+	}
+	return json.Marshal(struct {
+		fields
+		Status string `json:"status"`
+	}{fields(r), r.Status()})
 }
 
 // Jobs reads the stored async decisions of a reservation; *async.Queue
@@ -126,9 +157,16 @@ type Options struct {
 //go:embed templates/*.html
 var templateFS embed.FS
 
+// staticFS holds the pages' script and styles, served as files so that no
+// page needs inline script or style (the admin listener's CSP forbids both).
+//
+//go:embed static
+var staticFS embed.FS
+
 type inspector struct {
-	o    Options
-	tmpl *template.Template
+	o       Options
+	tmpl    *template.Template
+	replays chan struct{} // a slot per running replay, MaxReplays
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
@@ -144,7 +182,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,
@@ -175,5 +213,10 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("inspect: static files: %w", err)
+	}
+	mux.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static", http.FileServerFS(static)))
 	return mux, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/decisionlog/decisionlogtest"
@@ -48,7 +52,15 @@ func newHarnessWith(t *testing.T, store string, emu inspect.Emulator, o decision
 	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	handler, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind the admin listener's handler, as the service mounts it: its
+	// access rule, its headers, River UI next to it.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	handler, err := admin.New(ctx, admin.Options{Inspector: inspector, Queue: env.Queue.UIEndpoints(), Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,11 +286,11 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 				t.Errorf("replay with bad rules: %d %s", s, body)
 			}
 			huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
-			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(huge)); s != 400 || !strings.Contains(body, "256 KiB") {
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(huge)); s != 413 || !strings.Contains(body, "256 KiB") {
 				t.Errorf("replay with %d bytes of rules: %d %s", len(huge), s, body)
 			}
 			ct, mp = multipartPolicy(t, "huge.yaml", huge)
-			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 400 || !strings.Contains(body, "256 KiB") {
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 413 || !strings.Contains(body, "256 KiB") {
 				t.Errorf("replay with a %d-byte upload: %d %.200s", len(huge), s, body)
 			}
 
@@ -445,5 +457,30 @@ func TestLiveStreamEndsOnDone(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the stream outlived Done")
+	}
+}
+
+// A policy never reloaded since start has no reload to report: the page and
+// the API say so, rather than a zero time and ok:false, which read as a
+// failed reload.
+func TestPolicyNeverReloaded(t *testing.T) {
+	h := newHarness(t, "sqlite", nil)
+	s, body := get(t, h.Admin+"/api/policy")
+	var pv struct {
+		LastReload map[string]any `json:"last_reload"`
+	}
+	if err := json.Unmarshal([]byte(body), &pv); err != nil || s != 200 {
+		t.Fatalf("policy: %d %v %s", s, err, body)
+	}
+	if want := map[string]any{"status": inspect.NotReloaded}; !reflect.DeepEqual(pv.LastReload, want) {
+		t.Errorf("last_reload before any reload: %v, want %v", pv.LastReload, want)
+	}
+	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, inspect.NotReloaded) || strings.Contains(page, "0001-01-01") {
+		t.Errorf("index does not say %q:\n%s", inspect.NotReloaded, page)
+	}
+	h.Status.Reloaded("SIGHUP", nil)
+	s, body = get(t, h.Admin+"/api/policy")
+	if err := json.Unmarshal([]byte(body), &pv); err != nil || pv.LastReload["status"] != "ok" || pv.LastReload["ok"] != true || pv.LastReload["trigger"] != "SIGHUP" {
+		t.Errorf("last_reload after a reload: %d %v %s", s, err, body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -86,6 +87,9 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 		out.Steps = policy.RedactSteps(out.Steps)
 	}
 	out.Answer = policy.RedactInstructionJSON(out.Answer, computed)
+	if errors.Is(derr, context.DeadlineExceeded) {
+		out.Error = stoppedAtDeadline(derr)
+	}
 	diff := func(what, was, now string) {
 		if was != now {
 			out.Differences = append(out.Differences, fmt.Sprintf("%s: %s → %s", what, orNone(was), orNone(now)))
@@ -99,6 +103,15 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 	diff("mode", mode(e.Async), mode(out.Async))
 	out.Changed = len(out.Differences) > 0
 	return out, nil
+}
+
+// stoppedAtDeadline says which rule the deadline stopped, in words that
+// survive redaction: a rule's name is the policy's, not customer data.
+func stoppedAtDeadline(err error) string {
+	if re, ok := errors.AsType[*policy.RuleError](err); ok {
+		return fmt.Sprintf("rule %q did not finish within the %s decision deadline: its evaluation was stopped and on_error decides", re.Rule, replayDeadline)
+	}
+	return fmt.Sprintf("the policy did not decide within the %s decision deadline: on_error decides", replayDeadline)
 }
 
 func mode(async bool) string {

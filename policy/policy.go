@@ -221,8 +221,12 @@ func (g *Guard) call(ctx context.Context, p Policy, r *Reservation) (d Decision,
 // fallback of the policy that decided.
 func (g *Guard) check(ctx context.Context, v *view, d Decision, err error) (Decision, error) {
 	switch {
-	case ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())):
+	case ctx.Err() != nil && err == nil:
 		return v.fallback, fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, context.Cause(ctx))
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// The policy's own error says where the deadline stopped it (a
+		// rules file: which rule).
+		return v.fallback, fmt.Errorf("decide: %w (%s): %w", ErrDeadline, g.deadline, err)
 	case err != nil:
 		return v.fallback, fmt.Errorf("decide: %w", err)
 	}

@@ -211,7 +211,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	}
 	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
 		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
-		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check policy.yaml",
+		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check -strict policy.yaml",
 		"ARG VERSION", `-ldflags="` + dockerLdflags + `"`, "/out/assignd version"} {
 		if !bytes.Contains(df, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
@@ -263,5 +263,28 @@ func TestShutdownStagesShareOneStart(t *testing.T) {
 	}
 	if c.begin() != start {
 		t.Error("the start moved")
+	}
+}
+
+// TestDockerfileGateRefusesPlaceholders runs the Dockerfile's policy gate,
+// as written there, on the example policy: its placeholder SIDs would ship
+// in the image unless the gate fails on warnings, not only on errors.
+func TestDockerfileGateRefusesPlaceholders(t *testing.T) {
+	df := string(mustRead(t, "../../Dockerfile"))
+	const bin = "/out/assignd "
+	i := strings.Index(df, bin+"policy check")
+	if i < 0 {
+		t.Fatal("the Dockerfile does not gate on `assignd policy check`")
+	}
+	line, _, _ := strings.Cut(df[i+len(bin):], "\n")
+	args := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), "\\"))
+	if args[len(args)-1] != "policy.yaml" {
+		t.Fatalf("Dockerfile gate %q: want the image's policy.yaml last", line)
+	}
+	args[len(args)-1] = examplePolicyFile
+	var out bytes.Buffer
+	err := run(t.Context(), args, nil, nil, &out, &out)
+	if err == nil || !strings.Contains(out.String(), "placeholder SID") {
+		t.Fatalf("Dockerfile gate %q on a policy with placeholder SIDs: %v, want refused\n%s", line, err, out.String())
 	}
 }

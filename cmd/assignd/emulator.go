@@ -24,7 +24,9 @@ assignment callbacks to -callback-url and events to -event-url.
 The account is TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN when set, otherwise the
 development credentials kept in DATA_DIR (the ones assignd dev, serve in
 development mode and assignd send use), so callbacks verify in either case.
-TWILIO_API_KEY / TWILIO_API_SECRET, when set, are accepted too.
+TWILIO_API_KEY / TWILIO_API_SECRET, when set, are accepted too. The banner
+prints a development token whole and masks TWILIO_AUTH_TOKEN (its curl lines
+say $TWILIO_AUTH_TOKEN).
 
 It loads the tutorial's workspace (workers Alice and Bob, Offline), or the
 -workspace file (YAML, see the emulator package), and prints its SIDs and the
@@ -122,6 +124,33 @@ type account struct {
 	Sid, Token      string
 	APIKeys         map[string]string
 	CredentialsFile string // where a development token is kept, if it is one
+}
+
+// tokenShown is how many of an operator's token's characters the banner
+// shows: enough to tell two tokens apart, too few to sign with.
+const tokenShown = 4
+
+// shownToken is the token as the banner prints it. A generated development
+// token is printed whole: the banner is how its user learns it. One the
+// operator set (TWILIO_AUTH_TOKEN) is a real account's secret, and
+// terminals are scrolled back, recorded and pasted into issues: masked.
+func (a account) shownToken() string {
+	switch {
+	case a.CredentialsFile != "":
+		return a.Token
+	case len(a.Token) <= tokenShown:
+		return "…"
+	}
+	return "…" + a.Token[len(a.Token)-tokenShown:]
+}
+
+// shellToken is the token in the printed curl lines: a generated one
+// literally, an operator's as a reference to the variable they set.
+func (a account) shellToken() string {
+	if a.CredentialsFile != "" {
+		return a.Token
+	}
+	return "$TWILIO_AUTH_TOKEN"
 }
 
 // workspaceSpec is the -workspace file, or the tutorial's workspace.
@@ -223,9 +252,11 @@ func (r *runningEmulator) Close() {
 // empty, names the service answering the callbacks in this process.
 func writeGuide(w io.Writer, r *runningEmulator, a account, service string) {
 	fmt.Fprintf(w, "\nTaskRouter emulator on %s\n", r.Base)
-	fmt.Fprintf(w, "account    %s  auth token %s", a.Sid, a.Token)
+	fmt.Fprintf(w, "account    %s  auth token %s", a.Sid, a.shownToken())
 	if a.CredentialsFile != "" {
 		fmt.Fprintf(w, " (development credentials, kept in %s)", a.CredentialsFile)
+	} else {
+		fmt.Fprintf(w, " (masked: TWILIO_AUTH_TOKEN's last %d characters)", tokenShown)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprint(w, r.Loaded)
@@ -240,7 +271,7 @@ func writeGuide(w io.Writer, r *runningEmulator, a account, service string) {
 		fmt.Fprintf(w, "the service in this process answers them; the emulator's REST API is its TWILIO_API_BASE_URL\n")
 	}
 	ws := r.Base + "/v1/Workspaces/" + r.Loaded.Workspace
-	auth := "-u " + a.Sid + ":" + a.Token
+	auth := "-u " + a.Sid + ":" + a.shellToken()
 	alice, hasAlice := r.Loaded.Workers["Alice"]
 	bob, hasBob := r.Loaded.Workers["Bob"]
 	idle, hasIdle := r.Loaded.Activities["Idle"]
@@ -281,7 +312,7 @@ Finish a task (frees its worker):
 Set a worker Offline again:
   curl %[1]s/Workers/%[2]s -d ActivitySid=%[7]s %[3]s
 
-`, ws, alice, auth, wfSid, idle, bob, offline, a.Sid+":"+a.Token)
+`, ws, alice, auth, wfSid, idle, bob, offline, a.Sid+":"+a.shellToken())
 }
 
 // callbackBase is the base URL the emulator in this process calls the

@@ -56,7 +56,7 @@ func LoadFile(path string) (*Policy, error) {
 }
 
 // Parse compiles a rules file; source names it in errors.
-func Parse(source string, data []byte) (*Policy, error) {
+func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 	if problems := unknownKeys(source, data); len(problems) > 0 {
 		return nil, &LoadError{Source: source, Problems: problems}
 	}
@@ -66,11 +66,11 @@ func Parse(source string, data []byte) (*Policy, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
 	}
-	c, err := newCompiler(source, f.CostLimit)
+	c, err := newCompiler(source, f.CostLimit, opts)
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{source: source}
+	p := &Policy{source: source, costLimit: c.costLimit, costNote: c.costNote, eval: c.eval}
 	seen := map[string]bool{}
 	for i, spec := range f.Rules {
 		where := fmt.Sprintf("rule %d", i+1)
@@ -94,7 +94,7 @@ func Parse(source string, data []byte) (*Policy, error) {
 		}
 		act, aok := c.action(where+": then", spec.Then)
 		if ok && aok {
-			paths, err := newAttrPaths(c.env, checked, c.costLimit)
+			paths, err := newAttrPaths(c.env, checked, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptTrackState)))
 			if err != nil {
 				c.problem(where+": when", "%v", err)
 				continue
@@ -132,10 +132,12 @@ type compiler struct {
 	source    string
 	env       *cel.Env
 	costLimit uint64
+	costNote  string // why costLimit is less than the file asked for
+	eval      evaluator
 	problems  []string
 }
 
-func newCompiler(source string, costLimit uint64) (*compiler, error) {
+func newCompiler(source string, asked uint64, opts []Option) (*compiler, error) {
 	env, err := cel.NewEnv(
 		cel.Variable("task", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("worker", cel.MapType(cel.StringType, cel.DynType)),
@@ -146,10 +148,12 @@ func newCompiler(source string, costLimit uint64) (*compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
 	}
-	if costLimit == 0 {
-		costLimit = DefaultCostLimit
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return &compiler{source: source, env: env, costLimit: costLimit}, nil
+	costLimit, note := o.costLimit(asked)
+	return &compiler{source: source, env: env, costLimit: costLimit, costNote: note, eval: newEvaluator(costLimit)}, nil
 }
 
 func (c *compiler) problem(where, format string, args ...any) {
@@ -168,10 +172,7 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *ce
 		c.problem(where, "expression gives %s, want %s", out, want)
 		return nil, nil, false
 	}
-	prg, err := c.env.Program(ast,
-		cel.CostLimit(c.costLimit),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	prg, err := c.env.Program(ast, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptOptimize))...)
 	if err != nil {
 		c.problem(where, "%v", err)
 		return nil, nil, false

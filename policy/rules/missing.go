@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -50,14 +51,16 @@ type readStep struct {
 	opaque   bool      // a constant that is not a string (a list index)
 }
 
-func newAttrPaths(env *cel.Env, checked *cel.Ast, costLimit uint64) (attrPaths, error) {
+// newAttrPaths finds the reads in checked; programOptions compile the
+// program that tracks computed keys, when one is needed.
+func newAttrPaths(env *cel.Env, checked *cel.Ast, programOptions []cel.ProgramOption) (attrPaths, error) {
 	p := attrPaths{reads: map[int64]*dataRead{}}
 	p.collect(checked.NativeRep().Expr(), map[string]*dataRead{})
 	for _, r := range p.reads {
 		if !r.hasComputedKey() {
 			continue
 		}
-		prg, err := env.Program(checked, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptTrackState))
+		prg, err := env.Program(checked, programOptions...)
 		if err != nil {
 			return attrPaths{}, fmt.Errorf("program for missing-attribute detection: %w", err)
 		}
@@ -267,7 +270,7 @@ func (s readStep) resolve(state interpreter.EvalState) (key, label string, ok bo
 // from a read, and walking that read through the reservation's data must
 // stop at a map that lacks the next key. Anything else (a wrong type, a
 // rule's own map literal, a bad index) is a real error.
-func (paths attrPaths) missing(err error, act *activation) (string, bool) {
+func (paths attrPaths) missing(ctx context.Context, eval evaluator, err error, act *activation) (string, bool) {
 	var celErr *types.Err
 	if !errors.As(err, &celErr) {
 		return "", false
@@ -279,7 +282,7 @@ func (paths attrPaths) missing(err error, act *activation) (string, bool) {
 	var state interpreter.EvalState
 	if paths.tracked != nil && r.hasComputedKey() {
 		// The computed keys' values, from the same evaluation again.
-		if _, det, _ := paths.tracked.Eval(act); det != nil {
+		if _, det, _ := eval.eval(ctx, paths.tracked, act); det != nil {
 			state = det.State()
 		}
 	}

@@ -22,10 +22,13 @@ const DefaultCostLimit = 100_000
 
 // Policy is a compiled rules file. It is immutable and safe for concurrent use.
 type Policy struct {
-	source  string
-	rules   []rule
-	def     action
-	onError policy.Decision
+	source    string
+	rules     []rule
+	def       action
+	onError   policy.Decision
+	costLimit uint64
+	costNote  string
+	eval      evaluator
 }
 
 type rule struct {
@@ -37,6 +40,14 @@ type rule struct {
 
 // Step is one rule's part in a decision, as Explain reports it.
 type Step = policy.Step
+
+// CostLimit is the limit each expression's evaluation runs with: the file's
+// cost_limit, DefaultCostLimit when it sets none, at most MaxCostLimit.
+func (p *Policy) CostLimit() uint64 { return p.costLimit }
+
+// CostLimitNote says why CostLimit is lower than the file's cost_limit
+// (MaxCostLimit); empty when it is not.
+func (p *Policy) CostLimitNote() string { return p.costNote }
 
 // Source names where the policy was loaded from.
 func (p *Policy) Source() string { return p.source }
@@ -63,7 +74,8 @@ func (p *Policy) HasAsync() bool {
 
 // Prompt reports that Decide returns promptly once its context is done: it
 // checks the context between rules, and each expression's work is bounded by
-// the cost limit. policy.Guard may then run it without a goroutine.
+// the cost limit or, above DefaultCostLimit, interrupted by the context
+// (evaluator). policy.Guard may then run it without a goroutine.
 func (p *Policy) Prompt() bool { return true }
 
 // Fallback returns the file's on_error decision.
@@ -94,7 +106,7 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 		if err := ctx.Err(); err != nil {
 			return policy.Decision{}, fmt.Errorf("before rule %q: %w", rl.name, err)
 		}
-		matched, missing, err := evalBool(rl.when, rl.paths, act)
+		matched, missing, err := p.evalBool(ctx, rl.when, rl.paths, act)
 		if err != nil {
 			if trace != nil {
 				trace(Step{Rule: rl.name, Err: err.Error()})
@@ -105,10 +117,10 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 			trace(Step{Rule: rl.name, Matched: matched, Missing: missing})
 		}
 		if matched {
-			return rl.then.decision(act, rl.name)
+			return rl.then.decision(ctx, p.eval, act, rl.name)
 		}
 	}
-	return p.def.decision(act, "default")
+	return p.def.decision(ctx, p.eval, act, "default")
 }
 
 // evalBool evaluates a condition. A reference to a missing attribute is not
@@ -116,14 +128,10 @@ func (p *Policy) decide(ctx context.Context, r *policy.Reservation, trace func(S
 // `task.selected_language == "es"` should simply not hold for a task that
 // has no language. missing names the attribute (task.selected_language).
 // Every other evaluation error is returned.
-//
-// Expressions run with Eval, not ContextEval: each is bounded by the cost
-// limit, and decide checks the context between rules. ContextEval's
-// per-call interrupt wrapper cost 40% of a rule's evaluation.
-func evalBool(prg cel.Program, paths attrPaths, act *activation) (matched bool, missing string, err error) {
-	val, _, err := prg.Eval(act)
+func (p *Policy) evalBool(ctx context.Context, prg cel.Program, paths attrPaths, act *activation) (matched bool, missing string, err error) {
+	val, _, err := p.eval.eval(ctx, prg, act)
 	if err != nil {
-		if attr, ok := paths.missing(err, act); ok {
+		if attr, ok := paths.missing(ctx, p.eval, err, act); ok {
 			return false, attr, nil
 		}
 		return false, "", err
@@ -156,7 +164,7 @@ type fieldExpr struct {
 	prg   cel.Program
 }
 
-func (a *action) decision(act interpreter.Activation, ruleName string) (policy.Decision, error) {
+func (a *action) decision(ctx context.Context, eval evaluator, act interpreter.Activation, ruleName string) (policy.Decision, error) {
 	d := policy.Decision{Async: a.async, Delay: a.delay, Rule: ruleName}
 	if a.later {
 		return d, nil
@@ -170,7 +178,7 @@ func (a *action) decision(act interpreter.Activation, ruleName string) (policy.D
 		fields[k] = v
 	}
 	for _, fe := range a.exprs {
-		val, _, err := fe.prg.Eval(act)
+		val, _, err := eval.eval(ctx, fe.prg, act)
 		if err != nil {
 			return policy.Decision{}, &policy.RuleError{Rule: ruleName, Part: "then." + fe.field, Err: err}
 		}

@@ -253,3 +253,79 @@ on_error: {instruction: accept}`)
 		t.Fatalf("got %+v %v", d, err)
 	}
 }
+
+// pathological is a rule whose cost the file's cost_limit does not bound:
+// three nested loops over the task's items.
+const pathological = `
+cost_limit: 1000000000000000000
+rules:
+  - name: expensive
+    when: task.items.all(a, task.items.all(b, task.items.all(c, a + b + c >= 0)))
+    then: {instruction: accept}
+default: {instruction: later}
+on_error: {instruction: reject, activity_sid: WA00000000000000000000000000000007}
+`
+
+// pathologicalTask gives pathological about 10^8 iterations: minutes of CPU.
+func pathologicalTask() map[string]any {
+	items := make([]any, 500)
+	for i := range items {
+		items[i] = float64(i)
+	}
+	return map[string]any{"items": items}
+}
+
+// Above DefaultCostLimit the cost limit no longer keeps an expression short:
+// the decision deadline interrupts it, inside the loop, and the error names
+// the rule. Guard runs a rules file in the caller's goroutine (Prompt), so
+// without the interruption a live callback would wait for the loop.
+func TestHighCostLimitIsInterruptedAtTheDeadline(t *testing.T) {
+	p := mustParse(t, pathological)
+	g, err := policy.NewGuard(p, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := g.Decide(context.Background(), &policy.Reservation{TaskAttributes: pathologicalTask()})
+	if !errors.Is(err, policy.ErrDeadline) || !strings.Contains(err.Error(), `rule "expensive": when: operation interrupted`) {
+		t.Fatalf("err = %v, want the deadline, interrupting rule \"expensive\"", err)
+	}
+	if d.Rule != "on_error" {
+		t.Fatalf("got %+v, want on_error", d)
+	}
+}
+
+// MaxCostLimit lowers a file's cost_limit, and says so.
+func TestMaxCostLimit(t *testing.T) {
+	p, err := rules.Parse("upload.yaml", []byte(pathological), rules.MaxCostLimit(rules.DefaultCostLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CostLimit() != rules.DefaultCostLimit || !strings.Contains(p.CostLimitNote(), "cost_limit 1000000000000000000 is above the server's 100000") {
+		t.Fatalf("cost limit %d (%q), want lowered to %d", p.CostLimit(), p.CostLimitNote(), rules.DefaultCostLimit)
+	}
+	if _, _, err := decide(t, p, pathologicalTask(), nil); err == nil || !strings.Contains(err.Error(), `rule "expensive": when: operation cancelled: actual cost limit exceeded`) {
+		t.Fatalf("got %v, want the cost limit", err)
+	}
+	if p := mustParse(t, pathological); p.CostLimit() != 1e18 || p.CostLimitNote() != "" {
+		t.Fatalf("without MaxCostLimit: %d %q", p.CostLimit(), p.CostLimitNote())
+	}
+}
+
+// Above DefaultCostLimit a memory limit stands in for the cost limit's
+// bound on what an expression builds: nested map()s stop with an error
+// naming the rule, long before the deadline could.
+func TestHighCostLimitHasAMemoryLimit(t *testing.T) {
+	p := mustParse(t, strings.Replace(pathological, "task.items.all(a, task.items.all(b, task.items.all(c, a + b + c >= 0)))",
+		"task.items.map(a, task.items.map(b, task.items.map(c, a + b + c))).size() >= 0", 1))
+	g, err := policy.NewGuard(p, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := g.Decide(context.Background(), &policy.Reservation{TaskAttributes: pathologicalTask()})
+	if errors.Is(err, policy.ErrDeadline) || err == nil || !strings.Contains(err.Error(), `rule "expensive": when:`) || !strings.Contains(err.Error(), "memory limit") {
+		t.Fatalf("err = %v, want the memory limit, in rule \"expensive\"", err)
+	}
+	if d.Rule != "on_error" {
+		t.Fatalf("got %+v, want on_error", d)
+	}
+}

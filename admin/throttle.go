@@ -1,0 +1,93 @@
+package admin
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// Failed logins a client address may make: FailedLoginBurst at once, then
+// one per FailedLoginEvery. A person who mistypes is never slowed down; a
+// guesser gets 8,640 tries a day instead of thousands a second.
+const (
+	FailedLoginBurst = 5
+	FailedLoginEvery = 10 * time.Second
+)
+
+// throttledAddresses bounds the addresses remembered. An attacker with
+// more addresses than this evicts old entries, which only gives each new
+// address its burst again.
+const throttledAddresses = 10_000
+
+// loginThrottle counts failed logins per client address and refuses an
+// address that used up its allowance, before its credentials are checked.
+type loginThrottle struct {
+	limiters *lru.Cache[string, *rate.Limiter]
+	log      zerolog.Logger // sampled: a brute force does not write a line per attempt
+	failed   atomic.Uint64
+	refused  atomic.Uint64
+}
+
+func newLoginThrottle(log zerolog.Logger) (*loginThrottle, error) {
+	c, err := lru.New[string, *rate.Limiter](throttledAddresses)
+	if err != nil {
+		return nil, fmt.Errorf("admin: login throttle: %w", err)
+	}
+	sampled := log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
+	return &loginThrottle{limiters: c, log: sampled}, nil
+}
+
+// clientAddress is the TCP peer's IP, the key of its allowance: a header
+// would be whatever the guesser wrote.
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// refuse answers 429 when r's address has no failed login left, saying when
+// to try again, and reports whether it did.
+func (t *loginThrottle) refuse(w http.ResponseWriter, r *http.Request) bool {
+	lim, ok := t.limiters.Get(clientAddress(r))
+	if !ok {
+		return false
+	}
+	tokens := lim.Tokens()
+	if tokens >= 1 {
+		return false
+	}
+	wait := time.Duration(math.Ceil((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	t.refused.Add(1)
+	t.log.Warn().Str("remote", clientAddress(r)).Uint64("failed_logins_total", t.failed.Load()).Uint64("throttled_total", t.refused.Load()).
+		Msg("admin: too many failed logins from this address; refused without checking credentials (log sampled)")
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	http.Error(w, fmt.Sprintf("admin: too many failed logins from %s; try again in %d s", clientAddress(r), secs), http.StatusTooManyRequests)
+	return true
+}
+
+// fail records a failed login from r's address.
+func (t *loginThrottle) fail(r *http.Request) {
+	addr := clientAddress(r)
+	lim, ok := t.limiters.Get(addr)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(FailedLoginEvery), FailedLoginBurst)
+		if prev, found, _ := t.limiters.PeekOrAdd(addr, lim); found {
+			lim = prev
+		}
+	}
+	lim.Allow()
+	t.failed.Add(1)
+	// Not the user name tried: people type passwords there.
+	t.log.Warn().Str("remote", addr).Str("path", r.URL.Path).Uint64("failed_logins_total", t.failed.Load()).
+		Msg("admin: failed login (log sampled)")
+}
