@@ -71,7 +71,7 @@ func TestReplayIsBounded(t *testing.T) {
 	h.Current.Store(p)
 	s, body = postForm(t, replayURL, nil, nil)
 	rep = decode[inspect.Replay](t, body)
-	if s != 200 || rep.Rule != "on_error" || !strings.Contains(rep.Error, `rule "expensive" did not finish within the 3s decision deadline`) {
+	if s != 200 || rep.Rule != "on_error" || !strings.Contains(rep.Error, `rule "expensive" did not finish within the 1.5s decision deadline`) {
 		t.Fatalf("replay through a policy in force with cost_limit 1e18: %d %s", s, body)
 	}
 }

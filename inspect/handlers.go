@@ -227,8 +227,8 @@ func (in *inspector) startReplay(w http.ResponseWriter) bool {
 	case in.replays <- struct{}{}:
 		return true
 	default:
-		w.Header().Set("Retry-After", strconv.Itoa(int(replayDeadline/time.Second)))
-		http.Error(w, fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, replayDeadline), http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(in.o.DecisionDeadline/time.Second, 1))))
+		http.Error(w, fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, in.o.DecisionDeadline), http.StatusServiceUnavailable)
 		return false
 	}
 }
@@ -320,7 +320,7 @@ func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisio
 	if err != nil {
 		return Replay{}, name, err
 	}
-	rep, err := replay(r.Context(), p, e)
+	rep, err := replay(r.Context(), p, e, in.o.DecisionDeadline)
 	if n, ok := p.(interface{ CostLimitNote() string }); ok && n.CostLimitNote() != "" {
 		rep.Note = strings.TrimPrefix(rep.Note+"; "+n.CostLimitNote()+" (the policy in force's)", "; ")
 	}

@@ -149,6 +149,9 @@ type Options struct {
 	// Heartbeat is how often the live stream writes a keep-alive and looks
 	// for entries other instances wrote; default 2 s.
 	Heartbeat time.Duration
+	// DecisionDeadline bounds each replayed decision as DECISION_DEADLINE
+	// bounds a live one; default 3 s, DECISION_DEADLINE's default.
+	DecisionDeadline time.Duration
 	// Done, when closed, ends the live streams: http.Server.Shutdown waits
 	// for open requests, and a stream never ends by itself.
 	Done <-chan struct{}
@@ -177,6 +180,9 @@ func New(o Options) (http.Handler, error) {
 	}
 	if o.Prefix == "" {
 		o.Prefix = "/admin"
+	}
+	if o.DecisionDeadline <= 0 {
+		o.DecisionDeadline = defaultDecisionDeadline
 	}
 	o.Prefix = strings.TrimSuffix(o.Prefix, "/")
 	if o.Heartbeat <= 0 {

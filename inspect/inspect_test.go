@@ -52,7 +52,7 @@ func newHarnessWith(t *testing.T, store string, emu inspect.Emulator, o decision
 	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond})
+	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond, DecisionDeadline: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/assignd/assignd/policy"
 )
 
-// replayDeadline bounds one replayed decision, as the service's decision
-// deadline bounds a live one.
-const replayDeadline = 3 * time.Second
+// defaultDecisionDeadline bounds a replayed decision when Options leave
+// DecisionDeadline unset (tests); serve passes DECISION_DEADLINE's value.
+const defaultDecisionDeadline = 3 * time.Second
 
 // Replay is a stored callback decided again.
 type Replay struct {
@@ -44,7 +44,7 @@ func policyName(p policy.Policy) string {
 
 // replay decides e again with p and compares the outcome with what was
 // answered then.
-func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay, error) {
+func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline time.Duration) (Replay, error) {
 	r, err := e.Reservation()
 	if err != nil {
 		return Replay{}, err
@@ -57,7 +57,7 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 		out.Note = "stored in summary mode: task and worker attributes were not kept, so the replay decides on empty attributes"
 	}
 	trace := &policy.Trace{}
-	ctx, cancel := context.WithTimeout(policy.WithTrace(ctx, trace), replayDeadline)
+	ctx, cancel := context.WithTimeout(policy.WithTrace(ctx, trace), deadline)
 	defer cancel()
 	d, derr := p.Decide(ctx, r)
 	if derr == nil {
@@ -88,7 +88,7 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 	}
 	out.Answer = policy.RedactInstructionJSON(out.Answer, computed)
 	if errors.Is(derr, context.DeadlineExceeded) {
-		out.Error = stoppedAtDeadline(derr)
+		out.Error = stoppedAtDeadline(derr, deadline)
 	}
 	diff := func(what, was, now string) {
 		if was != now {
@@ -107,11 +107,11 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry) (Replay,
 
 // stoppedAtDeadline says which rule the deadline stopped, in words that
 // survive redaction: a rule's name is the policy's, not customer data.
-func stoppedAtDeadline(err error) string {
+func stoppedAtDeadline(err error, deadline time.Duration) string {
 	if re, ok := errors.AsType[*policy.RuleError](err); ok {
-		return fmt.Sprintf("rule %q did not finish within the %s decision deadline: its evaluation was stopped and on_error decides", re.Rule, replayDeadline)
+		return fmt.Sprintf("rule %q did not finish within the %s decision deadline: its evaluation was stopped and on_error decides", re.Rule, deadline)
 	}
-	return fmt.Sprintf("the policy did not decide within the %s decision deadline: on_error decides", replayDeadline)
+	return fmt.Sprintf("the policy did not decide within the %s decision deadline: on_error decides", deadline)
 }
 
 func mode(async bool) string {

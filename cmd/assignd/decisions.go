@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -69,11 +70,11 @@ func closeDecisionLog(ctx context.Context, dl *decisionlog.Log, log zerolog.Logg
 // /admin/ (everything under it but /admin/queue/), behind its access rule.
 // Without a decision log there is nothing to inspect: nil.
 // Its live streams end when done is closed (the admin server's shutdown).
-func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, emu *runningEmulator, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
+func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *async.Queue, emu *runningEmulator, deadline time.Duration, log zerolog.Logger, done <-chan struct{}) (http.Handler, error) {
 	if dl == nil {
 		return nil, nil
 	}
-	o := inspect.Options{Log: dl, Policy: status, Logger: log, Done: done}
+	o := inspect.Options{Log: dl, Policy: status, DecisionDeadline: deadline, Logger: log, Done: done}
 	if queue != nil {
 		o.Jobs = queue
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -53,7 +54,7 @@ func TestServeRecordsDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := inspectorHandler(dl, inspect.NewPolicyStatus(policy.NewCurrent(p, p.Fallback())), nil, nil, zerolog.New(io.Discard), nil)
+	h, err := inspectorHandler(dl, inspect.NewPolicyStatus(policy.NewCurrent(p, p.Fallback())), nil, nil, time.Second, zerolog.New(io.Discard), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestServeRecordsDecisions(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); rec.Code != 200 || err != nil || len(list.Decisions) != 1 {
 		t.Fatalf("inspector: %d %s", rec.Code, rec.Body.String())
 	}
-	if h, _ := inspectorHandler(nil, nil, nil, nil, zerolog.New(io.Discard), nil); h != nil {
+	if h, _ := inspectorHandler(nil, nil, nil, nil, time.Second, zerolog.New(io.Discard), nil); h != nil {
 		t.Error("an inspector without a decision log")
 	}
 }

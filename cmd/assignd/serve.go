@@ -124,7 +124,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		closeDecisionLog(lctx, dlog, log)
 	}()
 	// The admin listener (ADMIN_ADDR) mounts this at /admin/.
-	inspector, err := inspectorHandler(dlog, policyStatus, queue, emu, log, ctx.Done())
+	inspector, err := inspectorHandler(dlog, policyStatus, queue, emu, cfg.DecisionDeadline, log, ctx.Done())
 	if err != nil {
 		return err
 	}
