@@ -234,6 +234,7 @@ func describedValues(desc string) []string {
 // the spec with the same type, and each enum, SID prefix, URL check and
 // range equals what the spec says, so our checks cannot drift from Twilio's.
 func TestFieldDefinitionsMatchTwilioSpec(t *testing.T) {
+	t.Parallel()
 	body := updateSchema(t, taskrouterSpec(t))
 	// The value checks the spec gives no list for; their source is Twilio's
 	// assignment-instruction docs (shared/taskrouter.md §3).
@@ -322,6 +323,7 @@ func sameSet(a, b []string) bool {
 // TestTwilioParamsRefusesUnknownParameter: a form parameter twilio-go has no
 // field for is an error, never dropped on the way to Twilio.
 func TestTwilioParamsRefusesUnknownParameter(t *testing.T) {
+	t.Parallel()
 	if _, err := twilioParams(url.Values{"Instruction": {"call"}, "CallFromm": {"+15005550006"}}); err == nil || !strings.Contains(err.Error(), "CallFromm") {
 		t.Errorf("err = %v, want one naming CallFromm", err)
 	}

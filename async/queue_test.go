@@ -40,10 +40,12 @@ type harness struct {
 // to Offline.
 func (h *harness) onError() policy.Reject { return policy.Reject{ActivitySid: h.env.Offline} }
 
-// forEachStore runs f against a queue on SQLite and on PostgreSQL.
+// forEachStore runs f against a queue on SQLite and on PostgreSQL, at once:
+// each has its own emulator, directory and database.
 func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout time.Duration) *harness)) {
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
+			t.Parallel()
 			f(t, func(timeout time.Duration) *harness {
 				o := Options{DataDir: filepath.Join(t.TempDir(), "data")}
 				if store == "postgres" {
@@ -128,6 +130,7 @@ func schedule(t *testing.T, h *harness, r *policy.Reservation, ins policy.Instru
 }
 
 func TestApply(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(120 * time.Second)
 
@@ -253,6 +256,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(1500 * time.Millisecond)
 
@@ -295,6 +299,7 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestBadCredentialsFailWithoutRetry(t *testing.T) {
+	t.Parallel()
 	h := newTestHarness(t, Options{DataDir: t.TempDir()}, time.Minute)
 	bad, _ := NewAPI(h.env.URL, testAccount, testAccount, "wrongtoken", nil)
 	r := newReservation(t, h, time.Now())
@@ -305,6 +310,7 @@ func TestBadCredentialsFailWithoutRetry(t *testing.T) {
 }
 
 func TestSQLiteIsOneProcess(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	newTestHarness(t, Options{DataDir: dir}, time.Minute)
 	_, err := Open(context.Background(), Options{DataDir: dir})
@@ -314,6 +320,7 @@ func TestSQLiteIsOneProcess(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	for attempt := 1; attempt < 20; attempt++ {
 		d := backoff(attempt, time.Hour)
 		if d < backoffMin/2 || d > backoffMax {
@@ -335,6 +342,7 @@ func TestBackoff(t *testing.T) {
 // Concurrent callbacks are stored in shared batches, duplicates within a
 // batch included, and a closed queue refuses at once.
 func TestBatchedSchedule(t *testing.T) {
+	t.Parallel()
 	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), ReservationTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
