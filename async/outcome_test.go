@@ -460,7 +460,7 @@ func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
 	t.Parallel()
 	url := asynctest.DatabaseURL(t)
 	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
-	logs := &strings.Builder{}
+	logs := &logBuffer{}
 	var qs []*Queue
 	for range 2 {
 		api, err := NewAPI(env.URL, testAccount, testAccount, testToken, nil)
@@ -468,7 +468,7 @@ func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		api.timeout = 20 * time.Second
-		q, err := Open(context.Background(), Options{Logger: zerolog.New(zerolog.SyncWriter(logs)), DatabaseURL: url, API: api,
+		q, err := Open(context.Background(), Options{Logger: zerolog.New(logs), DatabaseURL: url, API: api,
 			Workers: 2, ReservationTimeout: time.Minute})
 		if err != nil {
 			t.Fatal(err)

@@ -33,7 +33,26 @@ const (
 type harness struct {
 	env  *emulatortest.Env
 	q    *Queue
-	logs *strings.Builder
+	logs *logBuffer
+}
+
+// logBuffer holds a queue's log lines; the queue's goroutines write while
+// the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // onError is the harness policy's on_error: a reject that moves the worker
@@ -59,7 +78,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout tim
 
 func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	t.Helper()
-	h := &harness{env: emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken}), logs: &strings.Builder{}}
+	h := &harness{env: emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken}), logs: &logBuffer{}}
 	api, err := NewAPI(h.env.URL, testAccount, testAccount, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +88,7 @@ func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	if o.Fallback == nil {
 		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: h.onError()} }
 	}
-	o.Logger = zerolog.New(zerolog.SyncWriter(h.logs))
+	o.Logger = zerolog.New(h.logs)
 	ctx := context.Background()
 	q, err := Open(ctx, o)
 	if err != nil {
