@@ -87,3 +87,21 @@ func TestNeedsAreAskedHereOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The README tells a newcomer each need's variable and default.
+func TestREADMENamesEveryNeed(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{TwilioOAIEnv, defaultTwilioOAI, DatabaseURLEnv, ChromiumEnv, defaultChromium} {
+		if !strings.Contains(string(readme), "`"+s+"`") {
+			t.Errorf("README.md does not name `%s`", s)
+		}
+	}
+}
