@@ -24,8 +24,8 @@ import (
 // headers on errors; a per-call RoundTripper fixes all three: it rewrites
 // scheme and host to the configured base URL, attaches the job's context
 // (so the reservation deadline cuts a slow call), and records the status and
-// Retry-After of the last response. It also leaves error bodies unclosed,
-// which closeErrorBodies makes harmless.
+// Retry-After of the last response. twilio-go also leaves error bodies
+// unclosed, which closeErrorBodies makes harmless.
 //
 // The per-call timeout is a context deadline, not http.Client.Timeout: for
 // a RoundTripper of its own the client runs a goroutine per request that
