@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/assignd/assignd/internal/needs"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/policytest"
 )
@@ -38,35 +37,16 @@ const (
 	updatePath      = "/v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations/{Sid}"
 )
 
-// taskrouterSpec loads twilio_taskrouter_v1.json from ../shared/twilio-oai,
-// looking upwards from the package directory. Without it the test skips,
-// except under CI, where the file must be there.
+// taskrouterSpec loads Twilio's OpenAPI description of TaskRouter. Without
+// it the test skips, except under CI (needs.TwilioOAI).
 func taskrouterSpec(t *testing.T) *openapi3.T {
 	t.Helper()
-	dir, err := os.Getwd()
+	path := needs.TaskRouterSpec(t)
+	doc, err := openapi3.NewLoader().LoadFromFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("load %s: %v", path, err)
 	}
-	for {
-		path := filepath.Join(dir, "..", "shared", "twilio-oai", "twilio_taskrouter_v1.json")
-		if _, err := os.Stat(path); err == nil {
-			doc, err := openapi3.NewLoader().LoadFromFile(path)
-			if err != nil {
-				t.Fatalf("load %s: %v", path, err)
-			}
-			return doc
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared/twilio-oai/twilio_taskrouter_v1.json not found next to the repository; CI must provide it")
-	}
-	t.Skip("Twilio's OpenAPI description (../shared/twilio-oai/twilio_taskrouter_v1.json) is absent; set it up to run the conformance test")
-	return nil
+	return doc
 }
 
 // updateSchema is the form body schema of the Reservations update.
@@ -254,6 +234,7 @@ func describedValues(desc string) []string {
 // the spec with the same type, and each enum, SID prefix, URL check and
 // range equals what the spec says, so our checks cannot drift from Twilio's.
 func TestFieldDefinitionsMatchTwilioSpec(t *testing.T) {
+	t.Parallel()
 	body := updateSchema(t, taskrouterSpec(t))
 	// The value checks the spec gives no list for; their source is Twilio's
 	// assignment-instruction docs (shared/taskrouter.md §3).
@@ -342,6 +323,7 @@ func sameSet(a, b []string) bool {
 // TestTwilioParamsRefusesUnknownParameter: a form parameter twilio-go has no
 // field for is an error, never dropped on the way to Twilio.
 func TestTwilioParamsRefusesUnknownParameter(t *testing.T) {
+	t.Parallel()
 	if _, err := twilioParams(url.Values{"Instruction": {"call"}, "CallFromm": {"+15005550006"}}); err == nil || !strings.Contains(err.Error(), "CallFromm") {
 		t.Errorf("err = %v, want one naming CallFromm", err)
 	}

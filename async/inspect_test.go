@@ -14,6 +14,7 @@ import (
 // TestJobs reads a finished job back by ReservationSid: every failed
 // attempt River recorded and the worker's final outcome.
 func TestJobs(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(120 * time.Second)
 		r := newReservation(t, h, time.Now())

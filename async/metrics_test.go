@@ -40,6 +40,7 @@ func (n *describedNames) Unregister(prometheus.Collector) bool { return true }
 // The README's metrics list names every metric the queue exports
 // (assignd_async_apply_seconds was once missing).
 func TestREADMEListsAsyncMetrics(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 // Every instruction has an effect, and every situation the worker can be in
 // has a row: the worker never meets a hole in the table.
 func TestOutcomeTableIsComplete(t *testing.T) {
+	t.Parallel()
 	for _, name := range policy.InstructionNames() {
 		found := 0
 		for _, e := range effects {
@@ -68,6 +69,7 @@ func TestOutcomeTableIsComplete(t *testing.T) {
 
 // The README's table is the code's table.
 func TestOutcomeTableInREADME(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +96,7 @@ func attempts(t *testing.T, row *rivertype.JobRow) []RESTAttempt {
 }
 
 func TestOutcomes(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(120 * time.Second)
 
@@ -251,6 +254,7 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestDeadlineFromTimestamp(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(120 * time.Second)
 
@@ -294,6 +298,7 @@ func TestDeadlineFromTimestamp(t *testing.T) {
 // A decision whose context ended before it was stored is not stored, then
 // or later.
 func TestScheduleHonoursContext(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(time.Minute)
 		r := newReservation(t, h, time.Now())
@@ -315,6 +320,7 @@ func TestScheduleHonoursContext(t *testing.T) {
 // once (TaskRouter's fallback URL landing on the other instance): no
 // deadlock reaches a caller, and each reservation is stored once.
 func TestTwoInstancesNoDeadlock(t *testing.T) {
+	t.Parallel()
 	url := asynctest.DatabaseURL(t)
 	var qs [2]*Queue
 	for i := range qs {
@@ -378,6 +384,7 @@ func TestTwoInstancesNoDeadlock(t *testing.T) {
 // the queue file goes in: an unescaped '#' once cut the path short and
 // made every such queue share one file (without WAL).
 func TestSQLitePathIsEscaped(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "odd#dir?x=1%41")
 	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: dir, ReservationTimeout: time.Minute})
 	if err != nil {
@@ -396,6 +403,7 @@ func TestSQLitePathIsEscaped(t *testing.T) {
 // being stored: each one that got an error has stored nothing, then or
 // later, and each one that got nil has stored its decision.
 func TestScheduleContextEndsMidBatch(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
 			o := Options{Logger: zerolog.Nop(), DataDir: filepath.Join(t.TempDir(), "data"), ReservationTimeout: time.Minute}
@@ -449,9 +457,10 @@ func TestScheduleContextEndsMidBatch(t *testing.T) {
 // REST call that runs longer than the lease on a live instance is left
 // alone, so the decision is not sent a second time from the other one.
 func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
+	t.Parallel()
 	url := asynctest.DatabaseURL(t)
 	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
-	logs := &strings.Builder{}
+	logs := &logBuffer{}
 	var qs []*Queue
 	for range 2 {
 		api, err := NewAPI(env.URL, testAccount, testAccount, testToken, nil)
@@ -459,7 +468,7 @@ func TestSweeperLeavesLiveInstancesAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		api.timeout = 20 * time.Second
-		q, err := Open(context.Background(), Options{Logger: zerolog.New(zerolog.SyncWriter(logs)), DatabaseURL: url, API: api,
+		q, err := Open(context.Background(), Options{Logger: zerolog.New(logs), DatabaseURL: url, API: api,
 			Workers: 2, ReservationTimeout: time.Minute})
 		if err != nil {
 			t.Fatal(err)

@@ -33,17 +33,38 @@ const (
 type harness struct {
 	env  *emulatortest.Env
 	q    *Queue
-	logs *strings.Builder
+	logs *logBuffer
+}
+
+// logBuffer holds a queue's log lines; the queue's goroutines write while
+// the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // onError is the harness policy's on_error: a reject that moves the worker
 // to Offline.
 func (h *harness) onError() policy.Reject { return policy.Reject{ActivitySid: h.env.Offline} }
 
-// forEachStore runs f against a queue on SQLite and on PostgreSQL.
+// forEachStore runs f against a queue on SQLite and on PostgreSQL, at once:
+// each has its own emulator, directory and database.
 func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout time.Duration) *harness)) {
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
+			t.Parallel()
 			f(t, func(timeout time.Duration) *harness {
 				o := Options{DataDir: filepath.Join(t.TempDir(), "data")}
 				if store == "postgres" {
@@ -57,7 +78,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, newHarness func(timeout tim
 
 func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	t.Helper()
-	h := &harness{env: emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken}), logs: &strings.Builder{}}
+	h := &harness{env: emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken}), logs: &logBuffer{}}
 	api, err := NewAPI(h.env.URL, testAccount, testAccount, testToken, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +88,7 @@ func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	if o.Fallback == nil {
 		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: h.onError()} }
 	}
-	o.Logger = zerolog.New(zerolog.SyncWriter(h.logs))
+	o.Logger = zerolog.New(h.logs)
 	ctx := context.Background()
 	q, err := Open(ctx, o)
 	if err != nil {
@@ -128,6 +149,7 @@ func schedule(t *testing.T, h *harness, r *policy.Reservation, ins policy.Instru
 }
 
 func TestApply(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(120 * time.Second)
 
@@ -253,6 +275,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, newHarness func(time.Duration) *harness) {
 		h := newHarness(1500 * time.Millisecond)
 
@@ -295,6 +318,7 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestBadCredentialsFailWithoutRetry(t *testing.T) {
+	t.Parallel()
 	h := newTestHarness(t, Options{DataDir: t.TempDir()}, time.Minute)
 	bad, _ := NewAPI(h.env.URL, testAccount, testAccount, "wrongtoken", nil)
 	r := newReservation(t, h, time.Now())
@@ -305,6 +329,7 @@ func TestBadCredentialsFailWithoutRetry(t *testing.T) {
 }
 
 func TestSQLiteIsOneProcess(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	newTestHarness(t, Options{DataDir: dir}, time.Minute)
 	_, err := Open(context.Background(), Options{DataDir: dir})
@@ -314,6 +339,7 @@ func TestSQLiteIsOneProcess(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	for attempt := 1; attempt < 20; attempt++ {
 		d := backoff(attempt, time.Hour)
 		if d < backoffMin/2 || d > backoffMax {
@@ -335,6 +361,7 @@ func TestBackoff(t *testing.T) {
 // Concurrent callbacks are stored in shared batches, duplicates within a
 // batch included, and a closed queue refuses at once.
 func TestBatchedSchedule(t *testing.T) {
+	t.Parallel()
 	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), ReservationTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)

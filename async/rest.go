@@ -24,7 +24,12 @@ import (
 // headers on errors; a per-call RoundTripper fixes all three: it rewrites
 // scheme and host to the configured base URL, attaches the job's context
 // (so the reservation deadline cuts a slow call), and records the status and
-// Retry-After of the last response.
+// Retry-After of the last response. twilio-go also leaves error bodies
+// unclosed, which closeErrorBodies makes harmless.
+//
+// The per-call timeout is a context deadline, not http.Client.Timeout: for
+// a RoundTripper of its own the client runs a goroutine per request that
+// only a Body.Close ends early, and twilio-go never closes error bodies.
 type API struct {
 	base       *url.URL
 	accountSid string
@@ -48,7 +53,8 @@ func NewAPI(baseURL, accountSid, username, password string, transport http.Round
 		transport = http.DefaultTransport
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &API{base: u, accountSid: accountSid, username: username, password: password, transport: transport, timeout: 10 * time.Second}, nil
+	return &API{base: u, accountSid: accountSid, username: username, password: password,
+		transport: closeErrorBodies{transport}, timeout: 10 * time.Second}, nil
 }
 
 // callTransport is the per-call RoundTripper described on API.
@@ -74,18 +80,20 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (a *API) service(ctx context.Context) (*openapi.ApiService, *callTransport) {
-	ct := &callTransport{ctx: ctx, base: a.base, next: a.transport}
+// service returns a twilio-go client for one call with ctx, cut at the
+// API's timeout; the caller calls done once the call has returned.
+func (a *API) service(ctx context.Context) (svc *openapi.ApiService, ct *callTransport, done context.CancelFunc) {
+	ctx, done = context.WithTimeout(ctx, a.timeout)
+	ct = &callTransport{ctx: ctx, base: a.base, next: a.transport}
 	c := &client.Client{
 		Credentials: client.NewCredentials(a.username, a.password),
 		HTTPClient: &http.Client{
 			Transport:     ct,
-			Timeout:       a.timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
 	c.SetAccountSid(a.accountSid)
-	return openapi.NewApiServiceWithClient(c), ct
+	return openapi.NewApiServiceWithClient(c), ct, done
 }
 
 // Class is what one REST answer means for the job. The names are nouns for
@@ -139,7 +147,8 @@ func (a *API) Update(ctx context.Context, workspace, task, reservation string, i
 	if err != nil {
 		return Result{Class: Fatal, Err: err}
 	}
-	svc, ct := a.service(ctx)
+	svc, ct, done := a.service(ctx)
+	defer done()
 	start := time.Now()
 	_, err = svc.UpdateTaskReservation(workspace, task, reservation, params)
 	r := classify(ct, err)
@@ -151,7 +160,8 @@ func (a *API) Update(ctx context.Context, workspace, task, reservation string, i
 // timeout, canceled, rescinded, wrapping, completed). Anything but a 2xx
 // with a readable status comes back in Result.Class.
 func (a *API) Fetch(ctx context.Context, workspace, task, reservation string) (string, Result) {
-	svc, ct := a.service(ctx)
+	svc, ct, done := a.service(ctx)
+	defer done()
 	start := time.Now()
 	res, err := svc.FetchTaskReservation(workspace, task, reservation)
 	r := classify(ct, err)

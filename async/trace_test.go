@@ -18,6 +18,7 @@ import (
 // Callbacks stored together in one group commit each keep their own trace
 // context on their job, not the batch's; without a span nothing is added.
 func TestJobsCarryTheirCallbacksTrace(t *testing.T) {
+	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	q, err := Open(context.Background(), Options{Logger: zerolog.Nop(), DataDir: t.TempDir(), ReservationTimeout: time.Minute, Middleware: TraceMiddleware(tp)})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/assignd/assignd/internal/needs"
 )
 
 // recorder collects what the validator reports instead of failing.
@@ -31,6 +33,7 @@ func (r *recorder) reported() []string {
 // The fidelity wrapper every test runs behind must catch an answer or a
 // request that Twilio's description does not allow, and pass ones it does.
 func TestFidelityCheckCatchesMismatches(t *testing.T) {
+	needs.TaskRouterSpec(t) // without it the wrapper checks nothing
 	const ws = "/v1/Workspaces/WS0123456789abcdef0123456789abcdef"
 	answers := map[string]struct {
 		status int

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -20,12 +19,12 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
 	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/internal/needs"
 )
 
 const (
 	accountSid = "AC0123456789abcdef0123456789abcdef"
 	authToken  = "0123456789abcdef0123456789abcdef"
-	specPath   = "../../shared/twilio-oai/twilio_taskrouter_v1.json"
 )
 
 // harness is an emulator served over loopback HTTP behind a wrapper that
@@ -83,8 +82,9 @@ func (rw rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 // validating wraps the emulator: every request it accepts (2xx) must
 // validate against the operation's request schema and every answer it
 // gives for a known operation against the response schema. A mismatch fails
-// the test (t.Errorf is safe from the server's goroutines).
-func validating(t reporter, serverURL string, h http.Handler) http.Handler {
+// the test (t.Errorf is safe from the server's goroutines); a test of the
+// validator itself passes a t that records instead (fidelity_test.go).
+func validating(t testing.TB, serverURL string, h http.Handler) http.Handler {
 	t.Helper()
 	router := specRouter(t, serverURL)
 	if router == nil {
@@ -130,15 +130,6 @@ func validating(t reporter, serverURL string, h http.Handler) http.Handler {
 	})
 }
 
-// reporter is the part of *testing.T the validator uses, so a test can
-// check that the validator itself catches mismatches.
-type reporter interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Fatalf(format string, args ...any)
-	Logf(format string, args ...any)
-}
-
 func basicAuthPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
 	if _, _, ok := in.RequestValidationInput.Request.BasicAuth(); !ok {
 		return errors.New("no Basic credentials")
@@ -149,13 +140,10 @@ func basicAuthPresent(_ context.Context, in *openapi3filter.AuthenticationInput)
 // specRouter loads Twilio's description with its server URL rewritten to
 // the test server. Without the file the fidelity checks are skipped, but
 // never in CI.
-func specRouter(t reporter, serverURL string) routers.Router {
+func specRouter(t testing.TB, serverURL string) routers.Router {
 	t.Helper()
-	if _, err := os.Stat(specPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Twilio's OpenAPI description %s is missing: %v", specPath, err)
-		}
-		t.Logf("no %s: exchanges are not checked against Twilio's spec", specPath)
+	specPath := needs.TaskRouterSpecIfPresent(t)
+	if specPath == "" {
 		return nil
 	}
 	doc, err := openapi3.NewLoader().LoadFromFile(specPath)

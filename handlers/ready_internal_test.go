@@ -13,17 +13,26 @@ import (
 // blocked, every probe is answered from the last result, only one check
 // runs at a time, and its result is answered once it ends. Before any
 // result, a probe waits at most `wait` and answers not ready.
+//
+// Nothing here depends on how fast goroutines run: the first probe may
+// wait as long as it takes (wait is only a hang guard), and the counts are
+// read once the blocked check has started, not when the probes return.
 func TestCachedReadyDoesNotWaitOnASlowStore(t *testing.T) {
-	release := make(chan struct{})
+	t.Parallel()
+	release, started := make(chan struct{}), make(chan struct{})
 	var calls, inFlight, maxInFlight atomic.Int64
 	down := errors.New("store down")
-	c := &cachedReady{ttl: 10 * time.Millisecond, wait: 50 * time.Millisecond, check: func(ctx context.Context) error {
-		if calls.Add(1) == 1 {
+	c := &cachedReady{ttl: 10 * time.Millisecond, wait: time.Minute, check: func(ctx context.Context) error {
+		call := calls.Add(1)
+		if call == 1 {
 			return nil
 		}
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
+		}
+		if call == 2 {
+			close(started)
 		}
 		<-release
 		return down
@@ -49,6 +58,16 @@ func TestCachedReadyDoesNotWaitOnASlowStore(t *testing.T) {
 	close(results)
 	for err := range results {
 		if err != nil {
+			t.Fatalf("probe during the refresh: %v, want the last result (ready)", err)
+		}
+	}
+	select {
+	case <-started: // the one refresh the probes started is blocked in the store
+	case <-time.After(30 * time.Second):
+		t.Fatal("no probe started a refresh of the stale result")
+	}
+	for range 20 { // more probes while it is blocked start no other check
+		if err := c.err(context.Background()); err != nil {
 			t.Fatalf("probe during the refresh: %v, want the last result (ready)", err)
 		}
 	}

@@ -6,25 +6,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/assignd/assignd/internal/needs"
 )
 
 // DatabaseURL returns the URL of a new, empty database on the server named by
 // DATABASE_URL, dropped when the test ends. Without DATABASE_URL the test is
-// skipped, except under CI=true, where PostgreSQL is part of the contract
-// and its absence fails the test.
+// skipped, except under CI (needs.DatabaseURL).
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("DATABASE_URL is not set under CI: .ci/run must start PostgreSQL")
-		}
-		t.Skip("DATABASE_URL not set: skipping the PostgreSQL store (CI runs it)")
-	}
+	base := needs.DatabaseURL(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {

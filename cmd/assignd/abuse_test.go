@@ -15,6 +15,7 @@ import (
 // server's header timeout cuts them off, and while they hang on, a real
 // callback is still answered.
 func TestSlowClientsAreCutOff(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for the server's header timeout")
 	}

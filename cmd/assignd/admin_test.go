@@ -151,6 +151,7 @@ func TestNoTracingWithoutOTEL(t *testing.T) {
 }
 
 func TestAdminAddrNeedsCredentials(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), nil, []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "ADMIN_ADDR=0.0.0.0:" + freePort(t)}, nil, &out, &out)
 	if err == nil || !strings.HasPrefix(err.Error(), "ADMIN_ADDR: ") || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
@@ -160,6 +161,7 @@ func TestAdminAddrNeedsCredentials(t *testing.T) {
 
 // ADMIN_OPEN_REASON is the explicit opt-in: start-up goes on and says so.
 func TestAdminOpenReasonIsLogged(t *testing.T) {
+	t.Parallel()
 	adminPort := freePort(t)
 	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
 		"ADMIN_ADDR=0.0.0.0:" + adminPort, "ADMIN_OPEN_REASON=Fly private network"}

@@ -25,6 +25,7 @@ func runOut(args []string, environ []string) (stdout, stderr string, err error) 
 // Every command and subcommand answers -h and --help with its usage on
 // stdout and success.
 func TestHelpEverywhere(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
 		{"policy", "explain"}, {"emulator"}, {"version"}, {"help"}, {"help", "env"},
@@ -45,6 +46,7 @@ func TestHelpEverywhere(t *testing.T) {
 
 // Unknown flags, commands and stray arguments go to stderr with exit 2.
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"send", "-bogus"}, {"serve", "extra"}, {"serve", "-bogus"}, {"-bogus"}, {"bogus"}, {"policy"}, {"policy", "bogus"},
 		{"policy", "check"}, {"policy", "check", "-bogus", "x.yaml"}, {"policy", "test", "one.yaml"},
@@ -66,6 +68,7 @@ func TestUsageErrors(t *testing.T) {
 
 // send -h shows no random SIDs as defaults.
 func TestSendHelpHasNoRandomDefaults(t *testing.T) {
+	t.Parallel()
 	a, _, _ := runOut([]string{"send", "-h"}, nil)
 	b, _, _ := runOut([]string{"send", "-h"}, nil)
 	if a != b || strings.Contains(a, "(default \"WR") || !strings.Contains(a, "-reservation-sid") {
@@ -75,6 +78,7 @@ func TestSendHelpHasNoRandomDefaults(t *testing.T) {
 
 // help env lists every variable from the config struct with its default.
 func TestHelpEnv(t *testing.T) {
+	t.Parallel()
 	out, _, err := runOut([]string{"help", "env"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +103,7 @@ func TestHelpEnv(t *testing.T) {
 // The README's configuration table is the generated one, so it cannot drift
 // from the code.
 func TestREADMEConfigurationTable(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +114,7 @@ func TestREADMEConfigurationTable(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	out, _, err := runOut([]string{"version"}, nil)
 	bi, _ := debug.ReadBuildInfo()
 	if err != nil || !strings.HasPrefix(out, "assignd "+bi.Main.Version) || !strings.Contains(out, bi.GoVersion) {
@@ -117,6 +123,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestFormatVersion(t *testing.T) {
+	t.Parallel()
 	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "ef38a03"}, {Key: "vcs.time", Value: "2026-11-29T05:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
 	if got, want := formatVersion(bi, "v9-stamped"), "assignd v1.2.3 revision ef38a03 (2026-11-29T05:00:00Z) modified go1.26.0"; got != want {
@@ -133,6 +140,7 @@ func TestFormatVersion(t *testing.T) {
 
 // The order README and usage show: FILE first, then the flags.
 func TestPolicyExplainFlagsAfterFile(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"policy", "explain", examplePolicyFile, "-task", `{"selected_language":"es"}`, "-worker", `{"languages":["en"]}`},
 		{"policy", "explain", "-task", `{"selected_language":"es"}`, "-worker", `{"languages":["en"]}`, examplePolicyFile},
@@ -180,6 +188,7 @@ func TestPolicyInit(t *testing.T) {
 // The real binary's exit codes and streams: help 0 on stdout, usage errors
 // 2 on stderr, a refused configuration 1 with one stderr line per problem.
 func TestBinaryExitCodes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -244,6 +253,7 @@ func TestBinaryExitCodes(t *testing.T) {
 // policy check -strict fails on warnings (the example's placeholders), so a
 // build can gate on it; without -strict they are warnings only.
 func TestPolicyCheckStrict(t *testing.T) {
+	t.Parallel()
 	out, errOut, err := runOut([]string{"policy", "check", examplePolicyFile}, nil)
 	if err != nil || !strings.Contains(out, "warnings)") || !strings.Contains(errOut, "warning:") {
 		t.Fatalf("check: %v\nstdout %s\nstderr %s", err, out, errOut)

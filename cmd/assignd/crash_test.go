@@ -88,12 +88,14 @@ func newTaskRouter(t *testing.T, n int, updateFaults ...emulator.Fault) (*emulat
 // killed with SIGKILL mid-queue, restarted, drained with SIGTERM mid-queue,
 // and restarted again. Every reservation must end accepted exactly once.
 func TestCrashAndRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
+			t.Parallel() // each has its own binary's data, port and TaskRouter
 			// DATABASE_URL is always set explicitly: the test's own environment
 			// may name the admin database, which the binary must not use.
 			env := []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL="}
@@ -234,6 +236,7 @@ func queueDepth(t *testing.T, p *proc) int {
 // with anything but {}, every reservation accepted exactly once, and the
 // dead instance's decisions applied within 15 s of its death.
 func TestTwoInstancesCrash(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -24,6 +24,7 @@ import (
 // DATA_DIR/decisions.sqlite: the last batch is committed on shutdown. The
 // inspector built from the same log serves them as JSON.
 func TestServeRecordsDecisions(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir}
 	stop, logs := startServe(t, env)
@@ -71,6 +72,7 @@ func TestServeRecordsDecisions(t *testing.T) {
 
 // TestDecisionLogOff keeps nothing: no file is created.
 func TestDecisionLogOff(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir, "DECISION_LOG=off"}
 	stop, _ := startServe(t, env)

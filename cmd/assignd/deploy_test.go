@@ -19,6 +19,7 @@ import (
 // The deployment files must agree with the service's own defaults: the port
 // it listens on, the health path it serves, and a warm instance.
 func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
+	t.Parallel()
 	defaults, err := config.Load(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +251,7 @@ func staticBuild(t *testing.T, out string) {
 // the same start, so a slow stage cannot push the ones after it past
 // drainBudget, and the last one ends at drainBudget.
 func TestShutdownStagesShareOneStart(t *testing.T) {
+	t.Parallel()
 	var c shutdownClock
 	start := c.begin()
 	time.Sleep(20 * time.Millisecond) // a stage that took its time

@@ -44,6 +44,7 @@ func workspaceFile(t *testing.T, edit func(*emulator.WorkspaceSpec)) string {
 // answer's activity, and is offered to the next eligible worker, who gets
 // it.
 func TestE2ERejectIsOfferedToTheNextWorker(t *testing.T) {
+	t.Parallel()
 	policy := writeFile(t, "policy.yaml", `rules:
   - name: not-for-spanish-speakers
     when: 'task.type == "picky" && "es" in worker.languages'
@@ -83,6 +84,7 @@ on_error:
 // first wins, the other reservation is rescinded, and the service records
 // that one canceled, not failed, and nothing is applied twice.
 func TestE2EMultiReservationRescinds(t *testing.T) {
+	t.Parallel()
 	ws := workspaceFile(t, func(s *emulator.WorkspaceSpec) {
 		for i := range s.TaskQueues {
 			s.TaskQueues[i].MaxReservedWorkers = 2
@@ -128,6 +130,7 @@ func TestE2EMultiReservationRescinds(t *testing.T) {
 // reservation times out, the worker moves to the timeout activity, the task
 // waits again, and the service records its decision expired.
 func TestE2EReservationTimeout(t *testing.T) {
+	t.Parallel()
 	ws := workspaceFile(t, func(s *emulator.WorkspaceSpec) { s.Workflows[0].TaskReservationTimeout = 1 })
 	d := startDev(t, nil, ws)
 	d.emu.Script(emulator.UpdateTaskReservation, "", emulator.Fault{Delay: 3 * time.Second})
@@ -156,6 +159,7 @@ func TestE2EReservationTimeout(t *testing.T) {
 // The workflow's primary callback URL answers 500: the emulator posts the
 // same signed callback to the fallback URL, the service, which answers it.
 func TestE2EFallbackURL(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var primary []*http.Request
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,6 +200,7 @@ func TestE2EFallbackURL(t *testing.T) {
 // and moved on (only an accept leads there), so the service must record the
 // decision applied, not failed, and send no second update.
 func TestE2ERetriedUpdateAfterTheTaskMovedOn(t *testing.T) {
+	t.Parallel()
 	d := startDev(t, nil, "")
 	for _, next := range []string{"wrapping", "completed"} {
 		// The update applies then fails (500). An accept can be verified,
@@ -231,6 +236,7 @@ func TestE2ERetriedUpdateAfterTheTaskMovedOn(t *testing.T) {
 // and are counted in assignd_reservation_events_total on the admin
 // listener's /metrics.
 func TestE2EEventsReachTheService(t *testing.T) {
+	t.Parallel()
 	admin := "127.0.0.1:" + freePort(t)
 	d := startDev(t, []string{"ADMIN_ADDR=" + admin}, "")
 	task := d.createTask("Tutorial Workflow", `{"selected_language":"es"}`)

@@ -23,6 +23,7 @@ import (
 // lines printed; the printed task creation line creates the task and, once
 // Alice is Idle, the callback arrives.
 func TestEmulatorCommand(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var got []url.Values
 	var sigOK []bool
@@ -85,6 +86,7 @@ func TestEmulatorCommand(t *testing.T) {
 // An emulator address that is taken stops start-up with one line naming
 // the flag; dev's default address falls back to a free port instead.
 func TestEmulatorAddressTaken(t *testing.T) {
+	t.Parallel()
 	taken := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(taken.Close)
 	addr := strings.TrimPrefix(taken.URL, "http://")

@@ -90,6 +90,7 @@ func waitHealthy(t testing.TB, port string, done <-chan error, logs *syncBuffer)
 }
 
 func TestDevModeServeAndSend(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir}
 	stop, logs := startServe(t, env)
@@ -150,6 +151,7 @@ func starterFile(t *testing.T) string {
 // query it posts to, trailing slash included, while posting to localhost as
 // ngrok does.
 func TestSendBehindPublicURL(t *testing.T) {
+	t.Parallel()
 	env := prodEnv(t)
 	startServe(t, env)
 	port := strings.TrimPrefix(env[0], "PORT=")
@@ -177,6 +179,7 @@ func TestSendBehindPublicURL(t *testing.T) {
 // In production, start-up refuses a half-configured service with every
 // problem, each naming its variable; one case per refusal.
 func TestStartupErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("rules: [{name: r, when: 'task.x ==', then: {instruction: accept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -228,6 +231,7 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 // Development mode, explicitly asked for, runs with production markers set
 // and says so; the same environment without it is refused.
 func TestDevCommand(t *testing.T) {
+	t.Parallel()
 	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "PUBLIC_URL=https://abc.ngrok.app"}
 	var out bytes.Buffer
 	if err := run(context.Background(), nil, env, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN: required in production") {
@@ -254,6 +258,7 @@ func TestDevCommand(t *testing.T) {
 }
 
 func TestPolicyCheck(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"policy", "check", "../../policy/examples/assignment.yaml"}, nil, nil, &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -268,6 +273,7 @@ func TestPolicyCheck(t *testing.T) {
 // Config's warnings reach the log: a token with a trailing newline (trimmed,
 // and then it verifies) and REST calls going somewhere other than Twilio.
 func TestStartupWarningsAreLogged(t *testing.T) {
+	t.Parallel()
 	env := append(prodEnv(t), "TWILIO_AUTH_TOKEN="+testToken+"\n", "TWILIO_API_BASE_URL=http://127.0.0.1:9")
 	_, logs := startServe(t, env)
 	var out bytes.Buffer
@@ -283,6 +289,7 @@ func TestStartupWarningsAreLogged(t *testing.T) {
 
 // The admin listener asks for ADMIN_PASSWORD when one is set.
 func TestAdminListenerPassword(t *testing.T) {
+	t.Parallel()
 	admin := "127.0.0.1:" + freePort(t)
 	const password = "correct-horse-battery-staple"
 	startServe(t, append(prodEnv(t), "ADMIN_ADDR="+admin, "ADMIN_PASSWORD="+password))

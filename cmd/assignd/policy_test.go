@@ -14,6 +14,7 @@ import (
 const examplePolicyFile = "../../policy/examples/assignment.yaml"
 
 func TestPolicyTestCommand(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"policy", "test", examplePolicyFile, "../../policy/examples/assignment_cases.yaml"}, nil, nil, &out, &out)
 	if err != nil || !strings.Contains(out.String(), "0 failing") {
@@ -44,6 +45,7 @@ func TestPolicyTestCommand(t *testing.T) {
 }
 
 func TestPolicyCheckReportsEveryError(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte(`rules:
   - {name: one, when: "task.x ==", then: {instruction: accept}}
@@ -63,6 +65,7 @@ on_error: {instruction: accept}
 }
 
 func TestPolicyExplain(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"policy", "explain", "-task", `{"selected_language":"es"}`, "-worker", `{"languages":["en"]}`, examplePolicyFile}, nil, nil, &out, &out)
 	if err != nil {
@@ -79,6 +82,7 @@ func TestPolicyExplain(t *testing.T) {
 // A running server picks up a valid edit of its policy file, refuses a broken
 // one while keeping the policy in force, and reloads on SIGHUP.
 func TestPolicyHotReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "policy.yaml")
 	write := func(body string) {
@@ -139,6 +143,7 @@ func TestPolicyHotReload(t *testing.T) {
 // In production without REST credentials, a reload that adds an async rule
 // is refused like a broken file: the policy in force stays.
 func TestReloadRefusesAsyncWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "policy.yaml")
 	reject := "rules: []\ndefault: {instruction: reject, activity_sid: WA0123456789abcdef0123456789abcdef}\non_error: {instruction: accept}\n"

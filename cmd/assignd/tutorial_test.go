@@ -142,6 +142,7 @@ func find(t *testing.T, cmds []curlCmd, parts ...string) curlCmd {
 // service's answer and the assigned task show in the logs and over REST.
 // Then the email path: `{}`, assignd's own REST accept, assigned.
 func TestDevRunsTheTutorialOffline(t *testing.T) {
+	t.Parallel()
 	port, emuAddr := freePort(t), "127.0.0.1:"+freePort(t)
 	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
 	logs := &syncBuffer{}
@@ -259,6 +260,7 @@ func guideSid(t *testing.T, out, kind, name string) string {
 // The README's "Run the tutorial offline" quotes the tutorial workspace's
 // SIDs: they must be the ones the emulator gives it.
 func TestReadmeTutorialSids(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

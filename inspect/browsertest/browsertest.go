@@ -5,33 +5,20 @@ package browsertest
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// Path is where Debian's chromium package puts the browser.
-const Path = "/usr/bin/chromium"
+	"github.com/assignd/assignd/internal/needs"
+)
 
 // New returns a chromedp context for a fresh headless Chromium with a
 // window of width×height, ended when the test ends. Without Chromium the
-// test is skipped, unless CI is set: there .ci/run installs it, so a
-// missing browser fails the test.
+// test is skipped, except under CI (needs.Chromium).
 func New(t testing.TB, width, height int) context.Context {
 	t.Helper()
-	path := Path
-	if _, err := os.Stat(path); err != nil {
-		if p, lerr := exec.LookPath("chromium"); lerr == nil {
-			path = p
-		} else if os.Getenv("CI") == "" {
-			t.Skip("chromium is not installed (CI installs it; apt-get install chromium)")
-		} else {
-			t.Fatalf("CI is set but chromium is missing: %v", err)
-		}
-	}
+	path := needs.Chromium(t)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
 		chromedp.Headless,
