@@ -133,7 +133,7 @@ func TestConcurrentReplaysAreLimited(t *testing.T) {
 		body, _ := bufio.NewReader(resp.Body).ReadString(0)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			if resp.Header.Get("Retry-After") != "3" || !strings.Contains(body, "2 replays are running, the most at once") {
+			if resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "2 replays are running, the most at once") {
 				t.Fatalf("refused replay: Retry-After %q, %s", resp.Header.Get("Retry-After"), body)
 			}
 			break

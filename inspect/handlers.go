@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -227,7 +228,7 @@ func (in *inspector) startReplay(w http.ResponseWriter) bool {
 	case in.replays <- struct{}{}:
 		return true
 	default:
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(in.o.DecisionDeadline/time.Second, 1))))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(in.o.DecisionDeadline.Seconds()))))
 		http.Error(w, fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, in.o.DecisionDeadline), http.StatusServiceUnavailable)
 		return false
 	}
