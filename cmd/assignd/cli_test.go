@@ -202,7 +202,7 @@ func TestBinaryExitCodes(t *testing.T) {
 	}{
 		{[]string{"--help"}, nil, 0, "usage:", nil},
 		{[]string{"serve", "--help"}, nil, 0, "usage: assignd serve", nil},
-		{[]string{"policy", "check", "--help"}, nil, 0, "usage: assignd policy check FILE", nil},
+		{[]string{"policy", "check", "--help"}, nil, 0, "usage: assignd policy check [-strict] FILE", nil},
 		{[]string{"help", "env", "--help"}, nil, 0, "usage: assignd help env", nil},
 		// The Dockerfile's build (staticBuild) stamps the VERSION build argument.
 		{[]string{"version"}, nil, 0, "revision " + testBuildVersion, nil},

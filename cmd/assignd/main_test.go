@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -32,14 +33,25 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// freePort picks a port for a server the test starts as a separate step
+// (serve binds PORT itself). It is drawn below Linux's ephemeral range
+// (32768 up): a port from ":0" is freed before serve binds it, and under
+// parallel tests the kernel could hand it meanwhile to an outgoing
+// connection (to PostgreSQL, the emulator…), which it never does here.
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const low, high = 20000, 32768
+	for range 100 {
+		port := strconv.Itoa(low + rand.IntN(high-low))
+		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			continue // taken: draw again
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free port below the ephemeral range after 100 draws")
+	return ""
 }
 
 // startServe runs `assignd serve` in-process and waits until it is healthy.

@@ -101,7 +101,7 @@ overwrite one. Then set POLICY_FILE to it.
 
 // policyCheck compiles a file and warns about the example's placeholders.
 func policyCheck(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy check", `usage: assignd policy check FILE
+	fs := newFlagSet("policy check", `usage: assignd policy check [-strict] FILE
 
 Compiles and type-checks a rules file, listing every problem with its rule, and
 warns about placeholder values of the example policy (SIDs such as WA000…,
