@@ -41,6 +41,7 @@ type Config struct {
 	TrustProxy     handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
 	PublicHosts    []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
 	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	MemoryRatio    string                `env:"AUTOMEMLIMIT" help:"share of the container's memory limit (else the machine's memory) that assignd serve sets as Go's soft memory limit, more than 0 and at most 1; off leaves Go's default. Unset: 0.9. GOMEMLIMIT set in the environment wins"`
 	MaxConnections int                   `env:"MAX_CONNECTIONS" help:"cap on open connections to PORT; at the cap a new one replaces the oldest idle one (never one with a request in flight). Unset: 4096, lowered to fit the descriptor limit (ulimit -n) less 256 kept for the rest of the process; a value that does not fit is refused"`
 
 	AccountSid         string `env:"TWILIO_ACCOUNT_SID" marks:"production" help:"account for REST calls (async decisions)"`
@@ -80,6 +81,7 @@ type Config struct {
 	ModeReason      string           `env:"-"` // why: "PUBLIC_URL is set", for the start-up log
 	Public          *url.URL         `env:"-"`
 	ConnectionCap   int              `env:"-"` // MAX_CONNECTIONS resolved against the descriptor limit
+	MemoryShare     float64          `env:"-"` // AUTOMEMLIMIT resolved; 0: leave Go's memory limit alone
 	Level           zerolog.Level    `env:"-"`
 	DecisionLogMode decisionlog.Mode `env:"-"`
 	Warnings        []string         `env:"-"` // for the log once it exists, e.g. a trimmed token
@@ -430,6 +432,11 @@ func (c *Config) check(vars map[string]string) Errors {
 	} else {
 		c.ConnectionCap = n
 	}
+	if share, err := parseMemoryShare(c.MemoryRatio, vars["GOMEMLIMIT"]); err != nil {
+		errs.add("AUTOMEMLIMIT", "%s", err.Error())
+	} else {
+		c.MemoryShare = share
+	}
 	if c.AsyncWorkers < 1 || c.AsyncWorkers > 10_000 {
 		errs.add("ASYNC_WORKERS", "want 1 to 10000, got %d", c.AsyncWorkers)
 	}
@@ -536,4 +543,31 @@ func (c *Config) CheckAsync(hasAsync bool) error {
 		name = "TWILIO_API_KEY"
 	}
 	return &Error{Var: name, Msg: "the policy has async rules, which call the REST API: set TWILIO_ACCOUNT_SID and TWILIO_API_KEY/TWILIO_API_SECRET (or TWILIO_AUTH_TOKEN), or remove async: true"}
+}
+
+// DefaultMemoryShare is the share of the machine's memory Go may plan its
+// heap to (AUTOMEMLIMIT unset): the rest is stacks, SQLite and the kernel's.
+const DefaultMemoryShare = 0.9
+
+// parseMemoryShare reads AUTOMEMLIMIT. GOMEMLIMIT set, or "off", leaves the
+// limit to Go (0); Go itself refuses a malformed GOMEMLIMIT at start.
+func parseMemoryShare(s, goMemLimit string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		if goMemLimit != "" {
+			return 0, nil
+		}
+		return DefaultMemoryShare, nil
+	}
+	if s == "off" {
+		return 0, nil
+	}
+	share, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(share > 0 && share <= 1) {
+		return 0, fmt.Errorf("want a share of the memory limit above 0 and at most 1 (such as 0.9), or off, got %q", s)
+	}
+	if goMemLimit != "" {
+		return 0, nil
+	}
+	return share, nil
 }

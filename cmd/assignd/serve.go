@@ -51,7 +51,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		defer cancel()
 		shutdownTracing(tctx, tracing, log)
 	}()
-	memLimit := sizeMemory(log)
+	memLimit := sizeMemory(cfg.MemoryShare, log)
 
 	tokens := []string{cfg.AuthToken, cfg.AuthTokenSecondary}
 	if cfg.Mode == config.Development {
@@ -220,17 +220,20 @@ func publicURLForLog(cfg config.Config) string {
 	return "(from each request; set PUBLIC_URL behind ngrok or a proxy)"
 }
 
-// sizeMemory sets the Go runtime's soft memory limit to 90% of the
-// container's (cgroup) memory limit, so the collector works harder as the
-// heap nears what the machine has instead of the process being OOM-killed.
-// GOMEMLIMIT (or AUTOMEMLIMIT=off) in the environment is left to Go, as is
-// GOGC. It returns the limit in force, 0 for none.
-func sizeMemory(log zerolog.Logger) int64 {
-	limit, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup))
-	if err != nil {
-		// Not in a container (or no cgroup v1/v2 to read): nothing to size to.
-		log.Debug().Err(err).Msg("no container memory limit found; GOMEMLIMIT unset")
+// sizeMemory sets the Go runtime's soft memory limit to share of the
+// container's (cgroup) memory limit or, where there is none (a Fly Machine is
+// a VM: its memory is the machine's), of the machine's memory, so the
+// collector works harder as the heap nears what there is instead of the
+// process being OOM-killed. share 0 (GOMEMLIMIT set, or AUTOMEMLIMIT=off)
+// leaves it to Go, as is GOGC. It returns the limit in force, 0 for none.
+func sizeMemory(share float64, log zerolog.Logger) int64 {
+	if share > 0 {
+		provider := memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)
+		if _, err := memlimit.Set(memlimit.WithRatio(share), memlimit.WithProvider(provider)); err != nil {
+			log.Warn().Err(err).Msg("could not read the container's or the machine's memory: Go's memory limit left unset")
+		}
 	}
+	limit := debug.SetMemoryLimit(-1)
 	if limit == math.MaxInt64 {
 		return 0
 	}
