@@ -148,15 +148,7 @@ type access struct {
 func (a *access) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.hasPassword:
-		if a.throttle.refuse(w, r) {
-			return
-		}
-		if !a.authorized(r) {
-			if _, _, tried := r.BasicAuth(); tried {
-				a.throttle.fail(r) // a request without credentials is a browser asking, not a guess
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin", charset="UTF-8"`)
-			http.Error(w, "admin: credentials required (HTTP Basic, user "+User+", password ADMIN_PASSWORD)", http.StatusUnauthorized)
+		if !a.passwordAccepted(w, r) {
 			return
 		}
 	case !a.allowRemote && !loopbackClient(r.RemoteAddr):
@@ -169,6 +161,33 @@ func (a *access) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.next.ServeHTTP(w, r)
+}
+
+// passwordAccepted checks r's Basic credentials within its address's
+// failed-login allowance, answering 401 or 429 itself when it refuses.
+func (a *access) passwordAccepted(w http.ResponseWriter, r *http.Request) bool {
+	if _, _, tried := r.BasicAuth(); !tried {
+		askForCredentials(w) // a browser asking, not a guess: nothing spent
+		return false
+	}
+	refused := false
+	ok := a.throttle.admit(w, r, func() bool {
+		if a.authorized(r) {
+			return true
+		}
+		refused = true
+		return false
+	})
+	if refused {
+		a.throttle.failedLogin(r)
+		askForCredentials(w)
+	}
+	return ok
+}
+
+func askForCredentials(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="assignd admin", charset="UTF-8"`)
+	http.Error(w, "admin: credentials required (HTTP Basic, user "+User+", password ADMIN_PASSWORD)", http.StatusUnauthorized)
 }
 
 // hostAllowed guards the password-less listener against DNS rebinding: a

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,14 +31,14 @@ const throttledAddresses = 10_000
 // loginThrottle counts failed logins per client address and refuses an
 // address that used up its allowance, before its credentials are checked.
 type loginThrottle struct {
-	limiters *lru.Cache[string, *rate.Limiter]
+	limiters *lru.Cache[string, *allowance]
 	log      zerolog.Logger // sampled: a brute force does not write a line per attempt
 	failed   atomic.Uint64
 	refused  atomic.Uint64
 }
 
 func newLoginThrottle(log zerolog.Logger) (*loginThrottle, error) {
-	c, err := lru.New[string, *rate.Limiter](throttledAddresses)
+	c, err := lru.New[string, *allowance](throttledAddresses)
 	if err != nil {
 		return nil, fmt.Errorf("admin: login throttle: %w", err)
 	}
@@ -54,40 +55,58 @@ func clientAddress(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// refuse answers 429 when r's address has no failed login left, saying when
-// to try again, and reports whether it did.
-func (t *loginThrottle) refuse(w http.ResponseWriter, r *http.Request) bool {
-	lim, ok := t.limiters.Get(clientAddress(r))
-	if !ok {
-		return false
-	}
-	tokens := lim.Tokens()
-	if tokens >= 1 {
-		return false
-	}
-	wait := time.Duration(math.Ceil((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	t.refused.Add(1)
-	t.log.Warn().Str("remote", clientAddress(r)).Uint64("failed_logins_total", t.failed.Load()).Uint64("throttled_total", t.refused.Load()).
-		Msg("admin: too many failed logins from this address; refused without checking credentials (log sampled)")
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	http.Error(w, fmt.Sprintf("admin: too many failed logins from %s; try again in %d s", clientAddress(r), secs), http.StatusTooManyRequests)
-	return true
+// allowance is one address's failed logins. Its lock is held from the
+// check of the allowance to the spending of it, so that guesses sent at once
+// cannot all pass a check none of them has spent yet.
+type allowance struct {
+	mu  sync.Mutex
+	lim *rate.Limiter
 }
 
-// fail records a failed login from r's address.
-func (t *loginThrottle) fail(r *http.Request) {
+// admit runs check (the credentials) within r's address's allowance: a
+// failure spends one, a success nothing. Out of allowance, check is not
+// run and admit answers 429 saying when to try again. It reports whether
+// check ran and held.
+func (t *loginThrottle) admit(w http.ResponseWriter, r *http.Request, check func() bool) bool {
 	addr := clientAddress(r)
-	lim, ok := t.limiters.Get(addr)
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(FailedLoginEvery), FailedLoginBurst)
-		if prev, found, _ := t.limiters.PeekOrAdd(addr, lim); found {
-			lim = prev
+	a := t.allowance(addr)
+	a.mu.Lock()
+	tokens := a.lim.Tokens()
+	if tokens >= 1 {
+		ok := check()
+		if !ok {
+			a.lim.Allow()
 		}
+		a.mu.Unlock()
+		return ok
 	}
-	lim.Allow()
+	a.mu.Unlock()
+	wait := time.Duration((1 - tokens) / float64(a.lim.Limit()) * float64(time.Second))
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	t.refused.Add(1)
+	t.log.Warn().Str("remote", addr).Uint64("failed_logins_total", t.failed.Load()).Uint64("throttled_total", t.refused.Load()).
+		Msg("admin: too many failed logins from this address; refused without checking credentials (log sampled)")
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	http.Error(w, fmt.Sprintf("admin: too many failed logins from %s; try again in %d s", addr, secs), http.StatusTooManyRequests)
+	return false
+}
+
+// allowance is addr's, made on first use.
+func (t *loginThrottle) allowance(addr string) *allowance {
+	if a, ok := t.limiters.Get(addr); ok {
+		return a
+	}
+	a := &allowance{lim: rate.NewLimiter(rate.Every(FailedLoginEvery), FailedLoginBurst)}
+	if prev, found, _ := t.limiters.PeekOrAdd(addr, a); found {
+		return prev
+	}
+	return a
+}
+
+// failedLogin logs a failed login from r's address (admit spent its allowance).
+func (t *loginThrottle) failedLogin(r *http.Request) {
 	t.failed.Add(1)
 	// Not the user name tried: people type passwords there.
-	t.log.Warn().Str("remote", addr).Str("path", r.URL.Path).Uint64("failed_logins_total", t.failed.Load()).
+	t.log.Warn().Str("remote", clientAddress(r)).Str("path", r.URL.Path).Uint64("failed_logins_total", t.failed.Load()).
 		Msg("admin: failed login (log sampled)")
 }

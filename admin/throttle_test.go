@@ -116,3 +116,64 @@ func TestFailedLoginsThrottledPerAddress(t *testing.T) {
 		t.Errorf("a tried password was logged:\n%s", logs.String())
 	}
 }
+
+// Guesses sent at once from one address get no more credential checks
+// (401s) than the allowance: the allowance is spent before the check, not
+// after it, so they cannot all pass a check none of them has spent yet. A
+// good password gives its share back.
+func TestSimultaneousGuessesShareOneAllowance(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h, err := admin.New(ctx, admin.Options{Password: password, Logger: zerolog.Nop(), Ready: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ready")
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://127.0.0.1:" + serve(t, "127.0.0.1:0", h) + admin.ReadyPath
+
+	colleague := from("127.0.0.6")
+	for range 3 * admin.FailedLoginBurst {
+		if r := fetch(t, colleague, url, basic(admin.User, password)); r.status != http.StatusOK {
+			t.Fatalf("the right password, repeated: %d, want 200 (a good login spends nothing)", r.status)
+		}
+	}
+
+	guesser := from("127.0.0.5")
+	const guesses = 64
+	statuses := make(chan int, guesses)
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range guesses {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.SetBasicAuth(admin.User, "guess-"+strconv.Itoa(i))
+			resp, err := guesser.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	start.Done()
+	done.Wait()
+	close(statuses)
+	checked := 0
+	for s := range statuses {
+		switch s {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a guess got %d, want 401 or 429", s)
+		}
+	}
+	if checked > admin.FailedLoginBurst {
+		t.Errorf("%d of %d simultaneous guesses had their credentials checked, want at most %d", checked, guesses, admin.FailedLoginBurst)
+	}
+}
