@@ -17,8 +17,11 @@ import (
 	"github.com/assignd/assignd/policy"
 )
 
-// A run of 404s leaves no goroutine behind: twilio-go never closes error
-// bodies (issue 15 #5). Not parallel: it counts the process's goroutines.
+// A run of 404s leaves no goroutine behind (issue 15 #5). What this holds is
+// the per-call deadline being a context, not http.Client.Timeout, whose
+// goroutine waits for a Close twilio-go never makes on an error body;
+// TestErrorAnswersKeepTheirConnection holds the body wrapper. Not parallel:
+// it counts the process's goroutines.
 func TestErrorAnswersHoldNoGoroutines(t *testing.T) {
 	env := emulatortest.New(t, emulator.Options{AccountSid: testAccount, AuthToken: testToken})
 	r := env.One(t)
