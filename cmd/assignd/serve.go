@@ -170,7 +170,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       15 * time.Second,
+		IdleTimeout:       publicIdleTimeout,
 		MaxHeaderBytes:    32 << 10,
 	}
 	log.Info().Str("mode", cfg.Mode.String()).Str("mode_reason", cfg.ModeReason).Str("addr", ln.Addr().String()).Str("callback", cfg.CallbackPath).
@@ -212,6 +212,11 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	log.Info().Msg("stopped")
 	return nil
 }
+
+// publicIdleTimeout closes a kept-alive public connection nobody uses:
+// idle connections are what a flood holds, and Twilio reuses one only for
+// callbacks close together.
+const publicIdleTimeout = 15 * time.Second
 
 func publicURLForLog(cfg config.Config) string {
 	if cfg.Public != nil {

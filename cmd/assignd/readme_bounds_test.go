@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assignd/assignd/admin"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/policy/rules"
+)
+
+// The README states the bounds the public and admin listeners enforce;
+// each statement is built here from the constant the code uses, so a
+// changed bound fails until the README says the same.
+func TestREADMEStatesTheBounds(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(data)), " ") // line breaks fall anywhere
+	for _, want := range []string{
+		fmt.Sprintf("over %d parameters, a repeated name, a name over %d bytes or a value over %d KiB",
+			handlers.MaxFormParams, handlers.MaxParamName, handlers.MaxParamValue>>10),
+		fmt.Sprintf("Idle connections close after %s.", seconds(publicIdleTimeout)),
+		fmt.Sprintf("after %d wrong passwords, one more per %s", admin.FailedLoginBurst, seconds(admin.FailedLoginEvery)),
+		fmt.Sprintf("%d replays run at once", inspect.MaxReplays),
+		fmt.Sprintf("(at most %d KiB, else **413**)", inspect.MaxReplayPolicy>>10),
+		fmt.Sprintf("Above the default `cost_limit` (%d)", rules.DefaultCostLimit),
+		fmt.Sprintf("may hold at most %d list and map elements", rules.DefaultCostLimit),
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+}
+
+// seconds writes d as the README does: "15 s".
+func seconds(d time.Duration) string { return fmt.Sprintf("%g s", d.Seconds()) }
