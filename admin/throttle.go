@@ -32,7 +32,10 @@ const throttledAddresses = 10_000
 // address that used up its allowance, before its credentials are checked.
 type loginThrottle struct {
 	limiters *lru.Cache[string, *allowance]
-	log      zerolog.Logger // sampled: a brute force does not write a line per attempt
+	// Sampled, each on its own: a brute force writes neither a line per
+	// attempt nor only failed-login lines, hiding that it is throttled.
+	failedLog    zerolog.Logger
+	throttledLog zerolog.Logger
 	failed   atomic.Uint64
 	refused  atomic.Uint64
 }
@@ -42,8 +45,8 @@ func newLoginThrottle(log zerolog.Logger) (*loginThrottle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: login throttle: %w", err)
 	}
-	sampled := log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
-	return &loginThrottle{limiters: c, log: sampled}, nil
+	sampled := func() zerolog.Logger { return log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}) }
+	return &loginThrottle{limiters: c, failedLog: sampled(), throttledLog: sampled()}, nil
 }
 
 // clientAddress is the TCP peer's IP, the key of its allowance: a header
@@ -84,7 +87,7 @@ func (t *loginThrottle) admit(w http.ResponseWriter, r *http.Request, check func
 	wait := time.Duration((1 - tokens) / float64(a.lim.Limit()) * float64(time.Second))
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	t.refused.Add(1)
-	t.log.Warn().Str("remote", addr).Uint64("failed_logins_total", t.failed.Load()).Uint64("throttled_total", t.refused.Load()).
+	t.throttledLog.Warn().Str("remote", addr).Uint64("failed_logins_total", t.failed.Load()).Uint64("throttled_total", t.refused.Load()).
 		Msg("admin: too many failed logins from this address; refused without checking credentials (log sampled)")
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	http.Error(w, fmt.Sprintf("admin: too many failed logins from %s; try again in %d s", addr, secs), http.StatusTooManyRequests)
@@ -107,6 +110,6 @@ func (t *loginThrottle) allowance(addr string) *allowance {
 func (t *loginThrottle) failedLogin(r *http.Request) {
 	t.failed.Add(1)
 	// Not the user name tried: people type passwords there.
-	t.log.Warn().Str("remote", clientAddress(r)).Str("path", r.URL.Path).Uint64("failed_logins_total", t.failed.Load()).
+	t.failedLog.Warn().Str("remote", clientAddress(r)).Str("path", r.URL.Path).Uint64("failed_logins_total", t.failed.Load()).
 		Msg("admin: failed login (log sampled)")
 }

@@ -109,7 +109,8 @@ func TestFailedLoginsThrottledPerAddress(t *testing.T) {
 	}
 
 	lines := strings.Count(logs.String(), "\n")
-	if !strings.Contains(logs.String(), `"remote":"127.0.0.2"`) || !strings.Contains(logs.String(), "failed login") || lines > 20 {
+	if !strings.Contains(logs.String(), `"remote":"127.0.0.2"`) || !strings.Contains(logs.String(), "failed login") ||
+		!strings.Contains(logs.String(), "too many failed logins") || lines > 20 {
 		t.Errorf("%d log lines for %d failed logins, want some, sampled:\n%s", lines, admin.FailedLoginBurst+attempts, logs.String())
 	}
 	if strings.Contains(logs.String(), "guess-") {
