@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,14 +83,14 @@ func TestReplayUploadTooLarge(t *testing.T) {
 	id := recordItems(t, h)
 	huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
 	api, page := h.Admin+"/api/decisions/"+itoa(id)+"/replay", h.Admin+"/decisions/"+itoa(id)+"/replay"
-	if s, body := post(t, api, "application/yaml", strings.NewReader(huge)); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than 256 KiB") {
+	if s, body := post(t, api, "application/yaml", strings.NewReader(huge)); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, `larger than `+strconv.Itoa(inspect.MaxReplayPolicy>>10)+` KiB`) {
 		t.Errorf("body of %d bytes: %d %s", len(huge), s, body)
 	}
 	ct, mp := multipartPolicy(t, "huge.yaml", huge)
-	if s, body := post(t, page, ct, mp); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than 256 KiB") {
+	if s, body := post(t, page, ct, mp); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, `larger than `+strconv.Itoa(inspect.MaxReplayPolicy>>10)+` KiB`) {
 		t.Errorf("upload of %d bytes: %d %.300s", len(huge), s, body)
 	}
-	if s, body := postForm(t, api, url.Values{"policy": {huge}}, nil); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than 256 KiB") {
+	if s, body := postForm(t, api, url.Values{"policy": {huge}}, nil); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, `larger than `+strconv.Itoa(inspect.MaxReplayPolicy>>10)+` KiB`) {
 		t.Errorf("pasted rules of %d bytes: %d %s", len(huge), s, body)
 	}
 }

@@ -202,8 +202,10 @@ func (in *inspector) detail(w http.ResponseWriter, r *http.Request) {
 	in.render(w, http.StatusOK, "detail.html", in.detailData(r, e))
 }
 
-// MaxReplayPolicy bounds a rules file sent for replay.
-const MaxReplayPolicy = 256 << 10
+// MaxReplayPolicy bounds a rules file sent for replay: about ten times the
+// example policy, and small enough that compiling one (which the decision
+// deadline does not cover) stays well under a second.
+const MaxReplayPolicy = 64 << 10
 
 // errTooLarge is a rules file over MaxReplayPolicy: 413.
 var errTooLarge = fmt.Errorf("the rules are larger than %d KiB", MaxReplayPolicy>>10)

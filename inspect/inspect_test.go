@@ -286,11 +286,11 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 				t.Errorf("replay with bad rules: %d %s", s, body)
 			}
 			huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
-			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(huge)); s != 413 || !strings.Contains(body, "256 KiB") {
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(huge)); s != 413 || !strings.Contains(body, strconv.Itoa(inspect.MaxReplayPolicy>>10)+" KiB") {
 				t.Errorf("replay with %d bytes of rules: %d %s", len(huge), s, body)
 			}
 			ct, mp = multipartPolicy(t, "huge.yaml", huge)
-			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 413 || !strings.Contains(body, "256 KiB") {
+			if s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", ct, mp); s != 413 || !strings.Contains(body, strconv.Itoa(inspect.MaxReplayPolicy>>10)+" KiB") {
 				t.Errorf("replay with a %d-byte upload: %d %.200s", len(huge), s, body)
 			}
 
