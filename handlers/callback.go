@@ -20,7 +20,7 @@ import (
 
 // Decider is what the callback needs of a policy: a decision that is always
 // usable. policy.Guard implements it: on error it returns the fallback, and
-// a decision carries its own policy's fallback in OnError, used when the
+// a decision carries its own policy's fallback in Decision.Fallback, used when the
 // decision cannot be carried out; Fallback is for a request no policy saw.
 type Decider interface {
 	Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error)
@@ -185,10 +185,10 @@ func (h *callback) carryOut(ctx context.Context, o *outcome, res *policy.Reserva
 }
 
 // fallbackFor is the fallback of the policy that made d (see
-// policy.Decision.OnError), else the one in force.
+// policy.Decision.Fallback), else the one in force.
 func (h *callback) fallbackFor(d policy.Decision) policy.Decision {
-	if d.OnError != nil {
-		return *d.OnError
+	if d.Fallback != nil {
+		return *d.Fallback
 	}
 	return h.decider.Fallback()
 }

@@ -118,7 +118,7 @@ func TestDecisionCarriesItsPolicysFallback(t *testing.T) {
 	}
 	armed = true
 	d, err := g.Decide(context.Background(), &policy.Reservation{})
-	if err != nil || d.Rule != "A" || d.OnError == nil || d.OnError.Rule != "A-fallback" {
+	if err != nil || d.Rule != "A" || d.Fallback == nil || d.Fallback.Rule != "A-fallback" {
 		t.Fatalf("got %+v %v, want A's decision carrying A-fallback", d, err)
 	}
 	if g.Fallback().Rule != "B-fallback" {

@@ -51,12 +51,12 @@ type Decision struct {
 	// `to: =worker.contact_uri`: they are customer data, which the
 	// decision log's summary mode redacts. Shared: read it, never modify it.
 	Computed []string
-	// OnError is set by Guard.Decide: the fallback of the very policy that
+	// Fallback is set by Guard.Decide: the fallback of the very policy that
 	// made this decision, to answer instead when the decision cannot be
 	// carried out (an async one not stored in time). Taking it from the
 	// same policy keeps a reload between the two from mixing policies.
 	// Shared: read it, never modify it.
-	OnError *Decision
+	Fallback *Decision
 }
 
 // Later names the decision without an instruction: answer {} and leave the
@@ -173,7 +173,7 @@ type PanicError struct {
 func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
 
 // Decide asks the policy. On success it returns the policy's decision, with
-// that policy's fallback in OnError, and a nil error. On any failure (error,
+// that policy's fallback in Decision.Fallback, and a nil error. On any failure (error,
 // invalid decision, panic, deadline) it returns the fallback decision and an
 // error saying why, so the caller can answer at once and log the cause.
 func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
@@ -233,6 +233,6 @@ func (g *Guard) check(ctx context.Context, v *view, d Decision, err error) (Deci
 	if err := d.Validate(); err != nil {
 		return v.fallback, fmt.Errorf("decide: rule %q: %w", d.Rule, err)
 	}
-	d.OnError = &v.fallback
+	d.Fallback = &v.fallback
 	return d, nil
 }
