@@ -159,8 +159,8 @@ type jobMetadata struct {
 	Snoozes  int            `json:"snoozes"`
 }
 
-// run is one attempt at a job.
-type run struct {
+// applyAttempt is one attempt at applying a job's decision.
+type applyAttempt struct {
 	w        *applyWorker
 	job      *river.Job[ApplyArgs]
 	log      zerolog.Logger
@@ -175,7 +175,7 @@ type run struct {
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error {
 	a := job.Args
 	// Ctx: with tracing on, these lines carry the job's trace_id.
-	r := &run{w: w, job: job, log: w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
+	r := &applyAttempt{w: w, job: job, log: w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
 		Str("rule", a.Rule).Int("attempt", job.Attempt).Logger()}
 	if len(job.Metadata) > 0 {
 		if err := json.Unmarshal(job.Metadata, &r.md); err != nil {
@@ -212,7 +212,7 @@ const verifyTimeout = 5 * time.Second
 
 // instruction is the instruction this attempt applies: the decision's, or
 // on_error's once the decision's was refused.
-func (r *run) instruction() (policy.Instruction, error) {
+func (r *applyAttempt) instruction() (policy.Instruction, error) {
 	raw, what := r.job.Args.Instruction, "instruction"
 	if r.fallback {
 		raw, what = r.job.Args.Fallback, "on_error instruction"
@@ -235,7 +235,7 @@ func (r *run) instruction() (policy.Instruction, error) {
 // ambiguousBefore reports whether an earlier attempt may have applied
 // something this one cannot see: its last update was ambiguous, or an
 // attempt left no record at all (its process died mid-call).
-func (r *run) ambiguousBefore() bool {
+func (r *applyAttempt) ambiguousBefore() bool {
 	recorded := map[int]bool{}
 	var last *RESTAttempt
 	for i := range r.md.Attempts {
@@ -254,7 +254,7 @@ func (r *run) ambiguousBefore() bool {
 }
 
 // record appends one REST request to the job's metadata.
-func (r *run) record(ctx context.Context, request string, res Result, status string) {
+func (r *applyAttempt) record(ctx context.Context, request string, res Result, status string) {
 	r.w.metrics.restCall(res.Class)
 	at := RESTAttempt{At: r.w.now().Add(-res.Duration).UTC(), Attempt: r.job.Attempt, Request: request, Status: res.Status,
 		Class: res.Class.String(), DurationMs: float64(res.Duration.Microseconds()) / 1000, Code: res.Code,
@@ -271,7 +271,7 @@ func (r *run) record(ctx context.Context, request string, res Result, status str
 	}
 }
 
-func (r *run) update(ctx context.Context, ins policy.Instruction) error {
+func (r *applyAttempt) update(ctx context.Context, ins policy.Instruction) error {
 	if err := r.fenced(); err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (r *run) update(ctx context.Context, ins policy.Instruction) error {
 // The error is River's to retry; nothing is recorded, so the next attempt
 // (here or on the instance that took the job) finds this one unrecorded and
 // verifies before updating.
-func (r *run) fenced() error {
+func (r *applyAttempt) fenced() error {
 	if r.w.fence == nil {
 		return nil
 	}
@@ -301,7 +301,7 @@ func (r *run) fenced() error {
 }
 
 // verify GETs the reservation (under gctx) and acts on what it shows.
-func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
+func (r *applyAttempt) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
 	if err := r.fenced(); err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer A
 
 // act does what the outcome table says for (effect, answer, seen). cause is
 // the update's result that led here, when there was one.
-func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answer, seen Seen, cause Result) error {
+func (r *applyAttempt) act(ctx, gctx context.Context, ins policy.Instruction, answer Answer, seen Seen, cause Result) error {
 	row, ok := lookup(r.effect, answer, seen)
 	if !ok { // the table test makes this unreachable; fail safe, never resend
 		err := fmt.Errorf("no outcome table row for %s / %s / %s", r.effect, answer, seen)
@@ -401,7 +401,7 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 var errExpired = errors.New("reservation deadline passed")
 
 // finish records the job's final outcome on its row, in the log and in metrics.
-func (r *run) finish(ctx context.Context, out Output, err error) error {
+func (r *applyAttempt) finish(ctx context.Context, out Output, err error) error {
 	job := r.job
 	out.Attempt = job.Attempt
 	if out.Refusal == nil {

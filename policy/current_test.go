@@ -40,7 +40,7 @@ func (r reloading) Decide(context.Context, *policy.Reservation) (policy.Decision
 	return policy.Decision{Instruction: policy.Accept{}, Rule: r.name}, nil
 }
 
-// blocking is not a Prompter: Guard must run it in its own goroutine.
+// blocking is not a ReturnsPromptly: Guard must run it in its own goroutine.
 func blocking(name string) policy.Policy {
 	return policy.Func(func(ctx context.Context, _ *policy.Reservation) (policy.Decision, error) {
 		<-ctx.Done()

@@ -27,11 +27,11 @@ type Fallbacker interface {
 	Fallback() Decision
 }
 
-// Prompter is implemented by policies that return promptly once their
+// ReturnsPromptly is implemented by policies that return promptly once their
 // context is done and never block otherwise. Guard runs such a policy in the
 // caller's goroutine; any other policy runs in a goroutine of its own, so the
 // deadline holds whatever it does.
-type Prompter interface {
+type ReturnsPromptly interface {
 	Prompt() bool
 }
 
@@ -143,7 +143,7 @@ func NewGuard(p Policy, deadline time.Duration) (*Guard, error) {
 }
 
 // WithFallback gives p the fallback fb (a Fallbacker, for NewGuard), keeping
-// p's promise of promptness (Prompter).
+// p's promise of promptness (ReturnsPromptly).
 func WithFallback(p Policy, fb Decision) Policy { return withFallback{p, fb} }
 
 type withFallback struct {
@@ -154,7 +154,7 @@ type withFallback struct {
 func (w withFallback) Fallback() Decision { return w.fb }
 
 func (w withFallback) Prompt() bool {
-	pr, ok := w.Policy.(Prompter)
+	pr, ok := w.Policy.(ReturnsPromptly)
 	return ok && pr.Prompt()
 }
 
