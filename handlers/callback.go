@@ -20,8 +20,9 @@ import (
 
 // Decider is what the callback needs of a policy: a decision that is always
 // usable. policy.Guard implements it: on error it returns the fallback, and
-// a decision carries its own policy's fallback in Decision.Fallback, used when the
-// decision cannot be carried out; Fallback is for a request no policy saw.
+// a decision carries its own policy's fallback in Decision.Fallback, used
+// when the decision cannot be carried out; Fallback() is for a request no
+// policy saw.
 type Decider interface {
 	Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error)
 	Fallback() policy.Decision
