@@ -176,7 +176,7 @@ func TestUpdateRequestsConformToTwilioSpec(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: body %q: %v", name, cr.body, err)
 		}
-		want, _ := policy.UpdateParams(ins)
+		want, _ := policy.ReservationUpdateForm(ins)
 		for k, v := range want {
 			if !slices.Equal(sent[k], v) {
 				t.Errorf("%s: sent %s=%q, want %q", name, k, sent[k], v)

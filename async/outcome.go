@@ -113,22 +113,22 @@ func seenOf(e Effect, status string, res Result) Seen {
 type Next string
 
 const (
-	NextFinish  Next = "finish"             // record the outcome; no more calls
-	NextUpdate  Next = "update now"         // send the update (again)
-	NextRetry   Next = "retry with backoff" // River retries, never past the deadline
-	NextSnooze  Next = "wait, growing with each 429, and update again"
-	NextVerify  Next = "GET the reservation"
-	NextOnError Next = "apply on_error over REST"
+	NextFinish   Next = "finish"             // record the outcome; no more calls
+	NextUpdate   Next = "update now"         // send the update (again)
+	NextRetry    Next = "retry with backoff" // River retries, never past the deadline
+	NextSnooze   Next = "wait, growing with each 429, and update again"
+	NextVerify   Next = "GET the reservation"
+	NextFallback Next = "apply on_error over REST"
 )
 
 // Outcomes recorded on the job row, in the log and in metrics.
 const (
-	OutcomeApplied        = "applied"
-	OutcomeOnErrorApplied = "on_error_applied" // our update was refused; on_error applied instead
-	OutcomeRefused        = "refused"          // refused, and no on_error could be applied
-	OutcomeExpired        = "expired"
-	OutcomeCanceled       = "canceled"
-	OutcomeFailed         = "failed"
+	OutcomeApplied         = "applied"
+	OutcomeFallbackApplied = "on_error_applied" // our update was refused; on_error applied instead
+	OutcomeRefused         = "refused"          // refused, and no on_error could be applied
+	OutcomeExpired         = "expired"
+	OutcomeCanceled        = "canceled"
+	OutcomeFailed          = "failed"
 	// OutcomeUnknown: an update whose effect cannot be verified may or may
 	// not have applied, and sending it again could act twice. Logged as an
 	// error and counted: someone should look.
@@ -136,7 +136,7 @@ const (
 )
 
 // Outcomes lists every outcome, for metrics.
-var Outcomes = []string{OutcomeApplied, OutcomeOnErrorApplied, OutcomeRefused, OutcomeExpired, OutcomeCanceled, OutcomeFailed, OutcomeUnknown}
+var Outcomes = []string{OutcomeApplied, OutcomeFallbackApplied, OutcomeRefused, OutcomeExpired, OutcomeCanceled, OutcomeFailed, OutcomeUnknown}
 
 // Row is one line of the outcome table. Empty Effects means any effect.
 type Row struct {
@@ -166,7 +166,7 @@ var outcomeTable = []Row{
 	{nil, []Answer{answerOf(Fatal)}, SeenNone, OutcomeFailed, NextFinish, "credentials or a request Twilio will never take"},
 
 	// After a 400/409/404 on the update.
-	{nil, refusals, SeenPending, "", NextOnError, "still pending: Twilio refused this update and will never take it"},
+	{nil, refusals, SeenPending, "", NextFallback, "still pending: Twilio refused this update and will never take it"},
 	// After an ambiguous attempt, before updating again.
 	{verifiable, []Answer{AnswerEarlier}, SeenPending, "", NextUpdate, "pending proves the earlier attempt did not apply"},
 	{calls, []Answer{AnswerEarlier}, SeenPending, OutcomeUnknown, NextFinish, "a call may have been placed; never place a second one"},

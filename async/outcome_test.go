@@ -195,11 +195,11 @@ func TestOutcomes(t *testing.T) {
 			h.env.Emu.Script(emulator.UpdateTaskReservation, r.ReservationSid, emulator.Fault{Status: 400, Code: 20001, Message: "Invalid parameter DequeueFrom"})
 			row, out := waitFinal(t, h, schedule(t, h, r, policy.Dequeue{From: "+15005550006"}))
 			got := h.env.Get(r.ReservationSid)
-			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
-				out.Refusal.Message != "Invalid parameter DequeueFrom" || out.Instruction != "reject" || !out.OnError {
+			if out.Outcome != OutcomeFallbackApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
+				out.Refusal.Message != "Invalid parameter DequeueFrom" || out.Instruction != "reject" || !out.Fallback {
 				t.Fatalf("out %+v", out)
 			}
-			if got.Status != "rejected" || got.Applied != 1 || got.Params["WorkerActivitySid"][0] != h.onError().ActivitySid {
+			if got.Status != "rejected" || got.Applied != 1 || got.Params["WorkerActivitySid"][0] != h.fallback().ActivitySid {
 				t.Fatalf("emulator %+v", got)
 			}
 			reqs := []string{}
@@ -218,11 +218,11 @@ func TestOutcomes(t *testing.T) {
 			unknown := "WA" + strings.Repeat("e", 32)
 			_, out := waitFinal(t, h, schedule(t, h, r, policy.Reject{ActivitySid: unknown}))
 			got := h.env.Get(r.ReservationSid)
-			if out.Outcome != OutcomeOnErrorApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
+			if out.Outcome != OutcomeFallbackApplied || out.Refusal == nil || out.Refusal.Code != 20001 ||
 				!strings.Contains(out.Refusal.Message, unknown) {
 				t.Fatalf("out %+v", out)
 			}
-			if got.Status != "rejected" || got.Applied != 1 || got.Params.Get("WorkerActivitySid") != h.onError().ActivitySid {
+			if got.Status != "rejected" || got.Applied != 1 || got.Params.Get("WorkerActivitySid") != h.fallback().ActivitySid {
 				t.Fatalf("emulator %+v", got)
 			}
 		})

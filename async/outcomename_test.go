@@ -33,7 +33,7 @@ func TestOutcomeNamesTheInstruction(t *testing.T) {
 	h.env.Emu.Script(emulator.UpdateTaskReservation, refused.ReservationSid, emulator.Fault{Status: 400, Code: 20001, Message: "Invalid parameter DequeueFrom"})
 	_, out = waitFinal(t, h, schedule(t, h, refused, policy.Dequeue{From: "+15005550006"}))
 	stored = outputOf(t, h, refused.ReservationSid)
-	if out.Outcome != OutcomeOnErrorApplied || stored["instruction"] != "reject" || stored["on_error"] != true {
+	if out.Outcome != OutcomeFallbackApplied || stored["instruction"] != "reject" || stored["on_error"] != true {
 		t.Errorf("on_error: stored outcome %v", stored)
 	}
 	if line := finishedLine(t, h, refused.ReservationSid); line["instruction"] != "reject" || line["on_error"] != true {

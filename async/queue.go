@@ -302,10 +302,10 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
-	var onError json.RawMessage
+	var fallback json.RawMessage
 	if q.fallback != nil {
 		if f := q.fallback(); f.Instruction != nil {
-			if onError, err = q.instructionJSON(f.Instruction); err != nil {
+			if fallback, err = q.instructionJSON(f.Instruction); err != nil {
 				return nil, fmt.Errorf("schedule: on_error: %w", err)
 			}
 		}
@@ -316,7 +316,7 @@ func (q *Queue) schedule(ctx context.Context, r *policy.Reservation, d policy.De
 	}
 	args := ApplyArgs{
 		AccountSid: r.AccountSid, WorkspaceSid: r.WorkspaceSid, TaskSid: r.TaskSid, WorkerSid: r.WorkerSid,
-		ReservationSid: r.ReservationSid, Instruction: ins, OnError: onError, Rule: d.Rule,
+		ReservationSid: r.ReservationSid, Instruction: ins, Fallback: fallback, Rule: d.Rule,
 		ReceivedAt: received, Deadline: q.created(r, received).Add(q.timeout),
 	}
 	opts := args.InsertOpts()

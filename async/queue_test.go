@@ -55,9 +55,9 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-// onError is the harness policy's on_error: a reject that moves the worker
+// fallback is the harness policy's on_error: a reject that moves the worker
 // to Offline.
-func (h *harness) onError() policy.Reject { return policy.Reject{ActivitySid: h.env.Offline} }
+func (h *harness) fallback() policy.Reject { return policy.Reject{ActivitySid: h.env.Offline} }
 
 // forEachStore runs f against a queue on SQLite and on PostgreSQL, at once:
 // each has its own emulator, directory and database.
@@ -86,7 +86,7 @@ func newTestHarness(t *testing.T, o Options, timeout time.Duration) *harness {
 	api.timeout = 2 * time.Second
 	o.API, o.Workers, o.ReservationTimeout = api, 10, timeout
 	if o.Fallback == nil {
-		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: h.onError()} }
+		o.Fallback = func() policy.Decision { return policy.Decision{Instruction: h.fallback()} }
 	}
 	o.Logger = zerolog.New(h.logs)
 	ctx := context.Background()

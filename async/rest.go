@@ -143,7 +143,7 @@ type Result struct {
 
 // Update applies ins to the reservation.
 func (a *API) Update(ctx context.Context, workspace, task, reservation string, ins policy.Instruction) Result {
-	params, err := UpdateParams(ins)
+	params, err := TwilioUpdateParams(ins)
 	if err != nil {
 		return Result{Class: Fatal, Err: err}
 	}
@@ -228,11 +228,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// UpdateParams maps an instruction to twilio-go's parameters. Each field is
+// TwilioUpdateParams maps an instruction to twilio-go's parameters. Each field is
 // defined once in package policy, which gives the REST form; twilioParams
 // moves it onto twilio-go's struct.
-func UpdateParams(ins policy.Instruction) (*openapi.UpdateTaskReservationParams, error) {
-	form, err := policy.UpdateParams(ins)
+func TwilioUpdateParams(ins policy.Instruction) (*openapi.UpdateTaskReservationParams, error) {
+	form, err := policy.ReservationUpdateForm(ins)
 	if err != nil {
 		return nil, fmt.Errorf("update parameters: %w", err)
 	}

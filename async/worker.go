@@ -24,9 +24,9 @@ type ApplyArgs struct {
 	WorkerSid      string          `json:"worker_sid"`
 	ReservationSid string          `json:"reservation_sid" river:"unique"`
 	Instruction    json.RawMessage `json:"instruction"` // Twilio's instruction JSON, secrets sealed
-	// OnError is the policy's on_error instruction when the decision was
+	// Fallback is the policy's on_error instruction when the decision was
 	// stored, applied if Twilio refuses Instruction (secrets sealed).
-	OnError    json.RawMessage `json:"on_error,omitempty"`
+	Fallback   json.RawMessage `json:"on_error,omitempty"`
 	Rule       string          `json:"rule"`
 	ReceivedAt time.Time       `json:"received_at"`
 	// Deadline counts from the earliest evidence of the reservation's
@@ -69,13 +69,13 @@ const (
 type Output struct {
 	Outcome           string `json:"outcome"`
 	Instruction       string `json:"instruction,omitempty"` // the instruction the outcome is about: accept, reject, …
-	OnError           bool   `json:"on_error,omitempty"`    // it was the policy's on_error instruction
+	Fallback          bool   `json:"on_error,omitempty"`    // it was the policy's on_error instruction
 	ReservationStatus string `json:"reservation_status,omitempty"`
 	VerifiedByFetch   bool   `json:"verified_by_fetch,omitempty"`
 	Attempt           int    `json:"attempt"`
 	Detail            string `json:"detail,omitempty"`
 	// Refusal is Twilio's refusal of the decision's own update, when the
-	// reservation was still pending after it (see OutcomeOnErrorApplied).
+	// reservation was still pending after it (see OutcomeFallbackApplied).
 	Refusal *RefusalRecord `json:"refusal,omitempty"`
 }
 
@@ -159,14 +159,14 @@ type jobMetadata struct {
 	Snoozes  int            `json:"snoozes"`
 }
 
-// run is one attempt at a job.
-type run struct {
+// applyAttempt is one attempt at applying a job's decision.
+type applyAttempt struct {
 	w        *applyWorker
 	job      *river.Job[ApplyArgs]
 	log      zerolog.Logger
 	md       jobMetadata
 	effect   Effect
-	onError  bool   // applying the on_error instruction
+	fallback bool   // applying the on_error instruction
 	applying string // the name of the instruction this attempt applies, once read
 	verified bool
 	status   string // the last GET's reservation_status
@@ -175,7 +175,7 @@ type run struct {
 func (w *applyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error {
 	a := job.Args
 	// Ctx: with tracing on, these lines carry the job's trace_id.
-	r := &run{w: w, job: job, log: w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
+	r := &applyAttempt{w: w, job: job, log: w.log.With().Ctx(ctx).Str("reservation", a.ReservationSid).Str("task", a.TaskSid).
 		Str("rule", a.Rule).Int("attempt", job.Attempt).Logger()}
 	if len(job.Metadata) > 0 {
 		if err := json.Unmarshal(job.Metadata, &r.md); err != nil {
@@ -183,7 +183,7 @@ func (w *applyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error
 			r.md = jobMetadata{}
 		}
 	}
-	r.onError = r.md.Refusal != nil
+	r.fallback = r.md.Refusal != nil
 	ins, err := r.instruction()
 	if err != nil {
 		return r.finish(ctx, Output{Outcome: OutcomeFailed, Detail: err.Error()}, err)
@@ -212,10 +212,10 @@ const verifyTimeout = 5 * time.Second
 
 // instruction is the instruction this attempt applies: the decision's, or
 // on_error's once the decision's was refused.
-func (r *run) instruction() (policy.Instruction, error) {
+func (r *applyAttempt) instruction() (policy.Instruction, error) {
 	raw, what := r.job.Args.Instruction, "instruction"
-	if r.onError {
-		raw, what = r.job.Args.OnError, "on_error instruction"
+	if r.fallback {
+		raw, what = r.job.Args.Fallback, "on_error instruction"
 	}
 	opened, err := r.w.seal.openInstruction(raw)
 	if err != nil {
@@ -235,7 +235,7 @@ func (r *run) instruction() (policy.Instruction, error) {
 // ambiguousBefore reports whether an earlier attempt may have applied
 // something this one cannot see: its last update was ambiguous, or an
 // attempt left no record at all (its process died mid-call).
-func (r *run) ambiguousBefore() bool {
+func (r *applyAttempt) ambiguousBefore() bool {
 	recorded := map[int]bool{}
 	var last *RESTAttempt
 	for i := range r.md.Attempts {
@@ -254,7 +254,7 @@ func (r *run) ambiguousBefore() bool {
 }
 
 // record appends one REST request to the job's metadata.
-func (r *run) record(ctx context.Context, request string, res Result, status string) {
+func (r *applyAttempt) record(ctx context.Context, request string, res Result, status string) {
 	r.w.metrics.restCall(res.Class)
 	at := RESTAttempt{At: r.w.now().Add(-res.Duration).UTC(), Attempt: r.job.Attempt, Request: request, Status: res.Status,
 		Class: res.Class.String(), DurationMs: float64(res.Duration.Microseconds()) / 1000, Code: res.Code,
@@ -271,14 +271,14 @@ func (r *run) record(ctx context.Context, request string, res Result, status str
 	}
 }
 
-func (r *run) update(ctx context.Context, ins policy.Instruction) error {
+func (r *applyAttempt) update(ctx context.Context, ins policy.Instruction) error {
 	if err := r.fenced(); err != nil {
 		return err
 	}
 	a := r.job.Args
 	res := r.w.api.Update(ctx, a.WorkspaceSid, a.TaskSid, a.ReservationSid, ins)
 	request := "update"
-	if r.onError {
+	if r.fallback {
 		request = "update on_error"
 	}
 	r.record(ctx, request, res, "")
@@ -289,7 +289,7 @@ func (r *run) update(ctx context.Context, ins policy.Instruction) error {
 // The error is River's to retry; nothing is recorded, so the next attempt
 // (here or on the instance that took the job) finds this one unrecorded and
 // verifies before updating.
-func (r *run) fenced() error {
+func (r *applyAttempt) fenced() error {
 	if r.w.fence == nil {
 		return nil
 	}
@@ -301,7 +301,7 @@ func (r *run) fenced() error {
 }
 
 // verify GETs the reservation (under gctx) and acts on what it shows.
-func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
+func (r *applyAttempt) verify(ctx, gctx context.Context, ins policy.Instruction, answer Answer, cause Result) error {
 	if err := r.fenced(); err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func (r *run) verify(ctx, gctx context.Context, ins policy.Instruction, answer A
 
 // act does what the outcome table says for (effect, answer, seen). cause is
 // the update's result that led here, when there was one.
-func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answer, seen Seen, cause Result) error {
+func (r *applyAttempt) act(ctx, gctx context.Context, ins policy.Instruction, answer Answer, seen Seen, cause Result) error {
 	row, ok := lookup(r.effect, answer, seen)
 	if !ok { // the table test makes this unreachable; fail safe, never resend
 		err := fmt.Errorf("no outcome table row for %s / %s / %s", r.effect, answer, seen)
@@ -329,8 +329,8 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 	switch row.Next {
 	case NextFinish:
 		out := Output{Outcome: row.Outcome, Detail: detail, ReservationStatus: r.status, VerifiedByFetch: r.verified}
-		if row.Outcome == OutcomeApplied && r.onError {
-			out.Outcome = OutcomeOnErrorApplied
+		if row.Outcome == OutcomeApplied && r.fallback {
+			out.Outcome = OutcomeFallbackApplied
 		}
 		if row.Outcome == OutcomeApplied && !r.verified {
 			out.Detail = ""
@@ -372,11 +372,11 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 		r.w.metrics.retry("rate_limited")
 		return river.JobSnooze(d)
 
-	case NextOnError:
+	case NextFallback:
 		refusal := &RefusalRecord{Status: cause.Status, Code: cause.Code, Message: cause.Message}
-		if r.onError || len(r.job.Args.OnError) == 0 {
+		if r.fallback || len(r.job.Args.Fallback) == 0 {
 			what := "no on_error instruction was stored"
-			if r.onError {
+			if r.fallback {
 				what = "the on_error instruction was refused too"
 			}
 			err := fmt.Errorf("%s; %s", detail, what)
@@ -384,7 +384,7 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 				VerifiedByFetch: r.verified}, err)
 		}
 		r.log.Warn().Int("code", refusal.Code).Str("message", refusal.Message).Msg("Twilio refused the decision and the reservation is still pending: applying on_error")
-		r.md.Refusal, r.onError, r.verified, r.status = refusal, true, false, ""
+		r.md.Refusal, r.fallback, r.verified, r.status = refusal, true, false, ""
 		if err := river.MetadataSet(ctx, metadataRefusal, refusal); err != nil {
 			r.log.Error().Err(err).Msg("could not record the refusal")
 		}
@@ -401,13 +401,13 @@ func (r *run) act(ctx, gctx context.Context, ins policy.Instruction, answer Answ
 var errExpired = errors.New("reservation deadline passed")
 
 // finish records the job's final outcome on its row, in the log and in metrics.
-func (r *run) finish(ctx context.Context, out Output, err error) error {
+func (r *applyAttempt) finish(ctx context.Context, out Output, err error) error {
 	job := r.job
 	out.Attempt = job.Attempt
 	if out.Refusal == nil {
 		out.Refusal = r.md.Refusal
 	}
-	out.Instruction, out.OnError = r.applying, r.onError
+	out.Instruction, out.Fallback = r.applying, r.fallback
 	if rerr := river.RecordOutput(ctx, out); rerr != nil {
 		r.log.Error().Err(rerr).Msg("could not record job output")
 	}
@@ -424,7 +424,7 @@ func (r *run) finish(ctx context.Context, out Output, err error) error {
 	if out.Refusal != nil {
 		ev = ev.Int("refusal_code", out.Refusal.Code).Str("refusal_message", out.Refusal.Message)
 	}
-	ev.Str("outcome", out.Outcome).Str("instruction", out.Instruction).Bool("on_error", out.OnError).Str("reservation_status", out.ReservationStatus).
+	ev.Str("outcome", out.Outcome).Str("instruction", out.Instruction).Bool("on_error", out.Fallback).Str("reservation_status", out.ReservationStatus).
 		Bool("verified_by_fetch", out.VerifiedByFetch).Str("detail", out.Detail).
 		Dur("since_callback_ms", since).Msg("async decision finished")
 	if err == nil {

@@ -40,7 +40,7 @@ func allInstructions(busy, offline string) []policy.Instruction {
 }
 
 // Each instruction, every field set, carried out two ways: the async
-// worker's REST update (async.UpdateParams through twilio-go, validated
+// worker's REST update (async.TwilioUpdateParams through twilio-go, validated
 // against Twilio's request schema by the harness) and the same instruction
 // as the assignment callback's answer. Both must decide the reservation the
 // same way with the same parameters: the emulator's reading of a callback
@@ -82,9 +82,9 @@ func TestInstructionsRESTAndCallbackAgree(t *testing.T) {
 				}
 				return false
 			})
-			p, err := async.UpdateParams(ins)
+			p, err := async.TwilioUpdateParams(ins)
 			if err != nil {
-				t.Fatalf("UpdateParams(%s): %v", ins.Name(), err)
+				t.Fatalf("TwilioUpdateParams(%s): %v", ins.Name(), err)
 			}
 			if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, sid, p); err != nil {
 				t.Fatalf("REST %s: %v", ins.Name(), err)

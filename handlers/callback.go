@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,8 +20,9 @@ import (
 
 // Decider is what the callback needs of a policy: a decision that is always
 // usable. policy.Guard implements it: on error it returns the fallback, and
-// a decision carries its own policy's fallback in OnError, used when the
-// decision cannot be carried out; Fallback is for a request no policy saw.
+// a decision carries its own policy's fallback in Decision.Fallback, used
+// when the decision cannot be carried out; Fallback() is for a request no
+// policy saw.
 type Decider interface {
 	Decide(ctx context.Context, r *policy.Reservation) (policy.Decision, error)
 	Fallback() policy.Decision
@@ -53,13 +55,11 @@ const (
 var emptyAnswer = []byte("{}")
 
 type callback struct {
+	gate
 	log       zerolog.Logger
-	refusals  *refusalLog
-	verifier  *Verifier
 	decider   Decider
 	scheduler Scheduler // nil: async decisions are refused (fallback)
 	metrics   *Metrics
-	bodyLimit int64
 	logAttrs  bool
 	budget    time.Duration
 	overdue   error // the budget context's cause, for the log
@@ -71,140 +71,125 @@ type callback struct {
 // answer once the decision is made (or stored).
 const answerMargin = 100 * time.Millisecond
 
+// serve settles the callback's outcome, reports it to every sink and
+// answers it.
 func (h *callback) serve(c echo.Context) error {
-	start := time.Now()
-	req := c.Request()
+	o := outcome{req: c.Request()}
+	o.Received = time.Now()
 	ctx, sp := h.startSpan(c)
-	defer sp.end()
+	defer sp.end(&o) // after the answer: the span carries its status
+	h.settle(ctx, &o)
+	o.Latency = time.Since(o.Received)
+	h.report(ctx, &o)
+	return o.answer(c)
+}
 
-	body, err := readBody(req, h.bodyLimit)
-	if err != nil {
-		h.metrics.callback(ResultBadRequest, time.Since(start))
-		sp.result = ResultBadRequest
-		h.refusals.bodyRefused("callback", req, err, h.bodyLimit)
-		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, Err: err})
-		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+// settle runs the callback's steps, which stop at the first refusal: admit
+// the request, parse it, decide, and carry the decision out.
+func (h *callback) settle(ctx context.Context, o *outcome) {
+	form, ok := h.admit(ctx, o)
+	if !ok {
+		return
 	}
-	// Anyone can send this: refused for its shape, it is counted and
-	// (sampled) logged, never recorded, and costs one scan of the body.
-	if err := CheckShape(body); err != nil {
-		h.metrics.callback(ResultMalformed, time.Since(start))
-		sp.result = ResultMalformed
-		h.refusals.shapeRefused("callback", req, err)
-		return c.String(http.StatusBadRequest, err.Error()+"\n")
-	}
-
-	// Nothing in the request is trusted or acted on before its signature
-	// holds. An unparseable body cannot carry a valid signature either.
-	_, vspan := h.childSpan(ctx, SpanSignature)
-	form, checked, err := h.verifier.VerifyForm(req, body)
-	vspan.End()
-	if err != nil {
-		h.metrics.callback(ResultBadSignature, time.Since(start))
-		sp.result = ResultBadSignature
-		h.refusals.signatureRefused("callback", req, checked, err, h.verifier.Hint(req, err))
-		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadSignature, CheckedURL: checked, Err: err, Form: form})
-		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
-	}
-
 	// One budget from receipt, safely inside the 5 s Twilio waits: the
 	// decision and storing an async decision both end by it, so the answer
 	// is never one TaskRouter has stopped waiting for.
-	ctx, cancel := context.WithDeadlineCause(ctx, start.Add(h.budget-answerMargin), h.overdue)
+	ctx, cancel := context.WithDeadlineCause(ctx, o.Received.Add(h.budget-answerMargin), h.overdue)
 	defer cancel()
-
-	res, err := ParseReservation(form, start)
-	var attrErr *AttributeError
-	if err != nil && !errors.As(err, &attrErr) {
-		h.metrics.callback(ResultBadRequest, time.Since(start))
-		sp.result, sp.res = ResultBadRequest, &res
-		h.log.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Str("reservation", res.ReservationSid).Err(err).
-			Msg("callback refused: bad parameters")
-		h.record(CallbackRecord{Received: start, Latency: time.Since(start), Result: ResultBadRequest, CheckedURL: checked, Err: err, Reservation: &res, Form: form})
-		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
+	res, attrErr, ok := h.parse(o, form)
+	if !ok {
+		return
 	}
-
-	var d policy.Decision
-	var why error // set when the answer is a fallback
-	result := ResultOK
 	var explain *policy.Trace
 	if h.recorder != nil {
 		explain = &policy.Trace{}
 		ctx = policy.WithTrace(ctx, explain)
 	}
+	h.decide(ctx, o, res, attrErr)
+	h.carryOut(ctx, o, res)
+	o.Steps = explain.Steps()
+}
+
+// admit reads the body and checks its shape, then its signature: nothing in
+// the request is trusted or acted on before it holds. An unparseable body
+// cannot carry a valid signature either.
+func (h *callback) admit(ctx context.Context, o *outcome) (url.Values, bool) {
+	body, r, err := h.read(o.req)
+	if err != nil {
+		o.refuse(r, err)
+		return nil, false
+	}
+	_, vspan := h.childSpan(ctx, SpanSignature)
+	form, checked, err := h.verifier.VerifyForm(o.req, body)
+	vspan.End()
+	o.CheckedURL = checked
+	if err != nil {
+		o.Form = form // unverified: what the sender claimed
+		o.refuse(refusedSignature, err)
+		return nil, false
+	}
+	return form, true
+}
+
+// parse reads the reservation from the signed form. Attributes that are not
+// objects leave it usable for a fallback: they come back as attrErr.
+func (h *callback) parse(o *outcome, form url.Values) (res *policy.Reservation, attrErr *AttributeError, ok bool) {
+	r, err := ParseReservation(form, o.Received)
+	o.Form, o.Reservation = form, &r
+	if err != nil && !errors.As(err, &attrErr) {
+		o.refuse(refusedParams, err)
+		return nil, nil, false
+	}
+	return &r, attrErr, true
+}
+
+// decide asks the policy, or gives the fallback for a reservation whose
+// attributes it cannot read.
+func (h *callback) decide(ctx context.Context, o *outcome, res *policy.Reservation, attrErr *AttributeError) {
+	o.Result, o.decided = ResultOK, true
 	if attrErr != nil {
 		// Signed by Twilio but the attributes are not objects: deciding on
 		// half the facts would be a guess, so give the configured fallback.
-		d, result, why = h.decider.Fallback(), ResultFallback, fmt.Errorf("malformed attributes: %w", attrErr)
-	} else {
-		t0 := time.Now()
-		dctx, dspan := h.childSpan(ctx, SpanDecide)
-		d, err = h.decider.Decide(dctx, &res)
-		endStep(dspan, err)
-		h.metrics.decided(time.Since(t0))
-		if err != nil {
-			result, why = ResultFallback, fmt.Errorf("policy failed: %w", err)
-		}
+		o.fallBack(h.decider.Fallback(), fmt.Errorf("malformed attributes: %w", attrErr))
+		return
 	}
-
-	answer := emptyAnswer
-	duplicate := false
-	if d.Async {
-		duplicate, err = h.schedule(ctx, &res, d)
-		if err != nil {
-			// Never a silent {}: without a stored job nobody would act.
-			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not store async decision: %w", err)
-		}
+	t0 := time.Now()
+	dctx, dspan := h.childSpan(ctx, SpanDecide)
+	d, err := h.decider.Decide(dctx, res)
+	endStep(dspan, err)
+	o.asked, o.decideTook, o.Decision = true, time.Since(t0), d
+	if err != nil {
+		o.Result, o.Err = ResultFallback, fmt.Errorf("policy failed: %w", err)
 	}
-	if !d.Async && d.Instruction != nil {
-		if answer, err = json.Marshal(d.Instruction); err != nil {
-			d, result, why = h.fallbackFor(d), ResultFallback, fmt.Errorf("could not encode instruction: %w", err)
-			answer, _ = json.Marshal(d.Instruction)
-		}
-	}
-
-	elapsed := time.Since(start)
-	h.metrics.callback(result, elapsed)
-	h.metrics.decision(d)
-	sp.result, sp.res, sp.decision, sp.decided, sp.dup = result, &res, d, true, duplicate
-	line := h.log.Info()
-	if why != nil && h.logAttrs {
-		line = h.log.Warn().Err(why)
-	} else if why != nil {
-		// The error may quote attribute values (a value built from one,
-		// a computed key): without LOG_ATTRIBUTES only its redacted text.
-		line = h.log.Warn().Str(zerolog.ErrorFieldName, policy.RedactError(why))
-	}
-	line = line.Str("result", result).Str("reservation", res.ReservationSid).Str("task", res.TaskSid).Str("worker", res.WorkerSid).
-		Str("rule", d.Rule).Str("instruction", d.InstructionName()).Bool("async", d.Async).Dur("latency_ms", elapsed).
-		Int("task_age", res.TaskAge).Str("queue", res.TaskQueueSid)
-	if duplicate {
-		line = line.Bool("duplicate", true)
-	}
-	if elapsed > h.budget {
-		line = line.Bool("over_budget", true)
-	}
-	if h.logAttrs {
-		line = line.Interface("task_attributes", res.TaskAttributes).Interface("worker_attributes", res.WorkerAttributes)
-	}
-	line.Ctx(ctx).Msg("callback answered")
-	h.record(CallbackRecord{Received: start, Latency: elapsed, Result: result, CheckedURL: checked, Err: why,
-		Reservation: &res, Form: form, Decision: d, Steps: explain.Steps(), Answer: answer, Duplicate: duplicate})
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
-// record hands a callback to the recorder, if any.
-func (h *callback) record(c CallbackRecord) {
-	if h.recorder != nil {
-		h.recorder.Record(c)
+// carryOut stores an async decision, or encodes a sync one as the answer;
+// when either fails, the answer is the fallback of the policy that decided.
+func (h *callback) carryOut(ctx context.Context, o *outcome, res *policy.Reservation) {
+	o.Answer = emptyAnswer
+	if d := o.Decision; d.Async {
+		dup, err := h.schedule(ctx, res, d)
+		o.Duplicate = dup
+		if err != nil {
+			// Never a silent {}: without a stored job nobody would act.
+			o.fallBack(h.fallbackFor(d), fmt.Errorf("could not store async decision: %w", err))
+		}
+	}
+	if d := o.Decision; !d.Async && d.Instruction != nil {
+		answer, err := json.Marshal(d.Instruction)
+		if err != nil {
+			o.fallBack(h.fallbackFor(d), fmt.Errorf("could not encode instruction: %w", err))
+			answer, _ = json.Marshal(o.Decision.Instruction)
+		}
+		o.Answer = answer
 	}
 }
 
 // fallbackFor is the fallback of the policy that made d (see
-// policy.Decision.OnError), else the one in force.
+// policy.Decision.Fallback), else the one in force.
 func (h *callback) fallbackFor(d policy.Decision) policy.Decision {
-	if d.OnError != nil {
-		return *d.OnError
+	if d.Fallback != nil {
+		return *d.Fallback
 	}
 	return h.decider.Fallback()
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -12,38 +13,55 @@ import (
 // outcomes so operators can see whether the policy's accepts stick
 // (accepted) or are lost (timeout, canceled, rescinded).
 type events struct {
-	log       zerolog.Logger
-	refusals  *refusalLog
-	verifier  *Verifier
-	metrics   *Metrics
-	bodyLimit int64
+	gate
+	log     zerolog.Logger
+	metrics *Metrics
 }
 
+// eventOutcome is what happened to one request to /events.
+type eventOutcome struct {
+	req     *http.Request
+	refusal refusal
+	err     error  // why it was refused
+	checked string // the URL its signature was checked against
+	form    url.Values
+}
+
+// serve settles the request's outcome, reports it and answers it.
 func (h *events) serve(c echo.Context) error {
-	req := c.Request()
-	body, err := readBody(req, h.bodyLimit)
-	if err != nil {
-		h.metrics.eventRequest(ResultBadRequest)
-		h.refusals.bodyRefused("event", req, err, h.bodyLimit)
-		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
-	}
-	if err := CheckShape(body); err != nil {
-		h.metrics.eventRequest(ResultMalformed)
-		h.refusals.shapeRefused("event", req, err)
-		return c.String(http.StatusBadRequest, err.Error()+"\n")
-	}
-	form, checked, err := h.verifier.VerifyForm(req, body)
-	if err != nil {
-		h.metrics.eventRequest(ResultBadSignature)
-		h.refusals.signatureRefused("event", req, checked, err, h.verifier.Hint(req, err))
-		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
-	}
-	h.metrics.eventRequest(ResultOK)
-	typ := form.Get("EventType")
-	if strings.HasPrefix(typ, "reservation.") {
-		h.metrics.event(typ)
-		h.log.Info().Str("event", typ).Str("reservation", form.Get("ResourceSid")).
-			Str("task", form.Get("TaskSid")).Str("worker", form.Get("WorkerSid")).Msg("reservation event")
+	o := eventOutcome{req: c.Request()}
+	h.admit(&o)
+	h.report(&o)
+	if o.refusal != notRefused {
+		return o.refusal.answer(c, o.err)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// admit reads the body and checks its shape, then its signature.
+func (h *events) admit(o *eventOutcome) {
+	body, r, err := h.read(o.req)
+	if err != nil {
+		o.refusal, o.err = r, err
+		return
+	}
+	if o.form, o.checked, err = h.verifier.VerifyForm(o.req, body); err != nil {
+		o.refusal, o.err = refusedSignature, err
+	}
+}
+
+// report writes o to the metrics and the log: every request is counted, and
+// a reservation event is counted by type and logged.
+func (h *events) report(o *eventOutcome) {
+	h.metrics.eventRequest(o.refusal.result())
+	if o.refusal != notRefused {
+		h.logRefused("event", o.refusal, o.req, o.err, o.checked)
+		return
+	}
+	typ := o.form.Get("EventType")
+	if strings.HasPrefix(typ, "reservation.") {
+		h.metrics.event(typ)
+		h.log.Info().Str("event", typ).Str("reservation", o.form.Get("ResourceSid")).
+			Str("task", o.form.Get("TaskSid")).Str("worker", o.form.Get("WorkerSid")).Msg("reservation event")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
@@ -42,26 +43,49 @@ func newRefusalLog(log zerolog.Logger, burst int, interval time.Duration) *refus
 	}
 }
 
-// bodyRefused logs a request (what: "callback" or "event") refused because
-// its body was too large or unreadable.
-func (l *refusalLog) bodyRefused(what string, req *http.Request, err error, limit int64) {
-	l.Warn().Str("result", ResultBadRequest).Str("path", req.URL.Path).Err(err).Int64("limit", limit).
-		Msg(what + " refused: body too large or unreadable")
+// refusal says which check refused a request, or none did.
+type refusal int
+
+const (
+	notRefused       refusal = iota
+	refusedBody              // too large or unreadable
+	refusedShape             // not a form TaskRouter would send (CheckShape)
+	refusedSignature         // the signature did not hold
+	refusedParams            // signed, but its parameters cannot be acted on (callback only)
+)
+
+// result is the refusal's result, as counted, logged and recorded.
+func (r refusal) result() string {
+	switch r {
+	case refusedShape:
+		return ResultMalformed
+	case refusedSignature:
+		return ResultBadSignature
+	case notRefused:
+		return ResultOK
+	default:
+		return ResultBadRequest
+	}
 }
 
-// shapeRefused logs a request (what: "callback" or "event") refused because
-// its body is not a form TaskRouter would send (CheckShape).
-func (l *refusalLog) shapeRefused(what string, req *http.Request, err error) {
-	l.Warn().Str("result", ResultMalformed).Str("path", req.URL.Path).Str("remote", req.RemoteAddr).Err(err).
-		Msg(what + " refused: not a TaskRouter form")
+// beforeSignature reports whether anyone could have sent the request: its
+// line goes to the sampled refusal log.
+func (r refusal) beforeSignature() bool {
+	return r == refusedBody || r == refusedShape || r == refusedSignature
 }
 
-// signatureRefused logs a request (what: "callback" or "event") refused
-// because its signature did not hold against checked, the URL it was
-// checked against; hint says what to check (Verifier.Hint).
-func (l *refusalLog) signatureRefused(what string, req *http.Request, checked string, err error, hint string) {
-	l.Warn().Str("result", ResultBadSignature).Str("path", req.URL.Path).Str("checked_url", checked).Str("remote", req.RemoteAddr).
-		Str("hint", hint).Msg(what + " refused: " + err.Error())
+// answer writes the refusal's status and plain-text body; err is why.
+func (r refusal) answer(c echo.Context, err error) error {
+	switch r {
+	case refusedBody:
+		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+	case refusedShape:
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
+	case refusedSignature:
+		return c.String(http.StatusForbidden, "invalid Twilio signature\n")
+	default:
+		return c.String(http.StatusBadRequest, "bad request: "+err.Error()+"\n")
+	}
 }
 
 // Warn returns the event to log one refusal on, or nil when the line is

@@ -117,9 +117,10 @@ func New(o Options) (*Handler, error) {
 	e.Use(recoverer(o.Logger))
 
 	refusals := newRefusalLog(o.Logger, o.RefusalLogBurst, o.RefusalLogInterval)
+	checks := gate{verifier: o.Verifier, bodyLimit: o.BodyLimit, refusals: refusals}
 	cb := &callback{
-		log: o.Logger, refusals: refusals, verifier: o.Verifier, decider: o.Decider, scheduler: o.Scheduler,
-		metrics: o.Metrics, bodyLimit: o.BodyLimit, logAttrs: o.LogAttributes, tracer: o.Tracer,
+		gate: checks, log: o.Logger, decider: o.Decider, scheduler: o.Scheduler,
+		metrics: o.Metrics, logAttrs: o.LogAttributes, tracer: o.Tracer,
 		budget: o.Budget, overdue: fmt.Errorf("callback budget of %s used up", o.Budget),
 		recorder: o.Recorder,
 	}
@@ -129,7 +130,7 @@ func New(o Options) (*Handler, error) {
 	e.POST(base, cb.serve)
 	e.POST(base+"/", cb.serve)
 
-	ev := &events{log: o.Logger, refusals: refusals, verifier: o.Verifier, metrics: o.Metrics, bodyLimit: o.BodyLimit}
+	ev := &events{gate: checks, log: o.Logger, metrics: o.Metrics}
 	e.POST(o.EventsPath, ev.serve)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })

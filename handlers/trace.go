@@ -8,8 +8,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/assignd/assignd/policy"
 )
 
 // Span names: the callback's server span and its children.
@@ -28,16 +26,11 @@ const TracerName = "github.com/assignd/assignd/handlers"
 // callback allocates nothing for tracing. (A value, never written.)
 var noSpan trace.Span = noop.Span{}
 
-// callbackSpan is the server span of one callback. The handler fills in
-// what it learns; end records it as attributes, whichever way it answered.
+// callbackSpan is the server span of one callback; end records the
+// callback's outcome on it as attributes, whichever way it answered.
 type callbackSpan struct {
-	span     trace.Span
-	c        echo.Context
-	result   string
-	res      *policy.Reservation
-	decision policy.Decision // a copy: a pointer would move the handler's to the heap
-	decided  bool
-	dup      bool
+	span trace.Span
+	c    echo.Context
 }
 
 // startSpan returns the span by value: it lives on the handler's stack.
@@ -49,7 +42,7 @@ func (h *callback) startSpan(c echo.Context) (context.Context, callbackSpan) {
 	return ctx, callbackSpan{span: span, c: c}
 }
 
-func (s *callbackSpan) end() {
+func (s *callbackSpan) end(o *outcome) {
 	defer s.span.End()
 	if !s.span.IsRecording() {
 		return
@@ -59,9 +52,9 @@ func (s *callbackSpan) end() {
 		attribute.String("http.request.method", req.Method),
 		attribute.String("url.path", req.URL.Path),
 		attribute.Int("http.response.status_code", s.c.Response().Status),
-		attribute.String("assignd.result", s.result),
+		attribute.String("assignd.result", o.Result),
 	)
-	if r := s.res; r != nil {
+	if r := o.Reservation; r != nil {
 		s.span.SetAttributes(
 			attribute.String("twilio.reservation_sid", r.ReservationSid),
 			attribute.String("twilio.task_sid", r.TaskSid),
@@ -71,20 +64,20 @@ func (s *callbackSpan) end() {
 			attribute.String("twilio.workspace_sid", r.WorkspaceSid),
 		)
 	}
-	if d := s.decision; s.decided {
+	if d := o.Decision; o.decided {
 		s.span.SetAttributes(
 			attribute.String("assignd.rule", d.Rule),
 			attribute.String("assignd.instruction", d.InstructionName()),
 			attribute.Bool("assignd.async", d.Async),
 		)
-		if s.dup {
+		if o.Duplicate {
 			s.span.SetAttributes(attribute.Bool("assignd.duplicate", true))
 		}
 	}
 	// A refused request is the client's error (left unset, as OTel's HTTP
 	// conventions say for 4xx); a fallback is ours.
-	if s.result == ResultFallback {
-		s.span.SetStatus(codes.Error, s.result)
+	if o.Result == ResultFallback {
+		s.span.SetStatus(codes.Error, o.Result)
 	}
 }
 

@@ -15,13 +15,13 @@ type view struct {
 }
 
 // resolve is the one definition of a policy's fallback (its own, when it is a
-// Fallbacker, else def) and of its promptness (see Prompter).
+// Fallbacker, else def) and of its promptness (see ReturnsPromptly).
 func resolve(p Policy, def Decision) *view {
 	v := &view{policy: p, fallback: def}
 	if f, ok := p.(Fallbacker); ok {
 		v.fallback = f.Fallback()
 	}
-	if pr, ok := p.(Prompter); ok {
+	if pr, ok := p.(ReturnsPromptly); ok {
 		v.prompt = pr.Prompt()
 	}
 	return v
@@ -59,5 +59,5 @@ func (c *Current) Decide(ctx context.Context, r *Reservation) (Decision, error) 
 // Fallback is the fallback of the policy in force.
 func (c *Current) Fallback() Decision { return c.view().fallback }
 
-// Prompt forwards the promise of the policy in force (see Prompter).
+// Prompt forwards the promise of the policy in force (see ReturnsPromptly).
 func (c *Current) Prompt() bool { return c.view().prompt }

@@ -40,7 +40,7 @@ func (r reloading) Decide(context.Context, *policy.Reservation) (policy.Decision
 	return policy.Decision{Instruction: policy.Accept{}, Rule: r.name}, nil
 }
 
-// blocking is not a Prompter: Guard must run it in its own goroutine.
+// blocking is not a ReturnsPromptly: Guard must run it in its own goroutine.
 func blocking(name string) policy.Policy {
 	return policy.Func(func(ctx context.Context, _ *policy.Reservation) (policy.Decision, error) {
 		<-ctx.Done()
@@ -118,7 +118,7 @@ func TestDecisionCarriesItsPolicysFallback(t *testing.T) {
 	}
 	armed = true
 	d, err := g.Decide(context.Background(), &policy.Reservation{})
-	if err != nil || d.Rule != "A" || d.OnError == nil || d.OnError.Rule != "A-fallback" {
+	if err != nil || d.Rule != "A" || d.Fallback == nil || d.Fallback.Rule != "A-fallback" {
 		t.Fatalf("got %+v %v, want A's decision carrying A-fallback", d, err)
 	}
 	if g.Fallback().Rule != "B-fallback" {

@@ -20,7 +20,7 @@ import (
 //	          args, redacted in the decision log and the inspector)
 //
 // mustBuildInstructions reads those tags once, at init, into an immutable table from
-// which ParseInstruction, Validate and UpdateParams are derived. Adding a
+// which ParseInstruction, Validate and ReservationUpdateForm are derived. Adding a
 // field means adding one struct field; a missing rest tag or an unknown check
 // stops the program at init, and TestEveryFieldMaps proves each one maps.
 
@@ -309,9 +309,9 @@ func listItems(s string) []string {
 	return out
 }
 
-// UpdateParams is ins as the form parameters of a Reservations update
+// ReservationUpdateForm is ins as the form parameters of a Reservations update
 // (POST /v1/Workspaces/{WS}/Tasks/{WT}/Reservations/{WR}).
-func UpdateParams(ins Instruction) (url.Values, error) {
+func ReservationUpdateForm(ins Instruction) (url.Values, error) {
 	if ins == nil {
 		return nil, fmt.Errorf("no instruction to send")
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestEveryFieldMaps: for every instruction with every field set, the JSON
-// round-trips (JSON → Instruction → JSON), and UpdateParams sends exactly
+// round-trips (JSON → Instruction → JSON), and ReservationUpdateForm sends exactly
 // one REST parameter per field, with the field's value, plus the parameter
 // naming the instruction.
 func TestEveryFieldMaps(t *testing.T) {
@@ -62,9 +62,9 @@ func TestEveryFieldMaps(t *testing.T) {
 		}
 
 		// REST: one parameter per field, carrying the field's value.
-		params, err := policy.UpdateParams(ins)
+		params, err := policy.ReservationUpdateForm(ins)
 		if err != nil {
-			t.Errorf("%s: UpdateParams: %v", name, err)
+			t.Errorf("%s: ReservationUpdateForm: %v", name, err)
 			continue
 		}
 		key, value, _ := policy.RESTIdentity(name)
@@ -95,7 +95,7 @@ func TestEveryFieldMaps(t *testing.T) {
 // TestUnsetFieldsAreNotSent: false and 0 are sent, unset fields are not.
 func TestUnsetFieldsAreNotSent(t *testing.T) {
 	no, zero := false, 0
-	p, err := policy.UpdateParams(policy.Call{From: "+15005550006", URL: "https://x.example/t", Accept: &no, Timeout: &zero})
+	p, err := policy.ReservationUpdateForm(policy.Call{From: "+15005550006", URL: "https://x.example/t", Accept: &no, Timeout: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +103,11 @@ func TestUnsetFieldsAreNotSent(t *testing.T) {
 	if got := p.Encode(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	p, _ = policy.UpdateParams(policy.Dequeue{From: "+15005550006", StatusCallbackEvents: " initiated, ,completed"})
+	p, _ = policy.ReservationUpdateForm(policy.Dequeue{From: "+15005550006", StatusCallbackEvents: " initiated, ,completed"})
 	if got := p["DequeueStatusCallbackEvent"]; !slices.Equal(got, []string{"initiated", "completed"}) {
 		t.Errorf("events %q", got)
 	}
-	if _, err := policy.UpdateParams(nil); err == nil {
+	if _, err := policy.ReservationUpdateForm(nil); err == nil {
 		t.Error("nil instruction mapped")
 	}
 }

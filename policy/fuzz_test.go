@@ -34,9 +34,9 @@ func FuzzInstructionJSON(f *testing.F) {
 		if err != nil {
 			t.Fatalf("marshal %#v: %v", ins, err)
 		}
-		form, err := policy.UpdateParams(ins)
+		form, err := policy.ReservationUpdateForm(ins)
 		if err != nil {
-			t.Fatalf("UpdateParams(%#v): %v", ins, err)
+			t.Fatalf("ReservationUpdateForm(%#v): %v", ins, err)
 		}
 		var set map[string]json.RawMessage
 		_ = json.Unmarshal(out, &set)

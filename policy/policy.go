@@ -27,11 +27,11 @@ type Fallbacker interface {
 	Fallback() Decision
 }
 
-// Prompter is implemented by policies that return promptly once their
+// ReturnsPromptly is implemented by policies that return promptly once their
 // context is done and never block otherwise. Guard runs such a policy in the
 // caller's goroutine; any other policy runs in a goroutine of its own, so the
 // deadline holds whatever it does.
-type Prompter interface {
+type ReturnsPromptly interface {
 	Prompt() bool
 }
 
@@ -51,12 +51,12 @@ type Decision struct {
 	// `to: =worker.contact_uri`: they are customer data, which the
 	// decision log's summary mode redacts. Shared: read it, never modify it.
 	Computed []string
-	// OnError is set by Guard.Decide: the fallback of the very policy that
+	// Fallback is set by Guard.Decide: the fallback of the very policy that
 	// made this decision, to answer instead when the decision cannot be
 	// carried out (an async one not stored in time). Taking it from the
 	// same policy keeps a reload between the two from mixing policies.
 	// Shared: read it, never modify it.
-	OnError *Decision
+	Fallback *Decision
 }
 
 // Later names the decision without an instruction: answer {} and leave the
@@ -143,7 +143,7 @@ func NewGuard(p Policy, deadline time.Duration) (*Guard, error) {
 }
 
 // WithFallback gives p the fallback fb (a Fallbacker, for NewGuard), keeping
-// p's promise of promptness (Prompter).
+// p's promise of promptness (ReturnsPromptly).
 func WithFallback(p Policy, fb Decision) Policy { return withFallback{p, fb} }
 
 type withFallback struct {
@@ -154,7 +154,7 @@ type withFallback struct {
 func (w withFallback) Fallback() Decision { return w.fb }
 
 func (w withFallback) Prompt() bool {
-	pr, ok := w.Policy.(Prompter)
+	pr, ok := w.Policy.(ReturnsPromptly)
 	return ok && pr.Prompt()
 }
 
@@ -173,7 +173,7 @@ type PanicError struct {
 func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
 
 // Decide asks the policy. On success it returns the policy's decision, with
-// that policy's fallback in OnError, and a nil error. On any failure (error,
+// that policy's fallback in Decision.Fallback, and a nil error. On any failure (error,
 // invalid decision, panic, deadline) it returns the fallback decision and an
 // error saying why, so the caller can answer at once and log the cause.
 func (g *Guard) Decide(ctx context.Context, r *Reservation) (Decision, error) {
@@ -233,6 +233,6 @@ func (g *Guard) check(ctx context.Context, v *view, d Decision, err error) (Deci
 	if err := d.Validate(); err != nil {
 		return v.fallback, fmt.Errorf("decide: rule %q: %w", d.Rule, err)
 	}
-	d.OnError = &v.fallback
+	d.Fallback = &v.fallback
 	return d, nil
 }

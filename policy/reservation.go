@@ -1,6 +1,10 @@
 // Package policy holds what a routing decision is made of: the reservation
 // TaskRouter offers, the instructions it understands, and the small interface
 // every policy implements. It knows nothing about HTTP or storage.
+//
+// A policy's fallback is the decision answered when it cannot decide or its
+// decision cannot be carried out; a rules file spells it on_error, and the
+// code says Fallback everywhere (the result label is "fallback" too).
 package policy
 
 import (

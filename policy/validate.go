@@ -55,7 +55,7 @@ func (c *checker) url(field, v string) {
 	}
 }
 
-// oneOf checks one value; an empty list item is skipped, as UpdateParams drops it.
+// oneOf checks one value; an empty list item is skipped, as ReservationUpdateForm drops it.
 func (c *checker) oneOf(field, v string, allowed []string) {
 	if v != "" && !slices.Contains(allowed, v) {
 		c.add(field, "want one of %s, got %q", strings.Join(allowed, ", "), truncate(v, 40))

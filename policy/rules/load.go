@@ -21,7 +21,7 @@ import (
 type file struct {
 	Rules     []ruleSpec     `yaml:"rules"`
 	Default   map[string]any `yaml:"default"`
-	OnError   map[string]any `yaml:"on_error"`
+	Fallback  map[string]any `yaml:"on_error"`
 	CostLimit uint64         `yaml:"cost_limit"`
 }
 
@@ -107,9 +107,9 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 	} else if act, ok := c.action("default", f.Default); ok {
 		p.def = act
 	}
-	if f.OnError == nil {
+	if f.Fallback == nil {
 		c.problem("on_error", "is required: the decision when evaluation fails or is too slow")
-	} else if act, ok := c.action("on_error", f.OnError); ok {
+	} else if act, ok := c.action("on_error", f.Fallback); ok {
 		switch {
 		case act.fixed == nil && !act.later:
 			c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
@@ -118,7 +118,7 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 			if err := d.ValidateFallback(); err != nil {
 				c.problem("on_error", "%v", err)
 			}
-			p.onError = d
+			p.fallback = d
 		}
 	}
 	if len(c.problems) > 0 {

@@ -25,7 +25,7 @@ type Policy struct {
 	source    string
 	rules     []rule
 	def       action
-	onError   policy.Decision
+	fallback  policy.Decision
 	costLimit uint64
 	costNote  string
 	eval      evaluator
@@ -79,7 +79,7 @@ func (p *Policy) HasAsync() bool {
 func (p *Policy) Prompt() bool { return true }
 
 // Fallback returns the file's on_error decision.
-func (p *Policy) Fallback() policy.Decision { return p.onError }
+func (p *Policy) Fallback() policy.Decision { return p.fallback }
 
 // Decide returns the decision of the first rule whose condition holds, or the
 // default decision when none does.

@@ -212,7 +212,7 @@ on_error: {instruction: accept}`))
 
 // A slow policy is cut off at the deadline and the rules file's on_error is
 // answered, whatever the policy is still doing.
-func TestGuardDeadlineGivesOnError(t *testing.T) {
+func TestGuardDeadlineGivesFallback(t *testing.T) {
 	p := mustParse(t, `rules: []
 default: {instruction: accept}
 on_error: {instruction: reject, activity_sid: WA00000000000000000000000000000007}`)
