@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 
+	"github.com/assignd/assignd/internal/sqlitefile"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -158,12 +158,7 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 		return nil, err
 	}
 	path := filepath.Join(o.DataDir, "queue.sqlite")
-	// WAL with synchronous=NORMAL: a committed insert survives the process
-	// being killed (the case that matters here); only an OS crash or power
-	// loss can lose the last transactions.
-	// The path is escaped for the URI: a '#' or '?' in DATA_DIR would
-	// otherwise cut it short (and drop the pragmas), opening another file.
-	dsn := "file:" + uriPath.Replace(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := sqlitefile.DSN(path, "_pragma=foreign_keys(ON)")
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		lock.Close()
@@ -409,9 +404,6 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return q.store.job(ctx, id)
 }
-
-// uriPath escapes what SQLite's URI parser would otherwise read as syntax.
-var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // lockDir takes an exclusive lock on dir, failing at once if another process has it.
 func lockDir(dir string) (*os.File, error) {
