@@ -18,6 +18,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy/examples"
@@ -35,7 +36,7 @@ type Config struct {
 	PublicURL      string                `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
 	TrustProxy     handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
 	PublicHosts    []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
-	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics, /debug/pprof"`
 	MaxConnections int                   `env:"MAX_CONNECTIONS" help:"cap on open connections to PORT; at the cap a new one replaces the oldest idle one (never one with a request in flight). Unset: 4096, lowered to fit the descriptor limit (ulimit -n) less 256 kept for the rest of the process; a value that does not fit is refused"`
 
 	AccountSid         string `env:"TWILIO_ACCOUNT_SID" marks:"production" help:"account for REST calls (async decisions)"`
@@ -115,7 +116,7 @@ func retired() map[string]string {
 // ReservedPaths are served by assignd itself, on the public or the admin
 // listener, so CALLBACK_PATH must not take them.
 func ReservedPaths() []string {
-	return []string{"/events", "/healthz", "/readyz", "/metrics", "/debug/pprof"}
+	return []string{handlers.DefaultEventsPath, handlers.HealthPath, handlers.ReadyPath, admin.MetricsPath, strings.TrimSuffix(admin.PprofPrefix, "/")}
 }
 
 // Error is a configuration error about one variable.
