@@ -60,6 +60,13 @@ type Options struct {
 	Middleware []rivertype.Middleware
 }
 
+// Options' defaults, and ASYNC_WORKERS' and RESERVATION_TIMEOUT's (a config
+// test keeps them equal).
+const (
+	DefaultWorkers            = 50
+	DefaultReservationTimeout = 120 * time.Second // TaskRouter's own default
+)
+
 // Queue stores async decisions and works them off. Which store and River
 // driver are in use is the store's business.
 type Queue struct {
@@ -79,10 +86,10 @@ type Queue struct {
 // worker. Call Start to begin working jobs.
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Workers <= 0 {
-		o.Workers = 50
+		o.Workers = DefaultWorkers
 	}
 	if o.ReservationTimeout <= 0 {
-		o.ReservationTimeout = 120 * time.Second
+		o.ReservationTimeout = DefaultReservationTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now

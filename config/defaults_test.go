@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/admin"
+	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 )
@@ -34,6 +35,12 @@ func TestDefaultsAndRoutesFollowTheirDefinitions(t *testing.T) {
 	}
 	if got := Default("DECISION_LOG_MAX_ROWS"); got != strconv.Itoa(decisionlog.DefaultMaxRows) {
 		t.Errorf("DECISION_LOG_MAX_ROWS default %s, decisionlog.DefaultMaxRows %d", got, decisionlog.DefaultMaxRows)
+	}
+	if got := dur("RESERVATION_TIMEOUT"); got != async.DefaultReservationTimeout {
+		t.Errorf("RESERVATION_TIMEOUT default %s, async.DefaultReservationTimeout %s", got, async.DefaultReservationTimeout)
+	}
+	if got := Default("ASYNC_WORKERS"); got != strconv.Itoa(async.DefaultWorkers) {
+		t.Errorf("ASYNC_WORKERS default %s, async.DefaultWorkers %d", got, async.DefaultWorkers)
 	}
 	if handlers.ReadyPath != admin.ReadyPath {
 		t.Errorf("readiness is %s on the public listener and %s on the admin one", handlers.ReadyPath, admin.ReadyPath)

@@ -124,10 +124,16 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 							MountPath string `yaml:"mountPath"`
 						} `yaml:"volumeMounts"`
 						StartupProbe struct {
-							HTTPGet struct{ Path string } `yaml:"httpGet"`
+							HTTPGet struct {
+								Path string
+								Port int
+							} `yaml:"httpGet"`
 						} `yaml:"startupProbe"`
 						LivenessProbe struct {
-							HTTPGet struct{ Path string } `yaml:"httpGet"`
+							HTTPGet struct {
+								Path string
+								Port int
+							} `yaml:"httpGet"`
 						} `yaml:"livenessProbe"`
 					} `yaml:"containers"`
 					Volumes []struct {
@@ -155,7 +161,8 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != defaults.Port {
 		t.Errorf("service.yaml ports: %+v", c.Ports)
 	}
-	if c.LivenessProbe.HTTPGet.Path != handlers.HealthPath || c.StartupProbe.HTTPGet.Path != handlers.ReadyPath {
+	if c.LivenessProbe.HTTPGet.Path != handlers.HealthPath || c.StartupProbe.HTTPGet.Path != handlers.ReadyPath ||
+		c.LivenessProbe.HTTPGet.Port != defaults.Port || c.StartupProbe.HTTPGet.Port != defaults.Port {
 		t.Errorf("service.yaml probes: %+v %+v", c.LivenessProbe, c.StartupProbe)
 	}
 	// Plain values as written, secrets with well-formed stand-ins: a complete
@@ -212,7 +219,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
+	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "ENV PORT=" + strconv.Itoa(defaults.Port) + " ", "USER nonroot", "VOLUME [\"/data\"]",
 		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
 		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check -strict policy.yaml",
 		"ARG VERSION", `-ldflags="` + dockerLdflags + `"`, "/out/assignd version"} {
