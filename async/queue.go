@@ -60,6 +60,9 @@ type Options struct {
 	Middleware []rivertype.Middleware
 }
 
+// FileName is the SQLite queue's file in DATA_DIR.
+const FileName = "queue.sqlite"
+
 // Options' defaults, and ASYNC_WORKERS' and RESERVATION_TIMEOUT's (a config
 // test keeps them equal).
 const (
@@ -164,7 +167,7 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(o.DataDir, "queue.sqlite")
+	path := filepath.Join(o.DataDir, FileName)
 	dsn := sqlitefile.DSN(path, "_pragma=foreign_keys(ON)")
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

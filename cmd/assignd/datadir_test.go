@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/admin"
+	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
 )
 
@@ -85,7 +86,7 @@ func TestDataDirWithURISyntaxInItsName(t *testing.T) {
 		t.Fatalf("stop: %v\n%s", err, d.logs)
 	}
 
-	for _, name := range []string{decisionlog.FileName, "queue.sqlite"} {
+	for _, name := range []string{decisionlog.FileName, async.FileName} {
 		if _, err := os.Stat(filepath.Join(data, name)); err != nil {
 			t.Errorf("%s is not in DATA_DIR: %v", name, err)
 		}

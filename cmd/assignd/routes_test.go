@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/admin"
+	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 )
 
-// The README names the routes and defaults the code defines: when one of
+// The README names the routes, defaults and files the code defines: when one of
 // them changes, this fails until the README says the new one.
 func TestREADMENamesTheRoutesAndDefaults(t *testing.T) {
 	t.Parallel()
@@ -25,6 +27,7 @@ func TestREADMENamesTheRoutesAndDefaults(t *testing.T) {
 		"`" + handlers.HealthPath + "`", "`" + handlers.ReadyPath + "`", "`" + handlers.DefaultEventsPath + "`",
 		"`" + admin.PprofPrefix + "`", devAdminAddr + admin.MetricsPath, devAdminAddr + admin.QueuePrefix + "/",
 		fmt.Sprintf("body over %d KiB", handlers.DefaultBodyLimit>>10),
+		"`DATA_DIR/" + decisionlog.FileName + "`", "`" + async.FileName + "`",
 	} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README.md does not name %s", want)
