@@ -44,7 +44,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	var stack undoStack
 	defer stack.unwind()
 	clock := &shutdownClock{}
-	rt, err := startRuntime(ctx, cfg, environ, stdout, clock, &stack)
+	rt, err := startInstruments(ctx, cfg, environ, stdout, clock, &stack)
 	if err != nil {
 		return err
 	}
@@ -83,24 +83,24 @@ func (s *undoStack) unwind() {
 	}
 }
 
-// runtime is what every later step logs, traces and counts with.
-type runtime struct {
+// instruments are what every later step logs, traces and counts with.
+type instruments struct {
 	log      zerolog.Logger
 	tracing  *telemetry.Tracing
 	reg      *prometheus.Registry
 	memLimit int64
 }
 
-// startRuntime starts logging (with config's warnings), tracing, the
+// startInstruments starts logging (with config's warnings), tracing, the
 // metrics registry and the memory limit.
-func startRuntime(ctx context.Context, cfg config.Config, environ []string, stdout io.Writer, clock *shutdownClock, stack *undoStack) (runtime, error) {
+func startInstruments(ctx context.Context, cfg config.Config, environ []string, stdout io.Writer, clock *shutdownClock, stack *undoStack) (instruments, error) {
 	log := newLogger(stdout, cfg.Level)
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)
 	}
 	tracing, log, err := setupTracing(ctx, environ, log)
 	if err != nil {
-		return runtime{}, err
+		return instruments{}, err
 	}
 	stack.push(func() {
 		tctx, cancel := clock.until(tracingFlushEnd)
@@ -109,7 +109,7 @@ func startRuntime(ctx context.Context, cfg config.Config, environ []string, stdo
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return runtime{log: log, tracing: tracing, reg: reg, memLimit: sizeMemory(log)}, nil
+	return instruments{log: log, tracing: tracing, reg: reg, memLimit: sizeMemory(log)}, nil
 }
 
 // signingTokens are the tokens callbacks are verified with: the account's
@@ -147,7 +147,7 @@ type stores struct {
 
 // openStores compiles the policy's guard, starts its reloader and opens the
 // queue and the decision log, registering their shutdown stages.
-func openStores(ctx context.Context, cfg config.Config, rt runtime, dev devOptions, clock *shutdownClock, stack *undoStack) (*stores, error) {
+func openStores(ctx context.Context, cfg config.Config, rt instruments, dev devOptions, clock *shutdownClock, stack *undoStack) (*stores, error) {
 	var err error
 	st := &stores{current: policy.NewCurrent(cfg.Policy, cfg.Policy.Fallback())}
 	if st.guard, err = policy.NewGuard(st.current, cfg.DecisionDeadline); err != nil {
@@ -175,7 +175,7 @@ func openStores(ctx context.Context, cfg config.Config, rt runtime, dev devOptio
 
 // openQueue opens the REST API and the async queue and, with REST
 // credentials, starts the queue's workers.
-func (st *stores) openQueue(ctx context.Context, cfg config.Config, rt runtime, dev devOptions, clock *shutdownClock, stack *undoStack) error {
+func (st *stores) openQueue(ctx context.Context, cfg config.Config, rt instruments, dev devOptions, clock *shutdownClock, stack *undoStack) error {
 	api, emu, err := restAPI(ctx, cfg, rt.log, restTransport(rt.tracing), dev)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (st *stores) openQueue(ctx context.Context, cfg config.Config, rt runtime, 
 
 // buildHandlers builds the public handler and starts the admin listener
 // (ADMIN_ADDR) with the operations handlers and the inspector at /admin/.
-func buildHandlers(ctx context.Context, cfg config.Config, rt runtime, st *stores, tokens []string, stack *undoStack) (*handlers.Handler, error) {
+func buildHandlers(ctx context.Context, cfg config.Config, rt instruments, st *stores, tokens []string, stack *undoStack) (*handlers.Handler, error) {
 	inspector, err := inspectorHandler(st.dlog, st.status, st.queue, st.emu, cfg.DecisionDeadline, rt.log, ctx.Done())
 	if err != nil {
 		return nil, err
@@ -251,7 +251,7 @@ type publicServer struct {
 }
 
 // listen takes PORT and logs the start-up line; serving starts in runUntil.
-func listen(cfg config.Config, rt runtime, st *stores, h *handlers.Handler) (*publicServer, error) {
+func listen(cfg config.Config, rt instruments, st *stores, h *handlers.Handler) (*publicServer, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, &config.Error{Var: "PORT", Msg: err.Error()}
@@ -293,7 +293,7 @@ func (p *publicServer) runUntil(ctx context.Context) error {
 // flight, then let REST calls in flight finish; stored decisions not yet
 // started stay in the queue for the next start; then the stack's stages.
 // All within drainBudget (see shutdownClock).
-func shutDown(rt runtime, st *stores, h *handlers.Handler, p *publicServer, clock *shutdownClock) error {
+func shutDown(rt instruments, st *stores, h *handlers.Handler, p *publicServer, clock *shutdownClock) error {
 	st.emu.Quiesce() // an in-process TaskRouter stops calling before we stop listening
 	rt.log.Info().Msg("shutting down: finishing in-flight callbacks")
 	clock.begin()
