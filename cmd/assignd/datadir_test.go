@@ -68,10 +68,12 @@ func TestDataDirWithURISyntaxInItsName(t *testing.T) {
 			Rule string `json:"rule"`
 		} `json:"decisions"`
 	}
-	status, body := adminGet(t, adminURL+"/admin/api/decisions?rule=email-accept-later", "")
-	if err := json.Unmarshal([]byte(body), &list); status != http.StatusOK || err != nil || len(list.Decisions) != 1 {
-		t.Fatalf("inspector's decisions: %d %s", status, body)
-	}
+	var status int
+	var body string
+	waitUntil(t, "the inspector lists the decision", func() bool { // the log commits in batches
+		status, body = adminGet(t, adminURL+"/admin/api/decisions?rule=email-accept-later", "")
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &list) == nil && len(list.Decisions) == 1
+	}, func() string { return fmt.Sprintf("%d %s", status, body) })
 	var detail struct {
 		Jobs []struct {
 			State string `json:"state"`
