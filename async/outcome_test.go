@@ -391,10 +391,10 @@ func TestSQLitePathIsEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	if _, err := os.Stat(filepath.Join(dir, "queue.sqlite")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
 		t.Fatalf("queue file not in DATA_DIR: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "queue.sqlite-wal")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, FileName+"-wal")); err != nil {
 		t.Fatalf("WAL not enabled (pragmas lost?): %v", err)
 	}
 }

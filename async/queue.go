@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 
+	"github.com/assignd/assignd/internal/sqlitefile"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -60,6 +60,16 @@ type Options struct {
 	Middleware []rivertype.Middleware
 }
 
+// FileName is the SQLite queue's file in DATA_DIR.
+const FileName = "queue.sqlite"
+
+// Options' defaults, and ASYNC_WORKERS' and RESERVATION_TIMEOUT's (a config
+// test keeps them equal).
+const (
+	DefaultWorkers            = 50
+	DefaultReservationTimeout = 120 * time.Second // TaskRouter's own default
+)
+
 // Queue stores async decisions and works them off. Which store and River
 // driver are in use is the store's business.
 type Queue struct {
@@ -79,10 +89,10 @@ type Queue struct {
 // worker. Call Start to begin working jobs.
 func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Workers <= 0 {
-		o.Workers = 50
+		o.Workers = DefaultWorkers
 	}
 	if o.ReservationTimeout <= 0 {
-		o.ReservationTimeout = 120 * time.Second
+		o.ReservationTimeout = DefaultReservationTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -157,13 +167,8 @@ func openSQLite(ctx context.Context, o Options, seal *sealer) (*sqliteStore, err
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(o.DataDir, "queue.sqlite")
-	// WAL with synchronous=NORMAL: a committed insert survives the process
-	// being killed (the case that matters here); only an OS crash or power
-	// loss can lose the last transactions.
-	// The path is escaped for the URI: a '#' or '?' in DATA_DIR would
-	// otherwise cut it short (and drop the pragmas), opening another file.
-	dsn := "file:" + uriPath.Replace(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	path := filepath.Join(o.DataDir, FileName)
+	dsn := sqlitefile.DSN(path, "_pragma=foreign_keys(ON)")
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		lock.Close()
@@ -409,9 +414,6 @@ func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
 func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return q.store.job(ctx, id)
 }
-
-// uriPath escapes what SQLite's URI parser would otherwise read as syntax.
-var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // lockDir takes an exclusive lock on dir, failing at once if another process has it.
 func lockDir(dir string) (*os.File, error) {

@@ -10,13 +10,13 @@ import (
 // scores 9 bits, 16 random hex digits 83, `openssl rand -base64 24` 190.
 const MinAdminPasswordEntropy = 80
 
-// checkAdminPassword refuses a password an attacker would guess before
+// adminPasswordStrength refuses a password an attacker would guess before
 // the failed-login throttle (admin) matters.
-func checkAdminPassword(pw string, errs *Errors) {
+func adminPasswordStrength(pw string) Errors {
 	bits := passwordvalidator.GetEntropy(pw)
 	if bits >= MinAdminPasswordEntropy {
-		return
+		return nil
 	}
-	errs.add("ADMIN_PASSWORD", "too easy to guess (about %.0f bits, want %d: repeated characters, runs such as 1234 or qwerty and a single alphabet count for little); generate one with `openssl rand -base64 24`",
+	return problem("ADMIN_PASSWORD", "too easy to guess (about %.0f bits, want %d: repeated characters, runs such as 1234 or qwerty and a single alphabet count for little); generate one with `openssl rand -base64 24`",
 		bits, MinAdminPasswordEntropy)
 }

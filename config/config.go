@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +22,6 @@ import (
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
-	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
 )
@@ -40,8 +37,9 @@ type Config struct {
 	PublicURL      string                `env:"PUBLIC_URL" marks:"production" help:"base URL Twilio calls (https://abc.ngrok.app, https://app.fly.dev), without the callback path; signatures are checked against it plus the request path. A path prefix your proxy strips may be included"`
 	TrustProxy     handlers.ProxyHeaders `env:"TRUST_PROXY" envDefault:"false" help:"instead of PUBLIC_URL, rebuild the URL from the one header family the nearest proxy sets: x-forwarded (X-Forwarded-Proto/-Host; true means this) or forwarded (RFC 7239); the other family is ignored. Production requires PUBLIC_HOSTS with it; never together with PUBLIC_URL"`
 	PublicHosts    []string              `env:"PUBLIC_HOSTS" envSeparator:"," help:"with TRUST_PROXY: comma-separated host[:port] values Twilio calls; a request naming another host is refused"`
-	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics"`
+	CallbackPath   string                `env:"CALLBACK_PATH" envDefault:"/assignment" help:"the callback route (served with and without a trailing slash); must not collide with /events, /healthz, /readyz, /metrics, /debug/pprof"`
 	MemoryRatio    string                `env:"AUTOMEMLIMIT" help:"share of the container's memory limit (else the machine's memory) that assignd serve sets as Go's soft memory limit, more than 0 and at most 1; off leaves Go's default. Unset: 0.9. GOMEMLIMIT set in the environment wins"`
+	GoMemLimit     string                `env:"GOMEMLIMIT" help:"Go's own soft memory limit (such as 400MiB); when set, assignd leaves the limit to Go and AUTOMEMLIMIT is not used"`
 	MaxConnections int                   `env:"MAX_CONNECTIONS" help:"cap on open connections to PORT; at the cap a new one replaces the oldest idle one (never one with a request in flight). Unset: 4096, lowered to fit the descriptor limit (ulimit -n) less 256 kept for the rest of the process; a value that does not fit is refused"`
 
 	AccountSid         string `env:"TWILIO_ACCOUNT_SID" marks:"production" help:"account for REST calls (async decisions)"`
@@ -122,7 +120,7 @@ func retired() map[string]string {
 // ReservedPaths are served by assignd itself, on the public or the admin
 // listener, so CALLBACK_PATH must not take them.
 func ReservedPaths() []string {
-	return []string{"/events", "/healthz", "/readyz", "/metrics", "/debug/pprof"}
+	return []string{handlers.DefaultEventsPath, handlers.HealthPath, handlers.ReadyPath, admin.MetricsPath, strings.TrimSuffix(admin.PprofPrefix, "/")}
 }
 
 // Error is a configuration error about one variable.
@@ -189,9 +187,10 @@ func Parse(environ []string) (Config, error) {
 			errs.add(name, "%s", gone[name])
 		}
 	}
+	c.normalise(vars)
 	// A variable that did not parse has its zero value: checking it again
 	// would only repeat the problem less clearly.
-	for _, e := range c.check(vars) {
+	for _, e := range c.check() {
 		if !bad[e.Var] {
 			errs = append(errs, e)
 		}
@@ -331,149 +330,6 @@ func decideMode(setting string, vars map[string]string) (Mode, string) {
 	return Production, strings.Join(set[:len(set)-1], ", ") + " and " + set[len(set)-1] + " are set"
 }
 
-var hex32 = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
-
-// check validates each value's form, in either mode.
-func (c *Config) check(vars map[string]string) Errors {
-	var errs Errors
-	switch c.ModeSetting {
-	case "", "development", "production":
-	default:
-		errs.add("ASSIGND_MODE", "want development or production (or leave it unset), got %q", c.ModeSetting)
-	}
-	c.Mode, c.ModeReason = decideMode(c.ModeSetting, vars)
-	if c.Mode == Development && c.ModeSetting == "development" {
-		for _, platform := range []string{"FLY_APP_NAME", "K_SERVICE"} {
-			if vars[platform] != "" {
-				errs.add("ASSIGND_MODE", "development mode on a deployment platform (%s is set) would route real reservations with stand-ins; unset ASSIGND_MODE", platform)
-			}
-		}
-	}
-
-	if c.Port < 1 || c.Port > 65535 {
-		errs.add("PORT", "want 1 to 65535, got %d", c.Port)
-	}
-	if !strings.HasPrefix(c.CallbackPath, "/") {
-		errs.add("CALLBACK_PATH", "want a path starting with /, got %q", c.CallbackPath)
-	} else {
-		cb := strings.TrimSuffix(c.CallbackPath, "/")
-		for _, p := range ReservedPaths() {
-			if cb == "" || cb == p || strings.HasPrefix(cb+"/", p+"/") {
-				errs.add("CALLBACK_PATH", "%q collides with assignd's own %s; choose another path such as /assignment", c.CallbackPath, p)
-				break
-			}
-		}
-	}
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			errs.add("PUBLIC_URL", "want the base URL Twilio calls, such as https://abc.ngrok.app, got %q", c.PublicURL)
-		} else {
-			u.Path = strings.TrimSuffix(u.Path, "/")
-			u.RawPath = ""
-			c.Public = u
-			if cb := strings.TrimSuffix(c.CallbackPath, "/"); cb != "" && strings.HasSuffix(u.Path, cb) {
-				errs.add("PUBLIC_URL", "%q ends in the callback path %s, which is added to it (the signature would be checked for %s%s); set PUBLIC_URL=%s://%s%s",
-					c.PublicURL, cb, u.String(), cb, u.Scheme, u.Host, strings.TrimSuffix(u.Path, cb))
-			}
-		}
-	}
-	if c.TrustProxy != handlers.ProxyNone && c.PublicURL != "" {
-		errs.add("TRUST_PROXY", "set PUBLIC_URL or TRUST_PROXY, not both (TRUST_PROXY=%s given): PUBLIC_URL names the URL Twilio calls and needs no proxy headers; unset TRUST_PROXY", c.TrustProxy)
-	}
-	for i, h := range c.PublicHosts {
-		h = strings.ToLower(strings.TrimSpace(h))
-		c.PublicHosts[i] = h
-		if u, err := url.Parse("//" + h); h == "" || err != nil || u.Host != h || u.Hostname() == "" {
-			errs.add("PUBLIC_HOSTS", "want comma-separated host or host:port values such as assignd-abc.a.run.app, got %q", h)
-		}
-	}
-	if len(c.PublicHosts) > 0 && c.TrustProxy == handlers.ProxyNone {
-		errs.add("PUBLIC_HOSTS", "only used with TRUST_PROXY (with PUBLIC_URL the host is known); unset it or set TRUST_PROXY=x-forwarded (or forwarded)")
-	}
-
-	c.AuthToken = c.trimSecret("TWILIO_AUTH_TOKEN", c.AuthToken)
-	c.AuthTokenSecondary = c.trimSecret("TWILIO_AUTH_TOKEN_SECONDARY", c.AuthTokenSecondary)
-	for _, tok := range []struct{ name, value string }{{"TWILIO_AUTH_TOKEN", c.AuthToken}, {"TWILIO_AUTH_TOKEN_SECONDARY", c.AuthTokenSecondary}} {
-		if tok.value != "" && !hex32.MatchString(tok.value) {
-			errs.add(tok.name, "want the account's auth token, 32 hex characters (Console → Account → API keys & tokens), got %d characters", len(tok.value))
-		}
-	}
-	if c.AuthTokenSecondary != "" && c.AuthToken == "" {
-		errs.add("TWILIO_AUTH_TOKEN_SECONDARY", "set only during a rotation, together with TWILIO_AUTH_TOKEN")
-	}
-	if c.AccountSid != "" && !policy.ValidSid("AC", c.AccountSid) {
-		errs.add("TWILIO_ACCOUNT_SID", "want AC followed by 32 hex digits, got %q", c.AccountSid)
-	}
-	if (c.APIKey == "") != (c.APISecret == "") {
-		errs.add("TWILIO_API_KEY", "TWILIO_API_KEY and TWILIO_API_SECRET go together; set both or neither")
-	}
-	if c.APIKey != "" && !policy.ValidSid("SK", c.APIKey) {
-		errs.add("TWILIO_API_KEY", "want SK followed by 32 hex digits, got %q", c.APIKey)
-	}
-	if u, err := url.Parse(c.APIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs.add("TWILIO_API_BASE_URL", "want an absolute URL such as https://taskrouter.twilio.com, got %q", c.APIBaseURL)
-	} else if u.Scheme == "http" && !admin.LoopbackHost(u.Hostname()) {
-		errs.add("TWILIO_API_BASE_URL", "plain http would send credentials unencrypted to %s; use https (http is allowed only to loopback, for a local fake)", u.Host)
-	} else if h := strings.ToLower(u.Hostname()); h != "twilio.com" && !strings.HasSuffix(h, ".twilio.com") {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("TWILIO_API_BASE_URL: REST calls, with their credentials, go to %s, which is not Twilio's", u.Host))
-	}
-
-	if c.DecisionDeadline <= 0 || c.DecisionDeadline >= handlers.TwilioTimeout {
-		errs.add("DECISION_DEADLINE", "want more than 0 and less than Twilio's %s, got %s", handlers.TwilioTimeout, c.DecisionDeadline)
-	} else if c.CallbackBudget >= handlers.TwilioTimeout || c.CallbackBudget <= c.DecisionDeadline {
-		errs.add("CALLBACK_BUDGET", "want more than DECISION_DEADLINE (%s) and less than Twilio's %s, got %s", c.DecisionDeadline, handlers.TwilioTimeout, c.CallbackBudget)
-	}
-	if c.ReservationTimeout < time.Second || c.ReservationTimeout > 24*time.Hour {
-		errs.add("RESERVATION_TIMEOUT", "want 1s to 24h (the Workflow's TaskReservationTimeout), got %s", c.ReservationTimeout)
-	}
-	if n, err := handlers.ConnectionCap(c.MaxConnections, openFileLimit()); err != nil {
-		errs.add("MAX_CONNECTIONS", "%s", err.Error())
-	} else {
-		c.ConnectionCap = n
-	}
-	if share, err := parseMemoryShare(c.MemoryRatio, vars["GOMEMLIMIT"]); err != nil {
-		errs.add("AUTOMEMLIMIT", "%s", err.Error())
-	} else {
-		c.MemoryShare = share
-	}
-	if c.AsyncWorkers < 1 || c.AsyncWorkers > 10_000 {
-		errs.add("ASYNC_WORKERS", "want 1 to 10000, got %d", c.AsyncWorkers)
-	}
-	if c.DataDir == "" {
-		errs.add("DATA_DIR", "must not be empty")
-	}
-
-	if c.AdminAddr != "" {
-		host, port, err := net.SplitHostPort(c.AdminAddr)
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
-			errs.add("ADMIN_ADDR", "want host:port such as 127.0.0.1:9090, got %q", c.AdminAddr)
-		} else if !admin.LoopbackHost(host) && c.AdminPassword == "" && c.AdminOpenReason == "" {
-			errs.add("ADMIN_ADDR", "%q is reachable from other machines and serves pprof and metrics: set ADMIN_PASSWORD, or ADMIN_OPEN_REASON saying why the network is private, or listen on 127.0.0.1", c.AdminAddr)
-		}
-	}
-	if c.AdminPassword != "" && len(c.AdminPassword) < 16 {
-		errs.add("ADMIN_PASSWORD", "want at least 16 characters, got %d", len(c.AdminPassword))
-	} else if c.Mode == Production && c.AdminPassword != "" {
-		checkAdminPassword(c.AdminPassword, &errs)
-	}
-	if (c.AdminPassword != "" || c.AdminOpenReason != "") && c.AdminAddr == "" {
-		name := "ADMIN_PASSWORD"
-		if c.AdminPassword == "" {
-			name = "ADMIN_OPEN_REASON"
-		}
-		errs.add(name, "only used with ADMIN_ADDR; set ADMIN_ADDR (e.g. 127.0.0.1:9090) or unset it")
-	}
-
-	lvl, err := zerolog.ParseLevel(strings.ToLower(c.LogLevel))
-	if err != nil || c.LogLevel == "" {
-		errs.add("LOG_LEVEL", "want trace, debug, info, warn or error, got %q", c.LogLevel)
-	}
-	c.Level = lvl
-	c.checkDecisionLog(&errs)
-	return errs
-}
-
 // require lists what production needs and is missing.
 func (c *Config) require() Errors {
 	var errs Errors
@@ -490,40 +346,6 @@ func (c *Config) require() Errors {
 		errs.add("PUBLIC_HOSTS", "TRUST_PROXY=%s needs the host[:port] values Twilio calls, so a forged forwarded host is refused; or use PUBLIC_URL instead", c.TrustProxy)
 	}
 	return errs
-}
-
-// trimSecret removes whitespace a secret store or a shell may add, with a
-// warning: a token with a trailing newline never verifies anything.
-func (c *Config) trimSecret(name, v string) string {
-	t := strings.TrimSpace(v)
-	if t != v {
-		c.Warnings = append(c.Warnings, name+": surrounding whitespace removed (a trailing newline from a secret store?)")
-	}
-	return t
-}
-
-// checkDecisionLog checks the decision log's block. Unset, DECISION_LOG is
-// full in development and summary in production: attributes are customer
-// data.
-func (c *Config) checkDecisionLog(errs *Errors) {
-	switch {
-	case c.DecisionLog != "":
-		m, err := decisionlog.ParseMode(c.DecisionLog)
-		if err != nil {
-			errs.add("DECISION_LOG", "%s", err.Error())
-		}
-		c.DecisionLogMode = m
-	case c.Mode == Development:
-		c.DecisionLogMode = decisionlog.ModeFull
-	default:
-		c.DecisionLogMode = decisionlog.ModeSummary
-	}
-	if c.DecisionLogRetention < time.Minute {
-		errs.add("DECISION_LOG_RETENTION", "want at least 1m (e.g. 24h), got %s", c.DecisionLogRetention)
-	}
-	if c.DecisionLogMaxRows < 1 {
-		errs.add("DECISION_LOG_MAX_ROWS", "want at least 1, got %d", c.DecisionLogMaxRows)
-	}
 }
 
 // HasTwilioCredentials reports whether the REST API can be called for real.
@@ -549,22 +371,20 @@ func (c *Config) CheckAsync(hasAsync bool) error {
 // heap to (AUTOMEMLIMIT unset): the rest is stacks, SQLite and the kernel's.
 const DefaultMemoryShare = 0.9
 
-// parseMemoryShare reads AUTOMEMLIMIT. GOMEMLIMIT set, or "off", leaves the
+// memoryShare reads AUTOMEMLIMIT. GOMEMLIMIT set, or "off", leaves the
 // limit to Go (0); Go itself refuses a malformed GOMEMLIMIT at start.
-func parseMemoryShare(s, goMemLimit string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		if goMemLimit != "" {
-			return 0, nil
+func memoryShare(setting, goMemLimit string) (float64, error) {
+	setting = strings.TrimSpace(setting)
+	share := DefaultMemoryShare
+	switch setting {
+	case "":
+	case "off":
+		share = 0
+	default:
+		var err error
+		if share, err = strconv.ParseFloat(setting, 64); err != nil || !(share > 0 && share <= 1) {
+			return 0, fmt.Errorf("want a share of the memory limit above 0 and at most 1 (such as 0.9), or off, got %q", setting)
 		}
-		return DefaultMemoryShare, nil
-	}
-	if s == "off" {
-		return 0, nil
-	}
-	share, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(share > 0 && share <= 1) {
-		return 0, fmt.Errorf("want a share of the memory limit above 0 and at most 1 (such as 0.9), or off, got %q", s)
 	}
 	if goMemLimit != "" {
 		return 0, nil

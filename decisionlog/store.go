@@ -14,6 +14,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+
+	"github.com/assignd/assignd/internal/sqlitefile"
 )
 
 // FileName is the SQLite file in DATA_DIR. It is not River's queue.sqlite:
@@ -138,19 +140,9 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("decision log: data dir: %w", err)
 		}
-		// WAL: the inspector reads while the writer commits. synchronous
-		// NORMAL: a killed process loses nothing committed; a power loss may
-		// lose the last batches, which is acceptable for a log. A larger
-		// autocheckpoint (64 MB of WAL, 16,000 pages) checkpoints less
-		// often: a grown table's reservation index takes an insert on a
-		// different leaf page for nearly every row, and a page changed by
-		// many batches is copied back once per checkpoint; checkpoints were
-		// a fifth of the writer's CPU at 4,000 pages, and 16,000 cut the
-		// writer's cost per record by ~12% on a 300,000-row table
-		// (bench/RESULTS.md). The default page cache (2 MB) stays: 64 MiB
-		// (cache_size), mmap_size 256 MiB and page sizes of 1 and 2 KiB
-		// measured no cheaper on that table.
-		dsn := "file:" + filepath.Join(dataDir, FileName) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(16000)&_txlock=immediate"
+		// 16,000 pages of WAL before a checkpoint: measured cheaper for a
+		// grown table (bench/RESULTS.md, "Second pass: the grown table").
+		dsn := sqlitefile.DSN(filepath.Join(dataDir, FileName), "_pragma=wal_autocheckpoint(16000)")
 		s.db, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("decision log: sqlite: %w", err)

@@ -51,8 +51,8 @@ type Options struct {
 	// public /readyz answers 503 without it.
 	Ready func(ctx context.Context) error
 
-	CallbackPath  string // default /assignment
-	EventsPath    string // default /events
+	CallbackPath  string // default DefaultCallbackPath
+	EventsPath    string // default DefaultEventsPath
 	BodyLimit     int64  // default DefaultBodyLimit
 	LogAttributes bool
 	// Budget bounds a callback from receipt to answer (CALLBACK_BUDGET):
@@ -104,10 +104,10 @@ func New(o Options) (*Handler, error) {
 		o.RefusalLogInterval = DefaultRefusalLogInterval
 	}
 	if o.CallbackPath == "" {
-		o.CallbackPath = "/assignment"
+		o.CallbackPath = DefaultCallbackPath
 	}
 	if o.EventsPath == "" {
-		o.EventsPath = "/events"
+		o.EventsPath = DefaultEventsPath
 	}
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = DefaultBodyLimit
@@ -133,12 +133,12 @@ func New(o Options) (*Handler, error) {
 	ev := &events{gate: checks, log: o.Logger, metrics: o.Metrics}
 	e.POST(o.EventsPath, ev.serve)
 
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET(HealthPath, func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// Platforms probe the public port (Cloud Run's startup probe can only
 	// reach the container port), so /readyz stays here, but says nothing
 	// about why, and anyone hammering it costs one store check a second.
 	ready := &cachedReady{check: o.Ready, ttl: time.Second, wait: 800 * time.Millisecond}
-	e.GET("/readyz", func(c echo.Context) error {
+	e.GET(ReadyPath, func(c echo.Context) error {
 		if ready.err(c.Request().Context()) != nil {
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}

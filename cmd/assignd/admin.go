@@ -44,7 +44,7 @@ func startAdmin(addr string, anyPortIfTaken bool, h http.Handler, log zerolog.Lo
 			log.Error().Err(err).Msg("admin listener stopped")
 		}
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("inspector", "http://"+ln.Addr().String()+"/admin/").
+	log.Info().Str("addr", ln.Addr().String()).Str("inspector", "http://"+ln.Addr().String()+admin.InspectorPrefix).
 		Msg("admin listener: /metrics, /readyz, /debug/pprof/, /admin/queue/ (River UI), /admin/ (inspector)")
 	return func() { srv.Close() }, nil
 }

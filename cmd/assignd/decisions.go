@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/decisionlog"
@@ -74,7 +75,7 @@ func inspectorHandler(dl *decisionlog.Log, status *inspect.PolicyStatus, queue *
 	if dl == nil {
 		return nil, nil
 	}
-	o := inspect.Options{Log: dl, Policy: status, DecisionDeadline: deadline, Logger: log, Done: done}
+	o := inspect.Options{Log: dl, Policy: status, DecisionDeadline: deadline, Logger: log, Done: done, Prefix: admin.InspectorPrefix}
 	if queue != nil {
 		o.Jobs = queue
 	}

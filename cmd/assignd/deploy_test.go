@@ -13,7 +13,9 @@ import (
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
 )
 
 // The deployment files must agree with the service's own defaults: the port
@@ -56,7 +58,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if !hs.ForceHTTPS || hs.MinMachinesRunning < 1 || hs.AutoStopMachines != "off" {
 		t.Errorf("fly.toml: force_https %v, min_machines_running %d, auto_stop %q", hs.ForceHTTPS, hs.MinMachinesRunning, hs.AutoStopMachines)
 	}
-	if len(hs.Checks) == 0 || hs.Checks[0].Path != "/healthz" {
+	if len(hs.Checks) == 0 || hs.Checks[0].Path != handlers.HealthPath {
 		t.Errorf("fly.toml health check: %+v", hs.Checks)
 	}
 	if fly.Mounts.Destination != fly.Env["DATA_DIR"] || fly.Env["DATA_DIR"] != "/data" {
@@ -74,7 +76,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if err != nil || cfg.Mode != config.Production || !strings.HasPrefix(fly.Env["PUBLIC_URL"], "https://") {
 		t.Errorf("fly.toml env is not a production configuration: %v", err)
 	}
-	if _, port, _ := net.SplitHostPort(fly.Env["ADMIN_ADDR"]); port != strconv.Itoa(fly.Metrics.Port) || fly.Metrics.Path != "/metrics" {
+	if _, port, _ := net.SplitHostPort(fly.Env["ADMIN_ADDR"]); port != strconv.Itoa(fly.Metrics.Port) || fly.Metrics.Path != admin.MetricsPath {
 		t.Errorf("fly.toml [metrics] %+v does not scrape ADMIN_ADDR %q", fly.Metrics, fly.Env["ADMIN_ADDR"])
 	}
 
@@ -122,10 +124,16 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 							MountPath string `yaml:"mountPath"`
 						} `yaml:"volumeMounts"`
 						StartupProbe struct {
-							HTTPGet struct{ Path string } `yaml:"httpGet"`
+							HTTPGet struct {
+								Path string
+								Port int
+							} `yaml:"httpGet"`
 						} `yaml:"startupProbe"`
 						LivenessProbe struct {
-							HTTPGet struct{ Path string } `yaml:"httpGet"`
+							HTTPGet struct {
+								Path string
+								Port int
+							} `yaml:"httpGet"`
 						} `yaml:"livenessProbe"`
 					} `yaml:"containers"`
 					Volumes []struct {
@@ -153,7 +161,8 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != defaults.Port {
 		t.Errorf("service.yaml ports: %+v", c.Ports)
 	}
-	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.StartupProbe.HTTPGet.Path != "/readyz" {
+	if c.LivenessProbe.HTTPGet.Path != handlers.HealthPath || c.StartupProbe.HTTPGet.Path != handlers.ReadyPath ||
+		c.LivenessProbe.HTTPGet.Port != defaults.Port || c.StartupProbe.HTTPGet.Port != defaults.Port {
 		t.Errorf("service.yaml probes: %+v %+v", c.LivenessProbe, c.StartupProbe)
 	}
 	// Plain values as written, secrets with well-formed stand-ins: a complete
@@ -210,7 +219,7 @@ func TestDeploymentFilesAgreeWithConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "USER nonroot", "VOLUME [\"/data\"]",
+	for _, want := range []string{"CGO_ENABLED=0", "EXPOSE " + strconv.Itoa(defaults.Port), "ENV PORT=" + strconv.Itoa(defaults.Port) + " ", "USER nonroot", "VOLUME [\"/data\"]",
 		"DATA_DIR=/data", "ENTRYPOINT [\"/assignd\"]", "distroless/static",
 		"COPY policy.yaml " + fly.Env["POLICY_FILE"], "POLICY_FILE=" + fly.Env["POLICY_FILE"], "/out/assignd policy check -strict policy.yaml",
 		"ARG VERSION", `-ldflags="` + dockerLdflags + `"`, "/out/assignd version"} {

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
 )
 
 // devOptions are `assignd dev`'s flags: where development mode's
@@ -58,7 +59,7 @@ func startDevEmulator(cfg config.Config, acct account, log zerolog.Logger, dev d
 	base := callbackBase(cfg)
 	emu, err := startEmulator(emulatorSetup{
 		Addr: addr, AddrFlag: "-emulator-addr", AnyPortIfTaken: !dev.AddrSet, Account: acct, Spec: spec,
-		CallbackURL: base + cfg.CallbackPath, EventURL: base + "/events", Log: &elog,
+		CallbackURL: base + cfg.CallbackPath, EventURL: base + handlers.DefaultEventsPath, Log: &elog,
 	})
 	if err != nil {
 		return nil, err

@@ -250,6 +250,7 @@ func (r *runningEmulator) Close() {
 // writeGuide prints the base URL, the account, the SIDs and the tutorial's
 // curl lines (shared/seed) with the local base URL. service, when not
 // empty, names the service answering the callbacks in this process.
+// Over 60 lines: it is the guide's text, printed in reading order.
 func writeGuide(w io.Writer, r *runningEmulator, a account, service string) {
 	fmt.Fprintf(w, "\nTaskRouter emulator on %s\n", r.Base)
 	fmt.Fprintf(w, "account    %s  auth token %s", a.Sid, a.shownToken())
