@@ -479,7 +479,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	if c.Err != nil {
 		e.Error = c.Err.Error()
 	}
-	answered := c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback
+	answered := !Refused(c.Result)
 	if answered {
 		e.Instruction = d.InstructionName()
 		switch {
