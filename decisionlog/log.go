@@ -154,7 +154,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, o: o,
 		in: make(chan record, o.BufferSize), flushes: make(chan chan error),
 		stop: make(chan struct{}), changed: make(chan struct{}),
-		refusals: newRefusalSamplers(),
+		refusals: newRefusalSamplers(o.Now()),
 		backlog:  backlog{maxRows: o.BacklogRows, maxBytes: o.BacklogBytes},
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "assignd_decision_log_dropped_total",
 			Help: "Callbacks the decision log could not keep, by reason: buffer_full (the writer fell behind), " +
@@ -201,7 +201,7 @@ func (l *Log) Store() string { return l.store.name }
 func (l *Log) Record(c handlers.CallbackRecord) {
 	r := record{CallbackRecord: c}
 	if Refused(c.Result) {
-		n, ok := l.refusals.of(c.Result).admit(l.o.Now(), l.o.RefusalEvery)
+		n, ok := l.refusals.admit(c.Result, l.o.Now(), l.o.RefusalEvery)
 		if !ok {
 			l.skipped.Inc()
 			return
