@@ -51,7 +51,8 @@ const (
 // must not hold the writer up while the input buffer fills behind it.
 // probeTimeout bounds the ping that tells an outage from a refused batch
 // (and the one before each retry); writeTimeout bounds a batch's insert,
-// which takes milliseconds when the store is well (bench/RESULTS.md).
+// which takes milliseconds when the store is well (SQLite, a local file,
+// ignores it: store.insert).
 const (
 	probeTimeout = time.Second
 	writeTimeout = 2 * time.Second
