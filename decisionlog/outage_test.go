@@ -225,14 +225,18 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 // its bound dropped and counted exactly), none is dropped as buffer_full,
 // and they are stored when the database is back. Blackhole: the network
 // drops everything and new connections hang; frozen: the connection the
-// log holds stops answering mid-stream.
+// log holds stops answering mid-stream. The input buffer is small and the
+// rows come in chunks that fit it, across many retries: a writer that
+// waited on the store for longer than a probe would overflow it.
 func TestSilentOutageKeepsRows(t *testing.T) {
+	t.Parallel() // mostly waiting on the outage; a database of its own
 	for _, outage := range []struct {
 		name  string
 		start func(*tcpProxy)
 	}{{"blackhole", (*tcpProxy).blackhole}, {"frozen", (*tcpProxy).freeze}} {
 		t.Run(outage.name, func(t *testing.T) {
-			const before, during, backlog = 5, 300, 250
+			t.Parallel()
+			const before, during, backlog, buffer, chunk = 5, 300, 250, 64, 50
 			base := asynctest.DatabaseURL(t)
 			u, err := url.Parse(base)
 			if err != nil {
@@ -243,7 +247,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			ctx := context.Background()
 			l, err := decisionlog.Open(ctx, decisionlog.Options{Logger: zerolog.New(io.Discard), DatabaseURL: u.String(),
-				Mode: decisionlog.ModeSummary, BatchSize: 10, BacklogRows: backlog, RetryEvery: 50 * time.Millisecond, Registerer: reg})
+				Mode: decisionlog.ModeSummary, BatchSize: 10, BufferSize: buffer, BacklogRows: backlog, RetryEvery: 50 * time.Millisecond, Registerer: reg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,23 +268,31 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 
 			outage.start(proxy)
 			t.Cleanup(proxy.restore) // before Close, should the test fail
-			for i := before + 1; i <= before+during; i++ {
-				record(i)
+			// Each chunk reaches the backlog (or pushes its oldest out)
+			// while the store is still silent (bounded wait: a writer
+			// blocked on the store never gets there).
+			held := func() float64 {
+				return sum(t, reg, "assignd_decision_log_backlog_rows") + sum(t, reg, "assignd_decision_log_dropped_total", "reason", "outage")
 			}
-			// Every row of the outage reaches the backlog while the store
-			// is still silent (bounded wait: a writer blocked on the store
-			// never gets there).
-			dropped := func() float64 { return sum(t, reg, "assignd_decision_log_dropped_total", "reason", "outage") }
-			deadline := time.Now().Add(20 * time.Second)
-			for dropped() < during-backlog && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
+			for from := before + 1; from <= before+during; from += chunk {
+				for i := from; i < from+chunk; i++ {
+					record(i)
+				}
+				want := float64(from + chunk - 1 - before)
+				deadline := time.Now().Add(20 * time.Second)
+				for held() < want && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if got := held(); got != want {
+					t.Fatalf("during the outage, %d rows recorded: backlog_rows + dropped{outage} = %v", int(want), got)
+				}
 			}
-			if got := sum(t, reg, "assignd_decision_log_backlog_rows"); got != backlog || dropped() != during-backlog {
-				t.Fatalf("during the outage: backlog_rows = %v, dropped{outage} = %v; want %d and %d", got, dropped(), backlog, during-backlog)
+			if got := sum(t, reg, "assignd_decision_log_backlog_rows"); got != backlog {
+				t.Fatalf("during the outage: backlog_rows = %v, want %d", got, backlog)
 			}
 			proxy.restore()
 
-			deadline = time.Now().Add(30 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for sum(t, reg, "assignd_decision_log_backlog_rows") > 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
