@@ -47,6 +47,20 @@ const (
 	DefaultRetryEvery   = time.Second
 )
 
+// A store that stops answering (a frozen server, a blackholed network)
+// must not hold the writer up while the input buffer fills behind it.
+// probeTimeout bounds the ping that tells an outage from a refused batch
+// (and the one before each retry); writeTimeout bounds a batch's insert,
+// which takes milliseconds when the store is well (SQLite, a local file,
+// ignores it: store.insert).
+const (
+	probeTimeout = time.Second
+	writeTimeout = 2 * time.Second
+)
+
+// errNoAnswer marks a write the store did not answer in writeTimeout.
+var errNoAnswer = errors.New("no answer")
+
 // Options configure a Log.
 type Options struct {
 	Logger zerolog.Logger
@@ -141,7 +155,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		log: o.Logger.With().Str("component", "decisionlog").Logger(), store: st, o: o,
 		in: make(chan record, o.BufferSize), flushes: make(chan chan error),
 		stop: make(chan struct{}), changed: make(chan struct{}),
-		refusals: newRefusalSamplers(),
+		refusals: newRefusalSamplers(o.Now()),
 		backlog:  backlog{maxRows: o.BacklogRows, maxBytes: o.BacklogBytes},
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "assignd_decision_log_dropped_total",
 			Help: "Callbacks the decision log could not keep, by reason: buffer_full (the writer fell behind), " +
@@ -188,7 +202,7 @@ func (l *Log) Store() string { return l.store.name }
 func (l *Log) Record(c handlers.CallbackRecord) {
 	r := record{CallbackRecord: c}
 	if Refused(c.Result) {
-		n, ok := l.refusals.of(c.Result).admit(l.o.Now(), l.o.RefusalEvery)
+		n, ok := l.refusals.admit(c.Result, l.o.Now(), l.o.RefusalEvery)
 		if !ok {
 			l.skipped.Inc()
 			return
@@ -335,6 +349,8 @@ func (l *Log) writer() {
 			}
 		case <-retry.C:
 			if l.backlog.len() > 0 {
+				timer.Stop()
+				batch, buf = l.absorb(batch, buf)
 				l.writeBacklog()
 			}
 		case done := <-l.flushes:
@@ -354,6 +370,21 @@ func (l *Log) writer() {
 	}
 }
 
+// absorb moves batch and every record waiting in the input buffer to the
+// backlog, in order: in an outage the backlog (bounded, its overflow
+// counted) holds what arrives, not the input buffer, which would drop the
+// newest as buffer_full. It returns batch emptied and buf for reuse.
+func (l *Log) absorb(batch []row, buf []byte) ([]row, []byte) {
+	for range len(l.in) { // only the writer receives: they are all there
+		c := <-l.in
+		var r row
+		r, buf = l.row(&c, buf)
+		batch = append(batch, r)
+	}
+	l.keep(batch)
+	return batch[:0], buf
+}
+
 // write commits batch, or keeps it in the backlog behind the rows already
 // there (so they are written in order) when the store is unreachable.
 func (l *Log) write(batch []row) {
@@ -366,7 +397,7 @@ func (l *Log) write(batch []row) {
 		return
 	}
 	l.failed.Add(float64(len(batch)))
-	if l.reachable() {
+	if !l.outage(err) {
 		// The store answers but refused these rows: retrying would only
 		// hold up the ones behind them.
 		l.dropped.WithLabelValues(dropRejected).Add(float64(len(batch)))
@@ -386,24 +417,28 @@ func (l *Log) keep(batch []row) {
 	l.backlogRows.Set(float64(l.backlog.len()))
 }
 
-// writeBacklog writes the backlog, oldest first, a batch at a time; it
-// stops at the first failure (the store is still away) and says so.
+// writeBacklog writes the backlog, oldest first, a batch at a time, once
+// the store answers a ping; it stops at the first failure (the store is
+// still away) and says so.
 func (l *Log) writeBacklog() error {
 	if l.backlog.len() == 0 {
 		return nil
+	}
+	if err := l.probe(); err != nil {
+		return l.waiting(err)
 	}
 	total := l.backlog.len()
 	for l.backlog.len() > 0 {
 		head := l.backlog.head(l.o.BatchSize)
 		if err := l.insert(head); err != nil {
 			l.failed.Add(float64(len(head)))
-			if l.reachable() { // back, but refusing these rows: let them go
+			if !l.outage(err) { // back, but refusing these rows: let them go
 				l.dropped.WithLabelValues(dropRejected).Add(float64(len(head)))
 				l.log.Error().Err(err).Int("records", len(head)).Str("store", l.store.name).Msg("decision log: batch lost: the store refused it")
 				l.backlog.done(len(head))
 				continue
 			}
-			return fmt.Errorf("decision log: %d rows wait in memory for the %s store: %w", l.backlog.len(), l.store.name, err)
+			return l.waiting(err)
 		}
 		l.backlog.done(len(head))
 		l.backlogRows.Set(float64(l.backlog.len()))
@@ -412,11 +447,19 @@ func (l *Log) writeBacklog() error {
 	return nil
 }
 
-// insert writes rows and wakes the live view.
+// waiting is the error saying the backlog waits for the store.
+func (l *Log) waiting(err error) error {
+	return fmt.Errorf("decision log: %d rows wait in memory for the %s store: %w", l.backlog.len(), l.store.name, err)
+}
+
+// insert writes rows, within writeTimeout, and wakes the live view.
 func (l *Log) insert(rows []row) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	if err := l.store.insert(ctx, rows); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w in %s: %w", errNoAnswer, writeTimeout, err)
+		}
 		return err
 	}
 	l.written.Add(float64(len(rows)))
@@ -427,12 +470,18 @@ func (l *Log) insert(rows []row) error {
 	return nil
 }
 
-// reachable reports whether the store answers at all, which tells an outage
-// (keep the rows) from a batch it refuses (drop it).
-func (l *Log) reachable() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// outage reports whether a failed write means the store is away (keep the
+// rows) rather than refusing the batch (drop it): it did not answer the
+// write in time, or does not answer a ping.
+func (l *Log) outage(err error) bool {
+	return errors.Is(err, errNoAnswer) || l.probe() != nil
+}
+
+// probe pings the store within probeTimeout.
+func (l *Log) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	return l.store.db.PingContext(ctx) == nil
+	return l.store.db.PingContext(ctx)
 }
 
 func (l *Log) pruner() {
@@ -479,7 +528,7 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	if c.Err != nil {
 		e.Error = c.Err.Error()
 	}
-	answered := c.Result == handlers.ResultOK || c.Result == handlers.ResultFallback
+	answered := !Refused(c.Result)
 	if answered {
 		e.Instruction = d.InstructionName()
 		switch {

@@ -183,3 +183,35 @@ func TestRefusalOfAnyKindIsSampled(t *testing.T) {
 		t.Error("Refused: answered results are ok and fallback, every other result is a refusal")
 	}
 }
+
+// TestRefusalSamplingSurvivesAClockSteppingBack: sampling measures time
+// elapsed since the log started, so a clock set back (an NTP step, here
+// the injected clock going back an hour) does not turn every refusal away
+// until the clock catches up: the next one after the step is kept, and
+// the counts of skipped ones stay exact.
+func TestRefusalSamplingSurvivesAClockSteppingBack(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
+	refuse := func(n int) {
+		for range n {
+			env.Log.Record(handlers.CallbackRecord{Received: clk.Now(), Result: handlers.ResultBadSignature})
+		}
+	}
+	refuse(4) // kept, 3 skipped
+	clk.advance(-time.Hour)
+	refuse(3) // kept (carrying the 3), 2 skipped
+	clk.advance(time.Second)
+	refuse(1) // kept, carrying the 2
+	env.Flush(t)
+	got, err := env.Log.Query(context.Background(), decisionlog.Filter{Result: handlers.ResultBadSignature})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []int64
+	for _, e := range got {
+		skipped = append(skipped, e.Skipped)
+	}
+	if len(got) != 3 || skipped[0] != 2 || skipped[1] != 3 || skipped[2] != 0 {
+		t.Fatalf("refusals kept across a clock stepped back an hour: skipped counts %v (newest first), want [2 3 0]", skipped)
+	}
+}

@@ -233,3 +233,24 @@ func TestSQLiteIndexesOnlyRefusals(t *testing.T) {
 		t.Errorf("indexes on assignd_decision: %v, want only assignd_decision_refusal", names)
 	}
 }
+
+// TestRefusalIndexAgreesWithRefused: migration 2's partial index is
+// written literally (migrations are history), so this is what keeps it
+// the condition prune's queries use, taken from the one definition of
+// answered results: change one without the other and the index no longer
+// serves prune (or a new migration is needed).
+func TestRefusalIndexAgreesWithRefused(t *testing.T) {
+	want := "CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE " + refusalSQL()
+	for _, m := range migrations {
+		if m.version != 2 {
+			continue
+		}
+		for dialect, got := range map[string]string{"sqlite": m.sqlite, "postgres": m.postgres} {
+			if got != want {
+				t.Errorf("migration 2 (%s):\n%s\nwant\n%s", dialect, got, want)
+			}
+		}
+		return
+	}
+	t.Fatal("no migration 2")
+}
