@@ -36,8 +36,8 @@ type loginThrottle struct {
 	// attempt nor only failed-login lines, hiding that it is throttled.
 	failedLog    zerolog.Logger
 	throttledLog zerolog.Logger
-	failed   atomic.Uint64
-	refused  atomic.Uint64
+	failed       atomic.Uint64
+	refused      atomic.Uint64
 }
 
 func newLoginThrottle(log zerolog.Logger) (*loginThrottle, error) {
