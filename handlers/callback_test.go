@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -319,3 +322,28 @@ func TestPublicReadyzIsCached(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A body announced above the limit is refused with 413 before any of it is
+// read, and the connection is closed rather than drained: the request asks
+// for 100 Continue, which a handler's first read of the body would send.
+func TestOversizedBodyRefusedUnread(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	for _, path := range []string{"/assignment", "/events"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+			"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, handlers.DefaultBodyLimit+1)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Errorf("%s: got %d (close %v), want 413 and the connection closed", path, resp.StatusCode, resp.Close)
+		}
+	}
+}

@@ -1,11 +1,14 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -156,6 +159,49 @@ func TestConnCapNeverEvictsARequestInFlight(t *testing.T) {
 	}
 	if got := metricValue(t, srv.OpsURL, "assignd_connections_evicted_total"); got != 0 {
 		t.Fatalf("assignd_connections_evicted_total %d, want 0", got)
+	}
+}
+
+// slowBody opens a connection that sends a callback's headers announcing a
+// body of n bytes, and returns once the handler is reading that body (its
+// first read answers Expect: 100-continue, so no sleep is needed); then it
+// sends one byte of the body and stalls.
+func slowBody(t *testing.T, base string, n int) net.Conn {
+	t.Helper()
+	c := dialIdle(t, base, 1)[0]
+	fmt.Fprintf(c, "POST /assignment HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", n)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("slow body: want 100 Continue, got %q, %v", line, err)
+	}
+	if _, err := c.Write([]byte("A")); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A request whose body is still arriving is not in flight: with the cap
+// held by connections trickling their bodies, a genuine callback evicts
+// the oldest of them and is answered.
+func TestConnCapEvictsSlowBodies(t *testing.T) {
+	const max = 4
+	srv := startCapped(t, max, handlers.Options{})
+	slow := make([]net.Conn, max)
+	for i := range slow {
+		slow[i] = slowBody(t, srv.URL, handlers.DefaultBodyLimit)
+	}
+	if status, body := signedCallback(t, srv.URL); status != http.StatusOK {
+		t.Fatalf("genuine callback with the cap held by slow bodies: %d %q", status, body)
+	}
+	if _, err := io.ReadAll(slow[0]); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the oldest slow body was kept open")
+	}
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_evicted_total"); got != 1 {
+		t.Fatalf("assignd_connections_evicted_total %d, want 1", got)
+	}
+	if n := srv.Limiter.Open(); n > max {
+		t.Fatalf("%d connections open, cap %d", n, max)
 	}
 }
 

@@ -21,11 +21,11 @@ type events struct {
 
 func (h *events) serve(c echo.Context) error {
 	req := c.Request()
-	body, err := readBody(req, h.bodyLimit)
+	body, err := receiveBody(req, h.bodyLimit)
 	if err != nil {
 		h.metrics.eventRequest(ResultBadRequest)
 		h.refusals.bodyRefused("event", req, err, h.bodyLimit)
-		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+		return refuseBody(c)
 	}
 	if err := CheckShape(body); err != nil {
 		h.metrics.eventRequest(ResultMalformed)
