@@ -408,12 +408,18 @@ func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, ch
 // ValidForm is Valid for a form body the caller has already parsed, so the
 // hot path parses it once. For a form body twilio-go's ValidateBody does
 // exactly this: parse, keep each parameter's first value, Validate. A URL
-// carrying bodySHA256 (a JSON body) still goes through ValidateBody.
+// whose bodySHA256 parameter is set (a JSON body) still goes through
+// ValidateBody, which then signs the URL alone and hashes the body: no
+// parameters, so no cost that grows with the form.
 func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig string) bool {
 	if sig == "" {
 		return false
 	}
-	if strings.Contains(publicURL, "bodySHA256") {
+	hashed, ok := bodyHashed(publicURL)
+	if !ok {
+		return false // ValidateBody refuses a URL it cannot parse
+	}
+	if hashed {
 		return v.Valid(publicURL, body, sig)
 	}
 	v.checks.Add(1)
@@ -427,6 +433,17 @@ func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig
 		}
 	}
 	return false
+}
+
+// bodyHashed decides as twilio-go's ValidateBody does whether publicURL
+// signs a JSON body by its hash: its query's first bodySHA256 value (the
+// name as decoded) is not empty. ok is false when the URL does not parse.
+func bodyHashed(publicURL string) (hashed, ok bool) {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false, false
+	}
+	return u.Query().Get("bodySHA256") != "", true
 }
 
 // signedParams is what Twilio signs after the URL: every parameter's name
