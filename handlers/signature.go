@@ -326,7 +326,8 @@ func isToken(s string) bool {
 }
 
 // Hint says what to check for a request refused with err, the likelier
-// cause first: when the host the request was addressed to is the one
+// cause first. A missing signature says nothing of the token or the URL:
+// Twilio signs every request. Otherwise, when the host the request was addressed to is the one
 // configured (PUBLIC_URL's, or one of PUBLIC_HOSTS, which the derived host
 // has passed) the URL is probably right and the token comes first.
 func (v *Verifier) Hint(r *http.Request, err error) string {
@@ -335,6 +336,8 @@ func (v *Verifier) Hint(r *http.Request, err error) string {
 		tokenFirst = "the request was addressed to the configured public host, so check TWILIO_AUTH_TOKEN first: it must be the auth token of the account (or subaccount) that owns the Workspace (TWILIO_AUTH_TOKEN_SECONDARY during a rotation); then that the path and query Twilio calls are the ones checked"
 	)
 	switch {
+	case errors.Is(err, ErrNoSignature):
+		return "the request carries no X-Twilio-Signature header: it did not come from Twilio, or a proxy in front of assignd removed the header (make it pass X-Twilio-Signature through)"
 	case errors.Is(err, ErrHostNotAllowed):
 		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
 	case errors.Is(err, ErrForwarding):
