@@ -27,8 +27,8 @@ func refusalSQL() string {
 	return "result NOT IN ('" + strings.Join(answeredResults, "', '") + "')"
 }
 
-// refusalSamplers has a sampler per kind of refusal handlers names, and
-// one shared by any other.
+// refusalSamplers has a sampler per kind of refusal handlers records
+// (handlers.Results), and one shared by any other.
 type refusalSamplers struct {
 	byResult map[string]*sampler // built once, read-only after
 	other    sampler
