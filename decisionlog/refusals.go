@@ -32,8 +32,8 @@ func refusalSQL() string {
 	return "result NOT IN ('" + strings.Join(a[:], "', '") + "')"
 }
 
-// refusalSamplers has a sampler per kind of refusal handlers names, and
-// one shared by any other.
+// refusalSamplers has a sampler per kind of refusal handlers records
+// (handlers.Results), and one shared by any other.
 type refusalSamplers struct {
 	// start is when the log opened: samplers measure time elapsed since,
 	// which time.Now's monotonic reading keeps immune to the wall clock

@@ -207,21 +207,47 @@ func (h *callback) schedule(ctx context.Context, r *policy.Reservation, d policy
 
 var errTooLarge = errors.New("body exceeds the limit")
 
-// readBody reads at most limit bytes, and fails rather than truncates: a cut
-// body would fail the signature check for a confusing reason. The buffer
-// is sized from Content-Length when it is within the limit, so a large body
-// is read into one allocation instead of a doubling series.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	size := int64(0)
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		size = r.ContentLength
+// bodyPrealloc is the most a body's buffer starts with. Content-Length is
+// the sender's word: sized from it, thousands of connections announcing
+// the limit and sending a byte would each hold a full buffer.
+const bodyPrealloc = 8 << 10
+
+// receiveBody reads r's body (see readBody). Once it is in whole, the
+// request is in flight: a ConnLimiter no longer evicts its connection.
+func receiveBody(r *http.Request, limit int64) ([]byte, error) {
+	body, err := readBody(r, limit)
+	if err == nil {
+		markInFlight(r.Context())
 	}
+	return body, err
+}
+
+// readBody reads at most limit bytes, and fails rather than truncates: a cut
+// body would fail the signature check for a confusing reason. A body
+// announced above the limit fails before any of it is read.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	size := min(max(r.ContentLength, 0), bodyPrealloc)
 	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // MinRead: room for the read that finds EOF
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(wireBounded(r, limit), limit+1)); err != nil {
 		return nil, err
 	}
 	if int64(buf.Len()) > limit {
 		return nil, errTooLarge
 	}
 	return buf.Bytes(), nil
+}
+
+// refuseBody answers a body receiveBody refused, closing the connection:
+// the rest of the body is never read, not even to reuse the connection. A
+// body over the limit is 413; one that broke off, stalled or was badly
+// framed is the sender's fault too, but not a size: 400.
+func refuseBody(c echo.Context, err error) error {
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	if errors.Is(err, errTooLarge) {
+		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+	}
+	return c.String(http.StatusBadRequest, "request body unreadable: it broke off, stalled or was badly framed\n")
 }

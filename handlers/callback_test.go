@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -319,3 +322,59 @@ func TestPublicReadyzIsCached(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A body announced above the limit is refused with 413 before any of it is
+// read, and the connection is closed rather than drained: the request asks
+// for 100 Continue, which a handler's first read of the body would send.
+func TestOversizedBodyRefusedUnread(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	for _, path := range []string{"/assignment", "/events"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+			"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, handlers.DefaultBodyLimit+1)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Errorf("%s: got %d (close %v), want 413 and the connection closed", path, resp.StatusCode, resp.Close)
+		}
+	}
+}
+
+// A body that breaks off before its Content-Length, or whose chunk framing
+// is broken, is the sender's fault but not a size: 400, not 413, on both
+// paths, and the connection is closed.
+func TestUnreadableBodyIsABadRequest(t *testing.T) {
+	srv := startServer(t, handlers.Options{})
+	for _, path := range []string{"/assignment", "/events"} {
+		for name, req := range map[string]string{
+			"cut short": "Content-Length: 1000\r\n\r\n" + strings.Repeat("a", 100),
+			"bad chunk": "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+		} {
+			c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n%s", path, req)
+			c.(*net.TCPConn).CloseWrite()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s %s: %v", path, name, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			c.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "unreadable") {
+				t.Errorf("%s, %s: got %d %q, want 400 saying the body is unreadable", path, name, resp.StatusCode, body)
+			}
+		}
+	}
+}

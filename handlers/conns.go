@@ -3,11 +3,14 @@ package handlers
 import (
 	"cmp"
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,17 +47,19 @@ func ConnectionCap(requested int, nofile uint64) (int, error) {
 }
 
 // ConnLimiter caps a server's open connections. At the cap a new
-// connection evicts the oldest one that is idle or has not yet sent a
-// request, never one with a request in flight; when every connection has
-// one in flight the new one is closed at once. A flood of idle connections
-// then cannot keep a genuine callback waiting, as a plain limit (which
-// queues new connections until one times out) would.
+// connection evicts the oldest one without a request in flight, never one
+// with; when every connection has one in flight the new one is closed at
+// once. A request is in flight once its body has been read in full
+// (receiveBody says so): until then its sender controls how long it lasts.
+// A flood of idle connections, or of bodies sent a byte at a time, then
+// cannot keep a genuine callback waiting, as a plain limit (which queues
+// new connections until one times out) would.
 type ConnLimiter struct {
 	max int
 
 	mu sync.Mutex
 	// conns maps every open connection to its place in evictable, or to
-	// nil while it has a request in flight.
+	// nil while it has a request in flight (its body read).
 	conns     map[net.Conn]*list.Element
 	evictable *list.List // of net.Conn, oldest first
 
@@ -109,13 +114,86 @@ func (l *ConnLimiter) Open() int {
 }
 
 // Serve runs srv on ln under the cap: the limiter admits each accepted
-// connection and follows its state through srv.ConnState.
+// connection, follows its state through srv.ConnState and puts it in each
+// request's context (srv.ConnContext) so that receiveBody can mark it in
+// flight.
 func (l *ConnLimiter) Serve(srv *http.Server, ln net.Listener) error {
-	if srv.ConnState != nil {
-		return errors.New("handlers: the server's ConnState is taken")
+	if srv.ConnState != nil || srv.ConnContext != nil {
+		return errors.New("handlers: the server's ConnState or ConnContext is taken")
 	}
 	srv.ConnState = l.connState
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, limitedConn{l, c})
+	}
 	return srv.Serve(&limitedListener{Listener: ln, l: l})
+}
+
+// connKey keys a request's limitedConn in its context.
+type connKey struct{}
+
+// limitedConn is a connection and the limiter that admitted it.
+type limitedConn struct {
+	l *ConnLimiter
+	c net.Conn
+}
+
+// countingConn counts the bytes read from a connection: the wire's, which
+// for a chunked body are more than the body's (see wireBounded).
+type countingConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// CloseWrite keeps net/http's graceful close (FIN, then wait) working
+// through the wrapper.
+func (c *countingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// wireBounded bounds what reading r's body may take from the wire when
+// the body is chunked: the chunk framing is not counted against the body
+// limit, so 1-byte chunks with long size lines would cost many times the
+// limit in parsing. Twice the limit and a margin is far above any proxy's
+// framing of a real callback. Without a ConnLimiter, or with a
+// Content-Length, the body is returned as it is.
+func wireBounded(r *http.Request, limit int64) io.Reader {
+	lc, ok := r.Context().Value(connKey{}).(limitedConn)
+	cc, counted := lc.c.(*countingConn)
+	if !ok || !counted || r.ContentLength >= 0 {
+		return r.Body
+	}
+	return &wireLimitedReader{r: r.Body, conn: cc, until: cc.read.Load() + 2*limit + 16<<10}
+}
+
+type wireLimitedReader struct {
+	r     io.Reader
+	conn  *countingConn
+	until int64
+}
+
+func (w *wireLimitedReader) Read(p []byte) (int, error) {
+	if w.conn.read.Load() > w.until {
+		return 0, errTooLarge
+	}
+	return w.r.Read(p)
+}
+
+// markInFlight makes the connection of the request with context ctx
+// non-evictable until the request is answered; without a ConnLimiter it
+// does nothing.
+func markInFlight(ctx context.Context) {
+	if lc, ok := ctx.Value(connKey{}).(limitedConn); ok {
+		lc.l.inFlight(lc.c)
+	}
 }
 
 type limitedListener struct {
@@ -127,8 +205,11 @@ type limitedListener struct {
 func (ln *limitedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := ln.Listener.Accept()
-		if err != nil || ln.l.admit(c) {
+		if err != nil {
 			return c, err
+		}
+		if cc := (&countingConn{Conn: c}); ln.l.admit(cc) {
+			return cc, nil
 		}
 	}
 }
@@ -158,26 +239,50 @@ func (l *ConnLimiter) admit(c net.Conn) bool {
 	return true
 }
 
-// connState follows a connection: in flight (StateActive: a request's
-// headers have been read) it is not evictable; new, idle between requests
-// or still sending headers (a slow client's) it is, as the newest; closed
-// or hijacked it no longer counts.
+// connState follows a connection: idle between requests it is evictable
+// again, as the newest; closed or hijacked it no longer counts. New, or
+// active (headers read, the body perhaps still trickling in), it keeps its
+// place among the evictable: only inFlight takes it out.
 func (l *ConnLimiter) connState(c net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateIdle:
+		l.evictableAgain(c)
+	case http.StateHijacked, http.StateClosed:
+		l.forget(c)
+	}
+}
+
+// inFlight takes c out of the evictable, if it is still tracked.
+func (l *ConnLimiter) inFlight(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el := l.conns[c]; el != nil {
+		l.evictable.Remove(el)
+		l.conns[c] = nil
+	}
+}
+
+// evictableAgain makes c the newest evictable connection, if it is still
+// tracked (not evicted).
+func (l *ConnLimiter) evictableAgain(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	el, tracked := l.conns[c]
 	if !tracked {
-		return // evicted: already forgotten
+		return
 	}
 	if el != nil {
 		l.evictable.Remove(el)
 	}
-	switch s {
-	case http.StateNew, http.StateIdle:
-		l.conns[c] = l.evictable.PushBack(c)
-	case http.StateActive:
-		l.conns[c] = nil
-	case http.StateHijacked, http.StateClosed:
-		delete(l.conns, c)
+	l.conns[c] = l.evictable.PushBack(c)
+}
+
+// forget stops counting c.
+func (l *ConnLimiter) forget(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el := l.conns[c]; el != nil {
+		l.evictable.Remove(el)
 	}
+	delete(l.conns, c)
 }

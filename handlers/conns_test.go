@@ -1,11 +1,14 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -159,6 +162,49 @@ func TestConnCapNeverEvictsARequestInFlight(t *testing.T) {
 	}
 }
 
+// slowBody opens a connection that sends a callback's headers announcing a
+// body of n bytes, and returns once the handler is reading that body (its
+// first read answers Expect: 100-continue, so no sleep is needed); then it
+// sends one byte of the body and stalls.
+func slowBody(t *testing.T, base string, n int) net.Conn {
+	t.Helper()
+	c := dialIdle(t, base, 1)[0]
+	fmt.Fprintf(c, "POST /assignment HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", n)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("slow body: want 100 Continue, got %q, %v", line, err)
+	}
+	if _, err := c.Write([]byte("A")); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A request whose body is still arriving is not in flight: with the cap
+// held by connections trickling their bodies, a genuine callback evicts
+// the oldest of them and is answered.
+func TestConnCapEvictsSlowBodies(t *testing.T) {
+	const max = 4
+	srv := startCapped(t, max, handlers.Options{})
+	slow := make([]net.Conn, max)
+	for i := range slow {
+		slow[i] = slowBody(t, srv.URL, handlers.DefaultBodyLimit)
+	}
+	if status, body := signedCallback(t, srv.URL); status != http.StatusOK {
+		t.Fatalf("genuine callback with the cap held by slow bodies: %d %q", status, body)
+	}
+	if _, err := io.ReadAll(slow[0]); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the oldest slow body was kept open")
+	}
+	if got := metricValue(t, srv.OpsURL, "assignd_connections_evicted_total"); got != 1 {
+		t.Fatalf("assignd_connections_evicted_total %d, want 1", got)
+	}
+	if n := srv.Limiter.Open(); n > max {
+		t.Fatalf("%d connections open, cap %d", n, max)
+	}
+}
+
 // MAX_CONNECTIONS is resolved against the descriptor limit: unset, the
 // default lowered to fit; set, refused when it does not fit.
 func TestConnectionCap(t *testing.T) {
@@ -180,5 +226,39 @@ func TestConnectionCap(t *testing.T) {
 		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("ConnectionCap(%d, %d) = %d, %v; want %d, %q", c.requested, c.nofile, got, err, c.want, c.err)
 		}
+	}
+}
+
+// A chunked body's framing is read from the wire but not counted against
+// the body limit: 1-byte chunks with long size lines would make a body
+// within the limit cost many times it in parsing. Reading stops at twice
+// the limit of wire, well before this body (20,000 bytes, 420 KB framed)
+// is in, and the answer says it is too large.
+func TestChunkFramingIsBounded(t *testing.T) {
+	srv := startCapped(t, 16, handlers.Options{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second)) // a failure, not a hang
+	go func() {
+		w := bufio.NewWriter(c)
+		fmt.Fprint(w, "POST /assignment HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n")
+		for range 20_000 {
+			if _, err := w.WriteString("0000000000000001\r\nB\r\n"); err != nil {
+				return // the server stopped reading: as it should
+			}
+		}
+		w.WriteString("0\r\n\r\n")
+		w.Flush()
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 20,000-byte body in 1-byte chunks: %d, want 413 once the framing passes twice the limit", resp.StatusCode)
 	}
 }

@@ -21,6 +21,7 @@ func FuzzPublicURL(f *testing.F) {
 	f.Add("/assignment/", "", "http, https", "x.example, y", "", false)
 	f.Add("/a%2Fb", "q=%ff&x", "ftp", "", "", true)
 	f.Add("/..//assignment", "bodySHA256=00", "https", "host:8443", "", true)
+	f.Add("/assignment", "x=bodySHA256&bodySHA256=", "", "", "", false)
 	f.Add("/assignment", "", "http", "evil", `for=1.2.3.4;host="evil/x", for=5.6.7.8;proto=https;host="a.example:8443"`, true)
 	f.Add("/assignment", "", "", "", `proto=https;host="a,b;c"`, true)
 	f.Fuzz(func(t *testing.T, path, query, proto, host, fwd string, trust bool) {
@@ -73,8 +74,8 @@ func FuzzPublicURL(f *testing.F) {
 			t.Fatalf("untrusted proxy headers changed the URL: %q", got)
 		}
 		form := url.Values{"A": {"1"}}
-		if strings.Contains(got, "bodySHA256") {
-			return // a JSON-body URL: the form signature does not apply
+		if pu, _ := url.Parse(got); pu.Query().Get("bodySHA256") != "" {
+			return // a JSON-body URL, as twilio-go reads it: the form signature does not apply
 		}
 		if !v.ValidForm(got, []byte("A=1"), form, handlers.Sign(testToken, got, form)) {
 			t.Fatalf("a signature made for %q does not verify", got)

@@ -14,7 +14,7 @@ type gate struct {
 // read reads a request's body and checks its shape: the checks before the
 // signature, which cost one bounded read and one scan of the body.
 func (g *gate) read(req *http.Request) ([]byte, refusal, error) {
-	body, err := readBody(req, g.bodyLimit)
+	body, err := receiveBody(req, g.bodyLimit)
 	if err != nil {
 		return nil, refusedBody, err
 	}

@@ -24,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assignd_callbacks_total",
-			Help: "Assignment callbacks by result: " + strings.Join(Results(), ", ") + ".",
+			Help: "Assignment callbacks by result: " + strings.Join(CountedResults(), ", ") + ".",
 		}, []string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "assignd_callback_duration_seconds",
@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.callbacks, m.latency, m.decisions, m.decide, m.events, m.requests)
-	for _, r := range Results() {
+	for _, r := range CountedResults() {
 		m.callbacks.WithLabelValues(r) // export zeros so rates work from the start
 	}
 	for _, r := range EventResults() {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,33 @@ func TestREADMEListsHandlerMetrics(t *testing.T) {
 			t.Errorf("README.md's metrics list lacks %s", f.GetName())
 		}
 	}
+}
+
+// Every callback result is counted, each from zero; the decision log
+// records them all but malformed (refused for its shape: counted and
+// logged, never recorded), so what it records, and what the inspector
+// filters by, is the counted list less exactly that one.
+func TestCountedResultsAreRecordedPlusMalformed(t *testing.T) {
+	recorded, counted := handlers.Results(), handlers.CountedResults()
+	if slices.Contains(recorded, handlers.ResultMalformed) {
+		t.Errorf("Results() %v lists %q, which is never recorded", recorded, handlers.ResultMalformed)
+	}
+	if want := append(slices.Clone(recorded), handlers.ResultMalformed); !sameSet(counted, want) {
+		t.Errorf("CountedResults() = %v, want Results() plus %q: %v", counted, handlers.ResultMalformed, want)
+	}
+	reg := prometheus.NewRegistry()
+	srv := startServer(t, handlers.Options{Metrics: handlers.NewMetrics(reg), Gatherer: reg})
+	m := scrape(t, srv.OpsURL)
+	for _, r := range counted {
+		if !strings.Contains(m, `assignd_callbacks_total{result="`+r+`"} 0`) {
+			t.Errorf("assignd_callbacks_total does not start %q at 0:\n%s", r, m)
+		}
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

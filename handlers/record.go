@@ -9,9 +9,10 @@ import (
 
 // Recorder is told about every callback once, where its log line is
 // written: answered, fallback and refused ones alike, except those refused
-// for their shape (ResultMalformed), which are only counted and logged. Record is called on
-// the request path, so it must not block or do I/O; the decision log hands
-// the record to a bounded channel and counts what it has to drop.
+// for their shape (ResultMalformed), which are only counted and logged
+// (see Results and CountedResults). Record is called on the request path,
+// so it must not block or do I/O; the decision log hands the record to a
+// bounded channel and counts what it has to drop.
 type Recorder interface {
 	Record(c CallbackRecord)
 }
@@ -22,7 +23,7 @@ type Recorder interface {
 type CallbackRecord struct {
 	Received time.Time
 	Latency  time.Duration
-	Result   string // one of Results() but ResultMalformed
+	Result   string // one of Results()
 	// CheckedURL is the URL the signature was checked against.
 	CheckedURL string
 	// Err says why the callback was refused or answered with the fallback.
@@ -43,10 +44,16 @@ type CallbackRecord struct {
 	Duplicate bool // an async decision for this reservation was already stored
 }
 
-// Results lists every callback result, for those that filter by it.
+// Results lists the callback results a Recorder is given, for those that
+// filter recorded callbacks by result (the inspector, the decision log's
+// refusal samplers): every one but ResultMalformed.
 func Results() []string {
-	return []string{ResultOK, ResultFallback, ResultMalformed, ResultBadSignature, ResultBadRequest}
+	return []string{ResultOK, ResultFallback, ResultBadSignature, ResultBadRequest}
 }
+
+// CountedResults lists every callback result, as counted in metrics: the
+// recorded ones and ResultMalformed, which is only counted and logged.
+func CountedResults() []string { return append(Results(), ResultMalformed) }
 
 // EventResults lists every result of a request to /events.
 func EventResults() []string {

@@ -78,7 +78,7 @@ func (r refusal) beforeSignature() bool {
 func (r refusal) answer(c echo.Context, err error) error {
 	switch r {
 	case refusedBody:
-		return c.String(http.StatusRequestEntityTooLarge, "request body too large\n")
+		return refuseBody(c, err)
 	case refusedShape:
 		return c.String(http.StatusBadRequest, err.Error()+"\n")
 	case refusedSignature:

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -103,7 +104,9 @@ func TestShapeAtTheBoundsIsServed(t *testing.T) {
 
 // ValidForm hands twilio-go the parameters joined into one: it must agree
 // with twilio-go's own ValidateBody on any form, signed or not, with every
-// token and with the URL's port written or left out.
+// token, with the URL's port written or left out, and whatever the query
+// says of bodySHA256: a JSON body's hash (under any spelling twilio-go
+// decodes), an empty one, or the name as a mere value.
 func TestValidFormAgreesWithTwilio(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func() string {
@@ -114,22 +117,42 @@ func TestValidFormAgreesWithTwilio(t *testing.T) {
 		}
 		return b.String()
 	}
+	queries := []struct {
+		query    string // %x is the body's SHA-256
+		bodyHash bool   // twilio-go reads the body as JSON signed by its hash
+	}{
+		{"x=1", false},
+		{"bodySHA256=", false},
+		{"x=bodySHA256", false},
+		{"bodySHA256=&x=1", false},
+		{"bodySHA256=%x", true},
+		{"x=1&body%%53HA256=%x", true},
+	}
 	tokens := []string{testToken, "second-token-0123"}
 	v := handlers.NewVerifier(tokens, nil, handlers.ProxyNone)
-	for i := range 500 {
+	for i := range 600 {
 		form := url.Values{}
 		for range rng.IntN(8) {
 			form.Add(word(), word())
 		}
-		signedURL, checkedURL := "https://a.example/assignment?x=1", "https://a.example:443/assignment?x=1"
+		body := []byte(form.Encode())
+		q := queries[i%len(queries)]
+		query := q.query
+		if q.bodyHash {
+			query = fmt.Sprintf(q.query, sha256.Sum256(body))
+		}
+		signedURL, checkedURL := "https://a.example/assignment?"+query, "https://a.example:443/assignment?"+query
 		if i%2 == 0 {
 			signedURL, checkedURL = checkedURL, signedURL
 		}
-		sig := handlers.Sign(tokens[i%2], signedURL, form)
-		if i%3 == 0 {
-			sig = handlers.Sign("not-the-token", signedURL, form)
+		signedForm := form
+		if q.bodyHash {
+			signedForm = nil // the URL alone is signed; the hash vouches for the body
 		}
-		body := []byte(form.Encode())
+		sig := handlers.Sign(tokens[i%2], signedURL, signedForm)
+		if i%3 == 0 {
+			sig = handlers.Sign("not-the-token", signedURL, signedForm)
+		}
 		parsed, _ := url.ParseQuery(string(body))
 		want := false
 		for _, tok := range tokens {
@@ -137,10 +160,35 @@ func TestValidFormAgreesWithTwilio(t *testing.T) {
 			want = want || rv.ValidateBody(checkedURL, body, sig)
 		}
 		if got := v.ValidForm(checkedURL, body, parsed, sig); got != want {
-			t.Fatalf("form %q: ValidForm = %v, twilio-go's ValidateBody = %v", body, got, want)
+			t.Fatalf("URL %q, form %q: ValidForm = %v, twilio-go's ValidateBody = %v", checkedURL, body, got, want)
 		}
 		if want != (i%3 != 0) {
-			t.Fatalf("form %q: twilio-go says %v", body, want)
+			t.Fatalf("URL %q, form %q: twilio-go says %v", checkedURL, body, want)
+		}
+	}
+}
+
+// A form at the shape bounds costs a few allocations to check whatever the
+// query names: bodySHA256 as a value or empty must not reach twilio-go's
+// form path, which allocates per parameter (and copies the growing string
+// each time), and a real hash leaves the body unparsed.
+func TestValidFormCostDoesNotFollowTheQuery(t *testing.T) {
+	form := url.Values{}
+	for i := range handlers.MaxFormParams {
+		form.Set(fmt.Sprintf("%0*d", handlers.MaxParamName, i), strings.Repeat("v", 400))
+	}
+	body := []byte(form.Encode())
+	v := handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
+	for _, query := range []string{"", "?x=bodySHA256", "?bodySHA256=", "?bodySHA256=&x=1", fmt.Sprintf("?bodySHA256=%x", sha256.Sum256(body))} {
+		u := "https://a.example/assignment" + query
+		sig := handlers.Sign("not-the-token", u, form)
+		allocs := testing.AllocsPerRun(5, func() {
+			if v.ValidForm(u, body, form, sig) {
+				t.Fatal("a forged signature verified")
+			}
+		})
+		if allocs >= handlers.MaxFormParams/2 {
+			t.Errorf("%q: %.0f allocations for %d parameters: the check grows with the form", u, allocs, len(form))
 		}
 	}
 }

@@ -326,7 +326,8 @@ func isToken(s string) bool {
 }
 
 // Hint says what to check for a request refused with err, the likelier
-// cause first: when the host the request was addressed to is the one
+// cause first. A missing signature says nothing of the token or the URL:
+// Twilio signs every request. Otherwise, when the host the request was addressed to is the one
 // configured (PUBLIC_URL's, or one of PUBLIC_HOSTS, which the derived host
 // has passed) the URL is probably right and the token comes first.
 func (v *Verifier) Hint(r *http.Request, err error) string {
@@ -335,6 +336,8 @@ func (v *Verifier) Hint(r *http.Request, err error) string {
 		tokenFirst = "the request was addressed to the configured public host, so check TWILIO_AUTH_TOKEN first: it must be the auth token of the account (or subaccount) that owns the Workspace (TWILIO_AUTH_TOKEN_SECONDARY during a rotation); then that the path and query Twilio calls are the ones checked"
 	)
 	switch {
+	case errors.Is(err, ErrNoSignature):
+		return "the request carries no X-Twilio-Signature header: it did not come from Twilio, or a proxy in front of assignd removed the header (make it pass X-Twilio-Signature through)"
 	case errors.Is(err, ErrHostNotAllowed):
 		return "the host the request was addressed to is not in PUBLIC_HOSTS: add it if it is yours; otherwise the request did not come to your public address"
 	case errors.Is(err, ErrForwarding):
@@ -408,12 +411,18 @@ func (v *Verifier) VerifyForm(r *http.Request, body []byte) (form url.Values, ch
 // ValidForm is Valid for a form body the caller has already parsed, so the
 // hot path parses it once. For a form body twilio-go's ValidateBody does
 // exactly this: parse, keep each parameter's first value, Validate. A URL
-// carrying bodySHA256 (a JSON body) still goes through ValidateBody.
+// whose bodySHA256 parameter is set (a JSON body) still goes through
+// ValidateBody, which then signs the URL alone and hashes the body: no
+// parameters, so no cost that grows with the form.
 func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig string) bool {
 	if sig == "" {
 		return false
 	}
-	if strings.Contains(publicURL, "bodySHA256") {
+	hashed, ok := bodyHashed(publicURL)
+	if !ok {
+		return false // ValidateBody refuses a URL it cannot parse
+	}
+	if hashed {
 		return v.Valid(publicURL, body, sig)
 	}
 	v.checks.Add(1)
@@ -427,6 +436,17 @@ func (v *Verifier) ValidForm(publicURL string, body []byte, form url.Values, sig
 		}
 	}
 	return false
+}
+
+// bodyHashed decides as twilio-go's ValidateBody does whether publicURL
+// signs a JSON body by its hash: its query's first bodySHA256 value (the
+// name as decoded) is not empty. ok is false when the URL does not parse.
+func bodyHashed(publicURL string) (hashed, ok bool) {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false, false
+	}
+	return u.Query().Get("bodySHA256") != "", true
 }
 
 // signedParams is what Twilio signs after the URL: every parameter's name

@@ -181,6 +181,10 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			if s, body := get(t, h.Admin+"/api/decisions?result=great"); s != 400 || !strings.Contains(body, "result: want one of") {
 				t.Errorf("bad filter: %d %s", s, body)
 			}
+			// Malformed requests are counted, never recorded: not a filter.
+			if s, body := get(t, h.Admin+"/api/decisions?result=malformed"); s != 400 || !strings.Contains(body, "result: want one of") {
+				t.Errorf("malformed filter: %d %s", s, body)
+			}
 			if s, body := get(t, h.Admin+"/api/decisions?since=yesterday"); s != 400 || !strings.Contains(body, "since") {
 				t.Errorf("bad time: %d %s", s, body)
 			}
