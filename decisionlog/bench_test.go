@@ -22,6 +22,7 @@ import (
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // BenchmarkCallbackDecisionLog measures a signed sync callback in-process
@@ -59,7 +60,7 @@ func BenchmarkCallbackDecisionLog(b *testing.B) {
 			r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 			form, _ := handlers.EncodeForm(&r)
 			body := form.Encode()
-			sig := handlers.Sign(decisionlogtest.Token, "http://example.com/assignment", form)
+			sig := taskrouter.Sign(decisionlogtest.Token, "http://example.com/assignment", form)
 			b.ReportAllocs()
 			cpu0 := cpuTime()
 			for b.Loop() {

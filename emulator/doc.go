@@ -40,7 +40,7 @@
 //     to max_reserved_workers reservations at once, each worker one task at a
 //     time.
 //   - The assignment callback: POSTed when a reservation is created with
-//     Twilio's parameters, signed (X-Twilio-Signature, handlers.Sign) with the
+//     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
 //     application/json or not a JSON object goes to the fallback URL. The
 //     answer is carried out like the REST update: accept; reject (worker moved

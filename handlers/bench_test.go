@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // BenchmarkCallback measures one signed callback end to end in-process:
@@ -30,7 +31,7 @@ func BenchmarkCallback(b *testing.B) {
 	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 	form, _ := handlers.EncodeForm(&r)
 	body := form.Encode()
-	sig := handlers.Sign(testToken, "http://example.com/assignment", form)
+	sig := taskrouter.Sign(testToken, "http://example.com/assignment", form)
 	runBench(b, h, body, sig, `{"instruction":"accept"}`)
 }
 
@@ -79,7 +80,7 @@ func BenchmarkRefusedAtTheBounds(b *testing.B) {
 		pairs[i] = fmt.Sprintf("%0*d=%s", handlers.MaxParamName, i, value)
 	}
 	body := strings.Join(pairs, "&")
-	runBenchStatus(b, h, body, handlers.Sign("not-the-token", "http://example.com/assignment", nil), http.StatusForbidden)
+	runBenchStatus(b, h, body, taskrouter.Sign("not-the-token", "http://example.com/assignment", nil), http.StatusForbidden)
 }
 
 func runBenchStatus(b *testing.B, h http.Handler, body, sig string, want int) {

@@ -13,6 +13,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // signedForm is a genuine callback's form with extra parameters added.
@@ -55,7 +56,7 @@ func TestShapeRefusedBeforeSignature(t *testing.T) {
 			u := srv.URL + path
 			for _, c := range cases {
 				form := signedForm(t, c.form)
-				status, body, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+				status, body, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form))
 				if status != http.StatusBadRequest || !strings.Contains(body, "request does not look like a TaskRouter callback") || !strings.Contains(body, c.wants) {
 					t.Errorf("%s: got %d %q, want 400 naming %q", c.name, status, body, c.wants)
 				}
@@ -90,10 +91,10 @@ func TestShapeAtTheBoundsIsServed(t *testing.T) {
 	v := handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
 	srv := startServer(t, handlers.Options{Verifier: v})
 	u := srv.URL + "/assignment"
-	if status, body, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form)); status != http.StatusOK {
+	if status, body, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form)); status != http.StatusOK {
 		t.Fatalf("signed callback at the bounds: %d %q", status, body)
 	}
-	if status, body, _ := post(t, u, form.Encode(), handlers.Sign("not-the-token", u, form)); status != http.StatusForbidden {
+	if status, body, _ := post(t, u, form.Encode(), taskrouter.Sign("not-the-token", u, form)); status != http.StatusForbidden {
 		t.Fatalf("forged callback at the bounds: %d %q, want 403", status, body)
 	}
 	if v.Checks() != 2 {
@@ -125,9 +126,9 @@ func TestValidFormAgreesWithTwilio(t *testing.T) {
 		if i%2 == 0 {
 			signedURL, checkedURL = checkedURL, signedURL
 		}
-		sig := handlers.Sign(tokens[i%2], signedURL, form)
+		sig := taskrouter.Sign(tokens[i%2], signedURL, form)
 		if i%3 == 0 {
-			sig = handlers.Sign("not-the-token", signedURL, form)
+			sig = taskrouter.Sign("not-the-token", signedURL, form)
 		}
 		body := []byte(form.Encode())
 		parsed, _ := url.ParseQuery(string(body))

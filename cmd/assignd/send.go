@@ -16,6 +16,7 @@ import (
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // send posts one assignment callback signed exactly as Twilio signs it, so a
@@ -91,7 +92,7 @@ check: PUBLIC_URL followed by -url's path and query (as ngrok or a proxy does).
 		return fmt.Errorf("-url: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(*token, *signURL, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(*token, *signURL, form))
 	req.Header.Set("User-Agent", "assignd-send (TwilioProxy/1.1 compatible)")
 	resp, err := (&http.Client{Timeout: *timeout}).Do(req)
 	if err != nil {

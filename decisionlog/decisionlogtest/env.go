@@ -25,6 +25,7 @@ import (
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Token signs callbacks; Account owns the emulated TaskRouter account.
@@ -168,7 +169,7 @@ func (e *Env) Post(t testing.TB, r policy.Reservation, token string) (int, strin
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(token, u, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(token, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
