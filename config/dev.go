@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // DevCredentials stand in for a Twilio account in development mode: the
@@ -32,7 +32,7 @@ func LoadOrCreateDevCredentials(dataDir string) (creds DevCredentials, created b
 	path := DevCredentialsPath(dataDir)
 	data, err := os.ReadFile(path)
 	if err == nil {
-		if err := json.Unmarshal(data, &creds); err != nil || creds.AuthToken == "" || !policy.ValidSid("AC", creds.AccountSid) {
+		if err := json.Unmarshal(data, &creds); err != nil || creds.AuthToken == "" || !taskrouter.ValidSid("AC", creds.AccountSid) {
 			return creds, false, fmt.Errorf("dev credentials %s are damaged; delete the file to make new ones", path)
 		}
 		return creds, false, nil

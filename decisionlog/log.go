@@ -14,6 +14,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Defaults for Options.
@@ -559,7 +560,7 @@ func rawAttributes(form url.Values, key string, m map[string]any, parsed bool) j
 }
 
 func claimedSid(form url.Values, key, prefix string) string {
-	if v := form.Get(key); policy.ValidSid(prefix, v) {
+	if v := form.Get(key); taskrouter.ValidSid(prefix, v) {
 		return v
 	}
 	return ""

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/assignd/assignd/handlers"
-	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
 
@@ -113,7 +112,7 @@ func FuzzParseReservation(f *testing.F) {
 			return
 		}
 		for _, s := range []struct{ p, v string }{{"AC", r.AccountSid}, {"WS", r.WorkspaceSid}, {"WK", r.WorkerSid}, {"WT", r.TaskSid}, {"WR", r.ReservationSid}} {
-			if !policy.ValidSid(s.p, s.v) {
+			if !taskrouter.ValidSid(s.p, s.v) {
 				t.Fatalf("accepted invalid SID %q", s.v)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Every field of every instruction is defined once, on its struct field:
@@ -107,12 +109,15 @@ func mustBuildInstructions() []instructionSpec {
 	specs := []instructionSpec{
 		// accept and reject set the reservation's status; the others are
 		// named by Instruction=<name>.
-		{name: Accept{}.Name(), restKey: "ReservationStatus", restValue: "accepted", typ: reflect.TypeFor[Accept](), decode: decodeStrict[Accept]},
-		{name: Reject{}.Name(), restKey: "ReservationStatus", restValue: "rejected", typ: reflect.TypeFor[Reject](), decode: decodeStrict[Reject]},
+		{name: Accept{}.Name(), restKey: "ReservationStatus", restValue: taskrouter.ReservationAccepted, typ: reflect.TypeFor[Accept](), decode: decodeStrict[Accept]},
+		{name: Reject{}.Name(), restKey: "ReservationStatus", restValue: taskrouter.ReservationRejected, typ: reflect.TypeFor[Reject](), decode: decodeStrict[Reject]},
 		{name: Dequeue{}.Name(), typ: reflect.TypeFor[Dequeue](), decode: decodeStrict[Dequeue]},
 		{name: Call{}.Name(), typ: reflect.TypeFor[Call](), decode: decodeStrict[Call]},
 		{name: Redirect{}.Name(), typ: reflect.TypeFor[Redirect](), decode: decodeStrict[Redirect]},
 		{name: Conference{}.Name(), typ: reflect.TypeFor[Conference](), decode: decodeStrict[Conference]},
+	}
+	if names := specNames(specs); !slices.Equal(names, taskrouter.InstructionNames()) {
+		panic(fmt.Sprintf("policy: instructions %v, want taskrouter's %v", names, taskrouter.InstructionNames()))
 	}
 	for i := range specs {
 		if specs[i].restKey == "" {
@@ -125,6 +130,14 @@ func mustBuildInstructions() []instructionSpec {
 		specs[i].fields = fields
 	}
 	return specs
+}
+
+func specNames(specs []instructionSpec) []string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	return names
 }
 
 // fieldsOf reads the tags of an instruction struct.
@@ -223,14 +236,9 @@ func specOf(name string) (*instructionSpec, bool) {
 	return nil, false
 }
 
-// InstructionNames returns the instruction names in the order the docs give them.
-func InstructionNames() []string {
-	names := make([]string, len(instructions))
-	for i, s := range instructions {
-		names[i] = s.name
-	}
-	return names
-}
+// InstructionNames returns the instruction names in the order the docs give
+// them: taskrouter's list, which mustBuildInstructions holds its specs to.
+func InstructionNames() []string { return taskrouter.InstructionNames() }
 
 // Fields returns the field definitions of the named instruction (nil if
 // there is no such instruction), for tools and tests that work from them.
@@ -373,8 +381,8 @@ func validate(ins Instruction) error {
 			if f.Enum != nil {
 				c.oneOf(f.JSON, val, f.Enum)
 			}
-			if f.SidPrefix != "" && !ValidSid(f.SidPrefix, val) {
-				c.add(f.JSON, "want %s followed by 32 hex digits, got %q", f.SidPrefix, truncate(val, 40))
+			if f.SidPrefix != "" && !taskrouter.ValidSid(f.SidPrefix, val) {
+				c.add(f.JSON, "%s, got %q", taskrouter.WantSid(f.SidPrefix), truncate(val, 40))
 			}
 			if f.URL {
 				c.url(f.JSON, val)

@@ -25,6 +25,22 @@ func TestValidSid(t *testing.T) {
 	}
 }
 
+// Moved from policy with ValidSid.
+func TestValidSidTwilioShapes(t *testing.T) {
+	for s, want := range map[string]bool{
+		"WR0123456789abcdef0123456789ABCDEF":  true,
+		"WR0123456789abcdef0123456789abcde":   false,
+		"WR0123456789abcdef0123456789abcdef0": false,
+		"WT0123456789abcdef0123456789abcdef":  false,
+		"WR0123456789abcdef0123456789abcd/.":  false,
+		"":                                    false,
+	} {
+		if got := taskrouter.ValidSid("WR", s); got != want {
+			t.Errorf("ValidSid(WR, %q) = %v", s, got)
+		}
+	}
+}
+
 func TestSidKindsDistinct(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range taskrouter.SidKinds() {
