@@ -70,7 +70,7 @@
 // Stats) show what happened without going through the API: per reservation
 // the updates, their arrival times, the GETs, the calls placed.
 // SetWorkerActivity goes through the API, in process (the inspector's
-// button, via package emulator/emuview). Package emulatortest sets up
+// button, via package inspect/emuview). Package emulatortest sets up
 // pending reservations for a client's tests.
 //
 // Knowingly simplified: statistics endpoints and task channels are not

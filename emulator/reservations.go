@@ -7,18 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Reservation statuses.
 const (
-	resPending   = "pending"
-	resAccepted  = "accepted"
-	resRejected  = "rejected"
-	resTimeout   = "timeout"
-	resCanceled  = "canceled"
-	resRescinded = "rescinded"
-	resWrapping  = "wrapping"
-	resCompleted = "completed"
+	resPending   = taskrouter.ReservationPending
+	resAccepted  = taskrouter.ReservationAccepted
+	resRejected  = taskrouter.ReservationRejected
+	resTimeout   = taskrouter.ReservationTimeout
+	resCanceled  = taskrouter.ReservationCanceled
+	resRescinded = taskrouter.ReservationRescinded
+	resWrapping  = taskrouter.ReservationWrapping
+	resCompleted = taskrouter.ReservationCompleted
 )
 
 type reservation struct {

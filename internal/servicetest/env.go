@@ -1,8 +1,9 @@
-// Package decisionlogtest runs the real callback handlers over loopback with
+// Package servicetest runs the real callback handlers over loopback with
 // a decision log (and an async queue applying decisions to a TaskRouter
 // emulator) on SQLite or PostgreSQL, for the decision log's and the
-// inspector's tests.
-package decisionlogtest
+// inspector's tests. It composes the whole service, so it lives beside no
+// single part of it; only tests and cmd/... import it (see deps_test.go).
+package servicetest
 
 import (
 	"context"
