@@ -9,6 +9,7 @@ import (
 	"go/build"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -181,6 +182,28 @@ func TestEmulatorStandsAlone(t *testing.T) {
 			if slices.Contains(product, strings.SplitN(p, "/", 2)[0]) || p == "internal/servicetest" {
 				t.Errorf("%s depends on %s", root, p)
 			}
+		}
+	}
+}
+
+// README's Architecture section names every package the table places.
+func TestReadmeArchitectureListsPackages(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Architecture\n")
+	if !ok {
+		t.Fatal("README.md has no Architecture section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(section, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '`' }) {
+		words[w] = true
+	}
+	for p := range allowedDeps(t) {
+		if !words[p] {
+			t.Errorf("README's Architecture section does not name %s", p)
 		}
 	}
 }
