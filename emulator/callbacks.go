@@ -142,30 +142,30 @@ func instructionParams(m map[string]any) (url.Values, error) {
 		}
 	}
 	switch ins {
-	case "accept":
+	case taskrouter.InstructionAccept:
 		v.Set("ReservationStatus", resAccepted)
-	case "reject":
+	case taskrouter.InstructionReject:
 		v.Set("ReservationStatus", resRejected)
 		set("activity_sid", "WorkerActivitySid")
-	case "dequeue":
+	case taskrouter.InstructionDequeue:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"to": "DequeueTo", "from": "DequeueFrom", "post_work_activity_sid": "DequeuePostWorkActivitySid",
 			"record": "DequeueRecord", "timeout": "DequeueTimeout", "status_callback_url": "DequeueStatusCallbackUrl",
 			"status_callback_events": "DequeueStatusCallbackEvent"} {
 			set(k, p)
 		}
-	case "call":
+	case taskrouter.InstructionCall:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"to": "CallTo", "from": "CallFrom", "url": "CallUrl", "accept": "CallAccept",
 			"record": "CallRecord", "timeout": "CallTimeout", "status_callback_url": "CallStatusCallbackUrl"} {
 			set(k, p)
 		}
-	case "redirect":
+	case taskrouter.InstructionRedirect:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"call_sid": "RedirectCallSid", "url": "RedirectUrl", "accept": "RedirectAccept"} {
 			set(k, p)
 		}
-	case "conference":
+	case taskrouter.InstructionConference:
 		v.Set("Instruction", ins)
 		for k := range m {
 			if k != "instruction" {
