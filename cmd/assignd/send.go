@@ -39,9 +39,10 @@ check: PUBLIC_URL followed by -url's path and query (as ngrok or a proxy does).
 	worker := fs.String("worker", `{"languages":["es","en"],"contact_uri":"client:alice"}`, "worker attributes (JSON object)")
 	r := policy.Reservation{}
 	sids := []sidFlag{
-		{&r.AccountSid, "account-sid", "AC"}, {&r.WorkspaceSid, "workspace-sid", "WS"}, {&r.WorkflowSid, "workflow-sid", "WW"},
-		{&r.TaskQueueSid, "queue-sid", "WQ"}, {&r.WorkerSid, "worker-sid", "WK"}, {&r.TaskSid, "task-sid", "WT"},
-		{&r.ReservationSid, "reservation-sid", "WR"},
+		{&r.AccountSid, "account-sid", taskrouter.PrefixAccount}, {&r.WorkspaceSid, "workspace-sid", taskrouter.PrefixWorkspace},
+		{&r.WorkflowSid, "workflow-sid", taskrouter.PrefixWorkflow}, {&r.TaskQueueSid, "queue-sid", taskrouter.PrefixQueue},
+		{&r.WorkerSid, "worker-sid", taskrouter.PrefixWorker}, {&r.TaskSid, "task-sid", taskrouter.PrefixTask},
+		{&r.ReservationSid, "reservation-sid", taskrouter.PrefixReservation},
 	}
 	for _, s := range sids {
 		fs.StringVar(s.p, s.name, "", s.name+" ("+s.prefix+"…; a fresh random one when unset)")
