@@ -401,13 +401,13 @@ func (c *Config) check(vars map[string]string) Errors {
 		errs.add("TWILIO_AUTH_TOKEN_SECONDARY", "set only during a rotation, together with TWILIO_AUTH_TOKEN")
 	}
 	if c.AccountSid != "" && !taskrouter.ValidSid(taskrouter.PrefixAccount, c.AccountSid) {
-		errs.add("TWILIO_ACCOUNT_SID", "want AC followed by 32 hex digits, got %q", c.AccountSid)
+		errs.add("TWILIO_ACCOUNT_SID", "%s, got %q", taskrouter.WantSid(taskrouter.PrefixAccount), c.AccountSid)
 	}
 	if (c.APIKey == "") != (c.APISecret == "") {
 		errs.add("TWILIO_API_KEY", "TWILIO_API_KEY and TWILIO_API_SECRET go together; set both or neither")
 	}
 	if c.APIKey != "" && !taskrouter.ValidSid(taskrouter.PrefixAPIKey, c.APIKey) {
-		errs.add("TWILIO_API_KEY", "want SK followed by 32 hex digits, got %q", c.APIKey)
+		errs.add("TWILIO_API_KEY", "%s, got %q", taskrouter.WantSid(taskrouter.PrefixAPIKey), c.APIKey)
 	}
 	if u, err := url.Parse(c.APIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs.add("TWILIO_API_BASE_URL", "want an absolute URL such as https://taskrouter.twilio.com, got %q", c.APIBaseURL)

@@ -88,7 +88,7 @@ func New(o Options) (*Emulator, error) {
 		return nil, errors.New("emulator: AccountSid and AuthToken are required")
 	}
 	if !taskrouter.ValidSid(prefixAccount, o.AccountSid) {
-		return nil, fmt.Errorf("emulator: AccountSid %q is not AC followed by 32 hex digits", o.AccountSid)
+		return nil, fmt.Errorf("emulator: AccountSid: %s, got %q", taskrouter.WantSid(prefixAccount), o.AccountSid)
 	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}
