@@ -2,10 +2,11 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // events serves the Workspace's EventCallbackUrl. It counts reservation
@@ -40,7 +41,7 @@ func (h *events) serve(c echo.Context) error {
 	}
 	h.metrics.eventRequest(ResultOK)
 	typ := form.Get("EventType")
-	if strings.HasPrefix(typ, "reservation.") {
+	if taskrouter.IsReservationEvent(typ) {
 		h.metrics.event(typ)
 		h.log.Info().Str("event", typ).Str("reservation", form.Get("ResourceSid")).
 			Str("task", form.Get("TaskSid")).Str("worker", form.Get("WorkerSid")).Msg("reservation event")
