@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/assignd/assignd/emulator"
@@ -58,4 +59,30 @@ func wellFormed(p taskrouter.Param, v string) string {
 		}
 	}
 	return ""
+}
+
+// The emulator knows every instruction taskrouter lists: an answer naming
+// one may lack fields, but it is never an unknown instruction. Adding a name
+// there fails here until the emulator carries it out.
+func TestAnswersKnowEveryInstruction(t *testing.T) {
+	for _, name := range taskrouter.InstructionNames() {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, emulator.Options{})
+			a := newApp(t, answerAlways(`{"instruction":"`+name+`"}`))
+			h.spanishTaskForAlice(tutorial(t, h, a, nil))
+			waitFor(t, "the callback", func() bool { return len(h.emu.Callbacks()) > 0 })
+			if err := h.emu.Callbacks()[0].Err; strings.Contains(err, "unknown instruction") {
+				t.Errorf("answer %q: %s", name, err)
+			}
+		})
+	}
+	t.Run("not one", func(t *testing.T) { // the check above can fail
+		h := newHarness(t, emulator.Options{})
+		a := newApp(t, answerAlways(`{"instruction":"later"}`))
+		h.spanishTaskForAlice(tutorial(t, h, a, nil))
+		waitFor(t, "the callback", func() bool { return len(h.emu.Callbacks()) > 0 })
+		if err := h.emu.Callbacks()[0].Err; !strings.Contains(err, "unknown instruction") {
+			t.Errorf(`answer "later": error %q, want unknown instruction`, err)
+		}
+	})
 }
