@@ -205,10 +205,10 @@ var (
 	reservationStatuses = []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
 	// The enumerations of the update's list parameters (Twilio's spec:
 	// task_reservation_enum_call_status, _conference_event, _supervisor_mode).
-	callStatuses     = []string{"initiated", "ringing", "answered", "completed"}
-	conferenceEvents = []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}
-	supervisorModes  = []string{"monitor", "whisper", "barge"}
-	updateEnums      = map[string][]string{
+	callStatuses, _     = taskrouter.EnumValues(taskrouter.EnumCallStatus)
+	conferenceEvents, _ = taskrouter.EnumValues(taskrouter.EnumConferenceEvent)
+	supervisorModes, _  = taskrouter.EnumValues(taskrouter.EnumSupervisorMode)
+	updateEnums         = map[string][]string{
 		"DequeueStatusCallbackEvent": callStatuses, "StatusCallbackEvent": callStatuses,
 		"ConferenceStatusCallbackEvent": conferenceEvents, "SupervisorMode": supervisorModes,
 	}

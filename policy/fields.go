@@ -17,7 +17,8 @@ import (
 //	json:"…"  its key in the assignment answer (encoding/json uses it as is)
 //	rest:"…"  its Reservations API form parameter
 //	check:"…" what TaskRouter accepts, comma-separated:
-//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI,
+//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI
+//	          (NAME is one of taskrouter.EnumValues' value sets),
 //	          secret (never stored or shown in plain text: sealed in job
 //	          args, redacted in the decision log and the inspector)
 //
@@ -25,39 +26,6 @@ import (
 // which ParseInstruction, Validate and UpdateParams are derived. Adding a
 // field means adding one struct field; a missing rest tag or an unknown check
 // stops the program at init, and TestEveryFieldMaps proves each one maps.
-
-// enumValues are the value sets the check tags name. Where Twilio's OpenAPI
-// description of TaskRouter lists them (as an enum or in the parameter's
-// description), the conformance test in async proves they are equal.
-func enumValues(name string) ([]string, bool) {
-	switch name {
-	case "call-status": // task_reservation_enum_call_status
-		return []string{"initiated", "ringing", "answered", "completed"}, true
-	case "conference-event": // task_reservation_enum_conference_event
-		return []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}, true
-	case "supervisor-mode": // task_reservation_enum_supervisor_mode
-		return []string{"monitor", "whisper", "barge"}, true
-	case "http-method":
-		return []string{"GET", "POST"}, true
-	case "dequeue-record": // taskrouter.md §3; the spec gives no list
-		return []string{"record-from-answer", "do-not-record"}, true
-	case "call-record": // taskrouter.md §3; the spec gives no list
-		return []string{"record-from-answer", "do-not-record", "true", "false"}, true
-	case "beep":
-		return []string{"true", "false", "onEnter", "onExit"}, true
-	case "conference-record":
-		return []string{"true", "false", "record-from-start", "do-not-record"}, true
-	case "conference-trim":
-		return []string{"trim-silence", "do-not-trim"}, true
-	case "recording-channels":
-		return []string{"mono", "dual"}, true
-	case "jitter-buffer-size":
-		return []string{"small", "medium", "large", "off"}, true
-	case "region":
-		return []string{"us1", "us2", "ie1", "de1", "sg1", "br1", "au1", "jp1"}, true
-	}
-	return nil, false
-}
 
 // Kind is how a field is written in JSON and sent over REST.
 type Kind int
@@ -197,7 +165,7 @@ func (f *Field) parseChecks(tag string) error {
 			}
 			f.SidPrefix = arg
 		case "enum", "list":
-			vals, ok := enumValues(arg)
+			vals, ok := taskrouter.EnumValues(arg)
 			if !ok {
 				return fmt.Errorf("check %q: no value set named %q", c, arg)
 			}
