@@ -73,6 +73,10 @@
 // button, via package inspect/emuview). Package emulatortest sets up
 // pending reservations for a client's tests.
 //
+// Of this module it imports only package taskrouter (the wire vocabulary),
+// so a Go team can run it in their own tests without pulling in the
+// service; deps_test.go at the module root holds it to that.
+//
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes
 // one task at a time (multi_task_enabled is recorded, capacity is 1), and
