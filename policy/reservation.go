@@ -10,7 +10,9 @@ import (
 	"github.com/assignd/assignd/taskrouter"
 )
 
-// Reservation is one assignment callback, parsed and validated.
+// Reservation is one assignment callback, parsed and validated. Each field
+// up to Timestamp holds the taskrouter callback parameter of the same name:
+// handlers parses and encodes by that name, and refuses to start without one.
 type Reservation struct {
 	AccountSid     string
 	WorkspaceSid   string
