@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // This file is the one definition of what the worker does with each REST
@@ -34,9 +35,9 @@ var effects = []struct {
 	Effect       Effect
 	Instructions []string
 }{
-	{Accepts, []string{"accept", "dequeue", "conference"}},
-	{Rejects, []string{"reject"}},
-	{PlacesCall, []string{"call", "redirect"}},
+	{Accepts, []string{taskrouter.InstructionAccept, taskrouter.InstructionDequeue, taskrouter.InstructionConference}},
+	{Rejects, []string{taskrouter.InstructionReject}},
+	{PlacesCall, []string{taskrouter.InstructionCall, taskrouter.InstructionRedirect}},
 }
 
 func effectOf(ins policy.Instruction) Effect {
@@ -89,21 +90,21 @@ func seenOf(e Effect, status string, res Result) Seen {
 		return SeenNoAnswer
 	}
 	switch status {
-	case "pending":
+	case taskrouter.ReservationPending:
 		return SeenPending
-	case "accepted", "wrapping", "completed": // only an accept leads to these
+	case taskrouter.ReservationAccepted, taskrouter.ReservationWrapping, taskrouter.ReservationCompleted: // only an accept leads to these
 		if e == Rejects {
 			return SeenOther
 		}
 		return SeenReached
-	case "rejected":
+	case taskrouter.ReservationRejected:
 		if e == Rejects {
 			return SeenReached
 		}
 		return SeenOther
-	case "timeout":
+	case taskrouter.ReservationTimeout:
 		return SeenTimeout
-	case "canceled", "rescinded":
+	case taskrouter.ReservationCanceled, taskrouter.ReservationRescinded:
 		return SeenGone
 	}
 	return SeenOther

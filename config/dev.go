@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // DevCredentials stand in for a Twilio account in development mode: the
@@ -32,7 +32,7 @@ func LoadOrCreateDevCredentials(dataDir string) (creds DevCredentials, created b
 	path := DevCredentialsPath(dataDir)
 	data, err := os.ReadFile(path)
 	if err == nil {
-		if err := json.Unmarshal(data, &creds); err != nil || creds.AuthToken == "" || !policy.ValidSid("AC", creds.AccountSid) {
+		if err := json.Unmarshal(data, &creds); err != nil || creds.AuthToken == "" || !taskrouter.ValidSid(taskrouter.PrefixAccount, creds.AccountSid) {
 			return creds, false, fmt.Errorf("dev credentials %s are damaged; delete the file to make new ones", path)
 		}
 		return creds, false, nil
@@ -40,7 +40,7 @@ func LoadOrCreateDevCredentials(dataDir string) (creds DevCredentials, created b
 	if !errors.Is(err, fs.ErrNotExist) {
 		return creds, false, fmt.Errorf("read dev credentials: %w", err)
 	}
-	creds = DevCredentials{AccountSid: "AC" + randomHex(16), AuthToken: randomHex(16)}
+	creds = DevCredentials{AccountSid: taskrouter.PrefixAccount + randomHex(16), AuthToken: randomHex(16)}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return creds, false, fmt.Errorf("create data dir: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
-	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // rule checks one concern of a normalised config and reports its problems,
@@ -151,7 +151,7 @@ func checkSecondaryTokenAlone(c Config) Errors {
 }
 
 func checkAccountSid(c Config) Errors {
-	if c.AccountSid != "" && !policy.ValidSid("AC", c.AccountSid) {
+	if c.AccountSid != "" && !taskrouter.ValidSid("AC", c.AccountSid) {
 		return problem("TWILIO_ACCOUNT_SID", "want AC followed by 32 hex digits, got %q", c.AccountSid)
 	}
 	return nil
@@ -165,7 +165,7 @@ func checkAPIKeyPair(c Config) Errors {
 }
 
 func checkAPIKey(c Config) Errors {
-	if c.APIKey != "" && !policy.ValidSid("SK", c.APIKey) {
+	if c.APIKey != "" && !taskrouter.ValidSid("SK", c.APIKey) {
 		return problem("TWILIO_API_KEY", "want SK followed by 32 hex digits, got %q", c.APIKey)
 	}
 	return nil

@@ -17,11 +17,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // BenchmarkCallbackDecisionLog measures a signed sync callback in-process
@@ -40,7 +41,7 @@ func BenchmarkCallbackDecisionLog(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			o := handlers.Options{Logger: zerolog.New(io.Discard), Verifier: handlers.NewVerifier([]string{decisionlogtest.Token}, nil, handlers.ProxyNone), Decider: g}
+			o := handlers.Options{Logger: zerolog.New(io.Discard), Verifier: handlers.NewVerifier([]string{servicetest.Token}, nil, handlers.ProxyNone), Decider: g}
 			var log *decisionlog.Log
 			reg := prometheus.NewRegistry()
 			if mode != decisionlog.ModeOff {
@@ -56,10 +57,10 @@ func BenchmarkCallbackDecisionLog(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
+			r := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 			form, _ := handlers.EncodeForm(&r)
 			body := form.Encode()
-			sig := handlers.Sign(decisionlogtest.Token, "http://example.com/assignment", form)
+			sig := taskrouter.Sign(servicetest.Token, "http://example.com/assignment", form)
 			b.ReportAllocs()
 			cpu0 := cpuTime()
 			for b.Loop() {
@@ -132,7 +133,7 @@ func BenchmarkWriter(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer log.Close()
-			r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
+			r := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 			form, _ := handlers.EncodeForm(&r)
 			p, _ := rules.Parse("example", examples.Assignment())
 			trace := &policy.Trace{}

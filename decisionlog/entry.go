@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/policy"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Mode says how much of each callback is kept.
@@ -88,6 +90,28 @@ type Entry struct {
 	TaskAttributes   json.RawMessage `json:"task_attributes,omitempty"`
 	WorkerAttributes json.RawMessage `json:"worker_attributes,omitempty"`
 	Params           json.RawMessage `json:"params,omitempty"`
+}
+
+// sidColumn is the entry's column for a SID parameter of the callback
+// (taskrouter's table), nil for any other parameter.
+func (e *Entry) sidColumn(param string) *string {
+	switch param {
+	case taskrouter.ParamAccountSid:
+		return &e.AccountSid
+	case taskrouter.ParamWorkspaceSid:
+		return &e.WorkspaceSid
+	case taskrouter.ParamWorkflowSid:
+		return &e.WorkflowSid
+	case taskrouter.ParamTaskQueueSid:
+		return &e.QueueSid
+	case taskrouter.ParamTaskSid:
+		return &e.TaskSid
+	case taskrouter.ParamWorkerSid:
+		return &e.WorkerSid
+	case taskrouter.ParamReservationSid:
+		return &e.ReservationSid
+	}
+	return nil
 }
 
 // Reservation rebuilds the reservation the callback carried, for replay.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Defaults for Options.
@@ -558,18 +559,11 @@ func (l *Log) entry(c *handlers.CallbackRecord) Entry {
 	if c.Form != nil && !answered {
 		// Refused: keep the SIDs it claimed, where they look like SIDs, so
 		// "why was WR… refused" can be found.
-		claim := func(dst *string, key, prefix string) {
-			if *dst == "" {
-				*dst = claimedSid(c.Form, key, prefix)
+		for _, p := range taskrouter.CallbackParams() {
+			if dst := e.sidColumn(p.Name); dst != nil && *dst == "" {
+				*dst = claimedSid(c.Form, p.Name, p.Prefix)
 			}
 		}
-		claim(&e.AccountSid, "AccountSid", "AC")
-		claim(&e.WorkspaceSid, "WorkspaceSid", "WS")
-		claim(&e.WorkflowSid, "WorkflowSid", "WW")
-		claim(&e.QueueSid, "TaskQueueSid", "WQ")
-		claim(&e.TaskSid, "TaskSid", "WT")
-		claim(&e.WorkerSid, "WorkerSid", "WK")
-		claim(&e.ReservationSid, "ReservationSid", "WR")
 		if l.o.Mode == ModeFull {
 			// A refused request: its raw parameters are what was wrong,
 			// when they are of a size a callback has (a flood's are not).
@@ -608,7 +602,7 @@ func rawAttributes(form url.Values, key string, m map[string]any, parsed bool) j
 }
 
 func claimedSid(form url.Values, key, prefix string) string {
-	if v := form.Get(key); policy.ValidSid(prefix, v) {
+	if v := form.Get(key); taskrouter.ValidSid(prefix, v) {
 		return v
 	}
 	return ""

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -39,24 +39,24 @@ func stepsString(steps []policy.Step) string {
 // TestRecordsEveryKindOfCallback drives the real handlers over loopback and
 // reads back what the log stored for each kind of callback.
 func TestRecordsEveryKindOfCallback(t *testing.T) {
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
-			env := decisionlogtest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
+			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
 
-			ok := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es", "vip": false}, map[string]any{"languages": []any{"es"}})
-			boom := decisionlogtest.Reservation(2, map[string]any{"type": "boom", "n": "x"}, nil)
-			forged := decisionlogtest.Reservation(3, map[string]any{"selected_language": "es"}, nil)
+			ok := servicetest.Reservation(1, map[string]any{"selected_language": "es", "vip": false}, map[string]any{"languages": []any{"es"}})
+			boom := servicetest.Reservation(2, map[string]any{"type": "boom", "n": "x"}, nil)
+			forged := servicetest.Reservation(3, map[string]any{"selected_language": "es"}, nil)
 			later := env.Pending(t, map[string]any{"type": "async"}, nil)
-			none := decisionlogtest.Reservation(5, map[string]any{"type": "chat", "vip": false}, nil)
-			malformed := decisionlogtest.Reservation(6, nil, nil)
+			none := servicetest.Reservation(5, map[string]any{"type": "chat", "vip": false}, nil)
+			malformed := servicetest.Reservation(6, nil, nil)
 			malformed.WorkerSid = "not-a-worker" // signed, but not a SID: 400
 
 			for _, c := range []struct {
 				r      policy.Reservation
 				token  string
 				status int
-			}{{ok, decisionlogtest.Token, 200}, {boom, decisionlogtest.Token, 200}, {forged, "not-the-token", 403},
-				{later, decisionlogtest.Token, 200}, {none, decisionlogtest.Token, 200}, {malformed, decisionlogtest.Token, 400}} {
+			}{{ok, servicetest.Token, 200}, {boom, servicetest.Token, 200}, {forged, "not-the-token", 403},
+				{later, servicetest.Token, 200}, {none, servicetest.Token, 200}, {malformed, servicetest.Token, 400}} {
 				if status, body := env.Post(t, c.r, c.token); status != c.status {
 					t.Fatalf("%s: status %d %s, want %d", c.r.ReservationSid, status, body, c.status)
 				}
@@ -135,7 +135,7 @@ func TestRecordsEveryKindOfCallback(t *testing.T) {
 
 // rawRows returns every stored row as text, column by column, read with SQL
 // of the test's own rather than through the package.
-func rawRows(t *testing.T, env *decisionlogtest.Env) []string {
+func rawRows(t *testing.T, env *servicetest.Env) []string {
 	t.Helper()
 	driver, dsn := "sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName)
 	if env.DatabaseURL != "" {
@@ -172,16 +172,16 @@ func rawRows(t *testing.T, env *decisionlogtest.Env) []string {
 }
 
 func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
-			env := decisionlogtest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{})
-			r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es", "customer": "Ada Lovelace-7731"},
+			env := servicetest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{})
+			r := servicetest.Reservation(1, map[string]any{"selected_language": "es", "customer": "Ada Lovelace-7731"},
 				map[string]any{"languages": []any{"es"}, "phone": "+15551234987"})
 			r.Params = map[string]string{"WorkerName": "alice-secret-name"}
-			if status, body := env.Post(t, r, decisionlogtest.Token); status != 200 {
+			if status, body := env.Post(t, r, servicetest.Token); status != 200 {
 				t.Fatalf("status %d %s", status, body)
 			}
-			forged := decisionlogtest.Reservation(2, map[string]any{"customer": "Grace Hopper-4410"}, nil)
+			forged := servicetest.Reservation(2, map[string]any{"customer": "Grace Hopper-4410"}, nil)
 			if status, _ := env.Post(t, forged, "wrong"); status != 403 {
 				t.Fatalf("forged: status %d", status)
 			}
@@ -207,15 +207,15 @@ func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
 }
 
 func TestRetentionPrunes(t *testing.T) {
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			env := decisionlogtest.New(t, store, decisionlog.ModeFull, decisionlog.Options{
+			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{
 				Retention: time.Hour, MaxRows: 3, PruneEvery: 100 * time.Millisecond, Registerer: reg})
 			now := time.Now()
 			// Two records from before the retention window, five recent ones.
 			for i, at := range []time.Time{now.Add(-3 * time.Hour), now.Add(-2 * time.Hour), now, now, now, now, now} {
-				r := decisionlogtest.Reservation(i+1, nil, nil)
+				r := servicetest.Reservation(i+1, nil, nil)
 				env.Log.Record(handlers.CallbackRecord{Received: at, Result: handlers.ResultOK, Reservation: &r,
 					Decision: policy.Decision{Instruction: policy.Accept{}, Rule: "r"}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
 			}
@@ -233,8 +233,8 @@ func TestRetentionPrunes(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if len(got) != 3 || got[0].ReservationSid != decisionlogtest.Reservation(7, nil, nil).ReservationSid ||
-				got[2].ReservationSid != decisionlogtest.Reservation(5, nil, nil).ReservationSid {
+			if len(got) != 3 || got[0].ReservationSid != servicetest.Reservation(7, nil, nil).ReservationSid ||
+				got[2].ReservationSid != servicetest.Reservation(5, nil, nil).ReservationSid {
 				t.Fatalf("after pruning: %d entries %+v", len(got), got)
 			}
 			if n := testutil.ToFloat64(counter(t, reg, "assignd_decision_log_pruned_total")); n != 4 {
@@ -264,7 +264,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 // what does not fit, and the log must recover when the lock goes.
 func TestFullBufferDropsAndCounts(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{BufferSize: 4, BatchSize: 2, Registerer: reg})
+	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{BufferSize: 4, BatchSize: 2, Registerer: reg})
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestFullBufferDropsAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	record := func(n int) {
-		r := decisionlogtest.Reservation(n, nil, nil)
+		r := servicetest.Reservation(n, nil, nil)
 		env.Log.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r})
 	}
 	for i := range 50 {

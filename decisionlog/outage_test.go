@@ -17,8 +17,8 @@ import (
 
 	"github.com/assignd/assignd/async/asynctest"
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -161,7 +161,7 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 	}
 	defer l.Close()
 	record := func(n int) {
-		r := decisionlogtest.Reservation(n, nil, nil)
+		r := servicetest.Reservation(n, nil, nil)
 		l.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r,
 			Decision: policy.Decision{Instruction: policy.Accept{}, Rule: "r"}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
 	}
@@ -207,7 +207,7 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 		if i >= backlog {
 			n = before - (i - backlog)
 		}
-		if want := decisionlogtest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
+		if want := servicetest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
 			t.Fatalf("row %d: %s, want %s", i, e.ReservationSid, want)
 		}
 	}
@@ -253,7 +253,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 			}
 			t.Cleanup(func() { l.Close() })
 			record := func(n int) {
-				r := decisionlogtest.Reservation(n, nil, nil)
+				r := servicetest.Reservation(n, nil, nil)
 				l.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r,
 					Decision: policy.Decision{Instruction: policy.Accept{}, Rule: "r"}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
 			}
@@ -308,7 +308,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 				if i >= backlog {
 					n = before - (i - backlog)
 				}
-				if want := decisionlogtest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
+				if want := servicetest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
 					t.Fatalf("row %d: %s, want %s", i, e.ReservationSid, want)
 				}
 			}
@@ -327,17 +327,17 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 // the batch is dropped and counted, and the rows after it are stored
 // rather than held up behind it.
 func TestRejectedBatchIsDroppedNotRetried(t *testing.T) {
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			env := decisionlogtest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{Registerer: reg})
+			env := servicetest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{Registerer: reg})
 			refuse := `CREATE TRIGGER poison BEFORE INSERT ON assignd_decision WHEN NEW.rule = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END`
 			if store == "postgres" {
 				refuse = `ALTER TABLE assignd_decision ADD CONSTRAINT poison CHECK (rule <> 'poison')`
 			}
 			execSQL(t, env, refuse)
 			record := func(n int, rule string) {
-				r := decisionlogtest.Reservation(n, nil, nil)
+				r := servicetest.Reservation(n, nil, nil)
 				env.Log.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r,
 					Decision: policy.Decision{Instruction: policy.Accept{}, Rule: rule}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
 			}
@@ -363,7 +363,7 @@ func TestRejectedBatchIsDroppedNotRetried(t *testing.T) {
 }
 
 // execSQL runs q on the log's store with a connection of the test's own.
-func execSQL(t *testing.T, env *decisionlogtest.Env, q string) {
+func execSQL(t *testing.T, env *servicetest.Env, q string) {
 	t.Helper()
 	driver, dsn := "sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName)
 	if env.DatabaseURL != "" {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
 )
@@ -45,25 +45,25 @@ func TestSummaryRedactsComputedValuesAndSecrets(t *testing.T) {
 		password   = "hunter2-Sip-Pass"
 	)
 	for _, mode := range []decisionlog.Mode{decisionlog.ModeSummary, decisionlog.ModeFull} {
-		for _, store := range decisionlogtest.Stores {
+		for _, store := range servicetest.Stores {
 			t.Run(string(mode)+"/"+store, func(t *testing.T) {
-				env := decisionlogtest.New(t, store, mode, decisionlog.Options{})
+				env := servicetest.New(t, store, mode, decisionlog.Options{})
 				p, err := rules.Parse("attrs.yaml", []byte(attributePolicy))
 				if err != nil {
 					t.Fatal(err)
 				}
 				env.Current.Store(p)
 				worker := map[string]any{"contact_uri": contactURI, "skills": map[string]any{"sales": 5}}
-				contact := decisionlogtest.Reservation(1, map[string]any{"type": "contact", "required_skill": skill}, worker)
-				bad := decisionlogtest.Reservation(2, map[string]any{"type": "bad", "customer_phone": badPhone, "required_skill": skill}, worker)
-				sip := decisionlogtest.Reservation(3, map[string]any{"type": "sip", "required_skill": "sales0"}, worker)
-				sipAsync := decisionlogtest.Reservation(4, map[string]any{"type": "sip-async", "required_skill": "sales0"}, worker)
+				contact := servicetest.Reservation(1, map[string]any{"type": "contact", "required_skill": skill}, worker)
+				bad := servicetest.Reservation(2, map[string]any{"type": "bad", "customer_phone": badPhone, "required_skill": skill}, worker)
+				sip := servicetest.Reservation(3, map[string]any{"type": "sip", "required_skill": "sales0"}, worker)
+				sipAsync := servicetest.Reservation(4, map[string]any{"type": "sip-async", "required_skill": "sales0"}, worker)
 				// Sync answers carry the values TaskRouter needs.
 				for _, c := range []struct {
 					r    policy.Reservation
 					want string
 				}{{contact, contactURI}, {bad, `"activity_sid":"WA00000000000000000000000000000003"`}, {sip, password}, {sipAsync, "{}"}} {
-					status, body := env.Post(t, c.r, decisionlogtest.Token)
+					status, body := env.Post(t, c.r, servicetest.Token)
 					if status != 200 || !strings.Contains(body, c.want) {
 						t.Fatalf("%s: status %d %s, want 200 with %s", c.r.ReservationSid, status, body, c.want)
 					}

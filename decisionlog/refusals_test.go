@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/servicetest"
 )
 
 // clock is a settable clock for the log's Now.
@@ -37,23 +37,23 @@ func (c *clock) advance(d time.Duration) {
 // second, each saying how many it stands for, and its row caps keep every
 // genuine decision however many refusals came.
 func TestRefusalFloodWritesATrickle(t *testing.T) {
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			const seconds, perSecond, maxRefusals, genuine = 10, 100, 3, 4
 			clk := &clock{t: time.Now()}
 			reg := prometheus.NewRegistry()
-			env := decisionlogtest.New(t, store, decisionlog.ModeFull, decisionlog.Options{
+			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{
 				Now: clk.Now, MaxRows: genuine, MaxRefusalRows: maxRefusals, PruneEvery: time.Hour, Registerer: reg})
 
 			post := func(n int, token string, want int) {
 				t.Helper()
-				r := decisionlogtest.Reservation(n, map[string]any{"selected_language": "es"}, nil)
+				r := servicetest.Reservation(n, map[string]any{"selected_language": "es"}, nil)
 				if status, body := env.Post(t, r, token); status != want {
 					t.Fatalf("reservation %d: status %d %s, want %d", n, status, body, want)
 				}
 			}
-			post(1, decisionlogtest.Token, 200)
-			post(2, decisionlogtest.Token, 200)
+			post(1, servicetest.Token, 200)
+			post(2, servicetest.Token, 200)
 			forged := 0
 			for s := range seconds {
 				for range perSecond {
@@ -61,17 +61,17 @@ func TestRefusalFloodWritesATrickle(t *testing.T) {
 					post(1000+forged, "not-the-token", 403)
 				}
 				if s == seconds/2 {
-					post(3, decisionlogtest.Token, 200)
+					post(3, servicetest.Token, 200)
 					// Signed but malformed: a refusal of another kind, sampled apart.
-					malformed := decisionlogtest.Reservation(4000, nil, nil)
+					malformed := servicetest.Reservation(4000, nil, nil)
 					malformed.WorkerSid = "not-a-worker"
-					if status, _ := env.Post(t, malformed, decisionlogtest.Token); status != 400 {
+					if status, _ := env.Post(t, malformed, servicetest.Token); status != 400 {
 						t.Fatalf("malformed: status %d", status)
 					}
 				}
 				clk.advance(time.Second)
 			}
-			post(4, decisionlogtest.Token, 200)
+			post(4, servicetest.Token, 200)
 			forged++
 			post(1000+forged, "not-the-token", 403) // carries the last second's skipped ones
 			env.Flush(t)
@@ -116,7 +116,7 @@ func TestRefusalFloodWritesATrickle(t *testing.T) {
 				t.Fatalf("after pruning, %d genuine decisions of %d are left", len(ok), genuine)
 			}
 			for i, e := range ok {
-				if want := decisionlogtest.Reservation(genuine-i, nil, nil).ReservationSid; e.ReservationSid != want {
+				if want := servicetest.Reservation(genuine-i, nil, nil).ReservationSid; e.ReservationSid != want {
 					t.Errorf("genuine decision %d: %s, want %s", i, e.ReservationSid, want)
 				}
 			}
@@ -165,7 +165,7 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, labels ...string) 
 // callback, so it is a refusal, and it goes under the refusals' cap.
 func TestRefusalOfAnyKindIsSampled(t *testing.T) {
 	clk := &clock{t: time.Now()}
-	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
+	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
 	for range 50 {
 		env.Log.Record(handlers.CallbackRecord{Received: clk.Now(), Result: "too_many_parameters"})
 	}
@@ -191,7 +191,7 @@ func TestRefusalOfAnyKindIsSampled(t *testing.T) {
 // the counts of skipped ones stay exact.
 func TestRefusalSamplingSurvivesAClockSteppingBack(t *testing.T) {
 	clk := &clock{t: time.Now()}
-	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
+	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
 	refuse := func(n int) {
 		for range n {
 			env.Log.Record(handlers.CallbackRecord{Received: clk.Now(), Result: handlers.ResultBadSignature})

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // CallbackAttempt is one assignment callback POST and what came of it.
@@ -27,18 +29,18 @@ type CallbackAttempt struct {
 // callbackForm is what TaskRouter posts to the assignment callback URL.
 func (e *Emulator) callbackForm(ws *workspace, wf *workflow, q *queue, t *task, w *worker, r *reservation) url.Values {
 	return url.Values{
-		"AccountSid":       {e.opt.AccountSid},
-		"WorkspaceSid":     {ws.sid},
-		"WorkflowSid":      {wf.sid},
-		"TaskQueueSid":     {q.sid},
-		"TaskSid":          {t.sid},
-		"WorkerSid":        {w.sid},
-		"ReservationSid":   {r.sid},
-		"TaskAttributes":   {t.attrsRaw},
-		"WorkerAttributes": {w.attrsRaw},
-		"TaskAge":          {strconv.Itoa(int(e.clock.Now().Sub(t.created) / time.Second))},
-		"TaskPriority":     {strconv.Itoa(t.priority)},
-		"Timestamp":        {strconv.FormatInt(e.clock.Now().Unix(), 10)},
+		taskrouter.ParamAccountSid:       {e.opt.AccountSid},
+		taskrouter.ParamWorkspaceSid:     {ws.sid},
+		taskrouter.ParamWorkflowSid:      {wf.sid},
+		taskrouter.ParamTaskQueueSid:     {q.sid},
+		taskrouter.ParamTaskSid:          {t.sid},
+		taskrouter.ParamWorkerSid:        {w.sid},
+		taskrouter.ParamReservationSid:   {r.sid},
+		taskrouter.ParamTaskAttributes:   {t.attrsRaw},
+		taskrouter.ParamWorkerAttributes: {w.attrsRaw},
+		taskrouter.ParamTaskAge:          {strconv.Itoa(int(e.clock.Now().Sub(t.created) / time.Second))},
+		taskrouter.ParamTaskPriority:     {strconv.Itoa(t.priority)},
+		taskrouter.ParamTimestamp:        {strconv.FormatInt(e.clock.Now().Unix(), 10)},
 	}
 }
 
@@ -140,30 +142,30 @@ func instructionParams(m map[string]any) (url.Values, error) {
 		}
 	}
 	switch ins {
-	case "accept":
+	case taskrouter.InstructionAccept:
 		v.Set("ReservationStatus", resAccepted)
-	case "reject":
+	case taskrouter.InstructionReject:
 		v.Set("ReservationStatus", resRejected)
 		set("activity_sid", "WorkerActivitySid")
-	case "dequeue":
+	case taskrouter.InstructionDequeue:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"to": "DequeueTo", "from": "DequeueFrom", "post_work_activity_sid": "DequeuePostWorkActivitySid",
 			"record": "DequeueRecord", "timeout": "DequeueTimeout", "status_callback_url": "DequeueStatusCallbackUrl",
 			"status_callback_events": "DequeueStatusCallbackEvent"} {
 			set(k, p)
 		}
-	case "call":
+	case taskrouter.InstructionCall:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"to": "CallTo", "from": "CallFrom", "url": "CallUrl", "accept": "CallAccept",
 			"record": "CallRecord", "timeout": "CallTimeout", "status_callback_url": "CallStatusCallbackUrl"} {
 			set(k, p)
 		}
-	case "redirect":
+	case taskrouter.InstructionRedirect:
 		v.Set("Instruction", ins)
 		for k, p := range map[string]string{"call_sid": "RedirectCallSid", "url": "RedirectUrl", "accept": "RedirectAccept"} {
 			set(k, p)
 		}
-	case "conference":
+	case taskrouter.InstructionConference:
 		v.Set("Instruction", ins)
 		for k := range m {
 			if k != "instruction" {

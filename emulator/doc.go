@@ -40,7 +40,7 @@
 //     to max_reserved_workers reservations at once, each worker one task at a
 //     time.
 //   - The assignment callback: POSTed when a reservation is created with
-//     Twilio's parameters, signed (X-Twilio-Signature, handlers.Sign) with the
+//     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
 //     application/json or not a JSON object goes to the fallback URL. The
 //     answer is carried out like the REST update: accept; reject (worker moved
@@ -70,8 +70,12 @@
 // Stats) show what happened without going through the API: per reservation
 // the updates, their arrival times, the GETs, the calls placed.
 // SetWorkerActivity goes through the API, in process (the inspector's
-// button, via package emulator/emuview). Package emulatortest sets up
+// button, via package inspect/emuview). Package emulatortest sets up
 // pending reservations for a client's tests.
+//
+// Of this module it imports only package taskrouter (the wire vocabulary),
+// so a Go team can run it in their own tests without pulling in the
+// service; deps_test.go at the module root holds it to that.
 //
 // Knowingly simplified: statistics endpoints and task channels are not
 // served (404), every task uses the default channel and every worker takes

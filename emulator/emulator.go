@@ -12,7 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Options configure an Emulator.
@@ -87,8 +87,8 @@ func New(o Options) (*Emulator, error) {
 	if o.AccountSid == "" || o.AuthToken == "" {
 		return nil, errors.New("emulator: AccountSid and AuthToken are required")
 	}
-	if !policy.ValidSid(prefixAccount, o.AccountSid) {
-		return nil, fmt.Errorf("emulator: AccountSid %q is not AC followed by 32 hex digits", o.AccountSid)
+	if !taskrouter.ValidSid(prefixAccount, o.AccountSid) {
+		return nil, fmt.Errorf("emulator: AccountSid: %s, got %q", taskrouter.WantSid(prefixAccount), o.AccountSid)
 	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}

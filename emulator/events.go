@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type event struct {
@@ -274,7 +274,7 @@ func (e *Emulator) post(ctx context.Context, u string, f url.Values, timeout tim
 		return 0, "", nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(e.opt.AuthToken, u, f))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(e.opt.AuthToken, u, f))
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	resp, err := e.client.Do(req)
 	if err != nil {

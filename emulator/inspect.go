@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // ReservationInfo is a snapshot of one reservation, for tests and tools.
@@ -38,7 +40,7 @@ type observed struct {
 
 // placeCall records the call effect of instruction ins, carried out.
 func (o *observed) placeCall(ins string) {
-	if ins == "call" || ins == "redirect" {
+	if ins == taskrouter.InstructionCall || ins == taskrouter.InstructionRedirect {
 		o.callsPlaced++
 	}
 }

@@ -7,18 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Reservation statuses.
 const (
-	resPending   = "pending"
-	resAccepted  = "accepted"
-	resRejected  = "rejected"
-	resTimeout   = "timeout"
-	resCanceled  = "canceled"
-	resRescinded = "rescinded"
-	resWrapping  = "wrapping"
-	resCompleted = "completed"
+	resPending   = taskrouter.ReservationPending
+	resAccepted  = taskrouter.ReservationAccepted
+	resRejected  = taskrouter.ReservationRejected
+	resTimeout   = taskrouter.ReservationTimeout
+	resCanceled  = taskrouter.ReservationCanceled
+	resRescinded = taskrouter.ReservationRescinded
+	resWrapping  = taskrouter.ReservationWrapping
+	resCompleted = taskrouter.ReservationCompleted
 )
 
 type reservation struct {
@@ -196,17 +198,17 @@ var (
 	updateActivities = []string{"WorkerActivitySid", "DequeuePostWorkActivitySid", "PostWorkActivitySid"}
 	// instructionRequires lists what each instruction cannot do without.
 	instructionRequires = map[string][]string{
-		"dequeue": nil, "conference": nil,
-		"call":     {"CallFrom", "CallUrl"},
-		"redirect": {"RedirectCallSid", "RedirectUrl"},
+		taskrouter.InstructionDequeue: nil, taskrouter.InstructionConference: nil,
+		taskrouter.InstructionCall:     {"CallFrom", "CallUrl"},
+		taskrouter.InstructionRedirect: {"RedirectCallSid", "RedirectUrl"},
 	}
 	reservationStatuses = []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
 	// The enumerations of the update's list parameters (Twilio's spec:
 	// task_reservation_enum_call_status, _conference_event, _supervisor_mode).
-	callStatuses     = []string{"initiated", "ringing", "answered", "completed"}
-	conferenceEvents = []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}
-	supervisorModes  = []string{"monitor", "whisper", "barge"}
-	updateEnums      = map[string][]string{
+	callStatuses, _     = taskrouter.EnumValues(taskrouter.EnumCallStatus)
+	conferenceEvents, _ = taskrouter.EnumValues(taskrouter.EnumConferenceEvent)
+	supervisorModes, _  = taskrouter.EnumValues(taskrouter.EnumSupervisorMode)
+	updateEnums         = map[string][]string{
 		"DequeueStatusCallbackEvent": callStatuses, "StatusCallbackEvent": callStatuses,
 		"ConferenceStatusCallbackEvent": conferenceEvents, "SupervisorMode": supervisorModes,
 	}
@@ -217,7 +219,7 @@ var (
 func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *apiError {
 	p := &params{v: v}
 	status := p.oneOf("ReservationStatus", reservationStatuses...)
-	ins := p.oneOf("Instruction", "dequeue", "call", "redirect", "conference")
+	ins := p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
 	for _, k := range updateIntegers {
 		p.integer(k, 0)
 	}
@@ -271,13 +273,13 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 		if err := notIn(resPending); err != nil {
 			return err
 		}
-		r.instruction, r.params = "accept", v
+		r.instruction, r.params = taskrouter.InstructionAccept, v
 		e.acceptLocked(ws, r)
 	case status == resRejected:
 		if err := notIn(resPending); err != nil {
 			return err
 		}
-		r.instruction, r.params = "reject", v
+		r.instruction, r.params = taskrouter.InstructionReject, v
 		e.rejectLocked(ws, r, v.Get("WorkerActivitySid"))
 	case status == resWrapping:
 		if err := notIn(resAccepted); err != nil {
@@ -300,7 +302,7 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 // accepts the reservation: dequeue and conference always do; call and
 // redirect only with CallAccept or RedirectAccept true.
 func instructionAccepts(ins string, v url.Values) bool {
-	key := map[string]string{"call": "CallAccept", "redirect": "RedirectAccept"}[ins]
+	key := map[string]string{taskrouter.InstructionCall: "CallAccept", taskrouter.InstructionRedirect: "RedirectAccept"}[ins]
 	if key == "" {
 		return true
 	}

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"sort"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // This file is the lifecycle: tasks through workflows into queues, workers
@@ -85,9 +87,9 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 	}
 	t.queueEntered = e.clock.Now()
 	if prev != "" && prev != t.queue {
-		e.emit(ws, "task-queue.moved", "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
+		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
 	}
-	e.emit(ws, "task-queue.entered", "Task "+t.sid+" entered queue", t, nil)
+	e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
 	if tg.timeout <= 0 {
 		return
 	}
@@ -95,7 +97,7 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 		if t.status != taskPending || t.filter != fi || t.target != ti {
 			return // reserved or assigned meanwhile: it stays where it is
 		}
-		e.emit(ws, "task-queue.timeout", "Task "+t.sid+" timed out of its target", t, nil)
+		e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
 		switch {
 		case fi >= 0 && ti+1 < len(wf.cfg.filters[fi].targets):
 			e.enterTargetLocked(ws, wf, t, fi, ti+1)
@@ -219,7 +221,7 @@ func (e *Emulator) reserveLocked(ws *workspace, wf *workflow, q *queue, t *task,
 	if q.reservationAct != "" {
 		e.setActivityLocked(ws, w, q.reservationAct)
 	}
-	e.emit(ws, "reservation.created", "Reservation "+r.sid+" created for worker "+w.name, r, nil)
+	e.emit(ws, taskrouter.EventReservationCreated, "Reservation "+r.sid+" created for worker "+w.name, r, nil)
 	r.timer = e.after(ws, time.Duration(wf.reservationTimeout)*time.Second, func(ws *workspace) {
 		if r.status == resPending {
 			e.timeoutLocked(ws, r)
@@ -242,7 +244,7 @@ func (e *Emulator) reserveLocked(ws *workspace, wf *workflow, q *queue, t *task,
 func (e *Emulator) endReservationLocked(ws *workspace, r *reservation, status, desc string) {
 	r.stopTimer()
 	e.setResStatus(ws, r, status)
-	e.emit(ws, "reservation."+status, desc, r, nil)
+	e.emit(ws, taskrouter.ReservationEvent(status), desc, r, nil)
 	t := ws.tasks.get(r.task)
 	if t != nil && t.status == taskReserved && t.pending == 0 {
 		e.setTaskStatus(ws, t, taskPending)
@@ -287,7 +289,7 @@ func (e *Emulator) acceptLocked(ws *workspace, r *reservation) {
 			e.setActivityLocked(ws, w, q.assignmentAct)
 		}
 	}
-	e.emit(ws, "reservation.accepted", "Reservation "+r.sid+" accepted by worker "+r.workerName, r, nil)
+	e.emit(ws, taskrouter.EventReservationAccepted, "Reservation "+r.sid+" accepted by worker "+r.workerName, r, nil)
 	if t == nil {
 		return
 	}
@@ -310,7 +312,7 @@ func (e *Emulator) cancelTaskLocked(ws *workspace, t *task, reason string) {
 			e.endReservationLocked(ws, r, resCanceled, "Reservation "+r.sid+" canceled: "+reason)
 		}
 	}
-	e.emit(ws, "task.canceled", "Task "+t.sid+" canceled: "+reason, t, nil)
+	e.emit(ws, taskrouter.EventTaskCanceled, "Task "+t.sid+" canceled: "+reason, t, nil)
 }
 
 func (e *Emulator) wrapTaskLocked(ws *workspace, t *task, reason string) {
@@ -321,10 +323,10 @@ func (e *Emulator) wrapTaskLocked(ws *workspace, t *task, reason string) {
 	for _, sid := range t.reservations {
 		if r := ws.reservations.get(sid); r != nil && r.status == resAccepted {
 			e.setResStatus(ws, r, resWrapping)
-			e.emit(ws, "reservation.wrapup", "Reservation "+r.sid+" wrapping up", r, nil)
+			e.emit(ws, taskrouter.EventReservationWrapup, "Reservation "+r.sid+" wrapping up", r, nil)
 		}
 	}
-	e.emit(ws, "task.wrapup", "Task "+t.sid+" wrapping up", t, nil)
+	e.emit(ws, taskrouter.EventTaskWrapup, "Task "+t.sid+" wrapping up", t, nil)
 }
 
 func (e *Emulator) completeTaskLocked(ws *workspace, t *task, reason string) {
@@ -335,8 +337,8 @@ func (e *Emulator) completeTaskLocked(ws *workspace, t *task, reason string) {
 	for _, sid := range t.reservations {
 		if r := ws.reservations.get(sid); r != nil && (r.status == resAccepted || r.status == resWrapping) {
 			e.setResStatus(ws, r, resCompleted)
-			e.emit(ws, "reservation.completed", "Reservation "+r.sid+" completed", r, nil)
+			e.emit(ws, taskrouter.EventReservationCompleted, "Reservation "+r.sid+" completed", r, nil)
 		}
 	}
-	e.emit(ws, "task.completed", "Task "+t.sid+" completed", t, nil)
+	e.emit(ws, taskrouter.EventTaskCompleted, "Task "+t.sid+" completed", t, nil)
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/emulator/expr"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type task struct {
@@ -26,12 +28,12 @@ type task struct {
 
 // Task assignment statuses.
 const (
-	taskPending   = "pending"
-	taskReserved  = "reserved"
-	taskAssigned  = "assigned"
-	taskWrapping  = "wrapping"
-	taskCompleted = "completed"
-	taskCanceled  = "canceled"
+	taskPending   = taskrouter.TaskPending
+	taskReserved  = taskrouter.TaskReserved
+	taskAssigned  = taskrouter.TaskAssigned
+	taskWrapping  = taskrouter.TaskWrapping
+	taskCompleted = taskrouter.TaskCompleted
+	taskCanceled  = taskrouter.TaskCanceled
 )
 
 func (t *task) final() bool { return t.status == taskCompleted || t.status == taskCanceled }
@@ -159,7 +161,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 		timeout: timeout, created: now, updated: now}
 	c.ws.tasks.put(t.sid, t)
 	e.setTaskStatus(c.ws, t, taskPending)
-	e.emit(c.ws, "task.created", "Task "+t.sid+" created", t, nil)
+	e.emit(c.ws, taskrouter.EventTaskCreated, "Task "+t.sid+" created", t, nil)
 	t.ttlTimer = e.after(c.ws, time.Duration(timeout)*time.Second, func(ws *workspace) {
 		if t.status == taskPending || t.status == taskReserved {
 			e.cancelTaskLocked(ws, t, "Task TTL Exceeded")
@@ -199,7 +201,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		}
 		t.priority = priority
 		t.updated = e.clock.Now()
-		e.emit(c.ws, "task.updated", "Task "+t.sid+" updated", t, nil)
+		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
 	reason := p.str("Reason")
 	switch status {
@@ -251,7 +253,7 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 		c.ws.reservations.del(r.sid)
 	}
 	e.setTaskStatus(c.ws, t, taskCanceled)
-	e.emit(c.ws, "task.deleted", "Task "+t.sid+" deleted", t, nil)
+	e.emit(c.ws, taskrouter.EventTaskDeleted, "Task "+t.sid+" deleted", t, nil)
 	c.ws.tasks.del(t.sid)
 	e.dispatchLocked(c.ws)
 	return http.StatusNoContent, nil, nil

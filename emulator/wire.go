@@ -11,20 +11,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
-// SID prefixes, as Twilio assigns them.
+// SID prefixes, as Twilio assigns them (taskrouter defines them).
 const (
-	prefixAccount     = "AC"
-	prefixWorkspace   = "WS"
-	prefixActivity    = "WA"
-	prefixWorker      = "WK"
-	prefixQueue       = "WQ"
-	prefixWorkflow    = "WW"
-	prefixTask        = "WT"
-	prefixReservation = "WR"
-	prefixEvent       = "EV"
-	prefixChannel     = "TC"
+	prefixAccount     = taskrouter.PrefixAccount
+	prefixWorkspace   = taskrouter.PrefixWorkspace
+	prefixActivity    = taskrouter.PrefixActivity
+	prefixWorker      = taskrouter.PrefixWorker
+	prefixQueue       = taskrouter.PrefixQueue
+	prefixWorkflow    = taskrouter.PrefixWorkflow
+	prefixTask        = taskrouter.PrefixTask
+	prefixReservation = taskrouter.PrefixReservation
+	prefixEvent       = taskrouter.PrefixEvent
+	prefixChannel     = taskrouter.PrefixChannel
 )
 
 // newSid returns a random SID with the prefix.

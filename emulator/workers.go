@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/emulator/expr"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type worker struct {
@@ -114,7 +116,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	w := &worker{sid: newSid(prefixWorker), name: name, activity: act, attrsRaw: raw, attrs: attrs,
 		created: now, updated: now, statusSince: now}
 	c.ws.workers.put(w.sid, w)
-	e.emit(c.ws, "worker.created", "Worker "+name+" created", w, nil)
+	e.emit(c.ws, taskrouter.EventWorkerCreated, "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)
 	return http.StatusCreated, e.renderWorker(c, w), nil
 }
@@ -143,7 +145,7 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 	}
 	if attrs != nil {
 		w.attrsRaw, w.attrs = raw, attrs
-		e.emit(c.ws, "worker.attributes.update", "Worker "+w.name+" attributes updated", w, nil)
+		e.emit(c.ws, taskrouter.EventWorkerAttributes, "Worker "+w.name+" attributes updated", w, nil)
 	}
 	w.updated = now
 	if act != "" {
@@ -173,7 +175,7 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 	if a := ws.activities.get(prev); a != nil {
 		extra["WorkerPreviousActivityName"] = a.name
 	}
-	e.emit(ws, "worker.activity.update", "Worker "+w.name+" updated to "+ws.activities.get(act).name+" Activity", w, extra)
+	e.emit(ws, taskrouter.EventWorkerActivity, "Worker "+w.name+" updated to "+ws.activities.get(act).name+" Activity", w, extra)
 }
 
 func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
@@ -192,7 +194,7 @@ func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
 		}
 	}
 	c.ws.workers.del(w.sid)
-	e.emit(c.ws, "worker.deleted", "Worker "+w.name+" deleted", w, nil)
+	e.emit(c.ws, taskrouter.EventWorkerDeleted, "Worker "+w.name+" deleted", w, nil)
 	e.dispatchLocked(c.ws)
 	return http.StatusNoContent, nil, nil
 }

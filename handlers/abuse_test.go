@@ -20,6 +20,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // 1,000 random forged signatures: every one is refused and counted, the
@@ -62,7 +63,7 @@ func forgedFlood(t *testing.T, path, metric string) {
 				rand.Read(raw)
 				sig := base64.StdEncoding.EncodeToString(raw)
 				if (w+i)%10 == 0 {
-					sig = handlers.Sign("not-the-token", u, form) // well-formed, wrong key
+					sig = taskrouter.Sign("not-the-token", u, form) // well-formed, wrong key
 				}
 				if status, _, _ := post(t, u, body, sig); status == http.StatusForbidden {
 					refused.Add(1)
@@ -164,7 +165,7 @@ func TestAbuseSignedGarbage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := base()
 			c.edit(f)
-			status, body, _ := post(t, u, f.Encode(), handlers.Sign(testToken, u, f))
+			status, body, _ := post(t, u, f.Encode(), taskrouter.Sign(testToken, u, f))
 			if status != c.status || !strings.HasPrefix(body, c.body) {
 				t.Fatalf("got %d %q, want %d %q…", status, body, c.status, c.body)
 			}
@@ -199,7 +200,7 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				if s, b, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form)); s != 200 || b != "{}" {
+				if s, b, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form)); s != 200 || b != "{}" {
 					t.Errorf("valid callback %d/%d: %d %q", i, copyN, s, b)
 				}
 			}()
@@ -215,9 +216,9 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 					post(t, u, bad.Encode(), "forged")
 				case 1:
 					bad.Set("TaskSid", "../")
-					post(t, u, bad.Encode(), handlers.Sign(testToken, u, bad))
+					post(t, u, bad.Encode(), taskrouter.Sign(testToken, u, bad))
 				default:
-					post(t, u, bad.Encode()+strings.Repeat("x", handlers.DefaultBodyLimit), handlers.Sign(testToken, u, bad))
+					post(t, u, bad.Encode()+strings.Repeat("x", handlers.DefaultBodyLimit), taskrouter.Sign(testToken, u, bad))
 				}
 			}()
 		}

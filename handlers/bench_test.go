@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // BenchmarkCallback measures one signed callback end to end in-process:
@@ -30,7 +31,7 @@ func BenchmarkCallback(b *testing.B) {
 	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 	form, _ := handlers.EncodeForm(&r)
 	body := form.Encode()
-	sig := handlers.Sign(testToken, "http://example.com/assignment", form)
+	sig := taskrouter.Sign(testToken, "http://example.com/assignment", form)
 	runBench(b, h, body, sig, `{"instruction":"accept"}`)
 }
 
@@ -83,7 +84,7 @@ func BenchmarkRefusedAtTheBounds(b *testing.B) {
 	for name, query := range map[string]string{"plain": "", "decoy-value": "?x=bodySHA256", "decoy-empty": "?bodySHA256="} {
 		b.Run(name, func(b *testing.B) {
 			u := "http://example.com/assignment" + query
-			runBenchStatus(b, h, u, body, handlers.Sign("not-the-token", u, nil), http.StatusForbidden)
+			runBenchStatus(b, h, u, body, taskrouter.Sign("not-the-token", u, nil), http.StatusForbidden)
 		})
 	}
 }

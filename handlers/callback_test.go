@@ -18,6 +18,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 func TestCallbackThroughExamplePolicy(t *testing.T) {
@@ -83,7 +84,7 @@ func TestCallbackRefusesBadSignatureBeforePolicy(t *testing.T) {
 	if status != http.StatusForbidden || !strings.Contains(body, "signature") {
 		t.Errorf("unsigned: got %d %q, want 403", status, body)
 	}
-	status, _, _ = post(t, u, form.Encode(), handlers.Sign("wrong-token", u, form))
+	status, _, _ = post(t, u, form.Encode(), taskrouter.Sign("wrong-token", u, form))
 	if status != http.StatusForbidden {
 		t.Errorf("wrong token: got %d, want 403", status)
 	}
@@ -102,7 +103,7 @@ func TestCallbackBadInput(t *testing.T) {
 	srv := startServer(t, handlers.Options{})
 	u := srv.URL + "/assignment"
 	signedPost := func(form url.Values) (int, string) {
-		s, b, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+		s, b, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form))
 		return s, b
 	}
 	good := func() url.Values {

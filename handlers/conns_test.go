@@ -19,6 +19,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type cappedServer struct {
@@ -78,7 +79,7 @@ func signedCallback(t *testing.T, base string) (int, string) {
 	u := base + "/assignment"
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(testToken, u, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(testToken, u, form))
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {

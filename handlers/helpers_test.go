@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 const testToken = "testtoken0123456789"
@@ -138,5 +139,5 @@ func postSigned(t testing.TB, base string, r policy.Reservation) (int, string, h
 		t.Fatal(err)
 	}
 	u := base + "/assignment"
-	return post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+	return post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form))
 }

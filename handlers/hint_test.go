@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // The wrong-signature hint leads with what the request shows is likelier:
@@ -44,7 +45,7 @@ func TestSignatureHintFollowsTheRequest(t *testing.T) {
 			req.Host = c.host
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if !c.unsigned {
-				req.Header.Set("X-Twilio-Signature", handlers.Sign("not-the-token", "https://abc.ngrok.app/assignment", form))
+				req.Header.Set("X-Twilio-Signature", taskrouter.Sign("not-the-token", "https://abc.ngrok.app/assignment", form))
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 func scrape(t *testing.T, base string) string {
@@ -47,7 +48,7 @@ func TestMetricsMoveWithCallbacks(t *testing.T) {
 	post(t, srv.URL+"/assignment", "a=1", "forged")
 	form, _ := handlers.EncodeForm(ptr(reservation(nil, nil)))
 	form.Set("TaskSid", "nope")
-	post(t, srv.URL+"/assignment", form.Encode(), handlers.Sign(testToken, srv.URL+"/assignment", form))
+	post(t, srv.URL+"/assignment", form.Encode(), taskrouter.Sign(testToken, srv.URL+"/assignment", form))
 
 	m := scrape(t, srv.OpsURL)
 	for _, want := range []string{
@@ -76,7 +77,7 @@ func TestEventsCountReservationOutcomes(t *testing.T) {
 	u := srv.URL + "/events"
 	for _, typ := range []string{"reservation.accepted", "reservation.accepted", "reservation.timeout", "task.created"} {
 		form := url.Values{"EventType": {typ}, "ResourceSid": {"WR0123456789abcdef0123456789abcdef"}}
-		if status, _, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form)); status != http.StatusNoContent {
+		if status, _, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form)); status != http.StatusNoContent {
 			t.Fatalf("%s: status %d", typ, status)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // collectRecorder keeps every record it is told about.
@@ -56,7 +57,7 @@ func logResults(t *testing.T, logs string) []string {
 func postForm(t *testing.T, base string, form url.Values) int {
 	t.Helper()
 	u := base + "/assignment"
-	status, _, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+	status, _, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form))
 	return status
 }
 
@@ -144,7 +145,7 @@ func TestEveryEventResultIsCountedAndLogged(t *testing.T) {
 		send   func(t *testing.T, base string) int
 	}{
 		handlers.ResultOK: {http.StatusNoContent, func(t *testing.T, base string) int {
-			status, _, _ := post(t, u(base), accepted.Encode(), handlers.Sign(testToken, u(base), accepted))
+			status, _, _ := post(t, u(base), accepted.Encode(), taskrouter.Sign(testToken, u(base), accepted))
 			return status
 		}},
 		handlers.ResultMalformed: {http.StatusBadRequest, func(t *testing.T, base string) int {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Behind proxies that append to the forwarding headers, a client's own value
@@ -48,7 +49,7 @@ func TestTrustProxyUsesNearestProxy(t *testing.T) {
 				{"/events", forged, event, http.StatusForbidden},
 				{"/events", real, event, http.StatusNoContent},
 			} {
-				sig := handlers.Sign(testToken, c.base+c.path, c.form)
+				sig := taskrouter.Sign(testToken, c.base+c.path, c.form)
 				status, body, _ := postHeaders(t, srv.URL+c.path, c.form.Encode(), sig, proxies.headers)
 				if status != c.status {
 					t.Errorf("%s signed for %s: got %d %q, want %d", c.path, c.base, status, body, c.status)
@@ -83,7 +84,7 @@ func TestPublicHostsAllowList(t *testing.T) {
 	} {
 		u := "https://" + c.host + "/assignment"
 		hdr := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {c.host}}
-		if status, body, _ := postHeaders(t, srv.URL+"/assignment", form.Encode(), handlers.Sign(testToken, u, form), hdr); status != c.status {
+		if status, body, _ := postHeaders(t, srv.URL+"/assignment", form.Encode(), taskrouter.Sign(testToken, u, form), hdr); status != c.status {
 			t.Errorf("host %s: got %d %q, want %d", c.host, status, body, c.status)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // signedForm is a genuine callback's form with extra parameters added.
@@ -56,7 +57,7 @@ func TestShapeRefusedBeforeSignature(t *testing.T) {
 			u := srv.URL + path
 			for _, c := range cases {
 				form := signedForm(t, c.form)
-				status, body, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form))
+				status, body, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form))
 				if status != http.StatusBadRequest || !strings.Contains(body, "request does not look like a TaskRouter callback") || !strings.Contains(body, c.wants) {
 					t.Errorf("%s: got %d %q, want 400 naming %q", c.name, status, body, c.wants)
 				}
@@ -91,10 +92,10 @@ func TestShapeAtTheBoundsIsServed(t *testing.T) {
 	v := handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
 	srv := startServer(t, handlers.Options{Verifier: v})
 	u := srv.URL + "/assignment"
-	if status, body, _ := post(t, u, form.Encode(), handlers.Sign(testToken, u, form)); status != http.StatusOK {
+	if status, body, _ := post(t, u, form.Encode(), taskrouter.Sign(testToken, u, form)); status != http.StatusOK {
 		t.Fatalf("signed callback at the bounds: %d %q", status, body)
 	}
-	if status, body, _ := post(t, u, form.Encode(), handlers.Sign("not-the-token", u, form)); status != http.StatusForbidden {
+	if status, body, _ := post(t, u, form.Encode(), taskrouter.Sign("not-the-token", u, form)); status != http.StatusForbidden {
 		t.Fatalf("forged callback at the bounds: %d %q, want 403", status, body)
 	}
 	if v.Checks() != 2 {
@@ -149,9 +150,9 @@ func TestValidFormAgreesWithTwilio(t *testing.T) {
 		if q.bodyHash {
 			signedForm = nil // the URL alone is signed; the hash vouches for the body
 		}
-		sig := handlers.Sign(tokens[i%2], signedURL, signedForm)
+		sig := taskrouter.Sign(tokens[i%2], signedURL, signedForm)
 		if i%3 == 0 {
-			sig = handlers.Sign("not-the-token", signedURL, signedForm)
+			sig = taskrouter.Sign("not-the-token", signedURL, signedForm)
 		}
 		parsed, _ := url.ParseQuery(string(body))
 		want := false
@@ -181,7 +182,7 @@ func TestValidFormCostDoesNotFollowTheQuery(t *testing.T) {
 	v := handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone)
 	for _, query := range []string{"", "?x=bodySHA256", "?bodySHA256=", "?bodySHA256=&x=1", fmt.Sprintf("?bodySHA256=%x", sha256.Sum256(body))} {
 		u := "https://a.example/assignment" + query
-		sig := handlers.Sign("not-the-token", u, form)
+		sig := taskrouter.Sign("not-the-token", u, form)
 		allocs := testing.AllocsPerRun(5, func() {
 			if v.ValidForm(u, body, form, sig) {
 				t.Fatal("a forged signature verified")

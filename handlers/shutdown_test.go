@@ -14,6 +14,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // drainBudget stands for serve's HTTP drain: shutdown must finish the
@@ -66,7 +67,7 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(testToken, u, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(testToken, u, form))
 	got = make(chan answer, 1)
 	go func() {
 		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)

@@ -9,6 +9,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // BenchmarkCallbackTracing compares, in one run, a callback untraced (the
@@ -19,7 +20,7 @@ func BenchmarkCallbackTracing(b *testing.B) {
 	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es", "en"}, "skills": []any{"billing"}})
 	form, _ := handlers.EncodeForm(&r)
 	body := form.Encode()
-	sig := handlers.Sign(testToken, "http://example.com/assignment", form)
+	sig := taskrouter.Sign(testToken, "http://example.com/assignment", form)
 	for _, c := range []struct {
 		name string
 		tp   func() *sdktrace.TracerProvider

@@ -1,18 +1,16 @@
 package handlers
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
+	"reflect"
 	"strconv"
 	"time"
 
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // ParamError is a callback parameter that is missing or malformed; the
@@ -35,24 +33,31 @@ type AttributeError struct {
 func (e *AttributeError) Error() string { return e.Param + ": not a JSON object: " + e.Err.Error() }
 func (e *AttributeError) Unwrap() error { return e.Err }
 
-// sidParams are the documented SID parameters: name, prefix, required.
-var sidParams = []struct {
-	name, prefix string
-	required     bool
-}{
-	{"AccountSid", "AC", true},
-	{"WorkspaceSid", "WS", true},
-	{"WorkflowSid", "WW", false},
-	{"TaskQueueSid", "WQ", false},
-	{"WorkerSid", "WK", true},
-	{"TaskSid", "WT", true},
-	{"ReservationSid", "WR", true},
+// reservationFields maps each callback parameter of the taskrouter table to
+// the policy.Reservation field of the same name; derived once, never written.
+var reservationFields = mustReservationFields()
+
+type reservationField struct {
+	taskrouter.Param
+	index int // field index in policy.Reservation
 }
 
-var knownParams = map[string]bool{
-	"AccountSid": true, "WorkspaceSid": true, "WorkflowSid": true, "TaskQueueSid": true,
-	"WorkerSid": true, "TaskSid": true, "ReservationSid": true, "TaskAge": true,
-	"TaskPriority": true, "TaskAttributes": true, "WorkerAttributes": true, "Timestamp": true,
+// mustReservationFields stops the program at init when a parameter in the
+// table has no field of a matching type, so the two cannot drift.
+func mustReservationFields() []reservationField {
+	want := map[taskrouter.ParamType]reflect.Type{
+		taskrouter.TypeSid: reflect.TypeFor[string](), taskrouter.TypeText: reflect.TypeFor[string](),
+		taskrouter.TypeCount: reflect.TypeFor[int](), taskrouter.TypeJSON: reflect.TypeFor[map[string]any](),
+	}
+	var out []reservationField
+	for _, p := range taskrouter.CallbackParams() {
+		sf, ok := reflect.TypeFor[policy.Reservation]().FieldByName(p.Name)
+		if !ok || sf.Type != want[p.Type] || len(sf.Index) != 1 {
+			panic(fmt.Sprintf("handlers: callback parameter %s wants a policy.Reservation field %s of type %s", p.Name, p.Name, want[p.Type]))
+		}
+		out = append(out, reservationField{p, sf.Index[0]})
+	}
+	return out
 }
 
 // ParseReservation turns the callback's form into a Reservation. It returns
@@ -62,52 +67,64 @@ var knownParams = map[string]bool{
 func ParseReservation(form url.Values, receivedAt time.Time) (policy.Reservation, error) {
 	r := policy.Reservation{ReceivedAt: receivedAt}
 	for name, vals := range form {
-		if knownParams[name] && len(vals) > 1 {
+		known := taskrouter.IsCallbackParam(name)
+		if known && len(vals) > 1 {
 			return r, &ParamError{name, fmt.Sprintf("sent %d times", len(vals))}
 		}
-		if !knownParams[name] {
+		if !known {
 			if r.Params == nil {
 				r.Params = make(map[string]string)
 			}
 			r.Params[name] = vals[0]
 		}
 	}
-	sids := [...]*string{&r.AccountSid, &r.WorkspaceSid, &r.WorkflowSid, &r.TaskQueueSid, &r.WorkerSid, &r.TaskSid, &r.ReservationSid}
-	for i, p := range sidParams {
-		v := form.Get(p.name)
-		if v == "" && !p.required {
+	rv := reflect.ValueOf(&r).Elem()
+	for _, f := range reservationFields {
+		if f.Type == taskrouter.TypeJSON {
+			continue // attributes last: everything else is needed to act at all
+		}
+		if err := parseScalar(rv.Field(f.index), f.Param, form.Get(f.Name)); err != nil {
+			return r, err
+		}
+	}
+	var attrErr error
+	for _, f := range reservationFields {
+		if f.Type != taskrouter.TypeJSON {
 			continue
 		}
-		if v == "" {
-			return r, &ParamError{p.name, "missing"}
+		m, err := attributes(form, f.Name)
+		rv.Field(f.index).Set(reflect.ValueOf(m))
+		if err != nil && attrErr == nil {
+			attrErr = err
 		}
-		if !policy.ValidSid(p.prefix, v) {
-			return r, &ParamError{p.name, fmt.Sprintf("want %s followed by 32 hex digits", p.prefix)}
-		}
-		*sids[i] = v
-	}
-	var err error
-	if r.TaskAge, err = intParam(form, "TaskAge"); err != nil {
-		return r, err
-	}
-	if r.TaskPriority, err = intParam(form, "TaskPriority"); err != nil {
-		return r, err
-	}
-	r.Timestamp = form.Get("Timestamp")
-
-	// Attributes last: everything above is needed to act at all.
-	var attrErr error
-	if r.TaskAttributes, err = attributes(form, "TaskAttributes"); err != nil {
-		attrErr = err
-	}
-	if r.WorkerAttributes, err = attributes(form, "WorkerAttributes"); err != nil && attrErr == nil {
-		attrErr = err
 	}
 	return r, attrErr
 }
 
-func intParam(form url.Values, name string) (int, error) {
-	v := form.Get(name)
+// parseScalar checks one SID, count or text parameter and stores it in field.
+func parseScalar(field reflect.Value, p taskrouter.Param, v string) error {
+	switch p.Type {
+	case taskrouter.TypeSid:
+		if v == "" && p.Required {
+			return &ParamError{p.Name, "missing"}
+		}
+		if v != "" && !taskrouter.ValidSid(p.Prefix, v) {
+			return &ParamError{p.Name, taskrouter.WantSid(p.Prefix)}
+		}
+		field.SetString(v)
+	case taskrouter.TypeCount:
+		n, err := count(p.Name, v)
+		if err != nil {
+			return err
+		}
+		field.SetInt(int64(n))
+	default:
+		field.SetString(v)
+	}
+	return nil
+}
+
+func count(name, v string) (int, error) {
 	if v == "" {
 		return 0, nil
 	}
@@ -136,35 +153,28 @@ func attributes(form url.Values, name string) (map[string]any, error) {
 // EncodeForm is ParseReservation's inverse: the form TaskRouter would POST
 // for r. Used by `assignd send`, tests and benchmarks.
 func EncodeForm(r *policy.Reservation) (url.Values, error) {
-	task, err := json.Marshal(orEmpty(r.TaskAttributes))
-	if err != nil {
-		return nil, fmt.Errorf("encode task attributes: %w", err)
-	}
-	worker, err := json.Marshal(orEmpty(r.WorkerAttributes))
-	if err != nil {
-		return nil, fmt.Errorf("encode worker attributes: %w", err)
-	}
 	f := url.Values{}
 	for k, v := range r.Params {
 		f.Set(k, v)
 	}
-	set := func(k, v string) {
-		if v != "" {
-			f.Set(k, v)
+	rv := reflect.ValueOf(r).Elem()
+	for _, p := range reservationFields {
+		field := rv.Field(p.index)
+		switch p.Type {
+		case taskrouter.TypeCount: // sent even when 0, as TaskRouter does
+			f.Set(p.Name, strconv.FormatInt(field.Int(), 10))
+		case taskrouter.TypeJSON:
+			b, err := json.Marshal(orEmpty(field.Interface().(map[string]any)))
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", p.Name, err)
+			}
+			f.Set(p.Name, string(b))
+		default:
+			if v := field.String(); v != "" {
+				f.Set(p.Name, v)
+			}
 		}
 	}
-	set("AccountSid", r.AccountSid)
-	set("WorkspaceSid", r.WorkspaceSid)
-	set("WorkflowSid", r.WorkflowSid)
-	set("TaskQueueSid", r.TaskQueueSid)
-	set("WorkerSid", r.WorkerSid)
-	set("TaskSid", r.TaskSid)
-	set("ReservationSid", r.ReservationSid)
-	f.Set("TaskAge", strconv.Itoa(r.TaskAge))
-	f.Set("TaskPriority", strconv.Itoa(r.TaskPriority))
-	f.Set("TaskAttributes", string(task))
-	f.Set("WorkerAttributes", string(worker))
-	set("Timestamp", r.Timestamp)
 	return f, nil
 }
 
@@ -173,23 +183,4 @@ func orEmpty(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
-}
-
-// Sign computes X-Twilio-Signature the way Twilio does for a form POST: the
-// URL followed by each parameter's name and value in name order, HMAC-SHA1
-// with the auth token, base64. twilio-go only verifies; this signs for the
-// `send` command, and the tests hold it to twilio-go's RequestValidator.
-func Sign(token, publicURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(publicURL))
-	for _, k := range keys {
-		mac.Write([]byte(k))
-		mac.Write([]byte(form.Get(k)))
-	}
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"errors"
+	"maps"
 	"net/url"
 	"reflect"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/assignd/assignd/handlers"
-	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 func TestParseReservationRoundTrip(t *testing.T) {
@@ -111,7 +112,7 @@ func FuzzParseReservation(f *testing.F) {
 			return
 		}
 		for _, s := range []struct{ p, v string }{{"AC", r.AccountSid}, {"WS", r.WorkspaceSid}, {"WK", r.WorkerSid}, {"WT", r.TaskSid}, {"WR", r.ReservationSid}} {
-			if !policy.ValidSid(s.p, s.v) {
+			if !taskrouter.ValidSid(s.p, s.v) {
 				t.Fatalf("accepted invalid SID %q", s.v)
 			}
 		}
@@ -135,4 +136,48 @@ func FuzzParseReservation(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Parsing and encoding are derived from taskrouter's parameter table: every
+// parameter it lists is parsed into the reservation (not left in Params) and
+// encoded back as sent, and every required one is refused when missing.
+func TestWireFollowsParamTable(t *testing.T) {
+	form := url.Values{}
+	for _, p := range taskrouter.CallbackParams() {
+		switch p.Type {
+		case taskrouter.TypeSid:
+			form.Set(p.Name, p.Prefix+"0123456789abcdef0123456789abcdef")
+		case taskrouter.TypeCount:
+			form.Set(p.Name, "7")
+		case taskrouter.TypeJSON:
+			form.Set(p.Name, `{"k":"`+p.Name+`"}`)
+		default:
+			form.Set(p.Name, "text "+p.Name)
+		}
+	}
+	r, err := handlers.ParseReservation(form, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Params) != 0 {
+		t.Errorf("documented parameters left as extras: %v", r.Params)
+	}
+	back, err := handlers.EncodeForm(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, form) {
+		t.Errorf("EncodeForm(ParseReservation(form)):\n got %v\nwant %v", back, form)
+	}
+	for _, p := range taskrouter.CallbackParams() {
+		if !p.Required {
+			continue
+		}
+		f := maps.Clone(form)
+		f.Del(p.Name)
+		var pe *handlers.ParamError
+		if _, err := handlers.ParseReservation(f, time.Now()); !errors.As(err, &pe) || pe.Param != p.Name {
+			t.Errorf("without %s: err = %v, want a ParamError for it", p.Name, err)
+		}
+	}
 }

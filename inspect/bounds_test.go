@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -39,8 +39,8 @@ func recordItems(t *testing.T, h *harness) int64 {
 	for i := range items {
 		items[i] = i
 	}
-	r := decisionlogtest.Reservation(1, map[string]any{"items": items}, nil)
-	if s, b := h.Post(t, r, decisionlogtest.Token); s != 200 {
+	r := servicetest.Reservation(1, map[string]any{"items": items}, nil)
+	if s, b := h.Post(t, r, servicetest.Token); s != 200 {
 		t.Fatalf("callback: %d %s", s, b)
 	}
 	h.Flush(t)

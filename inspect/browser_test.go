@@ -13,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/assignd/assignd/admin"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/inspect/browsertest"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -59,8 +59,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
-	if s, b := h.Post(t, r, decisionlogtest.Token); s != 200 {
+	r := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
+	if s, b := h.Post(t, r, servicetest.Token); s != 200 {
 		t.Fatalf("callback: %d %s", s, b)
 	}
 

@@ -26,13 +26,13 @@ import (
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy/rules"
 )
 
 type harness struct {
-	*decisionlogtest.Env
+	*servicetest.Env
 	Admin      string // inspector base URL, …/admin
 	Status     *inspect.PolicyStatus
 	PolicyFile string
@@ -47,9 +47,9 @@ func newHarness(t *testing.T, store string, emu inspect.Emulator) *harness {
 // newHarnessWith is newHarness with the decision log's options.
 func newHarnessWith(t *testing.T, store string, emu inspect.Emulator, o decisionlog.Options) *harness {
 	t.Helper()
-	env := decisionlogtest.New(t, store, decisionlog.ModeFull, o)
+	env := servicetest.New(t, store, decisionlog.ModeFull, o)
 	h := &harness{Env: env, Status: inspect.NewPolicyStatus(env.Current), PolicyFile: filepath.Join(t.TempDir(), "policy.yaml")}
-	if err := os.WriteFile(h.PolicyFile, []byte(decisionlogtest.Policy), 0o600); err != nil {
+	if err := os.WriteFile(h.PolicyFile, []byte(servicetest.Policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond, DecisionDeadline: 1500 * time.Millisecond})
@@ -148,25 +148,25 @@ func decode[T any](t *testing.T, body string) T {
 }
 
 // editedPolicy is Policy with the spanish rule now rejecting.
-var editedPolicy = strings.Replace(decisionlogtest.Policy,
+var editedPolicy = strings.Replace(servicetest.Policy,
 	`when: 'task.selected_language == "es"'
     then: {instruction: accept}`,
 	`when: 'task.selected_language == "es"'
     then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}`, 1)
 
 func TestAPIDetailAttemptsAndReplay(t *testing.T) {
-	if editedPolicy == decisionlogtest.Policy {
+	if editedPolicy == servicetest.Policy {
 		t.Fatal("the policy edit did not apply")
 	}
-	for _, store := range decisionlogtest.Stores {
+	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			h := newHarness(t, store, nil)
-			spanish := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
+			spanish := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
 			later := h.Pending(t, map[string]any{"type": "async"}, nil)
-			if s, b := h.Post(t, spanish, decisionlogtest.Token); s != 200 {
+			if s, b := h.Post(t, spanish, servicetest.Token); s != 200 {
 				t.Fatalf("%d %s", s, b)
 			}
-			if s, b := h.Post(t, later, decisionlogtest.Token); s != 200 || b != "{}" {
+			if s, b := h.Post(t, later, servicetest.Token); s != 200 || b != "{}" {
 				t.Fatalf("%d %s", s, b)
 			}
 			h.Flush(t)
@@ -251,22 +251,22 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 			// Rules sent with the request, compiled in memory: the original
 			// rules, so the same decision as stored; as the API's body, as a
 			// file uploaded with the form, and as text pasted in the form.
-			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(decisionlogtest.Policy))
+			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(servicetest.Policy))
 			rep = decode[inspect.Replay](t, body)
 			if s != 200 || rep.Changed || rep.Policy != "policy sent with the request" {
 				t.Fatalf("replay with rules in the body: %d %s", s, body)
 			}
-			ct, mp := multipartPolicy(t, "policy.yaml", decisionlogtest.Policy)
+			ct, mp := multipartPolicy(t, "policy.yaml", servicetest.Policy)
 			s, page = post(t, h.Admin+"/decisions/"+itoa(id)+"/replay", ct, mp)
 			if s != 200 || !strings.Contains(page, `id="replay-verdict">same decision`) || !strings.Contains(page, "uploaded policy.yaml") {
 				t.Fatalf("replay with an uploaded file: %d\n%s", s, page)
 			}
-			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy": {decisionlogtest.Policy}}, nil)
+			s, body = postForm(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", url.Values{"policy": {servicetest.Policy}}, nil)
 			if rep = decode[inspect.Replay](t, body); s != 200 || rep.Changed {
 				t.Fatalf("replay with pasted rules: %d %s", s, body)
 			}
 			// A replayed conference's SIP password is not shown either.
-			sip := strings.Replace(decisionlogtest.Policy, "then: {instruction: accept}\n  - name: boom",
+			sip := strings.Replace(servicetest.Policy, "then: {instruction: accept}\n  - name: boom",
 				"then: {instruction: conference, from: '+15005550006', to: 'sip:a@example.com', sip_auth_password: Replay-Sip-Pass}\n  - name: boom", 1)
 			s, body = post(t, h.Admin+"/api/decisions/"+itoa(id)+"/replay", "application/yaml", strings.NewReader(sip))
 			if rep = decode[inspect.Replay](t, body); s != 200 || rep.Instruction != "conference" || strings.Contains(body, "Replay-Sip-Pass") ||
@@ -321,8 +321,8 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // TestLiveStream reads the server-sent events the page listens to.
 func TestLiveStream(t *testing.T) {
 	h := newHarness(t, "sqlite", nil)
-	first := decisionlogtest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
-	h.Post(t, first, decisionlogtest.Token)
+	first := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
+	h.Post(t, first, servicetest.Token)
 	h.Flush(t)
 	firstID := h.One(t, first.ReservationSid).ID
 
@@ -338,8 +338,8 @@ func TestLiveStream(t *testing.T) {
 		t.Fatalf("content type %q", ct)
 	}
 	// One that the filter excludes, then one it selects.
-	h.Post(t, decisionlogtest.Reservation(2, nil, nil), decisionlogtest.Token)
-	forged := decisionlogtest.Reservation(3, nil, nil)
+	h.Post(t, servicetest.Reservation(2, nil, nil), servicetest.Token)
+	forged := servicetest.Reservation(3, nil, nil)
 	h.Post(t, forged, "wrong")
 
 	sc := bufio.NewScanner(resp.Body)

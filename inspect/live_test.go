@@ -13,8 +13,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the raw insert
 
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -77,14 +77,14 @@ func collect(ids <-chan int64, want map[int64]bool, deadline time.Duration) (mis
 // between two polls all reach the stream, each once.
 func TestLiveStreamPagesABurst(t *testing.T) {
 	h := newHarness(t, "sqlite", nil)
-	first := decisionlogtest.Reservation(1, nil, nil)
-	h.Post(t, first, decisionlogtest.Token)
+	first := servicetest.Reservation(1, nil, nil)
+	h.Post(t, first, servicetest.Token)
 	h.Flush(t)
 	firstID := h.One(t, first.ReservationSid).ID
 	// Stored before the stream opens, so its first poll finds them all.
 	const burst = 1500
 	for i := range burst {
-		r := decisionlogtest.Reservation(10+i, nil, nil)
+		r := servicetest.Reservation(10+i, nil, nil)
 		h.Log.Record(handlers.CallbackRecord{Received: time.Now(), Result: handlers.ResultOK, Reservation: &r,
 			Decision: policy.Decision{Instruction: policy.Accept{}, Rule: "r"}, Answer: json.RawMessage(`{"instruction":"accept"}`)})
 	}
@@ -112,8 +112,8 @@ func TestLiveStreamPagesABurst(t *testing.T) {
 // the other still reaches the stream (another instance's slow batch).
 func TestLiveStreamLateCommit(t *testing.T) {
 	h := newHarness(t, "postgres", nil)
-	seed := decisionlogtest.Reservation(1, nil, nil)
-	h.Post(t, seed, decisionlogtest.Token)
+	seed := servicetest.Reservation(1, nil, nil)
+	h.Post(t, seed, servicetest.Token)
 	h.Flush(t)
 	seedID := h.One(t, seed.ReservationSid).ID
 
@@ -132,7 +132,7 @@ func TestLiveStreamLateCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	late := decisionlogtest.Reservation(2, nil, nil)
+	late := servicetest.Reservation(2, nil, nil)
 	var lateID int64
 	if err := tx.QueryRowContext(ctx, `INSERT INTO assignd_decision (at_us, result, reservation_sid, task_sid, worker_sid, queue_sid, rule, instruction, data)
 		SELECT $2, result, $3, task_sid, worker_sid, queue_sid, rule, instruction, data FROM assignd_decision WHERE id = $1 RETURNING id`,
@@ -140,8 +140,8 @@ func TestLiveStreamLateCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This instance's next callback gets a higher ID and is streamed.
-	next := decisionlogtest.Reservation(3, nil, nil)
-	h.Post(t, next, decisionlogtest.Token)
+	next := servicetest.Reservation(3, nil, nil)
+	h.Post(t, next, servicetest.Token)
 	h.Flush(t)
 	nextID := h.One(t, next.ReservationSid).ID
 	if nextID <= lateID {

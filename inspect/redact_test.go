@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -17,7 +17,7 @@ import (
 // computed from an attribute, and never the SIP password.
 func TestSummaryDetailRedactsTheJob(t *testing.T) {
 	const contact = "client:alice-Private-7731"
-	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{})
+	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{})
 	p, err := rules.Parse("attrs.yaml", []byte(`
 rules:
   - name: conf
@@ -36,8 +36,8 @@ on_error: {instruction: accept}
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	r := decisionlogtest.Reservation(1, nil, map[string]any{"contact_uri": contact})
-	if s, b := env.Post(t, r, decisionlogtest.Token); s != 200 || b != "{}" {
+	r := servicetest.Reservation(1, nil, map[string]any{"contact_uri": contact})
+	if s, b := env.Post(t, r, servicetest.Token); s != 200 || b != "{}" {
 		t.Fatalf("%d %s", s, b)
 	}
 	env.Flush(t)

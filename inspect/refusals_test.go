@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
+	"github.com/assignd/assignd/internal/servicetest"
 )
 
 // TestShowsSampledRefusals: the log keeps a sampled trickle of refusals;
@@ -20,12 +20,12 @@ func TestShowsSampledRefusals(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	h := newHarnessWith(t, "sqlite", nil, decisionlog.Options{Now: clock})
 	for i := range 3 { // the first is kept, the next two skipped
-		h.Post(t, decisionlogtest.Reservation(10+i, nil, nil), "wrong")
+		h.Post(t, servicetest.Reservation(10+i, nil, nil), "wrong")
 	}
 	mu.Lock()
 	now = now.Add(time.Minute)
 	mu.Unlock()
-	last := decisionlogtest.Reservation(20, nil, nil)
+	last := servicetest.Reservation(20, nil, nil)
 	h.Post(t, last, "wrong")
 	h.Flush(t)
 

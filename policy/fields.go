@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Every field of every instruction is defined once, on its struct field:
@@ -15,7 +17,8 @@ import (
 //	json:"…"  its key in the assignment answer (encoding/json uses it as is)
 //	rest:"…"  its Reservations API form parameter
 //	check:"…" what TaskRouter accepts, comma-separated:
-//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI,
+//	          required, url, contact, sid=XX, enum=NAME, list=NAME, range=LO..HI
+//	          (NAME is one of taskrouter.EnumValues' value sets),
 //	          secret (never stored or shown in plain text: sealed in job
 //	          args, redacted in the decision log and the inspector)
 //
@@ -23,39 +26,6 @@ import (
 // which ParseInstruction, Validate and ReservationUpdateForm are derived. Adding a
 // field means adding one struct field; a missing rest tag or an unknown check
 // stops the program at init, and TestEveryFieldMaps proves each one maps.
-
-// enumValues are the value sets the check tags name. Where Twilio's OpenAPI
-// description of TaskRouter lists them (as an enum or in the parameter's
-// description), the conformance test in async proves they are equal.
-func enumValues(name string) ([]string, bool) {
-	switch name {
-	case "call-status": // task_reservation_enum_call_status
-		return []string{"initiated", "ringing", "answered", "completed"}, true
-	case "conference-event": // task_reservation_enum_conference_event
-		return []string{"start", "end", "join", "leave", "mute", "hold", "speaker"}, true
-	case "supervisor-mode": // task_reservation_enum_supervisor_mode
-		return []string{"monitor", "whisper", "barge"}, true
-	case "http-method":
-		return []string{"GET", "POST"}, true
-	case "dequeue-record": // taskrouter.md §3; the spec gives no list
-		return []string{"record-from-answer", "do-not-record"}, true
-	case "call-record": // taskrouter.md §3; the spec gives no list
-		return []string{"record-from-answer", "do-not-record", "true", "false"}, true
-	case "beep":
-		return []string{"true", "false", "onEnter", "onExit"}, true
-	case "conference-record":
-		return []string{"true", "false", "record-from-start", "do-not-record"}, true
-	case "conference-trim":
-		return []string{"trim-silence", "do-not-trim"}, true
-	case "recording-channels":
-		return []string{"mono", "dual"}, true
-	case "jitter-buffer-size":
-		return []string{"small", "medium", "large", "off"}, true
-	case "region":
-		return []string{"us1", "us2", "ie1", "de1", "sg1", "br1", "au1", "jp1"}, true
-	}
-	return nil, false
-}
 
 // Kind is how a field is written in JSON and sent over REST.
 type Kind int
@@ -107,12 +77,15 @@ func mustBuildInstructions() []instructionSpec {
 	specs := []instructionSpec{
 		// accept and reject set the reservation's status; the others are
 		// named by Instruction=<name>.
-		{name: Accept{}.Name(), restKey: "ReservationStatus", restValue: "accepted", typ: reflect.TypeFor[Accept](), decode: decodeStrict[Accept]},
-		{name: Reject{}.Name(), restKey: "ReservationStatus", restValue: "rejected", typ: reflect.TypeFor[Reject](), decode: decodeStrict[Reject]},
+		{name: Accept{}.Name(), restKey: "ReservationStatus", restValue: taskrouter.ReservationAccepted, typ: reflect.TypeFor[Accept](), decode: decodeStrict[Accept]},
+		{name: Reject{}.Name(), restKey: "ReservationStatus", restValue: taskrouter.ReservationRejected, typ: reflect.TypeFor[Reject](), decode: decodeStrict[Reject]},
 		{name: Dequeue{}.Name(), typ: reflect.TypeFor[Dequeue](), decode: decodeStrict[Dequeue]},
 		{name: Call{}.Name(), typ: reflect.TypeFor[Call](), decode: decodeStrict[Call]},
 		{name: Redirect{}.Name(), typ: reflect.TypeFor[Redirect](), decode: decodeStrict[Redirect]},
 		{name: Conference{}.Name(), typ: reflect.TypeFor[Conference](), decode: decodeStrict[Conference]},
+	}
+	if names := specNames(specs); !slices.Equal(names, taskrouter.InstructionNames()) {
+		panic(fmt.Sprintf("policy: instructions %v, want taskrouter's %v", names, taskrouter.InstructionNames()))
 	}
 	for i := range specs {
 		if specs[i].restKey == "" {
@@ -125,6 +98,14 @@ func mustBuildInstructions() []instructionSpec {
 		specs[i].fields = fields
 	}
 	return specs
+}
+
+func specNames(specs []instructionSpec) []string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	return names
 }
 
 // fieldsOf reads the tags of an instruction struct.
@@ -184,7 +165,7 @@ func (f *Field) parseChecks(tag string) error {
 			}
 			f.SidPrefix = arg
 		case "enum", "list":
-			vals, ok := enumValues(arg)
+			vals, ok := taskrouter.EnumValues(arg)
 			if !ok {
 				return fmt.Errorf("check %q: no value set named %q", c, arg)
 			}
@@ -223,14 +204,9 @@ func specOf(name string) (*instructionSpec, bool) {
 	return nil, false
 }
 
-// InstructionNames returns the instruction names in the order the docs give them.
-func InstructionNames() []string {
-	names := make([]string, len(instructions))
-	for i, s := range instructions {
-		names[i] = s.name
-	}
-	return names
-}
+// InstructionNames returns the instruction names in the order the docs give
+// them: taskrouter's list, which mustBuildInstructions holds its specs to.
+func InstructionNames() []string { return taskrouter.InstructionNames() }
 
 // Fields returns the field definitions of the named instruction (nil if
 // there is no such instruction), for tools and tests that work from them.
@@ -373,8 +349,8 @@ func validate(ins Instruction) error {
 			if f.Enum != nil {
 				c.oneOf(f.JSON, val, f.Enum)
 			}
-			if f.SidPrefix != "" && !ValidSid(f.SidPrefix, val) {
-				c.add(f.JSON, "want %s followed by 32 hex digits, got %q", f.SidPrefix, truncate(val, 40))
+			if f.SidPrefix != "" && !taskrouter.ValidSid(f.SidPrefix, val) {
+				c.add(f.JSON, "%s, got %q", taskrouter.WantSid(f.SidPrefix), truncate(val, 40))
 			}
 			if f.URL {
 				c.url(f.JSON, val)

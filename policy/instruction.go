@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Instruction is one of the six answers TaskRouter understands. Each concrete
@@ -100,17 +102,19 @@ type Conference struct {
 	JitterBufferSize                        string `json:"jitter_buffer_size,omitempty" rest:"JitterBufferSize" check:"enum=jitter-buffer-size"`
 }
 
-func (Accept) Name() string     { return "accept" }
-func (Reject) Name() string     { return "reject" }
-func (Dequeue) Name() string    { return "dequeue" }
-func (Call) Name() string       { return "call" }
-func (Redirect) Name() string   { return "redirect" }
-func (Conference) Name() string { return "conference" }
+func (Accept) Name() string     { return taskrouter.InstructionAccept }
+func (Reject) Name() string     { return taskrouter.InstructionReject }
+func (Dequeue) Name() string    { return taskrouter.InstructionDequeue }
+func (Call) Name() string       { return taskrouter.InstructionCall }
+func (Redirect) Name() string   { return taskrouter.InstructionRedirect }
+func (Conference) Name() string { return taskrouter.InstructionConference }
 
 // Each MarshalJSON puts the "instruction" key first and promotes the type's
 // own fields next to it; the local type drops the method to avoid recursion.
 
-func (i Accept) MarshalJSON() ([]byte, error) { return []byte(`{"instruction":"accept"}`), nil }
+func (i Accept) MarshalJSON() ([]byte, error) {
+	return []byte(`{"instruction":"` + taskrouter.InstructionAccept + `"}`), nil
+}
 
 func (i Reject) MarshalJSON() ([]byte, error) {
 	type fields Reject

@@ -118,18 +118,3 @@ func TestGuardPanicAndInvalid(t *testing.T) {
 		t.Fatal("a zero deadline must be refused")
 	}
 }
-
-func TestValidSid(t *testing.T) {
-	for s, want := range map[string]bool{
-		"WR0123456789abcdef0123456789ABCDEF":  true,
-		"WR0123456789abcdef0123456789abcde":   false,
-		"WR0123456789abcdef0123456789abcdef0": false,
-		"WT0123456789abcdef0123456789abcdef":  false,
-		"WR0123456789abcdef0123456789abcd/.":  false,
-		"":                                    false,
-	} {
-		if got := policy.ValidSid("WR", s); got != want {
-			t.Errorf("ValidSid(WR, %q) = %v", s, got)
-		}
-	}
-}

@@ -10,9 +10,13 @@ package policy
 import (
 	"fmt"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
-// Reservation is one assignment callback, parsed and validated.
+// Reservation is one assignment callback, parsed and validated. Each field
+// up to Timestamp holds the taskrouter callback parameter of the same name:
+// handlers parses and encodes by that name, and refuses to start without one.
 type Reservation struct {
 	AccountSid     string
 	WorkspaceSid   string
@@ -40,26 +44,10 @@ type Reservation struct {
 	ReceivedAt time.Time
 }
 
-// ValidSid reports whether s is a Twilio SID with the given two-letter prefix:
-// the prefix followed by 32 lowercase or uppercase hex digits. SIDs end up in
-// REST URLs, so nothing else may pass.
-func ValidSid(prefix, s string) bool {
-	if len(s) != 34 || s[:2] != prefix {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
 // CheckSid returns an error naming field when s is not a SID with prefix.
 func CheckSid(field, prefix, s string) error {
-	if !ValidSid(prefix, s) {
-		return fmt.Errorf("%s: want %s followed by 32 hex digits, got %q", field, prefix, truncate(s, 40))
+	if !taskrouter.ValidSid(prefix, s) {
+		return fmt.Errorf("%s: %s, got %q", field, taskrouter.WantSid(prefix), truncate(s, 40))
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type report struct {
@@ -245,7 +246,7 @@ func genuine(target, token string, rate int, dur time.Duration, status map[strin
 			form, _ := handlers.EncodeForm(&r)
 			req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Twilio-Signature", handlers.Sign(token, target, form))
+			req.Header.Set("X-Twilio-Signature", taskrouter.Sign(token, target, form))
 			t0 := time.Now()
 			resp, err := client.Do(req)
 			d := time.Since(t0)

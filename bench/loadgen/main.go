@@ -26,6 +26,7 @@ import (
 
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 type result struct {
@@ -88,7 +89,7 @@ func sign(target, token, task, worker string, n, seed int) ([]string, []string) 
 		if err != nil {
 			fail("encode: %v", err)
 		}
-		bodies[i], sigs[i] = form.Encode(), handlers.Sign(token, target, form)
+		bodies[i], sigs[i] = form.Encode(), taskrouter.Sign(token, target, form)
 	}
 	return bodies, sigs
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 const (
@@ -330,7 +331,7 @@ func (p *proc) tryCallback(pr emulatortest.Reservation) error {
 	u := "http://127.0.0.1:" + p.port + "/assignment"
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(crashToken, u, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(crashToken, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("callback %s: %w", pr.Sid, err)

@@ -12,9 +12,9 @@ import (
 	"github.com/assignd/assignd/async"
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/emulator/emuview"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/inspect/emuview"
 )
 
 // openDecisionLog opens the decision log in the store the queue uses

@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/config"
-	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // `assignd emulator` alone: the account from TWILIO_ACCOUNT_SID and
@@ -31,7 +31,7 @@ func TestEmulatorCommand(t *testing.T) {
 		_ = r.ParseForm()
 		mu.Lock()
 		got = append(got, r.PostForm)
-		sigOK = append(sigOK, r.Header.Get("X-Twilio-Signature") == handlers.Sign(testToken, "http://"+r.Host+r.URL.Path, r.PostForm))
+		sigOK = append(sigOK, r.Header.Get("X-Twilio-Signature") == taskrouter.Sign(testToken, "http://"+r.Host+r.URL.Path, r.PostForm))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"instruction":"accept"}`)

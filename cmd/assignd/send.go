@@ -16,6 +16,7 @@ import (
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // send posts one assignment callback signed exactly as Twilio signs it, so a
@@ -40,9 +41,10 @@ check: PUBLIC_URL followed by -url's path and query (as ngrok or a proxy does).
 	worker := fs.String("worker", `{"languages":["es","en"],"contact_uri":"client:alice"}`, "worker attributes (JSON object)")
 	r := policy.Reservation{}
 	sids := []sidFlag{
-		{&r.AccountSid, "account-sid", "AC"}, {&r.WorkspaceSid, "workspace-sid", "WS"}, {&r.WorkflowSid, "workflow-sid", "WW"},
-		{&r.TaskQueueSid, "queue-sid", "WQ"}, {&r.WorkerSid, "worker-sid", "WK"}, {&r.TaskSid, "task-sid", "WT"},
-		{&r.ReservationSid, "reservation-sid", "WR"},
+		{&r.AccountSid, "account-sid", taskrouter.PrefixAccount}, {&r.WorkspaceSid, "workspace-sid", taskrouter.PrefixWorkspace},
+		{&r.WorkflowSid, "workflow-sid", taskrouter.PrefixWorkflow}, {&r.TaskQueueSid, "queue-sid", taskrouter.PrefixQueue},
+		{&r.WorkerSid, "worker-sid", taskrouter.PrefixWorker}, {&r.TaskSid, "task-sid", taskrouter.PrefixTask},
+		{&r.ReservationSid, "reservation-sid", taskrouter.PrefixReservation},
 	}
 	for _, s := range sids {
 		fs.StringVar(s.p, s.name, "", s.name+" ("+s.prefix+"…; a fresh random one when unset)")
@@ -93,7 +95,7 @@ check: PUBLIC_URL followed by -url's path and query (as ngrok or a proxy does).
 		return fmt.Errorf("-url: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(*token, *signURL, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(*token, *signURL, form))
 	req.Header.Set("User-Agent", "assignd-send (TwilioProxy/1.1 compatible)")
 	resp, err := (&http.Client{Timeout: *timeout}).Do(req)
 	if err != nil {

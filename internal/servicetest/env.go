@@ -1,8 +1,9 @@
-// Package decisionlogtest runs the real callback handlers over loopback with
+// Package servicetest runs the real callback handlers over loopback with
 // a decision log (and an async queue applying decisions to a TaskRouter
 // emulator) on SQLite or PostgreSQL, for the decision log's and the
-// inspector's tests.
-package decisionlogtest
+// inspector's tests. It composes the whole service, so it lives beside no
+// single part of it; only tests and cmd/... import it (see deps_test.go).
+package servicetest
 
 import (
 	"context"
@@ -25,6 +26,7 @@ import (
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // Token signs callbacks; Account owns the emulated TaskRouter account.
@@ -168,7 +170,7 @@ func (e *Env) Post(t testing.TB, r policy.Reservation, token string) (int, strin
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", handlers.Sign(token, u, form))
+	req.Header.Set("X-Twilio-Signature", taskrouter.Sign(token, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

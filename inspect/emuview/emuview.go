@@ -1,7 +1,8 @@
 // Package emuview shows a running emulator on the inspector page: it adapts
 // one workspace of an *emulator.Emulator to inspect.Emulator, so `assignd
-// dev` can pass it in inspect.Options. It sits beside both packages so that
-// neither imports the other.
+// dev` can pass it in inspect.Options. It is the inspector's adapter, so it
+// lives under inspect; inspect itself imports no emulator, and the emulator,
+// a library on its own, imports nothing of the service.
 package emuview
 
 import (

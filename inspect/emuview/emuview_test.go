@@ -13,17 +13,17 @@ import (
 	"time"
 
 	"github.com/assignd/assignd/decisionlog"
-	"github.com/assignd/assignd/decisionlog/decisionlogtest"
 	"github.com/assignd/assignd/emulator"
-	"github.com/assignd/assignd/emulator/emuview"
 	"github.com/assignd/assignd/inspect"
+	"github.com/assignd/assignd/inspect/emuview"
+	"github.com/assignd/assignd/internal/servicetest"
 )
 
 // world is the tutorial workspace in a real emulator served over loopback,
 // its assignment callbacks answered by assignd's real handlers (with a
 // decision log), as `assignd dev` wires them.
 type world struct {
-	env  *decisionlogtest.Env
+	env  *servicetest.Env
 	emu  *emulator.Emulator
 	api  string // the emulator's base URL
 	sids emulator.Loaded
@@ -32,8 +32,8 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	env := decisionlogtest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
-	emu, err := emulator.New(emulator.Options{AccountSid: decisionlogtest.Account, AuthToken: decisionlogtest.Token})
+	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
+	emu, err := emulator.New(emulator.Options{AccountSid: servicetest.Account, AuthToken: servicetest.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (w *world) rest(t *testing.T, method, path string, form url.Values) (int, m
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(decisionlogtest.Account, decisionlogtest.Token)
+	req.SetBasicAuth(servicetest.Account, servicetest.Token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
