@@ -3,10 +3,11 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // events serves the Workspace's EventCallbackUrl. It counts reservation
@@ -59,7 +60,7 @@ func (h *events) report(o *eventOutcome) {
 		return
 	}
 	typ := o.form.Get("EventType")
-	if strings.HasPrefix(typ, "reservation.") {
+	if taskrouter.IsReservationEvent(typ) {
 		h.metrics.event(typ)
 		h.log.Info().Str("event", typ).Str("reservation", o.form.Get("ResourceSid")).
 			Str("task", o.form.Get("TaskSid")).Str("worker", o.form.Get("WorkerSid")).Msg("reservation event")
