@@ -123,7 +123,11 @@ func reservationUpdate(status string) trigger {
 }
 
 func (rw *row) String() string {
-	return fmt.Sprintf("%s %s --%s--> %s", rw.machine, strings.Join(rw.from, "|"), rw.on, rw.to)
+	from := strings.Join(rw.from, "|")
+	if from == "" {
+		from = "(new)"
+	}
+	return fmt.Sprintf("%s %s --%s--> %s", rw.machine, from, rw.on, rw.to)
 }
 
 // change is one transition being carried out: a task's (r nil), or a
