@@ -193,36 +193,12 @@ var (
 )
 
 // applyLocked carries out a reservation update (REST, or the assignment
-// callback's answer mapped to the same parameters).
+// callback's answer mapped to the same parameters): checked whole first,
+// then one lifecycle row, or an instruction that leaves it pending.
 func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *apiError {
-	p := &params{v: v}
-	status := p.oneOf("ReservationStatus", reservationStatuses...)
-	ins := p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
-	for _, k := range updateIntegers {
-		p.integer(k, 0)
-	}
-	for _, k := range updateBooleans {
-		p.boolean(k, false)
-	}
-	if p.err != nil {
-		return p.err
-	}
-	for k, allowed := range updateEnums {
-		for _, x := range v[k] {
-			if !slices.Contains(allowed, x) {
-				return errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
-			}
-		}
-	}
-	for _, k := range updateActivities {
-		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
-			return errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
-		}
-	}
-	for _, k := range instructionRequires[ins] {
-		if v.Get(k) == "" {
-			return errParam("Missing required parameter %s for instruction %s", k, ins)
-		}
+	status, ins, err := checkUpdate(ws, v)
+	if err != nil {
+		return err
 	}
 	// refuse answers Twilio's 20001 unless a lifecycle row moves r on on.
 	refuse := func(on trigger) *apiError {
@@ -268,6 +244,42 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 	}
 	r.applied++
 	return nil
+}
+
+// checkUpdate checks a reservation update's parameters as Twilio's API
+// types them, before anything changes; it returns the status and the
+// instruction asked for.
+func checkUpdate(ws *workspace, v url.Values) (status, ins string, err *apiError) {
+	p := &params{v: v}
+	status = p.oneOf("ReservationStatus", reservationStatuses...)
+	ins = p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
+	for _, k := range updateIntegers {
+		p.integer(k, 0)
+	}
+	for _, k := range updateBooleans {
+		p.boolean(k, false)
+	}
+	if p.err != nil {
+		return "", "", p.err
+	}
+	for k, allowed := range updateEnums {
+		for _, x := range v[k] {
+			if !slices.Contains(allowed, x) {
+				return "", "", errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	for _, k := range updateActivities {
+		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
+			return "", "", errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
+		}
+	}
+	for _, k := range instructionRequires[ins] {
+		if v.Get(k) == "" {
+			return "", "", errParam("Missing required parameter %s for instruction %s", k, ins)
+		}
+	}
+	return status, ins, nil
 }
 
 // instructionAccepts reports whether instruction ins, with parameters v,
