@@ -176,9 +176,11 @@ func (e *Emulator) resTo(ws *workspace, r *reservation, on trigger, why string) 
 
 // transition carries out trigger on for c's subject by its row.
 func (e *Emulator) transition(c *change, on trigger) {
-	machine, status := "task", c.t.status
+	var machine, status string
 	if c.r != nil {
 		machine, status = "reservation", c.r.status
+	} else {
+		machine, status = "task", c.t.status
 	}
 	rw := e.lookup(machine, status, on)
 	if rw == nil {
@@ -195,10 +197,12 @@ func (e *Emulator) transition(c *change, on trigger) {
 		f(e, c)
 	}
 	if rw.event != "" {
-		var subject any = c.t
-		sid, worker := c.t.sid, ""
+		var subject any
+		var sid, worker string
 		if c.r != nil {
 			subject, sid, worker = c.r, c.r.sid, c.r.workerName
+		} else {
+			subject, sid = c.t, c.t.sid
 		}
 		desc := strings.NewReplacer("{sid}", sid, "{worker}", worker, "{why}", c.why).Replace(rw.desc)
 		e.emit(c.ws, rw.event, desc, subject, nil)
