@@ -204,7 +204,7 @@ func (e *Emulator) transition(c *change, on trigger) {
 		} else {
 			subject, sid = c.t, c.t.sid
 		}
-		desc := strings.NewReplacer("{sid}", sid, "{worker}", worker, "{why}", c.why).Replace(rw.desc)
+		desc := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(rw.desc, "{sid}", sid), "{worker}", worker), "{why}", c.why)
 		e.emit(c.ws, rw.event, desc, subject, nil)
 	}
 	for _, f := range rw.after {

@@ -1,6 +1,11 @@
 package emulator
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -65,4 +70,61 @@ func TestTransitionWithoutRowPanics(t *testing.T) {
 		}
 	}()
 	e.taskTo(ws, tk, onAccept, "")
+}
+
+// The table is the only way a status changes: no code outside transition
+// calls the status setters, and none outside them assigns a task's or a
+// reservation's status. A shortcut past the table fails here, not in
+// production.
+func TestStatusChangesOnlyThroughTransition(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, f := range pkgs["emulator"].Files {
+		files = append(files, f)
+	}
+	// Only this package's own types matter: imports are left empty and the
+	// errors they cause ignored.
+	info := &types.Info{Types: map[ast.Expr]types.TypeAndValue{}}
+	conf := types.Config{Importer: emptyImporter{}, Error: func(error) {}}
+	_, _ = conf.Check("github.com/assignd/assignd/emulator", fset, files, info)
+	setters := map[string]bool{"setTaskStatus": true, "setResStatus": true}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && setters[sel.Sel.Name] && fn.Name.Name != "transition" {
+						t.Errorf("%s: %s calls %s: status changes go through transition", fset.Position(n.Pos()), fn.Name.Name, sel.Sel.Name)
+					}
+				case *ast.AssignStmt:
+					for _, lhs := range n.Lhs {
+						sel, ok := lhs.(*ast.SelectorExpr)
+						if !ok || sel.Sel.Name != "status" || setters[fn.Name.Name] {
+							continue
+						}
+						if typ := types.TypeString(info.TypeOf(sel.X), nil); strings.HasSuffix(typ, ".task") || strings.HasSuffix(typ, ".reservation") {
+							t.Errorf("%s: %s sets a %s's status: status changes go through transition", fset.Position(n.Pos()), fn.Name.Name, typ)
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+}
+
+type emptyImporter struct{}
+
+func (emptyImporter) Import(path string) (*types.Package, error) {
+	p := types.NewPackage(path, path[strings.LastIndex(path, "/")+1:])
+	p.MarkComplete()
+	return p, nil
 }
