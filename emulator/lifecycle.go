@@ -49,12 +49,14 @@ type row struct {
 
 // lifecycleRows is the whole lifecycle. It is built per Emulator, not a
 // package variable, because its effects call transition, which reads it.
+// Each row: machine, from, trigger, to, effects; then the event, its
+// description and the effects after it.
 func lifecycleRows() []row {
 	const T, R = "task", "reservation"
-	anyTask := []string{taskPending, taskAssigned, taskWrapping, taskCompleted, taskCanceled}
+	rev := taskrouter.ReservationEvent // reservation.rejected, .timeout, .rescinded, .canceled
 	return []row{
-		// machine, from, trigger, to, effects, event, its description, effects after the event
-		{T, is(""), onCreate, taskPending, nil, taskrouter.EventTaskCreated, "Task {sid} created", fx(armTaskTimeout, route)},
+		{T, is(""), onCreate, taskPending, nil,
+			taskrouter.EventTaskCreated, "Task {sid} created", fx(armTaskTimeout, route)},
 		{T, is(taskPending), onReserve, taskReserved, nil, "", "", nil},
 		// max_reserved_workers > 1: a further worker offered it; status and date_updated stay.
 		{T, is(taskReserved), onReserve, taskReserved, nil, "", "", nil},
@@ -62,30 +64,37 @@ func lifecycleRows() []row {
 		{T, is(taskReserved), onAccept, taskAssigned, fx(stopTaskTimers), "", "", nil},
 		{T, is(taskPending, taskReserved), onCancel, taskCanceled, fx(stopTaskTimers, reason("Task canceled"), cancelPending),
 			taskrouter.EventTaskCanceled, "Task {sid} canceled: {why}", nil},
-		{T, is(taskAssigned), onWrap, taskWrapping, fx(reason(""), wrapAccepted), taskrouter.EventTaskWrapup, "Task {sid} wrapping up", nil},
+		{T, is(taskAssigned), onWrap, taskWrapping, fx(reason(""), wrapAccepted),
+			taskrouter.EventTaskWrapup, "Task {sid} wrapping up", nil},
 		{T, is(taskAssigned, taskWrapping), onComplete, taskCompleted, fx(reason(""), completeAccepted),
 			taskrouter.EventTaskCompleted, "Task {sid} completed", nil},
 		// Never from reserved: deleting its reservations first releases it.
-		{T, anyTask, onDelete, taskCanceled, fx(stopTaskTimers), taskrouter.EventTaskDeleted, "Task {sid} deleted", nil},
+		{T, is(taskPending, taskAssigned, taskWrapping, taskCompleted, taskCanceled), onDelete, taskCanceled, fx(stopTaskTimers),
+			taskrouter.EventTaskDeleted, "Task {sid} deleted", nil},
 
+		// An offer counts toward MaxReservationAttempts; the worker moves to reservation_activity first.
 		{R, is(""), onCreate, resPending, fx(countAttempt, reserveTask, workerTo(reservationActivity)),
 			taskrouter.EventReservationCreated, "Reservation {sid} created for worker {worker}", fx(armReservationTimeout, postAssignmentCallback)},
+		// The first accept wins: the task's other pending reservations are rescinded after it.
 		{R, is(resPending), onAccept, resAccepted, fx(stopResTimer, assignTask, workerTo(assignmentActivity)),
 			taskrouter.EventReservationAccepted, "Reservation {sid} accepted by worker {worker}", fx(rescindOthers)},
-		{R, is(resPending), onReject, resRejected, fx(stopResTimer), taskrouter.ReservationEvent(resRejected),
-			"Reservation {sid} rejected by worker {worker}", fx(releaseTask, workerTo(requestedActivity), giveUpIfExhausted)},
-		{R, is(resPending), onTimeout, resTimeout, fx(stopResTimer), taskrouter.ReservationEvent(resTimeout),
-			"Reservation {sid} timed out", fx(releaseTask, workerTo(timeoutActivity), giveUpIfExhausted)},
-		{R, is(resPending), onRescind, resRescinded, fx(stopResTimer), taskrouter.ReservationEvent(resRescinded),
-			"Reservation {sid} rescinded: task accepted by another worker", fx(releaseTask)},
-		{R, is(resPending), onCancel, resCanceled, fx(stopResTimer), taskrouter.ReservationEvent(resCanceled),
-			"Reservation {sid} canceled: {why}", fx(releaseTask)},
-		{R, is(resPending), onDelete, resCanceled, fx(stopResTimer), taskrouter.ReservationEvent(resCanceled),
-			"Reservation canceled: {why}", fx(releaseTask)},
-		// Its task deleted under it: freed without an event, the task.deleted says it.
+		// A declined or unanswered offer frees the task for the next worker, or cancels it once exhausted.
+		{R, is(resPending), onReject, resRejected, fx(stopResTimer),
+			rev(resRejected), "Reservation {sid} rejected by worker {worker}", fx(releaseTask, workerTo(requestedActivity), giveUpIfExhausted)},
+		{R, is(resPending), onTimeout, resTimeout, fx(stopResTimer),
+			rev(resTimeout), "Reservation {sid} timed out", fx(releaseTask, workerTo(timeoutActivity), giveUpIfExhausted)},
+		{R, is(resPending), onRescind, resRescinded, fx(stopResTimer),
+			rev(resRescinded), "Reservation {sid} rescinded: task accepted by another worker", fx(releaseTask)},
+		{R, is(resPending), onCancel, resCanceled, fx(stopResTimer),
+			rev(resCanceled), "Reservation {sid} canceled: {why}", fx(releaseTask)},
+		{R, is(resPending), onDelete, resCanceled, fx(stopResTimer),
+			rev(resCanceled), "Reservation canceled: {why}", fx(releaseTask)},
+		// Its task deleted under it: freed without an event; task.deleted says it.
 		{R, is(resAccepted, resWrapping), onDelete, resCanceled, nil, "", "", nil},
-		{R, is(resAccepted), onWrap, resWrapping, nil, taskrouter.EventReservationWrapup, "Reservation {sid} wrapping up", nil},
-		{R, is(resAccepted, resWrapping), onComplete, resCompleted, nil, taskrouter.EventReservationCompleted, "Reservation {sid} completed", nil},
+		{R, is(resAccepted), onWrap, resWrapping, nil,
+			taskrouter.EventReservationWrapup, "Reservation {sid} wrapping up", nil},
+		{R, is(resAccepted, resWrapping), onComplete, resCompleted, nil,
+			taskrouter.EventReservationCompleted, "Reservation {sid} completed", nil},
 	}
 }
 
