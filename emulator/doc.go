@@ -54,6 +54,10 @@
 //     accept of a multi-reservation wins; the others are rescinded.
 //   - Task lifecycle pending → reserved → assigned → wrapping → completed,
 //     or canceled (REST, task Timeout, or MaxReservationAttempts).
+//     Every task and reservation status change, with the timers it sets or
+//     stops, the worker activity it moves and the events it emits, is one
+//     row of the lifecycle table, lifecycleRows in lifecycle.go; a change
+//     with no row is refused (400 20001 over REST).
 //   - Events: recorded for the Events API and POSTed, signed, in order, to
 //     the workspace's event_callback_url unless events_filter leaves them out.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and

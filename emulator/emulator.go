@@ -77,6 +77,8 @@ type Emulator struct {
 	faults     map[faultKey][]Fault
 	callbacks  []CallbackAttempt
 	closed     bool
+	rows       []row        // the lifecycle (lifecycle.go); read-only after New
+	fired      map[*row]int // how often each row ran, for the lifecycle tests
 
 	outbox *outbox        // event deliveries, in order
 	wg     sync.WaitGroup // callbacks in flight
@@ -123,6 +125,7 @@ func New(o Options) (*Emulator, error) {
 	e := &Emulator{
 		opt: o, clock: o.Clock, client: o.HTTPClient,
 		workspaces: newTable[workspace](), faults: map[faultKey][]Fault{},
+		rows: lifecycleRows(), fired: map[*row]int{},
 	}
 	e.outbox = newOutbox(e)
 	e.mux, e.paths = http.NewServeMux(), map[string]bool{}

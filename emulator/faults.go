@@ -179,14 +179,10 @@ func (e *Emulator) moveOnLocked(c *call, f Fault) {
 		return
 	}
 	t := c.ws.tasks.get(r.task)
-	if t == nil || checkTaskTransition(t, f.ThenStatus) != nil {
+	if t == nil || e.checkTaskTransition(t, f.ThenStatus) != nil {
 		return // not accepted (a reject, a call without accept): nothing moves on
 	}
-	if f.ThenStatus == resWrapping {
-		e.wrapTaskLocked(c.ws, t, "")
-	} else {
-		e.completeTaskLocked(c.ws, t, "")
-	}
+	e.taskTo(c.ws, t, taskUpdate(f.ThenStatus), "")
 	e.dispatchLocked(c.ws)
 }
 

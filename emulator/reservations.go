@@ -46,28 +46,6 @@ func (r *reservation) stopTimer() {
 	}
 }
 
-// setResStatus changes r's status, keeping the worker's and the task's
-// counts of reservations in step.
-func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
-	wasActive, wasPending := r.active(), r.status == resPending
-	r.status = status
-	r.updated = e.clock.Now()
-	if w := ws.workers.get(r.worker); w != nil && wasActive != r.active() {
-		if r.active() {
-			w.active++
-		} else {
-			w.active--
-		}
-	}
-	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
-		if status == resPending {
-			t.pending++
-		} else {
-			t.pending--
-		}
-	}
-}
-
 func (e *Emulator) renderReservation(c *call, r *reservation, underWorker bool) map[string]any {
 	ws := c.ws
 	wsURL := c.workspaceURL(ws.sid)
@@ -215,48 +193,26 @@ var (
 )
 
 // applyLocked carries out a reservation update (REST, or the assignment
-// callback's answer mapped to the same parameters).
+// callback's answer mapped to the same parameters): checked whole first,
+// then one lifecycle row, or an instruction that leaves it pending.
 func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *apiError {
-	p := &params{v: v}
-	status := p.oneOf("ReservationStatus", reservationStatuses...)
-	ins := p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
-	for _, k := range updateIntegers {
-		p.integer(k, 0)
+	status, ins, err := checkUpdate(ws, v)
+	if err != nil {
+		return err
 	}
-	for _, k := range updateBooleans {
-		p.boolean(k, false)
-	}
-	if p.err != nil {
-		return p.err
-	}
-	for k, allowed := range updateEnums {
-		for _, x := range v[k] {
-			if !slices.Contains(allowed, x) {
-				return errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
-			}
-		}
-	}
-	for _, k := range updateActivities {
-		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
-			return errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
-		}
-	}
-	for _, k := range instructionRequires[ins] {
-		if v.Get(k) == "" {
-			return errParam("Missing required parameter %s for instruction %s", k, ins)
-		}
-	}
-	notIn := func(expected ...string) *apiError {
-		if slices.Contains(expected, r.status) {
+	// refuse answers Twilio's 20001 unless a lifecycle row moves r on on.
+	refuse := func(on trigger) *apiError {
+		if e.lookup("reservation", r.status, on) != nil {
 			return nil
 		}
-		return errParam("Reservation %s is not in expected state %v; current state %s", r.sid, expected, r.status)
+		return errParam("Reservation %s is not in expected state %v; current state %s", r.sid, e.expectedFrom("reservation", on), r.status)
 	}
+	on := reservationUpdate(status)
 	switch {
 	case status == "" && ins == "":
 		return errParam("Missing required parameter ReservationStatus or Instruction in the post body")
 	case ins != "":
-		if err := notIn(resPending); err != nil {
+		if err := refuse(onAccept); err != nil {
 			return err
 		}
 		r.instruction, r.params = ins, v
@@ -268,34 +224,62 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 			r.updated = e.clock.Now()
 			break
 		}
-		e.acceptLocked(ws, r)
-	case status == resAccepted:
-		if err := notIn(resPending); err != nil {
-			return err
-		}
-		r.instruction, r.params = taskrouter.InstructionAccept, v
-		e.acceptLocked(ws, r)
-	case status == resRejected:
-		if err := notIn(resPending); err != nil {
-			return err
-		}
-		r.instruction, r.params = taskrouter.InstructionReject, v
-		e.rejectLocked(ws, r, v.Get("WorkerActivitySid"))
-	case status == resWrapping:
-		if err := notIn(resAccepted); err != nil {
-			return err
-		}
-		e.wrapTaskLocked(ws, ws.tasks.get(r.task), "")
-	case status == resCompleted:
-		if err := notIn(resAccepted, resWrapping); err != nil {
-			return err
-		}
-		e.completeTaskLocked(ws, ws.tasks.get(r.task), "")
-	default:
+		e.resTo(ws, r, onAccept, "")
+	case on == "":
 		return errParam("Invalid ReservationStatus %s: a reservation can be updated to accepted, rejected, wrapping or completed", status)
+	default:
+		if err := refuse(on); err != nil {
+			return err
+		}
+		switch on {
+		case onAccept:
+			r.instruction, r.params = taskrouter.InstructionAccept, v
+			e.resTo(ws, r, onAccept, "")
+		case onReject:
+			r.instruction, r.params = taskrouter.InstructionReject, v
+			e.transition(&change{ws: ws, t: ws.tasks.get(r.task), r: r, activity: v.Get("WorkerActivitySid")}, onReject)
+		default: // wrapping and completed move the task; its reservations follow
+			e.taskTo(ws, ws.tasks.get(r.task), on, "")
+		}
 	}
 	r.applied++
 	return nil
+}
+
+// checkUpdate checks a reservation update's parameters as Twilio's API
+// types them, before anything changes; it returns the status and the
+// instruction asked for.
+func checkUpdate(ws *workspace, v url.Values) (status, ins string, err *apiError) {
+	p := &params{v: v}
+	status = p.oneOf("ReservationStatus", reservationStatuses...)
+	ins = p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
+	for _, k := range updateIntegers {
+		p.integer(k, 0)
+	}
+	for _, k := range updateBooleans {
+		p.boolean(k, false)
+	}
+	if p.err != nil {
+		return "", "", p.err
+	}
+	for k, allowed := range updateEnums {
+		for _, x := range v[k] {
+			if !slices.Contains(allowed, x) {
+				return "", "", errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	for _, k := range updateActivities {
+		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
+			return "", "", errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
+		}
+	}
+	for _, k := range instructionRequires[ins] {
+		if v.Get(k) == "" {
+			return "", "", errParam("Missing required parameter %s for instruction %s", k, ins)
+		}
+	}
+	return status, ins, nil
 }
 
 // instructionAccepts reports whether instruction ins, with parameters v,

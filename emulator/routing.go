@@ -8,40 +8,17 @@ import (
 	"github.com/assignd/assignd/taskrouter"
 )
 
-// This file is the lifecycle: tasks through workflows into queues, workers
-// reserved, reservations ending, tasks ending. Every function here runs
-// with e.mu held.
-
-// after runs f on the clock after d, with e.mu held, if the emulator is open
-// and the workspace still exists; then routes again.
-func (e *Emulator) after(ws *workspace, d time.Duration, f func(ws *workspace)) Timer {
-	return e.clock.AfterFunc(d, func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.closed || e.workspaces.get(ws.sid) != ws {
-			return
-		}
-		f(ws)
-		e.dispatchLocked(ws)
-	})
-}
-
-func (e *Emulator) setTaskStatus(ws *workspace, t *task, status string) {
-	t.status = status
-	t.updated = e.clock.Now()
-	if status == taskPending || status == taskReserved {
-		ws.open[t.sid] = t
-	} else {
-		delete(ws.open, t.sid)
-	}
-}
+// This file is routing: tasks through workflows into queues, and waiting
+// tasks offered to free workers. The status changes that follow are rows of
+// the lifecycle table (lifecycle.go). Every function here runs with e.mu
+// held.
 
 // routeLocked puts a task through its workflow: the first filter whose
 // expression matches the task's attributes, else the default_filter.
 func (e *Emulator) routeLocked(ws *workspace, t *task) {
 	wf := ws.workflows.get(t.workflow)
 	if wf == nil {
-		e.cancelTaskLocked(ws, t, "Workflow not found")
+		e.taskTo(ws, t, onCancel, "Workflow not found")
 		return
 	}
 	for i, f := range wf.cfg.filters {
@@ -54,7 +31,7 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		e.enterTargetLocked(ws, wf, t, -1, 0)
 		return
 	}
-	e.cancelTaskLocked(ws, t, "No matching filter and no default_filter in workflow "+wf.sid)
+	e.taskTo(ws, t, onCancel, "No matching filter and no default_filter in workflow "+wf.sid)
 }
 
 func (wf *workflow) targetOf(t *task) *target {
@@ -205,140 +182,13 @@ func (h *waiting) Pop() any {
 	return x
 }
 
-// reserveLocked creates a pending reservation of w for t and posts the
-// assignment callback.
+// reserveLocked creates a pending reservation of w for t; its row
+// (lifecycle.go) posts the assignment callback.
 func (e *Emulator) reserveLocked(ws *workspace, wf *workflow, q *queue, t *task, w *worker) {
 	now := e.clock.Now()
 	r := &reservation{sid: newSid(prefixReservation), task: t.sid, worker: w.sid, workerName: w.name,
 		queue: q.sid, workflow: wf.sid, created: now, updated: now}
 	ws.reservations.put(r.sid, r)
 	t.reservations = append(t.reservations, r.sid)
-	e.setResStatus(ws, r, resPending)
-	t.attempts++
-	if t.status == taskPending {
-		e.setTaskStatus(ws, t, taskReserved)
-	}
-	if q.reservationAct != "" {
-		e.setActivityLocked(ws, w, q.reservationAct)
-	}
-	e.emit(ws, taskrouter.EventReservationCreated, "Reservation "+r.sid+" created for worker "+w.name, r, nil)
-	r.timer = e.after(ws, time.Duration(wf.reservationTimeout)*time.Second, func(ws *workspace) {
-		if r.status == resPending {
-			e.timeoutLocked(ws, r)
-		}
-	})
-	if wf.callbackURL != "" {
-		urls := []string{wf.callbackURL}
-		if wf.fallbackURL != "" {
-			urls = append(urls, wf.fallbackURL)
-		}
-		form := e.callbackForm(ws, wf, q, t, w, r)
-		e.wg.Add(1)
-		go e.deliverCallback(ws, r, urls, form)
-	}
-}
-
-// endReservationLocked ends a pending reservation with status (rejected,
-// timeout, canceled, rescinded); a task with no pending reservation left
-// goes back to pending.
-func (e *Emulator) endReservationLocked(ws *workspace, r *reservation, status, desc string) {
-	r.stopTimer()
-	e.setResStatus(ws, r, status)
-	e.emit(ws, taskrouter.ReservationEvent(status), desc, r, nil)
-	t := ws.tasks.get(r.task)
-	if t != nil && t.status == taskReserved && t.pending == 0 {
-		e.setTaskStatus(ws, t, taskPending)
-	}
-}
-
-// giveUpIfExhausted cancels a task that has had its share of reservations.
-func (e *Emulator) giveUpIfExhausted(ws *workspace, t *task) {
-	if t != nil && t.status == taskPending && t.attempts >= e.opt.MaxReservationAttempts {
-		e.cancelTaskLocked(ws, t, "Task canceled: maximum reservation attempts reached")
-	}
-}
-
-func (e *Emulator) rejectLocked(ws *workspace, r *reservation, activity string) {
-	e.endReservationLocked(ws, r, resRejected, "Reservation "+r.sid+" rejected by worker "+r.workerName)
-	if w := ws.workers.get(r.worker); w != nil && activity != "" {
-		e.setActivityLocked(ws, w, activity)
-	}
-	e.giveUpIfExhausted(ws, ws.tasks.get(r.task))
-}
-
-func (e *Emulator) timeoutLocked(ws *workspace, r *reservation) {
-	e.endReservationLocked(ws, r, resTimeout, "Reservation "+r.sid+" timed out")
-	if w := ws.workers.get(r.worker); w != nil {
-		e.setActivityLocked(ws, w, ws.timeoutAct)
-	}
-	e.giveUpIfExhausted(ws, ws.tasks.get(r.task))
-}
-
-// acceptLocked accepts r: the task is assigned to its worker and every
-// other pending reservation of the task is rescinded.
-func (e *Emulator) acceptLocked(ws *workspace, r *reservation) {
-	r.stopTimer()
-	e.setResStatus(ws, r, resAccepted)
-	t := ws.tasks.get(r.task)
-	if t != nil {
-		t.stopTimers()
-		e.setTaskStatus(ws, t, taskAssigned)
-	}
-	if q := ws.queues.get(r.queue); q != nil && q.assignmentAct != "" {
-		if w := ws.workers.get(r.worker); w != nil {
-			e.setActivityLocked(ws, w, q.assignmentAct)
-		}
-	}
-	e.emit(ws, taskrouter.EventReservationAccepted, "Reservation "+r.sid+" accepted by worker "+r.workerName, r, nil)
-	if t == nil {
-		return
-	}
-	for _, sid := range t.reservations {
-		if o := ws.reservations.get(sid); o != nil && o != r && o.status == resPending {
-			e.endReservationLocked(ws, o, resRescinded, "Reservation "+o.sid+" rescinded: task accepted by another worker")
-		}
-	}
-}
-
-func (e *Emulator) cancelTaskLocked(ws *workspace, t *task, reason string) {
-	t.stopTimers()
-	if reason == "" {
-		reason = "Task canceled"
-	}
-	t.reason = reason
-	e.setTaskStatus(ws, t, taskCanceled)
-	for _, sid := range t.reservations {
-		if r := ws.reservations.get(sid); r != nil && r.status == resPending {
-			e.endReservationLocked(ws, r, resCanceled, "Reservation "+r.sid+" canceled: "+reason)
-		}
-	}
-	e.emit(ws, taskrouter.EventTaskCanceled, "Task "+t.sid+" canceled: "+reason, t, nil)
-}
-
-func (e *Emulator) wrapTaskLocked(ws *workspace, t *task, reason string) {
-	if reason != "" {
-		t.reason = reason
-	}
-	e.setTaskStatus(ws, t, taskWrapping)
-	for _, sid := range t.reservations {
-		if r := ws.reservations.get(sid); r != nil && r.status == resAccepted {
-			e.setResStatus(ws, r, resWrapping)
-			e.emit(ws, taskrouter.EventReservationWrapup, "Reservation "+r.sid+" wrapping up", r, nil)
-		}
-	}
-	e.emit(ws, taskrouter.EventTaskWrapup, "Task "+t.sid+" wrapping up", t, nil)
-}
-
-func (e *Emulator) completeTaskLocked(ws *workspace, t *task, reason string) {
-	if reason != "" {
-		t.reason = reason
-	}
-	e.setTaskStatus(ws, t, taskCompleted)
-	for _, sid := range t.reservations {
-		if r := ws.reservations.get(sid); r != nil && (r.status == resAccepted || r.status == resWrapping) {
-			e.setResStatus(ws, r, resCompleted)
-			e.emit(ws, taskrouter.EventReservationCompleted, "Reservation "+r.sid+" completed", r, nil)
-		}
-	}
-	e.emit(ws, taskrouter.EventTaskCompleted, "Task "+t.sid+" completed", t, nil)
+	e.resTo(ws, r, onCreate, "")
 }

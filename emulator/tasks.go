@@ -160,14 +160,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	t := &task{sid: newSid(prefixTask), workflow: wf.sid, attrsRaw: raw, attrs: attrs, priority: priority,
 		timeout: timeout, created: now, updated: now}
 	c.ws.tasks.put(t.sid, t)
-	e.setTaskStatus(c.ws, t, taskPending)
-	e.emit(c.ws, taskrouter.EventTaskCreated, "Task "+t.sid+" created", t, nil)
-	t.ttlTimer = e.after(c.ws, time.Duration(timeout)*time.Second, func(ws *workspace) {
-		if t.status == taskPending || t.status == taskReserved {
-			e.cancelTaskLocked(ws, t, "Task TTL Exceeded")
-		}
-	})
-	e.routeLocked(c.ws, t)
+	e.taskTo(c.ws, t, onCreate, "")
 	e.dispatchLocked(c.ws)
 	return http.StatusCreated, e.renderTask(c, t), nil
 }
@@ -188,7 +181,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		return 0, nil, p.err
 	}
 	if status != "" {
-		if err := checkTaskTransition(t, status); err != nil {
+		if err := e.checkTaskTransition(t, status); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -203,33 +196,18 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		t.updated = e.clock.Now()
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
-	reason := p.str("Reason")
-	switch status {
-	case taskCanceled:
-		e.cancelTaskLocked(c.ws, t, reason)
-	case taskWrapping:
-		e.wrapTaskLocked(c.ws, t, reason)
-	case taskCompleted:
-		e.completeTaskLocked(c.ws, t, reason)
+	if status != "" {
+		e.taskTo(c.ws, t, taskUpdate(status), p.str("Reason"))
 	}
 	e.dispatchLocked(c.ws)
 	return http.StatusOK, e.renderTask(c, t), nil
 }
 
-// checkTaskTransition allows what Twilio allows through the API: cancel a
-// task not yet assigned, wrap up an assigned one, complete an assigned or
-// wrapping one.
-func checkTaskTransition(t *task, to string) *apiError {
-	ok := false
-	switch to {
-	case taskCanceled:
-		ok = t.status == taskPending || t.status == taskReserved
-	case taskWrapping:
-		ok = t.status == taskAssigned
-	case taskCompleted:
-		ok = t.status == taskAssigned || t.status == taskWrapping
-	}
-	if !ok {
+// checkTaskTransition allows what the lifecycle table allows through the
+// API: cancel a task not yet assigned, wrap up an assigned one, complete an
+// assigned or wrapping one.
+func (e *Emulator) checkTaskTransition(t *task, to string) *apiError {
+	if on := taskUpdate(to); on == "" || e.lookup("task", t.status, on) == nil {
 		return errParam("Task %s cannot be updated to %s: it is %s", t.sid, to, t.status)
 	}
 	return nil
@@ -240,20 +218,16 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	t.stopTimers()
 	for _, r := range c.ws.reservations.all() {
 		if r.task != t.sid {
 			continue
 		}
-		if r.status == resPending {
-			e.endReservationLocked(c.ws, r, resCanceled, "Reservation canceled: task deleted")
-		} else if r.active() {
-			e.setResStatus(c.ws, r, resCanceled)
+		if r.active() {
+			e.resTo(c.ws, r, onDelete, "task deleted")
 		}
 		c.ws.reservations.del(r.sid)
 	}
-	e.setTaskStatus(c.ws, t, taskCanceled)
-	e.emit(c.ws, taskrouter.EventTaskDeleted, "Task "+t.sid+" deleted", t, nil)
+	e.taskTo(c.ws, t, onDelete, "")
 	c.ws.tasks.del(t.sid)
 	e.dispatchLocked(c.ws)
 	return http.StatusNoContent, nil, nil

@@ -151,8 +151,8 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 	if act != "" {
 		if rejectPending && !c.ws.activities.get(act).available {
 			for _, r := range c.ws.reservations.all() {
-				if r.worker == w.sid && r.status == "pending" {
-					e.rejectLocked(c.ws, r, "")
+				if r.worker == w.sid && r.status == resPending {
+					e.resTo(c.ws, r, onReject, "")
 				}
 			}
 		}
@@ -189,8 +189,8 @@ func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
 		}
 	}
 	for _, r := range c.ws.reservations.all() {
-		if r.worker == w.sid && r.status == "pending" {
-			e.endReservationLocked(c.ws, r, "canceled", "Reservation canceled: worker deleted")
+		if r.worker == w.sid && r.status == resPending {
+			e.resTo(c.ws, r, onDelete, "worker deleted")
 		}
 	}
 	c.ws.workers.del(w.sid)

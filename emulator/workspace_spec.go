@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -184,47 +185,82 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 	if s.FriendlyName == "" {
 		return Loaded{}, errors.New("workspace: friendly_name is required")
 	}
-	now := e.clock.Now()
-	ws := newWorkspace(StableSid(prefixWorkspace, s.FriendlyName), s.FriendlyName, now)
-	ws.eventURL, ws.eventsFilter = s.EventCallbackURL, s.EventsFilter
-	l := Loaded{Workspace: ws.sid, Activities: map[string]string{}, Workers: map[string]string{},
+	ld := &loader{e: e, s: s, now: e.clock.Now()}
+	ld.ws = newWorkspace(StableSid(prefixWorkspace, s.FriendlyName), s.FriendlyName, ld.now)
+	ld.ws.eventURL, ld.ws.eventsFilter = s.EventCallbackURL, s.EventsFilter
+	ld.l = Loaded{Workspace: ld.ws.sid, Activities: map[string]string{}, Workers: map[string]string{},
 		TaskQueues: map[string]string{}, Workflows: map[string]string{}, spec: s}
-	newName := func(kind string, m map[string]string, name string) error {
-		if _, dup := m[name]; dup || name == "" {
-			return fmt.Errorf("workspace %q: %s name %q is empty or repeated", s.FriendlyName, kind, name)
-		}
-		return nil
-	}
-	sidOf := func(kind string, m map[string]string, name string) (string, error) {
-		sid, err := sidByName(kind, m, name)
-		if err != nil {
-			return "", fmt.Errorf("workspace %q: %w", s.FriendlyName, err)
-		}
-		return sid, nil
-	}
-	for _, a := range s.Activities {
-		if err := newName("activity", l.Activities, a.Name); err != nil {
+	// In dependency order: workers name activities, queues name activities,
+	// workflows name queues.
+	for _, step := range []func() error{ld.activities, ld.workers, ld.queues, ld.workflows} {
+		if err := step(); err != nil {
 			return Loaded{}, err
 		}
-		act := &activity{sid: StableSid(prefixActivity, s.FriendlyName, a.Name), name: a.Name, available: a.Available, created: now, updated: now}
-		ws.activities.put(act.sid, act)
-		l.Activities[a.Name] = act.sid
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.workspaces.get(ld.ws.sid) != nil {
+		return Loaded{}, fmt.Errorf("workspace %q (%s) is already loaded", s.FriendlyName, ld.ws.sid)
+	}
+	e.workspaces.put(ld.ws.sid, ld.ws)
+	return ld.l, nil
+}
+
+// loader builds a workspace from its spec, one kind of resource at a time,
+// off the emulator's lock: nothing is visible until Load registers it.
+type loader struct {
+	e   *Emulator
+	s   WorkspaceSpec
+	now time.Time
+	ws  *workspace
+	l   Loaded
+}
+
+// newName refuses an empty name or one already used by that kind.
+func (ld *loader) newName(kind string, m map[string]string, name string) error {
+	if _, dup := m[name]; dup || name == "" {
+		return fmt.Errorf("workspace %q: %s name %q is empty or repeated", ld.s.FriendlyName, kind, name)
+	}
+	return nil
+}
+
+func (ld *loader) sidOf(kind string, m map[string]string, name string) (string, error) {
+	sid, err := sidByName(kind, m, name)
+	if err != nil {
+		return "", fmt.Errorf("workspace %q: %w", ld.s.FriendlyName, err)
+	}
+	return sid, nil
+}
+
+func (ld *loader) activities() error {
+	for _, a := range ld.s.Activities {
+		if err := ld.newName("activity", ld.l.Activities, a.Name); err != nil {
+			return err
+		}
+		act := &activity{sid: StableSid(prefixActivity, ld.s.FriendlyName, a.Name), name: a.Name, available: a.Available, created: ld.now, updated: ld.now}
+		ld.ws.activities.put(act.sid, act)
+		ld.l.Activities[a.Name] = act.sid
 	}
 	var err error
-	if ws.defaultAct, err = sidOf("activity", l.Activities, s.DefaultActivity); err != nil {
-		return Loaded{}, fmt.Errorf("default_activity: %w", err)
+	if ld.ws.defaultAct, err = ld.sidOf("activity", ld.l.Activities, ld.s.DefaultActivity); err != nil {
+		return fmt.Errorf("default_activity: %w", err)
 	}
-	if ws.timeoutAct, err = sidOf("activity", l.Activities, s.TimeoutActivity); err != nil {
-		return Loaded{}, fmt.Errorf("timeout_activity: %w", err)
+	if ld.ws.timeoutAct, err = ld.sidOf("activity", ld.l.Activities, ld.s.TimeoutActivity); err != nil {
+		return fmt.Errorf("timeout_activity: %w", err)
 	}
-	for _, w := range s.Workers {
-		if err := newName("worker", l.Workers, w.Name); err != nil {
-			return Loaded{}, err
+	return nil
+}
+
+func (ld *loader) workers() error {
+	for _, w := range ld.s.Workers {
+		if err := ld.newName("worker", ld.l.Workers, w.Name); err != nil {
+			return err
 		}
-		act := ws.defaultAct
+		act := ld.ws.defaultAct
 		if w.Activity != "" {
-			if act, err = sidOf("activity", l.Activities, w.Activity); err != nil {
-				return Loaded{}, fmt.Errorf("worker %q: %w", w.Name, err)
+			var err error
+			if act, err = ld.sidOf("activity", ld.l.Activities, w.Activity); err != nil {
+				return fmt.Errorf("worker %q: %w", w.Name, err)
 			}
 		}
 		attrs := w.Attributes
@@ -233,20 +269,26 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 		}
 		raw, err := json.Marshal(attrs)
 		if err != nil {
-			return Loaded{}, fmt.Errorf("worker %q: attributes: %w", w.Name, err)
+			return fmt.Errorf("worker %q: attributes: %w", w.Name, err)
 		}
 		var decoded map[string]any // as JSON sees them: numbers float64, as over REST
 		_ = json.Unmarshal(raw, &decoded)
-		wk := &worker{sid: StableSid(prefixWorker, s.FriendlyName, w.Name), name: w.Name, activity: act,
-			attrsRaw: string(raw), attrs: decoded, created: now, updated: now, statusSince: now}
-		ws.workers.put(wk.sid, wk)
-		l.Workers[w.Name] = wk.sid
+		wk := &worker{sid: StableSid(prefixWorker, ld.s.FriendlyName, w.Name), name: w.Name, activity: act,
+			attrsRaw: string(raw), attrs: decoded, created: ld.now, updated: ld.now, statusSince: ld.now}
+		ld.ws.workers.put(wk.sid, wk)
+		ld.l.Workers[w.Name] = wk.sid
 	}
-	for _, q := range s.TaskQueues {
-		if err := newName("task queue", l.TaskQueues, q.Name); err != nil {
-			return Loaded{}, err
+	return nil
+}
+
+// queues checks each queue as CreateTaskQueue would, through the same
+// queueParams, with activity names turned into SIDs.
+func (ld *loader) queues() error {
+	for _, q := range ld.s.TaskQueues {
+		if err := ld.newName("task queue", ld.l.TaskQueues, q.Name); err != nil {
+			return err
 		}
-		tq := &queue{sid: StableSid(prefixQueue, s.FriendlyName, q.Name), maxReserved: 1, order: "FIFO", created: now, updated: now}
+		tq := &queue{sid: StableSid(prefixQueue, ld.s.FriendlyName, q.Name), maxReserved: 1, order: "FIFO", created: ld.now, updated: ld.now}
 		p := &params{v: map[string][]string{"FriendlyName": {q.Name}, "TargetWorkers": {q.TargetWorkers}}}
 		if q.MaxReservedWorkers != 0 {
 			p.v.Set("MaxReservedWorkers", fmt.Sprint(q.MaxReservedWorkers))
@@ -256,46 +298,46 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 		}
 		for k, name := range map[string]string{"ReservationActivitySid": q.ReservationActivity, "AssignmentActivitySid": q.AssignmentActivity} {
 			if name != "" {
-				sid, err := sidOf("activity", l.Activities, name)
+				sid, err := ld.sidOf("activity", ld.l.Activities, name)
 				if err != nil {
-					return Loaded{}, fmt.Errorf("task queue %q: %w", q.Name, err)
+					return fmt.Errorf("task queue %q: %w", q.Name, err)
 				}
 				p.v.Set(k, sid)
 			}
 		}
-		if apiErr := e.queueParams(ws, tq, p); apiErr != nil {
-			return Loaded{}, fmt.Errorf("task queue %q: %s", q.Name, apiErr.Message)
+		if apiErr := ld.e.queueParams(ld.ws, tq, p); apiErr != nil {
+			return fmt.Errorf("task queue %q: %s", q.Name, apiErr.Message)
 		}
-		ws.queues.put(tq.sid, tq)
-		l.TaskQueues[q.Name] = tq.sid
+		ld.ws.queues.put(tq.sid, tq)
+		ld.l.TaskQueues[q.Name] = tq.sid
 	}
-	for _, wf := range s.Workflows {
-		if err := newName("workflow", l.Workflows, wf.Name); err != nil {
-			return Loaded{}, err
+	return nil
+}
+
+// workflows checks each workflow as CreateWorkflow would, through the same
+// workflowParams, with queue names turned into SIDs.
+func (ld *loader) workflows() error {
+	for _, wf := range ld.s.Workflows {
+		if err := ld.newName("workflow", ld.l.Workflows, wf.Name); err != nil {
+			return err
 		}
-		cfg, err := wf.configuration(l.TaskQueues)
+		cfg, err := wf.configuration(ld.l.TaskQueues)
 		if err != nil {
-			return Loaded{}, fmt.Errorf("workflow %q: %w", wf.Name, err)
+			return fmt.Errorf("workflow %q: %w", wf.Name, err)
 		}
-		w := &workflow{sid: StableSid(prefixWorkflow, s.FriendlyName, wf.Name), reservationTimeout: 120, created: now, updated: now}
+		w := &workflow{sid: StableSid(prefixWorkflow, ld.s.FriendlyName, wf.Name), reservationTimeout: 120, created: ld.now, updated: ld.now}
 		p := &params{v: map[string][]string{"FriendlyName": {wf.Name}, "Configuration": {cfg},
 			"AssignmentCallbackUrl": {wf.AssignmentCallbackURL}, "FallbackAssignmentCallbackUrl": {wf.FallbackAssignmentCallbackURL}}}
 		if wf.TaskReservationTimeout != 0 {
 			p.v.Set("TaskReservationTimeout", fmt.Sprint(wf.TaskReservationTimeout))
 		}
-		if apiErr := e.workflowParams(ws, w, p); apiErr != nil {
-			return Loaded{}, fmt.Errorf("workflow %q: %s", wf.Name, apiErr.Message)
+		if apiErr := ld.e.workflowParams(ld.ws, w, p); apiErr != nil {
+			return fmt.Errorf("workflow %q: %s", wf.Name, apiErr.Message)
 		}
-		ws.workflows.put(w.sid, w)
-		l.Workflows[wf.Name] = w.sid
+		ld.ws.workflows.put(w.sid, w)
+		ld.l.Workflows[wf.Name] = w.sid
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.workspaces.get(ws.sid) != nil {
-		return Loaded{}, fmt.Errorf("workspace %q (%s) is already loaded", s.FriendlyName, ws.sid)
-	}
-	e.workspaces.put(ws.sid, ws)
-	return l, nil
+	return nil
 }
 
 // sidByName returns the SID loaded under name in m, the name-to-SID map of
