@@ -108,7 +108,7 @@ func callbackAnswer(status int, contentType string, body []byte) (map[string]any
 }
 
 // instructionParams maps a callback answer to the REST update's
-// parameters; nil for `{}`.
+// parameters; nil for `{}`. One case per instruction: long, read as a table.
 func instructionParams(m map[string]any) (url.Values, error) {
 	ins, _ := m["instruction"].(string)
 	if _, ok := m["instruction"]; !ok {

@@ -184,6 +184,9 @@ func (e *Emulator) handle(ep Endpoint, method, pattern string, h handler) {
 	}
 }
 
+// serve runs one REST call with its scripted fault around it. Long because a
+// fault acts at four points of one call (before, apply, hold, answer) that
+// read best in their order.
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h handler) {
 	if e.refuse(w, r) {
 		return

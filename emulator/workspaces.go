@@ -32,6 +32,7 @@ func newWorkspace(sid, name string, now time.Time) *workspace {
 	}
 }
 
+// routes registers Twilio's paths: one line a route, so the table is long.
 func (e *Emulator) routes() {
 	const ws = "/v1/Workspaces/{WorkspaceSid}"
 	e.handle(ListWorkspace, "GET", "/v1/Workspaces", e.listWorkspaces)
