@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -85,14 +86,10 @@ func forgedFlood(t *testing.T, path, metric string) {
 	// first suppressed line) must add up to exactly the rest.
 	maxLogged := burst + int(float64(burst)*elapsed.Seconds()/interval.Seconds()) + 1
 	var logged, suppressed, summaries int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testwait.Until(30*time.Second, func() bool {
 		logged, suppressed, summaries = refusalLines(t, srv.Log.String())
-		if logged+suppressed >= forged || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return logged+suppressed >= forged
+	})
 	if logged+suppressed != forged {
 		t.Fatalf("%d lines + %d suppressed, want %d refusals accounted for", logged, suppressed, forged)
 	}
@@ -224,12 +221,7 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	for range 1000 {
-		if api.Emu.Stats().Applied == valid {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return api.Emu.Stats().Applied == valid })
 	st := api.Emu.Stats()
 	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid || st.ByStatus["accepted"] != valid {
 		t.Fatalf("emulator: %+v, want %d reservations each applied once", st, valid)

@@ -15,6 +15,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -74,12 +75,7 @@ func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
 			t.Fatalf("got %d %q, want 200 {}", status, body)
 		}
 	}
-	for range 500 {
-		if api.Get(r.ReservationSid).Status == "accepted" {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return api.Get(r.ReservationSid).Status == "accepted" })
 	if got := api.Get(r.ReservationSid); got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
 		t.Fatalf("emulator: %+v", got)
 	}
@@ -202,11 +198,8 @@ func TestBlockedStoreAnswersFallbackInTime(t *testing.T) {
 	if status, body, _ := postSigned(t, srv.URL, later); status != http.StatusOK || body != "{}" {
 		t.Fatalf("after the lock: %d %q", status, body)
 	}
-	for i := 0; api.Get(later.ReservationSid).Status != "accepted"; i++ {
-		if i > 1000 {
-			t.Fatalf("the later decision was never applied: %+v", api.Get(later.ReservationSid))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { return api.Get(later.ReservationSid).Status == "accepted" }) {
+		t.Fatalf("the later decision was never applied: %+v", api.Get(later.ReservationSid))
 	}
 	jobs, err := q.Jobs(context.Background(), r.ReservationSid)
 	if err != nil {

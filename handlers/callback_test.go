@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -313,13 +314,7 @@ func TestPublicReadyzIsCached(t *testing.T) {
 		t.Fatalf("%d store checks for 50 probes in %s, want at most %d", n, time.Since(start), most)
 	}
 	down.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for status() != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz still 503 long after the store came back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.For(t, "/readyz to answer 200 after the store came back", 30*time.Second, func() bool { return status() == 200 })
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -93,18 +94,14 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 // begun.
 func waitClosed(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testwait.For(t, "the listener to refuse connections after Shutdown began", time.Minute, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("the listener still accepts connections after Shutdown began")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // A callback being decided when shutdown starts still gets its answer, and

@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/telemetry"
 )
 
@@ -101,15 +102,8 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 	// The client span ends when the REST call returns, before the work
 	// span: wait for the work span, which is last.
 	const workSpan = "river.work/apply_reservation_decision"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, ok := spanNamed(exp.GetSpans(), workSpan); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			mustSpan(t, exp.GetSpans(), workSpan)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { _, ok := spanNamed(exp.GetSpans(), workSpan); return ok }) {
+		mustSpan(t, exp.GetSpans(), workSpan)
 	}
 	if got := api.Get(r.ReservationSid); got.Status != "accepted" {
 		t.Fatalf("emulator: %+v, want accepted", got)
