@@ -15,6 +15,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -221,18 +222,14 @@ func TestRetentionPrunes(t *testing.T) {
 			}
 			env.Flush(t)
 			// The background pruner keeps the newest three within the hour.
-			deadline := time.Now().Add(30 * time.Second)
 			var got []decisionlog.Entry
-			for time.Now().Before(deadline) {
+			testwait.Until(30*time.Second, func() bool {
 				var err error
 				if got, err = env.Log.Query(context.Background(), decisionlog.Filter{}); err != nil {
 					t.Fatal(err)
 				}
-				if len(got) == 3 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return len(got) == 3
+			})
 			if len(got) != 3 || got[0].ReservationSid != servicetest.Reservation(7, nil, nil).ReservationSid ||
 				got[2].ReservationSid != servicetest.Reservation(5, nil, nil).ReservationSid {
 				t.Fatalf("after pruning: %d entries %+v", len(got), got)

@@ -19,6 +19,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -190,10 +191,7 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 	proxy.restore()
 
 	// The writer retries by itself; wait (bounded) until it has caught up.
-	deadline := time.Now().Add(30 * time.Second)
-	for sum(t, reg, "assignd_decision_log_backlog_rows") > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
 	got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -279,10 +277,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 					record(i)
 				}
 				want := float64(from + chunk - 1 - before)
-				deadline := time.Now().Add(20 * time.Second)
-				for held() < want && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-				}
+				testwait.Until(20*time.Second, func() bool { return held() >= want })
 				if got := held(); got != want {
 					t.Fatalf("during the outage, %d rows recorded: backlog_rows + dropped{outage} = %v", int(want), got)
 				}
@@ -292,10 +287,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 			}
 			proxy.restore()
 
-			deadline := time.Now().Add(30 * time.Second)
-			for sum(t, reg, "assignd_decision_log_backlog_rows") > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
 			got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
 			if err != nil {
 				t.Fatal(err)

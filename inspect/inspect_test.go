@@ -28,6 +28,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -199,20 +200,16 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 				Decision decisionlog.Entry
 				Jobs     []async.JobReport
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				_, body := get(t, h.Admin+"/api/decisions/"+itoa(asyncID))
+			var detailBody string
+			if !testwait.Until(30*time.Second, func() bool {
+				_, detailBody = get(t, h.Admin+"/api/decisions/"+itoa(asyncID))
 				detail = decode[struct {
 					Decision decisionlog.Entry
 					Jobs     []async.JobReport
-				}](t, body)
-				if len(detail.Jobs) == 1 && len(detail.Jobs[0].Output) > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("async job never finished: %s", body)
-				}
-				time.Sleep(50 * time.Millisecond)
+				}](t, detailBody)
+				return len(detail.Jobs) == 1 && len(detail.Jobs[0].Output) > 0
+			}) {
+				t.Fatalf("async job never finished: %s", detailBody)
 			}
 			out := decode[async.Output](t, string(detail.Jobs[0].Output))
 			if got := h.TaskRouter.Get(later.ReservationSid); out.Outcome != async.OutcomeApplied || detail.Jobs[0].State != "completed" ||

@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/inspect/emuview"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 // world is the tutorial workspace in a real emulator served over loopback,
@@ -122,13 +123,7 @@ func task(st inspect.EmulatorState, sid string) (inspect.EmulatorTask, bool) {
 // eventually polls cond until it holds; generous for a loaded machine.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, what, 30*time.Second, cond)
 }
 
 // TestTutorialThroughTheView is the seed tutorial seen through the
