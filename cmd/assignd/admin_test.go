@@ -15,6 +15,7 @@ import (
 
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/telemetry/telemetrytest"
 )
 
@@ -71,15 +72,13 @@ func TestAdminListenerAndTracing(t *testing.T) {
 		t.Fatal("pprof answers on the public port")
 	}
 	// The decision is applied and River's UI shows the completed job.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		status, body := adminGet(t, adminURL+admin.QueuePrefix+"/api/jobs?state=completed", pw)
-		if status == http.StatusOK && strings.Contains(body, "apply_reservation_decision") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("River UI never listed the completed job: %d %s", status, body)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var status int
+	var body string
+	if !testwait.Until(30*time.Second, func() bool {
+		status, body = adminGet(t, adminURL+admin.QueuePrefix+"/api/jobs?state=completed", pw)
+		return status == http.StatusOK && strings.Contains(body, "apply_reservation_decision")
+	}) {
+		t.Fatalf("River UI never listed the completed job: %d %s", status, body)
 	}
 
 	if err := stop(); err != nil { // flushes the spans

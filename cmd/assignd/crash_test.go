@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -50,19 +51,17 @@ func startBinary(t *testing.T, bin string, env []string, port string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-	for i := 0; ; i++ {
+	if !testwait.Until(30*time.Second, func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		if i > 1000 {
-			t.Fatalf("assignd never became ready:\n%s", p.logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("assignd never became ready:\n%s", p.logs)
 	}
+	return p
 }
 
 // callback posts a signed callback for reservation r and wants {}.
@@ -169,17 +168,13 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 		p.callback(t, rs[n])
 	}
 	deadline := time.Now().Add(150 * time.Second) // a hang guard (River's rescuer, the backstop, runs every 30 s)
-	for api.CountStatus("accepted") < 2*batch && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.Until(time.Until(deadline), func() bool { return api.CountStatus("accepted") >= 2*batch })
 	// And the store drains: jobs orphaned by the SIGKILL are re-run (at start
 	// on SQLite; on PostgreSQL by the sweeper once the dead instance's
 	// heartbeat lease ran out), find their update already applied, and
 	// finish without a second one.
 	drainStart := time.Now()
-	for queueDepth(t, p) != 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testwait.Until(time.Until(deadline), func() bool { return queueDepth(t, p) == 0 })
 	if d := queueDepth(t, p); d != 0 {
 		t.Fatalf("queue depth %d after waiting", d)
 	}
@@ -291,13 +286,9 @@ func TestTwoInstancesCrash(t *testing.T) {
 	if c := api.CountStatus("accepted"); c == n {
 		t.Fatalf("all %d accepted before the kill took effect; the test proves nothing", n)
 	}
-	for api.CountStatus("accepted") < n && time.Since(killed) < 90*time.Second { // a hang guard
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(90*time.Second, func() bool { return api.CountStatus("accepted") >= n }) // a hang guard
 	rescue := time.Since(killed)
-	for queueDepth(t, b) != 0 && time.Since(killed) < 90*time.Second {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.Until(90*time.Second-time.Since(killed), func() bool { return queueDepth(t, b) == 0 })
 	drained := time.Since(killed)
 	for _, r := range api.Emu.Reservations() {
 		if r.Status != "accepted" || r.Applied != 1 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 // devRun is `assignd dev` running in-process: the real service and its
@@ -241,10 +242,8 @@ func (d *devRun) logLine(msg string, want map[string]any) map[string]any {
 // waitUntil polls cond for up to a minute: generous, for a loaded machine.
 func waitUntil(t testing.TB, what string, cond func() bool, detail func() string) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s\n%s", what, detail())
-		}
+	if !testwait.Until(time.Minute, cond) {
+		t.Fatalf("never: %s\n%s", what, detail())
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 type syncBuffer struct {
@@ -83,21 +85,21 @@ func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBu
 // it exits first.
 func waitHealthy(t testing.TB, port string, done <-chan error, logs *syncBuffer) {
 	t.Helper()
-	for i := 0; ; i++ {
+	var err error
+	if !testwait.Until(30*time.Second, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v\n%s", err, logs)
 		default:
 		}
-		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return
+		var resp *http.Response
+		if resp, err = http.Get("http://127.0.0.1:" + port + "/healthz"); err != nil {
+			return false
 		}
-		if i > 1500 {
-			t.Fatalf("serve never became healthy: %v\n%s", err, logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("serve never became healthy: %v\n%s", err, logs)
 	}
 }
 

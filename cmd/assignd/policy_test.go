@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 const examplePolicyFile = "../../policy/examples/assignment.yaml"
@@ -110,13 +112,9 @@ func TestPolicyHotReload(t *testing.T) {
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for range 500 { // hang guard
-			if ok() {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testwait.Until(30*time.Second, ok) {
+			t.Fatalf("never saw %s\n%s", what, logs)
 		}
-		t.Fatalf("never saw %s\n%s", what, logs)
 	}
 	if a := answer(); !strings.Contains(a, `"reject"`) {
 		t.Fatalf("first policy: %s", a)
@@ -160,11 +158,8 @@ func TestReloadRefusesAsyncWithoutCredentials(t *testing.T) {
 	if err := os.Rename(tmp, file); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !strings.Contains(logs.String(), "policy reload rejected"); i++ {
-		if i > 1500 {
-			t.Fatalf("the async policy was not rejected:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { return strings.Contains(logs.String(), "policy reload rejected") }) {
+		t.Fatalf("the async policy was not rejected:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), "TWILIO_ACCOUNT_SID: the policy has async rules") {
 		t.Errorf("the rejection does not name the variable:\n%s", logs)
