@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,13 +41,14 @@ type proc struct {
 	cmd   *exec.Cmd
 	logs  *syncBuffer
 	port  string
-	admin string // the admin listener's port: /metrics lives there
+	admin string // the admin listener's port, from its log line: /metrics lives there
 }
 
 func startBinary(t *testing.T, bin string, env []string, port string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin), logs: &syncBuffer{}, port: port, admin: freePort(t)}
-	p.cmd.Env = append(append(os.Environ(), env...), "ADMIN_ADDR=127.0.0.1:"+p.admin)
+	p := &proc{cmd: exec.Command(bin), logs: &syncBuffer{}, port: port}
+	// The admin listener takes any free port and logs it (read once ready).
+	p.cmd.Env = append(append(os.Environ(), env...), "ADMIN_ADDR=127.0.0.1:0")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -61,7 +64,23 @@ func startBinary(t *testing.T, bin string, env []string, port string) *proc {
 	}) {
 		t.Fatalf("assignd never became ready:\n%s", p.logs)
 	}
+	p.admin = loggedAdminPort(t, p.logs.String())
 	return p
+}
+
+// loggedAdminPort is the port the admin listener's start-up line reports.
+func loggedAdminPort(t *testing.T, logs string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var l struct{ Addr, Message string }
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Message, "admin listener:") {
+			if _, port, err := net.SplitHostPort(l.Addr); err == nil && port != "0" {
+				return port
+			}
+		}
+	}
+	t.Fatalf("no admin listener address in the logs:\n%s", logs)
+	return ""
 }
 
 // callback posts a signed callback for reservation r and wants {}.
@@ -120,7 +139,7 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	if err := os.WriteFile(policyFile, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := freePort(t) // the restarted binary must answer on the same port (and PUBLIC_URL)
 	env = append(env, "PORT="+port, "TWILIO_ACCOUNT_SID="+crashAccount, "TWILIO_AUTH_TOKEN="+crashToken,
 		"TWILIO_API_BASE_URL="+api.URL, "POLICY_FILE="+policyFile, "PUBLIC_URL=http://127.0.0.1:"+port, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
 		"TWILIO_EDGE=", "TWILIO_REGION=")
@@ -251,7 +270,7 @@ func TestTwoInstancesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func() *proc {
-		port := freePort(t)
+		port := freePort(t) // a built binary binds PORT itself; PUBLIC_URL must name it up front
 		return startBinary(t, bin, []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL=" + db,
 			"PORT=" + port, "PUBLIC_URL=http://127.0.0.1:" + port, "TWILIO_ACCOUNT_SID=" + crashAccount, "TWILIO_AUTH_TOKEN=" + crashToken,
 			"TWILIO_API_BASE_URL=" + api.URL, "POLICY_FILE=" + policyFile, "ASYNC_WORKERS=8", "LOG_LEVEL=info",

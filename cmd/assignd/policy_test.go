@@ -100,8 +100,9 @@ func TestPolicyHotReload(t *testing.T) {
 	reject := "rules: []\ndefault: {instruction: reject, activity_sid: WA00000000000000000000000000000001}\non_error: {instruction: accept}\n"
 	accept := "rules: [{name: everyone, when: 'true', then: {instruction: accept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"
 	write(reject)
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file}
-	_, logs := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file}
+	_, logs := startServe(t, env, handedListeners{public: pub})
 
 	answer := func() string {
 		var out bytes.Buffer
@@ -148,10 +149,10 @@ func TestReloadRefusesAsyncWithoutCredentials(t *testing.T) {
 	if err := os.WriteFile(file, []byte(reject), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
 	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file,
 		"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=http://127.0.0.1:" + port}
-	_, logs := startServe(t, env)
+	_, logs := startServe(t, env, handedListeners{public: pub})
 
 	tmp := filepath.Join(dir, "policy.yaml.tmp")
 	os.WriteFile(tmp, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600)
