@@ -31,6 +31,7 @@ import (
 //
 // The same for /events, whose refusals are counted in assignd_events_total.
 func TestAbuseForgedSignatures(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ path, metric string }{
 		{"/assignment", "assignd_callbacks_total"},
 		{"/events", "assignd_events_total"},
@@ -129,6 +130,7 @@ func refusalLines(t *testing.T, log string) (logged, suppressed, summaries int) 
 
 // Hostile but signed input gets a clear status and a log line each.
 func TestAbuseSignedGarbage(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	u := srv.URL + "/assignment"
 	base := func() url.Values {
@@ -180,6 +182,7 @@ func TestAbuseSignedGarbage(t *testing.T) {
 // Hostile and valid callbacks interleaved, all asking for async decisions:
 // every valid reservation is stored exactly once, nothing else is stored.
 func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
+	t.Parallel()
 	q, api := openQueue(t)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -237,6 +240,7 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 // Close writes the pending summary at once (the last interval's count is not
 // lost when the process exits) and stops its timer: nothing is logged after.
 func TestRefusalLogCloseFlushesAndStops(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	const interval = 300 * time.Millisecond
 	h, err := handlers.New(handlers.Options{Logger: zerolog.New(logs), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),

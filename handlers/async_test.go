@@ -63,6 +63,7 @@ func pendingReservation(t *testing.T, env *emulatortest.Env) policy.Reservation 
 // The async answer is {} only once the decision is stored; a duplicate
 // callback gets the same {} and no second job.
 func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
+	t.Parallel()
 	q, api := openQueue(t)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -87,6 +88,7 @@ func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
 // If the decision cannot be stored, the answer is the synchronous fallback,
 // never a {} that nobody will act on.
 func TestAsyncCallbackStoreDownGivesFallback(t *testing.T) {
+	t.Parallel()
 	q, _ := openQueue(t)
 	q.Close() // the store is gone: every insert fails
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "fb"}
@@ -121,6 +123,7 @@ func (s reloadThenSchedule) Schedule(ctx context.Context, r *policy.Reservation,
 // the on_error of the policy that made the decision, even when a reload put
 // another policy (with another on_error) in force meanwhile.
 func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
+	t.Parallel()
 	q, _ := openQueue(t)
 	q.Close() // every insert fails
 	old := policy.WithFallback(asyncAccept(), policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "old-fb"})
@@ -148,6 +151,7 @@ func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
 // budget): the batch then commits, but without the decision nobody was
 // told about, which is never applied either.
 func TestBlockedStoreAnswersFallbackInTime(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	q, api := openQueueIn(t, dir)
 	if err := q.Start(context.Background()); err != nil {

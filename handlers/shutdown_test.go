@@ -107,6 +107,7 @@ func waitClosed(t *testing.T, addr string) {
 // A callback being decided when shutdown starts still gets its answer, and
 // the server then stops within the drain budget.
 func TestShutdownFinishesInFlightCallbacks(t *testing.T) {
+	t.Parallel()
 	srv, served, got, release, addr := shutdownServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), drainBudget)
 	defer cancel()
@@ -139,6 +140,7 @@ func TestShutdownFinishesInFlightCallbacks(t *testing.T) {
 
 // A callback that outlives the drain budget does not hold shutdown past it.
 func TestShutdownIsBoundedByTheBudget(t *testing.T) {
+	t.Parallel()
 	srv, _, got, release, addr := shutdownServer(t)
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

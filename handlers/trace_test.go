@@ -68,6 +68,7 @@ func assertChild(t *testing.T, child, parent tracetest.SpanStub) {
 // span links to the store span through the stored job; the REST call's
 // client span is a child of the work span.
 func TestTraceFromCallbackToRESTCall(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) { traceFromCallbackToRESTCall(t, store) })
 	}
@@ -157,6 +158,7 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 
 // Refused requests are spans too, with the result and no decision.
 func TestTraceOfRefusedCallback(t *testing.T) {
+	t.Parallel()
 	exp, tp := newRecorder()
 	srv := startServer(t, handlers.Options{Tracer: tp.Tracer(handlers.TracerName)})
 	if status, _, _ := post(t, srv.URL+"/assignment", "TaskSid=WT1", "forged"); status != http.StatusForbidden {
