@@ -40,6 +40,7 @@ func stepsString(steps []policy.Step) string {
 // TestRecordsEveryKindOfCallback drives the real handlers over loopback and
 // reads back what the log stored for each kind of callback.
 func TestRecordsEveryKindOfCallback(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
@@ -173,6 +174,7 @@ func rawRows(t *testing.T, env *servicetest.Env) []string {
 }
 
 func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			env := servicetest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{})
@@ -208,6 +210,7 @@ func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
 }
 
 func TestRetentionPrunes(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
@@ -260,6 +263,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 // writer stalls: Record must keep returning at once, dropping and counting
 // what does not fit, and the log must recover when the lock goes.
 func TestFullBufferDropsAndCounts(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{BufferSize: 4, BatchSize: 2, Registerer: reg})
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName))

@@ -144,6 +144,7 @@ func (p *tcpProxy) restore() { p.set(forwarding, true) }
 // dropped and counted exactly), and are stored when the database is back,
 // without a Flush.
 func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
+	t.Parallel()
 	const before, during, backlog = 5, 80, 50
 	base := asynctest.DatabaseURL(t)
 	u, err := url.Parse(base)
@@ -319,6 +320,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 // the batch is dropped and counted, and the rows after it are stored
 // rather than held up behind it.
 func TestRejectedBatchIsDroppedNotRetried(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()

@@ -52,6 +52,7 @@ func recordItems(t *testing.T, h *harness) int64 {
 // in force's, and where that is high the decision deadline interrupts the
 // evaluation. Both answer with what happened, naming the rule.
 func TestReplayIsBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	replayURL := h.Admin + "/api/decisions/" + itoa(id) + "/replay"
@@ -80,6 +81,7 @@ func TestReplayIsBounded(t *testing.T) {
 
 // A rules file over MaxReplayPolicy is refused with 413, however it is sent.
 func TestReplayUploadTooLarge(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
@@ -117,6 +119,7 @@ func holdReplay(t *testing.T, target string) func() {
 // Replays beyond MaxReplays are refused with 503 and Retry-After while the
 // others run, and served again once a slot is free.
 func TestConcurrentReplaysAreLimited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	replayURL := h.Admin + "/api/decisions/" + itoa(id) + "/replay"

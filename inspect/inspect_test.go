@@ -156,6 +156,7 @@ var editedPolicy = strings.Replace(servicetest.Policy,
     then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}`, 1)
 
 func TestAPIDetailAttemptsAndReplay(t *testing.T) {
+	t.Parallel()
 	if editedPolicy == servicetest.Policy {
 		t.Fatal("the policy edit did not apply")
 	}
@@ -317,6 +318,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestLiveStream reads the server-sent events the page listens to.
 func TestLiveStream(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	first := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
 	h.Post(t, first, servicetest.Token)
@@ -388,6 +390,7 @@ func (e *emulator) SetWorkerActivity(_ context.Context, worker, activity string)
 }
 
 func TestEmulatorHook(t *testing.T) {
+	t.Parallel()
 	emu := &emulator{activity: "WA1"}
 	h := newHarness(t, "sqlite", emu)
 	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, `id="emulator"`) || !strings.Contains(page, "Alice") || !strings.Contains(page, "WTspanish") {
@@ -436,6 +439,7 @@ func TestEmulatorHook(t *testing.T) {
 // TestLiveStreamEndsOnDone: closing Options.Done ends open streams, so the
 // admin server's graceful shutdown is not held up by an open page.
 func TestLiveStreamEndsOnDone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	done := make(chan struct{})
 	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done})
@@ -465,6 +469,7 @@ func TestLiveStreamEndsOnDone(t *testing.T) {
 // the API say so, rather than a zero time and ok:false, which read as a
 // failed reload.
 func TestPolicyNeverReloaded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	s, body := get(t, h.Admin+"/api/policy")
 	var pv struct {

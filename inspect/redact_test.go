@@ -17,6 +17,7 @@ import (
 // async job's instruction as the log kept it, without the value the rules
 // computed from an attribute, and never the SIP password.
 func TestSummaryDetailRedactsTheJob(t *testing.T) {
+	t.Parallel()
 	const contact = "client:alice-Private-7731"
 	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{})
 	p, err := rules.Parse("attrs.yaml", []byte(`

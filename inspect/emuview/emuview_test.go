@@ -131,6 +131,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // pending in the Spanish queue, "set Alice to Idle" reserves it for her, the
 // real service accepts it and the task is assigned.
 func TestTutorialThroughTheView(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	st := w.state(t)
 	if st.Workspace != "TaskRouter Tutorial" {
@@ -210,6 +211,7 @@ func TestTutorialThroughTheView(t *testing.T) {
 // refuses with Twilio's message, and a scripted fault on UpdateWorker hits
 // the page's button as it would hit any client.
 func TestSetWorkerActivityRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	alice, idle := w.sids.Workers["Alice"], w.sids.Activities["Idle"]
