@@ -102,6 +102,7 @@ func nonLoopbackIP(t *testing.T) string {
 }
 
 func TestLoopbackOnlyWithoutPassword(t *testing.T) {
+	t.Parallel()
 	ip := nonLoopbackIP(t)
 	port := serve(t, "0.0.0.0:0", newAdmin(t, admin.Options{}))
 
@@ -119,6 +120,7 @@ func TestLoopbackOnlyWithoutPassword(t *testing.T) {
 }
 
 func TestPasswordRequiresBasicAuth(t *testing.T) {
+	t.Parallel()
 	port := serve(t, "0.0.0.0:0", newAdmin(t, admin.Options{Password: password}))
 	hosts := []string{"127.0.0.1"}
 	if ip := nonLoopbackIPOrEmpty(); ip != "" {
@@ -167,6 +169,7 @@ func nonLoopbackIPOrEmpty() string {
 // cannot produce (public IPv4 and IPv6 addresses, a forged forwarding
 // header): the rule reads the TCP peer only.
 func TestAccessRuleOnRemoteAddr(t *testing.T) {
+	t.Parallel()
 	h := newAdmin(t, admin.Options{})
 	for _, c := range []struct {
 		remote string
@@ -200,6 +203,7 @@ func TestAccessRuleOnRemoteAddr(t *testing.T) {
 }
 
 func TestMetricsReadyAndPprof(t *testing.T) {
+	t.Parallel()
 	ready := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not ready: postgres store: connection refused", http.StatusServiceUnavailable)
 	})
@@ -227,6 +231,7 @@ func TestMetricsReadyAndPprof(t *testing.T) {
 }
 
 func TestInspectorSlot(t *testing.T) {
+	t.Parallel()
 	insp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "inspector at "+r.URL.Path) })
 	port := serve(t, "127.0.0.1:0", newAdmin(t, admin.Options{Inspector: insp}))
 	r := get(t, "http://127.0.0.1:"+port+"/admin/api/decisions", nil)
@@ -238,6 +243,7 @@ func TestInspectorSlot(t *testing.T) {
 // A page elsewhere must not make an operator's browser, which resends Basic
 // credentials, act on the admin listener.
 func TestCrossOriginActionsRefused(t *testing.T) {
+	t.Parallel()
 	var acted bool
 	insp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { acted = true })
 	port := serve(t, "127.0.0.1:0", newAdmin(t, admin.Options{Password: password, Inspector: insp}))
@@ -257,6 +263,7 @@ func TestCrossOriginActionsRefused(t *testing.T) {
 }
 
 func TestLoopbackHost(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		host string
 		want bool
@@ -276,6 +283,7 @@ func TestLoopbackHost(t *testing.T) {
 // connection, but with its own name in Host. Without a password that is
 // refused; names the attacker cannot control are served.
 func TestDNSRebindingRefused(t *testing.T) {
+	t.Parallel()
 	var served bool
 	insp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = true; io.WriteString(w, "decisions") })
 	port := serve(t, "127.0.0.1:0", newAdmin(t, admin.Options{Inspector: insp, Addr: "admin.local:9090"}))

@@ -32,6 +32,7 @@ func wantSecurityHeaders(t *testing.T, what string, h http.Header, csp string) {
 // Every admin response carries the security headers: pages, River UI,
 // metrics, readiness, pprof, errors, and the refusals of the access rule.
 func TestEveryResponseCarriesSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	q, err := async.Open(context.Background(), async.Options{Logger: zerolog.Nop(), DataDir: filepath.Join(t.TempDir(), "data")})
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@ func reservationOf(t *testing.T, args string) string {
 // River's UI on the admin listener, on both stores: the page and its API
 // answer with credentials only, list a stored decision, and cancel it.
 func TestQueueUI(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
 			o := async.Options{Logger: zerolog.Nop(), DataDir: filepath.Join(t.TempDir(), "data")}

@@ -70,6 +70,7 @@ func fetch(t *testing.T, c *http.Client, url string, auth func(*http.Request)) r
 // (a browser's first) is no failed login, and a brute force writes a
 // sampled trickle of log lines, not one per attempt.
 func TestFailedLoginsThrottledPerAddress(t *testing.T) {
+	t.Parallel()
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -123,6 +124,7 @@ func TestFailedLoginsThrottledPerAddress(t *testing.T) {
 // after it, so they cannot all pass a check none of them has spent yet. A
 // good password gives its share back.
 func TestSimultaneousGuessesShareOneAllowance(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h, err := admin.New(ctx, admin.Options{Password: password, Logger: zerolog.Nop(), Ready: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -55,11 +56,8 @@ func TestErrorAnswersHoldNoGoroutines(t *testing.T) {
 // waitGoroutines waits, boundedly, for the goroutine count to fall to want
 // and returns the last count.
 func waitGoroutines(want int) int {
-	got := runtime.NumGoroutine()
-	for i := 0; i < 500 && got > want; i++ { // a hang guard, not a speed assertion
-		time.Sleep(20 * time.Millisecond)
-		got = runtime.NumGoroutine()
-	}
+	var got int
+	testwait.Until(10*time.Second, func() bool { got = runtime.NumGoroutine(); return got <= want })
 	return got
 }
 

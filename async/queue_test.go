@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/async/asynctest"
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -121,22 +122,21 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 // waitFinal waits for the job to reach a final state and returns its output.
 func waitFinal(t *testing.T, h *harness, id int64) (*rivertype.JobRow, Output) {
 	t.Helper()
-	for range 3000 { // a hang guard, not a speed assertion
-		row, err := h.q.Job(context.Background(), id)
-		if err != nil {
+	var row *rivertype.JobRow
+	if !testwait.Until(time.Minute, func() bool {
+		var err error
+		if row, err = h.q.Job(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if row.FinalizedAt != nil {
-			var md struct {
-				Output Output `json:"output"`
-			}
-			_ = json.Unmarshal(row.Metadata, &md)
-			return row, md.Output
-		}
-		time.Sleep(10 * time.Millisecond)
+		return row.FinalizedAt != nil
+	}) {
+		t.Fatalf("job %d never finished; logs:\n%s", id, h.logs.String())
 	}
-	t.Fatalf("job %d never finished; logs:\n%s", id, h.logs.String())
-	return nil, Output{}
+	var md struct {
+		Output Output `json:"output"`
+	}
+	_ = json.Unmarshal(row.Metadata, &md)
+	return row, md.Output
 }
 
 func schedule(t *testing.T, h *harness, r *policy.Reservation, ins policy.Instruction) int64 {

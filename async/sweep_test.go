@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/assignd/assignd/async/asynctest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -100,13 +101,7 @@ func TestStaleHeartbeatFences(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM assignd_instance WHERE id = $1 FOR UPDATE`, ps.sweeper.id); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for ps.sweeper.fence() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the fence never closed with the heartbeat blocked")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.For(t, "the fence to close with the heartbeat blocked", 30*time.Second, func() bool { return ps.sweeper.fence() != nil })
 	if err := ps.sweeper.fence(); !errors.Is(err, errFenced) {
 		t.Fatalf("fence: %v", err)
 	}
@@ -114,11 +109,8 @@ func TestStaleHeartbeatFences(t *testing.T) {
 	r := newReservation(t, h, time.Now())
 	id := schedule(t, h, r, policy.Accept{})
 	// Wait until the worker has tried, and been fenced, at least once.
-	for !strings.Contains(h.logs.String(), "heartbeat stale") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker never tried the job; logs:\n%s", h.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { return strings.Contains(h.logs.String(), "heartbeat stale") }) {
+		t.Fatalf("the worker never tried the job; logs:\n%s", h.logs.String())
 	}
 	if res := h.env.Get(r.ReservationSid); res.Updates != 0 || res.Fetches != 0 {
 		t.Fatalf("a fenced instance sent %d updates and %d fetches", res.Updates, res.Fetches)

@@ -11,6 +11,7 @@ import (
 // with one line naming it and how to make a good one; development, whose
 // admin listener is loopback, only asks for the length.
 func TestWeakAdminPasswordRefusedInProduction(t *testing.T) {
+	t.Parallel()
 	admin := []string{"ADMIN_ADDR=0.0.0.0:9090"}
 	for _, pw := range []string{"aaaaaaaaaaaaaaaa", "0123456789abcdefgh", "qwertyuiopasdfgh", "passwordpassword", "abcdefghijklmnop"} {
 		_, err := config.Load(append(good(t), append(admin, "ADMIN_PASSWORD="+pw)...))

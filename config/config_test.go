@@ -13,6 +13,7 @@ import (
 )
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +28,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestPublicURL(t *testing.T) {
+	t.Parallel()
 	c, err := config.Parse([]string{"PUBLIC_URL=https://abc.ngrok.app/"})
 	if err != nil || c.Public.String() != "https://abc.ngrok.app" {
 		t.Fatalf("got %v %v", c.Public, err)
@@ -34,6 +36,7 @@ func TestPublicURL(t *testing.T) {
 }
 
 func TestErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ env, varName string }{
 		{"PORT=abc", "PORT"},
 		{"PORT=70000", "PORT"},
@@ -64,6 +67,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 }
 
 func TestDevCredentialsAreStable(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	a, created, err := config.LoadOrCreateDevCredentials(dir)
 	if err != nil || !created {
@@ -85,6 +89,7 @@ func TestDevCredentialsAreStable(t *testing.T) {
 // Processes starting together (serve and send) all end up with the same
 // complete credentials.
 func TestDevCredentialsRace(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	const n = 16
 	got := make(chan config.DevCredentials, n)
@@ -117,6 +122,7 @@ func TestDevCredentialsRace(t *testing.T) {
 // The budget's default is the handler's: one number for "safely under
 // Twilio's 5 s", whichever side reads it.
 func TestCallbackBudgetDefaultIsTheHandlers(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load(nil)
 	if err != nil {
 		t.Fatal(err)

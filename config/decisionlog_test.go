@@ -11,6 +11,7 @@ import (
 )
 
 func TestDecisionLogSettings(t *testing.T) {
+	t.Parallel()
 	const token = "0123456789abcdef0123456789abcdef"
 	for _, tt := range []struct {
 		env  []string

@@ -8,6 +8,7 @@ import (
 // AUTOMEMLIMIT is a share of the memory limit or off; GOMEMLIMIT set wins;
 // anything else stops start-up with one line naming AUTOMEMLIMIT.
 func TestMemoryShare(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  []string
 		want float64

@@ -19,6 +19,7 @@ const (
 )
 
 func TestModeDecisionTable(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		env  []string
 		want config.Mode
@@ -45,6 +46,7 @@ func TestModeDecisionTable(t *testing.T) {
 }
 
 func TestModeReason(t *testing.T) {
+	t.Parallel()
 	c, _ := config.Parse([]string{"K_SERVICE=assignd"})
 	if c.ModeReason != "K_SERVICE is set" {
 		t.Fatalf("reason %q", c.ModeReason)
@@ -54,6 +56,7 @@ func TestModeReason(t *testing.T) {
 // Every variable that switches to production is one the table above covers
 // (the list is read from the struct's tags; this pins it).
 func TestProductionMarkers(t *testing.T) {
+	t.Parallel()
 	var got []string
 	for _, v := range config.Variables() {
 		if v.MarksProduction {
@@ -67,6 +70,7 @@ func TestProductionMarkers(t *testing.T) {
 }
 
 func TestEveryVariableHasHelp(t *testing.T) {
+	t.Parallel()
 	vars := config.Variables()
 	if len(vars) < 20 {
 		t.Fatalf("only %d variables found", len(vars))
@@ -96,6 +100,7 @@ func good(t *testing.T) []string {
 }
 
 func TestCompleteProductionLoads(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load(good(t))
 	if err != nil || c.Mode != config.Production || c.Policy == nil || !c.Policy.HasAsync() {
 		t.Fatalf("mode %v policy %v err %v", c.Mode, c.Policy, err)
@@ -122,6 +127,7 @@ next:
 
 // One test case per refusal: the error has a line naming the variable.
 func TestProductionRefusals(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("rules: [{name: r, when: 'task.x ==', then: {instruction: accept}}]\n"), 0o600)
 	for _, tt := range []struct {
@@ -182,6 +188,7 @@ func errString(err error) string {
 
 // The same checks are fine when the configuration allows them.
 func TestAcceptedVariants(t *testing.T) {
+	t.Parallel()
 	for _, env := range [][]string{
 		append(without(good(t), "PUBLIC_URL"), "TRUST_PROXY=true", "PUBLIC_HOSTS=assignd-abc.a.run.app, Example.com:8443"),
 		append(without(good(t), "POLICY_FILE"), "POLICY_FILE="+policyFile(t, false), "TWILIO_ACCOUNT_SID="),
@@ -206,6 +213,7 @@ func TestAcceptedVariants(t *testing.T) {
 
 // Every problem is reported at once, one line each, each naming its variable.
 func TestEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
 	_, err := config.Load([]string{"FLY_APP_NAME=assignd", "PORT=abc", "DECISION_DEADLINE=abc", "CALLBACK_PATH=/events"})
 	var errs config.Errors
 	if !errors.As(err, &errs) {
@@ -225,6 +233,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
+	t.Parallel()
 	c, err := config.Load(append(good(t), "TWILIO_AUTH_TOKEN="+token+"\n", "TWILIO_API_BASE_URL=https://proxy.example.com"))
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +250,7 @@ func TestWarnings(t *testing.T) {
 // A reload adding async rules to a production service without credentials
 // is refused; development has the fake API.
 func TestCheckAsync(t *testing.T) {
+	t.Parallel()
 	prod, _ := config.Parse([]string{"TWILIO_AUTH_TOKEN=" + token})
 	if err := prod.CheckAsync(true); err == nil || !strings.HasPrefix(err.Error(), "TWILIO_ACCOUNT_SID: ") {
 		t.Fatalf("production without account: %v", err)
@@ -257,6 +267,7 @@ func TestCheckAsync(t *testing.T) {
 // TRUST_PROXY names the one header family the proxy sets; true keeps its
 // old meaning (X-Forwarded-*), and anything else names the accepted values.
 func TestTrustProxyFamily(t *testing.T) {
+	t.Parallel()
 	for value, want := range map[string]handlers.ProxyHeaders{
 		"true": handlers.ProxyXForwarded, "x-forwarded": handlers.ProxyXForwarded, "forwarded": handlers.ProxyForwarded,
 	} {
@@ -280,6 +291,7 @@ func TestTrustProxyFamily(t *testing.T) {
 // bad value is one line naming it, unset gives a cap that fits, and the
 // help states the defaults the code uses.
 func TestMaxConnections(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ value, want string }{
 		{"-1", "MAX_CONNECTIONS: want at least 1"},
 		{"2000000000", "MAX_CONNECTIONS: 2000000000 does not fit the descriptor limit"},

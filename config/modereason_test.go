@@ -10,6 +10,7 @@ import (
 // The mode's reason names every variable that switched to production, so a
 // refusal can say why.
 func TestModeReasonNamesEveryMarker(t *testing.T) {
+	t.Parallel()
 	for env, want := range map[string]string{
 		"K_SERVICE=assignd": "K_SERVICE is set",
 		"TWILIO_AUTH_TOKEN=" + token + " PUBLIC_URL=https://abc.ngrok.app":                               "PUBLIC_URL and TWILIO_AUTH_TOKEN are set",

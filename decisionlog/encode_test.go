@@ -12,6 +12,7 @@ import (
 // TestPayloadRoundTrip holds the hand-written encoder to encoding/json: what
 // appendPayload writes, payload decodes to the same values.
 func TestPayloadRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := Entry{
 		Mode: ModeFull, Error: "quote \" backslash \\ newline \n tab \t bell \a ünïcødé 🙂", CheckedURL: "https://x.example/assignment?a=1&b=<2>",
 		AccountSid: "AC1", WorkspaceSid: "WS1", WorkflowSid: "WW1", Timestamp: "1764370000",
@@ -49,6 +50,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 // decodes to the same string encoding/json's would, for plain, escaped,
 // non-ASCII and invalid UTF-8 input, after a prefix already in the buffer.
 func TestAppendQuotedMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "WR0123456789abcdef", `a"b\c`, "tab\tnl\nnul\x00", "ünï\"cødé 🙂", "ok then \xff bad", "\xc3", "é\x01"} {
 		got := appendQuoted([]byte(`{"k":`), s)
 		want, _ := json.Marshal(s)

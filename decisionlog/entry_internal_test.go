@@ -15,6 +15,7 @@ import (
 // parsed and checks the others, so whatever a callback carried, the stored
 // document decodes (a broken one would fail every query that reads it).
 func TestEntryKeepsTheDocumentValid(t *testing.T) {
+	t.Parallel()
 	good := url.Values{"TaskAttributes": {`{"a":1}`}, "WorkerAttributes": {`{"b":[2]}`}}
 	bad := url.Values{"TaskAttributes": {`{"a":`}, "WorkerAttributes": {`[1,2]`}}
 	attrErr := fmt.Errorf("malformed attributes: %w", &handlers.AttributeError{Param: "TaskAttributes", Err: errors.New("unexpected end")})

@@ -15,6 +15,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -39,6 +40,7 @@ func stepsString(steps []policy.Step) string {
 // TestRecordsEveryKindOfCallback drives the real handlers over loopback and
 // reads back what the log stored for each kind of callback.
 func TestRecordsEveryKindOfCallback(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
@@ -172,6 +174,7 @@ func rawRows(t *testing.T, env *servicetest.Env) []string {
 }
 
 func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			env := servicetest.New(t, store, decisionlog.ModeSummary, decisionlog.Options{})
@@ -207,6 +210,7 @@ func TestSummaryModeStoresNoAttributeValues(t *testing.T) {
 }
 
 func TestRetentionPrunes(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
@@ -221,18 +225,14 @@ func TestRetentionPrunes(t *testing.T) {
 			}
 			env.Flush(t)
 			// The background pruner keeps the newest three within the hour.
-			deadline := time.Now().Add(30 * time.Second)
 			var got []decisionlog.Entry
-			for time.Now().Before(deadline) {
+			testwait.Until(30*time.Second, func() bool {
 				var err error
 				if got, err = env.Log.Query(context.Background(), decisionlog.Filter{}); err != nil {
 					t.Fatal(err)
 				}
-				if len(got) == 3 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return len(got) == 3
+			})
 			if len(got) != 3 || got[0].ReservationSid != servicetest.Reservation(7, nil, nil).ReservationSid ||
 				got[2].ReservationSid != servicetest.Reservation(5, nil, nil).ReservationSid {
 				t.Fatalf("after pruning: %d entries %+v", len(got), got)
@@ -263,6 +263,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 // writer stalls: Record must keep returning at once, dropping and counting
 // what does not fit, and the log must recover when the lock goes.
 func TestFullBufferDropsAndCounts(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{BufferSize: 4, BatchSize: 2, Registerer: reg})
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.DataDir, decisionlog.FileName))

@@ -19,6 +19,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -143,6 +144,7 @@ func (p *tcpProxy) restore() { p.set(forwarding, true) }
 // dropped and counted exactly), and are stored when the database is back,
 // without a Flush.
 func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
+	t.Parallel()
 	const before, during, backlog = 5, 80, 50
 	base := asynctest.DatabaseURL(t)
 	u, err := url.Parse(base)
@@ -190,10 +192,7 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 	proxy.restore()
 
 	// The writer retries by itself; wait (bounded) until it has caught up.
-	deadline := time.Now().Add(30 * time.Second)
-	for sum(t, reg, "assignd_decision_log_backlog_rows") > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
 	got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -279,10 +278,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 					record(i)
 				}
 				want := float64(from + chunk - 1 - before)
-				deadline := time.Now().Add(20 * time.Second)
-				for held() < want && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-				}
+				testwait.Until(20*time.Second, func() bool { return held() >= want })
 				if got := held(); got != want {
 					t.Fatalf("during the outage, %d rows recorded: backlog_rows + dropped{outage} = %v", int(want), got)
 				}
@@ -292,10 +288,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 			}
 			proxy.restore()
 
-			deadline := time.Now().Add(30 * time.Second)
-			for sum(t, reg, "assignd_decision_log_backlog_rows") > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
 			got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
@@ -327,6 +320,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 // the batch is dropped and counted, and the rows after it are stored
 // rather than held up behind it.
 func TestRejectedBatchIsDroppedNotRetried(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			reg := prometheus.NewRegistry()

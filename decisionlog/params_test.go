@@ -14,6 +14,7 @@ import (
 // carrying each one, stored in full mode, gives back the same value from
 // Entry.Reservation. Adding a row there fails here until the log stores it.
 func TestEntryFollowsParamTable(t *testing.T) {
+	t.Parallel()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
 	var sent policy.Reservation
 	rv := reflect.ValueOf(&sent).Elem()

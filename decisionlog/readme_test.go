@@ -19,6 +19,7 @@ import (
 // section names every metric the log exports and states the bounds it
 // keeps refusals and an outage's rows within, as the defaults are.
 func TestREADMEStatesTheLogsBoundsAndMetrics(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

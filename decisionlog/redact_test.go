@@ -38,6 +38,7 @@ on_error: {instruction: reject, activity_sid: WA00000000000000000000000000000003
 // mode no attribute value reaches them, through the instruction, the
 // explanation or the error; in both modes the SIP password never does.
 func TestSummaryRedactsComputedValuesAndSecrets(t *testing.T) {
+	t.Parallel()
 	const (
 		contactURI = "client:alice-Private-7731"
 		badPhone   = "Ada-Lovelace-Not-A-Phone"

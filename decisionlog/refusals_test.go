@@ -37,6 +37,7 @@ func (c *clock) advance(d time.Duration) {
 // second, each saying how many it stands for, and its row caps keep every
 // genuine decision however many refusals came.
 func TestRefusalFloodWritesATrickle(t *testing.T) {
+	t.Parallel()
 	for _, store := range servicetest.Stores {
 		t.Run(store, func(t *testing.T) {
 			const seconds, perSecond, maxRefusals, genuine = 10, 100, 3, 4
@@ -164,6 +165,7 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, labels ...string) 
 // for (a kind handlers may add) is sampled too: it is not an answered
 // callback, so it is a refusal, and it goes under the refusals' cap.
 func TestRefusalOfAnyKindIsSampled(t *testing.T) {
+	t.Parallel()
 	clk := &clock{t: time.Now()}
 	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
 	for range 50 {
@@ -190,6 +192,7 @@ func TestRefusalOfAnyKindIsSampled(t *testing.T) {
 // until the clock catches up: the next one after the step is kept, and
 // the counts of skipped ones stay exact.
 func TestRefusalSamplingSurvivesAClockSteppingBack(t *testing.T) {
+	t.Parallel()
 	clk := &clock{t: time.Now()}
 	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{Now: clk.Now})
 	refuse := func(n int) {

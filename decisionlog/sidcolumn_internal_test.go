@@ -9,6 +9,7 @@ import (
 // Every SID parameter of taskrouter's table has its own column, so a
 // refused callback's claimed SIDs are all kept.
 func TestEverySidParamHasAColumn(t *testing.T) {
+	t.Parallel()
 	var e Entry
 	seen := map[*string]string{}
 	for _, p := range taskrouter.CallbackParams() {

@@ -24,6 +24,7 @@ func storeURL(t *testing.T, name string) string {
 // statement and the power-of-two ones; every size must store each entry
 // once, in order, with its own values.
 func TestInsertWritesEveryRowOfAnyBatchSize(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -69,6 +70,7 @@ func TestInsertWritesEveryRowOfAnyBatchSize(t *testing.T) {
 // selects exactly the entries of its window, on both stores, across a
 // reopen, and with ids missing at the start (pruned).
 func TestTimeFiltersFollowIDs(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -168,6 +170,7 @@ func TestTimeFiltersFollowIDs(t *testing.T) {
 // next entry then gets a new id, which the live view (following ids)
 // needs. PostgreSQL's identity never reuses ids and prunes everything.
 func TestPruneNeverReusesIDs(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -210,6 +213,7 @@ func TestPruneNeverReusesIDs(t *testing.T) {
 // by every insert; the table keeps only the refusals' partial index, which
 // a genuine row does not enter (see migrations 2 and 3).
 func TestSQLiteIndexesOnlyRefusals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := openStore(ctx, "", filepath.Join(t.TempDir(), "data"))
 	if err != nil {
@@ -240,6 +244,7 @@ func TestSQLiteIndexesOnlyRefusals(t *testing.T) {
 // answered results: change one without the other and the index no longer
 // serves prune (or a new migration is needed).
 func TestRefusalIndexAgreesWithRefused(t *testing.T) {
+	t.Parallel()
 	want := "CREATE INDEX assignd_decision_refusal ON assignd_decision (id) WHERE " + refusalSQL()
 	for _, m := range migrations {
 		if m.version != 2 {

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -30,6 +31,7 @@ import (
 //
 // The same for /events, whose refusals are counted in assignd_events_total.
 func TestAbuseForgedSignatures(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ path, metric string }{
 		{"/assignment", "assignd_callbacks_total"},
 		{"/events", "assignd_events_total"},
@@ -85,14 +87,10 @@ func forgedFlood(t *testing.T, path, metric string) {
 	// first suppressed line) must add up to exactly the rest.
 	maxLogged := burst + int(float64(burst)*elapsed.Seconds()/interval.Seconds()) + 1
 	var logged, suppressed, summaries int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testwait.Until(30*time.Second, func() bool {
 		logged, suppressed, summaries = refusalLines(t, srv.Log.String())
-		if logged+suppressed >= forged || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return logged+suppressed >= forged
+	})
 	if logged+suppressed != forged {
 		t.Fatalf("%d lines + %d suppressed, want %d refusals accounted for", logged, suppressed, forged)
 	}
@@ -132,6 +130,7 @@ func refusalLines(t *testing.T, log string) (logged, suppressed, summaries int) 
 
 // Hostile but signed input gets a clear status and a log line each.
 func TestAbuseSignedGarbage(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	u := srv.URL + "/assignment"
 	base := func() url.Values {
@@ -183,6 +182,7 @@ func TestAbuseSignedGarbage(t *testing.T) {
 // Hostile and valid callbacks interleaved, all asking for async decisions:
 // every valid reservation is stored exactly once, nothing else is stored.
 func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
+	t.Parallel()
 	q, api := openQueue(t)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -224,12 +224,7 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	for range 1000 {
-		if api.Emu.Stats().Applied == valid {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return api.Emu.Stats().Applied == valid })
 	st := api.Emu.Stats()
 	if st.Reservations != valid || st.Applied != valid || st.AppliedTwice != 0 || st.Updates != valid || st.ByStatus["accepted"] != valid {
 		t.Fatalf("emulator: %+v, want %d reservations each applied once", st, valid)
@@ -245,6 +240,7 @@ func TestAbuseNeverLosesOrDuplicatesAsyncDecisions(t *testing.T) {
 // Close writes the pending summary at once (the last interval's count is not
 // lost when the process exits) and stops its timer: nothing is logged after.
 func TestRefusalLogCloseFlushesAndStops(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	const interval = 300 * time.Millisecond
 	h, err := handlers.New(handlers.Options{Logger: zerolog.New(logs), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),

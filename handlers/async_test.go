@@ -15,6 +15,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 )
 
@@ -62,6 +63,7 @@ func pendingReservation(t *testing.T, env *emulatortest.Env) policy.Reservation 
 // The async answer is {} only once the decision is stored; a duplicate
 // callback gets the same {} and no second job.
 func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
+	t.Parallel()
 	q, api := openQueue(t)
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -74,12 +76,7 @@ func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
 			t.Fatalf("got %d %q, want 200 {}", status, body)
 		}
 	}
-	for range 500 {
-		if api.Get(r.ReservationSid).Status == "accepted" {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(30*time.Second, func() bool { return api.Get(r.ReservationSid).Status == "accepted" })
 	if got := api.Get(r.ReservationSid); got.Status != "accepted" || got.Applied != 1 || got.Updates != 1 {
 		t.Fatalf("emulator: %+v", got)
 	}
@@ -91,6 +88,7 @@ func TestAsyncCallbackStoresThenAnswers(t *testing.T) {
 // If the decision cannot be stored, the answer is the synchronous fallback,
 // never a {} that nobody will act on.
 func TestAsyncCallbackStoreDownGivesFallback(t *testing.T) {
+	t.Parallel()
 	q, _ := openQueue(t)
 	q.Close() // the store is gone: every insert fails
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "fb"}
@@ -125,6 +123,7 @@ func (s reloadThenSchedule) Schedule(ctx context.Context, r *policy.Reservation,
 // the on_error of the policy that made the decision, even when a reload put
 // another policy (with another on_error) in force meanwhile.
 func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
+	t.Parallel()
 	q, _ := openQueue(t)
 	q.Close() // every insert fails
 	old := policy.WithFallback(asyncAccept(), policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000004"}, Rule: "old-fb"})
@@ -152,6 +151,7 @@ func TestAsyncStoreFailureAnswersTheDecidingPolicysFallback(t *testing.T) {
 // budget): the batch then commits, but without the decision nobody was
 // told about, which is never applied either.
 func TestBlockedStoreAnswersFallbackInTime(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	q, api := openQueueIn(t, dir)
 	if err := q.Start(context.Background()); err != nil {
@@ -202,11 +202,8 @@ func TestBlockedStoreAnswersFallbackInTime(t *testing.T) {
 	if status, body, _ := postSigned(t, srv.URL, later); status != http.StatusOK || body != "{}" {
 		t.Fatalf("after the lock: %d %q", status, body)
 	}
-	for i := 0; api.Get(later.ReservationSid).Status != "accepted"; i++ {
-		if i > 1000 {
-			t.Fatalf("the later decision was never applied: %+v", api.Get(later.ReservationSid))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { return api.Get(later.ReservationSid).Status == "accepted" }) {
+		t.Fatalf("the later decision was never applied: %+v", api.Get(later.ReservationSid))
 	}
 	jobs, err := q.Jobs(context.Background(), r.ReservationSid)
 	if err != nil {

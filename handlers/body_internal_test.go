@@ -20,6 +20,7 @@ func (r *firstRead) Read(p []byte) (int, error) {
 // can write: a connection announcing the largest body the server reads
 // (and sending it slowly, or never) holds a small buffer while it waits.
 func TestReadBodyDoesNotTrustContentLength(t *testing.T) {
+	t.Parallel()
 	src := &firstRead{}
 	req := httptest.NewRequest("POST", "/assignment", src)
 	req.ContentLength = DefaultBodyLimit

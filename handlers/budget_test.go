@@ -33,6 +33,7 @@ func (s *blockingScheduler) Schedule(ctx context.Context, r *policy.Reservation,
 // decision, not its answer: on_error comes within the budget (a short one
 // here, so the test does not wait out the default), never a late {}.
 func TestBudgetStoreBlocksAnswersFallbackInTime(t *testing.T) {
+	t.Parallel()
 	sched := &blockingScheduler{deadlines: make(chan time.Time, 1)}
 	fb := policy.Decision{Instruction: policy.Reject{ActivitySid: "WA00000000000000000000000000000005"}, Rule: "fb"}
 	g, err := policy.NewGuard(policy.WithFallback(asyncAccept(), fb), 3*time.Second)
@@ -66,6 +67,7 @@ func TestBudgetStoreBlocksAnswersFallbackInTime(t *testing.T) {
 // The decision gets the budget too: a policy that ignores its context is
 // cut off by the budget even when the decision deadline is longer.
 func TestBudgetBoundsTheDecision(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	stuck := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
@@ -94,6 +96,7 @@ func TestBudgetBoundsTheDecision(t *testing.T) {
 
 // A Scheduler that fails at once (for any reason) gives the fallback too.
 func TestBudgetSchedulerErrorIsNeverEmptyAnswer(t *testing.T) {
+	t.Parallel()
 	failing := schedulerFunc(func(ctx context.Context, r *policy.Reservation, d policy.Decision) (bool, error) {
 		return false, errors.New("disk full")
 	})
@@ -113,6 +116,7 @@ func (f schedulerFunc) Schedule(ctx context.Context, r *policy.Reservation, d po
 // ways, and New accepts it. (That the budget bounds Schedule is tested above
 // with a short one.)
 func TestDefaultBudgetFitsTwilioTimeout(t *testing.T) {
+	t.Parallel()
 	if handlers.DefaultBudget >= handlers.TwilioTimeout || handlers.TwilioTimeout-handlers.DefaultBudget < 250*time.Millisecond {
 		t.Fatalf("DefaultBudget %s leaves too little of Twilio's %s", handlers.DefaultBudget, handlers.TwilioTimeout)
 	}
@@ -123,6 +127,7 @@ func TestDefaultBudgetFitsTwilioTimeout(t *testing.T) {
 }
 
 func TestBudgetMustBeBelowTwilioTimeout(t *testing.T) {
+	t.Parallel()
 	for _, b := range []time.Duration{handlers.TwilioTimeout, 6 * time.Second, time.Millisecond, -time.Second} {
 		_, err := handlers.New(handlers.Options{Logger: zerolog.Nop(), Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyNone),
 			Decider: guard(t, asyncAccept(), time.Second), Budget: b})

@@ -17,11 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
 
 func TestCallbackThroughExamplePolicy(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	tests := []struct {
 		name         string
@@ -71,6 +73,7 @@ func TestCallbackThroughExamplePolicy(t *testing.T) {
 }
 
 func TestCallbackRefusesBadSignatureBeforePolicy(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int64
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		calls.Add(1)
@@ -100,6 +103,7 @@ func TestCallbackRefusesBadSignatureBeforePolicy(t *testing.T) {
 }
 
 func TestCallbackBadInput(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	u := srv.URL + "/assignment"
 	signedPost := func(form url.Values) (int, string) {
@@ -178,6 +182,7 @@ func TestCallbackBadInput(t *testing.T) {
 }
 
 func TestCallbackSlowOrFailingPolicyGetsFallback(t *testing.T) {
+	t.Parallel()
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
 	tests := []struct {
@@ -213,6 +218,7 @@ func TestCallbackSlowOrFailingPolicyGetsFallback(t *testing.T) {
 }
 
 func TestCallbackLaterAnswersEmptyObject(t *testing.T) {
+	t.Parallel()
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		return policy.Decision{Rule: "mine"}, nil // later: someone else updates the reservation
 	})
@@ -223,6 +229,7 @@ func TestCallbackLaterAnswersEmptyObject(t *testing.T) {
 }
 
 func TestCallbackAsyncWithoutSchedulerIsNeverSilent(t *testing.T) {
+	t.Parallel()
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		return policy.Decision{Instruction: policy.Accept{}, Async: true, Rule: "async"}, nil
 	})
@@ -241,6 +248,7 @@ func TestCallbackAsyncWithoutSchedulerIsNeverSilent(t *testing.T) {
 // The public port serves only what Twilio and the platform's probes need:
 // /metrics and readiness details are on the ops handler alone.
 func TestPublicAndOpsHandlers(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	srv := startServer(t, handlers.Options{Metrics: handlers.NewMetrics(reg), Gatherer: reg,
 		Ready: func(context.Context) error { return errors.New("store down: dial tcp db.internal:5432") }})
@@ -285,6 +293,7 @@ func TestPublicAndOpsHandlers(t *testing.T) {
 // The public /readyz asks the store at most once a second, however often it
 // is probed, and recovers once the store does.
 func TestPublicReadyzIsCached(t *testing.T) {
+	t.Parallel()
 	var checks atomic.Int64
 	var down atomic.Bool
 	down.Store(true)
@@ -313,13 +322,7 @@ func TestPublicReadyzIsCached(t *testing.T) {
 		t.Fatalf("%d store checks for 50 probes in %s, want at most %d", n, time.Since(start), most)
 	}
 	down.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for status() != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz still 503 long after the store came back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.For(t, "/readyz to answer 200 after the store came back", 30*time.Second, func() bool { return status() == 200 })
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -328,6 +331,7 @@ func ptr[T any](v T) *T { return &v }
 // read, and the connection is closed rather than drained: the request asks
 // for 100 Continue, which a handler's first read of the body would send.
 func TestOversizedBodyRefusedUnread(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	for _, path := range []string{"/assignment", "/events"} {
 		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
@@ -353,6 +357,7 @@ func TestOversizedBodyRefusedUnread(t *testing.T) {
 // is broken, is the sender's fault but not a size: 400, not 413, on both
 // paths, and the connection is closed.
 func TestUnreadableBodyIsABadRequest(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{})
 	for _, path := range []string{"/assignment", "/events"} {
 		for name, req := range map[string]string{

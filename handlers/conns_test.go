@@ -105,6 +105,7 @@ func metricValue(t *testing.T, opsURL, name string) int {
 // makes room. Open connections never exceed the cap, and the metrics say
 // so.
 func TestConnCapMakesRoomForACallback(t *testing.T) {
+	t.Parallel()
 	const max, extra = 8, 20
 	srv := startCapped(t, max, handlers.Options{})
 	for range max + extra {
@@ -132,6 +133,7 @@ func TestConnCapMakesRoomForACallback(t *testing.T) {
 // slot taken by a callback the policy is still deciding, a new connection
 // is closed at once (and counted) and the callback in flight is answered.
 func TestConnCapNeverEvictsARequestInFlight(t *testing.T) {
+	t.Parallel()
 	deciding, release := make(chan struct{}), make(chan struct{})
 	p := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		close(deciding)
@@ -186,6 +188,7 @@ func slowBody(t *testing.T, base string, n int) net.Conn {
 // held by connections trickling their bodies, a genuine callback evicts
 // the oldest of them and is answered.
 func TestConnCapEvictsSlowBodies(t *testing.T) {
+	t.Parallel()
 	const max = 4
 	srv := startCapped(t, max, handlers.Options{})
 	slow := make([]net.Conn, max)
@@ -209,6 +212,7 @@ func TestConnCapEvictsSlowBodies(t *testing.T) {
 // MAX_CONNECTIONS is resolved against the descriptor limit: unset, the
 // default lowered to fit; set, refused when it does not fit.
 func TestConnectionCap(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		requested int
 		nofile    uint64
@@ -236,6 +240,7 @@ func TestConnectionCap(t *testing.T) {
 // the limit of wire, well before this body (20,000 bytes, 420 KB framed)
 // is in, and the answer says it is too large.
 func TestChunkFramingIsBounded(t *testing.T) {
+	t.Parallel()
 	srv := startCapped(t, 16, handlers.Options{})
 	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {

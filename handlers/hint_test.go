@@ -17,6 +17,7 @@ import (
 // request with no signature at all is not about the token or the URL: it
 // did not come from Twilio, or a proxy dropped the header.
 func TestSignatureHintFollowsTheRequest(t *testing.T) {
+	t.Parallel()
 	public, _ := url.Parse("https://abc.ngrok.app")
 	const token, urlHint = "check TWILIO_AUTH_TOKEN first", "the URL must be the one Twilio called"
 	const noSig = "the request carries no X-Twilio-Signature header: it did not come from Twilio, or a proxy in front of assignd removed the header"

@@ -31,6 +31,7 @@ func scrape(t *testing.T, base string) string {
 }
 
 func TestMetricsMoveWithCallbacks(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	fails := policy.Func(func(ctx context.Context, r *policy.Reservation) (policy.Decision, error) {
 		if r.TaskAttributes["boom"] == true {
@@ -72,6 +73,7 @@ func TestMetricsMoveWithCallbacks(t *testing.T) {
 }
 
 func TestEventsCountReservationOutcomes(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	srv := startServer(t, handlers.Options{Metrics: handlers.NewMetrics(reg), Gatherer: reg})
 	u := srv.URL + "/events"
@@ -99,6 +101,7 @@ func TestEventsCountReservationOutcomes(t *testing.T) {
 // The README's metrics list names every metric the handlers export, so an
 // operator reading it finds each one (assignd_events_total among them).
 func TestREADMEListsHandlerMetrics(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,7 @@ func TestREADMEListsHandlerMetrics(t *testing.T) {
 // logged, never recorded), so what it records, and what the inspector
 // filters by, is the counted list less exactly that one.
 func TestCountedResultsAreRecordedPlusMalformed(t *testing.T) {
+	t.Parallel()
 	recorded, counted := handlers.Results(), handlers.CountedResults()
 	if slices.Contains(recorded, handlers.ResultMalformed) {
 		t.Errorf("Results() %v lists %q, which is never recorded", recorded, handlers.ResultMalformed)

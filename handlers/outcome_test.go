@@ -65,6 +65,7 @@ func postForm(t *testing.T, base string, form url.Values) int {
 // decision log (all but malformed, which is never recorded) and the span,
 // whichever step of the handler settled it.
 func TestEveryResultReachesEverySink(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, result string
 		status       int
@@ -138,6 +139,7 @@ func TestEveryResultReachesEverySink(t *testing.T) {
 
 // Every /events result is counted, and a refusal is logged with it.
 func TestEveryEventResultIsCountedAndLogged(t *testing.T) {
+	t.Parallel()
 	u := func(base string) string { return base + "/events" }
 	accepted := url.Values{"EventType": {"reservation.accepted"}, "ResourceSid": {"WR0123456789abcdef0123456789abcdef"}}
 	cases := map[string]struct {

@@ -15,6 +15,7 @@ import (
 // leftmost URL is refused; the one signed for the URL the nearest proxy
 // reports is answered, on the callback and on /events alike.
 func TestTrustProxyUsesNearestProxy(t *testing.T) {
+	t.Parallel()
 	const real, forged = "https://app.example", "http://evil.example"
 	es := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
 	form, _ := handlers.EncodeForm(&es)
@@ -68,6 +69,7 @@ func TestTrustProxyUsesNearestProxy(t *testing.T) {
 // PUBLIC_HOSTS: a request addressed to any other host is refused, even when
 // it is correctly signed for the URL it claims, and the log says why.
 func TestPublicHostsAllowList(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, handlers.Options{Verifier: handlers.NewVerifier([]string{testToken}, nil, handlers.ProxyXForwarded, "app.example", "app2.example:8443")})
 	r := reservation(map[string]any{"selected_language": "es"}, map[string]any{"languages": []any{"es"}})
 	form, _ := handlers.EncodeForm(&r)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 // A slow store check never holds readiness probes: while one refresh is
@@ -75,13 +77,9 @@ func TestCachedReadyDoesNotWaitOnASlowStore(t *testing.T) {
 		t.Fatalf("%d checks, at most %d at once; want 2 and 1", calls.Load(), maxInFlight.Load())
 	}
 	close(release)
-	deadline := time.Now().Add(30 * time.Second)
-	for !errors.Is(c.err(context.Background()), down) {
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed result (store down) was never answered")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, "the refreshed result (store down) to be answered", 30*time.Second, func() bool {
+		return errors.Is(c.err(context.Background()), down)
+	})
 
 	// No result yet and a check that hangs: not ready, without waiting for it.
 	hang := make(chan struct{})

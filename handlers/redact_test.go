@@ -13,6 +13,7 @@ import (
 // built from an attribute is logged with the rule and the part that failed,
 // and the value only with LOG_ATTRIBUTES.
 func TestFallbackLogLineKeepsAttributeValuesOut(t *testing.T) {
+	t.Parallel()
 	const value = "Ada-Lovelace-Not-A-Phone"
 	p, err := rules.Parse("attrs.yaml", []byte(`
 rules:

@@ -35,6 +35,7 @@ func signedForm(t *testing.T, extra url.Values) url.Values {
 // that only the shape check can refuse them), on the callback and /events,
 // and counted as malformed.
 func TestShapeRefusedBeforeSignature(t *testing.T) {
+	t.Parallel()
 	many := url.Values{}
 	for i := range 10000 {
 		many.Set(strconv.FormatInt(int64(i), 36), "") // ~40 KB, under the body limit
@@ -80,6 +81,7 @@ func TestShapeRefusedBeforeSignature(t *testing.T) {
 // longest name and value) is still answered; so is the same request sent
 // unsigned refused only by its signature.
 func TestShapeAtTheBoundsIsServed(t *testing.T) {
+	t.Parallel()
 	extra := url.Values{"WorkerName": {strings.Repeat("v", handlers.MaxParamValue)}}
 	extra.Set(strings.Repeat("N", handlers.MaxParamName), "x")
 	for i := 0; len(extra)+12 < handlers.MaxFormParams; i++ {
@@ -109,6 +111,7 @@ func TestShapeAtTheBoundsIsServed(t *testing.T) {
 // says of bodySHA256: a JSON body's hash (under any spelling twilio-go
 // decodes), an empty one, or the name as a mere value.
 func TestValidFormAgreesWithTwilio(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func() string {
 		const alphabet = "aAzZ09_-é&=% +"

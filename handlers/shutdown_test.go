@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -93,23 +94,20 @@ func shutdownServer(t *testing.T) (srv *http.Server, served chan error, got chan
 // begun.
 func waitClosed(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testwait.For(t, "the listener to refuse connections after Shutdown began", time.Minute, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("the listener still accepts connections after Shutdown began")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // A callback being decided when shutdown starts still gets its answer, and
 // the server then stops within the drain budget.
 func TestShutdownFinishesInFlightCallbacks(t *testing.T) {
+	t.Parallel()
 	srv, served, got, release, addr := shutdownServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), drainBudget)
 	defer cancel()
@@ -142,6 +140,7 @@ func TestShutdownFinishesInFlightCallbacks(t *testing.T) {
 
 // A callback that outlives the drain budget does not hold shutdown past it.
 func TestShutdownIsBoundedByTheBudget(t *testing.T) {
+	t.Parallel()
 	srv, _, got, release, addr := shutdownServer(t)
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -27,6 +27,7 @@ var vectorForm = url.Values{
 }
 
 func TestVerifier(t *testing.T) {
+	t.Parallel()
 	const token, secondary = "primarytoken0000", "secondarytoken00"
 	form := url.Values{"ReservationSid": {"WR0123456789abcdef0123456789abcdef"}, "TaskAttributes": {`{"a":1}`}}
 	body := form.Encode()
@@ -200,6 +201,7 @@ func mustURL(s string) *url.URL {
 }
 
 func TestParseProxyHeaders(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]handlers.ProxyHeaders{
 		"": handlers.ProxyNone, "false": handlers.ProxyNone, "FALSE": handlers.ProxyNone,
 		"true": handlers.ProxyXForwarded, "x-forwarded": handlers.ProxyXForwarded, " X-Forwarded ": handlers.ProxyXForwarded,

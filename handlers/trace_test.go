@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/telemetry"
 )
 
@@ -67,6 +68,7 @@ func assertChild(t *testing.T, child, parent tracetest.SpanStub) {
 // span links to the store span through the stored job; the REST call's
 // client span is a child of the work span.
 func TestTraceFromCallbackToRESTCall(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) { traceFromCallbackToRESTCall(t, store) })
 	}
@@ -101,15 +103,8 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 	// The client span ends when the REST call returns, before the work
 	// span: wait for the work span, which is last.
 	const workSpan = "river.work/apply_reservation_decision"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, ok := spanNamed(exp.GetSpans(), workSpan); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			mustSpan(t, exp.GetSpans(), workSpan)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { _, ok := spanNamed(exp.GetSpans(), workSpan); return ok }) {
+		mustSpan(t, exp.GetSpans(), workSpan)
 	}
 	if got := api.Get(r.ReservationSid); got.Status != "accepted" {
 		t.Fatalf("emulator: %+v, want accepted", got)
@@ -163,6 +158,7 @@ func traceFromCallbackToRESTCall(t *testing.T, db string) {
 
 // Refused requests are spans too, with the result and no decision.
 func TestTraceOfRefusedCallback(t *testing.T) {
+	t.Parallel()
 	exp, tp := newRecorder()
 	srv := startServer(t, handlers.Options{Tracer: tp.Tracer(handlers.TracerName)})
 	if status, _, _ := post(t, srv.URL+"/assignment", "TaskSid=WT1", "forged"); status != http.StatusForbidden {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestParseReservationRoundTrip(t *testing.T) {
+	t.Parallel()
 	want := reservation(map[string]any{"selected_language": "es", "n": 2.5, "tags": []any{"a"}}, map[string]any{"languages": []any{"es"}})
 	want.Params = map[string]string{"WorkerName": "alice"}
 	now := time.Unix(1764370000, 0)
@@ -32,6 +33,7 @@ func TestParseReservationRoundTrip(t *testing.T) {
 }
 
 func TestParseReservationErrors(t *testing.T) {
+	t.Parallel()
 	base := func() url.Values {
 		f, _ := handlers.EncodeForm(ptr(reservation(nil, nil)))
 		return f
@@ -142,6 +144,7 @@ func FuzzParseReservation(f *testing.F) {
 // parameter it lists is parsed into the reservation (not left in Params) and
 // encoded back as sent, and every required one is refused when missing.
 func TestWireFollowsParamTable(t *testing.T) {
+	t.Parallel()
 	form := url.Values{}
 	for _, p := range taskrouter.CallbackParams() {
 		switch p.Type {

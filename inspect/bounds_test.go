@@ -13,6 +13,7 @@ import (
 
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -51,6 +52,7 @@ func recordItems(t *testing.T, h *harness) int64 {
 // in force's, and where that is high the decision deadline interrupts the
 // evaluation. Both answer with what happened, naming the rule.
 func TestReplayIsBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	replayURL := h.Admin + "/api/decisions/" + itoa(id) + "/replay"
@@ -79,6 +81,7 @@ func TestReplayIsBounded(t *testing.T) {
 
 // A rules file over MaxReplayPolicy is refused with 413, however it is sent.
 func TestReplayUploadTooLarge(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	huge := strings.Repeat("# padding\n", inspect.MaxReplayPolicy/10+1)
@@ -116,6 +119,7 @@ func holdReplay(t *testing.T, target string) func() {
 // Replays beyond MaxReplays are refused with 503 and Retry-After while the
 // others run, and served again once a slot is free.
 func TestConcurrentReplaysAreLimited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	id := recordItems(t, h)
 	replayURL := h.Admin + "/api/decisions/" + itoa(id) + "/replay"
@@ -125,36 +129,40 @@ func TestConcurrentReplaysAreLimited(t *testing.T) {
 	}
 	// The held requests take their slots once the server reads their
 	// headers; until then a replay may still get through.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var status int
+	var body string
+	if !testwait.Until(30*time.Second, func() bool {
 		resp, err := http.Post(replayURL, "application/yaml", strings.NewReader(""))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := bufio.NewReader(resp.Body).ReadString(0)
+		body, _ = bufio.NewReader(resp.Body).ReadString(0)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
+		status = resp.StatusCode
+		switch status {
+		case http.StatusServiceUnavailable:
 			if resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "2 replays are running, the most at once") {
 				t.Fatalf("refused replay: Retry-After %q, %s", resp.Header.Get("Retry-After"), body)
 			}
-			break
+			return true
+		case 200: // the held requests have not all taken their slots yet
+			return false
 		}
-		if resp.StatusCode != 200 || time.Now().After(deadline) {
-			t.Fatalf("with %d replays running: %d %s, want 503", inspect.MaxReplays, resp.StatusCode, body)
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("with %d replays running: %d %s, want 503", inspect.MaxReplays, status, body)
+		return false
+	}) {
+		t.Fatalf("with %d replays running: %d %s, want 503", inspect.MaxReplays, status, body)
 	}
 	for _, f := range release {
 		f()
 	}
-	for {
-		s, body := postForm(t, replayURL, nil, nil)
-		if s == 200 {
-			break
+	if !testwait.Until(30*time.Second, func() bool {
+		status, body = postForm(t, replayURL, nil, nil)
+		if status != 200 && status != http.StatusServiceUnavailable {
+			t.Fatalf("after the held replays ended: %d %s", status, body)
 		}
-		if s != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			t.Fatalf("after the held replays ended: %d %s", s, body)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return status == 200
+	}) {
+		t.Fatalf("after the held replays ended: %d %s", status, body)
 	}
 }

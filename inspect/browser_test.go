@@ -27,6 +27,7 @@ import (
 // reports no Content-Security-Policy violation. It saves a screenshot to
 // /tmp/inspector.png.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 
 	ctx := browsertest.New(t, 1400, 1000)

@@ -28,6 +28,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -155,6 +156,7 @@ var editedPolicy = strings.Replace(servicetest.Policy,
     then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}`, 1)
 
 func TestAPIDetailAttemptsAndReplay(t *testing.T) {
+	t.Parallel()
 	if editedPolicy == servicetest.Policy {
 		t.Fatal("the policy edit did not apply")
 	}
@@ -199,20 +201,16 @@ func TestAPIDetailAttemptsAndReplay(t *testing.T) {
 				Decision decisionlog.Entry
 				Jobs     []async.JobReport
 			}
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				_, body := get(t, h.Admin+"/api/decisions/"+itoa(asyncID))
+			var detailBody string
+			if !testwait.Until(30*time.Second, func() bool {
+				_, detailBody = get(t, h.Admin+"/api/decisions/"+itoa(asyncID))
 				detail = decode[struct {
 					Decision decisionlog.Entry
 					Jobs     []async.JobReport
-				}](t, body)
-				if len(detail.Jobs) == 1 && len(detail.Jobs[0].Output) > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("async job never finished: %s", body)
-				}
-				time.Sleep(50 * time.Millisecond)
+				}](t, detailBody)
+				return len(detail.Jobs) == 1 && len(detail.Jobs[0].Output) > 0
+			}) {
+				t.Fatalf("async job never finished: %s", detailBody)
 			}
 			out := decode[async.Output](t, string(detail.Jobs[0].Output))
 			if got := h.TaskRouter.Get(later.ReservationSid); out.Outcome != async.OutcomeApplied || detail.Jobs[0].State != "completed" ||
@@ -320,6 +318,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestLiveStream reads the server-sent events the page listens to.
 func TestLiveStream(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	first := servicetest.Reservation(1, map[string]any{"selected_language": "es"}, nil)
 	h.Post(t, first, servicetest.Token)
@@ -391,6 +390,7 @@ func (e *emulator) SetWorkerActivity(_ context.Context, worker, activity string)
 }
 
 func TestEmulatorHook(t *testing.T) {
+	t.Parallel()
 	emu := &emulator{activity: "WA1"}
 	h := newHarness(t, "sqlite", emu)
 	if _, page := get(t, h.Admin+"/"); !strings.Contains(page, `id="emulator"`) || !strings.Contains(page, "Alice") || !strings.Contains(page, "WTspanish") {
@@ -439,6 +439,7 @@ func TestEmulatorHook(t *testing.T) {
 // TestLiveStreamEndsOnDone: closing Options.Done ends open streams, so the
 // admin server's graceful shutdown is not held up by an open page.
 func TestLiveStreamEndsOnDone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	done := make(chan struct{})
 	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done})
@@ -468,6 +469,7 @@ func TestLiveStreamEndsOnDone(t *testing.T) {
 // the API say so, rather than a zero time and ok:false, which read as a
 // failed reload.
 func TestPolicyNeverReloaded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	s, body := get(t, h.Admin+"/api/policy")
 	var pv struct {

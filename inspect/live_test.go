@@ -76,6 +76,7 @@ func collect(ids <-chan int64, want map[int64]bool, deadline time.Duration) (mis
 // TestLiveStreamPagesABurst: more new entries than one page (1,000)
 // between two polls all reach the stream, each once.
 func TestLiveStreamPagesABurst(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	first := servicetest.Reservation(1, nil, nil)
 	h.Post(t, first, servicetest.Token)
@@ -111,6 +112,7 @@ func TestLiveStreamPagesABurst(t *testing.T) {
 // before another's but whose transaction commits after the stream has sent
 // the other still reaches the stream (another instance's slow batch).
 func TestLiveStreamLateCommit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "postgres", nil)
 	seed := servicetest.Reservation(1, nil, nil)
 	h.Post(t, seed, servicetest.Token)

@@ -9,6 +9,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy/rules"
 )
 
@@ -16,6 +17,7 @@ import (
 // async job's instruction as the log kept it, without the value the rules
 // computed from an attribute, and never the SIP password.
 func TestSummaryDetailRedactsTheJob(t *testing.T) {
+	t.Parallel()
 	const contact = "client:alice-Private-7731"
 	env := servicetest.New(t, "sqlite", decisionlog.ModeSummary, decisionlog.Options{})
 	p, err := rules.Parse("attrs.yaml", []byte(`
@@ -43,14 +45,11 @@ on_error: {instruction: accept}
 	env.Flush(t)
 	id := env.One(t, r.ReservationSid).ID
 	var body string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	if !testwait.Until(30*time.Second, func() bool {
 		_, body = get(t, srv.URL+"/admin/api/decisions/"+itoa(id))
-		if strings.Contains(body, `"jobs": [`) && strings.Contains(body, `"instruction": {`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no job in the detail: %s", body)
-		}
+		return strings.Contains(body, `"jobs": [`) && strings.Contains(body, `"instruction": {`)
+	}) {
+		t.Fatalf("no job in the detail: %s", body)
 	}
 	_, page := get(t, srv.URL+"/admin/decisions/"+itoa(id))
 	for what, text := range map[string]string{"API": body, "page": page} {

@@ -15,6 +15,7 @@ import (
 // the list, the page and the JSON API of a kept one say how many it
 // stands for.
 func TestShowsSampledRefusals(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

@@ -53,6 +53,7 @@ func blocking(name string) policy.Policy {
 // (issue 11, defect 10): the decision comes from the policy that said it was
 // prompt.
 func TestGuardDecidesWithOnePolicyAcrossReload(t *testing.T) {
+	t.Parallel()
 	var cur *policy.Current
 	armed := false
 	fb := policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"}
@@ -76,6 +77,7 @@ func TestGuardDecidesWithOnePolicyAcrossReload(t *testing.T) {
 // reload landed meanwhile, the fallback answered is the one of the policy that
 // failed, and Guard and Current agree on the fallback after the reload.
 func TestGuardFallbackIsThePolicysOwnAcrossReload(t *testing.T) {
+	t.Parallel()
 	var cur *policy.Current
 	armed := false
 	def := policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"}
@@ -106,6 +108,7 @@ func TestGuardFallbackIsThePolicysOwnAcrossReload(t *testing.T) {
 // (an async decision not stored) answers that policy's on_error, not the one
 // of a policy reloaded in between.
 func TestDecisionCarriesItsPolicysFallback(t *testing.T) {
+	t.Parallel()
 	var cur *policy.Current
 	armed := false
 	b := reloading{name: "B", fallback: policy.Decision{Instruction: policy.Accept{}, Rule: "B-fallback"}, armed: new(bool)}
@@ -130,6 +133,7 @@ func TestDecisionCarriesItsPolicysFallback(t *testing.T) {
 // one place (the Current, or WithFallback); a policy without one, or with an
 // async one, is refused.
 func TestGuardTakesTheFallbackFromThePolicy(t *testing.T) {
+	t.Parallel()
 	def := policy.Decision{Instruction: policy.Accept{}, Rule: "default-fallback"}
 	g, err := policy.NewGuard(policy.NewCurrent(blocking("A"), def), time.Second)
 	if err != nil || g.Fallback().Rule != "default-fallback" {

@@ -10,6 +10,7 @@ import (
 // parameter (or with a check the table does not know) stops the build of
 // the table, naming the field; mustBuildInstructions panics at init with it.
 func TestFieldWithoutRESTMappingIsRefused(t *testing.T) {
+	t.Parallel()
 	type noREST struct {
 		From   string `json:"from,omitempty" rest:"DequeueFrom"`
 		Forgot string `json:"forgot,omitempty"`

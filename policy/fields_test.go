@@ -17,6 +17,7 @@ import (
 // one REST parameter per field, with the field's value, plus the parameter
 // naming the instruction.
 func TestEveryFieldMaps(t *testing.T) {
+	t.Parallel()
 	names := policy.InstructionNames()
 	if want := []string{"accept", "reject", "dequeue", "call", "redirect", "conference"}; !slices.Equal(names, want) {
 		t.Fatalf("instructions %v, want %v", names, want)
@@ -94,6 +95,7 @@ func TestEveryFieldMaps(t *testing.T) {
 
 // TestUnsetFieldsAreNotSent: false and 0 are sent, unset fields are not.
 func TestUnsetFieldsAreNotSent(t *testing.T) {
+	t.Parallel()
 	no, zero := false, 0
 	p, err := policy.ReservationUpdateForm(policy.Call{From: "+15005550006", URL: "https://x.example/t", Accept: &no, Timeout: &zero})
 	if err != nil {

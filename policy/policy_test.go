@@ -12,6 +12,7 @@ import (
 )
 
 func TestInstructionJSON(t *testing.T) {
+	t.Parallel()
 	yes, n := true, 30
 	tests := []struct {
 		ins  policy.Instruction
@@ -48,6 +49,7 @@ func TestInstructionJSON(t *testing.T) {
 }
 
 func TestParseInstructionErrors(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`{}`:                                   `missing "instruction"`,
 		`{"instruction":"hold"}`:               `unknown instruction "hold"`,
@@ -62,6 +64,7 @@ func TestParseInstructionErrors(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	bad := 1000
 	tests := []struct {
 		ins    policy.Instruction
@@ -96,6 +99,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestGuardPanicAndInvalid(t *testing.T) {
+	t.Parallel()
 	fb := policy.Decision{Instruction: policy.Accept{}, Rule: "fb"}
 	panicky, _ := policy.NewGuard(policy.WithFallback(policy.Func(func(context.Context, *policy.Reservation) (policy.Decision, error) {
 		panic("boom")

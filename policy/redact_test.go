@@ -11,6 +11,7 @@ import (
 )
 
 func TestSecretFieldsComeFromTheFieldDefinitions(t *testing.T) {
+	t.Parallel()
 	var want []string
 	for _, name := range policy.InstructionNames() {
 		for _, f := range policy.Fields(name) {
@@ -26,6 +27,7 @@ func TestSecretFieldsComeFromTheFieldDefinitions(t *testing.T) {
 }
 
 func TestRedaction(t *testing.T) {
+	t.Parallel()
 	in := `{"instruction":"conference","from":"+15005550006","to":"client:alice","sip_auth_password":"pw"}`
 	got := string(policy.RedactInstructionJSON([]byte(in), []string{"to"}))
 	for _, want := range []string{`"to":"(redacted)"`, `"sip_auth_password":"(redacted)"`, `"from":"+15005550006"`, `"instruction":"conference"`} {

@@ -10,6 +10,7 @@ import (
 // TestTwilioRefuses: what TaskRouter refuses is refused here too, naming the
 // field and what Twilio expects (issue 11, defect 7).
 func TestTwilioRefuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		json  string
 		field string
@@ -49,6 +50,7 @@ func TestTwilioRefuses(t *testing.T) {
 // (REST StatusCallback); the dequeue/call spelling is refused with a pointer
 // to Twilio's name, and the other way round.
 func TestConferenceUsesTwilioNames(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`{"instruction":"conference","from":"+15005550006","to":"client:a","status_callback_url":"https://x.example/s"}`: `Twilio calls it "status_callback"`,
 		`{"instruction":"conference","from":"+15005550006","to":"client:a","status_callback_events":"initiated"}`:        `Twilio calls it "status_callback_event"`,

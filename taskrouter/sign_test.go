@@ -23,6 +23,7 @@ var vectorForm = url.Values{
 }
 
 func TestSignMatchesTwilioVector(t *testing.T) {
+	t.Parallel()
 	if got := taskrouter.Sign(vectorToken, vectorURL, vectorForm); got != vectorSig {
 		t.Fatalf("Sign = %q, want Twilio's %q", got, vectorSig)
 	}

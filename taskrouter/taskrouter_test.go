@@ -8,6 +8,7 @@ import (
 )
 
 func TestValidSid(t *testing.T) {
+	t.Parallel()
 	hex32 := strings.Repeat("0123456789abcdeF", 2)
 	for _, k := range taskrouter.SidKinds() {
 		if !taskrouter.ValidSid(k.Prefix, k.Prefix+hex32) {
@@ -27,6 +28,7 @@ func TestValidSid(t *testing.T) {
 
 // Moved from policy with ValidSid.
 func TestValidSidTwilioShapes(t *testing.T) {
+	t.Parallel()
 	for s, want := range map[string]bool{
 		"WR0123456789abcdef0123456789ABCDEF":  true,
 		"WR0123456789abcdef0123456789abcde":   false,
@@ -42,6 +44,7 @@ func TestValidSidTwilioShapes(t *testing.T) {
 }
 
 func TestSidKindsDistinct(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, k := range taskrouter.SidKinds() {
 		if len(k.Prefix) != 2 || k.Prefix != strings.ToUpper(k.Prefix) || seen[k.Prefix] || k.Kind == "" {
@@ -53,6 +56,7 @@ func TestSidKindsDistinct(t *testing.T) {
 
 // Every parameter is well-formed: a SID names a known prefix, nothing else has one.
 func TestCallbackParamsTable(t *testing.T) {
+	t.Parallel()
 	prefixes := map[string]bool{}
 	for _, k := range taskrouter.SidKinds() {
 		prefixes[k.Prefix] = true
@@ -76,6 +80,7 @@ func TestCallbackParamsTable(t *testing.T) {
 }
 
 func TestInstructionNames(t *testing.T) {
+	t.Parallel()
 	names := taskrouter.InstructionNames()
 	if got := strings.Join(names, ","); got != "accept,reject,dequeue,call,redirect,conference" {
 		t.Errorf("InstructionNames = %s", got)
@@ -87,6 +92,7 @@ func TestInstructionNames(t *testing.T) {
 }
 
 func TestReservationEvent(t *testing.T) {
+	t.Parallel()
 	if got := taskrouter.ReservationEvent(taskrouter.ReservationRejected); got != "reservation.rejected" {
 		t.Errorf("ReservationEvent(rejected) = %q", got)
 	}

@@ -19,9 +19,9 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the server's header timeout")
 	}
-	port := freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
 	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
-	startServe(t, env)
+	startServe(t, env, handedListeners{public: pub})
 
 	const slow = 50
 	conns := make([]net.Conn, 0, slow)

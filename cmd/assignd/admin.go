@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -20,13 +21,16 @@ import (
 	"github.com/assignd/assignd/telemetry"
 )
 
-// startAdmin serves h on addr, the private admin listener. stop closes it
-// at once: nothing on it is worth a share of the platform's shutdown budget
-// (a scrape retries, a profile or live page is restarted by hand).
-func startAdmin(addr string, anyPortIfTaken bool, h http.Handler, log zerolog.Logger) (stop func(), err error) {
-	ln, err := listenOrFreePort(addr, anyPortIfTaken, nil)
-	if err != nil {
-		return nil, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
+// startAdmin serves h on addr, or on ln when one was handed over (nil:
+// none), the private admin listener. stop closes it at once: nothing on it
+// is worth a share of the platform's shutdown budget (a scrape retries, a
+// profile or live page is restarted by hand).
+func startAdmin(ln net.Listener, addr string, anyPortIfTaken bool, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	if ln == nil {
+		var err error
+		if ln, err = listenOrFreePort(addr, anyPortIfTaken, nil); err != nil {
+			return nil, &config.Error{Var: "ADMIN_ADDR", Msg: err.Error()}
+		}
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -148,7 +152,7 @@ func serveAdmin(ctx context.Context, cfg config.Config, log zerolog.Logger, metr
 		log.Warn().Str("addr", cfg.AdminAddr).Str("reason", cfg.AdminOpenReason).
 			Msg("admin listener serves any client without credentials (ADMIN_OPEN_REASON)")
 	}
-	return startAdmin(addr, anyPort, h, log)
+	return startAdmin(handed(ctx).admin, addr, anyPort, h, log)
 }
 
 // devAdminAddr is the admin listener's address in development mode when

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assignd/assignd/admin"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/telemetry/telemetrytest"
 )
 
@@ -44,13 +45,14 @@ func adminGet(t *testing.T, url, password string) (int, string) {
 func TestAdminListenerAndTracing(t *testing.T) {
 	col := telemetrytest.NewCollector(t)
 	const pw = "s3cret-admin-password"
-	port, adminPort := freePort(t), freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
+	adm, adminPort := listenLocal(t, "127.0.0.1")
 	env := []string{
 		"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
 		"ADMIN_ADDR=127.0.0.1:" + adminPort, "ADMIN_PASSWORD=" + pw,
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.URL, "OTEL_SERVICE_NAME=assignd-e2e",
 	}
-	d := startDev(t, env, "")
+	d := startDev(t, env, "", handedListeners{public: pub, admin: adm})
 	stop, logs := d.stop, d.logs
 
 	// An email task through the emulator: answered {}, accepted over REST.
@@ -71,15 +73,13 @@ func TestAdminListenerAndTracing(t *testing.T) {
 		t.Fatal("pprof answers on the public port")
 	}
 	// The decision is applied and River's UI shows the completed job.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		status, body := adminGet(t, adminURL+admin.QueuePrefix+"/api/jobs?state=completed", pw)
-		if status == http.StatusOK && strings.Contains(body, "apply_reservation_decision") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("River UI never listed the completed job: %d %s", status, body)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var status int
+	var body string
+	if !testwait.Until(30*time.Second, func() bool {
+		status, body = adminGet(t, adminURL+admin.QueuePrefix+"/api/jobs?state=completed", pw)
+		return status == http.StatusOK && strings.Contains(body, "apply_reservation_decision")
+	}) {
+		t.Fatalf("River UI never listed the completed job: %d %s", status, body)
 	}
 
 	if err := stop(); err != nil { // flushes the spans
@@ -136,8 +136,9 @@ func TestAdminListenerAndTracing(t *testing.T) {
 
 // Without OTEL_* nothing is traced and log lines carry no trace_id.
 func TestNoTracingWithoutOTEL(t *testing.T) {
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
-	stop, logs := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+	stop, logs := startServe(t, env, handedListeners{public: pub})
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
 		t.Fatalf("send: %v\n%s", err, out.String())
@@ -153,7 +154,12 @@ func TestNoTracingWithoutOTEL(t *testing.T) {
 func TestAdminAddrNeedsCredentials(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), nil, []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "ADMIN_ADDR=0.0.0.0:" + freePort(t)}, nil, &out, &out)
+	// Refused before listening: the ports are never bound (were they, the
+	// taken port would fail the test too).
+	pub, port := listenLocal(t, "127.0.0.1")
+	adm, adminPort := listenLocal(t, "0.0.0.0")
+	ctx := withHandedListeners(context.Background(), handedListeners{public: pub, admin: adm})
+	err := run(ctx, nil, []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "ADMIN_ADDR=0.0.0.0:" + adminPort}, nil, &out, &out)
 	if err == nil || !strings.HasPrefix(err.Error(), "ADMIN_ADDR: ") || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
 		t.Fatalf("err = %v, want a refusal naming ADMIN_ADDR and ADMIN_PASSWORD", err)
 	}
@@ -162,10 +168,11 @@ func TestAdminAddrNeedsCredentials(t *testing.T) {
 // ADMIN_OPEN_REASON is the explicit opt-in: start-up goes on and says so.
 func TestAdminOpenReasonIsLogged(t *testing.T) {
 	t.Parallel()
-	adminPort := freePort(t)
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+	pub, port := listenLocal(t, "127.0.0.1")
+	adm, adminPort := listenLocal(t, "0.0.0.0")
+	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
 		"ADMIN_ADDR=0.0.0.0:" + adminPort, "ADMIN_OPEN_REASON=Fly private network"}
-	stop, logs := startServe(t, env)
+	stop, logs := startServe(t, env, handedListeners{public: pub, admin: adm})
 	if status, body := adminGet(t, "http://127.0.0.1:"+adminPort+"/metrics", ""); status != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("admin /metrics: %d", status)
 	}

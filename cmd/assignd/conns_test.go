@@ -16,9 +16,10 @@ import (
 // in idle connections held open, a signed callback is still answered, the
 // open count stays within the cap, and both are on the admin /metrics.
 func TestPublicListenerCapsConnections(t *testing.T) {
-	port, adminPort := freePort(t), freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
+	adm, adminPort := listenLocal(t, "127.0.0.1")
 	env := []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "ADMIN_ADDR=127.0.0.1:" + adminPort, "MAX_CONNECTIONS=8"}
-	startServe(t, env)
+	startServe(t, env, handedListeners{public: pub, admin: adm})
 	for range 40 {
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err != nil {

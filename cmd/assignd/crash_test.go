@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"github.com/assignd/assignd/emulator"
 	"github.com/assignd/assignd/emulator/emulatortest"
 	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy"
 	"github.com/assignd/assignd/taskrouter"
 )
@@ -38,31 +41,46 @@ type proc struct {
 	cmd   *exec.Cmd
 	logs  *syncBuffer
 	port  string
-	admin string // the admin listener's port: /metrics lives there
+	admin string // the admin listener's port, from its log line: /metrics lives there
 }
 
 func startBinary(t *testing.T, bin string, env []string, port string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin), logs: &syncBuffer{}, port: port, admin: freePort(t)}
-	p.cmd.Env = append(append(os.Environ(), env...), "ADMIN_ADDR=127.0.0.1:"+p.admin)
+	p := &proc{cmd: exec.Command(bin), logs: &syncBuffer{}, port: port}
+	// The admin listener takes any free port and logs it (read once ready).
+	p.cmd.Env = append(append(os.Environ(), env...), "ADMIN_ADDR=127.0.0.1:0")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-	for i := 0; ; i++ {
+	if !testwait.Until(30*time.Second, func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("assignd never became ready:\n%s", p.logs)
+	}
+	p.admin = loggedAdminPort(t, p.logs.String())
+	return p
+}
+
+// loggedAdminPort is the port the admin listener's start-up line reports.
+func loggedAdminPort(t *testing.T, logs string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var l struct{ Addr, Message string }
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Message, "admin listener:") {
+			if _, port, err := net.SplitHostPort(l.Addr); err == nil && port != "0" {
+				return port
 			}
 		}
-		if i > 1000 {
-			t.Fatalf("assignd never became ready:\n%s", p.logs)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	t.Fatalf("no admin listener address in the logs:\n%s", logs)
+	return ""
 }
 
 // callback posts a signed callback for reservation r and wants {}.
@@ -121,7 +139,7 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 	if err := os.WriteFile(policyFile, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := freePort(t) // the restarted binary must answer on the same port (and PUBLIC_URL)
 	env = append(env, "PORT="+port, "TWILIO_ACCOUNT_SID="+crashAccount, "TWILIO_AUTH_TOKEN="+crashToken,
 		"TWILIO_API_BASE_URL="+api.URL, "POLICY_FILE="+policyFile, "PUBLIC_URL=http://127.0.0.1:"+port, "ASYNC_WORKERS=2", "LOG_LEVEL=debug",
 		"TWILIO_EDGE=", "TWILIO_REGION=")
@@ -169,17 +187,13 @@ func crashAndRestart(t *testing.T, bin string, env []string) {
 		p.callback(t, rs[n])
 	}
 	deadline := time.Now().Add(150 * time.Second) // a hang guard (River's rescuer, the backstop, runs every 30 s)
-	for api.CountStatus("accepted") < 2*batch && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.Until(time.Until(deadline), func() bool { return api.CountStatus("accepted") >= 2*batch })
 	// And the store drains: jobs orphaned by the SIGKILL are re-run (at start
 	// on SQLite; on PostgreSQL by the sweeper once the dead instance's
 	// heartbeat lease ran out), find their update already applied, and
 	// finish without a second one.
 	drainStart := time.Now()
-	for queueDepth(t, p) != 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testwait.Until(time.Until(deadline), func() bool { return queueDepth(t, p) == 0 })
 	if d := queueDepth(t, p); d != 0 {
 		t.Fatalf("queue depth %d after waiting", d)
 	}
@@ -256,7 +270,7 @@ func TestTwoInstancesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func() *proc {
-		port := freePort(t)
+		port := freePort(t) // a built binary binds PORT itself; PUBLIC_URL must name it up front
 		return startBinary(t, bin, []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL=" + db,
 			"PORT=" + port, "PUBLIC_URL=http://127.0.0.1:" + port, "TWILIO_ACCOUNT_SID=" + crashAccount, "TWILIO_AUTH_TOKEN=" + crashToken,
 			"TWILIO_API_BASE_URL=" + api.URL, "POLICY_FILE=" + policyFile, "ASYNC_WORKERS=8", "LOG_LEVEL=info",
@@ -291,13 +305,9 @@ func TestTwoInstancesCrash(t *testing.T) {
 	if c := api.CountStatus("accepted"); c == n {
 		t.Fatalf("all %d accepted before the kill took effect; the test proves nothing", n)
 	}
-	for api.CountStatus("accepted") < n && time.Since(killed) < 90*time.Second { // a hang guard
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(90*time.Second, func() bool { return api.CountStatus("accepted") >= n }) // a hang guard
 	rescue := time.Since(killed)
-	for queueDepth(t, b) != 0 && time.Since(killed) < 90*time.Second {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.Until(90*time.Second-time.Since(killed), func() bool { return queueDepth(t, b) == 0 })
 	drained := time.Since(killed)
 	for _, r := range api.Emu.Reservations() {
 		if r.Status != "accepted" || r.Applied != 1 {

@@ -27,10 +27,14 @@ func TestSecondInstanceOnTheSameDataDir(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	// Development mode whatever the test's own environment holds.
 	dev := []string{"DATABASE_URL=", "TWILIO_ACCOUNT_SID=", "TWILIO_AUTH_TOKEN=", "PUBLIC_URL=", "ASSIGND_MODE=development"}
-	port := freePort(t)
+	port := freePort(t) // a built binary binds PORT itself: no listener to hand it
 	first := startBinary(t, bin, append([]string{"DATA_DIR=" + data, "PORT=" + port}, dev...), port)
 
-	second := runBinary(t, bin, dir, []string{"PORT=" + freePort(t), "ADMIN_ADDR=127.0.0.1:" + freePort(t)})
+	// Refused before listening; the ports stay held, so a second instance
+	// that got further would fail on them too.
+	_, port2 := listenLocal(t, "127.0.0.1")
+	_, admin2 := listenLocal(t, "127.0.0.1")
+	second := runBinary(t, bin, dir, []string{"PORT=" + port2, "ADMIN_ADDR=127.0.0.1:" + admin2})
 	out := strings.TrimSpace(second.stdout + second.stderr)
 	want := fmt.Sprintf("assignd: another assignd holds DATA_DIR=%s (pid %d); stop it or choose another DATA_DIR", data, first.cmd.Process.Pid)
 	if second.code == 0 || out != want {
@@ -49,8 +53,9 @@ func TestDataDirWithURISyntaxInItsName(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
 	data := filepath.Join(parent, "da?ta#1% 2f x")
-	adminAddr := "127.0.0.1:" + freePort(t)
-	d := startDev(t, []string{"DATA_DIR=" + data, "ADMIN_ADDR=" + adminAddr}, "")
+	adm, adminPort := listenLocal(t, "127.0.0.1")
+	adminAddr := "127.0.0.1:" + adminPort
+	d := startDev(t, []string{"DATA_DIR=" + data, "ADMIN_ADDR=" + adminAddr}, "", handedListeners{admin: adm})
 
 	// An email task: answered {} and accepted later over REST, so one
 	// decision is logged and one async job runs through the queue.

@@ -26,8 +26,9 @@ import (
 func TestServeRecordsDecisions(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir}
-	stop, logs := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + dir}
+	stop, logs := startServe(t, env, handedListeners{public: pub})
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
 		t.Fatalf("send: %v\n%s", err, out.String())
@@ -74,8 +75,9 @@ func TestServeRecordsDecisions(t *testing.T) {
 func TestDecisionLogOff(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir, "DECISION_LOG=off"}
-	stop, _ := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + dir, "DECISION_LOG=off"}
+	stop, _ := startServe(t, env, handedListeners{public: pub})
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
 		t.Fatalf("send: %v\n%s", err, out.String())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/assignd/assignd/config"
 	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 // devRun is `assignd dev` running in-process: the real service and its
@@ -37,9 +38,10 @@ type devRun struct {
 
 // startDev runs the service as `assignd dev` does (serve in development
 // mode with the in-process emulator on a free port), with environ (PORT and
-// DATA_DIR are added unless given) and the workspace file (the tutorial's
-// when ""), and finds the workspace over REST.
-func startDev(t testing.TB, environ []string, workspace string) *devRun {
+// DATA_DIR are added unless given; a given PORT's listener comes in h, as
+// does ADMIN_ADDR's) and the workspace file (the tutorial's when ""), and
+// finds the workspace over REST.
+func startDev(t testing.TB, environ []string, workspace string, h handedListeners) *devRun {
 	t.Helper()
 	d := &devRun{t: t, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
 	dataDir := ""
@@ -51,8 +53,8 @@ func startDev(t testing.TB, environ []string, workspace string) *devRun {
 			dataDir = v
 		}
 	}
-	if d.port == "" {
-		d.port = freePort(t)
+	if d.port == "" { // a caller giving PORT hands its listener in h
+		h.public, d.port = listenLocal(t, "127.0.0.1")
 		environ = append(environ, "PORT="+d.port)
 	}
 	if dataDir == "" {
@@ -60,17 +62,17 @@ func startDev(t testing.TB, environ []string, workspace string) *devRun {
 		environ = append(environ, "DATA_DIR="+dataDir)
 	}
 	environ = append(environ, "ASSIGND_MODE=development") // what `assignd dev` adds
-	emuAddr := "127.0.0.1:" + freePort(t)
-	d.api = "http://" + emuAddr
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(withHandedListeners(context.Background(), h))
 	done := make(chan error, 1)
-	started := make(chan *emulator.Emulator, 1)
-	dev := devOptions{EmulatorAddr: emuAddr, AddrSet: true, Workspace: workspace, Out: d.logs,
-		started: func(r *runningEmulator) { started <- r.Emu }}
+	started := make(chan *runningEmulator, 1)
+	// The emulator takes any free port and reports its base URL.
+	dev := devOptions{EmulatorAddr: "127.0.0.1:0", AddrSet: true, Workspace: workspace, Out: d.logs,
+		started: func(r *runningEmulator) { started <- r }}
 	go func() { done <- serve(ctx, environ, d.logs, dev) }()
 	t.Cleanup(cancel)
 	waitHealthy(t, d.port, done, d.logs)
-	d.emu = <-started
+	emu := <-started
+	d.emu, d.api = emu.Emu, emu.Base
 	var once sync.Once
 	var stopErr error
 	d.stop = func() error {
@@ -241,10 +243,8 @@ func (d *devRun) logLine(msg string, want map[string]any) map[string]any {
 // waitUntil polls cond for up to a minute: generous, for a loaded machine.
 func waitUntil(t testing.TB, what string, cond func() bool, detail func() string) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s\n%s", what, detail())
-		}
+	if !testwait.Until(time.Minute, cond) {
+		t.Fatalf("never: %s\n%s", what, detail())
 	}
 }
 

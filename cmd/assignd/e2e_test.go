@@ -56,7 +56,7 @@ default:
 on_error:
   instruction: accept
 `)
-	d := startDev(t, []string{"POLICY_FILE=" + policy}, "")
+	d := startDev(t, []string{"POLICY_FILE=" + policy}, "", handedListeners{})
 	d.setActivity("Alice", "Idle") // idle longest: offered first
 	d.setActivity("Bob", "Idle")
 	task := d.createTask("Tutorial Workflow", `{"type":"picky"}`)
@@ -90,7 +90,7 @@ func TestE2EMultiReservationRescinds(t *testing.T) {
 			s.TaskQueues[i].MaxReservedWorkers = 2
 		}
 	})
-	d := startDev(t, nil, ws)
+	d := startDev(t, nil, ws, handedListeners{})
 	d.setActivity("Alice", "Idle")
 	d.setActivity("Bob", "Idle")
 	task := d.createTask("Tutorial Workflow", `{"type":"email"}`)
@@ -132,7 +132,7 @@ func TestE2EMultiReservationRescinds(t *testing.T) {
 func TestE2EReservationTimeout(t *testing.T) {
 	t.Parallel()
 	ws := workspaceFile(t, func(s *emulator.WorkspaceSpec) { s.Workflows[0].TaskReservationTimeout = 1 })
-	d := startDev(t, nil, ws)
+	d := startDev(t, nil, ws, handedListeners{})
 	d.emu.Script(emulator.UpdateTaskReservation, "", emulator.Fault{Delay: 3 * time.Second})
 	d.setActivity("Bob", "Idle")
 	task := d.createTask("Tutorial Workflow", `{"type":"email"}`)
@@ -172,7 +172,7 @@ func TestE2EFallbackURL(t *testing.T) {
 		_, _ = io.WriteString(w, `{"error":"down"}`)
 	}))
 	t.Cleanup(broken.Close)
-	d := startDev(t, nil, "")
+	d := startDev(t, nil, "", handedListeners{})
 	service := "http://127.0.0.1:" + d.port + "/assignment"
 	d.post("/v1/Workspaces/"+d.ws+"/Workflows/"+d.sid("Workflows", "Tutorial Workflow"), url.Values{
 		"AssignmentCallbackUrl": {broken.URL + "/assignment"}, "FallbackAssignmentCallbackUrl": {service}})
@@ -201,7 +201,7 @@ func TestE2EFallbackURL(t *testing.T) {
 // decision applied, not failed, and send no second update.
 func TestE2ERetriedUpdateAfterTheTaskMovedOn(t *testing.T) {
 	t.Parallel()
-	d := startDev(t, nil, "")
+	d := startDev(t, nil, "", handedListeners{})
 	for _, next := range []string{"wrapping", "completed"} {
 		// The update applies then fails (500). An accept can be verified,
 		// so the worker reads the reservation before it would send another;
@@ -237,8 +237,9 @@ func TestE2ERetriedUpdateAfterTheTaskMovedOn(t *testing.T) {
 // listener's /metrics.
 func TestE2EEventsReachTheService(t *testing.T) {
 	t.Parallel()
-	admin := "127.0.0.1:" + freePort(t)
-	d := startDev(t, []string{"ADMIN_ADDR=" + admin}, "")
+	adm, adminPort := listenLocal(t, "127.0.0.1")
+	admin := "127.0.0.1:" + adminPort
+	d := startDev(t, []string{"ADMIN_ADDR=" + admin}, "", handedListeners{admin: adm})
 	task := d.createTask("Tutorial Workflow", `{"selected_language":"es"}`)
 	d.setActivity("Alice", "Idle")
 	d.waitTask(task, "assigned")

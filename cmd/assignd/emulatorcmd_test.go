@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -38,18 +39,19 @@ func TestEmulatorCommand(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 
-	addr := "127.0.0.1:" + freePort(t)
+	// The emulator takes any free port; the guide names the one it got.
 	env := []string{"TWILIO_ACCOUNT_SID=" + testAccount, "TWILIO_AUTH_TOKEN=" + testToken, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"emulator", "-addr", addr, "-callback-url", app.URL + "/assignment", "-fallback-url", app.URL + "/fallback"}, env, nil, out, out)
+		done <- run(ctx, []string{"emulator", "-addr", "127.0.0.1:0", "-callback-url", app.URL + "/assignment", "-fallback-url", app.URL + "/fallback"}, env, nil, out, out)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	waitUntil(t, "the guide printed", func() bool { return strings.Contains(out.String(), "Finish a task") },
 		func() string { return out.String() })
 	guide := out.String()
+	addr := boundEmulatorAddr(t, guide)
 	// The operator's token is masked: the banner shows its last characters
 	// and the curl lines name the variable, which a shell expands.
 	if strings.Contains(strings.ReplaceAll(guide, testAccount, "AC"), testToken) { // the test SID holds the token's digits
@@ -95,7 +97,8 @@ func TestEmulatorAddressTaken(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "-addr: ") {
 		t.Fatalf("emulator on a taken address: %v, want an error naming -addr", err)
 	}
-	_, _, err = runOut([]string{"dev", "-emulator-addr", addr}, append(env, "PORT="+freePort(t)))
+	_, port := listenLocal(t, "127.0.0.1") // held: dev stops before listening on PORT, and could not take it
+	_, _, err = runOut([]string{"dev", "-emulator-addr", addr}, append(env, "PORT="+port))
 	if err == nil || !strings.HasPrefix(err.Error(), "-emulator-addr: ") {
 		t.Fatalf("dev with a taken -emulator-addr: %v, want an error naming -emulator-addr", err)
 	}
@@ -115,4 +118,15 @@ func TestEmulatorAddressTaken(t *testing.T) {
 	if emu.Base == taken.URL || !strings.HasPrefix(emu.Base, "http://127.0.0.1:") {
 		t.Fatalf("emulator base %s, want another loopback port than %s", emu.Base, taken.URL)
 	}
+}
+
+// boundEmulatorAddr is the address the guide says the emulator listens on,
+// for one started on port 0.
+func boundEmulatorAddr(t *testing.T, guide string) string {
+	t.Helper()
+	m := regexp.MustCompile(`TaskRouter emulator on http://(127\.0\.0\.1:[1-9][0-9]*)`).FindStringSubmatch(guide)
+	if m == nil {
+		t.Fatalf("the guide names no emulator address on a port it bound:\n%s", guide)
+	}
+	return m[1]
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 type syncBuffer struct {
@@ -33,8 +35,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePort picks a port for a server the test starts as a separate step
-// (serve binds PORT itself). It is drawn below Linux's ephemeral range
+// listenLocal listens on host:0 for a server the test runs in-process and
+// returns the listener and its port: serve is handed the listener
+// (handedListeners), so no other process can take the port in between.
+// serve closes it on shutdown; the cleanup covers a serve that never started.
+func listenLocal(t testing.TB, host string) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, port
+}
+
+// freePort picks a port for a server the test cannot hand a listener: a
+// built binary, which binds PORT itself, and must bind the same port again
+// when restarted (crash and restart tests). It is drawn below Linux's ephemeral range
 // (32768 up): a port from ":0" is freed before serve binds it, and under
 // parallel tests the kernel could hand it meanwhile to an outgoing
 // connection (to PostgreSQL, the emulator…), which it never does here.
@@ -55,9 +76,9 @@ func freePort(t testing.TB) string {
 }
 
 // startServe runs `assignd serve` in-process and waits until it is healthy.
-func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBuffer) {
+func startServe(t *testing.T, environ []string, h handedListeners) (stop func() error, logs *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(withHandedListeners(context.Background(), h))
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, environ, nil, logs, logs) }()
@@ -83,29 +104,30 @@ func startServe(t *testing.T, environ []string) (stop func() error, logs *syncBu
 // it exits first.
 func waitHealthy(t testing.TB, port string, done <-chan error, logs *syncBuffer) {
 	t.Helper()
-	for i := 0; ; i++ {
+	var err error
+	if !testwait.Until(30*time.Second, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v\n%s", err, logs)
 		default:
 		}
-		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return
+		var resp *http.Response
+		if resp, err = http.Get("http://127.0.0.1:" + port + "/healthz"); err != nil {
+			return false
 		}
-		if i > 1500 {
-			t.Fatalf("serve never became healthy: %v\n%s", err, logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("serve never became healthy: %v\n%s", err, logs)
 	}
 }
 
 func TestDevModeServeAndSend(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + dir}
-	stop, logs := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + dir}
+	stop, logs := startServe(t, env, handedListeners{public: pub})
 
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"send"}, env, nil, &out, &out); err != nil {
@@ -142,10 +164,19 @@ const (
 	testAccount = "AC0123456789abcdef0123456789abcdef"
 )
 
-// prodEnv is a complete production configuration on a free port.
-func prodEnv(t *testing.T) []string {
-	return []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "TWILIO_AUTH_TOKEN=" + testToken,
-		"TWILIO_ACCOUNT_SID=" + testAccount, "PUBLIC_URL=https://abc.ngrok.app", "POLICY_FILE=" + starterFile(t)}
+// prodEnv is a complete production configuration on a loopback listener,
+// handed over with the environment (PORT is its port).
+func prodEnv(t *testing.T) ([]string, handedListeners) {
+	pub, port := listenLocal(t, "127.0.0.1")
+	return []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "TWILIO_AUTH_TOKEN=" + testToken,
+		"TWILIO_ACCOUNT_SID=" + testAccount, "PUBLIC_URL=https://abc.ngrok.app", "POLICY_FILE=" + starterFile(t)}, handedListeners{public: pub}
+}
+
+// refusedEnv is prodEnv for a run config must refuse: its port stays held
+// by the test, so a run that got past config fails on it rather than serve.
+func refusedEnv(t *testing.T) []string {
+	env, _ := prodEnv(t)
+	return env
 }
 
 // starterFile writes the starter policy with `policy init`.
@@ -164,8 +195,8 @@ func starterFile(t *testing.T) string {
 // ngrok does.
 func TestSendBehindPublicURL(t *testing.T) {
 	t.Parallel()
-	env := prodEnv(t)
-	startServe(t, env)
+	env, h := prodEnv(t)
+	startServe(t, env, h)
 	port := strings.TrimPrefix(env[0], "PORT=")
 	for _, tt := range []struct{ url, signed string }{
 		{"", "https://abc.ngrok.app/assignment"},
@@ -212,19 +243,19 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 		{[]string{"PORT=0"}, "PORT: "},
 		{[]string{"PUBLIC_URL=::nope"}, "PUBLIC_URL: "},
 		{[]string{"POLICY_FILE=/nonexistent/policy.yaml"}, "POLICY_FILE: "},
-		{append(prodEnv(t), "POLICY_FILE="+bad), `POLICY_FILE: ` + bad + `: rule "r": when`},
+		{append(refusedEnv(t), "POLICY_FILE="+bad), `POLICY_FILE: ` + bad + `: rule "r": when`},
 		{[]string{"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=https://x.example", "POLICY_FILE=" + examplePolicyFile}, "TWILIO_ACCOUNT_SID: the policy has async rules"},
-		{without(prodEnv(t), "TWILIO_AUTH_TOKEN"), "TWILIO_AUTH_TOKEN: required in production"},
-		{append(prodEnv(t), "TWILIO_AUTH_TOKEN=…"), "TWILIO_AUTH_TOKEN: want the account's auth token"},
-		{without(prodEnv(t), "POLICY_FILE"), "POLICY_FILE: required in production"},
-		{without(prodEnv(t), "PUBLIC_URL"), "PUBLIC_URL: required in production"},
-		{append(prodEnv(t), "PUBLIC_URL=https://x.ngrok.app/assignment"), "PUBLIC_URL: \"https://x.ngrok.app/assignment\" ends in the callback path"},
-		{append(prodEnv(t), "TRUST_PROXY=true"), "TRUST_PROXY: set PUBLIC_URL or TRUST_PROXY, not both"},
-		{append(prodEnv(t), "CALLBACK_PATH=/healthz"), "CALLBACK_PATH: \"/healthz\" collides"},
-		{append(prodEnv(t), "ADMIN_ADDR=0.0.0.0:9090"), "ADMIN_ADDR: \"0.0.0.0:9090\" is reachable"},
-		{append(prodEnv(t), "DEBUG_ADDR=127.0.0.1:6060"), "DEBUG_ADDR: removed"},
-		{append(prodEnv(t), "TWILIO_API_BASE_URL=http://fake.example.com"), "TWILIO_API_BASE_URL: plain http"},
-		{append(prodEnv(t), "DECISION_DEADLINE=abc"), `DECISION_DEADLINE: want a duration such as 3s, 500ms or 2m, got "abc"`},
+		{without(refusedEnv(t), "TWILIO_AUTH_TOKEN"), "TWILIO_AUTH_TOKEN: required in production"},
+		{append(refusedEnv(t), "TWILIO_AUTH_TOKEN=…"), "TWILIO_AUTH_TOKEN: want the account's auth token"},
+		{without(refusedEnv(t), "POLICY_FILE"), "POLICY_FILE: required in production"},
+		{without(refusedEnv(t), "PUBLIC_URL"), "PUBLIC_URL: required in production"},
+		{append(refusedEnv(t), "PUBLIC_URL=https://x.ngrok.app/assignment"), "PUBLIC_URL: \"https://x.ngrok.app/assignment\" ends in the callback path"},
+		{append(refusedEnv(t), "TRUST_PROXY=true"), "TRUST_PROXY: set PUBLIC_URL or TRUST_PROXY, not both"},
+		{append(refusedEnv(t), "CALLBACK_PATH=/healthz"), "CALLBACK_PATH: \"/healthz\" collides"},
+		{append(refusedEnv(t), "ADMIN_ADDR=0.0.0.0:9090"), "ADMIN_ADDR: \"0.0.0.0:9090\" is reachable"},
+		{append(refusedEnv(t), "DEBUG_ADDR=127.0.0.1:6060"), "DEBUG_ADDR: removed"},
+		{append(refusedEnv(t), "TWILIO_API_BASE_URL=http://fake.example.com"), "TWILIO_API_BASE_URL: plain http"},
+		{append(refusedEnv(t), "DECISION_DEADLINE=abc"), `DECISION_DEADLINE: want a duration such as 3s, 500ms or 2m, got "abc"`},
 		{[]string{"FLY_APP_NAME=assignd"}, "TWILIO_AUTH_TOKEN: required in production"},
 		{[]string{"K_SERVICE=assignd"}, "POLICY_FILE: required in production"},
 	} {
@@ -244,12 +275,13 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 // and says so; the same environment without it is refused.
 func TestDevCommand(t *testing.T) {
 	t.Parallel()
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir(), "PUBLIC_URL=https://abc.ngrok.app"}
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + t.TempDir(), "PUBLIC_URL=https://abc.ngrok.app"}
 	var out bytes.Buffer
 	if err := run(context.Background(), nil, env, nil, &out, &out); err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN: required in production") {
 		t.Fatalf("serve with PUBLIC_URL alone: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(withHandedListeners(context.Background(), handedListeners{public: pub}))
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"dev"}, env, nil, logs, logs) }()
@@ -286,8 +318,9 @@ func TestPolicyCheck(t *testing.T) {
 // and then it verifies) and REST calls going somewhere other than Twilio.
 func TestStartupWarningsAreLogged(t *testing.T) {
 	t.Parallel()
-	env := append(prodEnv(t), "TWILIO_AUTH_TOKEN="+testToken+"\n", "TWILIO_API_BASE_URL=http://127.0.0.1:9")
-	_, logs := startServe(t, env)
+	env, h := prodEnv(t)
+	env = append(env, "TWILIO_AUTH_TOKEN="+testToken+"\n", "TWILIO_API_BASE_URL=http://127.0.0.1:9")
+	_, logs := startServe(t, env, h)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"send", "-token", testToken}, env, nil, &out, &out); err != nil {
 		t.Fatalf("the trimmed token must verify: %v\n%s", err, out.String())
@@ -302,9 +335,12 @@ func TestStartupWarningsAreLogged(t *testing.T) {
 // The admin listener asks for ADMIN_PASSWORD when one is set.
 func TestAdminListenerPassword(t *testing.T) {
 	t.Parallel()
-	admin := "127.0.0.1:" + freePort(t)
+	adm, adminPort := listenLocal(t, "127.0.0.1")
+	admin := "127.0.0.1:" + adminPort
 	const password = "correct-horse-battery-staple"
-	startServe(t, append(prodEnv(t), "ADMIN_ADDR="+admin, "ADMIN_PASSWORD="+password))
+	env, h := prodEnv(t)
+	h.admin = adm
+	startServe(t, append(env, "ADMIN_ADDR="+admin, "ADMIN_PASSWORD="+password), h)
 	get := func(pass string) int {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/debug/pprof/", nil)
 		if pass != "" {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 const examplePolicyFile = "../../policy/examples/assignment.yaml"
@@ -98,8 +100,9 @@ func TestPolicyHotReload(t *testing.T) {
 	reject := "rules: []\ndefault: {instruction: reject, activity_sid: WA00000000000000000000000000000001}\non_error: {instruction: accept}\n"
 	accept := "rules: [{name: everyone, when: 'true', then: {instruction: accept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"
 	write(reject)
-	env := []string{"PORT=" + freePort(t), "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file}
-	_, logs := startServe(t, env)
+	pub, port := listenLocal(t, "127.0.0.1")
+	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file}
+	_, logs := startServe(t, env, handedListeners{public: pub})
 
 	answer := func() string {
 		var out bytes.Buffer
@@ -110,13 +113,9 @@ func TestPolicyHotReload(t *testing.T) {
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for range 500 { // hang guard
-			if ok() {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testwait.Until(30*time.Second, ok) {
+			t.Fatalf("never saw %s\n%s", what, logs)
 		}
-		t.Fatalf("never saw %s\n%s", what, logs)
 	}
 	if a := answer(); !strings.Contains(a, `"reject"`) {
 		t.Fatalf("first policy: %s", a)
@@ -150,21 +149,18 @@ func TestReloadRefusesAsyncWithoutCredentials(t *testing.T) {
 	if err := os.WriteFile(file, []byte(reject), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
 	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(dir, "data"), "POLICY_FILE=" + file,
 		"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=http://127.0.0.1:" + port}
-	_, logs := startServe(t, env)
+	_, logs := startServe(t, env, handedListeners{public: pub})
 
 	tmp := filepath.Join(dir, "policy.yaml.tmp")
 	os.WriteFile(tmp, []byte("rules: []\ndefault: {instruction: accept, async: true}\non_error: {instruction: accept}\n"), 0o600)
 	if err := os.Rename(tmp, file); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !strings.Contains(logs.String(), "policy reload rejected"); i++ {
-		if i > 1500 {
-			t.Fatalf("the async policy was not rejected:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(30*time.Second, func() bool { return strings.Contains(logs.String(), "policy reload rejected") }) {
+		t.Fatalf("the async policy was not rejected:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), "TWILIO_ACCOUNT_SID: the policy has async rules") {
 		t.Errorf("the rejection does not name the variable:\n%s", logs)

@@ -36,7 +36,7 @@ import (
 // unchecked: the emulator's own cost. Both log at warn, so neither pays for
 // a line per callback.
 func BenchmarkTasksRoutedAssignd(b *testing.B) {
-	d := startDev(b, []string{"LOG_LEVEL=warn"}, benchWorkspace(b, ""))
+	d := startDev(b, []string{"LOG_LEVEL=warn"}, benchWorkspace(b, ""), handedListeners{})
 	routeTasks(b, d.emu, d.api, d.account, d.token)
 }
 

@@ -15,7 +15,8 @@ func TestServeLeavesGOGCToGo(t *testing.T) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		t.Skip("GOGC is set in this test's environment")
 	}
-	_, logs := startServe(t, []string{"PORT=" + freePort(t), "DATA_DIR=" + t.TempDir()})
+	pub, port := listenLocal(t, "127.0.0.1")
+	_, logs := startServe(t, []string{"PORT=" + port, "DATA_DIR=" + t.TempDir()}, handedListeners{public: pub})
 	var line struct {
 		Message   string `json:"message"`
 		GCPercent *int   `json:"gc_percent"`

@@ -60,7 +60,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, dev devOptio
 	if err != nil {
 		return err
 	}
-	srv, err := listen(cfg, rt, st, h)
+	srv, err := listen(handed(ctx).public, cfg, rt, st, h)
 	if err != nil {
 		return err
 	}
@@ -250,11 +250,14 @@ type publicServer struct {
 	errc  chan error
 }
 
-// listen takes PORT and logs the start-up line; serving starts in runUntil.
-func listen(cfg config.Config, rt instruments, st *stores, h *handlers.Handler) (*publicServer, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return nil, &config.Error{Var: "PORT", Msg: err.Error()}
+// listen takes PORT, or the listener handed over (nil: none), and logs the
+// start-up line; serving starts in runUntil.
+func listen(ln net.Listener, cfg config.Config, rt instruments, st *stores, h *handlers.Handler) (*publicServer, error) {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port))); err != nil {
+			return nil, &config.Error{Var: "PORT", Msg: err.Error()}
+		}
 	}
 	conns, err := handlers.NewConnLimiter(cfg.ConnectionCap, rt.reg)
 	if err != nil {

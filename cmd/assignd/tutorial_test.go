@@ -143,12 +143,13 @@ func find(t *testing.T, cmds []curlCmd, parts ...string) curlCmd {
 // Then the email path: `{}`, assignd's own REST accept, assigned.
 func TestDevRunsTheTutorialOffline(t *testing.T) {
 	t.Parallel()
-	port, emuAddr := freePort(t), "127.0.0.1:"+freePort(t)
+	pub, port := listenLocal(t, "127.0.0.1")
 	env := []string{"PORT=" + port, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(withHandedListeners(context.Background(), handedListeners{public: pub}))
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev", "-emulator-addr", emuAddr}, env, nil, logs, logs) }()
+	// The emulator takes any free port; the guide names the one it got.
+	go func() { done <- run(ctx, []string{"dev", "-emulator-addr", "127.0.0.1:0"}, env, nil, logs, logs) }()
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
@@ -160,6 +161,7 @@ func TestDevRunsTheTutorialOffline(t *testing.T) {
 	d := &devRun{t: t, logs: logs}
 
 	out := logs.String()
+	emuAddr := boundEmulatorAddr(t, out)
 	for _, want := range []string{"TaskRouter emulator on http://" + emuAddr, "worker     WK", "Alice", "Bob",
 		"workflow \"Tutorial Workflow\" calls http://127.0.0.1:" + port + "/assignment"} {
 		if !strings.Contains(out, want) {

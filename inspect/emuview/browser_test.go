@@ -24,6 +24,7 @@ import (
 // task assigned and the callback's row, all without a reload. It saves a
 // screenshot to /tmp/inspector-emulator.png.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	handler, err := inspect.New(inspect.Options{Log: w.env.Log, Policy: inspect.NewPolicyStatus(w.env.Current),
 		Jobs: w.env.Queue, Emulator: w.view, Heartbeat: 200 * time.Millisecond})

@@ -17,6 +17,7 @@ import (
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/inspect/emuview"
 	"github.com/assignd/assignd/internal/servicetest"
+	"github.com/assignd/assignd/internal/testwait"
 )
 
 // world is the tutorial workspace in a real emulator served over loopback,
@@ -122,13 +123,7 @@ func task(st inspect.EmulatorState, sid string) (inspect.EmulatorTask, bool) {
 // eventually polls cond until it holds; generous for a loaded machine.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, what, 30*time.Second, cond)
 }
 
 // TestTutorialThroughTheView is the seed tutorial seen through the
@@ -136,6 +131,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // pending in the Spanish queue, "set Alice to Idle" reserves it for her, the
 // real service accepts it and the task is assigned.
 func TestTutorialThroughTheView(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	st := w.state(t)
 	if st.Workspace != "TaskRouter Tutorial" {
@@ -215,6 +211,7 @@ func TestTutorialThroughTheView(t *testing.T) {
 // refuses with Twilio's message, and a scripted fault on UpdateWorker hits
 // the page's button as it would hit any client.
 func TestSetWorkerActivityRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	alice, idle := w.sids.Workers["Alice"], w.sids.Activities["Idle"]

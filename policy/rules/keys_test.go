@@ -15,6 +15,7 @@ import (
 // A mistyped key is named with its file and line and the nearest valid key,
 // at every level of the file, not with a Go type name.
 func TestUnknownKeyNamesFileLineAndNearestKey(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		src, want string
 	}{
@@ -40,6 +41,7 @@ func TestUnknownKeyNamesFileLineAndNearestKey(t *testing.T) {
 
 // YAML's merge key is no typo: a rule may start from an anchored one.
 func TestMergeKeyIsNotUnknown(t *testing.T) {
+	t.Parallel()
 	p, err := rules.Parse("policy.yaml", []byte("rules:\n  - &base {name: a, when: 'true', then: {instruction: accept}}\n  - <<: *base\n    name: b\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"))
 	if err != nil || !slices.Equal(p.Rules(), []string{"a", "b"}) {
 		t.Fatalf("%v %v", p, err)
@@ -49,6 +51,7 @@ func TestMergeKeyIsNotUnknown(t *testing.T) {
 // An unknown instruction is answered with the nearest name and every valid
 // one, later included, from policy's one list.
 func TestUnknownInstructionListsEveryName(t *testing.T) {
+	t.Parallel()
 	_, err := rules.Parse("policy.yaml", []byte("rules: [{name: r, when: 'true', then: {instruction: acept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"))
 	want := `policy.yaml: rule "r": then: unknown instruction "acept"; did you mean "accept"? (one of ` + strings.Join(policy.AnswerNames(), ", ") + ")"
 	if err == nil || err.Error() != want {
@@ -62,6 +65,7 @@ func TestUnknownInstructionListsEveryName(t *testing.T) {
 // Every name in the list is one the loader knows: the list and the loader
 // cannot drift apart.
 func TestEveryAnswerNameLoads(t *testing.T) {
+	t.Parallel()
 	for _, name := range policy.AnswerNames() {
 		_, err := rules.Parse("policy.yaml", []byte("rules: [{name: r, when: 'true', then: {instruction: "+name+"}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"))
 		if err != nil && strings.Contains(err.Error(), "unknown instruction") {
@@ -73,6 +77,7 @@ func TestEveryAnswerNameLoads(t *testing.T) {
 // The starter policy's comment lists every instruction a policy may use,
 // in the list's order, so it cannot drift from the code either.
 func TestStarterListsEveryAnswerName(t *testing.T) {
+	t.Parallel()
 	var listed []string
 	in := false
 	for _, line := range strings.Split(string(examples.Starter()), "\n") {

@@ -12,6 +12,7 @@ import (
 // its path; a "no such key" that is not about the reservation's data (a map
 // written in the rule itself) stays an error, whatever its message says.
 func TestMissingAttributeIsFoundByItsPath(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `
 rules:
   - name: nested
@@ -65,6 +66,7 @@ on_error: {instruction: accept}
 // The same shapes over the rule's own literals, or on a value of the wrong
 // type, stay errors.
 func TestMissingAttributeThroughDynamicKeysAndLoops(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `
 rules:
   - name: dyn

@@ -32,6 +32,7 @@ func celKey(param string) string {
 // variable `reservation` holding the reservation's value: adding a row there
 // fails here until rules expose it.
 func TestReservationVariableFollowsParamTable(t *testing.T) {
+	t.Parallel()
 	for _, p := range taskrouter.CallbackParams() {
 		if p.Type != taskrouter.TypeSid && p.Type != taskrouter.TypeCount {
 			continue // attributes are the task and worker variables; Timestamp is not exposed

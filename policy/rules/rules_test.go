@@ -49,6 +49,7 @@ on_error: {instruction: accept}
 `
 
 func TestFirstMatchWinsAndDefault(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, ordered)
 	tests := []struct {
 		task, worker map[string]any
@@ -85,6 +86,7 @@ func TestFirstMatchWinsAndDefault(t *testing.T) {
 }
 
 func TestMissingAttributeIsNoMatchButOtherErrorsAreErrors(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `
 rules:
   - name: lang
@@ -109,6 +111,7 @@ on_error: {instruction: accept}
 }
 
 func TestCostLimit(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `
 cost_limit: 1000
 rules:
@@ -132,6 +135,7 @@ on_error: {instruction: accept}
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		want      []string
@@ -213,6 +217,7 @@ on_error: {instruction: accept}`))
 // A slow policy is cut off at the deadline and the rules file's on_error is
 // answered, whatever the policy is still doing.
 func TestGuardDeadlineGivesFallback(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `rules: []
 default: {instruction: accept}
 on_error: {instruction: reject, activity_sid: WA00000000000000000000000000000007}`)
@@ -244,6 +249,7 @@ type slowPolicy struct {
 func (s slowPolicy) Fallback() policy.Decision { return s.file.Fallback() }
 
 func TestAsyncAndDelayParse(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, `rules:
   - {name: later-accept, when: "true", then: {instruction: accept, async: true, delay: 1500ms}}
 default: {instruction: accept}
@@ -280,6 +286,7 @@ func pathologicalTask() map[string]any {
 // the rule. Guard runs a rules file in the caller's goroutine (Prompt), so
 // without the interruption a live callback would wait for the loop.
 func TestHighCostLimitIsInterruptedAtTheDeadline(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, pathological)
 	g, err := policy.NewGuard(p, 100*time.Millisecond)
 	if err != nil {
@@ -296,6 +303,7 @@ func TestHighCostLimitIsInterruptedAtTheDeadline(t *testing.T) {
 
 // MaxCostLimit lowers a file's cost_limit, and says so.
 func TestMaxCostLimit(t *testing.T) {
+	t.Parallel()
 	p, err := rules.Parse("upload.yaml", []byte(pathological), rules.MaxCostLimit(rules.DefaultCostLimit))
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +323,7 @@ func TestMaxCostLimit(t *testing.T) {
 // bound on what an expression builds: nested map()s stop with an error
 // naming the rule, long before the deadline could.
 func TestHighCostLimitHasAMemoryLimit(t *testing.T) {
+	t.Parallel()
 	p := mustParse(t, strings.Replace(pathological, "task.items.all(a, task.items.all(b, task.items.all(c, a + b + c >= 0)))",
 		"task.items.map(a, task.items.map(b, task.items.map(c, a + b + c))).size() >= 0", 1))
 	g, err := policy.NewGuard(p, time.Minute)
