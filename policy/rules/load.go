@@ -184,16 +184,45 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *ce
 // the instruction's fields, where a string starting with "=" is a CEL
 // expression ("==" escapes a literal "=").
 func (c *compiler) action(where string, spec map[string]any) (action, bool) {
-	var a action
-	fields := map[string]any{}
-	ok := true
+	a, fields, ok, readable := c.actionKeys(where, spec)
+	if !readable || !c.knownInstruction(where, a.name) {
+		return a, false
+	}
+	if a.name == policy.Later {
+		a.later = true
+		return a, c.laterAlone(where, a, fields) && ok
+	}
+	if a.delay != 0 && !a.async {
+		c.problem(where, "delay applies only with async: true")
+		ok = false
+	}
+	literal, placeholders, compiled := c.fieldExprs(where, &a, fields)
+	ins, checked := c.probe(where, a.name, literal, placeholders)
+	if ins == nil {
+		return a, false
+	}
+	if len(a.exprs) == 0 {
+		a.fixed = ins
+	} else {
+		a.literal = literal
+	}
+	return a, ok && compiled && checked
+}
+
+// actionKeys reads the keys every `then` block shares (instruction, async,
+// delay) into an action and returns the rest as the instruction's fields.
+// readable is false when the instruction's name is not even a string: the
+// block is not read further.
+func (c *compiler) actionKeys(where string, spec map[string]any) (a action, fields map[string]any, ok, readable bool) {
+	fields = map[string]any{}
+	ok = true
 	for k, v := range spec {
 		switch k {
 		case "instruction":
 			s, isStr := v.(string)
 			if !isStr {
 				c.problem(where, "instruction must be a string")
-				return a, false
+				return a, fields, false, false
 			}
 			a.name = s
 		case "async":
@@ -215,33 +244,45 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			fields[k] = v
 		}
 	}
+	return a, fields, ok, true
+}
+
+// knownInstruction reports whether name is one of policy.AnswerNames,
+// suggesting the nearest one when it is not.
+func (c *compiler) knownInstruction(where, name string) bool {
 	names := policy.AnswerNames()
 	switch {
-	case a.name == "":
+	case name == "":
 		c.problem(where, "instruction is required (one of %s)", strings.Join(names, ", "))
-		return a, false
-	case !slices.Contains(names, a.name):
-		if near, ok := nearest(a.name, names); ok {
-			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", a.name, near, strings.Join(names, ", "))
+		return false
+	case !slices.Contains(names, name):
+		if near, ok := nearest(name, names); ok {
+			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", name, near, strings.Join(names, ", "))
 		} else {
-			c.problem(where, "unknown instruction %q (one of %s)", a.name, strings.Join(names, ", "))
+			c.problem(where, "unknown instruction %q (one of %s)", name, strings.Join(names, ", "))
 		}
-		return a, false
-	case a.name == policy.Later:
-		a.later = true
-		if len(fields) > 0 || a.async {
-			c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")
-			return a, false
-		}
-		return a, ok
+		return false
 	}
-	if a.delay != 0 && !a.async {
-		c.problem(where, "delay applies only with async: true")
-		ok = false
-	}
+	return true
+}
 
-	literal := map[string]any{}
-	placeholders := map[string]any{}
+// laterAlone reports whether a `later` block stands alone, as it must: it
+// answers {} and the rest is the user's.
+func (c *compiler) laterAlone(where string, a action, fields map[string]any) bool {
+	if len(fields) > 0 || a.async {
+		c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")
+		return false
+	}
+	return true
+}
+
+// fieldExprs sorts the instruction's fields into literals and expressions,
+// compiling the expressions into a. placeholders holds an empty string for
+// each expression field, to stand in for its value when probing.
+func (c *compiler) fieldExprs(where string, a *action, fields map[string]any) (literal, placeholders map[string]any, ok bool) {
+	literal = map[string]any{}
+	placeholders = map[string]any{}
+	ok = true
 	for k, v := range fields {
 		s, isStr := v.(string)
 		switch {
@@ -257,8 +298,13 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			literal[k] = v
 		}
 	}
-	// Build with placeholders to check names and types now; required-field
-	// and format checks on expression fields wait until they have a value.
+	return literal, placeholders, ok
+}
+
+// probe builds the instruction with placeholders to check names and types
+// now; required-field and format checks on expression fields wait until
+// they have a value. It returns nil when the instruction cannot be built.
+func (c *compiler) probe(where, name string, literal, placeholders map[string]any) (policy.Instruction, bool) {
 	probe := map[string]any{}
 	for k, v := range literal {
 		probe[k] = v
@@ -266,11 +312,12 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 	for k, v := range placeholders {
 		probe[k] = v
 	}
-	ins, err := buildInstruction(a.name, probe)
+	ins, err := buildInstruction(name, probe)
 	if err != nil {
 		c.problem(where, "%v", err)
-		return a, false
+		return nil, false
 	}
+	ok := true
 	for _, fe := range policy.FieldErrors(ins.Validate()) {
 		if _, isExpr := placeholders[fe.Field]; !isExpr {
 			c.problem(where, "%v", fe)
@@ -281,12 +328,7 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 		c.problem(where, "%v", err)
 		ok = false
 	}
-	if len(a.exprs) == 0 {
-		a.fixed = ins
-	} else {
-		a.literal = literal
-	}
-	return a, ok
+	return ins, ok
 }
 
 // buildInstruction turns a field map into a typed instruction, refusing
