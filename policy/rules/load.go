@@ -57,22 +57,44 @@ func LoadFile(path string) (*Policy, error) {
 
 // Parse compiles a rules file; source names it in errors.
 func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
-	if problems := unknownKeys(source, data); len(problems) > 0 {
-		return nil, &LoadError{Source: source, Problems: problems}
-	}
-	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+	f, err := decodeFile(source, data)
+	if err != nil {
+		return nil, err
 	}
 	c, err := newCompiler(source, f.CostLimit, opts)
 	if err != nil {
 		return nil, err
 	}
 	p := &Policy{source: source, costLimit: c.costLimit, costNote: c.costNote, eval: c.eval}
+	p.rules = c.rules(f.Rules)
+	p.def = c.defaultAction(f.Default)
+	p.fallback = c.fallback(f.Fallback)
+	if len(c.problems) > 0 {
+		return nil, &LoadError{Source: source, Problems: c.problems}
+	}
+	return p, nil
+}
+
+// decodeFile reads the YAML, refusing unknown keys (all of them listed,
+// before anything else is checked).
+func decodeFile(source string, data []byte) (file, error) {
+	var f file
+	if problems := unknownKeys(source, data); len(problems) > 0 {
+		return f, &LoadError{Source: source, Problems: problems}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return f, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+	}
+	return f, nil
+}
+
+// rules compiles the rules in order, keeping those without problems.
+func (c *compiler) rules(specs []ruleSpec) []rule {
+	var out []rule
 	seen := map[string]bool{}
-	for i, spec := range f.Rules {
+	for i, spec := range specs {
 		where := fmt.Sprintf("rule %d", i+1)
 		if spec.Name == "" {
 			c.problem(where, "name is required")
@@ -83,48 +105,69 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 			}
 			seen[spec.Name] = true
 		}
-		if strings.TrimSpace(spec.When) == "" {
-			c.problem(where, "when is required (use `true` for a catch-all)")
-			continue
-		}
-		prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
-		if spec.Then == nil {
-			c.problem(where, "then is required")
-			continue
-		}
-		act, aok := c.action(where+": then", spec.Then)
-		if ok && aok {
-			paths, err := newAttrPaths(c.env, checked, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptTrackState)))
-			if err != nil {
-				c.problem(where+": when", "%v", err)
-				continue
-			}
-			p.rules = append(p.rules, rule{name: spec.Name, when: prg, paths: paths, then: act})
+		if r, ok := c.rule(where, spec); ok {
+			out = append(out, r)
 		}
 	}
-	if f.Default == nil {
+	return out
+}
+
+// rule compiles one rule's when and then; where names it in problems.
+func (c *compiler) rule(where string, spec ruleSpec) (rule, bool) {
+	if strings.TrimSpace(spec.When) == "" {
+		c.problem(where, "when is required (use `true` for a catch-all)")
+		return rule{}, false
+	}
+	prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
+	if spec.Then == nil {
+		c.problem(where, "then is required")
+		return rule{}, false
+	}
+	act, aok := c.action(where+": then", spec.Then)
+	if !ok || !aok {
+		return rule{}, false
+	}
+	paths, err := newAttrPaths(c.env, checked, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptTrackState)))
+	if err != nil {
+		c.problem(where+": when", "%v", err)
+		return rule{}, false
+	}
+	return rule{name: spec.Name, when: prg, paths: paths, then: act}, true
+}
+
+// defaultAction compiles default, the decision when no rule matches.
+func (c *compiler) defaultAction(spec map[string]any) action {
+	if spec == nil {
 		c.problem("default", "is required: the decision when no rule matches")
-	} else if act, ok := c.action("default", f.Default); ok {
-		p.def = act
+		return action{}
 	}
-	if f.Fallback == nil {
+	act, ok := c.action("default", spec)
+	if !ok {
+		return action{}
+	}
+	return act
+}
+
+// fallback compiles on_error into a fixed decision: it answers when
+// evaluation has failed, so it cannot evaluate anything itself.
+func (c *compiler) fallback(spec map[string]any) policy.Decision {
+	if spec == nil {
 		c.problem("on_error", "is required: the decision when evaluation fails or is too slow")
-	} else if act, ok := c.action("on_error", f.Fallback); ok {
-		switch {
-		case act.fixed == nil && !act.later:
-			c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
-		default:
-			d := policy.Decision{Instruction: act.fixed, Async: act.async, Delay: act.delay, Rule: "on_error"}
-			if err := d.ValidateFallback(); err != nil {
-				c.problem("on_error", "%v", err)
-			}
-			p.fallback = d
-		}
+		return policy.Decision{}
 	}
-	if len(c.problems) > 0 {
-		return nil, &LoadError{Source: source, Problems: c.problems}
+	act, ok := c.action("on_error", spec)
+	if !ok {
+		return policy.Decision{}
 	}
-	return p, nil
+	if act.fixed == nil && !act.later {
+		c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
+		return policy.Decision{}
+	}
+	d := policy.Decision{Instruction: act.fixed, Async: act.async, Delay: act.delay, Rule: "on_error"}
+	if err := d.ValidateFallback(); err != nil {
+		c.problem("on_error", "%v", err)
+	}
+	return d
 }
 
 // compiler compiles the expressions of one file and collects its problems.
