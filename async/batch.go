@@ -161,8 +161,20 @@ type group struct {
 	res     *rivertype.JobInsertResult
 }
 
+// flush stores one batch: its live members, grouped by reservation, in one
+// transaction, and hands each member its outcome.
 func (b *batcher) flush(batch []*pendingInsert) {
-	// Members that gave up while waiting to join are not stored at all.
+	if batch = dropAbandoned(batch); len(batch) == 0 {
+		return
+	}
+	groups := groupBySid(batch)
+	results, err := b.store(groups)
+	deliver(groups, results, err)
+}
+
+// dropAbandoned answers the members that gave up while waiting to join,
+// which are not stored at all, and returns the others (in batch's array).
+func dropAbandoned(batch []*pendingInsert) []*pendingInsert {
 	live := batch[:0]
 	for _, p := range batch {
 		if p.ctx.Err() != nil && p.state.CompareAndSwap(waiting, abandoned) || p.state.Load() == abandoned {
@@ -172,12 +184,14 @@ func (b *batcher) flush(batch []*pendingInsert) {
 		}
 		live = append(live, p)
 	}
-	if batch = live; len(batch) == 0 {
-		return
-	}
-	// One lock order for every instance: rows are inserted sorted by
-	// ReservationSid, so two instances storing the same reservations at
-	// once wait for each other instead of deadlocking.
+	return live
+}
+
+// groupBySid sorts batch by ReservationSid and groups its duplicates. One
+// lock order for every instance: rows are inserted sorted by
+// ReservationSid, so two instances storing the same reservations at once
+// wait for each other instead of deadlocking.
+func groupBySid(batch []*pendingInsert) []*group {
 	slices.SortStableFunc(batch, func(a, b *pendingInsert) int { return cmp.Compare(a.sid, b.sid) })
 	var groups []*group
 	for _, p := range batch {
@@ -187,34 +201,49 @@ func (b *batcher) flush(batch []*pendingInsert) {
 		}
 		groups = append(groups, &group{members: []*pendingInsert{p}})
 	}
+	return groups
+}
+
+// store inserts one job per group in one transaction, within insertTimeout.
+func (b *batcher) store(groups []*group) ([]*rivertype.JobInsertResult, error) {
 	params := make([]river.InsertManyParams, len(groups))
 	for i, g := range groups {
 		params[i] = g.members[0].params
 	}
-	// Just before the commit each member is either claimed for it or
-	// found abandoned; a reservation whose members all left has its new
-	// row deleted, so it is not stored.
-	beforeCommit := func(results []*rivertype.JobInsertResult) []int64 {
-		var drop []int64
-		for i, g := range groups {
-			live := false
-			for _, p := range g.members {
-				if p.state.CompareAndSwap(waiting, committing) {
-					live = true
-				}
-			}
-			if !live && i < len(results) && results[i] != nil && !results[i].UniqueSkippedAsDuplicate {
-				drop = append(drop, results[i].Job.ID)
-			}
-		}
-		return drop
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
-	results, err := b.insertMany(ctx, params, beforeCommit)
+	results, err := b.insertMany(ctx, params, func(results []*rivertype.JobInsertResult) []int64 {
+		return claim(groups, results)
+	})
 	cancel()
 	if err == nil && len(results) != len(groups) {
 		err = fmt.Errorf("store async decisions: %d results for %d jobs", len(results), len(groups))
 	}
+	return results, err
+}
+
+// claim runs just before the commit: each member is either claimed for it
+// or found abandoned; a reservation whose members all left has its new row
+// deleted (the IDs returned), so it is not stored.
+func claim(groups []*group, results []*rivertype.JobInsertResult) []int64 {
+	var drop []int64
+	for i, g := range groups {
+		live := false
+		for _, p := range g.members {
+			if p.state.CompareAndSwap(waiting, committing) {
+				live = true
+			}
+		}
+		if !live && i < len(results) && results[i] != nil && !results[i].UniqueSkippedAsDuplicate {
+			drop = append(drop, results[i].Job.ID)
+		}
+	}
+	return drop
+}
+
+// deliver hands each member its outcome: its own context's end if it was
+// abandoned, the batch's error, or the result (the first live member of a
+// group stored the decision; any other is a duplicate of it).
+func deliver(groups []*group, results []*rivertype.JobInsertResult, err error) {
 	for i, g := range groups {
 		fresh := err == nil && !results[i].UniqueSkippedAsDuplicate
 		for _, p := range g.members {
@@ -225,8 +254,6 @@ func (b *batcher) flush(batch []*pendingInsert) {
 				p.err = err
 			default:
 				r := *results[i]
-				// The first live member stored the decision; any other
-				// is a duplicate of it.
 				r.UniqueSkippedAsDuplicate = !fresh
 				fresh = false
 				p.res = &r

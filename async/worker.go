@@ -328,74 +328,93 @@ func (r *applyAttempt) act(ctx, gctx context.Context, ins policy.Instruction, an
 	}
 	switch row.Next {
 	case NextFinish:
-		out := Output{Outcome: row.Outcome, Detail: detail, ReservationStatus: r.status, VerifiedByFetch: r.verified}
-		if row.Outcome == OutcomeApplied && r.fallback {
-			out.Outcome = OutcomeFallbackApplied
-		}
-		if row.Outcome == OutcomeApplied && !r.verified {
-			out.Detail = ""
-		}
-		var err error
-		if row.Outcome != OutcomeApplied {
-			err = errors.New(detail)
-			if row.Outcome == OutcomeExpired {
-				err = fmt.Errorf("%w: %s", errExpired, detail)
-			}
-		}
-		return r.finish(ctx, out, err)
-
+		return r.finishAs(ctx, row.Outcome, detail)
 	case NextUpdate:
 		return r.update(ctx, ins)
-
 	case NextVerify:
 		return r.verify(ctx, gctx, ins, answer, cause)
-
 	case NextRetry:
-		if r.job.Attempt >= r.job.MaxAttempts {
-			return r.finish(ctx, Output{Outcome: OutcomeFailed, Detail: "gave up after " + detail}, errors.New(detail))
-		}
-		r.log.Warn().Str("answer", string(answer)).Str("seen", string(seen)).Str("detail", detail).Msg("update not confirmed: retrying")
-		r.w.metrics.retry(string(answer))
-		return fmt.Errorf("%s / %s: %s", answer, seen, detail)
-
+		return r.retry(ctx, answer, seen, detail)
 	case NextSnooze:
-		d := cause.RetryAfter
-		if d <= 0 {
-			// River does not count a snooze as an attempt, so the wait
-			// grows with River's own count of this job's snoozes.
-			d = backoff(r.md.Snoozes+1, time.Hour)
-		}
-		if !r.w.now().Add(d).Before(r.job.Args.Deadline) {
-			return r.finish(ctx, Output{Outcome: OutcomeExpired, Detail: fmt.Sprintf("rate limited; the wait of %s is past the deadline", d)}, errExpired)
-		}
-		r.log.Warn().Dur("retry_in_ms", d).Int("snoozes", r.md.Snoozes).Msg("TaskRouter rate limited the update (429): waiting")
-		r.w.metrics.retry("rate_limited")
-		return river.JobSnooze(d)
-
+		return r.snooze(ctx, cause)
 	case NextFallback:
-		refusal := &RefusalRecord{Status: cause.Status, Code: cause.Code, Message: cause.Message}
-		if r.fallback || len(r.job.Args.Fallback) == 0 {
-			what := "no on_error instruction was stored"
-			if r.fallback {
-				what = "the on_error instruction was refused too"
-			}
-			err := fmt.Errorf("%s; %s", detail, what)
-			return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error(), ReservationStatus: r.status,
-				VerifiedByFetch: r.verified}, err)
-		}
-		r.log.Warn().Int("code", refusal.Code).Str("message", refusal.Message).Msg("Twilio refused the decision and the reservation is still pending: applying on_error")
-		r.md.Refusal, r.fallback, r.verified, r.status = refusal, true, false, ""
-		if err := river.MetadataSet(ctx, metadataRefusal, refusal); err != nil {
-			r.log.Error().Err(err).Msg("could not record the refusal")
-		}
-		next, err := r.instruction()
-		if err != nil {
-			return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error()}, err)
-		}
-		r.effect = effectOf(next)
-		return r.update(ctx, next)
+		return r.applyFallback(ctx, cause, detail)
 	}
 	return fmt.Errorf("outcome table: unknown next step %q", row.Next)
+}
+
+// finishAs ends the job with the table's outcome; only an applied one is
+// not an error.
+func (r *applyAttempt) finishAs(ctx context.Context, outcome, detail string) error {
+	out := Output{Outcome: outcome, Detail: detail, ReservationStatus: r.status, VerifiedByFetch: r.verified}
+	if outcome == OutcomeApplied && r.fallback {
+		out.Outcome = OutcomeFallbackApplied
+	}
+	if outcome == OutcomeApplied && !r.verified {
+		out.Detail = ""
+	}
+	var err error
+	if outcome != OutcomeApplied {
+		err = errors.New(detail)
+		if outcome == OutcomeExpired {
+			err = fmt.Errorf("%w: %s", errExpired, detail)
+		}
+	}
+	return r.finish(ctx, out, err)
+}
+
+// retry leaves the job to River's next attempt, or gives up after the last.
+func (r *applyAttempt) retry(ctx context.Context, answer Answer, seen Seen, detail string) error {
+	if r.job.Attempt >= r.job.MaxAttempts {
+		return r.finish(ctx, Output{Outcome: OutcomeFailed, Detail: "gave up after " + detail}, errors.New(detail))
+	}
+	r.log.Warn().Str("answer", string(answer)).Str("seen", string(seen)).Str("detail", detail).Msg("update not confirmed: retrying")
+	r.w.metrics.retry(string(answer))
+	return fmt.Errorf("%s / %s: %s", answer, seen, detail)
+}
+
+// snooze waits out TaskRouter's rate limit (429), unless the wait would
+// pass the reservation's deadline.
+func (r *applyAttempt) snooze(ctx context.Context, cause Result) error {
+	d := cause.RetryAfter
+	if d <= 0 {
+		// River does not count a snooze as an attempt, so the wait
+		// grows with River's own count of this job's snoozes.
+		d = backoff(r.md.Snoozes+1, time.Hour)
+	}
+	if !r.w.now().Add(d).Before(r.job.Args.Deadline) {
+		return r.finish(ctx, Output{Outcome: OutcomeExpired, Detail: fmt.Sprintf("rate limited; the wait of %s is past the deadline", d)}, errExpired)
+	}
+	r.log.Warn().Dur("retry_in_ms", d).Int("snoozes", r.md.Snoozes).Msg("TaskRouter rate limited the update (429): waiting")
+	r.w.metrics.retry("rate_limited")
+	return river.JobSnooze(d)
+}
+
+// applyFallback applies the on_error instruction once Twilio has refused
+// the decision and the reservation is still pending; with none stored, or
+// when it was on_error that was refused, the job ends refused.
+func (r *applyAttempt) applyFallback(ctx context.Context, cause Result, detail string) error {
+	refusal := &RefusalRecord{Status: cause.Status, Code: cause.Code, Message: cause.Message}
+	if r.fallback || len(r.job.Args.Fallback) == 0 {
+		what := "no on_error instruction was stored"
+		if r.fallback {
+			what = "the on_error instruction was refused too"
+		}
+		err := fmt.Errorf("%s; %s", detail, what)
+		return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error(), ReservationStatus: r.status,
+			VerifiedByFetch: r.verified}, err)
+	}
+	r.log.Warn().Int("code", refusal.Code).Str("message", refusal.Message).Msg("Twilio refused the decision and the reservation is still pending: applying on_error")
+	r.md.Refusal, r.fallback, r.verified, r.status = refusal, true, false, ""
+	if err := river.MetadataSet(ctx, metadataRefusal, refusal); err != nil {
+		r.log.Error().Err(err).Msg("could not record the refusal")
+	}
+	next, err := r.instruction()
+	if err != nil {
+		return r.finish(ctx, Output{Outcome: OutcomeRefused, Detail: err.Error()}, err)
+	}
+	r.effect = effectOf(next)
+	return r.update(ctx, next)
 }
 
 var errExpired = errors.New("reservation deadline passed")

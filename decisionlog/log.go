@@ -299,75 +299,122 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 // ticker retries it every RetryEvery.
 func (l *Log) writer() {
 	defer l.done.Done()
-	// Records become rows as they arrive, so a batch waiting for its
-	// commit holds a few flat strings per callback, not the parsed form and
-	// attribute maps the garbage collector would trace on every cycle.
-	batch := make([]row, 0, l.o.BatchSize)
-	var buf []byte
-	add := func(c *record) {
-		var r row
-		r, buf = l.row(c, buf)
-		batch = append(batch, r)
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	p := l.newPending()
 	retry := time.NewTicker(l.o.RetryEvery)
 	defer retry.Stop()
-	writeAll := func() {
-		for {
-			for len(batch) < l.o.BatchSize {
-				select {
-				case c := <-l.in:
-					add(&c)
-					continue
-				default:
-				}
-				break
-			}
-			if len(batch) == 0 {
-				return
-			}
-			l.write(batch)
-			batch = batch[:0]
-		}
-	}
 	for {
 		select {
 		case c := <-l.in:
-			if len(batch) == 0 {
-				timer.Reset(l.o.FlushInterval)
-			}
-			add(&c)
-			if len(batch) >= l.o.BatchSize {
-				timer.Stop()
-				l.write(batch)
-				batch = batch[:0]
-			}
-		case <-timer.C:
-			if len(batch) > 0 {
-				l.write(batch)
-				batch = batch[:0]
-			}
+			p.receive(&c)
+		case <-p.timer.C:
+			p.commit()
 		case <-retry.C:
-			if l.backlog.len() > 0 {
-				timer.Stop()
-				batch, buf = l.absorb(batch, buf)
-				l.writeBacklog()
-			}
+			p.retry()
 		case done := <-l.flushes:
-			timer.Stop()
-			writeAll()
-			done <- l.writeBacklog()
+			done <- p.flush()
 		case <-l.stop:
-			timer.Stop()
-			writeAll()
-			if err := l.writeBacklog(); err != nil {
-				n := l.backlog.len()
-				l.dropped.WithLabelValues(dropOutage).Add(float64(n))
-				l.log.Error().Err(err).Int("records", n).Str("store", l.store.name).Msg("decision log: closing with the store unreachable: rows lost")
-			}
+			p.close()
 			return
 		}
+	}
+}
+
+// pending is the writer goroutine's batch (only it touches one): the rows
+// waiting for their commit, the buffer their data documents are encoded
+// in, and the timer that commits them FlushInterval after the first.
+// Records become rows as they arrive, so a batch waiting for its commit
+// holds a few flat strings per callback, not the parsed form and attribute
+// maps the garbage collector would trace on every cycle.
+type pending struct {
+	l     *Log
+	rows  []row
+	buf   []byte
+	timer *time.Timer
+}
+
+func (l *Log) newPending() *pending {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	return &pending{l: l, rows: make([]row, 0, l.o.BatchSize), timer: timer}
+}
+
+// add encodes c into the batch.
+func (p *pending) add(c *record) {
+	var r row
+	r, p.buf = p.l.row(c, p.buf)
+	p.rows = append(p.rows, r)
+}
+
+// receive adds c, starting the timer for the batch's first record and
+// committing a full batch at once.
+func (p *pending) receive(c *record) {
+	if len(p.rows) == 0 {
+		p.timer.Reset(p.l.o.FlushInterval)
+	}
+	p.add(c)
+	if len(p.rows) >= p.l.o.BatchSize {
+		p.timer.Stop()
+		p.commit()
+	}
+}
+
+// commit writes the batch, if it holds anything, and empties it.
+func (p *pending) commit() {
+	if len(p.rows) > 0 {
+		p.l.write(p.rows)
+		p.rows = p.rows[:0]
+	}
+}
+
+// retry writes the backlog, behind this batch and the records waiting in
+// the input buffer, when there is one.
+func (p *pending) retry() {
+	if p.l.backlog.len() > 0 {
+		p.timer.Stop()
+		p.rows, p.buf = p.l.absorb(p.rows, p.buf)
+		p.l.writeBacklog()
+	}
+}
+
+// flush writes everything received so far, the backlog included, and says
+// whether rows still wait for the store.
+func (p *pending) flush() error {
+	p.timer.Stop()
+	p.writeAll()
+	return p.l.writeBacklog()
+}
+
+// close writes everything received so far, and counts what the store,
+// unreachable, makes it lose.
+func (p *pending) close() {
+	p.timer.Stop()
+	p.writeAll()
+	if err := p.l.writeBacklog(); err != nil {
+		l := p.l
+		n := l.backlog.len()
+		l.dropped.WithLabelValues(dropOutage).Add(float64(n))
+		l.log.Error().Err(err).Int("records", n).Str("store", l.store.name).Msg("decision log: closing with the store unreachable: rows lost")
+	}
+}
+
+// writeAll commits the batch and every record waiting in the input buffer,
+// a full batch at a time.
+func (p *pending) writeAll() {
+	for {
+		for len(p.rows) < p.l.o.BatchSize {
+			select {
+			case c := <-p.l.in:
+				p.add(&c)
+				continue
+			default:
+			}
+			break
+		}
+		if len(p.rows) == 0 {
+			return
+		}
+		p.l.write(p.rows)
+		p.rows = p.rows[:0]
 	}
 }
 

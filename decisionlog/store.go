@@ -339,57 +339,96 @@ func (s *store) prepare(ctx context.Context) error {
 
 // query returns the entries f selects, newest first.
 func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
+	terms, err := s.terms(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
 	var where []string
 	var args []any
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
+	for _, t := range terms {
+		if t.cond != "" {
+			where = append(where, t.cond)
+			args = append(args, t.arg)
 		}
 	}
-	if f.SID != "" {
-		where = append(where, "? IN (reservation_sid, task_sid, worker_sid, queue_sid)")
-		args = append(args, f.SID)
+	rows, err := s.db.QueryContext(ctx, s.rebind(selectSQL(where, f)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
 	}
-	eq("reservation_sid", f.ReservationSid)
-	eq("task_sid", f.TaskSid)
-	eq("worker_sid", f.WorkerSid)
-	eq("rule", f.Rule)
-	eq("instruction", f.Instruction)
-	eq("result", f.Result)
+	defer rows.Close()
+	out, err := scanAll(rows)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: query: %w", err)
+	}
+	return out, nil
+}
+
+// term is one WHERE condition and its argument; the zero term is one the
+// filter does not ask for.
+type term struct {
+	cond string
+	arg  any
+}
+
+// terms is every condition f asks for, in order, each in its own slot: a
+// fixed array, so that query's lists of them stay on its stack.
+func (s *store) terms(ctx context.Context, f Filter) ([12]term, error) {
+	var t [12]term
+	if f.SID != "" {
+		t[0] = term{"? IN (reservation_sid, task_sid, worker_sid, queue_sid)", f.SID}
+	}
+	t[1], t[2], t[3] = eq("reservation_sid", f.ReservationSid), eq("task_sid", f.TaskSid), eq("worker_sid", f.WorkerSid)
+	t[4], t[5], t[6] = eq("rule", f.Rule), eq("instruction", f.Instruction), eq("result", f.Result)
 	if !f.Since.IsZero() {
-		where = append(where, "at_us >= ?")
-		args = append(args, f.Since.UnixMicro())
+		t[7] = term{"at_us >= ?", f.Since.UnixMicro()}
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "at_us < ?")
-		args = append(args, f.Until.UnixMicro())
+		t[8] = term{"at_us < ?", f.Until.UnixMicro()}
 	}
 	if s.dialect == sqliteDialect {
-		// No at_us index on SQLite: the same bounds as ids, so the scan
-		// covers only the window's rows (the at_us terms above stay, and
-		// cost a comparison per row of the window).
-		if !f.Since.IsZero() {
-			from, err := s.idBound(ctx, f.Since.UnixMicro())
-			if err != nil {
-				return nil, fmt.Errorf("decision log: query: %w", err)
-			}
-			where = append(where, "id >= ?")
-			args = append(args, from)
-		}
-		if !f.Until.IsZero() {
-			to, err := s.idBound(ctx, f.Until.UnixMicro())
-			if err != nil {
-				return nil, fmt.Errorf("decision log: query: %w", err)
-			}
-			where = append(where, "id < ?")
-			args = append(args, to)
+		var err error
+		if t[9], t[10], err = s.idWindow(ctx, f); err != nil {
+			return t, err
 		}
 	}
 	if f.AfterID > 0 {
-		where = append(where, "id > ?")
-		args = append(args, f.AfterID)
+		t[11] = term{"id > ?", f.AfterID}
 	}
+	return t, nil
+}
+
+// eq is col = v, unless v is empty (not filtered on).
+func eq(col, v string) term {
+	if v == "" {
+		return term{}
+	}
+	return term{col + " = ?", v}
+}
+
+// idWindow is f's time window again as bounds on ids. No at_us index on
+// SQLite: the same bounds as ids, so the scan covers only the window's rows
+// (the at_us terms stay, and cost a comparison per row of the window).
+func (s *store) idWindow(ctx context.Context, f Filter) (from, to term, err error) {
+	if !f.Since.IsZero() {
+		id, err := s.idBound(ctx, f.Since.UnixMicro())
+		if err != nil {
+			return term{}, term{}, err
+		}
+		from = term{"id >= ?", id}
+	}
+	if !f.Until.IsZero() {
+		id, err := s.idBound(ctx, f.Until.UnixMicro())
+		if err != nil {
+			return term{}, term{}, err
+		}
+		to = term{"id < ?", id}
+	}
+	return from, to, nil
+}
+
+// selectSQL is the SELECT for where's terms, in f's order and within its
+// limit (default 100, at most 1000).
+func selectSQL(where []string, f Filter) string {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -403,22 +442,21 @@ func (s *store) query(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Oldest {
 		order = " ORDER BY id LIMIT "
 	}
-	q += order + strconv.Itoa(limit)
-	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("decision log: query: %w", err)
-	}
-	defer rows.Close()
+	return q + order + strconv.Itoa(limit)
+}
+
+// scanAll reads every row, never returning nil: the API answers [].
+func scanAll(rows *sql.Rows) ([]Entry, error) {
 	out := []Entry{}
 	for rows.Next() {
 		e, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("decision log: query: %w", err)
+			return nil, err
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("decision log: query: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

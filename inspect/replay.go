@@ -49,13 +49,30 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline
 	if err != nil {
 		return Replay{}, err
 	}
-	out := Replay{Policy: policyName(p), Differences: []string{}}
+	out := Replay{Policy: policyName(p), Note: replayNote(e)}
+	d, steps, derr := decideAgain(ctx, p, r, deadline)
+	if err := out.show(d, steps, derr, e.Mode, deadline); err != nil {
+		return Replay{}, err
+	}
+	out.Differences = differences(e, &out)
+	out.Changed = len(out.Differences) > 0
+	return out, nil
+}
+
+// replayNote warns when the replay cannot be faithful to e.
+func replayNote(e *decisionlog.Entry) string {
 	switch {
 	case e.Result == "bad_signature" || e.Result == "bad_request":
-		out.Note = "this callback was refused (" + e.Result + ") and never reached the policy; the replay shows what the policy would decide for the SIDs it claimed"
+		return "this callback was refused (" + e.Result + ") and never reached the policy; the replay shows what the policy would decide for the SIDs it claimed"
 	case e.Mode == decisionlog.ModeSummary:
-		out.Note = "stored in summary mode: task and worker attributes were not kept, so the replay decides on empty attributes"
+		return "stored in summary mode: task and worker attributes were not kept, so the replay decides on empty attributes"
 	}
+	return ""
+}
+
+// decideAgain runs p on r within deadline, tracing its steps. When the
+// policy fails, the decision is its fallback, as the callback's would be.
+func decideAgain(ctx context.Context, p policy.Policy, r *policy.Reservation, deadline time.Duration) (policy.Decision, []policy.Step, error) {
 	trace := &policy.Trace{}
 	ctx, cancel := context.WithTimeout(policy.WithTrace(ctx, trace), deadline)
 	defer cancel()
@@ -64,24 +81,32 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline
 		derr = d.Validate()
 	}
 	if derr != nil {
-		out.Error = derr.Error()
 		if f, ok := p.(policy.Fallbacker); ok {
 			d = f.Fallback()
 		} else {
 			d = policy.Decision{Rule: "(failed)"}
 		}
 	}
-	out.Steps = trace.Steps()
+	return d, trace.Steps(), derr
+}
+
+// show fills out with the decision as a log in mode stored would have kept
+// it: secrets never, and for a summary entry nothing computed from the
+// reservation.
+func (out *Replay) show(d policy.Decision, steps []policy.Step, derr error, stored decisionlog.Mode, deadline time.Duration) error {
+	if derr != nil {
+		out.Error = derr.Error()
+	}
+	out.Steps = steps
 	out.Rule, out.Instruction, out.Async = d.Rule, d.InstructionName(), d.Async
 	if d.Instruction != nil {
+		var err error
 		if out.Answer, err = json.Marshal(d.Instruction); err != nil {
-			return Replay{}, fmt.Errorf("replay: encode instruction: %w", err)
+			return fmt.Errorf("replay: encode instruction: %w", err)
 		}
 	}
-	// Shown as the decision log would have stored it: secrets never, and
-	// for a summary entry nothing computed from the reservation.
 	var computed []string
-	if e.Mode != decisionlog.ModeFull {
+	if stored != decisionlog.ModeFull {
 		computed = d.Computed
 		out.Error = policy.RedactError(derr)
 		out.Steps = policy.RedactSteps(out.Steps)
@@ -90,9 +115,16 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline
 	if errors.Is(derr, context.DeadlineExceeded) {
 		out.Error = stoppedAtDeadline(derr, deadline)
 	}
+	return nil
+}
+
+// differences says how the replayed decision differs from e's; empty (not
+// nil: the page shows a list) when it does not.
+func differences(e *decisionlog.Entry, out *Replay) []string {
+	diffs := []string{}
 	diff := func(what, was, now string) {
 		if was != now {
-			out.Differences = append(out.Differences, fmt.Sprintf("%s: %s → %s", what, orNone(was), orNone(now)))
+			diffs = append(diffs, fmt.Sprintf("%s: %s → %s", what, orNone(was), orNone(now)))
 		}
 	}
 	diff("rule", e.Rule, out.Rule)
@@ -101,8 +133,7 @@ func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline
 		diff("answer", string(e.InstructionJSON), string(out.Answer))
 	}
 	diff("mode", mode(e.Async), mode(out.Async))
-	out.Changed = len(out.Differences) > 0
-	return out, nil
+	return diffs
 }
 
 // stoppedAtDeadline says which rule the deadline stopped, in words that

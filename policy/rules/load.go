@@ -57,22 +57,44 @@ func LoadFile(path string) (*Policy, error) {
 
 // Parse compiles a rules file; source names it in errors.
 func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
-	if problems := unknownKeys(source, data); len(problems) > 0 {
-		return nil, &LoadError{Source: source, Problems: problems}
-	}
-	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+	f, err := decodeFile(source, data)
+	if err != nil {
+		return nil, err
 	}
 	c, err := newCompiler(source, f.CostLimit, opts)
 	if err != nil {
 		return nil, err
 	}
 	p := &Policy{source: source, costLimit: c.costLimit, costNote: c.costNote, eval: c.eval}
+	p.rules = c.rules(f.Rules)
+	p.def = c.defaultAction(f.Default)
+	p.fallback = c.fallback(f.Fallback)
+	if len(c.problems) > 0 {
+		return nil, &LoadError{Source: source, Problems: c.problems}
+	}
+	return p, nil
+}
+
+// decodeFile reads the YAML, refusing unknown keys (all of them listed,
+// before anything else is checked).
+func decodeFile(source string, data []byte) (file, error) {
+	var f file
+	if problems := unknownKeys(source, data); len(problems) > 0 {
+		return f, &LoadError{Source: source, Problems: problems}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return f, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+	}
+	return f, nil
+}
+
+// rules compiles the rules in order, keeping those without problems.
+func (c *compiler) rules(specs []ruleSpec) []rule {
+	var out []rule
 	seen := map[string]bool{}
-	for i, spec := range f.Rules {
+	for i, spec := range specs {
 		where := fmt.Sprintf("rule %d", i+1)
 		if spec.Name == "" {
 			c.problem(where, "name is required")
@@ -83,48 +105,69 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 			}
 			seen[spec.Name] = true
 		}
-		if strings.TrimSpace(spec.When) == "" {
-			c.problem(where, "when is required (use `true` for a catch-all)")
-			continue
-		}
-		prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
-		if spec.Then == nil {
-			c.problem(where, "then is required")
-			continue
-		}
-		act, aok := c.action(where+": then", spec.Then)
-		if ok && aok {
-			paths, err := newAttrPaths(c.env, checked, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptTrackState)))
-			if err != nil {
-				c.problem(where+": when", "%v", err)
-				continue
-			}
-			p.rules = append(p.rules, rule{name: spec.Name, when: prg, paths: paths, then: act})
+		if r, ok := c.rule(where, spec); ok {
+			out = append(out, r)
 		}
 	}
-	if f.Default == nil {
+	return out
+}
+
+// rule compiles one rule's when and then; where names it in problems.
+func (c *compiler) rule(where string, spec ruleSpec) (rule, bool) {
+	if strings.TrimSpace(spec.When) == "" {
+		c.problem(where, "when is required (use `true` for a catch-all)")
+		return rule{}, false
+	}
+	prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
+	if spec.Then == nil {
+		c.problem(where, "then is required")
+		return rule{}, false
+	}
+	act, aok := c.action(where+": then", spec.Then)
+	if !ok || !aok {
+		return rule{}, false
+	}
+	paths, err := newAttrPaths(c.env, checked, c.eval.programOptions(c.costLimit, cel.EvalOptions(cel.OptTrackState)))
+	if err != nil {
+		c.problem(where+": when", "%v", err)
+		return rule{}, false
+	}
+	return rule{name: spec.Name, when: prg, paths: paths, then: act}, true
+}
+
+// defaultAction compiles default, the decision when no rule matches.
+func (c *compiler) defaultAction(spec map[string]any) action {
+	if spec == nil {
 		c.problem("default", "is required: the decision when no rule matches")
-	} else if act, ok := c.action("default", f.Default); ok {
-		p.def = act
+		return action{}
 	}
-	if f.Fallback == nil {
+	act, ok := c.action("default", spec)
+	if !ok {
+		return action{}
+	}
+	return act
+}
+
+// fallback compiles on_error into a fixed decision: it answers when
+// evaluation has failed, so it cannot evaluate anything itself.
+func (c *compiler) fallback(spec map[string]any) policy.Decision {
+	if spec == nil {
 		c.problem("on_error", "is required: the decision when evaluation fails or is too slow")
-	} else if act, ok := c.action("on_error", f.Fallback); ok {
-		switch {
-		case act.fixed == nil && !act.later:
-			c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
-		default:
-			d := policy.Decision{Instruction: act.fixed, Async: act.async, Delay: act.delay, Rule: "on_error"}
-			if err := d.ValidateFallback(); err != nil {
-				c.problem("on_error", "%v", err)
-			}
-			p.fallback = d
-		}
+		return policy.Decision{}
 	}
-	if len(c.problems) > 0 {
-		return nil, &LoadError{Source: source, Problems: c.problems}
+	act, ok := c.action("on_error", spec)
+	if !ok {
+		return policy.Decision{}
 	}
-	return p, nil
+	if act.fixed == nil && !act.later {
+		c.problem("on_error", "must not use expressions: it answers when evaluation has failed")
+		return policy.Decision{}
+	}
+	d := policy.Decision{Instruction: act.fixed, Async: act.async, Delay: act.delay, Rule: "on_error"}
+	if err := d.ValidateFallback(); err != nil {
+		c.problem("on_error", "%v", err)
+	}
+	return d
 }
 
 // compiler compiles the expressions of one file and collects its problems.
@@ -184,16 +227,45 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *ce
 // the instruction's fields, where a string starting with "=" is a CEL
 // expression ("==" escapes a literal "=").
 func (c *compiler) action(where string, spec map[string]any) (action, bool) {
-	var a action
-	fields := map[string]any{}
-	ok := true
+	a, fields, ok, readable := c.actionKeys(where, spec)
+	if !readable || !c.knownInstruction(where, a.name) {
+		return a, false
+	}
+	if a.name == policy.Later {
+		a.later = true
+		return a, c.laterAlone(where, a, fields) && ok
+	}
+	if a.delay != 0 && !a.async {
+		c.problem(where, "delay applies only with async: true")
+		ok = false
+	}
+	literal, placeholders, compiled := c.fieldExprs(where, &a, fields)
+	ins, checked := c.probe(where, a.name, literal, placeholders)
+	if ins == nil {
+		return a, false
+	}
+	if len(a.exprs) == 0 {
+		a.fixed = ins
+	} else {
+		a.literal = literal
+	}
+	return a, ok && compiled && checked
+}
+
+// actionKeys reads the keys every `then` block shares (instruction, async,
+// delay) into an action and returns the rest as the instruction's fields.
+// readable is false when the instruction's name is not even a string: the
+// block is not read further.
+func (c *compiler) actionKeys(where string, spec map[string]any) (a action, fields map[string]any, ok, readable bool) {
+	fields = map[string]any{}
+	ok = true
 	for k, v := range spec {
 		switch k {
 		case "instruction":
 			s, isStr := v.(string)
 			if !isStr {
 				c.problem(where, "instruction must be a string")
-				return a, false
+				return a, fields, false, false
 			}
 			a.name = s
 		case "async":
@@ -215,33 +287,45 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			fields[k] = v
 		}
 	}
+	return a, fields, ok, true
+}
+
+// knownInstruction reports whether name is one of policy.AnswerNames,
+// suggesting the nearest one when it is not.
+func (c *compiler) knownInstruction(where, name string) bool {
 	names := policy.AnswerNames()
 	switch {
-	case a.name == "":
+	case name == "":
 		c.problem(where, "instruction is required (one of %s)", strings.Join(names, ", "))
-		return a, false
-	case !slices.Contains(names, a.name):
-		if near, ok := nearest(a.name, names); ok {
-			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", a.name, near, strings.Join(names, ", "))
+		return false
+	case !slices.Contains(names, name):
+		if near, ok := nearest(name, names); ok {
+			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", name, near, strings.Join(names, ", "))
 		} else {
-			c.problem(where, "unknown instruction %q (one of %s)", a.name, strings.Join(names, ", "))
+			c.problem(where, "unknown instruction %q (one of %s)", name, strings.Join(names, ", "))
 		}
-		return a, false
-	case a.name == policy.Later:
-		a.later = true
-		if len(fields) > 0 || a.async {
-			c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")
-			return a, false
-		}
-		return a, ok
+		return false
 	}
-	if a.delay != 0 && !a.async {
-		c.problem(where, "delay applies only with async: true")
-		ok = false
-	}
+	return true
+}
 
-	literal := map[string]any{}
-	placeholders := map[string]any{}
+// laterAlone reports whether a `later` block stands alone, as it must: it
+// answers {} and the rest is the user's.
+func (c *compiler) laterAlone(where string, a action, fields map[string]any) bool {
+	if len(fields) > 0 || a.async {
+		c.problem(where, "later takes no fields and cannot be async: it answers {} and leaves the reservation to you")
+		return false
+	}
+	return true
+}
+
+// fieldExprs sorts the instruction's fields into literals and expressions,
+// compiling the expressions into a. placeholders holds an empty string for
+// each expression field, to stand in for its value when probing.
+func (c *compiler) fieldExprs(where string, a *action, fields map[string]any) (literal, placeholders map[string]any, ok bool) {
+	literal = map[string]any{}
+	placeholders = map[string]any{}
+	ok = true
 	for k, v := range fields {
 		s, isStr := v.(string)
 		switch {
@@ -257,8 +341,13 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 			literal[k] = v
 		}
 	}
-	// Build with placeholders to check names and types now; required-field
-	// and format checks on expression fields wait until they have a value.
+	return literal, placeholders, ok
+}
+
+// probe builds the instruction with placeholders to check names and types
+// now; required-field and format checks on expression fields wait until
+// they have a value. It returns nil when the instruction cannot be built.
+func (c *compiler) probe(where, name string, literal, placeholders map[string]any) (policy.Instruction, bool) {
 	probe := map[string]any{}
 	for k, v := range literal {
 		probe[k] = v
@@ -266,11 +355,12 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 	for k, v := range placeholders {
 		probe[k] = v
 	}
-	ins, err := buildInstruction(a.name, probe)
+	ins, err := buildInstruction(name, probe)
 	if err != nil {
 		c.problem(where, "%v", err)
-		return a, false
+		return nil, false
 	}
+	ok := true
 	for _, fe := range policy.FieldErrors(ins.Validate()) {
 		if _, isExpr := placeholders[fe.Field]; !isExpr {
 			c.problem(where, "%v", fe)
@@ -281,12 +371,7 @@ func (c *compiler) action(where string, spec map[string]any) (action, bool) {
 		c.problem(where, "%v", err)
 		ok = false
 	}
-	if len(a.exprs) == 0 {
-		a.fixed = ins
-	} else {
-		a.literal = literal
-	}
-	return a, ok
+	return ins, ok
 }
 
 // buildInstruction turns a field map into a typed instruction, refusing
