@@ -25,7 +25,7 @@ const module = "github.com/assignd/assignd"
 // whatever it needs.
 const depsRules = `
 	# Leaves: TaskRouter's wire format, and helpers that need nothing of ours.
-	NONE < taskrouter, internal/needs, internal/sqlitefile, internal/testwait,
+	NONE < taskrouter, taskrouter/taskroutertest, internal/needs, internal/sqlitefile, internal/testwait,
 	       policy/examples, telemetry/telemetrytest, admin, bench/floor, bench/taskgen;
 
 	# The emulator is a library in its own right: the wire format and its own code.

@@ -7,20 +7,17 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/assignd/assignd/taskrouter"
+	"github.com/assignd/assignd/taskrouter/taskroutertest"
 )
 
-// Twilio's published example (also twilio-go's own test vector).
+// Twilio's published signing example, defined once in taskroutertest.
 const (
-	vectorToken = "12345"
-	vectorURL   = "https://mycompany.com/myapp.php?foo=1&bar=2"
-	vectorSig   = "vOEb5UThFn24KEfnOFLQY2AE5FY="
+	vectorToken = taskroutertest.VectorToken
+	vectorURL   = taskroutertest.VectorURL
+	vectorSig   = taskroutertest.VectorSig
 )
 
-var vectorForm = url.Values{
-	"Digits": {"1234"}, "CallSid": {"CA1234567890ABCDE"}, "To": {"+18005551212"},
-	"Caller": {"+14158675309"}, "From": {"+14158675309"},
-	"ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
-}
+var vectorForm = taskroutertest.VectorForm()
 
 func TestSignMatchesTwilioVector(t *testing.T) {
 	t.Parallel()
