@@ -151,8 +151,14 @@ func checkSecondaryTokenAlone(c Config) Errors {
 }
 
 func checkAccountSid(c Config) Errors {
-	if c.AccountSid != "" && !taskrouter.ValidSid("AC", c.AccountSid) {
-		return problem("TWILIO_ACCOUNT_SID", "want AC followed by 32 hex digits, got %q", c.AccountSid)
+	return sidProblem("TWILIO_ACCOUNT_SID", taskrouter.PrefixAccount, c.AccountSid)
+}
+
+// sidProblem refuses a set value that is not a SID of the given kind, in
+// taskrouter's one wording.
+func sidProblem(name, prefix, value string) Errors {
+	if value != "" && !taskrouter.ValidSid(prefix, value) {
+		return problem(name, "%s, got %q", taskrouter.WantSid(prefix), value)
 	}
 	return nil
 }
@@ -165,10 +171,7 @@ func checkAPIKeyPair(c Config) Errors {
 }
 
 func checkAPIKey(c Config) Errors {
-	if c.APIKey != "" && !taskrouter.ValidSid("SK", c.APIKey) {
-		return problem("TWILIO_API_KEY", "want SK followed by 32 hex digits, got %q", c.APIKey)
-	}
-	return nil
+	return sidProblem("TWILIO_API_KEY", taskrouter.PrefixAPIKey, c.APIKey)
 }
 
 // checkAPIBaseURL refuses a base that is not a URL, and plain http beyond
