@@ -191,25 +191,8 @@ func TestOutageKeepsRowsAndCountsOverflow(t *testing.T) {
 	}
 	proxy.restore()
 
-	// The writer retries by itself; wait (bounded) until it has caught up.
-	testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
-	got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != before+backlog {
-		t.Fatalf("after the outage, %d rows stored, want %d (%d before it, the newest %d of the %d during it)", len(got), before+backlog, before, backlog, during)
-	}
-	// Newest first: the outage's newest backlog rows, then the ones from before.
-	for i, e := range got {
-		n := before + during - i
-		if i >= backlog {
-			n = before - (i - backlog)
-		}
-		if want := servicetest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
-			t.Fatalf("row %d: %s, want %s", i, e.ReservationSid, want)
-		}
-	}
+	// The writer retries by itself.
+	checkStoredAfterOutage(ctx, t, l, reg, before, during, backlog)
 	if got := sum(t, reg, "assignd_decision_log_dropped_total", "reason", "outage"); got != during-backlog {
 		t.Errorf(`dropped_total{reason="outage"} = %v, want %d`, got, during-backlog)
 	}
@@ -288,23 +271,7 @@ func TestSilentOutageKeepsRows(t *testing.T) {
 			}
 			proxy.restore()
 
-			testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
-			got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != before+backlog {
-				t.Fatalf("after the outage, %d rows stored, want %d (%d before it, the newest %d of the %d during it)", len(got), before+backlog, before, backlog, during)
-			}
-			for i, e := range got { // newest first
-				n := before + during - i
-				if i >= backlog {
-					n = before - (i - backlog)
-				}
-				if want := servicetest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
-					t.Fatalf("row %d: %s, want %s", i, e.ReservationSid, want)
-				}
-			}
+			checkStoredAfterOutage(ctx, t, l, reg, before, during, backlog)
 			if got := sum(t, reg, "assignd_decision_log_dropped_total"); got != during-backlog {
 				t.Errorf("dropped_total (all reasons) = %v, want %d, all of them outage", got, during-backlog)
 			}
@@ -370,5 +337,29 @@ func execSQL(t *testing.T, env *servicetest.Env, q string) {
 	defer db.Close()
 	if _, err := db.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// checkStoredAfterOutage waits (bounded) for the backlog to drain, then
+// checks the log holds exactly the rows recorded before the outage and the
+// newest backlog of the during recorded in it, newest first.
+func checkStoredAfterOutage(ctx context.Context, t *testing.T, l *decisionlog.Log, reg *prometheus.Registry, before, during, backlog int) {
+	t.Helper()
+	testwait.Until(30*time.Second, func() bool { return sum(t, reg, "assignd_decision_log_backlog_rows") == 0 })
+	got, err := l.Query(ctx, decisionlog.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != before+backlog {
+		t.Fatalf("after the outage, %d rows stored, want %d (%d before it, the newest %d of the %d during it)", len(got), before+backlog, before, backlog, during)
+	}
+	for i, e := range got {
+		n := before + during - i
+		if i >= backlog {
+			n = before - (i - backlog)
+		}
+		if want := servicetest.Reservation(n, nil, nil).ReservationSid; e.ReservationSid != want {
+			t.Fatalf("row %d: %s, want %s", i, e.ReservationSid, want)
+		}
 	}
 }
