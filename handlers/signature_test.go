@@ -13,15 +13,6 @@ import (
 	"github.com/assignd/assignd/taskrouter/taskroutertest"
 )
 
-// Twilio's published signing example, defined once in taskroutertest.
-const (
-	vectorToken = taskroutertest.VectorToken
-	vectorURL   = taskroutertest.VectorURL
-	vectorSig   = taskroutertest.VectorSig
-)
-
-var vectorForm = taskroutertest.VectorForm()
-
 func TestVerifier(t *testing.T) {
 	t.Parallel()
 	const token, secondary = "primarytoken0000", "secondarytoken00"
@@ -45,8 +36,8 @@ func TestVerifier(t *testing.T) {
 		wantURL string
 		wantErr error // PublicURL fails with it (and the request is refused)
 	}{
-		{name: "twilio vector over form body", tokens: []string{vectorToken}, target: vectorURL,
-			body: vectorForm.Encode(), sig: vectorSig, want: true, wantURL: vectorURL},
+		{name: "twilio vector over form body", tokens: []string{taskroutertest.VectorToken}, target: taskroutertest.VectorURL,
+			body: taskroutertest.VectorForm().Encode(), sig: taskroutertest.VectorSig, want: true, wantURL: taskroutertest.VectorURL},
 		{name: "direct http", tokens: []string{token}, target: "http://localhost:8080/assignment",
 			sig: signed(token, "http://localhost:8080/assignment"), want: true},
 		{name: "behind proxy without PUBLIC_URL or TRUST_PROXY fails", tokens: []string{token},

@@ -10,19 +10,10 @@ import (
 	"github.com/assignd/assignd/taskrouter/taskroutertest"
 )
 
-// Twilio's published signing example, defined once in taskroutertest.
-const (
-	vectorToken = taskroutertest.VectorToken
-	vectorURL   = taskroutertest.VectorURL
-	vectorSig   = taskroutertest.VectorSig
-)
-
-var vectorForm = taskroutertest.VectorForm()
-
 func TestSignMatchesTwilioVector(t *testing.T) {
 	t.Parallel()
-	if got := taskrouter.Sign(vectorToken, vectorURL, vectorForm); got != vectorSig {
-		t.Fatalf("Sign = %q, want Twilio's %q", got, vectorSig)
+	if got := taskrouter.Sign(taskroutertest.VectorToken, taskroutertest.VectorURL, taskroutertest.VectorForm()); got != taskroutertest.VectorSig {
+		t.Fatalf("Sign = %q, want Twilio's %q", got, taskroutertest.VectorSig)
 	}
 	// And twilio-go's validator agrees with what Sign produces for other input.
 	v := client.NewRequestValidator("another-token")
