@@ -164,6 +164,10 @@ type call struct {
 
 func (c *call) path(k string) string { return c.r.PathValue(k) }
 
+// query is the request's query parameter k; every query read goes through
+// it, so what a request sent and no handler read can be refused by name.
+func (c *call) query(k string) string { return c.r.URL.Query().Get(k) }
+
 // workspaceURL is the workspace's resource URL, which the url and links of
 // everything in it extend.
 func (c *call) workspaceURL(sid string) string { return c.base + "/v1/Workspaces/" + sid }

@@ -93,7 +93,7 @@ func (e *Emulator) taskFields(ws *workspace, t *task, f url.Values) {
 	f.Set("TaskAssignmentStatus", t.status)
 	f.Set("TaskDateCreated", strconv.FormatInt(t.created.Unix(), 10))
 	f.Set("TaskTimeout", strconv.Itoa(t.timeout))
-	f.Set("TaskChannelSid", channelSid(ws))
+	f.Set("TaskChannelSid", t.channel)
 	f.Set("TaskChannelUniqueName", "default")
 	if t.reason != "" {
 		f.Set("TaskCanceledReason", t.reason)

@@ -13,6 +13,7 @@ import (
 
 type task struct {
 	sid, workflow, queue string
+	channel              string // task channel SID
 	status, reason       string
 	attrsRaw             string
 	attrs                map[string]any
@@ -79,7 +80,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"attributes": t.attrsRaw, "addons": "{}", "priority": t.priority, "reason": nullable(t.reason),
 		"date_created": twilioTime(t.created), "date_updated": twilioTime(t.updated),
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
-		"task_channel_sid": channelSid(ws), "task_channel_unique_name": "default", "timeout": t.timeout,
+		"task_channel_sid": t.channel, "task_channel_unique_name": "default", "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
 		"virtual_start_time": twilioTime(t.created), "ignore_capacity": false, "routing_target": nil,
 		"url": u,
@@ -157,7 +158,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
 	now := e.clock.Now()
-	t := &task{sid: newSid(prefixTask), workflow: wf.sid, attrsRaw: raw, attrs: attrs, priority: priority,
+	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: channelSid(c.ws), attrsRaw: raw, attrs: attrs, priority: priority,
 		timeout: timeout, created: now, updated: now}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
