@@ -21,6 +21,7 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		e.taskTo(ws, t, onCancel, "Workflow not found")
 		return
 	}
+	e.emit(ws, taskrouter.EventWorkflowEntered, "Task "+t.sid+" entered workflow "+wf.name, t, nil)
 	for i, f := range wf.cfg.filters {
 		if f.match.Eval(taskVars(t)) {
 			e.enterTargetLocked(ws, wf, t, i, 0)
@@ -34,15 +35,7 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 	e.taskTo(ws, t, onCancel, "No matching filter and no default_filter in workflow "+wf.sid)
 }
 
-func (wf *workflow) targetOf(t *task) *target {
-	if t.filter < 0 {
-		return wf.cfg.def
-	}
-	if t.filter >= len(wf.cfg.filters) || t.target >= len(wf.cfg.filters[t.filter].targets) {
-		return nil
-	}
-	return &wf.cfg.filters[t.filter].targets[t.target]
-}
+func (wf *workflow) targetOf(t *task) *target { return wf.targetAt(t.filter, t.target) }
 
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
 // default_filter) and arms the target's timeout, which moves it on to the
@@ -67,6 +60,14 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
 	}
 	e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
+	e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTargetMatched, "Task "+t.sid+" matched a workflow target", t, fi, ti)
+	if e.skipsLocked(ws, t, tg) {
+		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+		if nfi, nti, ok := wf.nextStep(t, fi, ti, true); ok {
+			e.enterTargetLocked(ws, wf, t, nfi, nti)
+		}
+		return
+	}
 	if tg.timeout <= 0 {
 		return
 	}
@@ -75,12 +76,13 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 			return // reserved or assigned meanwhile: it stays where it is
 		}
 		e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
-		switch {
-		case fi >= 0 && ti+1 < len(wf.cfg.filters[fi].targets):
-			e.enterTargetLocked(ws, wf, t, fi, ti+1)
-		case fi >= 0 && wf.cfg.def != nil:
-			e.enterTargetLocked(ws, wf, t, -1, 0)
+		nfi, nti, ok := wf.nextStep(t, fi, ti, false)
+		if !ok {
+			// No step left: it waits on in this queue, out of the workflow's steps.
+			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
+			return
 		}
+		e.enterTargetLocked(ws, wf, t, nfi, nti)
 	})
 }
 
@@ -137,7 +139,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			continue
 		}
 		want := q.maxReserved - t.pending
-		for _, w := range free {
+		for _, w := range candidates(tg, t, free) {
 			if want <= 0 {
 				break
 			}

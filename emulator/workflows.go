@@ -35,6 +35,11 @@ type target struct {
 	match    *expr.Expr // nil: any worker of the queue
 	priority *int
 	timeout  int // seconds; 0: none
+
+	// targets.go: order_by, skip_if, known-worker routing.
+	orderBy             []orderKey
+	skipIf              *expr.Expr
+	knownSid, knownName []string // the task attribute naming the worker
 }
 
 func (rt *routing) uses(queue string) bool {
@@ -69,6 +74,11 @@ type targetJSON struct {
 	Expression string `json:"expression,omitempty"`
 	Priority   *int   `json:"priority,omitempty"`
 	Timeout    int    `json:"timeout,omitempty"`
+
+	OrderBy                 string `json:"order_by,omitempty"`
+	SkipIf                  string `json:"skip_if,omitempty"`
+	KnownWorkerSid          string `json:"known_worker_sid,omitempty"`
+	KnownWorkerFriendlyName string `json:"known_worker_friendly_name,omitempty"`
 }
 
 // parseRouting checks a Configuration as Twilio does at create/update: JSON,
@@ -95,6 +105,9 @@ func parseRouting(ws *workspace, raw string) (*routing, error) {
 				return target{}, fmt.Errorf("%s: invalid expression %q: %w", where, tj.Expression, err)
 			}
 			t.match = x
+		}
+		if err := parseTargetFeatures(&t, tj); err != nil {
+			return target{}, fmt.Errorf("%s: %w", where, err)
 		}
 		return t, nil
 	}
