@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/assignd/assignd/emulator/expr"
@@ -167,11 +168,13 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 	if act == "" || act == w.activity || ws.activities.get(act) == nil {
 		return
 	}
-	prev := w.activity
+	prev, inPrev := w.activity, e.clock.Now().Sub(w.statusSince)
 	w.activity = act
 	now := e.clock.Now()
 	w.statusSince, w.updated = now, now
-	extra := map[string]string{"WorkerPreviousActivitySid": prev}
+	extra := map[string]string{"WorkerPreviousActivitySid": prev,
+		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),
+		"WorkerTimeInPreviousActivityMs": strconv.FormatInt(inPrev.Milliseconds(), 10)}
 	if a := ws.activities.get(prev); a != nil {
 		extra["WorkerPreviousActivityName"] = a.name
 	}

@@ -1,0 +1,36 @@
+package emulator_test
+
+import (
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
+	"github.com/assignd/assignd/emulator"
+)
+
+// worker.activity.update says how long the worker spent in the activity it
+// left, in seconds and in milliseconds, as Twilio's event does.
+func TestWorkerActivityEventTimeInPrevious(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws, alice := l.Workspace, l.Workers["Alice"]
+	clock.Advance(90*time.Second + 250*time.Millisecond)
+	h.setActivity(ws, alice, l.Activities["Idle"])
+	clock.Advance(1500 * time.Millisecond)
+	h.setActivity(ws, alice, l.Activities["Busy"])
+	evs, err := h.api.ListEvent(ws, (&openapi.ListEventParams{}).SetWorkerSid(alice).SetEventType("worker.activity.update"))
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("ListEvent: %d events, %v", len(evs), err)
+	}
+	want := map[string][2]string{"Offline": {"90", "90250"}, "Idle": {"1", "1500"}}
+	for _, ev := range evs {
+		data, _ := (*ev.EventData).(map[string]any)
+		w, ok := want[data["worker_previous_activity_name"].(string)]
+		if !ok || data["worker_time_in_previous_activity"] != w[0] || data["worker_time_in_previous_activity_ms"] != w[1] {
+			t.Errorf("%s: time in previous activity %v s, %v ms; want %v", data["worker_previous_activity_name"],
+				data["worker_time_in_previous_activity"], data["worker_time_in_previous_activity_ms"], w)
+		}
+	}
+}
