@@ -252,6 +252,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)
 	default:
+		sendHeaders(w, body)
 		writeJSON(w, status, body)
 	}
 }

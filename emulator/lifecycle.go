@@ -224,6 +224,7 @@ func (e *Emulator) transition(c *change, on trigger) {
 func (e *Emulator) setTaskStatus(ws *workspace, t *task, status string) {
 	t.status = status
 	t.updated = e.clock.Now()
+	t.touch()
 	if status == taskPending || status == taskReserved {
 		ws.open[t.sid] = t
 	} else {

@@ -56,6 +56,7 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 		t.priority = *tg.priority
 	}
 	t.queueEntered = e.clock.Now()
+	t.touch()
 	if prev != "" && prev != t.queue {
 		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
 	}

@@ -22,6 +22,7 @@ type task struct {
 	queueEntered         time.Time
 	filter, target       int // position in the workflow: filter index (-1: default_filter), target index
 	ttlTimer, tgtTimer   Timer
+	revision             int // counts changes: the ETag (etag.go)
 	attempts             int // reservations made
 	pending              int // reservations pending now
 	reservations         []string
@@ -163,7 +164,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderTask(c, t), nil
+	return e.taskAnswer(c, http.StatusCreated, t)
 }
 
 func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
@@ -181,6 +182,9 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	if p.err != nil {
 		return 0, nil, p.err
 	}
+	if err := checkIfMatch(c, t); err != nil {
+		return 0, nil, err
+	}
 	if status != "" {
 		if err := e.checkTaskTransition(t, status); err != nil {
 			return 0, nil, err
@@ -195,13 +199,14 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		}
 		t.priority = priority
 		t.updated = e.clock.Now()
+		t.touch()
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
 	if status != "" {
 		e.taskTo(c.ws, t, taskUpdate(status), p.str("Reason"))
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderTask(c, t), nil
+	return e.taskAnswer(c, http.StatusOK, t)
 }
 
 // checkTaskTransition allows what the lifecycle table allows through the
@@ -217,6 +222,9 @@ func (e *Emulator) checkTaskTransition(t *task, to string) *apiError {
 func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	t, err := e.taskResource().bySid(c)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkIfMatch(c, t); err != nil {
 		return 0, nil, err
 	}
 	for _, r := range c.ws.reservations.all() {

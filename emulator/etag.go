@@ -1,0 +1,69 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// This file is Twilio's optimistic concurrency for tasks ("API mutation and
+// conflict resolution"): every answer carrying one task has the task's
+// revision as its ETag; an update or delete whose If-Match names another
+// revision is refused with 412 20412 and changes nothing. The revision
+// counts the task's changes, so a task changed and changed back still has
+// a new ETag.
+
+// headed is an answer body with headers to send along. It marshals as the
+// body, so a fault that garbles the answer still sees the body.
+type headed struct {
+	body   any
+	header http.Header
+}
+
+func (h headed) MarshalJSON() ([]byte, error) { return json.Marshal(h.body) }
+
+// sendHeaders sets the headers body carries, if it is headed.
+func sendHeaders(w http.ResponseWriter, body any) {
+	if h, ok := body.(headed); ok {
+		for k, v := range h.header {
+			w.Header()[k] = v
+		}
+	}
+}
+
+// touch records a change of the task: a new revision, a new ETag.
+func (t *task) touch() { t.revision++ }
+
+// etag is the task's ETag header value, its revision quoted (RFC 9110).
+func (t *task) etag() string { return `"` + strconv.Itoa(t.revision) + `"` }
+
+// taskAnswer is t rendered with its ETag.
+func (e *Emulator) taskAnswer(c *call, status int, t *task) (int, any, *apiError) {
+	return status, headed{body: e.renderTask(c, t), header: http.Header{"Etag": {t.etag()}}}, nil
+}
+
+// checkIfMatch refuses the request when its If-Match header names another
+// revision of t. Quotes and a weak W/ prefix are ignored, so the ETag sent
+// back as received or unquoted both match; "*" matches any.
+func checkIfMatch(c *call, t *task) *apiError {
+	want := c.r.Header.Get("If-Match")
+	if want == "" || want == "*" || bareTag(want) == bareTag(t.etag()) {
+		return nil
+	}
+	return &apiError{http.StatusPreconditionFailed, 20412,
+		fmt.Sprintf("Precondition failed: If-Match %s does not match the ETag %s of task %s", want, t.etag(), t.sid)}
+}
+
+func bareTag(s string) string {
+	return strings.Trim(strings.TrimPrefix(strings.TrimSpace(s), "W/"), `"`)
+}
+
+func (e *Emulator) fetchTask(c *call) (int, any, *apiError) {
+	t, err := e.taskResource().bySid(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return e.taskAnswer(c, http.StatusOK, t)
+}
