@@ -159,9 +159,10 @@ type waitingTask struct {
 	lifo bool
 }
 
-// waiting orders tasks for routing: higher priority first, then by the
-// time they entered the queue (oldest first, newest first in a LIFO
-// queue), then by SID. It is a container/heap.
+// waiting orders tasks for routing: higher priority first, then by age —
+// virtual_start_time, which Twilio documents as "the ordering for routing"
+// (date_created unless set), then the time they entered the queue — oldest
+// first, newest first in a LIFO queue; then by SID. It is a container/heap.
 type waiting []waitingTask
 
 func (h waiting) Len() int { return len(h) }
@@ -170,8 +171,11 @@ func (h waiting) Less(i, j int) bool {
 	if a.priority != b.priority {
 		return a.priority > b.priority
 	}
+	lifo := a.queue == b.queue && h[i].lifo
+	if !a.virtualStart.Equal(b.virtualStart) {
+		return a.virtualStart.Before(b.virtualStart) != lifo
+	}
 	if !a.queueEntered.Equal(b.queueEntered) {
-		lifo := a.queue == b.queue && h[i].lifo
 		return a.queueEntered.Before(b.queueEntered) != lifo
 	}
 	return a.sid < b.sid

@@ -20,7 +20,8 @@ type task struct {
 	priority, timeout    int
 	created, updated     time.Time
 	queueEntered         time.Time
-	filter, target       int // position in the workflow: filter index (-1: default_filter), target index
+	virtualStart         time.Time // the routing order among equal priorities; created unless set
+	filter, target       int       // position in the workflow: filter index (-1: default_filter), target index
 	ttlTimer, tgtTimer   Timer
 	revision             int // counts changes: the ETag (etag.go)
 	attempts             int // reservations made
@@ -83,7 +84,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
 		"task_channel_sid": t.channel, "task_channel_unique_name": "default", "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
-		"virtual_start_time": twilioTime(t.created), "ignore_capacity": false, "routing_target": nil,
+		"virtual_start_time": twilioTime(t.virtualStart), "ignore_capacity": false, "routing_target": nil,
 		"url": u,
 		"links": map[string]any{
 			"task_queue": nullable(linkIf(wsURL+"/TaskQueues/", t.queue)), "workflow": nullable(linkIf(wsURL+"/Workflows/", t.workflow)),
@@ -138,6 +139,8 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	raw, attrs := p.jsonObject("Attributes")
 	priority := p.integer("Priority", 0)
 	timeout := p.integer("Timeout", 86400)
+	now := e.clock.Now()
+	vst := e.virtualStartParam(p, now)
 	if p.err != nil {
 		return 0, nil, p.err
 	}
@@ -158,9 +161,8 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if wf == nil {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
-	now := e.clock.Now()
 	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: channelSid(c.ws), attrsRaw: raw, attrs: attrs, priority: priority,
-		timeout: timeout, created: now, updated: now}
+		timeout: timeout, created: now, updated: now, virtualStart: vst}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
 	e.dispatchLocked(c.ws)
@@ -179,6 +181,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	if p.has("Attributes") {
 		raw, attrs = p.jsonObject("Attributes")
 	}
+	vst := e.virtualStartParam(p, t.virtualStart)
 	if p.err != nil {
 		return 0, nil, p.err
 	}
@@ -190,14 +193,14 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 			return 0, nil, err
 		}
 	}
-	if attrs != nil || priority != t.priority {
+	if attrs != nil || priority != t.priority || !vst.Equal(t.virtualStart) {
 		if t.final() {
 			return 0, nil, errParam("Task %s is %s and cannot be updated", t.sid, t.status)
 		}
 		if attrs != nil {
 			t.attrsRaw, t.attrs = raw, attrs
 		}
-		t.priority = priority
+		t.priority, t.virtualStart = priority, vst
 		t.updated = e.clock.Now()
 		t.touch()
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
@@ -240,4 +243,14 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	c.ws.tasks.del(t.sid)
 	e.dispatchLocked(c.ws)
 	return http.StatusNoContent, nil, nil
+}
+
+// virtualStartParam is the VirtualStartTime parameter, def when absent.
+// Twilio refuses one in the future or before 1900.
+func (e *Emulator) virtualStartParam(p *params, def time.Time) time.Time {
+	vst := typed(p, "VirtualStartTime", def, func(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }, "an ISO 8601 date and time")
+	if p.err == nil && (vst.After(e.clock.Now()) || vst.Year() < 1900) {
+		p.err = errParam("Invalid VirtualStartTime %s: it cannot be in the future or before 1900", p.str("VirtualStartTime"))
+	}
+	return vst
 }

@@ -1,0 +1,44 @@
+package emulator_test
+
+import (
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
+	"github.com/assignd/assignd/emulator"
+)
+
+// VirtualStartTime is shown as virtual_start_time and orders routing: a
+// task created later but given an earlier virtual start (a transfer keeping
+// its place in line) is offered first. One in the future is refused.
+func TestTaskVirtualStartTime(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws, wf := l.Workspace, l.Workflows["Tutorial Workflow"]
+	first := h.createTask(ws, wf, `{}`)
+	if first.VirtualStartTime == nil || !first.VirtualStartTime.Equal(epoch) {
+		t.Fatalf("virtual_start_time of a task without one: %v, want date_created %v", first.VirtualStartTime, epoch)
+	}
+	clock.Advance(10 * time.Second)
+	earlier := epoch.Add(-time.Hour)
+	second, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetAttributes(`{}`).SetVirtualStartTime(earlier))
+	if err != nil || second.VirtualStartTime == nil || !second.VirtualStartTime.Equal(earlier) {
+		t.Fatalf("CreateTask with VirtualStartTime: %v, %v", second, err)
+	}
+	if second.Age != 0 {
+		t.Fatalf("age %d: it counts from date_created, want 0", second.Age)
+	}
+	h.setActivity(ws, l.Workers["Bob"], l.Activities["Idle"])
+	if rs := h.reservations(ws, *second.Sid); len(rs) != 1 {
+		t.Fatalf("the task with the earlier virtual start has %d reservations, want 1 (offered first)", len(rs))
+	}
+	if rs := h.reservations(ws, *first.Sid); len(rs) != 0 {
+		t.Fatalf("the task created first was offered before the one with the earlier virtual start")
+	}
+	_, err = h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetVirtualStartTime(epoch.Add(time.Hour)))
+	if re := restErr(t, err); re.Status != 400 || re.Code != 20001 {
+		t.Fatalf("a virtual start in the future: %d %d, want 400 20001", re.Status, re.Code)
+	}
+}
