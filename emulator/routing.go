@@ -21,6 +21,10 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		e.taskTo(ws, t, onCancel, "Workflow not found")
 		return
 	}
+	if t.direct != nil {
+		e.enterTargetLocked(ws, wf, t, directStep, 0)
+		return
+	}
 	e.emit(ws, taskrouter.EventWorkflowEntered, "Task "+t.sid+" entered workflow "+wf.name, t, nil)
 	for i, f := range wf.cfg.filters {
 		if f.match.Eval(taskVars(t)) {
@@ -35,7 +39,12 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 	e.taskTo(ws, t, onCancel, "No matching filter and no default_filter in workflow "+wf.sid)
 }
 
-func (wf *workflow) targetOf(t *task) *target { return wf.targetAt(t.filter, t.target) }
+func (wf *workflow) targetOf(t *task) *target {
+	if t.direct != nil {
+		return t.direct
+	}
+	return wf.targetAt(t.filter, t.target)
+}
 
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
 // default_filter) and arms the target's timeout, which moves it on to the

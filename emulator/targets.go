@@ -236,6 +236,9 @@ func (wf *workflow) nextStep(t *task, fi, ti int, skipping bool) (nfi, nti int, 
 // emitWorkflow posts one of the workflow events about task t in target ti
 // of filter fi, with the filter and target it names.
 func (e *Emulator) emitWorkflow(ws *workspace, wf *workflow, typ, desc string, t *task, fi, ti int) {
+	if fi == directStep {
+		return // routed straight to a queue: in no step of the workflow
+	}
 	extra := map[string]string{}
 	if fi >= 0 && fi < len(wf.cfg.filters) {
 		f := wf.cfg.filters[fi]

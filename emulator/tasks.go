@@ -27,6 +27,8 @@ type task struct {
 	attempts             int // reservations made
 	pending              int // reservations pending now
 	reservations         []string
+	routingTarget        string  // the RoutingTarget it was created with
+	direct               *target // routed straight to a queue (routing_target.go)
 }
 
 // Task assignment statuses.
@@ -84,7 +86,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
 		"task_channel_sid": t.channel, "task_channel_unique_name": "default", "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
-		"virtual_start_time": twilioTime(t.virtualStart), "ignore_capacity": false, "routing_target": nil,
+		"virtual_start_time": twilioTime(t.virtualStart), "ignore_capacity": false, "routing_target": nullable(t.routingTarget),
 		"url": u,
 		"links": map[string]any{
 			"task_queue": nullable(linkIf(wsURL+"/TaskQueues/", t.queue)), "workflow": nullable(linkIf(wsURL+"/Workflows/", t.workflow)),
@@ -150,7 +152,17 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if ch := p.str("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
 		return 0, nil, errParam("Invalid TaskChannel %q: this workspace has only the default channel", ch)
 	}
+	rtWorkflow, direct, apiErr := routingTarget(c.ws, p.str("RoutingTarget"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
 	wfSid := p.str("WorkflowSid")
+	if rtWorkflow != "" && wfSid != "" && wfSid != rtWorkflow {
+		return 0, nil, errParam("Invalid RoutingTarget %s: it names another workflow than WorkflowSid %s", rtWorkflow, wfSid)
+	}
+	if rtWorkflow != "" {
+		wfSid = rtWorkflow
+	}
 	if wfSid == "" && c.ws.workflows.len() == 1 {
 		wfSid = c.ws.workflows.all()[0].sid // Twilio uses the only workflow
 	}
@@ -162,7 +174,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
 	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: channelSid(c.ws), attrsRaw: raw, attrs: attrs, priority: priority,
-		timeout: timeout, created: now, updated: now, virtualStart: vst}
+		timeout: timeout, created: now, updated: now, virtualStart: vst, routingTarget: p.str("RoutingTarget"), direct: direct}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
 	e.dispatchLocked(c.ws)

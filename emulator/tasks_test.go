@@ -42,3 +42,37 @@ func TestTaskVirtualStartTime(t *testing.T) {
 		t.Fatalf("a virtual start in the future: %d %d, want 400 20001", re.Status, re.Code)
 	}
 }
+
+// RoutingTarget: a task queue's SID puts the task straight into that queue,
+// past the workflow's filters; a workflow's SID routes it through that
+// workflow; both are shown as routing_target. A worker's SID, or a SID of
+// nothing in the workspace, is refused.
+func TestTaskRoutingTarget(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws, english := l.Workspace, l.TaskQueues["Customer Care Requests - English"]
+	h.setActivity(ws, l.Workers["Bob"], l.Activities["Idle"])
+	direct, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetAttributes(`{"selected_language":"es"}`).SetRoutingTarget(english))
+	if err != nil {
+		t.Fatalf("CreateTask with a queue as RoutingTarget: %v", err)
+	}
+	if str(direct.TaskQueueSid) != english || str(direct.RoutingTarget) != english {
+		t.Fatalf("task in %s, routing_target %s: want both %s, though the workflow sends Spanish elsewhere",
+			str(direct.TaskQueueFriendlyName), str(direct.RoutingTarget), english)
+	}
+	if rs := h.reservations(ws, *direct.Sid); len(rs) != 1 || str(rs[0].WorkerName) != "Bob" {
+		t.Fatalf("reservations of the directly routed task: %+v, want Bob's", rs)
+	}
+	wf := l.Workflows["Tutorial Workflow"]
+	viaWorkflow, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetAttributes(`{"selected_language":"es"}`).SetRoutingTarget(wf))
+	if err != nil || str(viaWorkflow.WorkflowSid) != wf || str(viaWorkflow.RoutingTarget) != wf ||
+		str(viaWorkflow.TaskQueueSid) != l.TaskQueues["Customer Care Requests - Spanish"] {
+		t.Fatalf("CreateTask with the workflow as RoutingTarget: %+v %v", viaWorkflow, err)
+	}
+	for _, sid := range []string{l.Workers["Alice"], "WQ00000000000000000000000000000000"} {
+		_, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetRoutingTarget(sid))
+		if re := restErr(t, err); re.Status != 400 || re.Code != 20001 {
+			t.Errorf("RoutingTarget %s: %d %d, want 400 20001", sid, re.Status, re.Code)
+		}
+	}
+}
