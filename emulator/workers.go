@@ -55,6 +55,15 @@ func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
 	}
 }
 
+// renderListedWorker is a worker in a list page: Twilio's description of
+// attributes says they are shown only in answers about the one worker, and
+// null in lists.
+func (e *Emulator) renderListedWorker(c *call, w *worker) map[string]any {
+	m := e.renderWorker(c, w)
+	m["attributes"] = nil
+	return m
+}
+
 func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 	q := c.r.URL.Query()
 	var target *expr.Expr
@@ -76,7 +85,9 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
 		}
 	}
-	return e.workerResource().list(c, func(w *worker) bool {
+	listed := e.workerResource()
+	listed.render = e.renderListedWorker
+	return listed.list(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
 		case q.Get("FriendlyName") != "" && w.name != q.Get("FriendlyName"),

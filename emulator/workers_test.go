@@ -34,3 +34,28 @@ func TestWorkerActivityEventTimeInPrevious(t *testing.T) {
 		}
 	}
 }
+
+// A worker's attributes are shown when it is fetched, created or updated,
+// and null in the list of workers, as Twilio's description of the field
+// says.
+func TestWorkerAttributesOnlyOnFetch(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws := l.Workspace
+	created, err := h.api.CreateWorker(ws, (&openapi.CreateWorkerParams{}).SetFriendlyName("Carol").SetAttributes(`{"level":2}`))
+	if err != nil || str(created.Attributes) != `{"level":2}` {
+		t.Fatalf("CreateWorker: attributes %q, %v", str(created.Attributes), err)
+	}
+	if got, err := h.api.FetchWorker(ws, *created.Sid); err != nil || str(got.Attributes) != `{"level":2}` {
+		t.Fatalf("FetchWorker: attributes %q, %v", str(got.Attributes), err)
+	}
+	listed, err := h.api.ListWorker(ws, &openapi.ListWorkerParams{})
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("ListWorker: %d workers, %v", len(listed), err)
+	}
+	for _, w := range listed {
+		if w.Attributes != nil {
+			t.Errorf("listed worker %s shows attributes %q, want null", str(w.FriendlyName), *w.Attributes)
+		}
+	}
+}
