@@ -26,19 +26,36 @@
 //     and auth token, or API key and secret) and error bodies
 //     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
 //     not found, 20001 invalid parameter (including "Reservation … is not in
-//     expected state"), 20429 too many requests. The tests check every
-//     exchange against Twilio's OpenAPI description.
+//     expected state"), 20429 too many requests. A task's answers carry its
+//     ETag (a revision counting its changes, quoted); a task update or
+//     delete whose If-Match names another revision is refused 412 20412 and
+//     changes nothing. Worker attributes are null in the worker list, shown
+//     on fetch, create and update, as Twilio's description of the field
+//     says. The tests check every exchange against Twilio's OpenAPI
+//     description.
 //   - Expressions (package emulator/expr) in target_workers, workflow
 //     filters and targets (task. and worker. attributes) and list filters,
 //     refused at create or update when invalid.
 //   - Routing: a task enters its workflow's first matching filter (else
 //     default_filter) and its first target; a target's timeout moves it to
-//     the next target, then to the default_filter. Waiting tasks are offered
-//     in priority order, then by age (FIFO, or newest first in a LIFO queue),
-//     to available workers (their activity's available) matching the queue's
-//     target_workers and the target's expression, the longest idle first; up
-//     to max_reserved_workers reservations at once, each worker one task at a
-//     time.
+//     the next target, then to the default_filter. A target's skip_if
+//     (over workers.available, workers.unavailable and workers.<ActivitySid>,
+//     counted among the target queue's workers) moves it on at once when no
+//     worker can be reserved for it on entering; skipping a filter's last
+//     target goes on to the next matching filter, then the default_filter,
+//     as Twilio documents. Waiting tasks are offered in priority order, then
+//     by age (virtual_start_time — date_created unless VirtualStartTime set
+//     it — then the time they entered the queue; FIFO, or newest first in a
+//     LIFO queue), to available workers (their activity's available)
+//     matching the queue's target_workers and the target's expression, in
+//     the target's order_by ("worker.level DESC, worker.x ASC": numeric
+//     worker attributes; a worker without one comes after those with it),
+//     then the longest idle first; a known_worker_sid or
+//     known_worker_friendly_name target ("task.agent_sid") offers it only to
+//     the worker the task's attribute names. Up to max_reserved_workers
+//     reservations at once, each worker one task at a time. A RoutingTarget
+//     naming a task queue puts the task straight into it; one naming a
+//     workflow routes it through that workflow.
 //   - The assignment callback: POSTed when a reservation is created with
 //     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
@@ -60,6 +77,15 @@
 //     with no row is refused (400 20001 over REST).
 //   - Events: recorded for the Events API and POSTed, signed, in order, to
 //     the workspace's event_callback_url unless events_filter leaves them out.
+//     Besides the task, task-queue, reservation and worker events:
+//     workflow.entered when a task enters its workflow,
+//     workflow.target-matched for each target it enters, workflow.skipped
+//     when skip_if moves it on, and workflow.timeout when its last step's
+//     timeout passes with nowhere left to go (it then waits on in that
+//     queue); these carry WorkflowFilterName, WorkflowFilterExpression and
+//     WorkflowFilterTargetExpression. worker.activity.update carries
+//     WorkerTimeInPreviousActivity (seconds) and
+//     WorkerTimeInPreviousActivityMs.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
 //     proxy's 502 HTML page, delays, dropped connections, Twilio error
@@ -85,5 +111,9 @@
 // served (404), every task uses the default channel and every worker takes
 // one task at a time (multi_task_enabled is recorded, capacity is 1), and
 // dequeue, call, redirect and conference instructions record the call they
-// would place without placing it.
+// would place without placing it. A RoutingTarget naming a worker is
+// refused (routing past availability and capacity, IgnoreCapacity, is not
+// emulated), reservations carry no ETag, and skip_if's "can be reserved at
+// once" asks whether any free worker is eligible, not whether a
+// higher-priority task would take it first.
 package emulator
