@@ -24,13 +24,19 @@ type headed struct {
 
 func (h headed) MarshalJSON() ([]byte, error) { return json.Marshal(h.body) }
 
-// sendHeaders sets the headers body carries, if it is headed.
-func sendHeaders(w http.ResponseWriter, body any) {
-	if h, ok := body.(headed); ok {
-		for k, v := range h.header {
-			w.Header()[k] = v
-		}
+// sendHeaders sets the headers body carries, if it is headed, and returns
+// the body to encode: unwrapped, since encoding/json re-reads what a
+// MarshalJSON returns, which the busiest answers (task create and update)
+// should not pay for.
+func sendHeaders(w http.ResponseWriter, body any) any {
+	h, ok := body.(headed)
+	if !ok {
+		return body
 	}
+	for k, v := range h.header {
+		w.Header()[k] = v
+	}
+	return h.body
 }
 
 // touch records a change of the task: a new revision, a new ETag.
