@@ -178,3 +178,43 @@ func (h *harness) events(ws, task, typ string) []openapi.TaskrouterV1Event {
 	}
 	return evs
 }
+
+// Skipping a filter's last target goes on to the next filter that matches,
+// as if the skipped filter had not matched (Twilio's skip_if note), not
+// straight to the default_filter; workers.<ActivitySid> counts the queue's
+// workers in that activity.
+func TestTargetSkipIfNextFilter(t *testing.T) {
+	h := newHarness(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
+	spec := func(offline string) func(s *emulator.WorkspaceSpec) {
+		return func(s *emulator.WorkspaceSpec) {
+			s.Workflows[0].Filters = []emulator.FilterSpec{
+				{Name: "Spanish first", Expression: "1==1", Targets: []emulator.TargetSpec{
+					{Queue: "Customer Care Requests - Spanish", SkipIf: "workers." + offline + " == 2"}}},
+				{Name: "Nobody", Expression: "1==2", Targets: []emulator.TargetSpec{{Queue: "Customer Care Requests - Spanish"}}},
+				{Name: "English next", Expression: "1==1", Targets: []emulator.TargetSpec{{Queue: "Customer Care Requests - English"}}},
+			}
+		}
+	}
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), spec(emulator.StableSid("WA", "TaskRouter Tutorial", "Offline")))
+	// Both workers start Offline, but only Alice is in the Spanish queue:
+	// workers.<Offline> is 1 there, and the task stays.
+	task := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{}`)
+	if got, _ := h.api.FetchTask(l.Workspace, *task.Sid); str(got.TaskQueueSid) != l.TaskQueues["Customer Care Requests - Spanish"] {
+		t.Fatalf("workers.<Offline> == 2 held with one Offline worker in the queue: task in %s", str(got.TaskQueueFriendlyName))
+	}
+
+	h2 := newHarness(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
+	l2 := tutorial(t, h2, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		spec(emulator.StableSid("WA", "TaskRouter Tutorial", "Offline"))(s)
+		s.TaskQueues[0].TargetWorkers = "1==1" // both workers in the Spanish queue, both Offline
+	})
+	task = h2.createTask(l2.Workspace, l2.Workflows["Tutorial Workflow"], `{}`)
+	got, _ := h2.api.FetchTask(l2.Workspace, *task.Sid)
+	if str(got.TaskQueueSid) != l2.TaskQueues["Customer Care Requests - English"] {
+		t.Fatalf("skipped the first filter's target: task in %s, want the next matching filter's English queue", str(got.TaskQueueFriendlyName))
+	}
+	evs := h2.events(l2.Workspace, *task.Sid, "workflow.target-matched")
+	if len(evs) != 2 {
+		t.Fatalf("%d workflow.target-matched events, want 2 (Spanish first, English next)", len(evs))
+	}
+}
