@@ -1,6 +1,8 @@
 package emulator_test
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +218,32 @@ func TestTargetSkipIfNextFilter(t *testing.T) {
 	evs := h2.events(l2.Workspace, *task.Sid, "workflow.target-matched")
 	if len(evs) != 2 {
 		t.Fatalf("%d workflow.target-matched events, want 2 (Spanish first, English next)", len(evs))
+	}
+}
+
+// The workflow events go through the event callback like the others,
+// signed and honouring events_filter.
+func TestWorkflowEventsPosted(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	a := newApp(t, func(path string, _ url.Values) (int, string) {
+		if path == "/events" {
+			return http.StatusNoContent, ""
+		}
+		return http.StatusOK, `{}`
+	})
+	l := tutorial(t, h, a, func(s *emulator.WorkspaceSpec) {
+		s.EventCallbackURL = a.srv.URL + "/events"
+		s.EventsFilter = "workflow.target-matched"
+	})
+	task := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{"selected_language":"es"}`)
+	waitFor(t, "the workflow.target-matched callback", func() bool { return len(a.requests("/events")) == 1 })
+	ev := a.requests("/events")[0]
+	if ev.Get("EventType") != "workflow.target-matched" || ev.Get("TaskSid") != *task.Sid ||
+		ev.Get("WorkflowFilterName") != "Language - Spanish" || ev.Get("WorkflowSid") != l.Workflows["Tutorial Workflow"] {
+		t.Fatalf("posted %v", ev)
+	}
+	h.emu.Close() // every event posted: none but the filtered one came
+	if n := len(a.requests("/events")); n != 1 {
+		t.Fatalf("%d event callbacks, want 1 (events_filter)", n)
 	}
 }
