@@ -26,10 +26,11 @@
 //     and auth token, or API key and secret) and error bodies
 //     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
 //     not found, 20001 invalid parameter (including "Reservation … is not in
-//     expected state"), 20429 too many requests. A task's answers carry its
-//     ETag (a revision counting its changes, quoted); a task update or
-//     delete whose If-Match names another revision is refused 412 20412 and
-//     changes nothing. Worker attributes are null in the worker list, shown
+//     expected state"), 20429 too many requests. A task's and a
+//     reservation's answers carry its ETag (a revision counting its changes,
+//     quoted); a task update or delete, or a reservation update, whose
+//     If-Match names another revision is refused 412 20412 and changes
+//     nothing. Worker attributes are null in the worker list, shown
 //     on fetch, create and update, as Twilio's description of the field
 //     says. The tests check every exchange against Twilio's OpenAPI
 //     description.
@@ -113,7 +114,7 @@
 // dequeue, call, redirect and conference instructions record the call they
 // would place without placing it. A RoutingTarget naming a worker is
 // refused (routing past availability and capacity, IgnoreCapacity, is not
-// emulated), reservations carry no ETag, and skip_if's "can be reserved at
+// emulated), and skip_if's "can be reserved at
 // once" asks whether any free worker is eligible, not whether a
 // higher-priority task would take it first.
 package emulator

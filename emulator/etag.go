@@ -13,7 +13,9 @@ import (
 // revision as its ETag; an update or delete whose If-Match names another
 // revision is refused with 412 20412 and changes nothing. The revision
 // counts the task's changes, so a task changed and changed back still has
-// a new ETag.
+// a new ETag. Reservations do the same on fetch and update, as Twilio's
+// OpenAPI description gives those an ETag answer header and an If-Match
+// request header.
 
 // headed is an answer body with headers to send along. It marshals as the
 // body, so a fault that garbles the answer still sees the body.
@@ -42,24 +44,30 @@ func sendHeaders(w http.ResponseWriter, body any) any {
 // touch records a change of the task: a new revision, a new ETag.
 func (t *task) touch() { t.revision++ }
 
-// etag is the task's ETag header value, its revision quoted (RFC 9110).
-func (t *task) etag() string { return `"` + strconv.Itoa(t.revision) + `"` }
+// etag is the ETag header value of a revision, quoted (RFC 9110).
+func etag(revision int) string { return `"` + strconv.Itoa(revision) + `"` }
 
 // taskAnswer is t rendered with its ETag.
 func (e *Emulator) taskAnswer(c *call, status int, t *task) (int, any, *apiError) {
-	return status, headed{body: e.renderTask(c, t), header: http.Header{"Etag": {t.etag()}}}, nil
+	return status, headed{body: e.renderTask(c, t), header: http.Header{"Etag": {etag(t.revision)}}}, nil
+}
+
+// reservationAnswer is r rendered with its ETag.
+func (e *Emulator) reservationAnswer(c *call, r *reservation, underWorker bool) (int, any, *apiError) {
+	return http.StatusOK, headed{body: e.renderReservation(c, r, underWorker), header: http.Header{"Etag": {etag(r.revision)}}}, nil
 }
 
 // checkIfMatch refuses the request when its If-Match header names another
-// revision of t. Quotes and a weak W/ prefix are ignored, so the ETag sent
-// back as received or unquoted both match; "*" matches any.
-func checkIfMatch(c *call, t *task) *apiError {
+// revision of what (at revision). Quotes and a weak W/ prefix are ignored,
+// so the ETag sent back as received or unquoted both match; "*" matches
+// any.
+func checkIfMatch(c *call, what string, revision int) *apiError {
 	want := c.r.Header.Get("If-Match")
-	if want == "" || want == "*" || bareTag(want) == bareTag(t.etag()) {
+	if want == "" || want == "*" || bareTag(want) == bareTag(etag(revision)) {
 		return nil
 	}
 	return &apiError{http.StatusPreconditionFailed, 20412,
-		fmt.Sprintf("Precondition failed: If-Match %s does not match the ETag %s of task %s", want, t.etag(), t.sid)}
+		fmt.Sprintf("Precondition failed: If-Match %s does not match the ETag %s of %s", want, etag(revision), what)}
 }
 
 func bareTag(s string) string {

@@ -58,3 +58,33 @@ func TestTaskETagIfMatch(t *testing.T) {
 		t.Fatalf("delete with the current ETag: %v", err)
 	}
 }
+
+// A reservation's fetch answers its ETag; an update with a stale If-Match
+// is refused 412 20412 and leaves it pending, one with the current ETag
+// applies.
+func TestReservationETagIfMatch(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws := l.Workspace
+	task := h.spanishTaskForAlice(l)
+	res := *h.reservations(ws, *task.Sid)[0].Sid
+	fetched, err := h.api.FetchTaskReservationWithMetadata(ws, *task.Sid, res)
+	if err != nil || fetched.GetHeader("ETag") == "" {
+		t.Fatalf("FetchTaskReservation: ETag %q, %v", fetched.GetHeader("ETag"), err)
+	}
+	current := fetched.GetHeader("ETag")
+	_, err = h.api.UpdateTaskReservation(ws, *task.Sid, res, (&openapi.UpdateTaskReservationParams{}).SetReservationStatus("accepted").SetIfMatch(`"stale"`))
+	if re := restErr(t, err); re.Status != 412 || re.Code != 20412 {
+		t.Fatalf("update with a stale If-Match: %d %d, want 412 20412", re.Status, re.Code)
+	}
+	if got, _ := h.api.FetchTaskReservation(ws, *task.Sid, res); str(got.ReservationStatus) != "pending" {
+		t.Fatalf("a refused update changed the reservation to %s", str(got.ReservationStatus))
+	}
+	accepted, err := h.api.UpdateTaskReservation(ws, *task.Sid, res, (&openapi.UpdateTaskReservationParams{}).SetReservationStatus("accepted").SetIfMatch(current))
+	if err != nil || str(accepted.ReservationStatus) != "accepted" {
+		t.Fatalf("update with the current ETag: %v %v", accepted, err)
+	}
+	if after, _ := h.api.FetchTaskReservationWithMetadata(ws, *task.Sid, res); after.GetHeader("ETag") == current {
+		t.Fatalf("ETag %s unchanged by the accept", current)
+	}
+}

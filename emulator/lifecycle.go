@@ -238,6 +238,7 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	wasActive, wasPending := r.active(), r.status == resPending
 	r.status = status
 	r.updated = e.clock.Now()
+	r.revision++
 	if w := ws.workers.get(r.worker); w != nil && wasActive != r.active() {
 		if r.active() {
 			w.active++

@@ -197,7 +197,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	if p.err != nil {
 		return 0, nil, p.err
 	}
-	if err := checkIfMatch(c, t); err != nil {
+	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
 		return 0, nil, err
 	}
 	if status != "" {
@@ -239,7 +239,7 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkIfMatch(c, t); err != nil {
+	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
 		return 0, nil, err
 	}
 	for _, r := range c.ws.reservations.all() {
