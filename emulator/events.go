@@ -94,7 +94,7 @@ func (e *Emulator) taskFields(ws *workspace, t *task, f url.Values) {
 	f.Set("TaskDateCreated", strconv.FormatInt(t.created.Unix(), 10))
 	f.Set("TaskTimeout", strconv.Itoa(t.timeout))
 	f.Set("TaskChannelSid", t.channel)
-	f.Set("TaskChannelUniqueName", "default")
+	f.Set("TaskChannelUniqueName", ws.channelName(t.channel))
 	if t.reason != "" {
 		f.Set("TaskCanceledReason", t.reason)
 	}
