@@ -236,8 +236,8 @@ func (e *Emulator) renderWorkerChannel(c *call, w *worker, wc *workerChannel) ma
 		"account_sid": e.opt.AccountSid, "workspace_sid": c.ws.sid, "worker_sid": w.sid, "sid": wc.sid,
 		"task_channel_sid": wc.channel, "task_channel_unique_name": c.ws.channelName(wc.channel),
 		"configured_capacity": wc.capacity, "available": wc.available, "assigned_tasks": wc.assigned,
-		"available_capacity_percentage": pct,
-		"date_created":                  twilioTime(wc.created), "date_updated": twilioTime(wc.updated), "url": u,
+		"available_capacity_percentage": pct, "date_created": twilioTime(wc.created),
+		"date_updated": twilioTime(wc.updated), "url": u,
 	}
 }
 
