@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -70,8 +71,15 @@ func (w *worker) addChannel(ch *taskChannel, now time.Time) {
 	if w.chans == nil {
 		w.chans = map[string]*workerChannel{}
 	}
-	w.chans[ch.sid] = &workerChannel{sid: StableSid(prefixWorkerChannel, w.sid, ch.sid), channel: ch.sid,
+	wc := &workerChannel{sid: StableSid(prefixWorkerChannel, w.sid, ch.sid), channel: ch.sid,
 		capacity: defaultCapacity, available: true, created: now, updated: now}
+	w.chans[ch.sid] = wc
+	w.chanList = append(w.chanList, wc)
+}
+
+func (w *worker) removeChannel(ch string) {
+	delete(w.chans, ch)
+	w.chanList = slices.DeleteFunc(w.chanList, func(wc *workerChannel) bool { return wc.channel == ch })
 }
 
 // channel finds a task channel by SID or unique name, as Twilio accepts
@@ -219,7 +227,7 @@ func (e *Emulator) deleteChannel(c *call) (int, any, *apiError) {
 	}
 	c.ws.channels.del(ch.sid)
 	for _, w := range c.ws.workers.all() {
-		delete(w.chans, ch.sid)
+		w.removeChannel(ch.sid)
 	}
 	return http.StatusNoContent, nil, nil
 }
@@ -241,23 +249,12 @@ func (e *Emulator) renderWorkerChannel(c *call, w *worker, wc *workerChannel) ma
 	}
 }
 
-// workerChannels is the worker's channels in the workspace's channel order.
-func (ws *workspace) workerChannels(w *worker) []*workerChannel {
-	var out []*workerChannel
-	for _, ch := range ws.channels.all() {
-		if wc := w.chans[ch.sid]; wc != nil {
-			out = append(out, wc)
-		}
-	}
-	return out
-}
-
 func (e *Emulator) listWorkerChannels(c *call) (int, any, *apiError) {
 	w := c.ws.workers.get(c.path("WorkerSid"))
 	if w == nil {
 		return 0, nil, errNotFound(c.r.URL.Path)
 	}
-	body, err := page(c.r, c.base, "channels", c.ws.workerChannels(w), func(wc *workerChannel) map[string]any {
+	body, err := page(c.r, c.base, "channels", w.chanList, func(wc *workerChannel) map[string]any {
 		return e.renderWorkerChannel(c, w, wc)
 	})
 	return http.StatusOK, body, err
@@ -274,7 +271,7 @@ func (e *Emulator) workerChannelByPath(c *call) (*worker, *workerChannel, *apiEr
 	if ch := c.ws.channel(ref); ch != nil {
 		ref = StableSid(prefixWorkerChannel, w.sid, ch.sid)
 	}
-	for _, wc := range w.chans {
+	for _, wc := range w.chanList {
 		if wc.sid == ref {
 			return w, wc, nil
 		}

@@ -115,7 +115,7 @@ func (ws *workspace) free(w *worker) bool {
 	if !ws.multiTask && w.busy > 0 {
 		return false
 	}
-	for _, wc := range w.chans {
+	for _, wc := range w.chanList {
 		if wc.spare() {
 			return true
 		}

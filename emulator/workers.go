@@ -16,6 +16,7 @@ type worker struct {
 	created, updated, statusSince time.Time
 	busy                          int                       // reservations pending, accepted or wrapping, on every channel
 	chans                         map[string]*workerChannel // by task channel SID (channels.go)
+	chanList                      []*workerChannel          // the same, for routing's scan of every worker
 }
 
 func (ws *workspace) available(w *worker) bool {
