@@ -266,3 +266,30 @@ func TestTaskChannelOnCreate(t *testing.T) {
 		t.Fatalf("unknown channel: %+v, want 400 20001 naming it", re)
 	}
 }
+
+// With capacity to spare and max_reserved_workers 2, a worker is still
+// offered a task once: the second offer goes to another worker.
+func TestOneOfferPerWorkerPerTask(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	a := newApp(t, answerAlways(`{}`)) // leave every reservation pending
+	l := tutorial(t, h, a, func(s *emulator.WorkspaceSpec) {
+		s.Workers = []emulator.WorkerSpec{{Name: "Alice", Activity: "Idle", Attributes: map[string]any{"languages": []any{"en"}}, Channels: map[string]int{"chat": 3}}}
+		for i := range s.TaskQueues {
+			s.TaskQueues[i].MaxReservedWorkers = 2
+		}
+	})
+	ws := l.Workspace
+	task := h.createTaskOn(l, "chat")
+	if rs := h.reservations(ws, *task.Sid); len(rs) != 1 {
+		t.Fatalf("%d reservations with one worker, want 1", len(rs))
+	}
+	bob, err := h.api.CreateWorker(ws, (&openapi.CreateWorkerParams{}).SetFriendlyName("Bob").
+		SetAttributes(`{"languages":["en"]}`).SetActivitySid(l.Activities["Idle"]))
+	if err != nil {
+		t.Fatalf("CreateWorker: %v", err)
+	}
+	rs := h.reservations(ws, *task.Sid)
+	if len(rs) != 2 || str(rs[1].WorkerSid) != *bob.Sid {
+		t.Fatalf("reservations after Bob joined: %d, want a second one for Bob", len(rs))
+	}
+}
