@@ -46,9 +46,19 @@ func SupportedParams() map[Endpoint][]string {
 }
 
 // supportedForm is what each POST endpoint carries out. Each parameter has
-// an effect a test shows (the test named after it, where it is not the
-// endpoint's own REST tests in rest_test.go and lifecycle_test.go). Twilio
-// parameters missing here are refused; notable ones, and why:
+// an effect a test shows over REST: TestBuildWorkspaceOverREST (creating
+// workspaces, activities, workers, queues with TargetWorkers,
+// MaxReservedWorkers, TaskOrder, workflows and tasks, and updating them),
+// TestQueueOrder (task Priority), TestTaskTimeoutCancels (task Timeout),
+// TestEveryLifecycleRowRuns (AssignmentStatus, ActivitySid),
+// TestLogAndBoundedHistory (worker Attributes), TestFallbackURL (the
+// fallback URL, through the same workflowParams), and
+// TestListedParamsTakeEffect for the rest (DefaultActivitySid,
+// TimeoutActivitySid, MultiTaskEnabled=false, EventCallbackUrl,
+// EventsFilter, Reservation/AssignmentActivitySid,
+// RejectPendingReservations, ReEvaluateTasks, Reason, TaskChannel, the
+// activity's FriendlyName). Twilio parameters missing here are refused;
+// notable ones, and why:
 //
 //   - Workspaces: PrioritizeQueueOrder (routing does not order across FIFO
 //     and LIFO queues); Template=FIFO and MultiTaskEnabled=true by value
