@@ -191,6 +191,9 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 				default:
 					served[op.OperationID] = true
 					implemented = append(implemented, op.OperationID+"."+field.name)
+					if method == http.MethodGet {
+						f.checkFilters(t, p, op, field)
+					}
 				}
 			}
 		}
@@ -207,6 +210,66 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 	}
 	t.Logf("implemented: %d fields; refused: %d fields: %s", len(implemented), len(refused), strings.Join(refused, " "))
 	t.Logf("not served (404): %s", strings.Join(notServed, " "))
+}
+
+// checkFilters shows that a list's query parameter the emulator accepted
+// is carried out: set to a value that matches fewer rows than the list
+// holds, the answer is a 400 or a shorter list. A parameter read and
+// ignored fails here. Only lists (answers with meta) can be checked so.
+func (f *walkFixture) checkFilters(t *testing.T, path string, op *openapi3.Operation, fld field) {
+	t.Helper()
+	u := f.h.srv.URL + f.path(path)
+	count := func(query string) (int, int) {
+		resp, body, err := rawRequest(t, http.DefaultClient, http.MethodGet, u+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(body), &page)
+		var meta struct{ Key string }
+		if json.Unmarshal(page["meta"], &meta) != nil || meta.Key == "" {
+			return resp.StatusCode, -1
+		}
+		var rows []json.RawMessage
+		_ = json.Unmarshal(page[meta.Key], &rows)
+		return resp.StatusCode, len(rows)
+	}
+	_, all := count("")
+	if all < 1 || fld.name == "PageSize" && all < 2 {
+		return // not a list, or too short to show this filter
+	}
+	status, n := count("?" + url.Values{fld.name: {nothing(fld.name, fld.schema)}}.Encode())
+	if status != 400 && n >= all {
+		t.Errorf("%s %s=%s: %d rows of %d; accepted, but the answer is as without it (read and ignored?)",
+			op.OperationID, fld.name, nothing(fld.name, fld.schema), n, all)
+	}
+}
+
+// nothing is a value of a list filter that leaves out some of the
+// fixture's rows.
+func nothing(name string, s *openapi3.Schema) string {
+	switch name {
+	case "PageSize", "Available":
+		return map[string]string{"PageSize": "1", "Available": "false"}[name]
+	case "Page", "Priority":
+		return "99"
+	case "AssignmentStatus", "ReservationStatus":
+		return "canceled"
+	case "EvaluateTaskAttributes", "TargetWorkersExpression":
+		return "1==2"
+	case "EvaluateWorkerAttributes":
+		return "{}" // the tutorial's queues each want a language
+	case "Minutes":
+		return "0"
+	case "StartDate":
+		return "2099-01-01T00:00:00Z"
+	case "EndDate":
+		return "2000-01-01T00:00:00Z"
+	}
+	if v := schemaValue(s); strings.HasSuffix(v, strings.Repeat("0", 32)) {
+		return v // a SID of the right kind that nothing has
+	}
+	return "walk-nothing"
 }
 
 type field struct {

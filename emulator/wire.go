@@ -214,11 +214,10 @@ func (p *params) jsonObject(k string) (string, map[string]any) {
 
 // page is a list answer in Twilio's shape: the resource key and meta.
 func page[T any](r *http.Request, base, key string, items []T, render func(T) map[string]any) (map[string]any, *apiError) {
+	// PageToken is not read, so it is refused: the emulator's pages are
+	// offsets (Page, PageSize) and its next_page_url carries no token, so a
+	// client sending one holds a cursor from elsewhere.
 	size, pageNo := 50, 0
-	// PageToken is Twilio's cursor for the page Page numbers; the
-	// emulator's pages are offsets, which Page and PageSize define, and its
-	// next_page_url carries none.
-	_ = query(r, "PageToken")
 	if v := query(r, "PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
