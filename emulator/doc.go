@@ -34,7 +34,7 @@
 //     carry out (Template=FIFO, MultiTaskEnabled=true) and a workflow
 //     Configuration key it does not know or implement (a misspelt one, or
 //     order_by, skip_if, known_worker_sid, known_worker_friendly_name) is
-//     refused with 400 20001 naming it ("Parameter VirtualStartTime is not
+//     refused with 400 20001 naming it ("Parameter PrioritizeQueueOrder is not
 //     supported by the emulator", "key task_routing.filters[0].targets[1].
 //     ordre_by"), before anything is applied. Options.AllowUnsupported
 //     accepts them instead, with a warning in Options.Log naming each.

@@ -399,7 +399,7 @@ func TestUnsupportedRefusedOrWarned(t *testing.T) {
 				named     string
 			}{
 				{"unknown form parameter", base + "/Workers/" + l.Workers["Alice"], url.Values{"FriendlyName": {"Alicia"}, "FriendlyNme": {"x"}}, "FriendlyNme"},
-				{"Twilio's, not carried out", base + "/Tasks", url.Values{"Attributes": {"{}"}, "VirtualStartTime": {"2026-01-01T00:00:00Z"}}, "VirtualStartTime"},
+				{"Twilio's, not carried out", base, url.Values{"PrioritizeQueueOrder": {"LIFO"}}, "PrioritizeQueueOrder"},
 				{"a value not carried out", h.srv.URL + "/v1/Workspaces", url.Values{"FriendlyName": {"T"}, "Template": {"FIFO"}}, "Template=FIFO"},
 				{"configuration key", base + "/Workflows", url.Values{"FriendlyName": {"W"}, "Configuration": {cfg(q)}}, "task_routing.filters[0].targets[0].ordre_by"},
 				{"unread query parameter", base + "/Workers?Ordering=x", nil, "Ordering"},
