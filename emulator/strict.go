@@ -28,7 +28,9 @@ import (
 //     TestEveryRequestFieldImplementedOrRefused fails on it.
 //   - A GET's query parameters are the ones its handler reads through
 //     call.query: one sent and not read is refused after the handler ran,
-//     which is safe because a GET changes nothing.
+//     which is safe because a GET changes nothing. (The walking test also
+//     shows each accepted list filter narrowing the list, so a read that
+//     drops the value fails it.)
 //   - A DELETE takes no parameters: any is refused before it runs.
 //   - Values the emulator does not carry out (Template=FIFO,
 //     MultiTaskEnabled=true) and workflow Configuration keys it does not
