@@ -166,15 +166,6 @@ func (e *Emulator) channelByPath(c *call) (*taskChannel, *apiError) {
 	return nil, errNotFound(c.r.URL.Path)
 }
 
-// refuseOptimizedRouting: channel-optimized routing (idle-longest across
-// channels) is not emulated, so asking for it is refused rather than ignored.
-func refuseOptimizedRouting(p *params) *apiError {
-	if p.has("ChannelOptimizedRouting") {
-		return errParam("ChannelOptimizedRouting is not supported by the emulator")
-	}
-	return nil
-}
-
 func (e *Emulator) createChannel(c *call) (int, any, *apiError) {
 	p, apiErr := formParams(c.r)
 	if apiErr != nil {
@@ -183,9 +174,6 @@ func (e *Emulator) createChannel(c *call) (int, any, *apiError) {
 	name, unique := p.required("FriendlyName"), p.required("UniqueName")
 	if p.err != nil {
 		return 0, nil, p.err
-	}
-	if err := refuseOptimizedRouting(p); err != nil {
-		return 0, nil, err
 	}
 	if c.ws.channel(unique) != nil {
 		return 0, nil, errParam("Task channel with UniqueName %q already exists", unique)
@@ -203,9 +191,6 @@ func (e *Emulator) updateChannel(c *call) (int, any, *apiError) {
 	}
 	p, err := formParams(c.r)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := refuseOptimizedRouting(p); err != nil {
 		return 0, nil, err
 	}
 	p.assign("FriendlyName", &ch.name)

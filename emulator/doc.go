@@ -29,6 +29,16 @@
 //     not found, 20001 invalid parameter (including "Reservation … is not in
 //     expected state"), 20429 too many requests. The tests check every
 //     exchange against Twilio's OpenAPI description.
+//   - Nothing silently ignored (strict.go): a create or update parameter the
+//     emulator does not carry out (SupportedParams lists the ones it does),
+//     a GET query parameter its handler does not read, a value it does not
+//     carry out (Template=FIFO) and a workflow
+//     Configuration key it does not know or implement (a misspelt one, or
+//     order_by, skip_if, known_worker_sid, known_worker_friendly_name) is
+//     refused with 400 20001 naming it ("Parameter PrioritizeQueueOrder is not
+//     supported by the emulator", "key task_routing.filters[0].targets[1].
+//     ordre_by"), before anything is applied. Options.AllowUnsupported
+//     accepts them instead, with a warning in Options.Log naming each.
 //   - Expressions (package emulator/expr) in target_workers, workflow
 //     filters and targets (task. and worker. attributes) and list filters,
 //     refused at create or update when invalid.

@@ -112,13 +112,13 @@ func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q := c.r.URL.Query()
+	status, workerSid := c.query("ReservationStatus"), c.query("WorkerSid")
 	var out []*reservation
 	for _, r := range all {
-		if s := q.Get("ReservationStatus"); s != "" && r.status != s {
+		if status != "" && r.status != status {
 			continue
 		}
-		if s := q.Get("WorkerSid"); s != "" && r.worker != s {
+		if workerSid != "" && r.worker != workerSid {
 			continue
 		}
 		out = append(out, r)

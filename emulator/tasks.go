@@ -89,36 +89,37 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 }
 
 func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	statuses := map[string]bool{}
-	for _, s := range q["AssignmentStatus"] {
+	for _, s := range queryAll(c.r, "AssignmentStatus") {
 		for _, one := range strings.Split(s, ",") {
 			statuses[strings.TrimSpace(one)] = true
 		}
 	}
 	var match *expr.Expr
-	if src := q.Get("EvaluateTaskAttributes"); src != "" {
+	if src := c.query("EvaluateTaskAttributes"); src != "" {
 		x, err := expr.Parse(src)
 		if err != nil {
 			return 0, nil, errParam("Invalid EvaluateTaskAttributes expression %q: %v", src, err)
 		}
 		match = x
 	}
+	wfSid, wfName, qSid, qName, priority := c.query("WorkflowSid"), c.query("WorkflowName"),
+		c.query("TaskQueueSid"), c.query("TaskQueueName"), c.query("Priority")
 	return e.taskResource().list(c, func(t *task) bool {
-		var qName, wfName string
+		var tqName, twfName string
 		if tq := c.ws.queues.get(t.queue); tq != nil {
-			qName = tq.name
+			tqName = tq.name
 		}
 		if wf := c.ws.workflows.get(t.workflow); wf != nil {
-			wfName = wf.name
+			twfName = wf.name
 		}
 		switch {
 		case len(statuses) > 0 && !statuses[t.status],
-			q.Get("WorkflowSid") != "" && t.workflow != q.Get("WorkflowSid"),
-			q.Get("WorkflowName") != "" && wfName != q.Get("WorkflowName"),
-			q.Get("TaskQueueSid") != "" && t.queue != q.Get("TaskQueueSid"),
-			q.Get("TaskQueueName") != "" && qName != q.Get("TaskQueueName"),
-			q.Get("Priority") != "" && q.Get("Priority") != strconv.Itoa(t.priority),
+			wfSid != "" && t.workflow != wfSid,
+			wfName != "" && twfName != wfName,
+			qSid != "" && t.queue != qSid,
+			qName != "" && tqName != qName,
+			priority != "" && priority != strconv.Itoa(t.priority),
 			match != nil && !match.Eval(taskVars(t)):
 			return false
 		}
@@ -171,6 +172,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	}
 	status := p.oneOf("AssignmentStatus", taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping)
 	priority := p.integer("Priority", t.priority)
+	reason := p.str("Reason") // recorded with the status change it explains
 	var raw string
 	var attrs map[string]any
 	if p.has("Attributes") {
@@ -196,7 +198,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
 	if status != "" {
-		e.taskTo(c.ws, t, taskUpdate(status), p.str("Reason"))
+		e.taskTo(c.ws, t, taskUpdate(status), reason)
 	}
 	e.dispatchLocked(c.ws)
 	return http.StatusOK, e.renderTask(c, t), nil

@@ -57,9 +57,8 @@ func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
 }
 
 func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	var target *expr.Expr
-	if src := q.Get("TargetWorkersExpression"); src != "" {
+	if src := c.query("TargetWorkersExpression"); src != "" {
 		x, err := expr.Parse(src)
 		if err != nil {
 			return 0, nil, errParam("Invalid TargetWorkersExpression %q: %v", src, err)
@@ -67,23 +66,24 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		target = x
 	}
 	var queue *queue
-	if s := q.Get("TaskQueueSid"); s != "" {
+	if s := c.query("TaskQueueSid"); s != "" {
 		if queue = c.ws.queues.get(s); queue == nil {
 			return 0, nil, errParam("Invalid TaskQueueSid: %s not found", s)
 		}
 	}
-	if n := q.Get("TaskQueueName"); n != "" {
+	if n := c.query("TaskQueueName"); n != "" {
 		if queue = c.ws.queueByName(n); queue == nil {
 			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
 		}
 	}
+	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
 	return e.workerResource().list(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
-		case q.Get("FriendlyName") != "" && w.name != q.Get("FriendlyName"),
-			q.Get("ActivitySid") != "" && w.activity != q.Get("ActivitySid"),
-			q.Get("ActivityName") != "" && (a == nil || a.name != q.Get("ActivityName")),
-			q.Get("Available") != "" && boolParam(q.Get("Available")) != c.ws.available(w),
+		case name != "" && w.name != name,
+			actSid != "" && w.activity != actSid,
+			actName != "" && (a == nil || a.name != actName),
+			avail != "" && boolParam(avail) != c.ws.available(w),
 			target != nil && !target.Eval(workerVars(w, nil)),
 			queue != nil && !queue.target.Eval(workerVars(w, nil)):
 			return false

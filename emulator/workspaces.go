@@ -134,7 +134,7 @@ func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
 }
 
 func (e *Emulator) listWorkspaces(c *call) (int, any, *apiError) {
-	name := c.r.URL.Query().Get("FriendlyName")
+	name := c.query("FriendlyName")
 	return e.workspaceResource().list(c, func(w *workspace) bool { return name == "" || w.name == name })
 }
 
@@ -146,11 +146,17 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 		return 0, nil, apiErr
 	}
 	name := p.required("FriendlyName")
-	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", true)
-	_ = p.oneOf("Template", "FIFO", "NONE")
+	template := p.oneOf("Template", "FIFO", "NONE")
 	if p.err != nil {
 		return 0, nil, p.err
+	}
+	// NONE is what the emulator does; FIFO's sample queue and workflow are not
+	// made.
+	if template == "FIFO" {
+		if err := c.unsupported(CreateWorkspace, "Template=FIFO"); err != nil {
+			return 0, nil, err
+		}
 	}
 	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
@@ -158,9 +164,6 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	w := newWorkspace(newSid(prefixWorkspace), name, now)
 	w.eventURL, w.eventsFilter, w.multiTask = p.str("EventCallbackUrl"), p.str("EventsFilter"), multi
-	if order != "" {
-		w.queueOrder = order
-	}
 	for _, a := range []struct {
 		name  string
 		avail bool
@@ -189,7 +192,6 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", w.multiTask)
 	if p.err != nil {
 		return 0, nil, p.err
@@ -210,9 +212,6 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	}
 	if s := p.str("TimeoutActivitySid"); s != "" {
 		w.timeoutAct = s
-	}
-	if order != "" {
-		w.queueOrder = order
 	}
 	w.multiTask = multi
 	w.updated = e.clock.Now()
@@ -265,8 +264,7 @@ func (e *Emulator) renderActivity(c *call, a *activity) map[string]any {
 }
 
 func (e *Emulator) listActivities(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
-	name, avail := q.Get("FriendlyName"), q.Get("Available")
+	name, avail := c.query("FriendlyName"), c.query("Available")
 	return e.activityResource().list(c, func(a *activity) bool {
 		return (name == "" || a.name == name) && (avail == "" || boolParam(avail) == a.available)
 	})
