@@ -173,9 +173,9 @@ func TestQueueAssignmentActivityOnlyWithoutMultitasking(t *testing.T) {
 // uses is not deleted; ChannelOptimizedRouting is refused by name.
 func TestTaskChannelsCRUD(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	fresh, err := h.api.CreateWorkspace((&openapi.CreateWorkspaceParams{}).SetFriendlyName("fresh"))
-	if err != nil {
-		t.Fatalf("CreateWorkspace: %v", err)
+	fresh, err := h.api.CreateWorkspace((&openapi.CreateWorkspaceParams{}).SetFriendlyName("fresh").SetMultiTaskEnabled(true))
+	if err != nil || fresh.MultiTaskEnabled == nil || !*fresh.MultiTaskEnabled {
+		t.Fatalf("CreateWorkspace multitasking: %+v %v", fresh, err)
 	}
 	if got := channelNames(t, h, *fresh.Sid); !slices.Equal(got, []string{"default", "voice", "sms", "chat", "video"}) {
 		t.Fatalf("a new workspace's channels: %v, want Twilio's defaults", got)
