@@ -256,9 +256,11 @@ func TestTaskChannelOnCreate(t *testing.T) {
 	if str(plain.TaskChannelUniqueName) != "default" {
 		t.Fatalf("a task created without TaskChannel is on %s, want default", str(plain.TaskChannelUniqueName))
 	}
-	events, err := h.api.ListEvent(ws, (&openapi.ListEventParams{}).SetTaskChannel("chat").SetEventType("task.created"))
-	if err != nil || len(events) != 2 {
-		t.Fatalf("task.created events on chat: %d %v, want 2", len(events), err)
+	for _, ref := range []string{"chat", *chat.Sid} {
+		events, err := h.api.ListEvent(ws, (&openapi.ListEventParams{}).SetTaskChannel(ref).SetEventType("task.created"))
+		if err != nil || len(events) != 2 {
+			t.Fatalf("task.created events on channel %s: %d %v, want 2", ref, len(events), err)
+		}
 	}
 
 	_, err = h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetWorkflowSid(l.Workflows["Tutorial Workflow"]).SetTaskChannel("carrier-pigeon"))

@@ -183,6 +183,11 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 			want[field] = s
 		}
 	}
+	// TaskChannel names a channel by SID or unique name, as everywhere.
+	if ch := want["TaskChannelUniqueName"]; c.ws.channels.get(ch) != nil {
+		delete(want, "TaskChannelUniqueName")
+		want["TaskChannelSid"] = ch
+	}
 	typ, sid := c.query("EventType"), c.query("Sid")
 	return e.eventResource().list(c, func(ev *event) bool {
 		keep := (typ == "" || typ == ev.typ) && (sid == "" || sid == ev.sid) &&
