@@ -49,17 +49,21 @@
 //     to available workers (their activity's available) matching the queue's
 //     target_workers and the target's expression, the longest idle first; up
 //     to max_reserved_workers reservations at once.
-//   - Channels and capacity: a workspace starts with the task channels the
-//     Multitasking page names (default, voice, sms, chat, video); a task is
-//     on the channel its TaskChannel names (SID or unique name; default
-//     "default"). Every worker has a worker channel per task channel,
-//     capacity 1 and available until updated; a worker is offered a task
-//     while that channel is available and its pending, accepted and wrapping
-//     reservations are below its capacity. With multi_task_enabled (Twilio's
-//     default) the queue's reservation and assignment activities are not
-//     applied: a multitasking worker stays in their activity. Without it a
-//     worker takes one task at a time across channels, and the queue's
-//     activities move them.
+//   - Channels and capacity: a workspace starts with the task channels
+//     Twilio's Multitasking page names (default, voice, sms, chat, video;
+//     not email, which it does not name: add it); a task is on the channel
+//     its TaskChannel names (SID or unique name; "default" when none).
+//     Every worker has a worker channel per task channel, available, with
+//     capacity 1 until updated (Twilio documents no default; 1 keeps a
+//     worker to one task per channel, as before channels). A worker is
+//     offered a task while that channel is available and its pending,
+//     accepted and wrapping reservations are below its capacity, never the
+//     same task twice at once. multi_task_enabled defaults to true, as
+//     Twilio's OpenAPI description says; then a queue's reservation and
+//     assignment activities are not applied (Multitasking: the worker stays
+//     in an available activity). Without it a worker takes one task at a
+//     time across channels ("only … a new reservation when the previous
+//     task is completed") and the queue's activities move them.
 //   - The assignment callback: POSTed when a reservation is created with
 //     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
