@@ -20,7 +20,8 @@
 // What it does, as Twilio documents it:
 //
 //   - REST: workspaces, activities, workers, task queues, workflows, tasks,
-//     reservations (under a task and under a worker) and events, with Twilio's
+//     reservations (under a task and under a worker), task channels, worker
+//     channels and events, with Twilio's
 //     form parameters, JSON shapes (list pages with meta, url and links,
 //     ISO 8601 dates, SIDs with the right prefixes), Basic auth (account SID
 //     and auth token, or API key and secret) and error bodies
@@ -31,7 +32,7 @@
 //   - Nothing silently ignored (strict.go): a create or update parameter the
 //     emulator does not carry out (SupportedParams lists the ones it does),
 //     a GET query parameter its handler does not read, a value it does not
-//     carry out (Template=FIFO, MultiTaskEnabled=true) and a workflow
+//     carry out (Template=FIFO) and a workflow
 //     Configuration key it does not know or implement (a misspelt one, or
 //     order_by, skip_if, known_worker_sid, known_worker_friendly_name) is
 //     refused with 400 20001 naming it ("Parameter PrioritizeQueueOrder is not
@@ -47,8 +48,22 @@
 //     in priority order, then by age (FIFO, or newest first in a LIFO queue),
 //     to available workers (their activity's available) matching the queue's
 //     target_workers and the target's expression, the longest idle first; up
-//     to max_reserved_workers reservations at once, each worker one task at a
-//     time.
+//     to max_reserved_workers reservations at once.
+//   - Channels and capacity: a workspace starts with the task channels
+//     Twilio's Multitasking page names (default, voice, sms, chat, video;
+//     not email, which it does not name: add it); a task is on the channel
+//     its TaskChannel names (SID or unique name; "default" when none).
+//     Every worker has a worker channel per task channel, available, with
+//     capacity 1 until updated (Twilio documents no default; 1 keeps a
+//     worker to one task per channel, as before channels). A worker is
+//     offered a task while that channel is available and its pending,
+//     accepted and wrapping reservations are below its capacity, never the
+//     same task twice at once. multi_task_enabled defaults to true, as
+//     Twilio's OpenAPI description says; then a queue's reservation and
+//     assignment activities are not applied (Multitasking: the worker stays
+//     in an available activity). Without it a worker takes one task at a
+//     time across channels ("only … a new reservation when the previous
+//     task is completed") and the queue's activities move them.
 //   - The assignment callback: POSTed when a reservation is created with
 //     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
@@ -91,9 +106,10 @@
 // so a Go team can run it in their own tests without pulling in the
 // service; deps_test.go at the module root holds it to that.
 //
-// Knowingly simplified: statistics endpoints and task channels are not
-// served (404), every task uses the default channel and every worker takes
-// one task at a time (MultiTaskEnabled=true is refused, capacity is 1), and
-// dequeue, call, redirect and conference instructions record the call they
-// would place without placing it.
+// Knowingly simplified: statistics endpoints are not served (404);
+// ChannelOptimizedRouting is refused (400) rather than ignored, as routing
+// across channels by idle time is not emulated; a task channel a live task
+// uses cannot be deleted (the emulator's choice, so no worker capacity
+// vanishes under a task); and dequeue, call, redirect and conference
+// instructions record the call they would place without placing it.
 package emulator

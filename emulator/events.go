@@ -94,7 +94,7 @@ func (e *Emulator) taskFields(ws *workspace, t *task, f url.Values) {
 	f.Set("TaskDateCreated", strconv.FormatInt(t.created.Unix(), 10))
 	f.Set("TaskTimeout", strconv.Itoa(t.timeout))
 	f.Set("TaskChannelSid", t.channel)
-	f.Set("TaskChannelUniqueName", "default")
+	f.Set("TaskChannelUniqueName", ws.channelName(t.channel))
 	if t.reason != "" {
 		f.Set("TaskCanceledReason", t.reason)
 	}
@@ -182,6 +182,11 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 		if s := c.query(param); s != "" {
 			want[field] = s
 		}
+	}
+	// TaskChannel names a channel by SID or unique name, as everywhere.
+	if ch := want["TaskChannelUniqueName"]; c.ws.channels.get(ch) != nil {
+		delete(want, "TaskChannelUniqueName")
+		want["TaskChannelSid"] = ch
 	}
 	typ, sid := c.query("EventType"), c.query("Sid")
 	return e.eventResource().list(c, func(ev *event) bool {

@@ -48,7 +48,9 @@ func TestListedParamsTakeEffect(t *testing.T) {
 	})
 	t.Run("UpdateTaskQueue ReservationActivitySid AssignmentActivitySid", func(t *testing.T) {
 		h := newHarness(t, emulator.Options{})
-		l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+		// Queue activities move workers only without multitasking (doc.go).
+		single := false
+		l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) { s.MultiTaskEnabled = &single })
 		q := l.TaskQueues["Customer Care Requests - Spanish"]
 		if _, err := h.api.UpdateTaskQueue(l.Workspace, q, (&openapi.UpdateTaskQueueParams{}).
 			SetReservationActivitySid(l.Activities["Busy"]).SetAssignmentActivitySid(l.Activities["Offline"])); err != nil {
@@ -114,9 +116,9 @@ func TestListedParamsTakeEffect(t *testing.T) {
 		h := newHarness(t, emulator.Options{})
 		l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
 		wf := l.Workflows["Tutorial Workflow"]
-		_, err := h.api.CreateTask(l.Workspace, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetTaskChannel("voice"))
+		_, err := h.api.CreateTask(l.Workspace, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetTaskChannel("fax"))
 		if re := restErr(t, err); re.Status != 400 {
-			t.Fatalf("TaskChannel voice: %+v, want 400 (the workspace has only the default channel)", re)
+			t.Fatalf("TaskChannel fax: %+v, want 400 (no such channel)", re)
 		}
 		task, err := h.api.CreateTask(l.Workspace, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetTaskChannel("default"))
 		if err != nil || str(task.TaskChannelUniqueName) != "default" {

@@ -26,6 +26,7 @@ const (
 type reservation struct {
 	sid, task, worker, workerName string
 	queue, workflow               string
+	channel                       string // the task's channel SID, whose worker channel it counts against
 	status                        string
 	instruction                   string     // accept, reject, dequeue, call, redirect, conference
 	params                        url.Values // the update (or callback answer) that decided it
@@ -38,6 +39,9 @@ type reservation struct {
 func (r *reservation) active() bool {
 	return r.status == resPending || r.status == resAccepted || r.status == resWrapping
 }
+
+// assigned reports whether r holds its worker's capacity as an assigned task.
+func (r *reservation) assigned() bool { return r.status == resAccepted || r.status == resWrapping }
 
 func (r *reservation) stopTimer() {
 	if r.timer != nil {

@@ -32,8 +32,7 @@ import (
 //     shows each accepted list filter narrowing the list, so a read that
 //     drops the value fails it.)
 //   - A DELETE takes no parameters: any is refused before it runs.
-//   - Values the emulator does not carry out (Template=FIFO,
-//     MultiTaskEnabled=true) and workflow Configuration keys it does not
+//   - Values the emulator does not carry out (Template=FIFO) and workflow Configuration keys it does not
 //     know (configKeys) are refused the same way, by the handler.
 
 // SupportedParams returns the form parameters each create or update
@@ -56,30 +55,38 @@ func SupportedParams() map[Endpoint][]string {
 // TestLogAndBoundedHistory (worker Attributes), TestFallbackURL (the
 // fallback URL, through the same workflowParams), and
 // TestListedParamsTakeEffect for the rest (DefaultActivitySid,
-// TimeoutActivitySid, MultiTaskEnabled=false, EventCallbackUrl,
+// TimeoutActivitySid, MultiTaskEnabled, EventCallbackUrl,
 // EventsFilter, Reservation/AssignmentActivitySid,
 // RejectPendingReservations, ReEvaluateTasks, Reason, TaskChannel, the
-// activity's FriendlyName). Twilio parameters missing here are refused;
+// activity's FriendlyName); channels_test.go shows the task channels'
+// and worker channels' (Capacity, Available), and MultiTaskEnabled's
+// effect on capacity and queue activities. Twilio parameters missing here
+// are refused;
 // notable ones, and why:
 //
 //   - Workspaces: PrioritizeQueueOrder (routing does not order across FIFO
-//     and LIFO queues); Template=FIFO and MultiTaskEnabled=true by value
-//     (no sample queue and workflow; one task per worker).
+//     and LIFO queues); Template=FIFO by value (no sample queue and
+//     workflow).
+//   - Task channels: ChannelOptimizedRouting (routing across channels by
+//     idle time is not emulated).
 //   - Tasks: VirtualStartTime, RoutingTarget, IgnoreCapacity, TaskQueueSid
 //     (create); TaskChannel, VirtualStartTime (update).
 var supportedForm = map[Endpoint][]string{
-	CreateWorkspace: {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template"},
-	UpdateWorkspace: {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid"},
-	CreateActivity:  {"FriendlyName", "Available"},
-	UpdateActivity:  {"FriendlyName"},
-	CreateWorker:    {"FriendlyName", "ActivitySid", "Attributes"},
-	UpdateWorker:    {"ActivitySid", "Attributes", "FriendlyName", "RejectPendingReservations"},
-	CreateTaskQueue: queueParams,
-	UpdateTaskQueue: queueParams,
-	CreateWorkflow:  {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
-	UpdateWorkflow:  {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
-	CreateTask:      {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes"},
-	UpdateTask:      {"Attributes", "AssignmentStatus", "Reason", "Priority"},
+	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template"},
+	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid"},
+	CreateActivity:      {"FriendlyName", "Available"},
+	UpdateActivity:      {"FriendlyName"},
+	CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},
+	UpdateWorker:        {"ActivitySid", "Attributes", "FriendlyName", "RejectPendingReservations"},
+	CreateTaskQueue:     queueParams,
+	UpdateTaskQueue:     queueParams,
+	CreateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
+	UpdateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
+	CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes"},
+	UpdateTask:          {"Attributes", "AssignmentStatus", "Reason", "Priority"},
+	CreateTaskChannel:   {"FriendlyName", "UniqueName"},
+	UpdateTaskChannel:   {"FriendlyName"},
+	UpdateWorkerChannel: {"Capacity", "Available"},
 	// The reservation update: status and instruction are carried out; an
 	// instruction's other parameters are recorded on the reservation
 	// (instruction_parameters: the call it would place, doc.go), which

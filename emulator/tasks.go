@@ -52,9 +52,6 @@ func taskVars(t *task) expr.Vars {
 	return expr.Vars{Bare: t.attrs, Roots: map[string]map[string]any{"task": t.attrs}}
 }
 
-// channelSid is the workspace's default task channel, which every task uses.
-func channelSid(ws *workspace) string { return StableSid(prefixChannel, ws.sid, "default") }
-
 func (e *Emulator) taskResource() resource[task] {
 	return resource[task]{key: "tasks", rows: func(c *call) *table[task] { return &c.ws.tasks }, render: e.renderTask}
 }
@@ -80,7 +77,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"attributes": t.attrsRaw, "addons": "{}", "priority": t.priority, "reason": nullable(t.reason),
 		"date_created": twilioTime(t.created), "date_updated": twilioTime(t.updated),
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
-		"task_channel_sid": t.channel, "task_channel_unique_name": "default", "timeout": t.timeout,
+		"task_channel_sid": t.channel, "task_channel_unique_name": ws.channelName(t.channel), "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
 		"virtual_start_time": twilioTime(t.created), "ignore_capacity": false, "routing_target": nil,
 		"url": u,
@@ -144,8 +141,9 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if timeout < 1 || timeout > 2592000 {
 		return 0, nil, errParam("Invalid Timeout %d: must be 1 to 2592000 seconds", timeout)
 	}
-	if ch := p.str("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
-		return 0, nil, errParam("Invalid TaskChannel %q: this workspace has only the default channel", ch)
+	ch := taskChannelParam(c.ws, p.str("TaskChannel"))
+	if ch == nil {
+		return 0, nil, errParam("Invalid TaskChannel %q: no task channel with that SID or unique name in workspace %s", p.str("TaskChannel"), c.ws.sid)
 	}
 	wfSid := p.str("WorkflowSid")
 	if wfSid == "" && c.ws.workflows.len() == 1 {
@@ -159,7 +157,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
 	now := e.clock.Now()
-	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: channelSid(c.ws), attrsRaw: raw, attrs: attrs, priority: priority,
+	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: ch.sid, attrsRaw: raw, attrs: attrs, priority: priority,
 		timeout: timeout, created: now, updated: now}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")

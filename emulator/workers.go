@@ -14,7 +14,9 @@ type worker struct {
 	attrsRaw                      string
 	attrs                         map[string]any
 	created, updated, statusSince time.Time
-	active                        int // reservations pending, accepted or wrapping: a worker takes one task at a time
+	busy                          int                       // reservations pending, accepted or wrapping, on every channel
+	chans                         map[string]*workerChannel // by task channel SID (channels.go)
+	chanList                      []*workerChannel          // the same, for routing's scan of every worker
 }
 
 func (ws *workspace) available(w *worker) bool {
@@ -115,6 +117,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	w := &worker{sid: newSid(prefixWorker), name: name, activity: act, attrsRaw: raw, attrs: attrs,
 		created: now, updated: now, statusSince: now}
+	c.ws.addChannels(w, now)
 	c.ws.workers.put(w.sid, w)
 	e.emit(c.ws, taskrouter.EventWorkerCreated, "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)

@@ -20,16 +20,19 @@ type workspace struct {
 	tasks                  table[task]
 	reservations           table[reservation]
 	events                 table[event]
+	channels               table[taskChannel]
 	open                   map[string]*task // tasks pending or reserved: the ones routing looks at
 }
 
 func newWorkspace(sid, name string, now time.Time) *workspace {
-	return &workspace{
+	ws := &workspace{
 		sid: sid, name: name, queueOrder: "FIFO", multiTask: true, created: now, updated: now,
 		activities: newTable[activity](), workers: newTable[worker](), queues: newTable[queue](),
 		workflows: newTable[workflow](), tasks: newTable[task](), reservations: newTable[reservation](),
-		events: newTable[event](), open: map[string]*task{},
+		events: newTable[event](), channels: newTable[taskChannel](), open: map[string]*task{},
 	}
+	ws.addDefaultChannels(now)
+	return ws
 }
 
 // routes registers Twilio's paths: one line a route, so the table is long.
@@ -80,6 +83,15 @@ func (e *Emulator) routes() {
 
 	e.handle(ListEvent, "GET", ws+"/Events", e.listEvents)
 	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.eventResource().fetch)
+
+	e.handle(ListTaskChannel, "GET", ws+"/TaskChannels", e.listChannels)
+	e.handle(CreateTaskChannel, "POST", ws+"/TaskChannels", e.createChannel)
+	e.handle(FetchTaskChannel, "GET", ws+"/TaskChannels/{Sid}", e.fetchChannel)
+	e.handle(UpdateTaskChannel, "POST", ws+"/TaskChannels/{Sid}", e.updateChannel)
+	e.handle(DeleteTaskChannel, "DELETE", ws+"/TaskChannels/{Sid}", e.deleteChannel)
+	e.handle(ListWorkerChannel, "GET", ws+"/Workers/{WorkerSid}/Channels", e.listWorkerChannels)
+	e.handle(FetchWorkerChannel, "GET", ws+"/Workers/{WorkerSid}/Channels/{Sid}", e.fetchWorkerChannel)
+	e.handle(UpdateWorkerChannel, "POST", ws+"/Workers/{WorkerSid}/Channels/{Sid}", e.updateWorkerChannel)
 
 	// Not Twilio's: the reservations' counts, for load and soak scripts
 	// checking exactly-once from outside (bench/run.sh, bench/soak.sh).
@@ -146,9 +158,6 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 			return 0, nil, err
 		}
 	}
-	if err := singleTask(c, CreateWorkspace, p); err != nil {
-		return 0, nil, err
-	}
 	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
 	}
@@ -169,15 +178,6 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	return http.StatusCreated, e.renderWorkspace(c, w), nil
 }
 
-// singleTask refuses MultiTaskEnabled=true: every worker takes one task at
-// a time (doc.go), so false is carried out and true is not.
-func singleTask(c *call, ep Endpoint, p *params) *apiError {
-	if p.has("MultiTaskEnabled") && p.boolean("MultiTaskEnabled", false) {
-		return c.unsupported(ep, "MultiTaskEnabled=true")
-	}
-	return nil
-}
-
 func checkEventsFilter(f string) *apiError {
 	for _, t := range strings.Split(f, ",") {
 		if t = strings.TrimSpace(t); t != "" && !strings.Contains(t, ".") {
@@ -195,9 +195,6 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	multi := p.boolean("MultiTaskEnabled", w.multiTask)
 	if p.err != nil {
 		return 0, nil, p.err
-	}
-	if err := singleTask(c, UpdateWorkspace, p); err != nil {
-		return 0, nil, err
 	}
 	for _, k := range []string{"DefaultActivitySid", "TimeoutActivitySid"} {
 		if s := p.str(k); s != "" && w.activities.get(s) == nil {
