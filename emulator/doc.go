@@ -20,7 +20,8 @@
 // What it does, as Twilio documents it:
 //
 //   - REST: workspaces, activities, workers, task queues, workflows, tasks,
-//     reservations (under a task and under a worker) and events, with Twilio's
+//     reservations (under a task and under a worker), task channels, worker
+//     channels and events, with Twilio's
 //     form parameters, JSON shapes (list pages with meta, url and links,
 //     ISO 8601 dates, SIDs with the right prefixes), Basic auth (account SID
 //     and auth token, or API key and secret) and error bodies
@@ -30,10 +31,18 @@
 //     reservation's answers carry its ETag (a revision counting its changes,
 //     quoted); a task update or delete, or a reservation update, whose
 //     If-Match names another revision is refused 412 20412 and changes
-//     nothing. Worker attributes are null in the worker list, shown
-//     on fetch, create and update, as Twilio's description of the field
-//     says. The tests check every exchange against Twilio's OpenAPI
-//     description.
+//     nothing. Worker attributes are null in the worker list, shown on
+//     fetch, create and update, as Twilio's description of the field says.
+//     The tests check every exchange against Twilio's OpenAPI description.
+//   - Nothing silently ignored (strict.go): a create or update parameter the
+//     emulator does not carry out (SupportedParams lists the ones it does),
+//     a GET query parameter its handler does not read, a value it does not
+//     carry out (Template=FIFO) and a workflow Configuration key it does not
+//     know (a misspelt one) is refused with 400 20001 naming it ("Parameter
+//     PrioritizeQueueOrder is not supported by the emulator", "key
+//     task_routing.filters[0].targets[1].ordre_by"), before anything is
+//     applied. Options.AllowUnsupported accepts them instead, with a warning
+//     in Options.Log naming each.
 //   - Expressions (package emulator/expr) in target_workers, workflow
 //     filters and targets (task. and worker. attributes) and list filters,
 //     refused at create or update when invalid.
@@ -54,9 +63,24 @@
 //     then the longest idle first; a known_worker_sid or
 //     known_worker_friendly_name target ("task.agent_sid") offers it only to
 //     the worker the task's attribute names. Up to max_reserved_workers
-//     reservations at once, each worker one task at a time. A RoutingTarget
-//     naming a task queue puts the task straight into it; one naming a
-//     workflow routes it through that workflow.
+//     reservations at once. A RoutingTarget naming a task queue puts the
+//     task straight into it; one naming a workflow routes it through that
+//     workflow.
+//   - Channels and capacity: a workspace starts with the task channels
+//     Twilio's Multitasking page names (default, voice, sms, chat, video;
+//     not email, which it does not name: add it); a task is on the channel
+//     its TaskChannel names (SID or unique name; "default" when none).
+//     Every worker has a worker channel per task channel, available, with
+//     capacity 1 until updated (Twilio documents no default; 1 keeps a
+//     worker to one task per channel, as before channels). A worker is
+//     offered a task while that channel is available and its pending,
+//     accepted and wrapping reservations are below its capacity, never the
+//     same task twice at once. multi_task_enabled defaults to true, as
+//     Twilio's OpenAPI description says; then a queue's reservation and
+//     assignment activities are not applied (Multitasking: the worker stays
+//     in an available activity). Without it a worker takes one task at a
+//     time across channels ("only … a new reservation when the previous
+//     task is completed") and the queue's activities move them.
 //   - The assignment callback: POSTed when a reservation is created with
 //     Twilio's parameters, signed (X-Twilio-Signature, taskrouter.Sign) with the
 //     auth token; an answer later than CallbackTimeout (5 s), not 200, not
@@ -108,13 +132,14 @@
 // so a Go team can run it in their own tests without pulling in the
 // service; deps_test.go at the module root holds it to that.
 //
-// Knowingly simplified: statistics endpoints and task channels are not
-// served (404), every task uses the default channel and every worker takes
-// one task at a time (multi_task_enabled is recorded, capacity is 1), and
-// dequeue, call, redirect and conference instructions record the call they
-// would place without placing it. A RoutingTarget naming a worker is
-// refused (routing past availability and capacity, IgnoreCapacity, is not
-// emulated), and skip_if's "can be reserved at
-// once" asks whether any free worker is eligible, not whether a
-// higher-priority task would take it first.
+// Knowingly simplified: statistics endpoints are not served (404);
+// ChannelOptimizedRouting is refused (400) rather than ignored, as routing
+// across channels by idle time is not emulated; a task channel a live task
+// uses cannot be deleted (the emulator's choice, so no worker capacity
+// vanishes under a task); dequeue, call, redirect and conference
+// instructions record the call they would place without placing it; a
+// RoutingTarget naming a worker is refused (routing past availability and
+// capacity, IgnoreCapacity, is not emulated); and skip_if's "can be
+// reserved at once" asks whether any free worker is eligible, not whether
+// a higher-priority task would take it first.
 package emulator

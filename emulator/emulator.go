@@ -57,8 +57,14 @@ type Options struct {
 	// 10,000); older ones are dropped so long runs stay in bounded memory.
 	History int
 	// Log receives one line per event and per assignment callback attempt
-	// (reservation, URL, status, answer); nothing is logged when nil.
+	// (reservation, URL, status, answer), and the warnings AllowUnsupported
+	// gives; nothing is logged when nil.
 	Log *zerolog.Logger
+	// AllowUnsupported accepts what the emulator does not carry out — a
+	// request parameter, a value, a workflow Configuration key — with a
+	// warning in Log naming it, instead of refusing it with Twilio's 400
+	// 20001 (strict.go), for users who need only the rest.
+	AllowUnsupported bool
 }
 
 // Emulator is a TaskRouter: an http.Handler serving the REST API under
@@ -160,13 +166,15 @@ type call struct {
 	r    *http.Request
 	base string     // base URL for url/links fields
 	ws   *workspace // from {WorkspaceSid}, when the path has one
+	lax  bool       // Options.AllowUnsupported: warn instead of refusing
+	log  *zerolog.Logger
 }
 
 func (c *call) path(k string) string { return c.r.PathValue(k) }
 
 // query is the request's query parameter k; every query read goes through
 // it, so what a request sent and no handler read can be refused by name.
-func (c *call) query(k string) string { return c.r.URL.Query().Get(k) }
+func (c *call) query(k string) string { return query(c.r, k) }
 
 // workspaceURL is the workspace's resource URL, which the url and links of
 // everything in it extend.
@@ -195,7 +203,8 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	if e.refuse(w, r) {
 		return
 	}
-	c := &call{r: r, base: e.opt.BaseURL}
+	r, rd := withReads(r)
+	c := &call{r: r, base: e.opt.BaseURL, lax: e.opt.AllowUnsupported, log: e.opt.Log}
 	if c.base == "" {
 		scheme := "http"
 		if r.TLS != nil {
@@ -221,7 +230,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	}
 
 	e.mu.Lock()
-	status, body, apiErr := e.run(c, h)
+	status, body, apiErr := e.run(c, ep, h, rd)
 	if faulty && apiErr == nil {
 		e.moveOnLocked(c, fault)
 	}
@@ -267,14 +276,27 @@ func lastSid(r *http.Request) string {
 	return ""
 }
 
-func (e *Emulator) run(c *call, h handler) (int, any, *apiError) {
+// run is the handler between the checks of strict.go: what the endpoint
+// does not carry out is refused before a create, update or delete applies
+// anything, and after a GET (which changes nothing) reads its query.
+func (e *Emulator) run(c *call, ep Endpoint, h handler, rd *reads) (int, any, *apiError) {
 	if ws := c.path("WorkspaceSid"); ws != "" {
 		c.ws = e.workspaces.get(ws)
 		if c.ws == nil {
 			return 0, nil, errNotFound(c.r.URL.Path)
 		}
 	}
-	return h(c)
+	if err := e.checkBefore(c, ep); err != nil {
+		return 0, nil, err
+	}
+	status, body, err := h(c)
+	if err != nil {
+		return status, body, err
+	}
+	if err := e.checkAfter(c, ep, rd); err != nil {
+		return 0, nil, err
+	}
+	return status, body, nil
 }
 
 // refuse answers Twilio's 401 (with its WWW-Authenticate challenge) and

@@ -94,7 +94,7 @@ func (e *Emulator) taskFields(ws *workspace, t *task, f url.Values) {
 	f.Set("TaskDateCreated", strconv.FormatInt(t.created.Unix(), 10))
 	f.Set("TaskTimeout", strconv.Itoa(t.timeout))
 	f.Set("TaskChannelSid", t.channel)
-	f.Set("TaskChannelUniqueName", "default")
+	f.Set("TaskChannelUniqueName", ws.channelName(t.channel))
 	if t.reason != "" {
 		f.Set("TaskCanceledReason", t.reason)
 	}
@@ -157,10 +157,9 @@ func (e *Emulator) renderEvent(c *call, ev *event) map[string]any {
 }
 
 func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	var from, to time.Time
 	for k, dst := range map[string]*time.Time{"StartDate": &from, "EndDate": &to} {
-		if s := q.Get(k); s != "" {
+		if s := c.query(k); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				return 0, nil, errParam("Invalid %s %q: want ISO 8601", k, s)
@@ -168,21 +167,33 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 			*dst = t
 		}
 	}
-	if s := q.Get("Minutes"); s != "" {
+	if s := c.query("Minutes"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
 			return 0, nil, errParam("Invalid Minutes %q", s)
 		}
 		from = e.clock.Now().Add(-time.Duration(n) * time.Minute)
 	}
-	fields := map[string]string{"TaskSid": "TaskSid", "WorkerSid": "WorkerSid", "ReservationSid": "ReservationSid",
-		"TaskQueueSid": "TaskQueueSid", "WorkflowSid": "WorkflowSid", "TaskChannel": "TaskChannelUniqueName"}
+	// Each filter parameter, read here (not in the closure, which runs only
+	// when there are events) → the event_data field it compares.
+	want := map[string]string{}
+	for param, field := range map[string]string{"TaskSid": "TaskSid", "WorkerSid": "WorkerSid", "ReservationSid": "ReservationSid",
+		"TaskQueueSid": "TaskQueueSid", "WorkflowSid": "WorkflowSid", "TaskChannel": "TaskChannelUniqueName"} {
+		if s := c.query(param); s != "" {
+			want[field] = s
+		}
+	}
+	// TaskChannel names a channel by SID or unique name, as everywhere.
+	if ch := want["TaskChannelUniqueName"]; c.ws.channels.get(ch) != nil {
+		delete(want, "TaskChannelUniqueName")
+		want["TaskChannelSid"] = ch
+	}
+	typ, sid := c.query("EventType"), c.query("Sid")
 	return e.eventResource().list(c, func(ev *event) bool {
-		keep := (q.Get("EventType") == "" || q.Get("EventType") == ev.typ) &&
-			(q.Get("Sid") == "" || q.Get("Sid") == ev.sid) &&
+		keep := (typ == "" || typ == ev.typ) && (sid == "" || sid == ev.sid) &&
 			(from.IsZero() || !ev.date.Before(from)) && (to.IsZero() || !ev.date.After(to))
-		for param, field := range fields {
-			if s := q.Get(param); s != "" && ev.data.Get(field) != s {
+		for field, s := range want {
+			if ev.data.Get(field) != s {
 				keep = false
 			}
 		}

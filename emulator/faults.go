@@ -52,6 +52,14 @@ const (
 	UpdateWorkerReservation Endpoint = "UpdateWorkerReservation"
 	ListEvent               Endpoint = "ListEvent"
 	FetchEvent              Endpoint = "FetchEvent"
+	ListTaskChannel         Endpoint = "ListTaskChannel"
+	CreateTaskChannel       Endpoint = "CreateTaskChannel"
+	FetchTaskChannel        Endpoint = "FetchTaskChannel"
+	UpdateTaskChannel       Endpoint = "UpdateTaskChannel"
+	DeleteTaskChannel       Endpoint = "DeleteTaskChannel"
+	ListWorkerChannel       Endpoint = "ListWorkerChannel"
+	FetchWorkerChannel      Endpoint = "FetchWorkerChannel"
+	UpdateWorkerChannel     Endpoint = "UpdateWorkerChannel"
 )
 
 // Fault is one scripted misbehaviour of one request.

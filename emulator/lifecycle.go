@@ -232,20 +232,14 @@ func (e *Emulator) setTaskStatus(ws *workspace, t *task, status string) {
 	}
 }
 
-// setResStatus changes r's status, keeping the worker's and the task's
-// counts of reservations in step.
+// setResStatus changes r's status, keeping the worker's (per channel) and
+// the task's counts of reservations in step.
 func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
-	wasActive, wasPending := r.active(), r.status == resPending
+	wasActive, wasAssigned, wasPending := r.active(), r.assigned(), r.status == resPending
 	r.status = status
 	r.updated = e.clock.Now()
 	r.revision++
-	if w := ws.workers.get(r.worker); w != nil && wasActive != r.active() {
-		if r.active() {
-			w.active++
-		} else {
-			w.active--
-		}
-	}
+	ws.countReservation(r, wasActive, wasAssigned)
 	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
 		if status == resPending {
 			t.pending++
@@ -391,15 +385,19 @@ func workerTo(next func(c *change) string) effect {
 	}
 }
 
+// reservationActivity and assignmentActivity are the queue's activities for
+// a worker offered or assigned one of its tasks; none in a multitasking
+// workspace, where a worker's activity does not follow their tasks
+// (Twilio's Multitasking page: the worker stays in an available activity).
 func reservationActivity(c *change) string {
-	if q := c.ws.queues.get(c.r.queue); q != nil {
+	if q := c.ws.queues.get(c.r.queue); q != nil && !c.ws.multiTask {
 		return q.reservationAct
 	}
 	return ""
 }
 
 func assignmentActivity(c *change) string {
-	if q := c.ws.queues.get(c.r.queue); q != nil {
+	if q := c.ws.queues.get(c.r.queue); q != nil && !c.ws.multiTask {
 		return q.assignmentAct
 	}
 	return ""

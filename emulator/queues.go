@@ -63,22 +63,21 @@ func linkIf(prefix, sid string) string {
 }
 
 func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	var wk *worker
-	if s := q.Get("WorkerSid"); s != "" {
+	if s := c.query("WorkerSid"); s != "" {
 		if wk = c.ws.workers.get(s); wk == nil {
 			return 0, nil, errParam("Invalid WorkerSid: %s not found", s)
 		}
 	}
 	var attrs map[string]any
-	if s := q.Get("EvaluateWorkerAttributes"); s != "" {
-		p := &params{v: q}
+	if s := c.query("EvaluateWorkerAttributes"); s != "" {
+		p := &params{v: c.r.URL.Query()}
 		_, attrs = p.jsonObject("EvaluateWorkerAttributes")
 		if p.err != nil {
 			return 0, nil, p.err
 		}
 	}
-	name := q.Get("FriendlyName")
+	name := c.query("FriendlyName")
 	return e.queueResource().list(c, func(tq *queue) bool {
 		return (name == "" || tq.name == name) &&
 			(wk == nil || tq.target.Eval(workerVars(wk, nil))) &&

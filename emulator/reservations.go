@@ -26,6 +26,7 @@ const (
 type reservation struct {
 	sid, task, worker, workerName string
 	queue, workflow               string
+	channel                       string // the task's channel SID, whose worker channel it counts against
 	status                        string
 	instruction                   string     // accept, reject, dequeue, call, redirect, conference
 	params                        url.Values // the update (or callback answer) that decided it
@@ -39,6 +40,9 @@ type reservation struct {
 func (r *reservation) active() bool {
 	return r.status == resPending || r.status == resAccepted || r.status == resWrapping
 }
+
+// assigned reports whether r holds its worker's capacity as an assigned task.
+func (r *reservation) assigned() bool { return r.status == resAccepted || r.status == resWrapping }
 
 func (r *reservation) stopTimer() {
 	if r.timer != nil {
@@ -109,13 +113,13 @@ func (e *Emulator) listReservations(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q := c.r.URL.Query()
+	status, workerSid := c.query("ReservationStatus"), c.query("WorkerSid")
 	var out []*reservation
 	for _, r := range all {
-		if s := q.Get("ReservationStatus"); s != "" && r.status != s {
+		if status != "" && r.status != status {
 			continue
 		}
-		if s := q.Get("WorkerSid"); s != "" && r.worker != s {
+		if workerSid != "" && r.worker != workerSid {
 			continue
 		}
 		out = append(out, r)

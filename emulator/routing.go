@@ -97,9 +97,10 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 }
 
 // eligible reports whether worker w may be offered task t from queue q
-// under target tg: available, free, and matching both expressions.
+// under target tg: available, with room on the task's channel, not already
+// offered it, and matching both expressions.
 func (e *Emulator) eligible(ws *workspace, w *worker, t *task, q *queue, tg *target) bool {
-	if w.active > 0 || !ws.available(w) {
+	if !ws.roomFor(w, t.channel) || !ws.available(w) || offered(ws, w, t) {
 		return false
 	}
 	if !q.target.Eval(workerVars(w, nil)) {
@@ -108,18 +109,58 @@ func (e *Emulator) eligible(ws *workspace, w *worker, t *task, q *queue, tg *tar
 	return tg.match == nil || tg.match.Eval(workerVars(w, t))
 }
 
+// roomFor reports whether w can take one more task of channel ch: its
+// worker channel available and below its capacity, and, in a workspace
+// without multitasking, no task at all (Twilio's single-tasking: a new
+// reservation only once the previous task is completed).
+func (ws *workspace) roomFor(w *worker, ch string) bool {
+	if !ws.multiTask && w.busy > 0 {
+		return false
+	}
+	wc := w.chans[ch]
+	return wc != nil && wc.spare()
+}
+
+// free reports whether w has room for a task on any channel: the workers
+// a dispatch considers.
+func (ws *workspace) free(w *worker) bool {
+	if !ws.multiTask && w.busy > 0 {
+		return false
+	}
+	for _, wc := range w.chanList {
+		if wc.spare() {
+			return true
+		}
+	}
+	return false
+}
+
+// offered reports whether w holds a pending reservation of t already: with
+// capacity above 1 a worker could otherwise be offered one task twice.
+func offered(ws *workspace, w *worker, t *task) bool {
+	if t.pending == 0 || w.busy == 0 {
+		return false
+	}
+	for _, sid := range t.reservations {
+		if r := ws.reservations.get(sid); r != nil && r.worker == w.sid && r.status == resPending {
+			return true
+		}
+	}
+	return false
+}
+
 // dispatchLocked reserves available eligible workers for waiting tasks:
 // higher priority first, then by age in the queue (FIFO or, for a LIFO
 // queue, newest first); each task gets up to its queue's
-// max_reserved_workers pending reservations, each worker one, the one idle
-// longest first.
+// max_reserved_workers pending reservations, each worker as many as its
+// channel's capacity allows, the one idle longest first.
 func (e *Emulator) dispatchLocked(ws *workspace) {
 	if e.closed || len(ws.open) == 0 {
 		return
 	}
 	var free []*worker
 	for _, w := range ws.workers.all() {
-		if w.active == 0 && ws.available(w) {
+		if ws.available(w) && ws.free(w) {
 			free = append(free, w)
 		}
 	}
@@ -136,6 +177,8 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 		h = append(h, waitingTask{t: t, lifo: q != nil && q.order == "LIFO"})
 	}
 	heap.Init(&h)
+	// Stop once no free worker has room left; a worker with room on another
+	// channel than the waiting tasks' keeps the loop going to the last task.
 	unreserved := len(free)
 	for h.Len() > 0 && unreserved > 0 {
 		t := heap.Pop(&h).(waitingTask).t
@@ -156,7 +199,9 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			if e.eligible(ws, w, t, q, tg) {
 				e.reserveLocked(ws, wf, q, t, w)
 				want--
-				unreserved--
+				if !ws.available(w) || !ws.free(w) {
+					unreserved--
+				}
 			}
 		}
 	}
@@ -203,7 +248,7 @@ func (h *waiting) Pop() any {
 func (e *Emulator) reserveLocked(ws *workspace, wf *workflow, q *queue, t *task, w *worker) {
 	now := e.clock.Now()
 	r := &reservation{sid: newSid(prefixReservation), task: t.sid, worker: w.sid, workerName: w.name,
-		queue: q.sid, workflow: wf.sid, created: now, updated: now}
+		queue: q.sid, workflow: wf.sid, channel: t.channel, created: now, updated: now}
 	ws.reservations.put(r.sid, r)
 	t.reservations = append(t.reservations, r.sid)
 	e.resTo(ws, r, onCreate, "")

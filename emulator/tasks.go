@@ -56,9 +56,6 @@ func taskVars(t *task) expr.Vars {
 	return expr.Vars{Bare: t.attrs, Roots: map[string]map[string]any{"task": t.attrs}}
 }
 
-// channelSid is the workspace's default task channel, which every task uses.
-func channelSid(ws *workspace) string { return StableSid(prefixChannel, ws.sid, "default") }
-
 func (e *Emulator) taskResource() resource[task] {
 	return resource[task]{key: "tasks", rows: func(c *call) *table[task] { return &c.ws.tasks }, render: e.renderTask}
 }
@@ -84,7 +81,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"attributes": t.attrsRaw, "addons": "{}", "priority": t.priority, "reason": nullable(t.reason),
 		"date_created": twilioTime(t.created), "date_updated": twilioTime(t.updated),
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
-		"task_channel_sid": t.channel, "task_channel_unique_name": "default", "timeout": t.timeout,
+		"task_channel_sid": t.channel, "task_channel_unique_name": ws.channelName(t.channel), "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
 		"virtual_start_time": twilioTime(t.virtualStart), "ignore_capacity": false, "routing_target": nullable(t.routingTarget),
 		"url": u,
@@ -96,36 +93,37 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 }
 
 func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	statuses := map[string]bool{}
-	for _, s := range q["AssignmentStatus"] {
+	for _, s := range queryAll(c.r, "AssignmentStatus") {
 		for _, one := range strings.Split(s, ",") {
 			statuses[strings.TrimSpace(one)] = true
 		}
 	}
 	var match *expr.Expr
-	if src := q.Get("EvaluateTaskAttributes"); src != "" {
+	if src := c.query("EvaluateTaskAttributes"); src != "" {
 		x, err := expr.Parse(src)
 		if err != nil {
 			return 0, nil, errParam("Invalid EvaluateTaskAttributes expression %q: %v", src, err)
 		}
 		match = x
 	}
+	wfSid, wfName, qSid, qName, priority := c.query("WorkflowSid"), c.query("WorkflowName"),
+		c.query("TaskQueueSid"), c.query("TaskQueueName"), c.query("Priority")
 	return e.taskResource().list(c, func(t *task) bool {
-		var qName, wfName string
+		var tqName, twfName string
 		if tq := c.ws.queues.get(t.queue); tq != nil {
-			qName = tq.name
+			tqName = tq.name
 		}
 		if wf := c.ws.workflows.get(t.workflow); wf != nil {
-			wfName = wf.name
+			twfName = wf.name
 		}
 		switch {
 		case len(statuses) > 0 && !statuses[t.status],
-			q.Get("WorkflowSid") != "" && t.workflow != q.Get("WorkflowSid"),
-			q.Get("WorkflowName") != "" && wfName != q.Get("WorkflowName"),
-			q.Get("TaskQueueSid") != "" && t.queue != q.Get("TaskQueueSid"),
-			q.Get("TaskQueueName") != "" && qName != q.Get("TaskQueueName"),
-			q.Get("Priority") != "" && q.Get("Priority") != strconv.Itoa(t.priority),
+			wfSid != "" && t.workflow != wfSid,
+			wfName != "" && twfName != wfName,
+			qSid != "" && t.queue != qSid,
+			qName != "" && tqName != qName,
+			priority != "" && priority != strconv.Itoa(t.priority),
 			match != nil && !match.Eval(taskVars(t)):
 			return false
 		}
@@ -149,8 +147,9 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if timeout < 1 || timeout > 2592000 {
 		return 0, nil, errParam("Invalid Timeout %d: must be 1 to 2592000 seconds", timeout)
 	}
-	if ch := p.str("TaskChannel"); ch != "" && ch != "default" && ch != channelSid(c.ws) {
-		return 0, nil, errParam("Invalid TaskChannel %q: this workspace has only the default channel", ch)
+	ch := taskChannelParam(c.ws, p.str("TaskChannel"))
+	if ch == nil {
+		return 0, nil, errParam("Invalid TaskChannel %q: no task channel with that SID or unique name in workspace %s", p.str("TaskChannel"), c.ws.sid)
 	}
 	rtWorkflow, direct, apiErr := routingTarget(c.ws, p.str("RoutingTarget"))
 	if apiErr != nil {
@@ -173,7 +172,7 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if wf == nil {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
-	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: channelSid(c.ws), attrsRaw: raw, attrs: attrs, priority: priority,
+	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: ch.sid, attrsRaw: raw, attrs: attrs, priority: priority,
 		timeout: timeout, created: now, updated: now, virtualStart: vst, routingTarget: p.str("RoutingTarget"), direct: direct}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
@@ -188,6 +187,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	}
 	status := p.oneOf("AssignmentStatus", taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping)
 	priority := p.integer("Priority", t.priority)
+	reason := p.str("Reason") // recorded with the status change it explains
 	var raw string
 	var attrs map[string]any
 	if p.has("Attributes") {
@@ -218,7 +218,7 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
 	if status != "" {
-		e.taskTo(c.ws, t, taskUpdate(status), p.str("Reason"))
+		e.taskTo(c.ws, t, taskUpdate(status), reason)
 	}
 	e.dispatchLocked(c.ws)
 	return e.taskAnswer(c, http.StatusOK, t)

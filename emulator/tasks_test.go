@@ -41,6 +41,20 @@ func TestTaskVirtualStartTime(t *testing.T) {
 	if re := restErr(t, err); re.Status != 400 || re.Code != 20001 {
 		t.Fatalf("a virtual start in the future: %d %d, want 400 20001", re.Status, re.Code)
 	}
+	// An update moves a waiting task's place in line: given a virtual start
+	// before the third task's, the first is offered before it.
+	third, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetWorkflowSid(wf).SetAttributes(`{}`).SetVirtualStartTime(earlier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := h.api.UpdateTask(ws, *first.Sid, (&openapi.UpdateTaskParams{}).SetVirtualStartTime(earlier.Add(-time.Hour)))
+	if err != nil || moved.VirtualStartTime == nil || !moved.VirtualStartTime.Equal(earlier.Add(-time.Hour)) {
+		t.Fatalf("UpdateTask VirtualStartTime: %v, %v", moved, err)
+	}
+	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
+	if rs := h.reservations(ws, *first.Sid); len(rs) != 1 || len(h.reservations(ws, *third.Sid)) != 0 {
+		t.Fatalf("after its update the first task was not offered before the third")
+	}
 }
 
 // RoutingTarget: a task queue's SID puts the task straight into that queue,

@@ -112,23 +112,39 @@ func form(r *http.Request) (url.Values, *apiError) {
 }
 
 // formParams is the request's form as params, where a create or update
-// starts.
+// starts; what it reads is recorded in r's reads (strict.go).
 func formParams(r *http.Request) (*params, *apiError) {
 	v, err := form(r)
 	if err != nil {
 		return nil, err
 	}
-	return &params{v: v}, nil
+	return &params{v: v, r: r}, nil
 }
 
 // params reads typed optional parameters, remembering the first bad one.
+// Every accessor goes through has or get, which record the read.
 type params struct {
 	v   url.Values
+	r   *http.Request // where reads are recorded; nil: not recorded
 	err *apiError
 }
 
-func (p *params) has(k string) bool   { _, ok := p.v[k]; return ok }
-func (p *params) str(k string) string { return p.v.Get(k) }
+func (p *params) has(k string) bool {
+	p.mark(k)
+	_, ok := p.v[k]
+	return ok
+}
+
+func (p *params) str(k string) string {
+	p.mark(k)
+	return p.v.Get(k)
+}
+
+func (p *params) mark(k string) {
+	if p.r != nil {
+		markRead(p.r, k)
+	}
+}
 
 // assign sets *dst to parameter k when the request has it, even empty:
 // an empty value is how Twilio's updates clear a field.
@@ -139,7 +155,7 @@ func (p *params) assign(k string, dst *string) {
 }
 
 func (p *params) required(k string) string {
-	v := p.v.Get(k)
+	v := p.str(k)
 	if v == "" && p.err == nil {
 		p.err = errMissing(k)
 	}
@@ -158,7 +174,7 @@ func typed[T any](p *params, k string, def T, parse func(string) (T, error), wha
 	if !p.has(k) {
 		return def
 	}
-	v, err := parse(p.v.Get(k))
+	v, err := parse(p.str(k))
 	if err != nil && p.err == nil {
 		p.err = errParam("Invalid %s: %q is not %s", k, p.v.Get(k), what)
 	}
@@ -166,7 +182,7 @@ func typed[T any](p *params, k string, def T, parse func(string) (T, error), wha
 }
 
 func (p *params) oneOf(k string, allowed ...string) string {
-	v := p.v.Get(k)
+	v := p.str(k)
 	if v == "" {
 		return ""
 	}
@@ -182,7 +198,7 @@ func (p *params) oneOf(k string, allowed ...string) string {
 }
 
 func (p *params) jsonObject(k string) (string, map[string]any) {
-	raw := p.v.Get(k)
+	raw := p.str(k)
 	if raw == "" {
 		return "{}", map[string]any{}
 	}
@@ -198,16 +214,18 @@ func (p *params) jsonObject(k string) (string, map[string]any) {
 
 // page is a list answer in Twilio's shape: the resource key and meta.
 func page[T any](r *http.Request, base, key string, items []T, render func(T) map[string]any) (map[string]any, *apiError) {
-	q := r.URL.Query()
+	// PageToken is not read, so it is refused: the emulator's pages are
+	// offsets (Page, PageSize) and its next_page_url carries no token, so a
+	// client sending one holds a cursor from elsewhere.
 	size, pageNo := 50, 0
-	if v := q.Get("PageSize"); v != "" {
+	if v := query(r, "PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return nil, errParam("Invalid PageSize %q: must be 1 to 1000", v)
 		}
 		size = n
 	}
-	if v := q.Get("Page"); v != "" {
+	if v := query(r, "Page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return nil, errParam("Invalid Page %q", v)

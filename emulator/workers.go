@@ -15,7 +15,9 @@ type worker struct {
 	attrsRaw                      string
 	attrs                         map[string]any
 	created, updated, statusSince time.Time
-	active                        int // reservations pending, accepted or wrapping: a worker takes one task at a time
+	busy                          int                       // reservations pending, accepted or wrapping, on every channel
+	chans                         map[string]*workerChannel // by task channel SID (channels.go)
+	chanList                      []*workerChannel          // the same, for routing's scan of every worker
 }
 
 func (ws *workspace) available(w *worker) bool {
@@ -65,9 +67,8 @@ func (e *Emulator) renderListedWorker(c *call, w *worker) map[string]any {
 }
 
 func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
 	var target *expr.Expr
-	if src := q.Get("TargetWorkersExpression"); src != "" {
+	if src := c.query("TargetWorkersExpression"); src != "" {
 		x, err := expr.Parse(src)
 		if err != nil {
 			return 0, nil, errParam("Invalid TargetWorkersExpression %q: %v", src, err)
@@ -75,25 +76,26 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		target = x
 	}
 	var queue *queue
-	if s := q.Get("TaskQueueSid"); s != "" {
+	if s := c.query("TaskQueueSid"); s != "" {
 		if queue = c.ws.queues.get(s); queue == nil {
 			return 0, nil, errParam("Invalid TaskQueueSid: %s not found", s)
 		}
 	}
-	if n := q.Get("TaskQueueName"); n != "" {
+	if n := c.query("TaskQueueName"); n != "" {
 		if queue = c.ws.queueByName(n); queue == nil {
 			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
 		}
 	}
+	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
 	listed := e.workerResource()
 	listed.render = e.renderListedWorker
 	return listed.list(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
-		case q.Get("FriendlyName") != "" && w.name != q.Get("FriendlyName"),
-			q.Get("ActivitySid") != "" && w.activity != q.Get("ActivitySid"),
-			q.Get("ActivityName") != "" && (a == nil || a.name != q.Get("ActivityName")),
-			q.Get("Available") != "" && boolParam(q.Get("Available")) != c.ws.available(w),
+		case name != "" && w.name != name,
+			actSid != "" && w.activity != actSid,
+			actName != "" && (a == nil || a.name != actName),
+			avail != "" && boolParam(avail) != c.ws.available(w),
 			target != nil && !target.Eval(workerVars(w, nil)),
 			queue != nil && !queue.target.Eval(workerVars(w, nil)):
 			return false
@@ -127,6 +129,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	w := &worker{sid: newSid(prefixWorker), name: name, activity: act, attrsRaw: raw, attrs: attrs,
 		created: now, updated: now, statusSince: now}
+	c.ws.addChannels(w, now)
 	c.ws.workers.put(w.sid, w)
 	e.emit(c.ws, taskrouter.EventWorkerCreated, "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)

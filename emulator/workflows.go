@@ -69,12 +69,14 @@ type configJSON struct {
 	} `json:"task_routing"`
 }
 
+// targetJSON is one routing step: every key Twilio documents for a target
+// (order_by, skip_if and the known-worker keys are carried out in
+// targets.go).
 type targetJSON struct {
-	Queue      string `json:"queue"`
-	Expression string `json:"expression,omitempty"`
-	Priority   *int   `json:"priority,omitempty"`
-	Timeout    int    `json:"timeout,omitempty"`
-
+	Queue                   string `json:"queue"`
+	Expression              string `json:"expression,omitempty"`
+	Priority                *int   `json:"priority,omitempty"`
+	Timeout                 int    `json:"timeout,omitempty"`
 	OrderBy                 string `json:"order_by,omitempty"`
 	SkipIf                  string `json:"skip_if,omitempty"`
 	KnownWorkerSid          string `json:"known_worker_sid,omitempty"`
@@ -171,7 +173,7 @@ func (e *Emulator) renderWorkflow(c *call, wf *workflow) map[string]any {
 }
 
 func (e *Emulator) listWorkflows(c *call) (int, any, *apiError) {
-	name := c.r.URL.Query().Get("FriendlyName")
+	name := c.query("FriendlyName")
 	return e.workflowResource().list(c, func(wf *workflow) bool { return name == "" || wf.name == name })
 }
 
@@ -185,6 +187,9 @@ func (e *Emulator) workflowParams(ws *workspace, wf *workflow, p *params) *apiEr
 		return errParam("Invalid TaskReservationTimeout %d: must be 1 to 86400 seconds", wf.reservationTimeout)
 	}
 	if p.has("Configuration") {
+		if err := e.checkConfigKeys(p.str("Configuration")); err != nil {
+			return err
+		}
 		rt, err := parseRouting(ws, p.str("Configuration"))
 		if err != nil {
 			return errParam("Invalid Configuration: %v", err)
@@ -195,6 +200,20 @@ func (e *Emulator) workflowParams(ws *workspace, wf *workflow, p *params) *apiEr
 	p.assign("FallbackAssignmentCallbackUrl", &wf.fallbackURL)
 	if n := p.str("FriendlyName"); n != "" {
 		wf.name = n
+	}
+	return nil
+}
+
+// checkConfigKeys refuses a Configuration with a key the emulator does not
+// carry out (strict.go's configKeys), naming its path; with
+// AllowUnsupported it logs each and accepts the rest.
+func (e *Emulator) checkConfigKeys(raw string) *apiError {
+	for _, path := range configKeys(raw) {
+		if !e.opt.AllowUnsupported {
+			return errParam("Invalid Configuration: key %s is not supported by the emulator", path)
+		}
+		e.opt.Log.Warn().Str("parameter", "Configuration").Str("key", path).
+			Msg("not supported by the emulator: accepted and ignored (AllowUnsupported)")
 	}
 	return nil
 }

@@ -22,6 +22,9 @@ import (
 //	events_filter: reservation.created,reservation.accepted   # optional
 //	default_activity: Offline                        # activity names
 //	timeout_activity: Offline
+//	multi_task_enabled: true                         # default true, as on Twilio
+//	task_channels:                                   # beyond Twilio's default, voice, sms, chat, video
+//	  - {unique_name: email, friendly_name: Email}
 //	activities:
 //	  - {name: Offline, available: false}
 //	  - {name: Idle, available: true}
@@ -29,13 +32,14 @@ import (
 //	  - name: Alice
 //	    activity: Idle                               # default: default_activity
 //	    attributes: {languages: [en, es]}
+//	    channels: {voice: 1, chat: 3}                # capacity by channel unique name; others 1
 //	task_queues:
 //	  - name: Spanish
 //	    target_workers: languages HAS "es"           # default 1==1
 //	    max_reserved_workers: 1                      # default 1
 //	    task_order: FIFO                             # or LIFO
-//	    reservation_activity: Busy                   # optional activity names
-//	    assignment_activity: Busy
+//	    reservation_activity: Busy                   # optional activity names, applied
+//	    assignment_activity: Busy                    # only when multi_task_enabled is false
 //	workflows:
 //	  - name: Tutorial Workflow
 //	    assignment_callback_url: http://localhost:8080/assignment
@@ -60,6 +64,8 @@ type WorkspaceSpec struct {
 	EventsFilter     string         `yaml:"events_filter"`
 	DefaultActivity  string         `yaml:"default_activity"`
 	TimeoutActivity  string         `yaml:"timeout_activity"`
+	MultiTaskEnabled *bool          `yaml:"multi_task_enabled"` // nil: true, Twilio's default
+	TaskChannels     []ChannelSpec  `yaml:"task_channels"`
 	Activities       []ActivitySpec `yaml:"activities"`
 	Workers          []WorkerSpec   `yaml:"workers"`
 	TaskQueues       []QueueSpec    `yaml:"task_queues"`
@@ -72,11 +78,20 @@ type ActivitySpec struct {
 	Available bool   `yaml:"available"`
 }
 
-// WorkerSpec is one worker; Activity is an activity name.
+// ChannelSpec is one task channel added to Twilio's default ones.
+type ChannelSpec struct {
+	UniqueName   string `yaml:"unique_name"`
+	FriendlyName string `yaml:"friendly_name"`
+}
+
+// WorkerSpec is one worker; Activity is an activity name; Channels sets
+// the capacity of the worker channels it names by unique name (every other
+// channel has capacity 1).
 type WorkerSpec struct {
 	Name       string         `yaml:"name"`
 	Activity   string         `yaml:"activity"`
 	Attributes map[string]any `yaml:"attributes"`
+	Channels   map[string]int `yaml:"channels"`
 }
 
 // QueueSpec is one task queue; the activities are names.
@@ -198,11 +213,14 @@ func (e *Emulator) Load(s WorkspaceSpec) (Loaded, error) {
 	ld := &loader{e: e, s: s, now: e.clock.Now()}
 	ld.ws = newWorkspace(StableSid(prefixWorkspace, s.FriendlyName), s.FriendlyName, ld.now)
 	ld.ws.eventURL, ld.ws.eventsFilter = s.EventCallbackURL, s.EventsFilter
+	if s.MultiTaskEnabled != nil {
+		ld.ws.multiTask = *s.MultiTaskEnabled
+	}
 	ld.l = Loaded{Workspace: ld.ws.sid, Activities: map[string]string{}, Workers: map[string]string{},
 		TaskQueues: map[string]string{}, Workflows: map[string]string{}, spec: s}
-	// In dependency order: workers name activities, queues name activities,
-	// workflows name queues.
-	for _, step := range []func() error{ld.activities, ld.workers, ld.queues, ld.workflows} {
+	// In dependency order: workers name activities and channels, queues
+	// name activities, workflows name queues.
+	for _, step := range []func() error{ld.activities, ld.channels, ld.workers, ld.queues, ld.workflows} {
 		if err := step(); err != nil {
 			return Loaded{}, err
 		}
@@ -285,8 +303,41 @@ func (ld *loader) workers() error {
 		_ = json.Unmarshal(raw, &decoded)
 		wk := &worker{sid: StableSid(prefixWorker, ld.s.FriendlyName, w.Name), name: w.Name, activity: act,
 			attrsRaw: string(raw), attrs: decoded, created: ld.now, updated: ld.now, statusSince: ld.now}
+		ld.ws.addChannels(wk, ld.now)
+		if err := ld.capacities(wk, w.Channels); err != nil {
+			return fmt.Errorf("worker %q: %w", w.Name, err)
+		}
 		ld.ws.workers.put(wk.sid, wk)
 		ld.l.Workers[w.Name] = wk.sid
+	}
+	return nil
+}
+
+// channels adds the spec's task channels to Twilio's default ones, with
+// stable SIDs.
+func (ld *loader) channels() error {
+	for _, ch := range ld.s.TaskChannels {
+		if ch.UniqueName == "" || ld.ws.channel(ch.UniqueName) != nil {
+			return fmt.Errorf("workspace %q: task channel unique_name %q is empty or repeated", ld.s.FriendlyName, ch.UniqueName)
+		}
+		name := ch.FriendlyName
+		if name == "" {
+			name = ch.UniqueName
+		}
+		ld.ws.addChannel(&taskChannel{sid: StableSid(prefixChannel, ld.ws.sid, ch.UniqueName), unique: ch.UniqueName, name: name,
+			created: ld.now, updated: ld.now})
+	}
+	return nil
+}
+
+// capacities sets the worker's channel capacities, by channel unique name.
+func (ld *loader) capacities(wk *worker, caps map[string]int) error {
+	for name, n := range caps {
+		ch := ld.ws.channel(name)
+		if ch == nil || n < 0 {
+			return fmt.Errorf("channels: no task channel named %q, or capacity %d below 0", name, n)
+		}
+		wk.chans[ch.sid].capacity = n
 	}
 	return nil
 }

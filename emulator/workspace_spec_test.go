@@ -130,3 +130,59 @@ workflows:
 		t.Error("a missing file loaded")
 	}
 }
+
+// The file's channel keys: task_channels beyond Twilio's defaults, a
+// worker's capacities by channel name, multi_task_enabled and the queue's
+// activity moves; an unknown channel or key is refused.
+func TestWorkspaceFileChannels(t *testing.T) {
+	spec, err := emulator.ParseWorkspace([]byte(`
+friendly_name: Channels
+default_activity: Away
+timeout_activity: Away
+multi_task_enabled: false
+task_channels: [{unique_name: email, friendly_name: Email}]
+activities: [{name: Away}, {name: Here, available: true}, {name: Busy}]
+workers: [{name: Zoe, activity: Here, channels: {voice: 2, email: 4}}]
+task_queues: [{name: All, reservation_activity: Here, assignment_activity: Busy}]
+workflows: [{name: Main, default_queue: All}]
+`))
+	if err != nil {
+		t.Fatalf("ParseWorkspace: %v", err)
+	}
+	h := newHarness(t, emulator.Options{})
+	l, err := h.emu.Load(spec)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ws, err := h.api.FetchWorkspace(l.Workspace)
+	if err != nil || ws.MultiTaskEnabled == nil || *ws.MultiTaskEnabled {
+		t.Fatalf("multi_task_enabled from YAML: %+v %v, want false", ws, err)
+	}
+	email, err := h.api.FetchTaskChannel(l.Workspace, "email")
+	if err != nil || str(email.FriendlyName) != "Email" || str(email.Sid) != emulator.StableSid("TC", l.Workspace, "email") {
+		t.Fatalf("email channel from YAML: %+v %v", email, err)
+	}
+	for ch, want := range map[string]int{"voice": 2, "email": 4, "chat": 1} {
+		if wc := h.workerChannel(l.Workspace, l.Workers["Zoe"], ch); wc.ConfiguredCapacity != want {
+			t.Errorf("Zoe's %s capacity %d, want %d", ch, wc.ConfiguredCapacity, want)
+		}
+	}
+	q, err := h.api.FetchTaskQueue(l.Workspace, l.TaskQueues["All"])
+	if err != nil || str(q.ReservationActivitySid) != l.Activities["Here"] || str(q.AssignmentActivitySid) != l.Activities["Busy"] {
+		t.Fatalf("queue activities from YAML: %+v %v", q, err)
+	}
+
+	for name, body := range map[string]string{
+		"unknown channel":     "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\nworkers: [{name: W, channels: {fax: 1}}]\n",
+		"repeated channel":    "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\ntask_channels: [{unique_name: voice}]\n",
+		"unknown channel key": "friendly_name: X\ntask_channels: [{unique_name: fax, capacity: 2}]\n",
+	} {
+		spec, err := emulator.ParseWorkspace([]byte(body))
+		if err == nil {
+			_, err = h.emu.Load(spec)
+		}
+		if err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+}

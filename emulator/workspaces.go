@@ -20,16 +20,19 @@ type workspace struct {
 	tasks                  table[task]
 	reservations           table[reservation]
 	events                 table[event]
+	channels               table[taskChannel]
 	open                   map[string]*task // tasks pending or reserved: the ones routing looks at
 }
 
 func newWorkspace(sid, name string, now time.Time) *workspace {
-	return &workspace{
+	ws := &workspace{
 		sid: sid, name: name, queueOrder: "FIFO", multiTask: true, created: now, updated: now,
 		activities: newTable[activity](), workers: newTable[worker](), queues: newTable[queue](),
 		workflows: newTable[workflow](), tasks: newTable[task](), reservations: newTable[reservation](),
-		events: newTable[event](), open: map[string]*task{},
+		events: newTable[event](), channels: newTable[taskChannel](), open: map[string]*task{},
 	}
+	ws.addDefaultChannels(now)
+	return ws
 }
 
 // routes registers Twilio's paths: one line a route, so the table is long.
@@ -81,6 +84,15 @@ func (e *Emulator) routes() {
 	e.handle(ListEvent, "GET", ws+"/Events", e.listEvents)
 	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.eventResource().fetch)
 
+	e.handle(ListTaskChannel, "GET", ws+"/TaskChannels", e.listChannels)
+	e.handle(CreateTaskChannel, "POST", ws+"/TaskChannels", e.createChannel)
+	e.handle(FetchTaskChannel, "GET", ws+"/TaskChannels/{Sid}", e.fetchChannel)
+	e.handle(UpdateTaskChannel, "POST", ws+"/TaskChannels/{Sid}", e.updateChannel)
+	e.handle(DeleteTaskChannel, "DELETE", ws+"/TaskChannels/{Sid}", e.deleteChannel)
+	e.handle(ListWorkerChannel, "GET", ws+"/Workers/{WorkerSid}/Channels", e.listWorkerChannels)
+	e.handle(FetchWorkerChannel, "GET", ws+"/Workers/{WorkerSid}/Channels/{Sid}", e.fetchWorkerChannel)
+	e.handle(UpdateWorkerChannel, "POST", ws+"/Workers/{WorkerSid}/Channels/{Sid}", e.updateWorkerChannel)
+
 	// Not Twilio's: the reservations' counts, for load and soak scripts
 	// checking exactly-once from outside (bench/run.sh, bench/soak.sh).
 	e.mux.HandleFunc("GET /__emulator/stats", func(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +134,7 @@ func (e *Emulator) renderWorkspace(c *call, w *workspace) map[string]any {
 }
 
 func (e *Emulator) listWorkspaces(c *call) (int, any, *apiError) {
-	name := c.r.URL.Query().Get("FriendlyName")
+	name := c.query("FriendlyName")
 	return e.workspaceResource().list(c, func(w *workspace) bool { return name == "" || w.name == name })
 }
 
@@ -134,11 +146,17 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 		return 0, nil, apiErr
 	}
 	name := p.required("FriendlyName")
-	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", true)
-	_ = p.oneOf("Template", "FIFO", "NONE")
+	template := p.oneOf("Template", "FIFO", "NONE")
 	if p.err != nil {
 		return 0, nil, p.err
+	}
+	// NONE is what the emulator does; FIFO's sample queue and workflow are not
+	// made.
+	if template == "FIFO" {
+		if err := c.unsupported(CreateWorkspace, "Template=FIFO"); err != nil {
+			return 0, nil, err
+		}
 	}
 	if err := checkEventsFilter(p.str("EventsFilter")); err != nil {
 		return 0, nil, err
@@ -146,9 +164,6 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	now := e.clock.Now()
 	w := newWorkspace(newSid(prefixWorkspace), name, now)
 	w.eventURL, w.eventsFilter, w.multiTask = p.str("EventCallbackUrl"), p.str("EventsFilter"), multi
-	if order != "" {
-		w.queueOrder = order
-	}
 	for _, a := range []struct {
 		name  string
 		avail bool
@@ -177,7 +192,6 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
-	order := p.oneOf("PrioritizeQueueOrder", "LIFO", "FIFO")
 	multi := p.boolean("MultiTaskEnabled", w.multiTask)
 	if p.err != nil {
 		return 0, nil, p.err
@@ -198,9 +212,6 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	}
 	if s := p.str("TimeoutActivitySid"); s != "" {
 		w.timeoutAct = s
-	}
-	if order != "" {
-		w.queueOrder = order
 	}
 	w.multiTask = multi
 	w.updated = e.clock.Now()
@@ -253,8 +264,7 @@ func (e *Emulator) renderActivity(c *call, a *activity) map[string]any {
 }
 
 func (e *Emulator) listActivities(c *call) (int, any, *apiError) {
-	q := c.r.URL.Query()
-	name, avail := q.Get("FriendlyName"), q.Get("Available")
+	name, avail := c.query("FriendlyName"), c.query("Available")
 	return e.activityResource().list(c, func(a *activity) bool {
 		return (name == "" || a.name == name) && (avail == "" || boolParam(avail) == a.available)
 	})

@@ -20,7 +20,10 @@ type devOptions struct {
 	// an error; the default falls back to a free port.
 	AddrSet   bool
 	Workspace string
-	Out       io.Writer // the guide (SIDs, curl lines) is printed here
+	// AllowUnsupported is -allow-unsupported: the emulator accepts what it
+	// does not carry out, with a warning, instead of refusing it.
+	AllowUnsupported bool
+	Out              io.Writer // the guide (SIDs, curl lines) is printed here
 	// started, when set, is given the emulator once it serves: tests use
 	// it to script faults, as they would on any emulator they built.
 	started func(*runningEmulator)
@@ -32,6 +35,7 @@ const defaultEmulatorAddr = "127.0.0.1:8081"
 func devFlags(fs *flag.FlagSet, d *devOptions) (finish func()) {
 	fs.StringVar(&d.EmulatorAddr, "emulator-addr", defaultEmulatorAddr, "listen address of the in-process TaskRouter emulator (taken: a free port, unless given explicitly)")
 	fs.StringVar(&d.Workspace, "workspace", "", "workspace YAML file for the emulator (default: the tutorial's workspace)")
+	fs.BoolVar(&d.AllowUnsupported, "allow-unsupported", false, allowUnsupportedUsage)
 	return func() {
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name == "emulator-addr" {
@@ -59,7 +63,8 @@ func startDevEmulator(cfg config.Config, acct account, log zerolog.Logger, dev d
 	base := callbackBase(cfg)
 	emu, err := startEmulator(emulatorSetup{
 		Addr: addr, AddrFlag: "-emulator-addr", AnyPortIfTaken: !dev.AddrSet, Account: acct, Spec: spec,
-		CallbackURL: base + cfg.CallbackPath, EventURL: base + handlers.DefaultEventsPath, Log: &elog,
+		CallbackURL: base + cfg.CallbackPath, EventURL: base + handlers.DefaultEventsPath,
+		AllowUnsupported: dev.AllowUnsupported, Log: &elog,
 	})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,11 @@ It loads the tutorial's workspace (workers Alice and Bob, Offline), or the
 -workspace file (YAML, see the emulator package), and prints its SIDs and the
 tutorial's curl lines with the local base URL. Point assignd at it with
 TWILIO_API_BASE_URL=http://ADDR.
+
+What the emulator does not carry out (a request parameter such as
+IgnoreCapacity, a value such as Template=FIFO, or a misspelt workflow
+Configuration key) is refused with Twilio's 400 20001 naming it; -allow-unsupported accepts
+it instead, logging a warning that names what was ignored.
 `
 
 // emulatorCmd is `assignd emulator`: the emulator alone, for a service run
@@ -45,6 +50,7 @@ func emulatorCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 	workspace := fs.String("workspace", "", "workspace YAML file (default: the tutorial's workspace)")
 	latency := fs.Duration("latency", 0, "delay every REST answer by this much, after applying it (load and soak runs)")
 	faultRate := fs.Float64("fault-rate", 0, "share of reservation updates answered 429 or 500 at random, some after applying (soak runs)")
+	allowUnsupported := fs.Bool("allow-unsupported", false, allowUnsupportedUsage)
 	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
 		return err
 	}
@@ -82,7 +88,7 @@ func emulatorCmd(ctx context.Context, args, environ []string, stdout, stderr io.
 	emu, err := startEmulator(emulatorSetup{
 		Addr: *addr, AddrFlag: "-addr", Account: acct, Spec: spec,
 		CallbackURL: *callbackURL, FallbackURL: *fallbackURL, EventURL: *eventURL,
-		Latency: *latency, FaultRate: *faultRate, Log: &log,
+		Latency: *latency, FaultRate: *faultRate, AllowUnsupported: *allowUnsupported, Log: &log,
 	})
 	if err != nil {
 		return err
@@ -175,8 +181,15 @@ type emulatorSetup struct {
 	CallbackURL, FallbackURL, EventURL string
 	Latency                            time.Duration
 	FaultRate                          float64
-	Log                                *zerolog.Logger
+	// AllowUnsupported is emulator.Options.AllowUnsupported
+	// (-allow-unsupported).
+	AllowUnsupported bool
+	Log              *zerolog.Logger
 }
+
+// allowUnsupportedUsage is -allow-unsupported's help, the same on
+// assignd emulator and assignd dev.
+const allowUnsupportedUsage = "accept request parameters and workflow configuration keys the emulator does not carry out, logging a warning for each, instead of refusing them with a 400"
 
 // runningEmulator is an emulator served on a loopback listener.
 type runningEmulator struct {
@@ -200,7 +213,7 @@ func startEmulator(s emulatorSetup) (*runningEmulator, error) {
 		s.Spec.EventCallbackURL = s.EventURL
 	}
 	emu, err := emulator.New(emulator.Options{AccountSid: s.Account.Sid, AuthToken: s.Account.Token, APIKeys: s.Account.APIKeys,
-		Latency: s.Latency, FaultRate: s.FaultRate, Log: s.Log})
+		Latency: s.Latency, FaultRate: s.FaultRate, AllowUnsupported: s.AllowUnsupported, Log: s.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,4 +130,59 @@ func boundEmulatorAddr(t *testing.T, guide string) string {
 		t.Fatalf("the guide names no emulator address on a port it bound:\n%s", guide)
 	}
 	return m[1]
+}
+
+// `assignd emulator` refuses a parameter the emulator does not carry out,
+// naming it; with -allow-unsupported (before or after the other flags) it
+// accepts it and the log names what was ignored.
+func TestEmulatorAllowUnsupported(t *testing.T) {
+	t.Parallel()
+	for _, lax := range []bool{false, true} {
+		t.Run(fmt.Sprint("allow=", lax), func(t *testing.T) {
+			t.Parallel()
+			env := []string{"TWILIO_ACCOUNT_SID=" + testAccount, "TWILIO_AUTH_TOKEN=" + testToken, "DATA_DIR=" + filepath.Join(t.TempDir(), "data")}
+			args := []string{"emulator", "-addr", "127.0.0.1:0", "-callback-url", "http://127.0.0.1:9/assignment"}
+			if lax {
+				args = append([]string{"emulator", "-allow-unsupported"}, args[1:]...)
+			}
+			out := &syncBuffer{}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, args, env, nil, out, out) }()
+			t.Cleanup(func() { cancel(); <-done })
+			waitUntil(t, "the guide printed", func() bool { return strings.Contains(out.String(), "Finish a task") },
+				func() string { return out.String() })
+			addr := boundEmulatorAddr(t, out.String())
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/Workspaces",
+				strings.NewReader(url.Values{"FriendlyName": {"W"}, "FriendlyNme": {"x"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(testAccount, testToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			refused := resp.StatusCode == 400 && strings.Contains(string(body), "Parameter FriendlyNme is not supported by the emulator")
+			warned := strings.Contains(out.String(), `"parameter":"FriendlyNme"`)
+			if refused == lax || warned != lax || lax && resp.StatusCode != 201 {
+				t.Fatalf("-allow-unsupported %v: %d %s; warned %v\n%s", lax, resp.StatusCode, body, warned, out.String())
+			}
+		})
+	}
+}
+
+// assignd dev takes -allow-unsupported for its emulator.
+func TestDevAllowUnsupportedFlag(t *testing.T) {
+	t.Parallel()
+	fs := newFlagSet("dev", serveUsage)
+	var d devOptions
+	finish := devFlags(fs, &d)
+	if ok, err := parseFlags(fs, []string{"-allow-unsupported"}, io.Discard, io.Discard); !ok || err != nil {
+		t.Fatalf("parse: %v %v", ok, err)
+	}
+	finish()
+	if !d.AllowUnsupported {
+		t.Fatal("-allow-unsupported did not set devOptions.AllowUnsupported")
+	}
 }

@@ -236,6 +236,8 @@ service's callback URL, its events go to /events, the service's REST calls
 go to it, all with the same account. It prints the emulator's base URL, the
 workspace's SIDs and the tutorial's curl lines (README: "Run the tutorial
 offline"). serve in development mode does the same with dev's defaults.
+The emulator refuses what it does not carry out (400 naming it) unless
+-allow-unsupported.
 `
 
 // newFlagSet returns a flag set whose usage text is usageText followed by

@@ -40,6 +40,21 @@ func BenchmarkTasksRoutedAssignd(b *testing.B) {
 	routeTasks(b, d.emu, d.api, d.account, d.token)
 }
 
+// BenchmarkTasksRoutedChannels is BenchmarkTasksRoutedAssignd with
+// channels: 200 workers with capacities on voice, chat and email (1, 3, 2),
+// tasks spread over the three in turn, so routing checks per-channel
+// capacity with several tasks held per worker.
+func BenchmarkTasksRoutedChannels(b *testing.B) {
+	ws := benchWorkspaceWith(b, "", benchChannelWorkers, func(s *emulator.WorkspaceSpec) {
+		s.TaskChannels = []emulator.ChannelSpec{{UniqueName: "email", FriendlyName: "Email"}}
+		for i := range s.Workers {
+			s.Workers[i].Channels = map[string]int{"voice": 1, "chat": 3, "email": 2}
+		}
+	})
+	d := startDev(b, []string{"LOG_LEVEL=warn"}, ws, handedListeners{})
+	routeTasks(b, d.emu, d.api, d.account, d.token, "voice", "chat", "email")
+}
+
 func BenchmarkTasksRoutedBaseline(b *testing.B) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -66,19 +81,30 @@ func BenchmarkTasksRoutedBaseline(b *testing.B) {
 
 const benchWorkers = 256
 
+// benchChannelWorkers is how many workers the channels variant has.
+const benchChannelWorkers = 200
+
 // benchClients is how many REST clients create tasks at once.
 const benchClients = 64
 
 // benchWorkspace is the tutorial's workspace with 256 idle English-speaking
 // workers; callback is the workflow's URL ("" in dev: the service's).
 func benchWorkspace(b testing.TB, callback string) string {
+	return benchWorkspaceWith(b, callback, benchWorkers, nil)
+}
+
+// benchWorkspaceWith is benchWorkspace with n workers, then edit applied.
+func benchWorkspaceWith(b testing.TB, callback string, n int, edit func(*emulator.WorkspaceSpec)) string {
 	s := emulator.Tutorial()
 	s.Workers = nil
-	for i := range benchWorkers {
+	for i := range n {
 		s.Workers = append(s.Workers, emulator.WorkerSpec{Name: fmt.Sprintf("agent-%02d", i), Activity: "Idle",
 			Attributes: map[string]any{"languages": []string{"en"}}})
 	}
 	s.Workflows[0].AssignmentCallbackURL = callback
+	if edit != nil {
+		edit(&s)
+	}
 	out, err := yaml.Marshal(s)
 	if err != nil {
 		b.Fatal(err)
@@ -87,8 +113,9 @@ func benchWorkspace(b testing.TB, callback string) string {
 }
 
 // routeTasks runs b.N tasks through create → assigned → completed on
-// benchClients concurrent clients and reports tasks/s.
-func routeTasks(b *testing.B, emu *emulator.Emulator, api, account, token string) {
+// benchClients concurrent clients and reports tasks/s; task i is on
+// channels[i % len(channels)] when channels are given.
+func routeTasks(b *testing.B, emu *emulator.Emulator, api, account, token string, channels ...string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	b.Cleanup(client.CloseIdleConnections)
 	var ws, workflow string
@@ -142,10 +169,13 @@ func routeTasks(b *testing.B, emu *emulator.Emulator, api, account, token string
 	// never waits for a worker, so what is measured is routing.
 	b.ResetTimer()
 	start := time.Now()
-	if err := concurrently(b.N, func(int) error {
+	if err := concurrently(b.N, func(i int) error {
 		var task struct{ Sid string }
-		if err := postJSON(client, api+"/v1/Workspaces/"+ws+"/Tasks", account, token, url.Values{
-			"Attributes": {`{"type":"chat"}`}, "WorkflowSid": {workflow}}, &task); err != nil {
+		form := url.Values{"Attributes": {`{"type":"chat"}`}, "WorkflowSid": {workflow}}
+		if len(channels) > 0 {
+			form.Set("TaskChannel", channels[i%len(channels)])
+		}
+		if err := postJSON(client, api+"/v1/Workspaces/"+ws+"/Tasks", account, token, form, &task); err != nil {
 			return err
 		}
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Microsecond) {
