@@ -27,28 +27,45 @@
 //     and auth token, or API key and secret) and error bodies
 //     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
 //     not found, 20001 invalid parameter (including "Reservation … is not in
-//     expected state"), 20429 too many requests. The tests check every
-//     exchange against Twilio's OpenAPI description.
+//     expected state"), 20429 too many requests. A task's and a
+//     reservation's answers carry its ETag (a revision counting its changes,
+//     quoted); a task update or delete, or a reservation update, whose
+//     If-Match names another revision is refused 412 20412 and changes
+//     nothing. Worker attributes are null in the worker list, shown on
+//     fetch, create and update, as Twilio's description of the field says.
+//     The tests check every exchange against Twilio's OpenAPI description.
 //   - Nothing silently ignored (strict.go): a create or update parameter the
 //     emulator does not carry out (SupportedParams lists the ones it does),
 //     a GET query parameter its handler does not read, a value it does not
-//     carry out (Template=FIFO) and a workflow
-//     Configuration key it does not know or implement (a misspelt one, or
-//     order_by, skip_if, known_worker_sid, known_worker_friendly_name) is
-//     refused with 400 20001 naming it ("Parameter PrioritizeQueueOrder is not
-//     supported by the emulator", "key task_routing.filters[0].targets[1].
-//     ordre_by"), before anything is applied. Options.AllowUnsupported
-//     accepts them instead, with a warning in Options.Log naming each.
+//     carry out (Template=FIFO) and a workflow Configuration key it does not
+//     know (a misspelt one) is refused with 400 20001 naming it ("Parameter
+//     PrioritizeQueueOrder is not supported by the emulator", "key
+//     task_routing.filters[0].targets[1].ordre_by"), before anything is
+//     applied. Options.AllowUnsupported accepts them instead, with a warning
+//     in Options.Log naming each.
 //   - Expressions (package emulator/expr) in target_workers, workflow
 //     filters and targets (task. and worker. attributes) and list filters,
 //     refused at create or update when invalid.
 //   - Routing: a task enters its workflow's first matching filter (else
 //     default_filter) and its first target; a target's timeout moves it to
-//     the next target, then to the default_filter. Waiting tasks are offered
-//     in priority order, then by age (FIFO, or newest first in a LIFO queue),
-//     to available workers (their activity's available) matching the queue's
-//     target_workers and the target's expression, the longest idle first; up
-//     to max_reserved_workers reservations at once.
+//     the next target, then to the default_filter. A target's skip_if
+//     (over workers.available, workers.unavailable and workers.<ActivitySid>,
+//     counted among the target queue's workers) moves it on at once when no
+//     worker can be reserved for it on entering; skipping a filter's last
+//     target goes on to the next matching filter, then the default_filter,
+//     as Twilio documents. Waiting tasks are offered in priority order, then
+//     by age (virtual_start_time — date_created unless VirtualStartTime set
+//     it — then the time they entered the queue; FIFO, or newest first in a
+//     LIFO queue), to available workers (their activity's available)
+//     matching the queue's target_workers and the target's expression, in
+//     the target's order_by ("worker.level DESC, worker.x ASC": numeric
+//     worker attributes; a worker without one comes after those with it),
+//     then the longest idle first; a known_worker_sid or
+//     known_worker_friendly_name target ("task.agent_sid") offers it only to
+//     the worker the task's attribute names. Up to max_reserved_workers
+//     reservations at once. A RoutingTarget naming a task queue puts the
+//     task straight into it; one naming a workflow routes it through that
+//     workflow.
 //   - Channels and capacity: a workspace starts with the task channels
 //     Twilio's Multitasking page names (default, voice, sms, chat, video;
 //     not email, which it does not name: add it); a task is on the channel
@@ -85,6 +102,15 @@
 //     with no row is refused (400 20001 over REST).
 //   - Events: recorded for the Events API and POSTed, signed, in order, to
 //     the workspace's event_callback_url unless events_filter leaves them out.
+//     Besides the task, task-queue, reservation and worker events:
+//     workflow.entered when a task enters its workflow,
+//     workflow.target-matched for each target it enters, workflow.skipped
+//     when skip_if moves it on, and workflow.timeout when its last step's
+//     timeout passes with nowhere left to go (it then waits on in that
+//     queue); these carry WorkflowFilterName, WorkflowFilterExpression and
+//     WorkflowFilterTargetExpression. worker.activity.update carries
+//     WorkerTimeInPreviousActivity (seconds) and
+//     WorkerTimeInPreviousActivityMs.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
 //     proxy's 502 HTML page, delays, dropped connections, Twilio error
@@ -110,6 +136,10 @@
 // ChannelOptimizedRouting is refused (400) rather than ignored, as routing
 // across channels by idle time is not emulated; a task channel a live task
 // uses cannot be deleted (the emulator's choice, so no worker capacity
-// vanishes under a task); and dequeue, call, redirect and conference
-// instructions record the call they would place without placing it.
+// vanishes under a task); dequeue, call, redirect and conference
+// instructions record the call they would place without placing it; a
+// RoutingTarget naming a worker is refused (routing past availability and
+// capacity, IgnoreCapacity, is not emulated); and skip_if's "can be
+// reserved at once" asks whether any free worker is eligible, not whether
+// a higher-priority task would take it first.
 package emulator

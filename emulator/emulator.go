@@ -261,7 +261,7 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)
 	default:
-		writeJSON(w, status, body)
+		writeJSON(w, status, sendHeaders(w, body))
 	}
 }
 

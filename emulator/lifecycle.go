@@ -224,6 +224,7 @@ func (e *Emulator) transition(c *change, on trigger) {
 func (e *Emulator) setTaskStatus(ws *workspace, t *task, status string) {
 	t.status = status
 	t.updated = e.clock.Now()
+	t.touch()
 	if status == taskPending || status == taskReserved {
 		ws.open[t.sid] = t
 	} else {
@@ -237,6 +238,7 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	wasActive, wasAssigned, wasPending := r.active(), r.assigned(), r.status == resPending
 	r.status = status
 	r.updated = e.clock.Now()
+	r.revision++
 	ws.countReservation(r, wasActive, wasAssigned)
 	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
 		if status == resPending {

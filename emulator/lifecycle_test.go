@@ -445,11 +445,11 @@ func TestSignedEvents(t *testing.T) {
 	for _, ev := range listed {
 		listedTypes = append(listedTypes, str(ev.EventType))
 	}
-	if !equal(listedTypes, []string{"task.created", "task-queue.entered", "reservation.created", "reservation.accepted"}) {
+	if !equal(listedTypes, []string{"task.created", "workflow.entered", "task-queue.entered", "workflow.target-matched", "reservation.created", "reservation.accepted"}) {
 		t.Fatalf("listed events for the task: %v", listedTypes)
 	}
-	if ed, ok := (*listed[3].EventData).(map[string]any); listed[3].EventData == nil || !ok || ed["worker_sid"] != l.Workers["Alice"] {
-		t.Fatalf("event_data: %#v", listed[3].EventData)
+	if ed, ok := (*listed[5].EventData).(map[string]any); listed[5].EventData == nil || !ok || ed["worker_sid"] != l.Workers["Alice"] {
+		t.Fatalf("event_data: %#v", listed[5].EventData)
 	}
 }
 

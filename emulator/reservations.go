@@ -32,6 +32,7 @@ type reservation struct {
 	params                        url.Values // the update (or callback answer) that decided it
 	applied, updates              int        // state changes applied; update requests received
 	created, updated              time.Time
+	revision                      int // counts changes: the ETag (etag.go)
 	timer                         Timer
 	observed                      // what clients did to it (inspect.go)
 }
@@ -152,7 +153,7 @@ func (e *Emulator) fetchReservation(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
+	return e.reservationAnswer(c, r, underWorker)
 }
 
 func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
@@ -164,11 +165,14 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
+	if err := checkIfMatch(c, "reservation "+r.sid, r.revision); err != nil {
+		return 0, nil, err
+	}
 	if err := e.applyLocked(c.ws, r, v); err != nil {
 		return 0, nil, err
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderReservation(c, r, underWorker), nil
+	return e.reservationAnswer(c, r, underWorker)
 }
 
 // Parameters of the reservation update, by type, as Twilio's API defines
@@ -226,6 +230,7 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 			// stays pending until an accept (or its timeout): only
 			// CallAccept/RedirectAccept=true accept it with the instruction.
 			r.updated = e.clock.Now()
+			r.revision++
 			break
 		}
 		e.resTo(ws, r, onAccept, "")

@@ -21,6 +21,11 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		e.taskTo(ws, t, onCancel, "Workflow not found")
 		return
 	}
+	if t.direct != nil {
+		e.enterTargetLocked(ws, wf, t, directStep, 0)
+		return
+	}
+	e.emit(ws, taskrouter.EventWorkflowEntered, "Task "+t.sid+" entered workflow "+wf.name, t, nil)
 	for i, f := range wf.cfg.filters {
 		if f.match.Eval(taskVars(t)) {
 			e.enterTargetLocked(ws, wf, t, i, 0)
@@ -35,13 +40,10 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 }
 
 func (wf *workflow) targetOf(t *task) *target {
-	if t.filter < 0 {
-		return wf.cfg.def
+	if t.direct != nil {
+		return t.direct
 	}
-	if t.filter >= len(wf.cfg.filters) || t.target >= len(wf.cfg.filters[t.filter].targets) {
-		return nil
-	}
-	return &wf.cfg.filters[t.filter].targets[t.target]
+	return wf.targetAt(t.filter, t.target)
 }
 
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
@@ -63,10 +65,19 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 		t.priority = *tg.priority
 	}
 	t.queueEntered = e.clock.Now()
+	t.touch()
 	if prev != "" && prev != t.queue {
 		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
 	}
 	e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
+	e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTargetMatched, "Task "+t.sid+" matched a workflow target", t, fi, ti)
+	if e.skipsLocked(ws, t, tg) {
+		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+		if nfi, nti, ok := wf.nextStep(t, fi, ti, true); ok {
+			e.enterTargetLocked(ws, wf, t, nfi, nti)
+		}
+		return
+	}
 	if tg.timeout <= 0 {
 		return
 	}
@@ -75,12 +86,13 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 			return // reserved or assigned meanwhile: it stays where it is
 		}
 		e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
-		switch {
-		case fi >= 0 && ti+1 < len(wf.cfg.filters[fi].targets):
-			e.enterTargetLocked(ws, wf, t, fi, ti+1)
-		case fi >= 0 && wf.cfg.def != nil:
-			e.enterTargetLocked(ws, wf, t, -1, 0)
+		nfi, nti, ok := wf.nextStep(t, fi, ti, false)
+		if !ok {
+			// No step left: it waits on in this queue, out of the workflow's steps.
+			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
+			return
 		}
+		e.enterTargetLocked(ws, wf, t, nfi, nti)
 	})
 }
 
@@ -180,7 +192,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			continue
 		}
 		want := q.maxReserved - t.pending
-		for _, w := range free {
+		for _, w := range candidates(tg, t, free) {
 			if want <= 0 {
 				break
 			}
@@ -201,9 +213,10 @@ type waitingTask struct {
 	lifo bool
 }
 
-// waiting orders tasks for routing: higher priority first, then by the
-// time they entered the queue (oldest first, newest first in a LIFO
-// queue), then by SID. It is a container/heap.
+// waiting orders tasks for routing: higher priority first, then by age —
+// virtual_start_time, which Twilio documents as "the ordering for routing"
+// (date_created unless set), then the time they entered the queue — oldest
+// first, newest first in a LIFO queue; then by SID. It is a container/heap.
 type waiting []waitingTask
 
 func (h waiting) Len() int { return len(h) }
@@ -212,8 +225,11 @@ func (h waiting) Less(i, j int) bool {
 	if a.priority != b.priority {
 		return a.priority > b.priority
 	}
+	lifo := a.queue == b.queue && h[i].lifo
+	if !a.virtualStart.Equal(b.virtualStart) {
+		return a.virtualStart.Before(b.virtualStart) != lifo
+	}
 	if !a.queueEntered.Equal(b.queueEntered) {
-		lifo := a.queue == b.queue && h[i].lifo
 		return a.queueEntered.Before(b.queueEntered) != lifo
 	}
 	return a.sid < b.sid

@@ -69,8 +69,9 @@ func SupportedParams() map[Endpoint][]string {
 //     workflow).
 //   - Task channels: ChannelOptimizedRouting (routing across channels by
 //     idle time is not emulated).
-//   - Tasks: VirtualStartTime, RoutingTarget, IgnoreCapacity, TaskQueueSid
-//     (create); TaskChannel, VirtualStartTime (update).
+//   - Tasks: IgnoreCapacity, TaskQueueSid (create; routing straight to a
+//     worker is not emulated, so neither is its capacity override);
+//     TaskChannel (update).
 var supportedForm = map[Endpoint][]string{
 	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template"},
 	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid"},
@@ -82,8 +83,8 @@ var supportedForm = map[Endpoint][]string{
 	UpdateTaskQueue:     queueParams,
 	CreateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
 	UpdateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
-	CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes"},
-	UpdateTask:          {"Attributes", "AssignmentStatus", "Reason", "Priority"},
+	CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes", "VirtualStartTime", "RoutingTarget"},
+	UpdateTask:          {"Attributes", "AssignmentStatus", "Reason", "Priority", "VirtualStartTime"},
 	CreateTaskChannel:   {"FriendlyName", "UniqueName"},
 	UpdateTaskChannel:   {"FriendlyName"},
 	UpdateWorkerChannel: {"Capacity", "Available"},
@@ -241,14 +242,11 @@ func (c *call) unsupported(ep Endpoint, what string) *apiError {
 
 // Workflow Configuration keys. The documented ones are the json tags of
 // configJSON (and what it holds); a key that is none of those is refused
-// by its path. Documented keys the emulator does not carry out yet are in
-// configUnsupported: refused when set, though configJSON decodes them.
-var configUnsupported = map[string]bool{
-	"order_by":                   true, // target: removed when routing orders by it
-	"skip_if":                    true, // target: removed when routing skips by it
-	"known_worker_sid":           true, // target: removed when routing targets the worker
-	"known_worker_friendly_name": true, // target: removed when routing targets the worker
-}
+// by its path. Documented keys the emulator does not carry out yet would be
+// in configUnsupported: refused when set, though configJSON decodes them.
+// None is now: order_by, skip_if and the known-worker keys are routed
+// (targets.go).
+var configUnsupported = map[string]bool{}
 
 // configKeys returns the paths of raw's keys that configJSON does not
 // define or configUnsupported refuses, e.g.

@@ -20,11 +20,15 @@ type task struct {
 	priority, timeout    int
 	created, updated     time.Time
 	queueEntered         time.Time
-	filter, target       int // position in the workflow: filter index (-1: default_filter), target index
+	virtualStart         time.Time // the routing order among equal priorities; created unless set
+	filter, target       int       // position in the workflow: filter index (-1: default_filter), target index
 	ttlTimer, tgtTimer   Timer
+	revision             int // counts changes: the ETag (etag.go)
 	attempts             int // reservations made
 	pending              int // reservations pending now
 	reservations         []string
+	routingTarget        string  // the RoutingTarget it was created with
+	direct               *target // routed straight to a queue (routing_target.go)
 }
 
 // Task assignment statuses.
@@ -79,7 +83,7 @@ func (e *Emulator) renderTask(c *call, t *task) map[string]any {
 		"task_queue_entered_date": entered, "task_queue_sid": nullable(t.queue), "task_queue_friendly_name": qName,
 		"task_channel_sid": t.channel, "task_channel_unique_name": ws.channelName(t.channel), "timeout": t.timeout,
 		"workflow_sid": nullable(t.workflow), "workflow_friendly_name": wfName,
-		"virtual_start_time": twilioTime(t.created), "ignore_capacity": false, "routing_target": nil,
+		"virtual_start_time": twilioTime(t.virtualStart), "ignore_capacity": false, "routing_target": nullable(t.routingTarget),
 		"url": u,
 		"links": map[string]any{
 			"task_queue": nullable(linkIf(wsURL+"/TaskQueues/", t.queue)), "workflow": nullable(linkIf(wsURL+"/Workflows/", t.workflow)),
@@ -135,6 +139,8 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	raw, attrs := p.jsonObject("Attributes")
 	priority := p.integer("Priority", 0)
 	timeout := p.integer("Timeout", 86400)
+	now := e.clock.Now()
+	vst := e.virtualStartParam(p, now)
 	if p.err != nil {
 		return 0, nil, p.err
 	}
@@ -145,7 +151,17 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if ch == nil {
 		return 0, nil, errParam("Invalid TaskChannel %q: no task channel with that SID or unique name in workspace %s", p.str("TaskChannel"), c.ws.sid)
 	}
+	rtWorkflow, direct, apiErr := routingTarget(c.ws, p.str("RoutingTarget"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
 	wfSid := p.str("WorkflowSid")
+	if rtWorkflow != "" && wfSid != "" && wfSid != rtWorkflow {
+		return 0, nil, errParam("Invalid RoutingTarget %s: it names another workflow than WorkflowSid %s", rtWorkflow, wfSid)
+	}
+	if rtWorkflow != "" {
+		wfSid = rtWorkflow
+	}
 	if wfSid == "" && c.ws.workflows.len() == 1 {
 		wfSid = c.ws.workflows.all()[0].sid // Twilio uses the only workflow
 	}
@@ -156,13 +172,12 @@ func (e *Emulator) createTask(c *call) (int, any, *apiError) {
 	if wf == nil {
 		return 0, nil, errParam("Invalid WorkflowSid: workflow %s not found in workspace %s", wfSid, c.ws.sid)
 	}
-	now := e.clock.Now()
 	t := &task{sid: newSid(prefixTask), workflow: wf.sid, channel: ch.sid, attrsRaw: raw, attrs: attrs, priority: priority,
-		timeout: timeout, created: now, updated: now}
+		timeout: timeout, created: now, updated: now, virtualStart: vst, routingTarget: p.str("RoutingTarget"), direct: direct}
 	c.ws.tasks.put(t.sid, t)
 	e.taskTo(c.ws, t, onCreate, "")
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderTask(c, t), nil
+	return e.taskAnswer(c, http.StatusCreated, t)
 }
 
 func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
@@ -178,30 +193,35 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	if p.has("Attributes") {
 		raw, attrs = p.jsonObject("Attributes")
 	}
+	vst := e.virtualStartParam(p, t.virtualStart)
 	if p.err != nil {
 		return 0, nil, p.err
+	}
+	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
+		return 0, nil, err
 	}
 	if status != "" {
 		if err := e.checkTaskTransition(t, status); err != nil {
 			return 0, nil, err
 		}
 	}
-	if attrs != nil || priority != t.priority {
+	if attrs != nil || priority != t.priority || !vst.Equal(t.virtualStart) {
 		if t.final() {
 			return 0, nil, errParam("Task %s is %s and cannot be updated", t.sid, t.status)
 		}
 		if attrs != nil {
 			t.attrsRaw, t.attrs = raw, attrs
 		}
-		t.priority = priority
+		t.priority, t.virtualStart = priority, vst
 		t.updated = e.clock.Now()
+		t.touch()
 		e.emit(c.ws, taskrouter.EventTaskUpdated, "Task "+t.sid+" updated", t, nil)
 	}
 	if status != "" {
 		e.taskTo(c.ws, t, taskUpdate(status), reason)
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderTask(c, t), nil
+	return e.taskAnswer(c, http.StatusOK, t)
 }
 
 // checkTaskTransition allows what the lifecycle table allows through the
@@ -219,6 +239,9 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
+		return 0, nil, err
+	}
 	for _, r := range c.ws.reservations.all() {
 		if r.task != t.sid {
 			continue
@@ -232,4 +255,14 @@ func (e *Emulator) deleteTask(c *call) (int, any, *apiError) {
 	c.ws.tasks.del(t.sid)
 	e.dispatchLocked(c.ws)
 	return http.StatusNoContent, nil, nil
+}
+
+// virtualStartParam is the VirtualStartTime parameter, def when absent.
+// Twilio refuses one in the future or before 1900.
+func (e *Emulator) virtualStartParam(p *params, def time.Time) time.Time {
+	vst := typed(p, "VirtualStartTime", def, func(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }, "an ISO 8601 date and time")
+	if p.err == nil && (vst.After(e.clock.Now()) || vst.Year() < 1900) {
+		p.err = errParam("Invalid VirtualStartTime %s: it cannot be in the future or before 1900", p.str("VirtualStartTime"))
+	}
+	return vst
 }

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/assignd/assignd/emulator/expr"
@@ -56,6 +57,15 @@ func (e *Emulator) renderWorker(c *call, w *worker) map[string]any {
 	}
 }
 
+// renderListedWorker is a worker in a list page: Twilio's description of
+// attributes says they are shown only in answers about the one worker, and
+// null in lists.
+func (e *Emulator) renderListedWorker(c *call, w *worker) map[string]any {
+	m := e.renderWorker(c, w)
+	m["attributes"] = nil
+	return m
+}
+
 func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 	var target *expr.Expr
 	if src := c.query("TargetWorkersExpression"); src != "" {
@@ -77,7 +87,9 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		}
 	}
 	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
-	return e.workerResource().list(c, func(w *worker) bool {
+	listed := e.workerResource()
+	listed.render = e.renderListedWorker
+	return listed.list(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
 		case name != "" && w.name != name,
@@ -170,11 +182,13 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 	if act == "" || act == w.activity || ws.activities.get(act) == nil {
 		return
 	}
-	prev := w.activity
+	prev, inPrev := w.activity, e.clock.Now().Sub(w.statusSince)
 	w.activity = act
 	now := e.clock.Now()
 	w.statusSince, w.updated = now, now
-	extra := map[string]string{"WorkerPreviousActivitySid": prev}
+	extra := map[string]string{"WorkerPreviousActivitySid": prev,
+		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),
+		"WorkerTimeInPreviousActivityMs": strconv.FormatInt(inPrev.Milliseconds(), 10)}
 	if a := ws.activities.get(prev); a != nil {
 		extra["WorkerPreviousActivityName"] = a.name
 	}

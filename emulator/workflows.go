@@ -35,6 +35,11 @@ type target struct {
 	match    *expr.Expr // nil: any worker of the queue
 	priority *int
 	timeout  int // seconds; 0: none
+
+	// targets.go: order_by, skip_if, known-worker routing.
+	orderBy             []orderKey
+	skipIf              *expr.Expr
+	knownSid, knownName []string // the task attribute naming the worker
 }
 
 func (rt *routing) uses(queue string) bool {
@@ -64,9 +69,9 @@ type configJSON struct {
 	} `json:"task_routing"`
 }
 
-// targetJSON is one routing step. Its fields are every key Twilio
-// documents for a target; those configUnsupported lists (strict.go) are
-// decoded but refused when set, until routing carries them out.
+// targetJSON is one routing step: every key Twilio documents for a target
+// (order_by, skip_if and the known-worker keys are carried out in
+// targets.go).
 type targetJSON struct {
 	Queue                   string `json:"queue"`
 	Expression              string `json:"expression,omitempty"`
@@ -102,6 +107,9 @@ func parseRouting(ws *workspace, raw string) (*routing, error) {
 				return target{}, fmt.Errorf("%s: invalid expression %q: %w", where, tj.Expression, err)
 			}
 			t.match = x
+		}
+		if err := parseTargetFeatures(&t, tj); err != nil {
+			return target{}, fmt.Errorf("%s: %w", where, err)
 		}
 		return t, nil
 	}

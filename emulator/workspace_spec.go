@@ -49,7 +49,10 @@ import (
 //	      - name: Language - Spanish
 //	        expression: selected_language == "es"
 //	        targets:                                 # in order, each until its timeout
-//	          - {queue: Spanish, expression: "task.vip == true", priority: 10, timeout: 30}
+//	          - {queue: Spanish, expression: "task.vip == true", priority: 10, timeout: 30,
+//	             order_by: worker.level DESC,        # optional: reserve in this order
+//	             skip_if: workers.available == 0}    # optional: move on at once
+//	          - {queue: Spanish, known_worker_sid: task.agent_sid}   # or known_worker_friendly_name
 //	    default_queue: Spanish                       # default_filter
 //
 // Queues are named by friendly name. Every SID is derived from the
@@ -124,6 +127,13 @@ type TargetSpec struct {
 	Expression string `yaml:"expression"`
 	Priority   *int   `yaml:"priority"`
 	Timeout    int    `yaml:"timeout"`
+	// OrderBy, SkipIf, KnownWorkerSid and KnownWorkerFriendlyName are the
+	// target's order_by, skip_if, known_worker_sid and
+	// known_worker_friendly_name, as in Twilio's workflow configuration.
+	OrderBy                 string `yaml:"order_by"`
+	SkipIf                  string `yaml:"skip_if"`
+	KnownWorkerSid          string `yaml:"known_worker_sid"`
+	KnownWorkerFriendlyName string `yaml:"known_worker_friendly_name"`
 }
 
 //go:embed tutorial.yaml
@@ -420,7 +430,8 @@ func (wf WorkflowSpec) configuration(queues map[string]string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("filter %q: %w", f.Name, err)
 			}
-			fj.Targets = append(fj.Targets, targetJSON{Queue: sid, Expression: t.Expression, Priority: t.Priority, Timeout: t.Timeout})
+			fj.Targets = append(fj.Targets, targetJSON{Queue: sid, Expression: t.Expression, Priority: t.Priority, Timeout: t.Timeout,
+				OrderBy: t.OrderBy, SkipIf: t.SkipIf, KnownWorkerSid: t.KnownWorkerSid, KnownWorkerFriendlyName: t.KnownWorkerFriendlyName})
 		}
 		tr.Filters = append(tr.Filters, fj)
 	}

@@ -67,7 +67,12 @@ task_queues: [{name: Billing, target_workers: 'skills HAS "billing"', max_reserv
 workflows:
   - name: Main
     assignment_callback_url: http://localhost:9/assignment
-    filters: [{name: billing, expression: 'topic == "billing"', targets: [{queue: Billing, timeout: 30}]}]
+    filters:
+      - name: billing
+        expression: 'topic == "billing"'
+        targets:
+          - {queue: Billing, timeout: 30, order_by: worker.level DESC, skip_if: 'workers.available == 0'}
+          - {queue: Billing, known_worker_friendly_name: task.agent}
     default_queue: Billing
 `)
 	spec, err := emulator.LoadWorkspaceFile(good)
@@ -87,12 +92,29 @@ workflows:
 	if err != nil || str(w.ActivityName) != "Here" || !*w.Available || str(w.Attributes) != `{"level":2,"skills":["billing"]}` {
 		t.Fatalf("worker from YAML: %+v %v", w, err)
 	}
+	wf, err := h.api.FetchWorkflow(l.Workspace, l.Workflows["Main"])
+	if err != nil {
+		t.Fatalf("FetchWorkflow: %v", err)
+	}
+	for _, want := range []string{`"order_by":"worker.level DESC"`, `"skip_if":"workers.available == 0"`, `"known_worker_friendly_name":"task.agent"`} {
+		if !strings.Contains(str(wf.Configuration), want) {
+			t.Errorf("workflow configuration from YAML lacks %s: %s", want, str(wf.Configuration))
+		}
+	}
 
+	target := func(t string) string {
+		return "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\ntask_queues: [{name: Q}]\n" +
+			"workflows: [{name: W, filters: [{name: F, targets: [" + t + "]}]}]\n"
+	}
 	for name, body := range map[string]string{
-		"unknown key":      "friendly_name: X\nworkerz: []\n",
-		"no such activity": "friendly_name: X\ndefault_activity: Nope\ntimeout_activity: Nope\n",
-		"bad expression":   "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\ntask_queues: [{name: Q, target_workers: 'a =='}]\n",
-		"no such queue":    "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\nworkflows: [{name: W, default_queue: Nope}]\n",
+		"unknown target key": target("{queue: Q, order: worker.level DESC}"),
+		"bad order_by":       target("{queue: Q, order_by: worker.level UP}"),
+		"bad skip_if":        target("{queue: Q, skip_if: 'workers.available =='}"),
+		"bad known worker":   target("{queue: Q, known_worker_sid: agent_sid}"),
+		"unknown key":        "friendly_name: X\nworkerz: []\n",
+		"no such activity":   "friendly_name: X\ndefault_activity: Nope\ntimeout_activity: Nope\n",
+		"bad expression":     "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\ntask_queues: [{name: Q, target_workers: 'a =='}]\n",
+		"no such queue":      "friendly_name: X\ndefault_activity: A\ntimeout_activity: A\nactivities: [{name: A}]\nworkflows: [{name: W, default_queue: Nope}]\n",
 	} {
 		spec, err := emulator.LoadWorkspaceFile(write(strings.ReplaceAll(name, " ", "_")+".yaml", body))
 		if err == nil {

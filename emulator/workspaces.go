@@ -70,7 +70,7 @@ func (e *Emulator) routes() {
 
 	e.handle(ListTask, "GET", ws+"/Tasks", e.listTasks)
 	e.handle(CreateTask, "POST", ws+"/Tasks", e.createTask)
-	e.handle(FetchTask, "GET", ws+"/Tasks/{Sid}", e.taskResource().fetch)
+	e.handle(FetchTask, "GET", ws+"/Tasks/{Sid}", e.fetchTask)
 	e.handle(UpdateTask, "POST", ws+"/Tasks/{Sid}", e.updateTask)
 	e.handle(DeleteTask, "DELETE", ws+"/Tasks/{Sid}", e.deleteTask)
 

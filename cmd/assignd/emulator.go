@@ -33,9 +33,9 @@ It loads the tutorial's workspace (workers Alice and Bob, Offline), or the
 tutorial's curl lines with the local base URL. Point assignd at it with
 TWILIO_API_BASE_URL=http://ADDR.
 
-What the emulator does not carry out (a request parameter, a value such as
-Template=FIFO, a workflow Configuration key such as order_by, or a misspelt
-one) is refused with Twilio's 400 20001 naming it; -allow-unsupported accepts
+What the emulator does not carry out (a request parameter such as
+IgnoreCapacity, a value such as Template=FIFO, or a misspelt workflow
+Configuration key) is refused with Twilio's 400 20001 naming it; -allow-unsupported accepts
 it instead, logging a warning that names what was ignored.
 `
 
