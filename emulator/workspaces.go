@@ -21,6 +21,7 @@ type workspace struct {
 	reservations           table[reservation]
 	events                 table[event]
 	channels               table[taskChannel]
+	stats                  statsLog
 	open                   map[string]*task // tasks pending or reserved: the ones routing looks at
 }
 

@@ -1,0 +1,167 @@
+package emulator
+
+import (
+	"sort"
+	"time"
+
+	"github.com/assignd/assignd/taskrouter"
+)
+
+// This file is the statistics log: one compact record per event that a
+// cumulative statistic counts, appended from emit (events.go), which every
+// event passes through. The Events API's table is trimmed to
+// Options.History, far too short for a day of statistics, so the figures
+// keep their own log, bounded by statsRetention and statsLogCap.
+
+// statsRetention is how far back statistics reach: Twilio keeps 30 days
+// ("Historical statistics allow you to analyze data from the past 30
+// days", the statistics pages); older records are dropped.
+const statsRetention = 30 * 24 * time.Hour
+
+// statsLogCap bounds the records kept per workspace (about 150 bytes each,
+// so at most some 75 MB) whatever the rate: a long run at full speed keeps
+// its latest records, about a simulated day of 80,000 tasks.
+const statsLogCap = 500_000
+
+// eventWorkflowTimeout is Twilio's event for a task timed out of its
+// workflow, the source of tasks_timed_out_in_workflow. Named here until
+// package taskrouter lists it with the other workflow.* events.
+const eventWorkflowTimeout = "workflow.timeout"
+
+// statKind is what a record counts.
+type statKind uint8
+
+const (
+	statTaskCreated statKind = iota
+	statTaskCanceled
+	statTaskCompleted
+	statTaskDeleted
+	statTaskEntered // entered a queue
+	statTaskMoved   // moved out of a queue (queue is the one it left)
+	statTaskTimedOutInWorkflow
+	statResCreated
+	statResAccepted
+	statResRejected
+	statResTimedOut
+	statResCanceled
+	statResRescinded
+	statWorkerActivity // a worker created in, or moved to, activity
+	statWorkerGone     // a worker deleted: its last activity span ends
+)
+
+// statRec is one record of the log: when, what, and the SIDs and waits the
+// figures are filtered and measured by.
+type statRec struct {
+	at                                     time.Time
+	kind                                   statKind
+	task, queue, workflow, worker, channel string
+	activity                               string        // statWorkerActivity: the activity entered
+	wait, inQueue                          time.Duration // the task's age, and time in its queue, at that moment
+}
+
+// statsLog is a workspace's records in time order (the clock never goes
+// back), so a window is found by binary search.
+type statsLog struct {
+	recs []statRec
+}
+
+// add appends rec and drops what is past retention or beyond the cap.
+// Reslicing from the front is O(1); append copies only the live records
+// when it grows, so memory stays within about twice the cap.
+func (l *statsLog) add(rec statRec) {
+	l.recs = append(l.recs, rec)
+	if n := len(l.recs); n > statsLogCap {
+		l.recs = l.recs[n-statsLogCap:]
+	}
+	if old := rec.at.Add(-statsRetention); l.recs[0].at.Before(old) {
+		l.recs = l.recs[l.from(old):]
+	}
+}
+
+// from is the index of the first record at or after t.
+func (l *statsLog) from(t time.Time) int {
+	return sort.Search(len(l.recs), func(i int) bool { return !l.recs[i].at.Before(t) })
+}
+
+// window is the records from start to end, both included.
+func (l *statsLog) window(start, end time.Time) []statRec {
+	i := l.from(start)
+	j := sort.Search(len(l.recs), func(k int) bool { return l.recs[k].at.After(end) })
+	if j < i {
+		j = i
+	}
+	return l.recs[i:j]
+}
+
+// recordStat turns an event into its statistics record, if it is one a
+// figure counts. It runs inside emit, with e.mu held.
+func (e *Emulator) recordStat(ws *workspace, ev *event, subject any) {
+	kind, ok := statKindOf(ev.typ)
+	if !ok {
+		return
+	}
+	rec := statRec{at: ev.date, kind: kind}
+	switch s := subject.(type) {
+	case *task:
+		rec.taskFields(s)
+		if kind == statTaskMoved {
+			rec.queue = ev.data.Get("TaskQueueSidPrevious")
+		}
+	case *reservation:
+		if t := ws.tasks.get(s.task); t != nil {
+			rec.taskFields(t)
+		}
+		rec.task, rec.queue, rec.workflow, rec.worker = s.task, s.queue, s.workflow, s.worker
+	case *worker:
+		rec.worker, rec.activity = s.sid, s.activity
+	default:
+		return
+	}
+	ws.stats.add(rec)
+}
+
+// taskFields fills what a record says about task t now.
+func (rec *statRec) taskFields(t *task) {
+	rec.task, rec.queue, rec.workflow, rec.channel = t.sid, t.queue, t.workflow, t.channel
+	rec.wait = rec.at.Sub(t.created)
+	if !t.queueEntered.IsZero() {
+		rec.inQueue = rec.at.Sub(t.queueEntered)
+	}
+}
+
+// statKindOf is the record an event type makes, if any.
+func statKindOf(typ string) (statKind, bool) {
+	switch typ {
+	case taskrouter.EventTaskCreated:
+		return statTaskCreated, true
+	case taskrouter.EventTaskCanceled:
+		return statTaskCanceled, true
+	case taskrouter.EventTaskCompleted:
+		return statTaskCompleted, true
+	case taskrouter.EventTaskDeleted:
+		return statTaskDeleted, true
+	case taskrouter.EventTaskQueueEntered:
+		return statTaskEntered, true
+	case taskrouter.EventTaskQueueMoved:
+		return statTaskMoved, true
+	case eventWorkflowTimeout:
+		return statTaskTimedOutInWorkflow, true
+	case taskrouter.EventReservationCreated:
+		return statResCreated, true
+	case taskrouter.EventReservationAccepted:
+		return statResAccepted, true
+	case taskrouter.ReservationEvent(resRejected):
+		return statResRejected, true
+	case taskrouter.ReservationEvent(resTimeout):
+		return statResTimedOut, true
+	case taskrouter.ReservationEvent(resCanceled):
+		return statResCanceled, true
+	case taskrouter.ReservationEvent(resRescinded):
+		return statResRescinded, true
+	case taskrouter.EventWorkerCreated, taskrouter.EventWorkerActivity:
+		return statWorkerActivity, true
+	case taskrouter.EventWorkerDeleted:
+		return statWorkerGone, true
+	}
+	return 0, false
+}
