@@ -55,7 +55,7 @@ type statRec struct {
 	at                                     time.Time
 	kind                                   statKind
 	task, queue, workflow, worker, channel string
-	activity                               string        // statWorkerActivity: the activity entered
+	activity, from                         string        // statWorkerActivity: the activity entered, and the one left
 	wait, inQueue                          time.Duration // the task's age, and time in its queue, at that moment
 }
 
@@ -113,7 +113,7 @@ func (e *Emulator) recordStat(ws *workspace, ev *event, subject any) {
 		}
 		rec.task, rec.queue, rec.workflow, rec.worker = s.task, s.queue, s.workflow, s.worker
 	case *worker:
-		rec.worker, rec.activity = s.sid, s.activity
+		rec.worker, rec.activity, rec.from = s.sid, s.activity, ev.data.Get("WorkerPreviousActivitySid")
 	default:
 		return
 	}
