@@ -130,10 +130,10 @@
 //     The cumulative figures come from a statistics log (stats_log.go): one
 //     small record per event a figure counts, taken in emit, which every
 //     event passes. It is kept apart from the events table, which
-//     Options.History trims far below a day, for Twilio's 30 days of
-//     history, and holds at most 500,000 records per workspace (about 75
-//     MB, the newest kept) so a long run at full speed stays in bounded
-//     memory.
+//     Options.History trims far below a day; it counts nothing older than
+//     Twilio's 30 days of history and holds at most 500,000 records per
+//     workspace (about 90 MB; a ring, each new record over the oldest), so
+//     a long run at full speed stays in bounded memory.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
 //     proxy's 502 HTML page, delays, dropped connections, Twilio error

@@ -183,12 +183,11 @@ type tally struct {
 
 // tallyOf counts the window's records that keep accepts and, when q names
 // a channel, that are about a task on that channel.
-func tallyOf(recs []statRec, q statsQuery, keep func(*statRec) bool) *tally {
+func tallyOf(recs span, q statsQuery, keep func(*statRec) bool) *tally {
 	t := &tally{}
-	for i := range recs {
-		r := &recs[i]
+	recs.each(func(r *statRec) {
 		if (q.channel != "" && r.channel != q.channel) || !keep(r) {
-			continue
+			return
 		}
 		t.n[r.kind]++
 		switch r.kind {
@@ -198,7 +197,7 @@ func tallyOf(recs []statRec, q statsQuery, keep func(*statRec) bool) *tally {
 		case statTaskCanceled:
 			t.aborted = append(t.aborted, r.wait)
 		}
-	}
+	})
 	return t
 }
 
@@ -296,19 +295,19 @@ func (e *Emulator) withIDs(c *call, m map[string]any, path string) map[string]an
 	return m
 }
 
-func (e *Emulator) windowOf(c *call) (statsQuery, []statRec, *apiError) {
+func (e *Emulator) windowOf(c *call) (statsQuery, span, *apiError) {
 	q, err := e.parseStatsQuery(c)
 	if err != nil {
-		return q, nil, err
+		return q, span{}, err
 	}
-	return q, c.ws.stats.window(q.start, q.end), nil
+	return q, c.ws.stats.window(q.start, q.end, e.clock.Now()), nil
 }
 
 // ---- workspace ----
 
 // workspaceCumulativeFigures: tasks_created counts task.created;
 // tasks_timed_out_in_workflow counts workflow.timeout.
-func workspaceCumulativeFigures(q statsQuery, recs []statRec) map[string]any {
+func workspaceCumulativeFigures(q statsQuery, recs span) map[string]any {
 	t := tallyOf(recs, q, func(*statRec) bool { return true })
 	m := t.taskFigures(q)
 	m["tasks_created"] = t.n[statTaskCreated]
@@ -432,7 +431,7 @@ func eligibleWorkers(ws *workspace, q *queue) []*worker {
 // completed, deleted) counts for the queue it was in; and
 // wait_duration_in_queue_until_accepted measures from when the task
 // entered the queue.
-func queueCumulativeFigures(qs *queue, q statsQuery, recs []statRec) map[string]any {
+func queueCumulativeFigures(qs *queue, q statsQuery, recs span) map[string]any {
 	t := tallyOf(recs, q, func(r *statRec) bool { return r.queue == qs.sid })
 	m := t.taskFigures(q)
 	m["tasks_entered"] = t.n[statTaskEntered]
@@ -516,7 +515,7 @@ func (e *Emulator) queueRealTime(c *call) (int, any, *apiError) {
 
 // queueBoth is a queue's Statistics: both figures under cumulative and
 // realtime.
-func (e *Emulator) queueBoth(c *call, qs *queue, q statsQuery, recs []statRec) map[string]any {
+func (e *Emulator) queueBoth(c *call, qs *queue, q statsQuery, recs span) map[string]any {
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": c.ws.sid, "task_queue_sid": qs.sid,
 		"cumulative": queueCumulativeFigures(qs, q, recs), "realtime": e.queueRealTimeFigures(c.ws, qs, q),
@@ -610,7 +609,7 @@ func bulkQueueSids(c *call) ([]string, *apiError) {
 // workflowCumulativeFigures: tasks_entered counts the tasks created in
 // the workflow (task.created); the rest as for the workspace, for the
 // workflow's tasks.
-func workflowCumulativeFigures(wf *workflow, q statsQuery, recs []statRec) map[string]any {
+func workflowCumulativeFigures(wf *workflow, q statsQuery, recs span) map[string]any {
 	t := tallyOf(recs, q, func(r *statRec) bool { return r.workflow == wf.sid })
 	m := t.taskFigures(q)
 	m["tasks_entered"] = t.n[statTaskCreated]
@@ -669,7 +668,7 @@ func (e *Emulator) workflowStatistics(c *call) (int, any, *apiError) {
 // accepts and activity_durations: per activity, the time those workers
 // spent in it within the window, over their stays in it (each stay cut to
 // the window): min, max, avg (rounded) and total seconds.
-func (e *Emulator) workersCumulativeFigures(ws *workspace, q statsQuery, recs []statRec, keep func(sid string) bool) map[string]any {
+func (e *Emulator) workersCumulativeFigures(ws *workspace, q statsQuery, recs span, keep func(sid string) bool) map[string]any {
 	t := tallyOf(recs, q, func(r *statRec) bool { return r.worker != "" && keep(r.worker) })
 	m := map[string]any{"start_time": twilioTime(q.start), "end_time": twilioTime(q.end),
 		"activity_durations": e.activityDurations(ws, q, keep)}
@@ -716,11 +715,9 @@ func (e *Emulator) activityDurations(ws *workspace, q statsQuery, keep func(stri
 			stays[s.act].add(to.Sub(from))
 		}
 	}
-	recs := ws.stats.recs[:ws.stats.from(q.end.Add(time.Nanosecond))]
-	for i := range recs {
-		r := &recs[i]
+	ws.stats.window(time.Time{}, q.end, e.clock.Now()).each(func(r *statRec) {
 		if (r.kind != statWorkerActivity && r.kind != statWorkerGone) || !keep(r.worker) {
-			continue
+			return
 		}
 		if s, ok := open[r.worker]; ok {
 			closeStay(s, r.at)
@@ -733,7 +730,7 @@ func (e *Emulator) activityDurations(ws *workspace, q statsQuery, keep func(stri
 		if r.kind == statWorkerActivity {
 			open[r.worker] = since{r.activity, r.at}
 		}
-	}
+	})
 	for _, w := range ws.workers.all() {
 		if _, ok := open[w.sid]; !ok && keep(w.sid) && w.statusSince.Before(q.end) {
 			open[w.sid] = since{w.activity, w.statusSince}

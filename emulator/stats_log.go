@@ -15,11 +15,11 @@ import (
 
 // statsRetention is how far back statistics reach: Twilio keeps 30 days
 // ("Historical statistics allow you to analyze data from the past 30
-// days", the statistics pages); older records are dropped.
+// days", the statistics pages); older records are not counted.
 const statsRetention = 30 * 24 * time.Hour
 
-// statsLogCap bounds the records kept per workspace (about 150 bytes each,
-// so at most some 75 MB) whatever the rate: a long run at full speed keeps
+// statsLogCap bounds the records kept per workspace (about 180 bytes each,
+// so at most some 90 MB) whatever the rate: a long run at full speed keeps
 // its latest records, about a simulated day of 80,000 tasks.
 const statsLogCap = 500_000
 
@@ -60,37 +60,54 @@ type statRec struct {
 }
 
 // statsLog is a workspace's records in time order (the clock never goes
-// back), so a window is found by binary search.
+// back), so a window is found by binary search. Once it holds statsLogCap
+// records it is a ring: each record overwrites the oldest, so recording
+// never copies what is kept.
 type statsLog struct {
-	recs []statRec
+	ring []statRec
+	head int // the oldest record's index, once the ring is full
 }
 
-// add appends rec and drops what is past retention or beyond the cap.
-// Reslicing from the front is O(1); append copies only the live records
-// when it grows, so memory stays within about twice the cap.
+// add appends rec, over the oldest record once the log is full.
 func (l *statsLog) add(rec statRec) {
-	l.recs = append(l.recs, rec)
-	if n := len(l.recs); n > statsLogCap {
-		l.recs = l.recs[n-statsLogCap:]
+	if len(l.ring) < statsLogCap {
+		l.ring = append(l.ring, rec)
+		return
 	}
-	if old := rec.at.Add(-statsRetention); l.recs[0].at.Before(old) {
-		l.recs = l.recs[l.from(old):]
-	}
+	l.ring[l.head] = rec
+	l.head = (l.head + 1) % len(l.ring)
 }
+
+// rec is the i-th record, oldest first.
+func (l *statsLog) rec(i int) *statRec { return &l.ring[(l.head+i)%len(l.ring)] }
 
 // from is the index of the first record at or after t.
 func (l *statsLog) from(t time.Time) int {
-	return sort.Search(len(l.recs), func(i int) bool { return !l.recs[i].at.Before(t) })
+	return sort.Search(len(l.ring), func(i int) bool { return !l.rec(i).at.Before(t) })
 }
 
-// window is the records from start to end, both included.
-func (l *statsLog) window(start, end time.Time) []statRec {
-	i := l.from(start)
-	j := sort.Search(len(l.recs), func(k int) bool { return l.recs[k].at.After(end) })
-	if j < i {
-		j = i
+// window is the records from start to end, both included, leaving out
+// those past retention at now: Twilio keeps 30 days, so a window reaching
+// further back finds nothing there.
+func (l *statsLog) window(start, end, now time.Time) span {
+	if floor := now.Add(-statsRetention); start.Before(floor) {
+		start = floor
 	}
-	return l.recs[i:j]
+	i := l.from(start)
+	j := sort.Search(len(l.ring), func(k int) bool { return l.rec(k).at.After(end) })
+	return span{l, i, max(i, j)}
+}
+
+// span is records i to j (excluded) of a log.
+type span struct {
+	l    *statsLog
+	i, j int
+}
+
+func (s span) each(f func(*statRec)) {
+	for k := s.i; k < s.j; k++ {
+		f(s.l.rec(k))
+	}
 }
 
 // recordStat turns an event into its statistics record, if it is one a
