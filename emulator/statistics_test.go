@@ -446,3 +446,53 @@ func TestStatisticsOfAnEmptyWorkspace(t *testing.T) {
 		t.Errorf("bulk of no queues: %s", js(m))
 	}
 }
+
+// Moves between queues, reservation timeouts and deletions count where
+// they happen. On a ManualClock, with workers Offline until named: at 0 a
+// Spanish task enters the Spanish queue, whose target times out at 10 and
+// moves it to English; Bob (Idle at 10) lets its reservation time out at
+// 130 (the workflow's 120 s); Alice (Idle at 130) is reserved, and at 135
+// the task is deleted, canceling her reservation.
+func TestCumulativeStatisticsCountMovesTimeoutsAndDeletions(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	spec := emulator.Tutorial()
+	spec.Workflows[0].Filters[0].Targets = []emulator.TargetSpec{
+		{Queue: "Customer Care Requests - Spanish", Timeout: 10},
+		{Queue: "Customer Care Requests - English"},
+	}
+	l, err := h.emu.Load(spec)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ws, flow := l.Workspace, l.Workflows["Tutorial Workflow"]
+	es, en := l.TaskQueues["Customer Care Requests - Spanish"], l.TaskQueues["Customer Care Requests - English"]
+	task := h.createTask(ws, flow, `{"selected_language":"es"}`)
+	clock.Advance(10 * time.Second)
+	h.setActivity(ws, l.Workers["Bob"], l.Activities["Idle"])
+	clock.Advance(120 * time.Second)
+	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
+	clock.Advance(5 * time.Second)
+	if err := h.api.DeleteTask(ws, *task.Sid, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := h.api.FetchWorkspaceCumulativeStatistics(ws, nil)
+	expect(t, "workspace", figures(t, got, err), map[string]any{"tasks_created": 1, "tasks_moved": 1, "tasks_deleted": 1,
+		"tasks_canceled": 0, "reservations_created": 2, "reservations_timed_out": 1, "reservations_canceled": 1, "reservations_accepted": 0})
+	gotEs, err := h.api.FetchTaskQueueCumulativeStatistics(ws, es, nil)
+	expect(t, "Spanish queue (left)", figures(t, gotEs, err), map[string]any{"tasks_entered": 1, "tasks_moved": 1,
+		"reservations_created": 0, "tasks_deleted": 0})
+	gotEn, err := h.api.FetchTaskQueueCumulativeStatistics(ws, en, nil)
+	expect(t, "English queue (entered)", figures(t, gotEn, err), map[string]any{"tasks_entered": 1, "tasks_moved": 0,
+		"reservations_created": 2, "reservations_timed_out": 1, "reservations_canceled": 1, "tasks_deleted": 1})
+	gotWf, err := h.api.FetchWorkflowCumulativeStatistics(ws, flow, nil)
+	expect(t, "workflow", figures(t, gotWf, err), map[string]any{"tasks_entered": 1, "tasks_moved": 1, "tasks_deleted": 1})
+	for name, want := range map[string]map[string]any{
+		"Bob":   {"reservations_created": 1, "reservations_timed_out": 1, "reservations_canceled": 0},
+		"Alice": {"reservations_created": 1, "reservations_timed_out": 0, "reservations_canceled": 1},
+	} {
+		w, err := h.api.FetchWorkerInstanceStatistics(ws, l.Workers[name], nil)
+		expect(t, name, sub(figures(t, w, err), "cumulative"), want)
+	}
+}
