@@ -676,7 +676,8 @@ func (e *Emulator) workersCumulativeFigures(ws *workspace, q statsQuery, recs sp
 	return m
 }
 
-// stay is the time workers spent in one activity.
+// stay is the time workers spent in one activity: how many stays, and
+// their total, shortest and longest, in seconds.
 type stay struct{ n, total, lo, hi int }
 
 func (s *stay) add(d time.Duration) {
@@ -689,63 +690,85 @@ func (s *stay) add(d time.Duration) {
 	s.total += sec
 }
 
+// since is a worker's current activity and when it began.
+type since struct {
+	act string
+	at  time.Time
+}
+
+// replay rebuilds the workers' stays in their activities from the log,
+// each cut to the window.
+type replay struct {
+	q     statsQuery
+	open  map[string]since // by worker
+	stays map[string]*stay // by activity
+}
+
 // activityDurations replays the workers' activity records up to the
 // window's end. A worker's stay before its first record counts from its
 // creation; a worker with no record at all, from its current activity's
-// start (date_status_changed).
+// start (date_status_changed); a stay still open ends now.
 func (e *Emulator) activityDurations(ws *workspace, q statsQuery, keep func(string) bool) []map[string]any {
-	type since struct {
-		act string
-		at  time.Time
-	}
-	open := map[string]since{}
-	stays := map[string]*stay{}
-	closeStay := func(s since, to time.Time) {
-		from := s.at
-		if from.Before(q.start) {
-			from = q.start
-		}
-		if to.After(q.end) {
-			to = q.end
-		}
-		if to.After(from) {
-			if stays[s.act] == nil {
-				stays[s.act] = &stay{}
-			}
-			stays[s.act].add(to.Sub(from))
-		}
-	}
+	rp := &replay{q: q, open: map[string]since{}, stays: map[string]*stay{}}
 	ws.stats.window(time.Time{}, q.end, e.clock.Now()).each(func(r *statRec) {
-		if (r.kind != statWorkerActivity && r.kind != statWorkerGone) || !keep(r.worker) {
-			return
-		}
-		if s, ok := open[r.worker]; ok {
-			closeStay(s, r.at)
-		} else if w := ws.workers.get(r.worker); w != nil && r.from != "" {
-			// The first change seen: the worker was in r.from since it was
-			// created (a loaded workspace's workers have no worker.created).
-			closeStay(since{r.from, w.created}, r.at)
-		}
-		delete(open, r.worker)
-		if r.kind == statWorkerActivity {
-			open[r.worker] = since{r.activity, r.at}
+		if (r.kind == statWorkerActivity || r.kind == statWorkerGone) && keep(r.worker) {
+			rp.record(ws, r)
 		}
 	})
 	for _, w := range ws.workers.all() {
-		if _, ok := open[w.sid]; !ok && keep(w.sid) && w.statusSince.Before(q.end) {
-			open[w.sid] = since{w.activity, w.statusSince}
+		if _, ok := rp.open[w.sid]; !ok && keep(w.sid) && w.statusSince.Before(q.end) {
+			rp.open[w.sid] = since{w.activity, w.statusSince}
 		}
 	}
 	end := q.end
 	if now := e.clock.Now(); now.Before(end) {
 		end = now
 	}
-	for _, s := range sortedStays(open) {
-		closeStay(s, end)
+	for _, s := range sortedStays(rp.open) {
+		rp.closeStay(s, end)
 	}
+	return rp.figures(ws)
+}
+
+// record is one worker record: the stay it ends, and the one it begins.
+func (rp *replay) record(ws *workspace, r *statRec) {
+	if s, ok := rp.open[r.worker]; ok {
+		rp.closeStay(s, r.at)
+	} else if w := ws.workers.get(r.worker); w != nil && r.from != "" {
+		// The first change seen: the worker was in r.from since it was
+		// created (a loaded workspace's workers have no worker.created).
+		rp.closeStay(since{r.from, w.created}, r.at)
+	}
+	delete(rp.open, r.worker)
+	if r.kind == statWorkerActivity {
+		rp.open[r.worker] = since{r.activity, r.at}
+	}
+}
+
+// closeStay counts the part of stay s, ended at to, inside the window.
+func (rp *replay) closeStay(s since, to time.Time) {
+	from := s.at
+	if from.Before(rp.q.start) {
+		from = rp.q.start
+	}
+	if to.After(rp.q.end) {
+		to = rp.q.end
+	}
+	if !to.After(from) {
+		return
+	}
+	if rp.stays[s.act] == nil {
+		rp.stays[s.act] = &stay{}
+	}
+	rp.stays[s.act].add(to.Sub(from))
+}
+
+// figures is activity_durations: every activity of the workspace, in its
+// order, zeros where no stay counted.
+func (rp *replay) figures(ws *workspace) []map[string]any {
 	out := []map[string]any{}
 	for _, a := range ws.activities.all() {
-		s := stays[a.sid]
+		s := rp.stays[a.sid]
 		if s == nil {
 			s = &stay{}
 		}
