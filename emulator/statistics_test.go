@@ -341,8 +341,16 @@ func TestStatisticsRefuseInvalidParameters(t *testing.T) {
 		}
 	}
 	// The default channel, by unique name or SID, is every task here.
-	got, err := d.h.api.FetchWorkspaceCumulativeStatistics(d.ws, (&openapi.FetchWorkspaceCumulativeStatisticsParams{}).SetTaskChannel("default"))
-	expect(t, "TaskChannel default", figures(t, got, err), map[string]any{"tasks_created": 5})
+	task, err := d.h.api.FetchTask(d.ws, d.tasks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{"default", str(task.TaskChannelSid)} {
+		got, err := d.h.api.FetchWorkspaceCumulativeStatistics(d.ws, (&openapi.FetchWorkspaceCumulativeStatisticsParams{}).SetTaskChannel(ch))
+		expect(t, "TaskChannel "+ch, figures(t, got, err), map[string]any{"tasks_created": 5, "reservations_accepted": 3})
+		rt, err := d.h.api.FetchWorkspaceRealTimeStatistics(d.ws, (&openapi.FetchWorkspaceRealTimeStatisticsParams{}).SetTaskChannel(ch))
+		expect(t, "real time, TaskChannel "+ch, figures(t, rt, err), map[string]any{"total_tasks": 3})
+	}
 }
 
 // Real-time statistics read the state at the end of the script: T2 and T3
@@ -495,4 +503,38 @@ func TestCumulativeStatisticsCountMovesTimeoutsAndDeletions(t *testing.T) {
 		w, err := h.api.FetchWorkerInstanceStatistics(ws, l.Workers[name], nil)
 		expect(t, name, sub(figures(t, w, err), "cumulative"), want)
 	}
+}
+
+// When a queue reserves two workers at once, the first accept rescinds
+// the other reservation: counted as rescinded, for that worker too.
+func TestCumulativeStatisticsCountRescinded(t *testing.T) {
+	h := newHarness(t, emulator.Options{Clock: emulator.NewManualClock(epoch)})
+	spec := emulator.Tutorial()
+	spec.TaskQueues[1].MaxReservedWorkers = 2 // English
+	l, err := h.emu.Load(spec)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ws := l.Workspace
+	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"])
+	h.setActivity(ws, l.Workers["Bob"], l.Activities["Idle"])
+	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{}`)
+	rs := h.reservations(ws, *task.Sid)
+	if len(rs) != 2 {
+		t.Fatalf("%d reservations, want Alice's and Bob's", len(rs))
+	}
+	var bobs string
+	for _, r := range rs {
+		if str(r.WorkerName) == "Alice" {
+			if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, *r.Sid, (&openapi.UpdateTaskReservationParams{}).SetReservationStatus("accepted")); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			bobs = str(r.WorkerSid)
+		}
+	}
+	got, err := h.api.FetchWorkspaceCumulativeStatistics(ws, nil)
+	expect(t, "workspace", figures(t, got, err), map[string]any{"reservations_created": 2, "reservations_accepted": 1, "reservations_rescinded": 1})
+	bob, err := h.api.FetchWorkerInstanceStatistics(ws, bobs, nil)
+	expect(t, "Bob", sub(figures(t, bob, err), "cumulative"), map[string]any{"reservations_created": 1, "reservations_rescinded": 1, "reservations_accepted": 0})
 }
