@@ -351,6 +351,11 @@ func TestStatisticsRefuseInvalidParameters(t *testing.T) {
 		rt, err := d.h.api.FetchWorkspaceRealTimeStatistics(d.ws, (&openapi.FetchWorkspaceRealTimeStatisticsParams{}).SetTaskChannel(ch))
 		expect(t, "real time, TaskChannel "+ch, figures(t, rt, err), map[string]any{"total_tasks": 3})
 	}
+	// Another channel counts none of them.
+	got, err := d.h.api.FetchWorkspaceCumulativeStatistics(d.ws, (&openapi.FetchWorkspaceCumulativeStatisticsParams{}).SetTaskChannel("voice"))
+	expect(t, "TaskChannel voice", figures(t, got, err), map[string]any{"tasks_created": 0, "reservations_accepted": 0})
+	rt, err := d.h.api.FetchTaskQueueRealTimeStatistics(d.ws, d.queue, (&openapi.FetchTaskQueueRealTimeStatisticsParams{}).SetTaskChannel("voice"))
+	expect(t, "queue real time, TaskChannel voice", figures(t, rt, err), map[string]any{"total_tasks": 0, "longest_task_waiting_age": 0})
 }
 
 // Real-time statistics read the state at the end of the script: T2 and T3
