@@ -23,11 +23,6 @@ const statsRetention = 30 * 24 * time.Hour
 // its latest records, about a simulated day of 80,000 tasks.
 const statsLogCap = 500_000
 
-// eventWorkflowTimeout is Twilio's event for a task timed out of its
-// workflow, the source of tasks_timed_out_in_workflow. Named here until
-// package taskrouter lists it with the other workflow.* events.
-const eventWorkflowTimeout = "workflow.timeout"
-
 // statKind is what a record counts.
 type statKind uint8
 
@@ -161,7 +156,7 @@ func statKindOf(typ string) (statKind, bool) {
 		return statTaskEntered, true
 	case taskrouter.EventTaskQueueMoved:
 		return statTaskMoved, true
-	case eventWorkflowTimeout:
+	case taskrouter.EventWorkflowTimeout: // tasks_timed_out_in_workflow
 		return statTaskTimedOutInWorkflow, true
 	case taskrouter.EventReservationCreated:
 		return statResCreated, true
