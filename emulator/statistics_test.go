@@ -543,3 +543,29 @@ func TestCumulativeStatisticsCountRescinded(t *testing.T) {
 	bob, err := h.api.FetchWorkerInstanceStatistics(ws, bobs, nil)
 	expect(t, "Bob", sub(figures(t, bob, err), "cumulative"), map[string]any{"reservations_created": 1, "reservations_rescinded": 1, "reservations_accepted": 0})
 }
+
+// A task whose workflow's last step times out with nowhere left to go
+// (workflow.timeout) counts in tasks_timed_out_in_workflow, for the
+// workspace and the workflow.
+func TestCumulativeStatisticsCountTimedOutInWorkflow(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	spec := emulator.Tutorial()
+	spec.Workflows[0].Filters[0].Targets = []emulator.TargetSpec{{Queue: "Customer Care Requests - Spanish", Timeout: 10}}
+	spec.Workflows[0].DefaultQueue = ""
+	l, err := h.emu.Load(spec)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ws, flow := l.Workspace, l.Workflows["Tutorial Workflow"]
+	h.createTask(ws, flow, `{"selected_language":"es"}`)
+	clock.Advance(10 * time.Second)
+	evs, err := h.api.ListEvent(ws, (&openapi.ListEventParams{}).SetEventType("workflow.timeout"))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("workflow.timeout events: %d, %v", len(evs), err)
+	}
+	got, err := h.api.FetchWorkspaceCumulativeStatistics(ws, nil)
+	expect(t, "workspace", figures(t, got, err), map[string]any{"tasks_created": 1, "tasks_timed_out_in_workflow": 1})
+	gotWf, err := h.api.FetchWorkflowCumulativeStatistics(ws, flow, nil)
+	expect(t, "workflow", figures(t, gotWf, err), map[string]any{"tasks_entered": 1, "tasks_timed_out_in_workflow": 1})
+}
