@@ -111,6 +111,29 @@
 //     WorkflowFilterTargetExpression. worker.activity.update carries
 //     WorkerTimeInPreviousActivity (seconds) and
 //     WorkerTimeInPreviousActivityMs.
+//   - Statistics (statistics.go): every statistics operation of the OpenAPI
+//     description. Workspace, task queue and workflow Statistics,
+//     CumulativeStatistics and RealTimeStatistics; the task queues'
+//     Statistics list (FriendlyName) and bulk RealTimeStatistics (POST, up
+//     to 50 queues named in the JSON body's TaskQueueSids, every queue when
+//     it names none); the workers' Statistics (TaskQueueSid, TaskQueueName,
+//     FriendlyName), CumulativeStatistics and RealTimeStatistics, and one
+//     worker's Statistics. Cumulative figures count what happened in a
+//     window: the last Minutes (default 15, as on Twilio), or StartDate to
+//     EndDate, both included (15 minutes before EndDate without StartDate;
+//     Minutes with either is refused, as Twilio documents); TaskChannel
+//     (SID or unique name) and SplitByWaitTime (below: at most that many
+//     seconds) as Twilio defines them. Waits are whole seconds from the
+//     task's creation, averages rounded. Real-time figures read the tasks
+//     and workers as they are now. Invalid parameters are 400 20001 naming
+//     them.
+//     The cumulative figures come from a statistics log (stats_log.go): one
+//     small record per event a figure counts, taken in emit, which every
+//     event passes. It is kept apart from the events table, which
+//     Options.History trims far below a day; it counts nothing older than
+//     Twilio's 30 days of history and holds at most 500,000 records per
+//     workspace (about 90 MB; a ring, each new record over the oldest), so
+//     a long run at full speed stays in bounded memory.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
 //     proxy's 502 HTML page, delays, dropped connections, Twilio error
@@ -132,14 +155,16 @@
 // so a Go team can run it in their own tests without pulling in the
 // service; deps_test.go at the module root holds it to that.
 //
-// Knowingly simplified: statistics endpoints are not served (404);
-// ChannelOptimizedRouting is refused (400) rather than ignored, as routing
-// across channels by idle time is not emulated; a task channel a live task
-// uses cannot be deleted (the emulator's choice, so no worker capacity
-// vanishes under a task); dequeue, call, redirect and conference
-// instructions record the call they would place without placing it; a
-// RoutingTarget naming a worker is refused (routing past availability and
-// capacity, IgnoreCapacity, is not emulated); and skip_if's "can be
-// reserved at once" asks whether any free worker is eligible, not whether
-// a higher-priority task would take it first.
+// Knowingly simplified: ChannelOptimizedRouting is refused (400) rather
+// than ignored, as routing across channels by idle time is not emulated;
+// a task channel a live task uses cannot be deleted (the emulator's
+// choice, so no worker capacity vanishes under a task); dequeue, call,
+// redirect and conference instructions record the call they would place
+// without placing it; a RoutingTarget naming a worker is refused (routing
+// past availability and capacity, IgnoreCapacity, is not emulated);
+// skip_if's "can be reserved at once" asks whether any free worker is
+// eligible, not whether a higher-priority task would take it first; and
+// statistics count only what this emulator saw (a loaded workspace starts
+// with none) and, to stay in bounded memory, no more than the log's 30
+// days and 500,000 records per workspace.
 package emulator

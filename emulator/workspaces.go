@@ -21,6 +21,7 @@ type workspace struct {
 	reservations           table[reservation]
 	events                 table[event]
 	channels               table[taskChannel]
+	stats                  statsLog
 	open                   map[string]*task // tasks pending or reserved: the ones routing looks at
 }
 
@@ -83,6 +84,7 @@ func (e *Emulator) routes() {
 
 	e.handle(ListEvent, "GET", ws+"/Events", e.listEvents)
 	e.handle(FetchEvent, "GET", ws+"/Events/{Sid}", e.eventResource().fetch)
+	e.statsRoutes(ws) // statistics.go
 
 	e.handle(ListTaskChannel, "GET", ws+"/TaskChannels", e.listChannels)
 	e.handle(CreateTaskChannel, "POST", ws+"/TaskChannels", e.createChannel)
