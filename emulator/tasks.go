@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,7 +110,15 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 	}
 	wfSid, wfName, qSid, qName, priority := c.query("WorkflowSid"), c.query("WorkflowName"),
 		c.query("TaskQueueSid"), c.query("TaskQueueName"), c.query("Priority")
-	return e.taskResource().list(c, func(t *task) bool {
+	order, apiErr := taskOrdering(c.query("Ordering"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	withAddons, apiErr := hasAddonsFilter(c.query("HasAddons"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	return e.taskResource().listSorted(c, func(t *task) bool {
 		var tqName, twfName string
 		if tq := c.ws.queues.get(t.queue); tq != nil {
 			tqName = tq.name
@@ -124,11 +133,69 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 			qSid != "" && t.queue != qSid,
 			qName != "" && tqName != qName,
 			priority != "" && priority != strconv.Itoa(t.priority),
-			match != nil && !match.Eval(taskVars(t)):
+			match != nil && !match.Eval(taskVars(t)),
+			withAddons: // the emulator's tasks have no add-ons ("addons": "{}")
 			return false
 		}
 		return true
-	})
+	}, order)
+}
+
+// hasAddonsFilter reads HasAddons: true keeps only tasks with add-ons,
+// which the emulator's never have; false or absent keeps them all.
+func hasAddonsFilter(v string) (bool, *apiError) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errParam("Invalid HasAddons %q: must be true or false", v)
+	}
+	return b, nil
+}
+
+// taskOrderKeys are the attributes a task list's Ordering may sort by, as
+// Twilio's OpenAPI description of GET /Tasks lists them.
+var taskOrderKeys = map[string]func(a, b *task) int{
+	"DateCreated":      func(a, b *task) int { return a.created.Compare(b.created) },
+	"Priority":         func(a, b *task) int { return cmp.Compare(a.priority, b.priority) },
+	"VirtualStartTime": func(a, b *task) int { return a.virtualStart.Compare(b.virtualStart) },
+}
+
+// taskOrdering parses a task list's Ordering: comma-separated
+// Attribute:Order pairs (Order asc or desc), applied in turn; DateCreated
+// and VirtualStartTime may not be combined, as Twilio documents. Absent,
+// the list is ascending by DateCreated (table order).
+func taskOrdering(v string) (func(a, b *task) int, *apiError) {
+	if v == "" {
+		return nil, nil
+	}
+	var keys []func(a, b *task) int
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(v, ",") {
+		attr, order, _ := strings.Cut(strings.TrimSpace(pair), ":")
+		key, ok := taskOrderKeys[attr]
+		if !ok || seen[attr] || (order != "asc" && order != "desc") {
+			return nil, errParam("Invalid Ordering %q: must be Attribute:Order pairs, Attribute one of DateCreated, Priority, VirtualStartTime, Order asc or desc", v)
+		}
+		seen[attr] = true
+		if order == "desc" {
+			asc := key
+			key = func(a, b *task) int { return asc(b, a) }
+		}
+		keys = append(keys, key)
+	}
+	if seen["DateCreated"] && seen["VirtualStartTime"] {
+		return nil, errParam("Invalid Ordering %q: DateCreated and VirtualStartTime cannot be used together", v)
+	}
+	return func(a, b *task) int {
+		for _, k := range keys {
+			if n := k(a, b); n != 0 {
+				return n
+			}
+		}
+		return 0
+	}, nil
 }
 
 func (e *Emulator) createTask(c *call) (int, any, *apiError) {

@@ -1,0 +1,100 @@
+package emulator_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
+	"github.com/assignd/assignd/emulator"
+)
+
+// orderedTasks are three waiting tasks of the tutorial: t0 priority 1; t1
+// priority 5, a second later; t2 priority 1, two seconds later but with the
+// earliest virtual start. It returns their SIDs, t0 first.
+func orderedTasks(t *testing.T, h *harness, clock *emulator.ManualClock, l emulator.Loaded) []string {
+	t.Helper()
+	var sids []string
+	for _, p := range []*openapi.CreateTaskParams{
+		(&openapi.CreateTaskParams{}).SetPriority(1),
+		(&openapi.CreateTaskParams{}).SetPriority(5),
+		(&openapi.CreateTaskParams{}).SetPriority(1).SetVirtualStartTime(epoch.Add(-time.Hour)),
+	} {
+		tk, err := h.api.CreateTask(l.Workspace, p.SetWorkflowSid(l.Workflows["Tutorial Workflow"]).SetAttributes(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, *tk.Sid)
+		clock.Advance(time.Second)
+	}
+	return sids
+}
+
+// listTasks lists the workspace's tasks with p and names them by their
+// index in sids: "t1 t0 t2".
+func (h *harness) listTasks(ws string, sids []string, p *openapi.ListTaskParams) (string, error) {
+	tasks, err := h.api.ListTask(ws, p)
+	var got []string
+	for _, tk := range tasks {
+		got = append(got, fmt.Sprintf("t%d", slices.Index(sids, *tk.Sid)))
+	}
+	return strings.Join(got, " "), err
+}
+
+// The task list's Ordering sorts as Twilio's OpenAPI describes it:
+// Attribute:Order pairs over DateCreated, Priority and VirtualStartTime,
+// applied in turn, ascending DateCreated by default; DateCreated with
+// VirtualStartTime, or anything else, is refused naming Ordering.
+func TestTaskListOrdering(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil) // workers Offline: the tasks wait
+	sids := orderedTasks(t, h, clock, l)
+	for _, c := range []struct{ ordering, want string }{
+		{"", "t0 t1 t2"},
+		{"DateCreated:asc", "t0 t1 t2"},
+		{"DateCreated:desc", "t2 t1 t0"},
+		{"Priority:desc,DateCreated:asc", "t1 t0 t2"},
+		{"Priority:asc,DateCreated:desc", "t2 t0 t1"},
+		{"VirtualStartTime:asc", "t2 t0 t1"},
+		{"Priority:desc,VirtualStartTime:desc", "t1 t0 t2"},
+	} {
+		p := &openapi.ListTaskParams{}
+		if c.ordering != "" {
+			p.SetOrdering(c.ordering)
+		}
+		if got, err := h.listTasks(l.Workspace, sids, p); err != nil || got != c.want {
+			t.Errorf("Ordering=%q: %q %v, want %q", c.ordering, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"DateCreated:asc,VirtualStartTime:desc", "Priority", "Priority:up", "Sid:asc", "priority:desc"} {
+		_, err := h.listTasks(l.Workspace, sids, (&openapi.ListTaskParams{}).SetOrdering(bad))
+		if re := restErr(t, err); re.Status != 400 || re.Code != 20001 || !strings.Contains(re.Message, "Ordering") {
+			t.Errorf("Ordering=%q: %+v, want 400 20001 naming Ordering", bad, re)
+		}
+	}
+}
+
+// HasAddons: the emulator's tasks have no add-ons ("addons": "{}"), so
+// true lists none of them and false lists them all, as without it.
+func TestTaskListHasAddons(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	sids := orderedTasks(t, h, clock, l)
+	for _, c := range []struct {
+		p    *openapi.ListTaskParams
+		want string
+	}{
+		{&openapi.ListTaskParams{}, "t0 t1 t2"},
+		{(&openapi.ListTaskParams{}).SetHasAddons(false), "t0 t1 t2"},
+		{(&openapi.ListTaskParams{}).SetHasAddons(true), ""},
+	} {
+		if got, err := h.listTasks(l.Workspace, sids, c.p); err != nil || got != c.want {
+			t.Errorf("HasAddons %v: %q %v, want %q", c.p.HasAddons, got, err, c.want)
+		}
+	}
+}
