@@ -39,7 +39,7 @@
 //     a GET query parameter its handler does not read, a value it does not
 //     carry out (Template=FIFO) and a workflow Configuration key it does not
 //     know (a misspelt one) is refused with 400 20001 naming it ("Parameter
-//     PrioritizeQueueOrder is not supported by the emulator", "key
+//     IgnoreCapacity is not supported by the emulator", "key
 //     task_routing.filters[0].targets[1].ordre_by"), before anything is
 //     applied. Options.AllowUnsupported accepts them instead, with a warning
 //     in Options.Log naming each.
@@ -53,8 +53,11 @@
 //     counted among the target queue's workers) moves it on at once when no
 //     worker can be reserved for it on entering; skipping a filter's last
 //     target goes on to the next matching filter, then the default_filter,
-//     as Twilio documents. Waiting tasks are offered in priority order, then
-//     by age (virtual_start_time — date_created unless VirtualStartTime set
+//     as Twilio documents. Waiting tasks are offered in priority order;
+//     among equal priorities from a FIFO and a LIFO queue, those of the
+//     workspace's PrioritizeQueueOrder (FIFO unless set) first, Twilio's
+//     reading of it ("which type of queue to prioritize when workers
+//     receive tasks from both"); then by age (virtual_start_time — date_created unless VirtualStartTime set
 //     it — then the time they entered the queue; FIFO, or newest first in a
 //     LIFO queue), to available workers (their activity's available)
 //     matching the queue's target_workers and the target's expression, in

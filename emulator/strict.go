@@ -73,8 +73,8 @@ func SupportedParams() map[Endpoint][]string {
 //     worker is not emulated, so neither is its capacity override);
 //     TaskChannel (update).
 var supportedForm = map[Endpoint][]string{
-	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template"},
-	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid"},
+	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template", "PrioritizeQueueOrder"},
+	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid", "PrioritizeQueueOrder"},
 	CreateActivity:      {"FriendlyName", "Available"},
 	UpdateActivity:      {"FriendlyName"},
 	CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},
