@@ -113,7 +113,14 @@
 //     queue); these carry WorkflowFilterName, WorkflowFilterExpression and
 //     WorkflowFilterTargetExpression. worker.activity.update carries
 //     WorkerTimeInPreviousActivity (seconds) and
-//     WorkerTimeInPreviousActivityMs.
+//     WorkerTimeInPreviousActivityMs. A worker channel update emits
+//     worker.capacity.update when it changes the capacity and
+//     worker.channel.availability.update when it changes the availability
+//     (one that changes neither emits nothing), with the worker's fields and
+//     WorkerChannelSid, TaskChannelSid, TaskChannelUniqueName,
+//     WorkerChannelCapacity and WorkerChannelAvailable: Twilio names these
+//     events (its JS SDK's and Flex's event lists) but documents no fields
+//     for them, so these names follow the worker channel resource's.
 //   - Faults (Script, Options.FaultRate, Options.Latency): per endpoint and
 //     per resource, 429 with Retry-After, 5xx before or after applying, a
 //     proxy's 502 HTML page, delays, dropped connections, Twilio error
