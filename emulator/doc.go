@@ -33,6 +33,13 @@
 //     If-Match names another revision is refused 412 20412 and changes
 //     nothing. Worker attributes are null in the worker list, shown on
 //     fetch, create and update, as Twilio's description of the field says.
+//     Lists sort by Ordering (Attribute:asc|desc pairs): tasks by
+//     DateCreated, Priority and VirtualStartTime, as Twilio's OpenAPI
+//     describes; workers by DateStatusChanged and task queues by
+//     DateUpdated, the values twilio-taskrouter.js's tests use against
+//     TaskRouter (the OpenAPI says only "Sorting parameter"), any other
+//     attribute refused. HasAddons=true lists no task: the emulator's tasks
+//     have no add-ons.
 //     The tests check every exchange against Twilio's OpenAPI description.
 //   - Nothing silently ignored (strict.go): a create or update parameter the
 //     emulator does not carry out (SupportedParams lists the ones it does),

@@ -98,3 +98,66 @@ func TestTaskListHasAddons(t *testing.T) {
 		}
 	}
 }
+
+// Workers' Ordering sorts by DateStatusChanged and task queues' by
+// DateUpdated, asc or desc, the values twilio-taskrouter.js's tests use
+// against TaskRouter (Twilio's OpenAPI names none); another attribute is
+// refused as not carried out, a malformed value as invalid.
+func TestWorkerAndQueueListOrdering(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws := l.Workspace
+	clock.Advance(time.Second)
+	h.setActivity(ws, l.Workers["Bob"], l.Activities["Idle"])
+	clock.Advance(time.Second)
+	h.setActivity(ws, l.Workers["Alice"], l.Activities["Idle"]) // Alice's status changed last
+	clock.Advance(time.Second)
+	spanish := l.TaskQueues["Customer Care Requests - Spanish"]
+	if _, err := h.api.UpdateTaskQueue(ws, spanish, (&openapi.UpdateTaskQueueParams{}).SetFriendlyName("Spanish")); err != nil {
+		t.Fatal(err) // the Spanish queue, first in table order, updated last
+	}
+	workers := func(ordering string) (string, error) {
+		list, err := h.api.ListWorker(ws, (&openapi.ListWorkerParams{}).SetOrdering(ordering))
+		var names []string
+		for _, w := range list {
+			names = append(names, str(w.FriendlyName))
+		}
+		return strings.Join(names, " "), err
+	}
+	queues := func(ordering string) (string, error) {
+		qs, err := h.api.ListTaskQueue(ws, (&openapi.ListTaskQueueParams{}).SetOrdering(ordering))
+		var names []string
+		for _, q := range qs {
+			names = append(names, strings.TrimPrefix(str(q.FriendlyName), "Customer Care Requests - "))
+		}
+		return strings.Join(names, " "), err
+	}
+	for _, c := range []struct {
+		list           func(string) (string, error)
+		ordering, want string
+	}{
+		{workers, "DateStatusChanged:asc", "Bob Alice"},
+		{workers, "DateStatusChanged:desc", "Alice Bob"},
+		{queues, "DateUpdated:asc", "English Spanish"},
+		{queues, "DateUpdated:desc", "Spanish English"},
+	} {
+		if got, err := c.list(c.ordering); err != nil || got != c.want {
+			t.Errorf("Ordering=%s: %q %v, want %q", c.ordering, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		list            func(string) (string, error)
+		ordering, named string
+	}{
+		{workers, "DateCreated:asc", "Parameter Ordering=DateCreated:asc is not supported by the emulator"},
+		{queues, "FriendlyName:desc", "Parameter Ordering=FriendlyName:desc is not supported by the emulator"},
+		{workers, "DateStatusChanged", "Invalid Ordering"},
+		{queues, "DateUpdated:up", "Invalid Ordering"},
+	} {
+		_, err := c.list(c.ordering)
+		if re := restErr(t, err); re.Status != 400 || re.Code != 20001 || !strings.Contains(re.Message, c.named) {
+			t.Errorf("Ordering=%s: %+v, want 400 20001 %q", c.ordering, re, c.named)
+		}
+	}
+}

@@ -58,15 +58,14 @@ func SupportedParams() map[Endpoint][]string {
 // TimeoutActivitySid, MultiTaskEnabled, EventCallbackUrl,
 // EventsFilter, Reservation/AssignmentActivitySid,
 // RejectPendingReservations, ReEvaluateTasks, Reason, TaskChannel, the
-// activity's FriendlyName); channels_test.go shows the task channels'
+// activity's FriendlyName); TestPrioritizeQueueOrder the workspace's
+// PrioritizeQueueOrder; channels_test.go shows the task channels'
 // and worker channels' (Capacity, Available), and MultiTaskEnabled's
 // effect on capacity and queue activities. Twilio parameters missing here
 // are refused;
 // notable ones, and why:
 //
-//   - Workspaces: PrioritizeQueueOrder (routing does not order across FIFO
-//     and LIFO queues); Template=FIFO by value (no sample queue and
-//     workflow).
+//   - Workspaces: Template=FIFO by value (no sample queue and workflow).
 //   - Task channels: ChannelOptimizedRouting (routing across channels by
 //     idle time is not emulated).
 //   - Tasks: IgnoreCapacity, TaskQueueSid (create; routing straight to a

@@ -405,7 +405,8 @@ func TestUnsupportedRefusedOrWarned(t *testing.T) {
 				{"Twilio's, not carried out", base + "/TaskChannels", url.Values{"FriendlyName": {"C"}, "UniqueName": {"c"}, "ChannelOptimizedRouting": {"true"}}, "ChannelOptimizedRouting"},
 				{"a value not carried out", h.srv.URL + "/v1/Workspaces", url.Values{"FriendlyName": {"T"}, "Template": {"FIFO"}}, "Template=FIFO"},
 				{"configuration key", base + "/Workflows", url.Values{"FriendlyName": {"W"}, "Configuration": {cfg(q)}}, "task_routing.filters[0].targets[0].ordre_by"},
-				{"unread query parameter", base + "/Workers?Ordering=x", nil, "Ordering"},
+				{"unread query parameter", base + "/Workers?Orderng=x", nil, "Orderng"},
+				{"an Ordering not carried out", base + "/Workers?Ordering=DateCreated:asc", nil, "Ordering=DateCreated:asc"},
 			} {
 				method := http.MethodPost
 				if c.form == nil {

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -156,46 +155,27 @@ func hasAddonsFilter(v string) (bool, *apiError) {
 
 // taskOrderKeys are the attributes a task list's Ordering may sort by, as
 // Twilio's OpenAPI description of GET /Tasks lists them.
-var taskOrderKeys = map[string]func(a, b *task) int{
-	"DateCreated":      func(a, b *task) int { return a.created.Compare(b.created) },
-	"Priority":         func(a, b *task) int { return cmp.Compare(a.priority, b.priority) },
-	"VirtualStartTime": func(a, b *task) int { return a.virtualStart.Compare(b.virtualStart) },
+var taskOrderKeys = map[string]listKey[task]{
+	"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
+	"Priority":         byInt(func(t *task) int { return t.priority }),
+	"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
 }
 
-// taskOrdering parses a task list's Ordering: comma-separated
-// Attribute:Order pairs (Order asc or desc), applied in turn; DateCreated
-// and VirtualStartTime may not be combined, as Twilio documents. Absent,
-// the list is ascending by DateCreated (table order).
+// taskOrdering parses a task list's Ordering (ordering.go). Twilio
+// documents every attribute it takes, so any other is invalid, and so is
+// DateCreated with VirtualStartTime. Absent, the list is ascending by
+// DateCreated (table order).
 func taskOrdering(v string) (func(a, b *task) int, *apiError) {
-	if v == "" {
-		return nil, nil
-	}
-	var keys []func(a, b *task) int
-	seen := map[string]bool{}
-	for _, pair := range strings.Split(v, ",") {
-		attr, order, _ := strings.Cut(strings.TrimSpace(pair), ":")
-		key, ok := taskOrderKeys[attr]
-		if !ok || seen[attr] || (order != "asc" && order != "desc") {
-			return nil, errParam("Invalid Ordering %q: must be Attribute:Order pairs, Attribute one of DateCreated, Priority, VirtualStartTime, Order asc or desc", v)
-		}
-		seen[attr] = true
-		if order == "desc" {
-			asc := key
-			key = func(a, b *task) int { return asc(b, a) }
-		}
-		keys = append(keys, key)
-	}
-	if seen["DateCreated"] && seen["VirtualStartTime"] {
+	order, named, unknown, err := parseOrdering(v, taskOrderKeys)
+	switch {
+	case err != nil:
+		return nil, err
+	case unknown != "":
+		return nil, errParam("Invalid Ordering %q: %s is not one of DateCreated, Priority, VirtualStartTime", v, unknown)
+	case named["DateCreated"] && named["VirtualStartTime"]:
 		return nil, errParam("Invalid Ordering %q: DateCreated and VirtualStartTime cannot be used together", v)
 	}
-	return func(a, b *task) int {
-		for _, k := range keys {
-			if n := k(a, b); n != 0 {
-				return n
-			}
-		}
-		return 0
-	}, nil
+	return order, nil
 }
 
 func (e *Emulator) createTask(c *call) (int, any, *apiError) {
