@@ -161,3 +161,20 @@ func TestWorkerAndQueueListOrdering(t *testing.T) {
 		}
 	}
 }
+
+// The task list's RoutingTarget lists the tasks created with that
+// RoutingTarget (shown as routing_target), not the others.
+func TestTaskListRoutingTarget(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws, english := l.Workspace, l.TaskQueues["Customer Care Requests - English"]
+	routed, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetRoutingTarget(english).SetAttributes(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.createTask(ws, l.Workflows["Tutorial Workflow"], `{}`) // through the workflow: no RoutingTarget
+	tasks, err := h.api.ListTask(ws, (&openapi.ListTaskParams{}).SetRoutingTarget(english))
+	if err != nil || len(tasks) != 1 || *tasks[0].Sid != *routed.Sid {
+		t.Fatalf("RoutingTarget=%s: %d tasks %v, want the one routed to it", english, len(tasks), err)
+	}
+}

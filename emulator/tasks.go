@@ -109,6 +109,7 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 	}
 	wfSid, wfName, qSid, qName, priority := c.query("WorkflowSid"), c.query("WorkflowName"),
 		c.query("TaskQueueSid"), c.query("TaskQueueName"), c.query("Priority")
+	routedTo := c.query("RoutingTarget") // the tasks created with this RoutingTarget
 	order, apiErr := taskOrdering(c.query("Ordering"))
 	if apiErr != nil {
 		return 0, nil, apiErr
@@ -132,6 +133,7 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 			qSid != "" && t.queue != qSid,
 			qName != "" && tqName != qName,
 			priority != "" && priority != strconv.Itoa(t.priority),
+			routedTo != "" && t.routingTarget != routedTo,
 			match != nil && !match.Eval(taskVars(t)),
 			withAddons: // the emulator's tasks have no add-ons ("addons": "{}")
 			return false
