@@ -39,7 +39,7 @@
 //     DateUpdated, the values twilio-taskrouter.js's tests use against
 //     TaskRouter (the OpenAPI says only "Sorting parameter"), any other
 //     attribute refused. HasAddons=true lists no task: the emulator's tasks
-//     have no add-ons.
+//     have no add-ons. RoutingTarget lists the tasks created with it.
 //     The tests check every exchange against Twilio's OpenAPI description.
 //   - Nothing silently ignored (strict.go): a create or update parameter the
 //     emulator does not carry out (SupportedParams lists the ones it does),
@@ -156,7 +156,14 @@
 // vanishes under a task); dequeue, call, redirect and conference
 // instructions record the call they would place without placing it; a
 // RoutingTarget naming a worker is refused (routing past availability and
-// capacity, IgnoreCapacity, is not emulated); and skip_if's "can be
+// capacity, IgnoreCapacity, is not emulated); skip_if's "can be
 // reserved at once" asks whether any free worker is eligible, not whether
-// a higher-priority task would take it first.
+// a higher-priority task would take it first. Refused for want of a
+// documented effect: a task create's TaskQueueSid ("the TaskQueue in which
+// the Task belongs", beside RoutingTarget and the workflow, which route
+// it), a task update's TaskChannel (documented only as "the TaskChannel
+// with the task to update"), workers' and task queues' Ordering by other
+// attributes than DateStatusChanged and DateUpdated (Twilio names none),
+// and PageToken (the emulator's pages are Page and PageSize offsets, its
+// next_page_url carries no token, so a token is another server's cursor).
 package emulator

@@ -68,9 +68,10 @@ func SupportedParams() map[Endpoint][]string {
 //   - Workspaces: Template=FIFO by value (no sample queue and workflow).
 //   - Task channels: ChannelOptimizedRouting (routing across channels by
 //     idle time is not emulated).
-//   - Tasks: IgnoreCapacity, TaskQueueSid (create; routing straight to a
-//     worker is not emulated, so neither is its capacity override);
-//     TaskChannel (update).
+//   - Tasks: IgnoreCapacity (create; routing straight to a worker is not
+//     emulated, so neither is its capacity override); TaskQueueSid
+//     (create) and TaskChannel (update), whose effect Twilio does not
+//     document (doc.go).
 var supportedForm = map[Endpoint][]string{
 	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template", "PrioritizeQueueOrder"},
 	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid", "PrioritizeQueueOrder"},
