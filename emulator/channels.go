@@ -3,7 +3,10 @@ package emulator
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/assignd/assignd/taskrouter"
 )
 
 // This file is task channels and worker channels: a task's type (voice,
@@ -291,9 +294,28 @@ func (e *Emulator) updateWorkerChannel(c *call) (int, any, *apiError) {
 	if capacity < 0 {
 		return 0, nil, errParam("Invalid Capacity %d: must be 0 or more", capacity)
 	}
+	prevCap, prevAvail := wc.capacity, wc.available
 	wc.capacity, wc.available, wc.updated = capacity, available, e.clock.Now()
+	if capacity != prevCap {
+		e.emitWorkerChannel(c.ws, w, wc, taskrouter.EventWorkerCapacity, "capacity")
+	}
+	if available != prevAvail {
+		e.emitWorkerChannel(c.ws, w, wc, taskrouter.EventWorkerChannelAvailability, "availability")
+	}
 	e.dispatchLocked(c.ws)
 	return http.StatusOK, e.renderWorkerChannel(c, w, wc), nil
+}
+
+// emitWorkerChannel emits typ, a change of what (capacity or availability)
+// on w's channel wc: the worker's event fields and the channel's. Twilio
+// lists these events without documenting their fields; the names here
+// follow its resource fields (doc.go).
+func (e *Emulator) emitWorkerChannel(ws *workspace, w *worker, wc *workerChannel, typ, what string) {
+	name := ws.channelName(wc.channel)
+	e.emit(ws, typ, "Worker "+w.name+" "+name+" channel "+what+" updated", w, map[string]string{
+		"WorkerChannelSid": wc.sid, "TaskChannelSid": wc.channel, "TaskChannelUniqueName": name,
+		"WorkerChannelCapacity": strconv.Itoa(wc.capacity), "WorkerChannelAvailable": strconv.FormatBool(wc.available),
+	})
 }
 
 // taskChannelParam is the channel a task create's TaskChannel names, by

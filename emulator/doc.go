@@ -33,13 +33,20 @@
 //     If-Match names another revision is refused 412 20412 and changes
 //     nothing. Worker attributes are null in the worker list, shown on
 //     fetch, create and update, as Twilio's description of the field says.
+//     Lists sort by Ordering (Attribute:asc|desc pairs): tasks by
+//     DateCreated, Priority and VirtualStartTime, as Twilio's OpenAPI
+//     describes; workers by DateStatusChanged and task queues by
+//     DateUpdated, the values twilio-taskrouter.js's tests use against
+//     TaskRouter (the OpenAPI says only "Sorting parameter"), any other
+//     attribute refused. HasAddons=true lists no task: the emulator's tasks
+//     have no add-ons. RoutingTarget lists the tasks created with it.
 //     The tests check every exchange against Twilio's OpenAPI description.
 //   - Nothing silently ignored (strict.go): a create or update parameter the
 //     emulator does not carry out (SupportedParams lists the ones it does),
 //     a GET query parameter its handler does not read, a value it does not
 //     carry out (Template=FIFO) and a workflow Configuration key it does not
 //     know (a misspelt one) is refused with 400 20001 naming it ("Parameter
-//     PrioritizeQueueOrder is not supported by the emulator", "key
+//     IgnoreCapacity is not supported by the emulator", "key
 //     task_routing.filters[0].targets[1].ordre_by"), before anything is
 //     applied. Options.AllowUnsupported accepts them instead, with a warning
 //     in Options.Log naming each.
@@ -53,8 +60,11 @@
 //     counted among the target queue's workers) moves it on at once when no
 //     worker can be reserved for it on entering; skipping a filter's last
 //     target goes on to the next matching filter, then the default_filter,
-//     as Twilio documents. Waiting tasks are offered in priority order, then
-//     by age (virtual_start_time — date_created unless VirtualStartTime set
+//     as Twilio documents. Waiting tasks are offered in priority order;
+//     among equal priorities from a FIFO and a LIFO queue, those of the
+//     workspace's PrioritizeQueueOrder (FIFO unless set) first, Twilio's
+//     reading of it ("which type of queue to prioritize when workers
+//     receive tasks from both"); then by age (virtual_start_time — date_created unless VirtualStartTime set
 //     it — then the time they entered the queue; FIFO, or newest first in a
 //     LIFO queue), to available workers (their activity's available)
 //     matching the queue's target_workers and the target's expression, in
@@ -110,7 +120,14 @@
 //     queue); these carry WorkflowFilterName, WorkflowFilterExpression and
 //     WorkflowFilterTargetExpression. worker.activity.update carries
 //     WorkerTimeInPreviousActivity (seconds) and
-//     WorkerTimeInPreviousActivityMs.
+//     WorkerTimeInPreviousActivityMs. A worker channel update emits
+//     worker.capacity.update when it changes the capacity and
+//     worker.channel.availability.update when it changes the availability
+//     (one that changes neither emits nothing), with the worker's fields and
+//     WorkerChannelSid, TaskChannelSid, TaskChannelUniqueName,
+//     WorkerChannelCapacity and WorkerChannelAvailable: Twilio names these
+//     events (its JS SDK's and Flex's event lists) but documents no fields
+//     for them, so these names follow the worker channel resource's.
 //   - Statistics (statistics.go): every statistics operation of the OpenAPI
 //     description. Workspace, task queue and workflow Statistics,
 //     CumulativeStatistics and RealTimeStatistics; the task queues'
@@ -155,16 +172,23 @@
 // so a Go team can run it in their own tests without pulling in the
 // service; deps_test.go at the module root holds it to that.
 //
-// Knowingly simplified: ChannelOptimizedRouting is refused (400) rather
-// than ignored, as routing across channels by idle time is not emulated;
-// a task channel a live task uses cannot be deleted (the emulator's
-// choice, so no worker capacity vanishes under a task); dequeue, call,
-// redirect and conference instructions record the call they would place
-// without placing it; a RoutingTarget naming a worker is refused (routing
-// past availability and capacity, IgnoreCapacity, is not emulated);
-// skip_if's "can be reserved at once" asks whether any free worker is
-// eligible, not whether a higher-priority task would take it first; and
-// statistics count only what this emulator saw (a loaded workspace starts
-// with none) and, to stay in bounded memory, no more than the log's 30
-// days and 500,000 records per workspace.
+// Knowingly simplified: ChannelOptimizedRouting is refused (400) rather than ignored, as routing
+// across channels by idle time is not emulated; a task channel a live task
+// uses cannot be deleted (the emulator's choice, so no worker capacity
+// vanishes under a task); dequeue, call, redirect and conference
+// instructions record the call they would place without placing it; a
+// RoutingTarget naming a worker is refused (routing past availability and
+// capacity, IgnoreCapacity, is not emulated); skip_if's "can be
+// reserved at once" asks whether any free worker is eligible, not whether
+// a higher-priority task would take it first; statistics count only what
+// this emulator saw (a loaded workspace starts with none) and, to stay in
+// bounded memory, no more than the log's 30 days and 500,000 records per
+// workspace. Refused for want of a
+// documented effect: a task create's TaskQueueSid ("the TaskQueue in which
+// the Task belongs", beside RoutingTarget and the workflow, which route
+// it), a task update's TaskChannel (documented only as "the TaskChannel
+// with the task to update"), workers' and task queues' Ordering by other
+// attributes than DateStatusChanged and DateUpdated (Twilio names none),
+// and PageToken (the emulator's pages are Page and PageSize offsets, its
+// next_page_url carries no token, so a token is another server's cursor).
 package emulator

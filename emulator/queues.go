@@ -78,11 +78,15 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 		}
 	}
 	name := c.query("FriendlyName")
-	return e.queueResource().list(c, func(tq *queue) bool {
+	order, apiErr := listOrdering(c, ListTaskQueue, queueOrderKeys)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	return e.queueResource().listSorted(c, func(tq *queue) bool {
 		return (name == "" || tq.name == name) &&
 			(wk == nil || tq.target.Eval(workerVars(wk, nil))) &&
 			(attrs == nil || tq.target.Eval(workerVars(&worker{attrs: attrs}, nil)))
-	})
+	}, order)
 }
 
 // queueParams applies the create/update parameters to q.

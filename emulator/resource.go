@@ -1,6 +1,9 @@
 package emulator
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
 // resource is what the REST operations of one kind of TaskRouter resource
 // share: the key of its list page, the table its rows live in, and how one
@@ -47,11 +50,20 @@ func (rs resource[T]) fetch(c *call) (int, any, *apiError) {
 
 // list is the GET of the rows keep accepts, in table order, as one page.
 func (rs resource[T]) list(c *call, keep func(*T) bool) (int, any, *apiError) {
+	return rs.listSorted(c, keep, nil)
+}
+
+// listSorted is list with the rows in cmp's order (stable, so rows cmp
+// ties stay in table order); nil cmp keeps table order.
+func (rs resource[T]) listSorted(c *call, keep func(*T) bool, cmp func(a, b *T) int) (int, any, *apiError) {
 	var out []*T
 	for _, v := range rs.rows(c).all() {
 		if keep(v) {
 			out = append(out, v)
 		}
+	}
+	if cmp != nil {
+		slices.SortStableFunc(out, cmp)
 	}
 	body, err := page(c.r, c.base, rs.key, out, func(v *T) map[string]any { return rs.render(c, v) })
 	return http.StatusOK, body, err

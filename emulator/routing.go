@@ -174,7 +174,8 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	h := make(waiting, 0, len(ws.open))
 	for _, t := range ws.open {
 		q := ws.queues.get(t.queue)
-		h = append(h, waitingTask{t: t, lifo: q != nil && q.order == "LIFO"})
+		lifo := q != nil && q.order == "LIFO"
+		h = append(h, waitingTask{t: t, lifo: lifo, preferred: lifo == (ws.queueOrder == "LIFO")})
 	}
 	heap.Init(&h)
 	// Stop once no free worker has room left; a worker with room on another
@@ -207,13 +208,18 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	}
 }
 
-// waitingTask is a task waiting for a worker, with its queue's order.
+// waitingTask is a task waiting for a worker, with its queue's order and
+// whether that order is the workspace's PrioritizeQueueOrder.
 type waitingTask struct {
-	t    *task
-	lifo bool
+	t         *task
+	lifo      bool
+	preferred bool
 }
 
-// waiting orders tasks for routing: higher priority first, then by age —
+// waiting orders tasks for routing: higher priority first; among equal
+// priorities from a FIFO and a LIFO queue, the one whose queue's order is
+// the workspace's PrioritizeQueueOrder (Twilio: which type of queue to
+// prioritize when workers receive tasks from both); then by age —
 // virtual_start_time, which Twilio documents as "the ordering for routing"
 // (date_created unless set), then the time they entered the queue — oldest
 // first, newest first in a LIFO queue; then by SID. It is a container/heap.
@@ -224,6 +230,9 @@ func (h waiting) Less(i, j int) bool {
 	a, b := h[i].t, h[j].t
 	if a.priority != b.priority {
 		return a.priority > b.priority
+	}
+	if h[i].preferred != h[j].preferred {
+		return h[i].preferred
 	}
 	lifo := a.queue == b.queue && h[i].lifo
 	if !a.virtualStart.Equal(b.virtualStart) {

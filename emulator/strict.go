@@ -58,23 +58,23 @@ func SupportedParams() map[Endpoint][]string {
 // TimeoutActivitySid, MultiTaskEnabled, EventCallbackUrl,
 // EventsFilter, Reservation/AssignmentActivitySid,
 // RejectPendingReservations, ReEvaluateTasks, Reason, TaskChannel, the
-// activity's FriendlyName); channels_test.go shows the task channels'
+// activity's FriendlyName); TestPrioritizeQueueOrder the workspace's
+// PrioritizeQueueOrder; channels_test.go shows the task channels'
 // and worker channels' (Capacity, Available), and MultiTaskEnabled's
 // effect on capacity and queue activities. Twilio parameters missing here
 // are refused;
 // notable ones, and why:
 //
-//   - Workspaces: PrioritizeQueueOrder (routing does not order across FIFO
-//     and LIFO queues); Template=FIFO by value (no sample queue and
-//     workflow).
+//   - Workspaces: Template=FIFO by value (no sample queue and workflow).
 //   - Task channels: ChannelOptimizedRouting (routing across channels by
 //     idle time is not emulated).
-//   - Tasks: IgnoreCapacity, TaskQueueSid (create; routing straight to a
-//     worker is not emulated, so neither is its capacity override);
-//     TaskChannel (update).
+//   - Tasks: IgnoreCapacity (create; routing straight to a worker is not
+//     emulated, so neither is its capacity override); TaskQueueSid
+//     (create) and TaskChannel (update), whose effect Twilio does not
+//     document (doc.go).
 var supportedForm = map[Endpoint][]string{
-	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template"},
-	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid"},
+	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template", "PrioritizeQueueOrder"},
+	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid", "PrioritizeQueueOrder"},
 	CreateActivity:      {"FriendlyName", "Available"},
 	UpdateActivity:      {"FriendlyName"},
 	CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},

@@ -263,6 +263,8 @@ func nothing(name string, s *openapi3.Schema) string {
 	switch name {
 	case "PageSize", "Available":
 		return map[string]string{"PageSize": "1", "Available": "false"}[name]
+	case "HasAddons":
+		return "true" // the emulator's tasks have none
 	case "Page", "Priority":
 		return "99"
 	case "AssignmentStatus", "ReservationStatus":
@@ -412,10 +414,11 @@ func TestUnsupportedRefusedOrWarned(t *testing.T) {
 				named     string
 			}{
 				{"unknown form parameter", base + "/Workers/" + l.Workers["Alice"], url.Values{"FriendlyName": {"Alicia"}, "FriendlyNme": {"x"}}, "FriendlyNme"},
-				{"Twilio's, not carried out", base, url.Values{"PrioritizeQueueOrder": {"LIFO"}}, "PrioritizeQueueOrder"},
+				{"Twilio's, not carried out", base + "/TaskChannels", url.Values{"FriendlyName": {"C"}, "UniqueName": {"c"}, "ChannelOptimizedRouting": {"true"}}, "ChannelOptimizedRouting"},
 				{"a value not carried out", h.srv.URL + "/v1/Workspaces", url.Values{"FriendlyName": {"T"}, "Template": {"FIFO"}}, "Template=FIFO"},
 				{"configuration key", base + "/Workflows", url.Values{"FriendlyName": {"W"}, "Configuration": {cfg(q)}}, "task_routing.filters[0].targets[0].ordre_by"},
-				{"unread query parameter", base + "/Workers?Ordering=x", nil, "Ordering"},
+				{"unread query parameter", base + "/Workers?Orderng=x", nil, "Orderng"},
+				{"an Ordering not carried out", base + "/Workers?Ordering=DateCreated:asc", nil, "Ordering=DateCreated:asc"},
 			} {
 				method := http.MethodPost
 				if c.form == nil {

@@ -109,7 +109,16 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 	}
 	wfSid, wfName, qSid, qName, priority := c.query("WorkflowSid"), c.query("WorkflowName"),
 		c.query("TaskQueueSid"), c.query("TaskQueueName"), c.query("Priority")
-	return e.taskResource().list(c, func(t *task) bool {
+	routedTo := c.query("RoutingTarget") // the tasks created with this RoutingTarget
+	order, apiErr := taskOrdering(c.query("Ordering"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	withAddons, apiErr := hasAddonsFilter(c.query("HasAddons"))
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
+	return e.taskResource().listSorted(c, func(t *task) bool {
 		var tqName, twfName string
 		if tq := c.ws.queues.get(t.queue); tq != nil {
 			tqName = tq.name
@@ -124,11 +133,51 @@ func (e *Emulator) listTasks(c *call) (int, any, *apiError) {
 			qSid != "" && t.queue != qSid,
 			qName != "" && tqName != qName,
 			priority != "" && priority != strconv.Itoa(t.priority),
-			match != nil && !match.Eval(taskVars(t)):
+			routedTo != "" && t.routingTarget != routedTo,
+			match != nil && !match.Eval(taskVars(t)),
+			withAddons: // the emulator's tasks have no add-ons ("addons": "{}")
 			return false
 		}
 		return true
-	})
+	}, order)
+}
+
+// hasAddonsFilter reads HasAddons: true keeps only tasks with add-ons,
+// which the emulator's never have; false or absent keeps them all.
+func hasAddonsFilter(v string) (bool, *apiError) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errParam("Invalid HasAddons %q: must be true or false", v)
+	}
+	return b, nil
+}
+
+// taskOrderKeys are the attributes a task list's Ordering may sort by, as
+// Twilio's OpenAPI description of GET /Tasks lists them.
+var taskOrderKeys = map[string]listKey[task]{
+	"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
+	"Priority":         byInt(func(t *task) int { return t.priority }),
+	"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
+}
+
+// taskOrdering parses a task list's Ordering (ordering.go). Twilio
+// documents every attribute it takes, so any other is invalid, and so is
+// DateCreated with VirtualStartTime. Absent, the list is ascending by
+// DateCreated (table order).
+func taskOrdering(v string) (func(a, b *task) int, *apiError) {
+	order, named, unknown, err := parseOrdering(v, taskOrderKeys)
+	switch {
+	case err != nil:
+		return nil, err
+	case unknown != "":
+		return nil, errParam("Invalid Ordering %q: %s is not one of DateCreated, Priority, VirtualStartTime", v, unknown)
+	case named["DateCreated"] && named["VirtualStartTime"]:
+		return nil, errParam("Invalid Ordering %q: DateCreated and VirtualStartTime cannot be used together", v)
+	}
+	return order, nil
 }
 
 func (e *Emulator) createTask(c *call) (int, any, *apiError) {

@@ -87,9 +87,13 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		}
 	}
 	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
+	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys)
+	if apiErr != nil {
+		return 0, nil, apiErr
+	}
 	listed := e.workerResource()
 	listed.render = e.renderListedWorker
-	return listed.list(c, func(w *worker) bool {
+	return listed.listSorted(c, func(w *worker) bool {
 		a := c.ws.activities.get(w.activity)
 		switch {
 		case name != "" && w.name != name,
@@ -101,7 +105,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			return false
 		}
 		return true
-	})
+	}, order)
 }
 
 func (e *Emulator) createWorker(c *call) (int, any, *apiError) {

@@ -150,6 +150,7 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	name := p.required("FriendlyName")
 	multi := p.boolean("MultiTaskEnabled", true)
 	template := p.oneOf("Template", "FIFO", "NONE")
+	order := queueOrderParam(p, "FIFO")
 	if p.err != nil {
 		return 0, nil, p.err
 	}
@@ -165,7 +166,7 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	}
 	now := e.clock.Now()
 	w := newWorkspace(newSid(prefixWorkspace), name, now)
-	w.eventURL, w.eventsFilter, w.multiTask = p.str("EventCallbackUrl"), p.str("EventsFilter"), multi
+	w.eventURL, w.eventsFilter, w.multiTask, w.queueOrder = p.str("EventCallbackUrl"), p.str("EventsFilter"), multi, order
 	for _, a := range []struct {
 		name  string
 		avail bool
@@ -178,6 +179,16 @@ func (e *Emulator) createWorkspace(c *call) (int, any, *apiError) {
 	}
 	e.workspaces.put(w.sid, w)
 	return http.StatusCreated, e.renderWorkspace(c, w), nil
+}
+
+// queueOrderParam is PrioritizeQueueOrder (FIFO or LIFO), def when absent:
+// which queues' tasks routing offers first among equal priorities
+// (waiting.Less).
+func queueOrderParam(p *params, def string) string {
+	if v := p.oneOf("PrioritizeQueueOrder", "FIFO", "LIFO"); v != "" {
+		return v
+	}
+	return def
 }
 
 func checkEventsFilter(f string) *apiError {
@@ -195,6 +206,7 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 		return 0, nil, apiErr
 	}
 	multi := p.boolean("MultiTaskEnabled", w.multiTask)
+	order := queueOrderParam(p, w.queueOrder)
 	if p.err != nil {
 		return 0, nil, p.err
 	}
@@ -215,7 +227,7 @@ func (e *Emulator) updateWorkspace(c *call) (int, any, *apiError) {
 	if s := p.str("TimeoutActivitySid"); s != "" {
 		w.timeoutAct = s
 	}
-	w.multiTask = multi
+	w.multiTask, w.queueOrder = multi, order
 	w.updated = e.clock.Now()
 	return http.StatusOK, e.renderWorkspace(c, w), nil
 }
