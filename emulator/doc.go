@@ -70,7 +70,12 @@
 //     matching the queue's target_workers and the target's expression, in
 //     the target's order_by ("worker.level DESC, worker.x ASC": numeric
 //     worker attributes; a worker without one comes after those with it),
-//     then the longest idle first; a known_worker_sid or
+//     then the worker who has waited longest without a task first (Twilio's
+//     default): one holding no task before one holding some, then by when
+//     its wait began — its last reservation ending or its becoming
+//     available, whichever is later, not its last activity change, which
+//     in a multitasking workspace does not follow its tasks; a
+//     known_worker_sid or
 //     known_worker_friendly_name target ("task.agent_sid") offers it only to
 //     the worker the task's attribute names. Up to max_reserved_workers
 //     reservations at once. A RoutingTarget naming a task queue puts the

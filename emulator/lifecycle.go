@@ -240,6 +240,9 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	r.updated = e.clock.Now()
 	r.revision++
 	ws.countReservation(r, wasActive, wasAssigned)
+	if w := ws.workers.get(r.worker); w != nil && wasActive && !r.active() && w.busy == 0 {
+		w.idleSince = r.updated // its last task ended: it waits without one from now
+	}
 	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
 		if status == resPending {
 			t.pending++

@@ -167,7 +167,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	if len(free) == 0 {
 		return // the usual case under load: every worker busy, tasks waiting
 	}
-	sort.SliceStable(free, func(i, j int) bool { return free[i].statusSince.Before(free[j].statusSince) })
+	sort.SliceStable(free, func(i, j int) bool { return waitedLonger(free[i], free[j]) })
 	// The waiting tasks in routing order, as a heap popped only until every
 	// free worker is reserved: with a long queue and few free workers a
 	// dispatch costs O(waiting), not a full sort.
@@ -206,6 +206,30 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			}
 		}
 	}
+}
+
+// waitedLonger orders free workers for Twilio's default: "the Worker who
+// has waited the longest without a Task will be the first reserved". A
+// worker holding no task comes before one holding some (with capacity
+// above 1 it has room still, but is not without a task); then the one
+// whose wait began earliest.
+func waitedLonger(a, b *worker) bool {
+	if (a.busy == 0) != (b.busy == 0) {
+		return a.busy == 0
+	}
+	return a.waitingSince().Before(b.waitingSince())
+}
+
+// waitingSince is when w last began waiting without a task: when its last
+// active reservation ended or it became available, whichever is later; a
+// worker that has done neither since it was created has waited since its
+// activity was set. Not statusSince: in a multitasking workspace the
+// activity does not move as tasks come and go.
+func (w *worker) waitingSince() time.Time {
+	if w.idleSince.IsZero() {
+		return w.statusSince
+	}
+	return w.idleSince
 }
 
 // waitingTask is a task waiting for a worker, with its queue's order and

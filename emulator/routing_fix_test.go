@@ -1,0 +1,88 @@
+package emulator_test
+
+import (
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
+	"github.com/assignd/assignd/emulator"
+)
+
+// This file is the routing fixes after issue 17's review: who is reserved
+// first, queue entry across targets, target timeouts while reserved, and
+// skip_if at the end of a workflow.
+
+const (
+	english = "Customer Care Requests - English"
+	spanish = "Customer Care Requests - Spanish"
+)
+
+// accept accepts the task's one pending reservation and returns its worker.
+func (h *harness) accept(ws, task string) string {
+	h.t.Helper()
+	for _, r := range h.reservations(ws, task) {
+		if str(r.ReservationStatus) == "pending" {
+			if _, err := h.api.UpdateTaskReservation(ws, task, *r.Sid, (&openapi.UpdateTaskReservationParams{}).SetReservationStatus("accepted")); err != nil {
+				h.t.Fatalf("accepting %s: %v", *r.Sid, err)
+			}
+			return str(r.WorkerName)
+		}
+	}
+	h.t.Fatalf("task %s has no pending reservation", task)
+	return ""
+}
+
+// In a multitasking workspace (the default) a worker's activity does not
+// move when they take or finish a task, so the worker waiting longest
+// without a task comes from their tasks, not their activity: Carol, idle
+// first, takes and completes task 1; task 2 goes to Alice, idle next.
+func TestLongestIdleAfterATask(t *testing.T) {
+	h, l := levelled(t, emulator.TargetSpec{Queue: english})
+	wf := l.Workflows["Tutorial Workflow"]
+	first := h.createTask(l.Workspace, wf, `{}`)
+	if got := h.accept(l.Workspace, *first.Sid); got != "Carol" {
+		t.Fatalf("task 1 reserved %s, want Carol (idle longest)", got)
+	}
+	h.complete(l.Workspace, *first.Sid)
+	if got := h.reservedWorker(l, `{}`); got != "Alice" {
+		t.Fatalf("task 2 reserved %s, want Alice: Carol has just finished a task", got)
+	}
+}
+
+// A worker going available starts waiting then, though their last task
+// ended earlier: Carol completes a task, then Alice goes Offline and Idle
+// again; Bob has waited longest, then Carol, then Alice.
+func TestLongestIdleFromBecomingAvailable(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workers = []emulator.WorkerSpec{
+			{Name: "Alice", Attributes: map[string]any{"languages": []any{"en"}}},
+			{Name: "Bob", Attributes: map[string]any{"languages": []any{"en"}}},
+			{Name: "Carol", Attributes: map[string]any{"languages": []any{"en"}}},
+		}
+		s.Workflows[0].Filters = []emulator.FilterSpec{{Name: "Everyone", Expression: "1==1",
+			Targets: []emulator.TargetSpec{{Queue: english}}}}
+	})
+	for _, name := range []string{"Carol", "Alice", "Bob"} {
+		h.setActivity(l.Workspace, l.Workers[name], l.Activities["Idle"])
+		clock.Advance(time.Second)
+	}
+	wf := l.Workflows["Tutorial Workflow"]
+	first := h.createTask(l.Workspace, wf, `{}`)
+	if got := h.accept(l.Workspace, *first.Sid); got != "Carol" {
+		t.Fatalf("task 1 reserved %s, want Carol", got)
+	}
+	clock.Advance(time.Second)
+	h.complete(l.Workspace, *first.Sid)
+	clock.Advance(time.Second)
+	h.setActivity(l.Workspace, l.Workers["Alice"], l.Activities["Offline"])
+	h.setActivity(l.Workspace, l.Workers["Alice"], l.Activities["Idle"])
+	for i, want := range []string{"Bob", "Carol", "Alice"} {
+		clock.Advance(time.Second)
+		if got := h.reservedWorker(l, `{}`); got != want {
+			t.Fatalf("task %d reserved %s, want %s", i+2, got, want)
+		}
+	}
+}
