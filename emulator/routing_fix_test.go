@@ -86,3 +86,36 @@ func TestLongestIdleFromBecomingAvailable(t *testing.T) {
 		}
 	}
 }
+
+// skip_if does not skip a target whose worker can be reserved at once,
+// though its expression holds: Carol is reserved in the English target.
+func TestSkipIfNotWhenReservable(t *testing.T) {
+	h, l := levelled(t, emulator.TargetSpec{Queue: english, SkipIf: "1==1"}, emulator.TargetSpec{Queue: spanish})
+	task := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{}`)
+	rs := h.reservations(l.Workspace, *task.Sid)
+	if len(rs) != 1 || str(rs[0].WorkerName) != "Carol" {
+		t.Fatalf("reservations %+v, want Carol's", rs)
+	}
+	if got, err := h.api.FetchTask(l.Workspace, *task.Sid); err != nil || str(got.TaskQueueFriendlyName) != english {
+		t.Fatalf("task in %q (%v), want %q", str(got.TaskQueueFriendlyName), err, english)
+	}
+	if n := len(h.events(l.Workspace, *task.Sid, "workflow.skipped")); n != 0 {
+		t.Fatalf("%d workflow.skipped, want 0", n)
+	}
+}
+
+// A worker without the order_by attribute comes after those with it, in
+// either direction: Carol, idle longest, lacks a level, so level ASC
+// reserves Alice (1), Bob (3), then Carol.
+func TestTargetOrderByMissingAttributeLast(t *testing.T) {
+	h, l := levelled(t, emulator.TargetSpec{Queue: english, OrderBy: "worker.level ASC"})
+	if _, err := h.api.UpdateWorker(l.Workspace, l.Workers["Carol"], (&openapi.UpdateWorkerParams{}).
+		SetAttributes(`{"languages":["en"]}`)); err != nil {
+		t.Fatalf("UpdateWorker: %v", err)
+	}
+	for i, want := range []string{"Alice", "Bob", "Carol"} {
+		if got := h.reservedWorker(l, `{}`); got != want {
+			t.Fatalf("task %d reserved %s, want %s", i+1, got, want)
+		}
+	}
+}
