@@ -60,7 +60,10 @@
 //     counted among the target queue's workers) moves it on at once when no
 //     worker can be reserved for it on entering; skipping a filter's last
 //     target goes on to the next matching filter, then the default_filter,
-//     as Twilio documents. Waiting tasks are offered in priority order;
+//     as Twilio documents; with nowhere left to go it does not skip (the
+//     task waits there and the step's timeout applies). Moving on between
+//     two targets of one queue is no new queue entry (no
+//     task-queue.entered; task_queue_entered_date kept). Waiting tasks are offered in priority order;
 //     among equal priorities from a FIFO and a LIFO queue, those of the
 //     workspace's PrioritizeQueueOrder (FIFO unless set) first, Twilio's
 //     reading of it ("which type of queue to prioritize when workers

@@ -22,18 +22,18 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		return
 	}
 	if t.direct != nil {
-		e.enterTargetLocked(ws, wf, t, directStep, 0)
+		e.enterTargetLocked(ws, wf, t, directStep, 0, entry{})
 		return
 	}
 	e.emit(ws, taskrouter.EventWorkflowEntered, "Task "+t.sid+" entered workflow "+wf.name, t, nil)
 	for i, f := range wf.cfg.filters {
 		if f.match.Eval(taskVars(t)) {
-			e.enterTargetLocked(ws, wf, t, i, 0)
+			e.enterTargetLocked(ws, wf, t, i, 0, entry{})
 			return
 		}
 	}
 	if wf.cfg.def != nil {
-		e.enterTargetLocked(ws, wf, t, -1, 0)
+		e.enterTargetLocked(ws, wf, t, -1, 0, entry{})
 		return
 	}
 	e.taskTo(ws, t, onCancel, "No matching filter and no default_filter in workflow "+wf.sid)
@@ -46,10 +46,20 @@ func (wf *workflow) targetOf(t *task) *target {
 	return wf.targetAt(t.filter, t.target)
 }
 
+// entry is how a task comes into a target: routed afresh (through its
+// workflow, or again on ReEvaluateTasks), or moved on from its previous
+// step.
+type entry struct {
+	moving bool
+}
+
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
 // default_filter) and arms the target's timeout, which moves it on to the
-// next target, then to the default_filter.
-func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, ti int) {
+// next target, then to the default_filter. Moving on within one queue
+// ("preferred agents, then anyone in the same queue") is a new target but
+// not a new queue entry: no task-queue.entered, task_queue_entered_date
+// kept.
+func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, ti int, in entry) {
 	if t.tgtTimer != nil {
 		t.tgtTimer.Stop()
 		t.tgtTimer = nil
@@ -64,19 +74,24 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 	if tg.priority != nil {
 		t.priority = *tg.priority
 	}
-	t.queueEntered = e.clock.Now()
+	now := e.clock.Now()
 	t.touch()
-	if prev != "" && prev != t.queue {
-		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
+	if !in.moving || prev != t.queue {
+		t.queueEntered = now
+		if prev != "" && prev != t.queue {
+			e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
+		}
+		e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
 	}
-	e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
 	e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTargetMatched, "Task "+t.sid+" matched a workflow target", t, fi, ti)
 	if e.skipsLocked(ws, t, tg) {
-		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+		// With no step left there is nothing to skip to: the task waits
+		// here, and this step's timeout still applies.
 		if nfi, nti, ok := wf.nextStep(t, fi, ti, true); ok {
-			e.enterTargetLocked(ws, wf, t, nfi, nti)
+			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+			e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true})
+			return
 		}
-		return
 	}
 	if tg.timeout <= 0 {
 		return
@@ -92,7 +107,7 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
 			return
 		}
-		e.enterTargetLocked(ws, wf, t, nfi, nti)
+		e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true})
 	})
 }
 

@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,63 @@ func TestLongestIdleFromBecomingAvailable(t *testing.T) {
 		if got := h.reservedWorker(l, `{}`); got != want {
 			t.Fatalf("task %d reserved %s, want %s", i+2, got, want)
 		}
+	}
+}
+
+// "Preferred agents, then anyone in the same queue": moving on between two
+// targets of one queue is a new target, not a new queue entry — one
+// task-queue.entered, the entered date kept, two workflow.target-matched.
+func TestSameQueueNextTargetKeepsQueueEntry(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workflows[0].Filters = []emulator.FilterSpec{{Name: "Everyone", Expression: "1==1",
+			Targets: []emulator.TargetSpec{
+				{Queue: english, Expression: `worker.level == 9`, Timeout: 10}, // nobody: preferred agents
+				{Queue: english},
+			}}}
+	})
+	task := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{}`)
+	entered := *task.TaskQueueEnteredDate
+	clock.Advance(10 * time.Second)
+	if n := len(h.events(l.Workspace, *task.Sid, "workflow.target-matched")); n != 2 {
+		t.Fatalf("%d workflow.target-matched, want 2: the task did not move on", n)
+	}
+	if n := len(h.events(l.Workspace, *task.Sid, "task-queue.entered")); n != 1 {
+		t.Errorf("%d task-queue.entered, want 1: the queue did not change", n)
+	}
+	got, err := h.api.FetchTask(l.Workspace, *task.Sid)
+	if err != nil || !got.TaskQueueEnteredDate.Equal(entered) {
+		t.Errorf("task_queue_entered_date %v (%v), want %v kept", got.TaskQueueEnteredDate, err, entered)
+	}
+}
+
+// skip_if on the last step with nowhere left to go does not skip: no
+// workflow.skipped, and the step's timeout is armed (workflow.timeout when
+// it passes). The same on the default_filter.
+func TestSkipIfWithNowhereToGo(t *testing.T) {
+	for name, cfg := range map[string]string{
+		"last target":    `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"Q","timeout":10,"skip_if":"workers.available == 0"}]}]}}`,
+		"default_filter": `{"task_routing":{"filters":[],"default_filter":{"queue":"Q","timeout":10,"skip_if":"workers.available == 0"}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			clock := emulator.NewManualClock(epoch)
+			h := newHarness(t, emulator.Options{Clock: clock})
+			l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil) // everyone Offline
+			cfg = strings.ReplaceAll(cfg, `"Q"`, `"`+l.TaskQueues[spanish]+`"`)
+			wf, err := h.api.CreateWorkflow(l.Workspace, (&openapi.CreateWorkflowParams{}).SetFriendlyName("ends").SetConfiguration(cfg))
+			if err != nil {
+				t.Fatalf("CreateWorkflow: %v", err)
+			}
+			task := h.createTask(l.Workspace, *wf.Sid, `{}`)
+			if n := len(h.events(l.Workspace, *task.Sid, "workflow.skipped")); n != 0 {
+				t.Errorf("%d workflow.skipped with no step to skip to, want 0", n)
+			}
+			clock.Advance(10 * time.Second)
+			if n := len(h.events(l.Workspace, *task.Sid, "workflow.timeout")); n != 1 {
+				t.Errorf("%d workflow.timeout after the step's timeout, want 1", n)
+			}
+		})
 	}
 }
 
