@@ -55,7 +55,12 @@
 //     refused at create or update when invalid.
 //   - Routing: a task enters its workflow's first matching filter (else
 //     default_filter) and its first target; a target's timeout moves it to
-//     the next target, then to the default_filter. A target's skip_if
+//     the next target, then to the default_filter. A target's timeout runs
+//     on the task's age (Twilio's Timeout Evaluation), not only while it is
+//     pending: one that passes while the task is reserved moves it on as
+//     soon as it is pending again (a reject, a reservation timeout), and
+//     the next step's timeout counts from the end of the one before. A
+//     target's skip_if
 //     (over workers.available, workers.unavailable and workers.<ActivitySid>,
 //     counted among the target queue's workers) moves it on at once when no
 //     worker can be reserved for it on entering; skipping a filter's last

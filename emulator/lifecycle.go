@@ -60,7 +60,8 @@ func lifecycleRows() []row {
 		{T, is(taskPending), onReserve, taskReserved, nil, "", "", nil},
 		// max_reserved_workers > 1: a further worker offered it; status and date_updated stay.
 		{T, is(taskReserved), onReserve, taskReserved, nil, "", "", nil},
-		{T, is(taskReserved), onRelease, taskPending, nil, "", "", nil},
+		// Pending again: a target timeout that passed meanwhile moves it on now.
+		{T, is(taskReserved), onRelease, taskPending, fx(moveOnIfDue), "", "", nil},
 		{T, is(taskReserved), onAccept, taskAssigned, fx(stopTaskTimers), "", "", nil},
 		{T, is(taskPending, taskReserved), onCancel, taskCanceled, fx(stopTaskTimers, reason("Task canceled"), cancelPending),
 			taskrouter.EventTaskCanceled, "Task {sid} canceled: {why}", nil},
@@ -336,6 +337,19 @@ func rescindOthers(e *Emulator, c *change) {
 func releaseTask(e *Emulator, c *change) {
 	if c.t != nil && c.t.status == taskReserved && c.t.pending == 0 {
 		e.taskTo(c.ws, c.t, onRelease, "")
+	}
+}
+
+// moveOnIfDue acts on a target timeout that passed while the task was
+// reserved (the timer found it not pending): Twilio's target timeout runs
+// on the task's age, so the task moves on as soon as it is pending again.
+func moveOnIfDue(e *Emulator, c *change) {
+	t := c.t
+	if t.tgtDue.IsZero() || e.clock.Now().Before(t.tgtDue) {
+		return
+	}
+	if wf := c.ws.workflows.get(t.workflow); wf != nil {
+		e.targetTimeoutLocked(c.ws, wf, t)
 	}
 }
 

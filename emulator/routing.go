@@ -48,9 +48,10 @@ func (wf *workflow) targetOf(t *task) *target {
 
 // entry is how a task comes into a target: routed afresh (through its
 // workflow, or again on ReEvaluateTasks), or moved on from its previous
-// step.
+// step; and from when the target's timeout counts.
 type entry struct {
 	moving bool
+	start  time.Time // zero: now
 }
 
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
@@ -64,6 +65,7 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 		t.tgtTimer.Stop()
 		t.tgtTimer = nil
 	}
+	t.tgtDue = time.Time{}
 	t.filter, t.target = fi, ti
 	tg := wf.targetOf(t)
 	if tg == nil {
@@ -93,22 +95,52 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 			return
 		}
 	}
+	start := in.start
+	if start.IsZero() {
+		start = now
+	}
+	e.armTargetTimeoutLocked(ws, wf, t, tg, start)
+}
+
+// armTargetTimeoutLocked arms tg's timeout, counted from start. Twilio's
+// Timeout Evaluation bases a target timeout on the task's age, unlike the
+// reservation timeout: a timeout passing while the task is reserved is
+// kept in tgtDue and acted on when the task is pending again (moveOnIfDue,
+// lifecycle.go), and the next step's time counts from this one's end.
+func (e *Emulator) armTargetTimeoutLocked(ws *workspace, wf *workflow, t *task, tg *target, start time.Time) {
 	if tg.timeout <= 0 {
 		return
 	}
-	t.tgtTimer = e.after(ws, time.Duration(tg.timeout)*time.Second, func(ws *workspace) {
+	t.tgtDue = start.Add(time.Duration(tg.timeout) * time.Second)
+	d := t.tgtDue.Sub(e.clock.Now())
+	if d <= 0 {
+		if t.status == taskPending {
+			e.targetTimeoutLocked(ws, wf, t)
+		}
+		return
+	}
+	fi, ti := t.filter, t.target
+	t.tgtTimer = e.after(ws, d, func(ws *workspace) {
 		if t.status != taskPending || t.filter != fi || t.target != ti {
-			return // reserved or assigned meanwhile: it stays where it is
+			return // reserved (tgtDue stays for its release), assigned, or moved meanwhile
 		}
-		e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
-		nfi, nti, ok := wf.nextStep(t, fi, ti, false)
-		if !ok {
-			// No step left: it waits on in this queue, out of the workflow's steps.
-			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
-			return
-		}
-		e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true})
+		e.targetTimeoutLocked(ws, wf, t)
 	})
+}
+
+// targetTimeoutLocked moves a pending task whose target timed out on to
+// its next step, or, with none left, posts workflow.timeout; it then waits
+// on in this queue, out of the workflow's steps.
+func (e *Emulator) targetTimeoutLocked(ws *workspace, wf *workflow, t *task) {
+	due, fi, ti := t.tgtDue, t.filter, t.target
+	t.tgtDue, t.tgtTimer = time.Time{}, nil
+	e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
+	nfi, nti, ok := wf.nextStep(t, fi, ti, false)
+	if !ok {
+		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
+		return
+	}
+	e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true, start: due})
 }
 
 // eligible reports whether worker w may be offered task t from queue q

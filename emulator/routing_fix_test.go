@@ -116,6 +116,60 @@ func TestSameQueueNextTargetKeepsQueueEntry(t *testing.T) {
 	}
 }
 
+// A target timeout passing while the task is reserved is not lost: once
+// the task is pending again (Alice rejects), its age is past the target's
+// timeout, so it moves on at once (Twilio's Timeout Evaluation: the target
+// timeout is based on the task's age, unlike the reservation timeout).
+func TestTargetTimeoutWhileReserved(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workflows[0].Filters[0].Targets = []emulator.TargetSpec{{Queue: spanish, Timeout: 10}, {Queue: english}}
+	})
+	ws := l.Workspace
+	task := h.spanishTaskForAlice(l)
+	rs := h.reservations(ws, *task.Sid)
+	if len(rs) != 1 || str(rs[0].WorkerName) != "Alice" {
+		t.Fatalf("reservations %+v, want Alice's", rs)
+	}
+	clock.Advance(11 * time.Second)
+	if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, *rs[0].Sid, (&openapi.UpdateTaskReservationParams{}).
+		SetReservationStatus("rejected").SetWorkerActivitySid(l.Activities["Offline"])); err != nil {
+		t.Fatalf("reject: %v", err)
+	}
+	got, err := h.api.FetchTask(ws, *task.Sid)
+	if err != nil || str(got.TaskQueueFriendlyName) != english || str(got.AssignmentStatus) != "pending" {
+		t.Fatalf("after the reject: %s in %q (%v), want pending in %q at once", str(got.AssignmentStatus), str(got.TaskQueueFriendlyName), err, english)
+	}
+	for _, typ := range []string{"task-queue.timeout", "task-queue.moved"} {
+		if n := len(h.events(ws, *task.Sid, typ)); n != 1 {
+			t.Errorf("%d %s events, want 1", n, typ)
+		}
+	}
+}
+
+// The same with nowhere left to go: workflow.timeout fires when the task
+// is pending again, and it waits on in its queue.
+func TestLastTargetTimeoutWhileReserved(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workflows[0].Filters[0].Targets = []emulator.TargetSpec{{Queue: spanish, Timeout: 10}}
+		s.Workflows[0].DefaultQueue = ""
+	})
+	ws := l.Workspace
+	task := h.spanishTaskForAlice(l)
+	rs := h.reservations(ws, *task.Sid)
+	clock.Advance(11 * time.Second)
+	if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, *rs[0].Sid, (&openapi.UpdateTaskReservationParams{}).
+		SetReservationStatus("rejected").SetWorkerActivitySid(l.Activities["Offline"])); err != nil {
+		t.Fatalf("reject: %v", err)
+	}
+	if n := len(h.events(ws, *task.Sid, "workflow.timeout")); n != 1 {
+		t.Fatalf("%d workflow.timeout events, want 1", n)
+	}
+}
+
 // skip_if on the last step with nowhere left to go does not skip: no
 // workflow.skipped, and the step's timeout is armed (workflow.timeout when
 // it passes). The same on the default_filter.
