@@ -231,3 +231,18 @@ func TestTargetOrderByMissingAttributeLast(t *testing.T) {
 		}
 	}
 }
+
+// A target without a queue, as in Twilio's "Lifecycle of a Task" example
+// ({"timeout": 15}), is refused, saying the queue is missing: no Twilio
+// page documents what such a target routes to, and guessing (the previous
+// target's queue) would route silently where Twilio might not.
+func TestTargetWithoutQueueRefused(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	q := l.TaskQueues[english]
+	cfg := `{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"` + q + `","timeout":15},{"timeout":15}]}]}}`
+	_, err := h.api.CreateWorkflow(l.Workspace, (&openapi.CreateWorkflowParams{}).SetFriendlyName("no queue").SetConfiguration(cfg))
+	if re := restErr(t, err); re.Status != 400 || re.Code != 20001 || !strings.Contains(re.Message, "target 1") || !strings.Contains(re.Message, "queue is missing") {
+		t.Fatalf("%d %d %q, want 400 20001 naming target 1's missing queue", re.Status, re.Code, re.Message)
+	}
+}
