@@ -79,11 +79,12 @@ func lifecycleRows() []row {
 		// The first accept wins: the task's other pending reservations are rescinded after it.
 		{R, is(resPending), onAccept, resAccepted, fx(stopResTimer, assignTask, workerTo(assignmentActivity)),
 			taskrouter.EventReservationAccepted, "Reservation {sid} accepted by worker {worker}", fx(rescindOthers)},
-		// A declined or unanswered offer frees the task for the next worker, or cancels it once exhausted.
+		// A declined or unanswered offer frees the task for the next worker, or cancels it once exhausted;
+		// the worker moves first, so a task moving on when pending again (moveOnIfDue) sees it there.
 		{R, is(resPending), onReject, resRejected, fx(stopResTimer),
-			rev(resRejected), "Reservation {sid} rejected by worker {worker}", fx(releaseTask, workerTo(requestedActivity), giveUpIfExhausted)},
+			rev(resRejected), "Reservation {sid} rejected by worker {worker}", fx(workerTo(requestedActivity), releaseTask, giveUpIfExhausted)},
 		{R, is(resPending), onTimeout, resTimeout, fx(stopResTimer),
-			rev(resTimeout), "Reservation {sid} timed out", fx(releaseTask, workerTo(timeoutActivity), giveUpIfExhausted)},
+			rev(resTimeout), "Reservation {sid} timed out", fx(workerTo(timeoutActivity), releaseTask, giveUpIfExhausted)},
 		{R, is(resPending), onRescind, resRescinded, fx(stopResTimer),
 			rev(resRescinded), "Reservation {sid} rescinded: task accepted by another worker", fx(releaseTask)},
 		{R, is(resPending), onCancel, resCanceled, fx(stopResTimer),

@@ -246,3 +246,26 @@ func TestTargetWithoutQueueRefused(t *testing.T) {
 		t.Fatalf("%d %d %q, want 400 20001 naming target 1's missing queue", re.Status, re.Code, re.Message)
 	}
 }
+
+// Moving on when the task is pending again sees the rejecting worker in
+// the activity the reject names: Alice rejects to Offline, so the English
+// target's skip_if (no one available) holds and the task skips it.
+func TestTargetTimeoutWhileReservedSeesRejectActivity(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workflows[0].Filters[0].Targets = []emulator.TargetSpec{{Queue: spanish, Timeout: 10},
+			{Queue: english, SkipIf: "workers.available == 0"}}
+	})
+	ws := l.Workspace
+	task := h.spanishTaskForAlice(l)
+	rs := h.reservations(ws, *task.Sid)
+	clock.Advance(11 * time.Second)
+	if _, err := h.api.UpdateTaskReservation(ws, *task.Sid, *rs[0].Sid, (&openapi.UpdateTaskReservationParams{}).
+		SetReservationStatus("rejected").SetWorkerActivitySid(l.Activities["Offline"])); err != nil {
+		t.Fatalf("reject: %v", err)
+	}
+	if n := len(h.events(ws, *task.Sid, "workflow.skipped")); n != 1 {
+		t.Fatalf("%d workflow.skipped, want 1: Alice is Offline, no one is available in English", n)
+	}
+}
