@@ -269,3 +269,22 @@ func TestTargetTimeoutWhileReservedSeesRejectActivity(t *testing.T) {
 		t.Fatalf("%d workflow.skipped, want 1: Alice is Offline, no one is available in English", n)
 	}
 }
+
+// With capacity above 1, a worker holding a task is not "without a task":
+// Carol (capacity 2, idle longest) takes task 1 and still has room, but
+// task 2 goes to Alice, who holds none.
+func TestLongestIdlePrefersWorkersWithoutATask(t *testing.T) {
+	h, l := levelled(t, emulator.TargetSpec{Queue: english})
+	ws, carol := l.Workspace, l.Workers["Carol"]
+	wc := h.workerChannel(ws, carol, "default")
+	if _, err := h.api.UpdateWorkerChannel(ws, carol, *wc.Sid, (&openapi.UpdateWorkerChannelParams{}).SetCapacity(2)); err != nil {
+		t.Fatal(err)
+	}
+	first := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{}`)
+	if got := h.accept(ws, *first.Sid); got != "Carol" {
+		t.Fatalf("task 1 reserved %s, want Carol", got)
+	}
+	if got := h.reservedWorker(l, `{}`); got != "Alice" {
+		t.Fatalf("task 2 reserved %s, want Alice: Carol holds a task", got)
+	}
+}
