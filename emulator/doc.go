@@ -55,12 +55,20 @@
 //     refused at create or update when invalid.
 //   - Routing: a task enters its workflow's first matching filter (else
 //     default_filter) and its first target; a target's timeout moves it to
-//     the next target, then to the default_filter. A target's skip_if
+//     the next target, then to the default_filter. A target's timeout runs
+//     on the task's age (Twilio's Timeout Evaluation), not only while it is
+//     pending: one that passes while the task is reserved moves it on as
+//     soon as it is pending again (a reject, a reservation timeout), and
+//     the next step's timeout counts from the end of the one before. A
+//     target's skip_if
 //     (over workers.available, workers.unavailable and workers.<ActivitySid>,
 //     counted among the target queue's workers) moves it on at once when no
 //     worker can be reserved for it on entering; skipping a filter's last
 //     target goes on to the next matching filter, then the default_filter,
-//     as Twilio documents. Waiting tasks are offered in priority order;
+//     as Twilio documents; with nowhere left to go it does not skip (the
+//     task waits there and the step's timeout applies). Moving on between
+//     two targets of one queue is no new queue entry (no
+//     task-queue.entered; task_queue_entered_date kept). Waiting tasks are offered in priority order;
 //     among equal priorities from a FIFO and a LIFO queue, those of the
 //     workspace's PrioritizeQueueOrder (FIFO unless set) first, Twilio's
 //     reading of it ("which type of queue to prioritize when workers
@@ -70,7 +78,12 @@
 //     matching the queue's target_workers and the target's expression, in
 //     the target's order_by ("worker.level DESC, worker.x ASC": numeric
 //     worker attributes; a worker without one comes after those with it),
-//     then the longest idle first; a known_worker_sid or
+//     then the worker who has waited longest without a task first (Twilio's
+//     default): one holding no task before one holding some, then by when
+//     its wait began — its last reservation ending or its becoming
+//     available, whichever is later, not its last activity change, which
+//     in a multitasking workspace does not follow its tasks; a
+//     known_worker_sid or
 //     known_worker_friendly_name target ("task.agent_sid") offers it only to
 //     the worker the task's attribute names. Up to max_reserved_workers
 //     reservations at once. A RoutingTarget naming a task queue puts the

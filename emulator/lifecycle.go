@@ -60,7 +60,8 @@ func lifecycleRows() []row {
 		{T, is(taskPending), onReserve, taskReserved, nil, "", "", nil},
 		// max_reserved_workers > 1: a further worker offered it; status and date_updated stay.
 		{T, is(taskReserved), onReserve, taskReserved, nil, "", "", nil},
-		{T, is(taskReserved), onRelease, taskPending, nil, "", "", nil},
+		// Pending again: a target timeout that passed meanwhile moves it on now.
+		{T, is(taskReserved), onRelease, taskPending, fx(moveOnIfDue), "", "", nil},
 		{T, is(taskReserved), onAccept, taskAssigned, fx(stopTaskTimers), "", "", nil},
 		{T, is(taskPending, taskReserved), onCancel, taskCanceled, fx(stopTaskTimers, reason("Task canceled"), cancelPending),
 			taskrouter.EventTaskCanceled, "Task {sid} canceled: {why}", nil},
@@ -78,11 +79,12 @@ func lifecycleRows() []row {
 		// The first accept wins: the task's other pending reservations are rescinded after it.
 		{R, is(resPending), onAccept, resAccepted, fx(stopResTimer, assignTask, workerTo(assignmentActivity)),
 			taskrouter.EventReservationAccepted, "Reservation {sid} accepted by worker {worker}", fx(rescindOthers)},
-		// A declined or unanswered offer frees the task for the next worker, or cancels it once exhausted.
+		// A declined or unanswered offer frees the task for the next worker, or cancels it once exhausted;
+		// the worker moves first, so a task moving on when pending again (moveOnIfDue) sees it there.
 		{R, is(resPending), onReject, resRejected, fx(stopResTimer),
-			rev(resRejected), "Reservation {sid} rejected by worker {worker}", fx(releaseTask, workerTo(requestedActivity), giveUpIfExhausted)},
+			rev(resRejected), "Reservation {sid} rejected by worker {worker}", fx(workerTo(requestedActivity), releaseTask, giveUpIfExhausted)},
 		{R, is(resPending), onTimeout, resTimeout, fx(stopResTimer),
-			rev(resTimeout), "Reservation {sid} timed out", fx(releaseTask, workerTo(timeoutActivity), giveUpIfExhausted)},
+			rev(resTimeout), "Reservation {sid} timed out", fx(workerTo(timeoutActivity), releaseTask, giveUpIfExhausted)},
 		{R, is(resPending), onRescind, resRescinded, fx(stopResTimer),
 			rev(resRescinded), "Reservation {sid} rescinded: task accepted by another worker", fx(releaseTask)},
 		{R, is(resPending), onCancel, resCanceled, fx(stopResTimer),
@@ -240,6 +242,9 @@ func (e *Emulator) setResStatus(ws *workspace, r *reservation, status string) {
 	r.updated = e.clock.Now()
 	r.revision++
 	ws.countReservation(r, wasActive, wasAssigned)
+	if w := ws.workers.get(r.worker); w != nil && wasActive && !r.active() && w.busy == 0 {
+		w.idleSince = r.updated // its last task ended: it waits without one from now
+	}
 	if t := ws.tasks.get(r.task); t != nil && wasPending != (status == resPending) {
 		if status == resPending {
 			t.pending++
@@ -333,6 +338,19 @@ func rescindOthers(e *Emulator, c *change) {
 func releaseTask(e *Emulator, c *change) {
 	if c.t != nil && c.t.status == taskReserved && c.t.pending == 0 {
 		e.taskTo(c.ws, c.t, onRelease, "")
+	}
+}
+
+// moveOnIfDue acts on a target timeout that passed while the task was
+// reserved (the timer found it not pending): Twilio's target timeout runs
+// on the task's age, so the task moves on as soon as it is pending again.
+func moveOnIfDue(e *Emulator, c *change) {
+	t := c.t
+	if t.tgtDue.IsZero() || e.clock.Now().Before(t.tgtDue) {
+		return
+	}
+	if wf := c.ws.workflows.get(t.workflow); wf != nil {
+		e.targetTimeoutLocked(c.ws, wf, t)
 	}
 }
 

@@ -22,18 +22,18 @@ func (e *Emulator) routeLocked(ws *workspace, t *task) {
 		return
 	}
 	if t.direct != nil {
-		e.enterTargetLocked(ws, wf, t, directStep, 0)
+		e.enterTargetLocked(ws, wf, t, directStep, 0, entry{})
 		return
 	}
 	e.emit(ws, taskrouter.EventWorkflowEntered, "Task "+t.sid+" entered workflow "+wf.name, t, nil)
 	for i, f := range wf.cfg.filters {
 		if f.match.Eval(taskVars(t)) {
-			e.enterTargetLocked(ws, wf, t, i, 0)
+			e.enterTargetLocked(ws, wf, t, i, 0, entry{})
 			return
 		}
 	}
 	if wf.cfg.def != nil {
-		e.enterTargetLocked(ws, wf, t, -1, 0)
+		e.enterTargetLocked(ws, wf, t, -1, 0, entry{})
 		return
 	}
 	e.taskTo(ws, t, onCancel, "No matching filter and no default_filter in workflow "+wf.sid)
@@ -46,14 +46,26 @@ func (wf *workflow) targetOf(t *task) *target {
 	return wf.targetAt(t.filter, t.target)
 }
 
+// entry is how a task comes into a target: routed afresh (through its
+// workflow, or again on ReEvaluateTasks), or moved on from its previous
+// step; and from when the target's timeout counts.
+type entry struct {
+	moving bool
+	start  time.Time // zero: now
+}
+
 // enterTargetLocked moves the task into target ti of filter fi (fi -1: the
 // default_filter) and arms the target's timeout, which moves it on to the
-// next target, then to the default_filter.
-func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, ti int) {
+// next target, then to the default_filter. Moving on within one queue
+// ("preferred agents, then anyone in the same queue") is a new target but
+// not a new queue entry: no task-queue.entered, task_queue_entered_date
+// kept.
+func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, ti int, in entry) {
 	if t.tgtTimer != nil {
 		t.tgtTimer.Stop()
 		t.tgtTimer = nil
 	}
+	t.tgtDue = time.Time{}
 	t.filter, t.target = fi, ti
 	tg := wf.targetOf(t)
 	if tg == nil {
@@ -64,36 +76,71 @@ func (e *Emulator) enterTargetLocked(ws *workspace, wf *workflow, t *task, fi, t
 	if tg.priority != nil {
 		t.priority = *tg.priority
 	}
-	t.queueEntered = e.clock.Now()
+	now := e.clock.Now()
 	t.touch()
-	if prev != "" && prev != t.queue {
-		e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
+	if !in.moving || prev != t.queue {
+		t.queueEntered = now
+		if prev != "" && prev != t.queue {
+			e.emit(ws, taskrouter.EventTaskQueueMoved, "Task "+t.sid+" moved to another queue", t, map[string]string{"TaskQueueSidPrevious": prev})
+		}
+		e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
 	}
-	e.emit(ws, taskrouter.EventTaskQueueEntered, "Task "+t.sid+" entered queue", t, nil)
 	e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTargetMatched, "Task "+t.sid+" matched a workflow target", t, fi, ti)
 	if e.skipsLocked(ws, t, tg) {
-		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+		// With no step left there is nothing to skip to: the task waits
+		// here, and this step's timeout still applies.
 		if nfi, nti, ok := wf.nextStep(t, fi, ti, true); ok {
-			e.enterTargetLocked(ws, wf, t, nfi, nti)
+			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowSkipped, "Task "+t.sid+" skipped a workflow target", t, fi, ti)
+			e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true})
+			return
 		}
-		return
 	}
+	start := in.start
+	if start.IsZero() {
+		start = now
+	}
+	e.armTargetTimeoutLocked(ws, wf, t, tg, start)
+}
+
+// armTargetTimeoutLocked arms tg's timeout, counted from start. Twilio's
+// Timeout Evaluation bases a target timeout on the task's age, unlike the
+// reservation timeout: a timeout passing while the task is reserved is
+// kept in tgtDue and acted on when the task is pending again (moveOnIfDue,
+// lifecycle.go), and the next step's time counts from this one's end.
+func (e *Emulator) armTargetTimeoutLocked(ws *workspace, wf *workflow, t *task, tg *target, start time.Time) {
 	if tg.timeout <= 0 {
 		return
 	}
-	t.tgtTimer = e.after(ws, time.Duration(tg.timeout)*time.Second, func(ws *workspace) {
+	t.tgtDue = start.Add(time.Duration(tg.timeout) * time.Second)
+	d := t.tgtDue.Sub(e.clock.Now())
+	if d <= 0 {
+		if t.status == taskPending {
+			e.targetTimeoutLocked(ws, wf, t)
+		}
+		return
+	}
+	fi, ti := t.filter, t.target
+	t.tgtTimer = e.after(ws, d, func(ws *workspace) {
 		if t.status != taskPending || t.filter != fi || t.target != ti {
-			return // reserved or assigned meanwhile: it stays where it is
+			return // reserved (tgtDue stays for its release), assigned, or moved meanwhile
 		}
-		e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
-		nfi, nti, ok := wf.nextStep(t, fi, ti, false)
-		if !ok {
-			// No step left: it waits on in this queue, out of the workflow's steps.
-			e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
-			return
-		}
-		e.enterTargetLocked(ws, wf, t, nfi, nti)
+		e.targetTimeoutLocked(ws, wf, t)
 	})
+}
+
+// targetTimeoutLocked moves a pending task whose target timed out on to
+// its next step, or, with none left, posts workflow.timeout; it then waits
+// on in this queue, out of the workflow's steps.
+func (e *Emulator) targetTimeoutLocked(ws *workspace, wf *workflow, t *task) {
+	due, fi, ti := t.tgtDue, t.filter, t.target
+	t.tgtDue, t.tgtTimer = time.Time{}, nil
+	e.emit(ws, taskrouter.EventTaskQueueTimeout, "Task "+t.sid+" timed out of its target", t, nil)
+	nfi, nti, ok := wf.nextStep(t, fi, ti, false)
+	if !ok {
+		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
+		return
+	}
+	e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true, start: due})
 }
 
 // eligible reports whether worker w may be offered task t from queue q
@@ -167,7 +214,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	if len(free) == 0 {
 		return // the usual case under load: every worker busy, tasks waiting
 	}
-	sort.SliceStable(free, func(i, j int) bool { return free[i].statusSince.Before(free[j].statusSince) })
+	sort.SliceStable(free, func(i, j int) bool { return waitedLonger(free[i], free[j]) })
 	// The waiting tasks in routing order, as a heap popped only until every
 	// free worker is reserved: with a long queue and few free workers a
 	// dispatch costs O(waiting), not a full sort.
@@ -206,6 +253,30 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			}
 		}
 	}
+}
+
+// waitedLonger orders free workers for Twilio's default: "the Worker who
+// has waited the longest without a Task will be the first reserved". A
+// worker holding no task comes before one holding some (with capacity
+// above 1 it has room still, but is not without a task); then the one
+// whose wait began earliest.
+func waitedLonger(a, b *worker) bool {
+	if (a.busy == 0) != (b.busy == 0) {
+		return a.busy == 0
+	}
+	return a.waitingSince().Before(b.waitingSince())
+}
+
+// waitingSince is when w last began waiting without a task: when its last
+// active reservation ended or it became available, whichever is later; a
+// worker that has done neither since it was created has waited since its
+// activity was set. Not statusSince: in a multitasking workspace the
+// activity does not move as tasks come and go.
+func (w *worker) waitingSince() time.Time {
+	if w.idleSince.IsZero() {
+		return w.statusSince
+	}
+	return w.idleSince
 }
 
 // waitingTask is a task waiting for a worker, with its queue's order and

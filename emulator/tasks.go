@@ -21,6 +21,7 @@ type task struct {
 	created, updated     time.Time
 	queueEntered         time.Time
 	virtualStart         time.Time // the routing order among equal priorities; created unless set
+	tgtDue               time.Time // when its target's timeout passes (zero: none armed)
 	filter, target       int       // position in the workflow: filter index (-1: default_filter), target index
 	ttlTimer, tgtTimer   Timer
 	revision             int // counts changes: the ETag (etag.go)

@@ -15,6 +15,7 @@ type worker struct {
 	attrsRaw                      string
 	attrs                         map[string]any
 	created, updated, statusSince time.Time
+	idleSince                     time.Time                 // since when it has waited without a task (waitingSince)
 	busy                          int                       // reservations pending, accepted or wrapping, on every channel
 	chans                         map[string]*workerChannel // by task channel SID (channels.go)
 	chanList                      []*workerChannel          // the same, for routing's scan of every worker
@@ -187,8 +188,13 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 		return
 	}
 	prev, inPrev := w.activity, e.clock.Now().Sub(w.statusSince)
+	wasAvailable := ws.available(w)
+	w.idleSince = w.waitingSince()
 	w.activity = act
 	now := e.clock.Now()
+	if !wasAvailable && ws.available(w) {
+		w.idleSince = now // waiting for a task starts when it becomes available
+	}
 	w.statusSince, w.updated = now, now
 	extra := map[string]string{"WorkerPreviousActivitySid": prev,
 		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),

@@ -94,6 +94,11 @@ func parseRouting(ws *workspace, raw string) (*routing, error) {
 		return nil, fmt.Errorf("task_routing is missing")
 	}
 	tgt := func(where string, tj targetJSON) (target, error) {
+		if tj.Queue == "" {
+			// Twilio's Lifecycle of a Task example has a queue-less target
+			// but no page says what it routes to: refused, not guessed.
+			return target{}, fmt.Errorf("%s: queue is missing: every target names a task queue SID", where)
+		}
 		if ws.queues.get(tj.Queue) == nil {
 			return target{}, fmt.Errorf("%s: queue %q not found in workspace %s", where, tj.Queue, ws.sid)
 		}
