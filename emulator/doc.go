@@ -129,8 +129,8 @@
 //     workflow.entered when a task enters its workflow,
 //     workflow.target-matched for each target it enters, workflow.skipped
 //     when skip_if moves it on, and workflow.timeout when its last step's
-//     timeout passes with nowhere left to go (it then waits on in that
-//     queue); these carry WorkflowFilterName, WorkflowFilterExpression and
+//     timeout passes with nowhere left to go (the task is then canceled,
+//     reason WorkflowTimeoutReason); these carry WorkflowFilterName, WorkflowFilterExpression and
 //     WorkflowFilterTargetExpression. worker.activity.update carries
 //     WorkerTimeInPreviousActivity (seconds) and
 //     WorkerTimeInPreviousActivityMs. A worker channel update emits

@@ -128,9 +128,15 @@ func (e *Emulator) armTargetTimeoutLocked(ws *workspace, wf *workflow, t *task, 
 	})
 }
 
+// WorkflowTimeoutReason is the reason of a task canceled when its
+// workflow's last step timed out.
+const WorkflowTimeoutReason = "Task timed out of its workflow"
+
 // targetTimeoutLocked moves a pending task whose target timed out on to
-// its next step, or, with none left, posts workflow.timeout; it then waits
-// on in this queue, out of the workflow's steps.
+// its next step, or, with none left, posts workflow.timeout and cancels it:
+// a workflow traces a task's path "until either a Reservation is accepted or
+// the Task is canceled" (Twilio, Lifecycle of a Task: Workflows and
+// Assignment).
 func (e *Emulator) targetTimeoutLocked(ws *workspace, wf *workflow, t *task) {
 	due, fi, ti := t.tgtDue, t.filter, t.target
 	t.tgtDue, t.tgtTimer = time.Time{}, nil
@@ -138,6 +144,7 @@ func (e *Emulator) targetTimeoutLocked(ws *workspace, wf *workflow, t *task) {
 	nfi, nti, ok := wf.nextStep(t, fi, ti, false)
 	if !ok {
 		e.emitWorkflow(ws, wf, taskrouter.EventWorkflowTimeout, "Task "+t.sid+" timed out of workflow "+wf.name, t, fi, ti)
+		e.taskTo(ws, t, onCancel, WorkflowTimeoutReason)
 		return
 	}
 	e.enterTargetLocked(ws, wf, t, nfi, nti, entry{moving: true, start: due})

@@ -149,7 +149,7 @@ func TestTargetTimeoutWhileReserved(t *testing.T) {
 }
 
 // The same with nowhere left to go: workflow.timeout fires when the task
-// is pending again, and it waits on in its queue.
+// is pending again, and the task is canceled.
 func TestLastTargetTimeoutWhileReserved(t *testing.T) {
 	clock := emulator.NewManualClock(epoch)
 	h := newHarness(t, emulator.Options{Clock: clock})
@@ -167,6 +167,9 @@ func TestLastTargetTimeoutWhileReserved(t *testing.T) {
 	}
 	if n := len(h.events(ws, *task.Sid, "workflow.timeout")); n != 1 {
 		t.Fatalf("%d workflow.timeout events, want 1", n)
+	}
+	if got, err := h.api.FetchTask(ws, *task.Sid); err != nil || str(got.AssignmentStatus) != "canceled" {
+		t.Fatalf("after workflow.timeout: %s (%v), want canceled", str(got.AssignmentStatus), err)
 	}
 }
 

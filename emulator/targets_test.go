@@ -134,7 +134,10 @@ func TestTargetKnownWorker(t *testing.T) {
 
 // A task's way through its workflow posts workflow.entered, then
 // workflow.target-matched for each target it enters, with the filter and
-// target; workflow.timeout when its last target times out.
+// target; workflow.timeout when its last target times out, and the task is
+// then canceled: a workflow traces a task's path "until either a
+// Reservation is accepted or the Task is canceled" (Twilio, Lifecycle of a
+// Task: Workflows and Assignment).
 func TestWorkflowEvents(t *testing.T) {
 	clock := emulator.NewManualClock(epoch)
 	h := newHarness(t, emulator.Options{Clock: clock})
@@ -156,6 +159,7 @@ func TestWorkflowEvents(t *testing.T) {
 			"workflow_filter_expression": `selected_language == "es"`, "workflow_filter_target_expression": `worker.languages HAS "es"`,
 			"task_queue_sid": l.TaskQueues["Customer Care Requests - Spanish"]},
 		"workflow.timeout": {"workflow_filter_name": "Language - Spanish"},
+		"task.canceled":    {"task_canceled_reason": emulator.WorkflowTimeoutReason},
 	} {
 		evs := h.events(ws, *task.Sid, typ)
 		if len(evs) != 1 {
