@@ -704,13 +704,16 @@ type replay struct {
 	stays map[string]*stay // by activity
 }
 
-// activityDurations replays the workers' activity records up to the
-// window's end. A worker's stay before its first record counts from its
-// creation; a worker with no record at all, from its current activity's
-// start (date_status_changed); a stay still open ends now.
+// activityDurations replays the workers' activity records up to now, not
+// just to the window's end: a worker's first change after the window is
+// what says which activity it spent the window in (closeStay cuts every
+// stay to the window). A worker's stay before its first record counts from
+// its creation; a worker with no record at all, from its current
+// activity's start (date_status_changed); a stay still open ends now.
 func (e *Emulator) activityDurations(ws *workspace, q statsQuery, keep func(string) bool) []map[string]any {
 	rp := &replay{q: q, open: map[string]since{}, stays: map[string]*stay{}}
-	ws.stats.window(time.Time{}, q.end, e.clock.Now()).each(func(r *statRec) {
+	now := e.clock.Now()
+	ws.stats.window(time.Time{}, now, now).each(func(r *statRec) {
 		if (r.kind == statWorkerActivity || r.kind == statWorkerGone) && keep(r.worker) {
 			rp.record(ws, r)
 		}
