@@ -606,13 +606,14 @@ func bulkQueueSids(c *call) ([]string, *apiError) {
 
 // ---- workflows ----
 
-// workflowCumulativeFigures: tasks_entered counts the tasks created in
-// the workflow (task.created); the rest as for the workspace, for the
-// workflow's tasks.
+// workflowCumulativeFigures: tasks_entered counts workflow.entered, so a
+// task a RoutingTarget sends straight to a queue, which never enters the
+// workflow (no workflow.entered), is not counted; the rest as for the
+// workspace, for the workflow's tasks.
 func workflowCumulativeFigures(wf *workflow, q statsQuery, recs span) map[string]any {
 	t := tallyOf(recs, q, func(r *statRec) bool { return r.workflow == wf.sid })
 	m := t.taskFigures(q)
-	m["tasks_entered"] = t.n[statTaskCreated]
+	m["tasks_entered"] = t.n[statTaskEnteredWorkflow]
 	m["tasks_timed_out_in_workflow"] = t.n[statTaskTimedOutInWorkflow]
 	m["workflow_sid"] = wf.sid
 	return m

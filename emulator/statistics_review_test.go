@@ -36,3 +36,19 @@ func TestActivityDurationsCountAStayEndingAfterTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// A workflow's tasks_entered counts the tasks that entered it
+// (workflow.entered), not every task created with its SID: a task sent
+// straight to a queue by RoutingTarget never enters the workflow.
+func TestWorkflowTasksEnteredCountsWorkflowEntered(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws, wf := l.Workspace, l.Workflows["Tutorial Workflow"]
+	if _, err := h.api.CreateTask(ws, (&openapi.CreateTaskParams{}).SetAttributes(`{}`).
+		SetRoutingTarget(l.TaskQueues["Customer Care Requests - English"])); err != nil {
+		t.Fatal(err)
+	}
+	h.createTask(ws, wf, `{}`)
+	got, err := h.api.FetchWorkflowCumulativeStatistics(ws, wf, nil)
+	expect(t, "workflow cumulative", figures(t, got, err), map[string]any{"tasks_entered": 1})
+}

@@ -34,6 +34,7 @@ const (
 	statTaskEntered // entered a queue
 	statTaskMoved   // moved out of a queue (queue is the one it left)
 	statTaskTimedOutInWorkflow
+	statTaskEnteredWorkflow // workflow.entered: a task routed through its workflow's filters
 	statResCreated
 	statResAccepted
 	statResRejected
@@ -163,6 +164,8 @@ func statKindOf(typ string) (statKind, bool) {
 		return statTaskMoved, true
 	case taskrouter.EventWorkflowTimeout: // tasks_timed_out_in_workflow
 		return statTaskTimedOutInWorkflow, true
+	case taskrouter.EventWorkflowEntered: // a workflow's tasks_entered
+		return statTaskEnteredWorkflow, true
 	case taskrouter.EventReservationCreated:
 		return statResCreated, true
 	case taskrouter.EventReservationAccepted:
