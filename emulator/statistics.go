@@ -315,9 +315,12 @@ func workspaceCumulativeFigures(q statsQuery, recs span) map[string]any {
 	return m
 }
 
+// workspaceRealTimeFigures: with TaskChannel, the task figures count that
+// channel's tasks and the worker figures that channel's workers
+// (onChannel), as the workers' real-time statistics do.
 func (e *Emulator) workspaceRealTimeFigures(c *call, q statsQuery) map[string]any {
 	m := e.taskRealTime(c.ws, q, func(*task) bool { return true })
-	workers := c.ws.workers.all()
+	workers := onChannel(c.ws.workers.all(), q.channel)
 	m["total_workers"] = len(workers)
 	m["activity_statistics"] = activityStatistics(c.ws, workers)
 	return m
@@ -466,13 +469,32 @@ func (e *Emulator) queueRealTimeFigures(ws *workspace, qs *queue, q statsQuery) 
 }
 
 // availableOn reports whether w takes tasks of channel ch (any channel
-// when ch is ""): its worker channel there is available.
+// when ch is ""): its worker channel there is available, with capacity.
 func availableOn(w *worker, ch string) bool {
 	if ch == "" {
 		return true
 	}
 	wc := w.chans[ch]
-	return wc != nil && wc.available
+	return wc != nil && wc.available && wc.capacity > 0
+}
+
+// onChannel is the workers who take tasks of channel ch (all when ch is
+// ""). "Only calculate real-time statistics on this TaskChannel" (the
+// parameter's one description) leaves the worker figures' reading open;
+// the emulator reads it as the workers the channel can route to now, their
+// worker channel for it available with capacity above 0, whatever their
+// activity (activity_statistics then splits them by activity).
+func onChannel(workers []*worker, ch string) []*worker {
+	if ch == "" {
+		return workers
+	}
+	var out []*worker
+	for _, w := range workers {
+		if availableOn(w, ch) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func longestInQueue(ws *workspace, qs *queue, q statsQuery) *task {
@@ -812,10 +834,11 @@ func (e *Emulator) workersCumulative(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) workersRealTime(c *call) (int, any, *apiError) {
-	if _, err := realTimeQuery(c); err != nil {
+	q, err := realTimeQuery(c)
+	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, e.withIDs(c, workersRealTimeFigures(c.ws, c.ws.workers.all()), "/Workers/RealTimeStatistics"), nil
+	return http.StatusOK, e.withIDs(c, workersRealTimeFigures(c.ws, onChannel(c.ws.workers.all(), q.channel)), "/Workers/RealTimeStatistics"), nil
 }
 
 // workersStatistics is the workers' Statistics, of the workers a queue
@@ -834,7 +857,8 @@ func (e *Emulator) workersStatistics(c *call) (int, any, *apiError) {
 		in[w.sid] = true
 	}
 	keep := func(sid string) bool { return in[sid] }
-	m := map[string]any{"cumulative": e.workersCumulativeFigures(c.ws, q, recs, keep), "realtime": workersRealTimeFigures(c.ws, workers)}
+	m := map[string]any{"cumulative": e.workersCumulativeFigures(c.ws, q, recs, keep),
+		"realtime": workersRealTimeFigures(c.ws, onChannel(workers, q.channel))}
 	return http.StatusOK, e.withIDs(c, m, "/Workers/Statistics"), nil
 }
 

@@ -52,3 +52,42 @@ func TestWorkflowTasksEnteredCountsWorkflowEntered(t *testing.T) {
 	got, err := h.api.FetchWorkflowCumulativeStatistics(ws, wf, nil)
 	expect(t, "workflow cumulative", figures(t, got, err), map[string]any{"tasks_entered": 1})
 }
+
+// TaskChannel on the workers' and the workspace's real-time statistics
+// counts the workers who take tasks of that channel now: their worker
+// channel for it available with capacity. Alice's voice channel off, she
+// counts for sms but not for voice, nor in her activity's figure.
+func TestRealTimeTaskChannelCountsTheChannelsWorkers(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws := l.Workspace
+	if _, err := h.api.UpdateWorkerChannel(ws, l.Workers["Alice"], "voice", (&openapi.UpdateWorkerChannelParams{}).SetAvailable(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.api.UpdateWorkerChannel(ws, l.Workers["Bob"], "voice", (&openapi.UpdateWorkerChannelParams{}).SetCapacity(0)); err != nil {
+		t.Fatal(err)
+	}
+	offline := func(m map[string]any) any {
+		for _, a := range m["activity_statistics"].([]any) {
+			if a := a.(map[string]any); a["friendly_name"] == "Offline" {
+				return a["workers"]
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		channel string
+		want    float64
+	}{{"sms", 2}, {"voice", 0}} {
+		workers, err := h.api.FetchWorkersRealTimeStatistics(ws, (&openapi.FetchWorkersRealTimeStatisticsParams{}).SetTaskChannel(c.channel))
+		m := figures(t, workers, err)
+		expect(t, "Workers/RealTimeStatistics?TaskChannel="+c.channel, m, map[string]any{"total_workers": c.want})
+		if offline(m) != c.want {
+			t.Errorf("Workers/RealTimeStatistics?TaskChannel=%s: %v Offline, want %v", c.channel, offline(m), c.want)
+		}
+		both, err := h.api.FetchWorkerStatistics(ws, (&openapi.FetchWorkerStatisticsParams{}).SetTaskChannel(c.channel))
+		expect(t, "Workers/Statistics?TaskChannel="+c.channel, sub(figures(t, both, err), "realtime"), map[string]any{"total_workers": c.want})
+		space, err := h.api.FetchWorkspaceRealTimeStatistics(ws, (&openapi.FetchWorkspaceRealTimeStatisticsParams{}).SetTaskChannel(c.channel))
+		expect(t, "RealTimeStatistics?TaskChannel="+c.channel, figures(t, space, err), map[string]any{"total_workers": c.want})
+	}
+}
