@@ -611,19 +611,43 @@ func (e *Emulator) bulkQueueRealTime(c *call) (int, any, *apiError) {
 }
 
 // bulkQueueSids is the body's "TaskQueueSids" (nil when the body names
-// none).
+// none). The operation documents no body fields, so any other key, a
+// TaskChannel as well, is refused by name (or, with AllowUnsupported,
+// ignored) rather than dropped unseen. serve has read the body already,
+// before taking e.mu.
 func bulkQueueSids(c *call) ([]string, *apiError) {
-	raw, readErr := io.ReadAll(io.LimitReader(c.r.Body, 1<<20))
+	raw, readErr := io.ReadAll(c.r.Body)
 	if readErr != nil || len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
-	var body struct {
-		TaskQueueSids []string `json:"TaskQueueSids"`
-	}
+	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil {
-		return nil, errParam("Invalid body: want a JSON object with TaskQueueSids, a list of task queue SIDs")
+		return nil, errBulkBody()
 	}
-	return body.TaskQueueSids, nil
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "TaskQueueSids" {
+			continue
+		}
+		if err := c.unsupported(CreateTaskQueueBulkRealTimeStatistics, k); err != nil {
+			return nil, err
+		}
+	}
+	var sids []string
+	if s, ok := body["TaskQueueSids"]; ok {
+		if err := json.Unmarshal(s, &sids); err != nil {
+			return nil, errBulkBody()
+		}
+	}
+	return sids, nil
+}
+
+func errBulkBody() *apiError {
+	return errParam("Invalid body: want a JSON object with TaskQueueSids, a list of task queue SIDs")
 }
 
 // ---- workflows ----
