@@ -1,6 +1,9 @@
 package emulator_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -90,4 +93,85 @@ func TestRealTimeTaskChannelCountsTheChannelsWorkers(t *testing.T) {
 		space, err := h.api.FetchWorkspaceRealTimeStatistics(ws, (&openapi.FetchWorkspaceRealTimeStatisticsParams{}).SetTaskChannel(c.channel))
 		expect(t, "RealTimeStatistics?TaskChannel="+c.channel, figures(t, space, err), map[string]any{"total_workers": c.want})
 	}
+}
+
+// The bulk real-time body is decoded strictly: a key the emulator does not
+// read (TaskChannel included: the operation documents no body fields) is
+// refused by name rather than silently dropped.
+func TestBulkRealTimeRefusesUnknownBodyKeys(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	for _, key := range []string{"Bogus", "TaskChannel"} {
+		_, err := h.api.CreateTaskQueueBulkRealTimeStatistics(l.Workspace, (&openapi.CreateTaskQueueBulkRealTimeStatisticsParams{}).
+			SetBody(map[string]interface{}{"TaskQueueSids": []string{}, key: 1}))
+		if re := restErr(t, err); re.Status != 400 || re.Code != 20001 || re.Message != "Parameter "+key+" is not supported by the emulator" {
+			t.Errorf("body key %s: %d %d %q, want 400 20001 naming it", key, re.Status, re.Code, re.Message)
+		}
+	}
+}
+
+// A client slow to send its body does not hold the emulator: the body is
+// read before the emulator's lock is taken, so other requests go on.
+func TestSlowBodyDoesNotStallTheEmulator(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	direct := httptest.NewServer(h.emu) // the harness buffers bodies; this one does not
+	defer direct.Close()
+	body, send := io.Pipe()
+	defer send.Close()
+	req, _ := http.NewRequest(http.MethodPost, direct.URL+"/v1/Workspaces/"+l.Workspace+"/TaskQueues/RealTimeStatistics", body)
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(accountSid, authToken)
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	if _, err := send.Write([]byte(`{"TaskQueueSids":`)); err != nil { // the request has reached the emulator
+		t.Fatal(err)
+	}
+	fetched := make(chan error, 1)
+	go func() { _, err := h.api.FetchWorkspace(l.Workspace); fetched <- err }()
+	var err error
+	waitFor(t, "a fetch while another request's body is still coming", func() bool {
+		select {
+		case err = <-fetched:
+			return true
+		default:
+			return false
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = send.Write([]byte(`[]}`))
+	send.Close()
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// available_capacity_percentage counts a pending reservation against the
+// channel's capacity, as routing does: "100 means the Worker is available
+// to receive any Tasks from this TaskChannel", and a capacity-1 channel
+// holding an offer receives no other.
+func TestAvailableCapacityCountsPendingReservations(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), func(s *emulator.WorkspaceSpec) {
+		s.Workers = []emulator.WorkerSpec{{Name: "Alice", Activity: "Idle", Attributes: map[string]any{"languages": []any{"en"}},
+			Channels: map[string]int{"default": 1}}}
+	})
+	task := h.createTaskOn(l, "default")
+	if rs := h.reservations(l.Workspace, *task.Sid); len(rs) != 1 || str(rs[0].ReservationStatus) != "pending" {
+		t.Fatalf("reservations %+v, want Alice's pending one", rs)
+	}
+	wc := h.workerChannel(l.Workspace, l.Workers["Alice"], "default")
+	if wc.AvailableCapacityPercentage != 0 {
+		t.Errorf("available_capacity_percentage %v with the one slot offered, want 0", wc.AvailableCapacityPercentage)
+	}
+	second := h.createTaskOn(l, "default")
+	h.waitingUnoffered(l.Workspace, *second.Sid)
 }
