@@ -175,3 +175,31 @@ func TestAvailableCapacityCountsPendingReservations(t *testing.T) {
 	second := h.createTaskOn(l, "default")
 	h.waitingUnoffered(l.Workspace, *second.Sid)
 }
+
+// A completed or canceled task is deleted by the system five minutes
+// later, as Twilio documents ("the Task will be deleted five minutes after
+// moving into this state"), with a task.system-deleted event: the tasks
+// table, which real-time statistics read, stays bounded.
+func TestFinishedTasksAreDeletedAfterFiveMinutes(t *testing.T) {
+	clock := emulator.NewManualClock(epoch)
+	h := newHarness(t, emulator.Options{Clock: clock})
+	l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+	ws := l.Workspace
+	task := h.createTask(ws, l.Workflows["Tutorial Workflow"], `{}`)
+	if _, err := h.api.UpdateTask(ws, *task.Sid, (&openapi.UpdateTaskParams{}).SetAssignmentStatus("canceled")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5*time.Minute - time.Second)
+	if _, err := h.api.FetchTask(ws, *task.Sid); err != nil {
+		t.Fatalf("FetchTask just before five minutes: %v", err)
+	}
+	clock.Advance(time.Second)
+	_, err := h.api.FetchTask(ws, *task.Sid)
+	if re := restErr(t, err); re.Status != http.StatusNotFound {
+		t.Fatalf("FetchTask five minutes after it was canceled: %d, want 404", re.Status)
+	}
+	evs, err := h.api.ListEvent(ws, (&openapi.ListEventParams{}).SetTaskSid(*task.Sid).SetEventType("task.system-deleted"))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("task.system-deleted events: %d %v, want 1", len(evs), err)
+	}
+}
