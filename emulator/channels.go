@@ -224,9 +224,14 @@ func (e *Emulator) deleteChannel(c *call) (int, any, *apiError) {
 
 func (e *Emulator) renderWorkerChannel(c *call, w *worker, wc *workerChannel) map[string]any {
 	u := c.workspaceURL(c.ws.sid) + "/Workers/" + w.sid + "/Channels/" + wc.sid
+	// The share of capacity not taken by reservations pending, accepted or
+	// wrapping: what routing counts (spare), so that 100 means, as Twilio
+	// documents, "available to receive any Tasks from this TaskChannel", and
+	// a slot held by an offer is not shown free. assigned_tasks stays the
+	// accepted and wrapping ones.
 	pct := 0
 	if wc.capacity > 0 {
-		pct = max(0, (wc.capacity-wc.assigned)*100/wc.capacity)
+		pct = max(0, (wc.capacity-wc.active)*100/wc.capacity)
 	}
 	return map[string]any{
 		"account_sid": e.opt.AccountSid, "workspace_sid": c.ws.sid, "worker_sid": w.sid, "sid": wc.sid,

@@ -146,7 +146,8 @@
 //     CumulativeStatistics and RealTimeStatistics; the task queues'
 //     Statistics list (FriendlyName) and bulk RealTimeStatistics (POST, up
 //     to 50 queues named in the JSON body's TaskQueueSids, every queue when
-//     it names none); the workers' Statistics (TaskQueueSid, TaskQueueName,
+//     it names none; any other body key, TaskChannel too, which the
+//     operation does not document, is 400 20001 naming it); the workers' Statistics (TaskQueueSid, TaskQueueName,
 //     FriendlyName), CumulativeStatistics and RealTimeStatistics, and one
 //     worker's Statistics. Cumulative figures count what happened in a
 //     window: the last Minutes (default 15, as on Twilio), or StartDate to
@@ -154,9 +155,20 @@
 //     Minutes with either is refused, as Twilio documents); TaskChannel
 //     (SID or unique name) and SplitByWaitTime (below: at most that many
 //     seconds) as Twilio defines them. Waits are whole seconds from the
-//     task's creation, averages rounded. Real-time figures read the tasks
-//     and workers as they are now. Invalid parameters are 400 20001 naming
-//     them.
+//     task's creation, averages rounded; a workflow's tasks_entered counts
+//     workflow.entered (not a task a RoutingTarget sends straight to a
+//     queue). Real-time figures read the tasks and workers as they are now.
+//     TaskChannel on a real-time figure ("Only calculate real-time
+//     statistics on this TaskChannel", which says no more) counts that
+//     channel's tasks and, for total_workers, total_available_workers and
+//     the workspace's and workers' activity_statistics, the workers whose
+//     worker channel for it is available with capacity above 0, the ones
+//     it can route to. A worker channel's available_capacity_percentage
+//     counts pending reservations against capacity, as routing does.
+//     Completed and canceled tasks are deleted by the system five minutes
+//     later, as Twilio documents, with a task.system-deleted event.
+//     Invalid parameters are 400 20001 naming them. Request bodies are read
+//     (up to 10 MB) before the emulator's lock is taken.
 //     The cumulative figures come from a statistics log (stats_log.go): one
 //     small record per event a figure counts, taken in emit, which every
 //     event passes. It is kept apart from the events table, which

@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -213,6 +215,10 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, h 
 		c.base = scheme + "://" + r.Host
 	}
 	sid := lastSid(r)
+	if err := bufferBody(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	e.mu.Lock()
 	e.observeLocked(ep, r) // counted even when a fault stops it: the client did send it
 	fault, faulty := e.nextFaultLocked(ep, sid)
@@ -297,6 +303,27 @@ func (e *Emulator) run(c *call, ep Endpoint, h handler, rd *reads) (int, any, *a
 		return 0, nil, err
 	}
 	return status, body, nil
+}
+
+// maxBody bounds a request body: net/http's own bound on a form body.
+const maxBody = 10 << 20
+
+// bufferBody reads r's body into memory before the handler runs under
+// e.mu: a client slow to send it must not hold the lock, and so stall
+// every other request, while the handler waits for it.
+func bufferBody(r *http.Request) *apiError {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return errParam("Invalid body: %v", err)
+	}
+	if len(raw) > maxBody {
+		return errParam("Invalid body: larger than %d bytes", maxBody)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	return nil
 }
 
 // refuse answers Twilio's 401 (with its WWW-Authenticate challenge) and

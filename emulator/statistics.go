@@ -315,9 +315,12 @@ func workspaceCumulativeFigures(q statsQuery, recs span) map[string]any {
 	return m
 }
 
+// workspaceRealTimeFigures: with TaskChannel, the task figures count that
+// channel's tasks and the worker figures that channel's workers
+// (onChannel), as the workers' real-time statistics do.
 func (e *Emulator) workspaceRealTimeFigures(c *call, q statsQuery) map[string]any {
 	m := e.taskRealTime(c.ws, q, func(*task) bool { return true })
-	workers := c.ws.workers.all()
+	workers := onChannel(c.ws.workers.all(), q.channel)
 	m["total_workers"] = len(workers)
 	m["activity_statistics"] = activityStatistics(c.ws, workers)
 	return m
@@ -466,13 +469,32 @@ func (e *Emulator) queueRealTimeFigures(ws *workspace, qs *queue, q statsQuery) 
 }
 
 // availableOn reports whether w takes tasks of channel ch (any channel
-// when ch is ""): its worker channel there is available.
+// when ch is ""): its worker channel there is available, with capacity.
 func availableOn(w *worker, ch string) bool {
 	if ch == "" {
 		return true
 	}
 	wc := w.chans[ch]
-	return wc != nil && wc.available
+	return wc != nil && wc.available && wc.capacity > 0
+}
+
+// onChannel is the workers who take tasks of channel ch (all when ch is
+// ""). "Only calculate real-time statistics on this TaskChannel" (the
+// parameter's one description) leaves the worker figures' reading open;
+// the emulator reads it as the workers the channel can route to now, their
+// worker channel for it available with capacity above 0, whatever their
+// activity (activity_statistics then splits them by activity).
+func onChannel(workers []*worker, ch string) []*worker {
+	if ch == "" {
+		return workers
+	}
+	var out []*worker
+	for _, w := range workers {
+		if availableOn(w, ch) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func longestInQueue(ws *workspace, qs *queue, q statsQuery) *task {
@@ -589,30 +611,55 @@ func (e *Emulator) bulkQueueRealTime(c *call) (int, any, *apiError) {
 }
 
 // bulkQueueSids is the body's "TaskQueueSids" (nil when the body names
-// none).
+// none). The operation documents no body fields, so any other key, a
+// TaskChannel as well, is refused by name (or, with AllowUnsupported,
+// ignored) rather than dropped unseen. serve has read the body already,
+// before taking e.mu.
 func bulkQueueSids(c *call) ([]string, *apiError) {
-	raw, readErr := io.ReadAll(io.LimitReader(c.r.Body, 1<<20))
+	raw, readErr := io.ReadAll(c.r.Body)
 	if readErr != nil || len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
-	var body struct {
-		TaskQueueSids []string `json:"TaskQueueSids"`
-	}
+	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil {
-		return nil, errParam("Invalid body: want a JSON object with TaskQueueSids, a list of task queue SIDs")
+		return nil, errBulkBody()
 	}
-	return body.TaskQueueSids, nil
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "TaskQueueSids" {
+			continue
+		}
+		if err := c.unsupported(CreateTaskQueueBulkRealTimeStatistics, k); err != nil {
+			return nil, err
+		}
+	}
+	var sids []string
+	if s, ok := body["TaskQueueSids"]; ok {
+		if err := json.Unmarshal(s, &sids); err != nil {
+			return nil, errBulkBody()
+		}
+	}
+	return sids, nil
+}
+
+func errBulkBody() *apiError {
+	return errParam("Invalid body: want a JSON object with TaskQueueSids, a list of task queue SIDs")
 }
 
 // ---- workflows ----
 
-// workflowCumulativeFigures: tasks_entered counts the tasks created in
-// the workflow (task.created); the rest as for the workspace, for the
-// workflow's tasks.
+// workflowCumulativeFigures: tasks_entered counts workflow.entered, so a
+// task a RoutingTarget sends straight to a queue, which never enters the
+// workflow (no workflow.entered), is not counted; the rest as for the
+// workspace, for the workflow's tasks.
 func workflowCumulativeFigures(wf *workflow, q statsQuery, recs span) map[string]any {
 	t := tallyOf(recs, q, func(r *statRec) bool { return r.workflow == wf.sid })
 	m := t.taskFigures(q)
-	m["tasks_entered"] = t.n[statTaskCreated]
+	m["tasks_entered"] = t.n[statTaskEnteredWorkflow]
 	m["tasks_timed_out_in_workflow"] = t.n[statTaskTimedOutInWorkflow]
 	m["workflow_sid"] = wf.sid
 	return m
@@ -704,13 +751,16 @@ type replay struct {
 	stays map[string]*stay // by activity
 }
 
-// activityDurations replays the workers' activity records up to the
-// window's end. A worker's stay before its first record counts from its
-// creation; a worker with no record at all, from its current activity's
-// start (date_status_changed); a stay still open ends now.
+// activityDurations replays the workers' activity records up to now, not
+// just to the window's end: a worker's first change after the window is
+// what says which activity it spent the window in (closeStay cuts every
+// stay to the window). A worker's stay before its first record counts from
+// its creation; a worker with no record at all, from its current
+// activity's start (date_status_changed); a stay still open ends now.
 func (e *Emulator) activityDurations(ws *workspace, q statsQuery, keep func(string) bool) []map[string]any {
 	rp := &replay{q: q, open: map[string]since{}, stays: map[string]*stay{}}
-	ws.stats.window(time.Time{}, q.end, e.clock.Now()).each(func(r *statRec) {
+	now := e.clock.Now()
+	ws.stats.window(time.Time{}, now, now).each(func(r *statRec) {
 		if (r.kind == statWorkerActivity || r.kind == statWorkerGone) && keep(r.worker) {
 			rp.record(ws, r)
 		}
@@ -808,10 +858,11 @@ func (e *Emulator) workersCumulative(c *call) (int, any, *apiError) {
 }
 
 func (e *Emulator) workersRealTime(c *call) (int, any, *apiError) {
-	if _, err := realTimeQuery(c); err != nil {
+	q, err := realTimeQuery(c)
+	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, e.withIDs(c, workersRealTimeFigures(c.ws, c.ws.workers.all()), "/Workers/RealTimeStatistics"), nil
+	return http.StatusOK, e.withIDs(c, workersRealTimeFigures(c.ws, onChannel(c.ws.workers.all(), q.channel)), "/Workers/RealTimeStatistics"), nil
 }
 
 // workersStatistics is the workers' Statistics, of the workers a queue
@@ -830,7 +881,8 @@ func (e *Emulator) workersStatistics(c *call) (int, any, *apiError) {
 		in[w.sid] = true
 	}
 	keep := func(sid string) bool { return in[sid] }
-	m := map[string]any{"cumulative": e.workersCumulativeFigures(c.ws, q, recs, keep), "realtime": workersRealTimeFigures(c.ws, workers)}
+	m := map[string]any{"cumulative": e.workersCumulativeFigures(c.ws, q, recs, keep),
+		"realtime": workersRealTimeFigures(c.ws, onChannel(workers, q.channel))}
 	return http.StatusOK, e.withIDs(c, m, "/Workers/Statistics"), nil
 }
 

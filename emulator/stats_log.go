@@ -34,6 +34,7 @@ const (
 	statTaskEntered // entered a queue
 	statTaskMoved   // moved out of a queue (queue is the one it left)
 	statTaskTimedOutInWorkflow
+	statTaskEnteredWorkflow // workflow.entered: a task routed through its workflow's filters
 	statResCreated
 	statResAccepted
 	statResRejected
@@ -54,8 +55,8 @@ type statRec struct {
 	wait, inQueue                          time.Duration // the task's age, and time in its queue, at that moment
 }
 
-// statsLog is a workspace's records in time order (the clock never goes
-// back), so a window is found by binary search. Once it holds statsLogCap
+// statsLog is a workspace's records in time order (add keeps them so even
+// if the clock goes back), so a window is found by binary search. Once it holds statsLogCap
 // records it is a ring: each record overwrites the oldest, so recording
 // never copies what is kept.
 type statsLog struct {
@@ -63,8 +64,13 @@ type statsLog struct {
 	head int // the oldest record's index, once the ring is full
 }
 
-// add appends rec, over the oldest record once the log is full.
+// add appends rec, over the oldest record once the log is full. A record
+// dated before the newest one (a wall clock stepped back) takes the newest
+// one's time: window's binary search needs the records in time order.
 func (l *statsLog) add(rec statRec) {
+	if n := len(l.ring); n > 0 && rec.at.Before(l.rec(n-1).at) {
+		rec.at = l.rec(n - 1).at
+	}
 	if len(l.ring) < statsLogCap {
 		l.ring = append(l.ring, rec)
 		return
@@ -158,6 +164,8 @@ func statKindOf(typ string) (statKind, bool) {
 		return statTaskMoved, true
 	case taskrouter.EventWorkflowTimeout: // tasks_timed_out_in_workflow
 		return statTaskTimedOutInWorkflow, true
+	case taskrouter.EventWorkflowEntered: // a workflow's tasks_entered
+		return statTaskEnteredWorkflow, true
 	case taskrouter.EventReservationCreated:
 		return statResCreated, true
 	case taskrouter.EventReservationAccepted:

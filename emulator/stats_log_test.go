@@ -42,3 +42,26 @@ func BenchmarkStatsLogRecord(b *testing.B) {
 			task: "WT1", queue: "WQ1", workflow: "WW1", worker: "WK1", channel: "TC1"})
 	}
 }
+
+// A record whose time goes back (a wall clock stepped back) is kept at its
+// predecessor's time, so the log stays in order and a window's binary
+// search finds exactly the records inside it.
+func TestStatsLogStaysInOrder(t *testing.T) {
+	t.Parallel()
+	var l statsLog
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, s := range []int{5, 1, 7} {
+		l.add(statRec{at: t0.Add(time.Duration(s) * time.Second), kind: statTaskCreated})
+	}
+	for i := 1; i < len(l.ring); i++ {
+		if l.rec(i).at.Before(l.rec(i - 1).at) {
+			t.Fatalf("record %d at %v before record %d at %v", i, l.rec(i).at, i-1, l.rec(i-1).at)
+		}
+	}
+	start, end := t0, t0.Add(3*time.Second)
+	l.window(start, end, end).each(func(r *statRec) {
+		if r.at.Before(start) || r.at.After(end) {
+			t.Errorf("window %v-%v holds a record at %v", start, end, r.at)
+		}
+	})
+}
