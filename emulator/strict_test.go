@@ -444,3 +444,32 @@ func TestUnsupportedRefusedOrWarned(t *testing.T) {
 		})
 	}
 }
+
+// Reason is what a task's cancel or completion is recorded with (Twilio:
+// "The reason that the Task was canceled or completed"); sent without
+// AssignmentStatus canceled or completed it would have no effect, so it is
+// refused by name, and accepted with a warning under AllowUnsupported.
+func TestTaskReasonOnlyWithCancelOrComplete(t *testing.T) {
+	for _, lax := range []bool{false, true} {
+		t.Run(fmt.Sprint("AllowUnsupported=", lax), func(t *testing.T) {
+			buf := &lockedBuffer{}
+			log := zerolog.New(buf)
+			h := newHarness(t, emulator.Options{Log: &log, AllowUnsupported: lax})
+			l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+			tk := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{"n":1}`)
+			u := h.srv.URL + "/v1/Workspaces/" + l.Workspace + "/Tasks/" + *tk.Sid
+			resp, body, err := postForm(t, http.DefaultClient, u, url.Values{"Reason": {"customer hung up"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := strings.Contains(buf.String(), "Reason")
+			if lax != (resp.StatusCode == 200) || lax != warned || !lax && !strings.Contains(body, "Reason") {
+				t.Errorf("Reason alone: %d %s; warned %v; want refused naming Reason unless AllowUnsupported, then 200 and a warning", resp.StatusCode, body, warned)
+			}
+			resp, body, err = postForm(t, http.DefaultClient, u, url.Values{"Reason": {"customer hung up"}, "AssignmentStatus": {"canceled"}})
+			if err != nil || resp.StatusCode != 200 || !strings.Contains(body, `"reason":"customer hung up"`) {
+				t.Errorf("Reason with AssignmentStatus canceled: %d %s %v, want 200 with the reason", resp.StatusCode, body, err)
+			}
+		})
+	}
+}

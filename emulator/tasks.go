@@ -246,6 +246,14 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	if p.err != nil {
 		return 0, nil, p.err
 	}
+	if reason != "" && status != taskCanceled && status != taskCompleted {
+		// Twilio's Reason is "the reason that the Task was canceled or
+		// completed": with no such change it would be accepted and lost.
+		if err := c.unsupported(UpdateTask, "Reason without AssignmentStatus canceled or completed"); err != nil {
+			return 0, nil, err
+		}
+		reason = ""
+	}
 	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
 		return 0, nil, err
 	}
