@@ -27,11 +27,11 @@
 //     and auth token, or API key and secret) and error bodies
 //     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
 //     not found, 20001 invalid parameter (including "Reservation … is not in
-//     expected state"), 20429 too many requests. A task's and a
-//     reservation's answers carry its ETag (a revision counting its changes,
-//     quoted); a task update or delete, or a reservation update, whose
-//     If-Match names another revision is refused 412 20412 and changes
-//     nothing. Worker attributes are null in the worker list, shown on
+//     expected state"), 20429 too many requests. A task's, a worker's and
+//     a reservation's answers carry its ETag (a revision counting its
+//     changes, quoted); a task or worker update or delete, or a
+//     reservation update, whose If-Match names another revision is refused
+//     412 20412 and changes nothing. Worker attributes are null in the worker list, shown on
 //     fetch, create and update, as Twilio's description of the field says.
 //     Lists sort by Ordering (Attribute:asc|desc pairs): tasks by
 //     DateCreated, Priority and VirtualStartTime, as Twilio's OpenAPI

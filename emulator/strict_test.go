@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -198,6 +199,7 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 			}
 		}
 	}
+	f.walkHeaders(t, doc, paths, served)
 	for _, line := range strings.Split(f.log.String(), "\n") {
 		if strings.Contains(line, "emulator bug") {
 			t.Errorf("a listed parameter was not read: %s", line)
@@ -210,6 +212,76 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 	}
 	t.Logf("implemented: %d fields; refused: %d fields: %s", len(implemented), len(refused), strings.Join(refused, " "))
 	t.Logf("not served (404): %s", strings.Join(notServed, " "))
+}
+
+// walkHeaders sends each request header parameter an operation describes
+// (If-Match) with a value that cannot match: the emulator must carry it out
+// (412 20412, the request refused unapplied) or refuse it by name, never
+// answer 2xx as if it were not sent. It runs last, as an ignored header on
+// a delete removes the fixture's resource.
+func (f *walkFixture) walkHeaders(t *testing.T, doc *openapi3.T, paths []string, served map[string]bool) {
+	t.Helper()
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/v1/Workspaces") {
+			continue
+		}
+		item := doc.Paths.Value(p)
+		for method, op := range map[string]*openapi3.Operation{http.MethodPost: item.Post, http.MethodGet: item.Get, http.MethodDelete: item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, prm := range op.Parameters {
+				if prm.Value.In != "header" {
+					continue
+				}
+				w := f.sendHeader(t, method, p, op, prm.Value.Name)
+				var e struct{ Code int }
+				_ = json.Unmarshal([]byte(w.body), &e)
+				switch {
+				case w.status == 404:
+					continue
+				case w.status == http.StatusPreconditionFailed && e.Code == 20412, w.refused(prm.Value.Name):
+					served[op.OperationID] = true
+				default:
+					t.Errorf("%s header %s (stale): %d %s; want 412 20412 or refused by name", op.OperationID, prm.Value.Name, w.status, w.body)
+				}
+			}
+		}
+	}
+}
+
+// sendHeader makes one request to op with header name set to a value no
+// resource has, and a form of what op requires.
+func (f *walkFixture) sendHeader(t *testing.T, method, path string, op *openapi3.Operation, name string) walked {
+	t.Helper()
+	v := url.Values{}
+	if op.RequestBody != nil {
+		if mt := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); mt != nil {
+			for _, req := range mt.Schema.Value.Required {
+				v.Set(req, f.value(req, mt.Schema.Value.Properties[req].Value))
+			}
+		}
+	}
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(v.Encode())
+	}
+	req, err := http.NewRequest(method, f.h.srv.URL+f.path(path), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set(name, `"walk-stale"`)
+	req.SetBasicAuth(accountSid, authToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return walked{resp.StatusCode, string(b)}
 }
 
 // checkFilters shows that a list's query parameter the emulator accepted

@@ -15,6 +15,7 @@ type worker struct {
 	attrsRaw                      string
 	attrs                         map[string]any
 	created, updated, statusSince time.Time
+	revision                      int                       // counts changes: the ETag (etag.go)
 	busy                          int                       // reservations pending, accepted or wrapping, on every channel
 	chans                         map[string]*workerChannel // by task channel SID (channels.go)
 	chanList                      []*workerChannel          // the same, for routing's scan of every worker
@@ -137,7 +138,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	c.ws.workers.put(w.sid, w)
 	e.emit(c.ws, taskrouter.EventWorkerCreated, "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderWorker(c, w), nil
+	return e.workerAnswer(c, http.StatusCreated, w)
 }
 
 func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
@@ -158,7 +159,9 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 	if act != "" && c.ws.activities.get(act) == nil {
 		return 0, nil, errParam("Invalid ActivitySid: activity %s not found", act)
 	}
-	now := e.clock.Now()
+	if err := checkIfMatch(c, "worker "+w.sid, w.revision); err != nil {
+		return 0, nil, err
+	}
 	if n := p.str("FriendlyName"); n != "" {
 		w.name = n
 	}
@@ -166,7 +169,7 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		w.attrsRaw, w.attrs = raw, attrs
 		e.emit(c.ws, taskrouter.EventWorkerAttributes, "Worker "+w.name+" attributes updated", w, nil)
 	}
-	w.updated = now
+	w.touch(e.clock.Now())
 	if act != "" {
 		if rejectPending && !c.ws.activities.get(act).available {
 			for _, r := range c.ws.reservations.all() {
@@ -178,7 +181,7 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		e.setActivityLocked(c.ws, w, act)
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderWorker(c, w), nil
+	return e.workerAnswer(c, http.StatusOK, w)
 }
 
 // setActivityLocked moves the worker to activity act, with the event.
@@ -189,7 +192,8 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 	prev, inPrev := w.activity, e.clock.Now().Sub(w.statusSince)
 	w.activity = act
 	now := e.clock.Now()
-	w.statusSince, w.updated = now, now
+	w.statusSince = now
+	w.touch(now)
 	extra := map[string]string{"WorkerPreviousActivitySid": prev,
 		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),
 		"WorkerTimeInPreviousActivityMs": strconv.FormatInt(inPrev.Milliseconds(), 10)}
@@ -202,6 +206,9 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
 	w, err := e.workerResource().bySid(c)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkIfMatch(c, "worker "+w.sid, w.revision); err != nil {
 		return 0, nil, err
 	}
 	for _, r := range c.ws.reservations.all() {
