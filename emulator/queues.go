@@ -78,7 +78,7 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 		}
 	}
 	name := c.query("FriendlyName")
-	order, apiErr := listOrdering(c, ListTaskQueue, queueOrderKeys)
+	order, apiErr := listOrdering(c, ListTaskQueue, queueOrderKeys())
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}

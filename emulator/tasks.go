@@ -157,10 +157,12 @@ func hasAddonsFilter(v string) (bool, *apiError) {
 
 // taskOrderKeys are the attributes a task list's Ordering may sort by, as
 // Twilio's OpenAPI description of GET /Tasks lists them.
-var taskOrderKeys = map[string]listKey[task]{
-	"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
-	"Priority":         byInt(func(t *task) int { return t.priority }),
-	"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
+func taskOrderKeys() map[string]listKey[task] {
+	return map[string]listKey[task]{
+		"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
+		"Priority":         byInt(func(t *task) int { return t.priority }),
+		"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
+	}
 }
 
 // taskOrdering parses a task list's Ordering (ordering.go). Twilio
@@ -168,7 +170,7 @@ var taskOrderKeys = map[string]listKey[task]{
 // DateCreated with VirtualStartTime. Absent, the list is ascending by
 // DateCreated (table order).
 func taskOrdering(v string) (func(a, b *task) int, *apiError) {
-	order, named, unknown, err := parseOrdering(v, taskOrderKeys)
+	order, named, unknown, err := parseOrdering(v, taskOrderKeys())
 	switch {
 	case err != nil:
 		return nil, err

@@ -88,7 +88,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		}
 	}
 	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
-	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys)
+	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys())
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
