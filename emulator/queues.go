@@ -119,10 +119,27 @@ func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
 	}
 	p.assign("ReservationActivitySid", &q.reservationAct)
 	p.assign("AssignmentActivitySid", &q.assignmentAct)
+	e.warnQueueActivities(ws, q, p)
 	if n := p.str("FriendlyName"); n != "" {
 		q.name = n
 	}
 	return nil
+}
+
+// warnQueueActivities warns when a queue's reservation or assignment
+// activity is set in a multitasking workspace: Twilio accepts it (it
+// applies once MultiTaskEnabled is false) but it changes nothing meanwhile,
+// as a multitasking worker's activity does not follow their tasks.
+func (e *Emulator) warnQueueActivities(ws *workspace, q *queue, p *params) {
+	if !ws.multiTask {
+		return
+	}
+	for _, k := range []string{"ReservationActivitySid", "AssignmentActivitySid"} {
+		if p.str(k) != "" {
+			e.opt.Log.Warn().Str("workspace", ws.sid).Str("task_queue", q.sid).Str("parameter", k).
+				Msg("has no effect in a multitasking workspace: a worker's activity does not change as they take tasks")
+		}
+	}
 }
 
 func (e *Emulator) createQueue(c *call) (int, any, *apiError) {
