@@ -84,10 +84,15 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 	}
 	return e.queueResource().listSorted(c, func(tq *queue) bool {
 		return (name == "" || tq.name == name) &&
-			(wk == nil || tq.target.Eval(workerVars(wk, nil))) &&
-			(attrs == nil || tq.target.Eval(workerVars(&worker{attrs: attrs}, nil)))
+			(wk == nil || tq.serves(wk)) &&
+			(attrs == nil || tq.serves(&worker{attrs: attrs}))
 	}, order)
 }
+
+// serves reports whether w is one of q's workers: q's TargetWorkers
+// matches w's attributes, whatever w's activity or load. Routing, the
+// target counts, the statistics and the lists all ask this one question.
+func (q *queue) serves(w *worker) bool { return q.target.Eval(workerVars(w, nil)) }
 
 // queueParams applies the create/update parameters to q.
 func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {

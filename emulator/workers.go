@@ -102,7 +102,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			actName != "" && (a == nil || a.name != actName),
 			avail != "" && boolParam(avail) != c.ws.available(w),
 			target != nil && !target.Eval(workerVars(w, nil)),
-			queue != nil && !queue.target.Eval(workerVars(w, nil)):
+			queue != nil && !queue.serves(w):
 			return false
 		}
 		return true
