@@ -32,8 +32,13 @@ import (
 //     shows each accepted list filter narrowing the list, so a read that
 //     drops the value fails it.)
 //   - A DELETE takes no parameters: any is refused before it runs.
-//   - Values the emulator does not carry out (Template=FIFO) and workflow Configuration keys it does not
-//     know (configKeys) are refused the same way, by the handler.
+//   - Request headers: the only one Twilio describes is If-Match, carried
+//     out wherever it is described (etag.go); the walking test sends each
+//     stale and wants 412 20412.
+//   - Values the emulator does not carry out (Template=FIFO, a task's
+//     Reason without a cancel or completion) and workflow Configuration
+//     keys it does not know (configKeys) are refused the same way, by the
+//     handler.
 
 // SupportedParams returns the form parameters each create or update
 // endpoint carries out, in Twilio's spelling: the one definition the
