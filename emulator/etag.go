@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // This file is Twilio's optimistic concurrency for tasks ("API mutation and
@@ -45,11 +44,8 @@ func sendHeaders(w http.ResponseWriter, body any) any {
 // touch records a change of the task: a new revision, a new ETag.
 func (t *task) touch() { t.revision++ }
 
-// touch records a change of the worker at now: a new revision, a new ETag.
-func (w *worker) touch(now time.Time) {
-	w.updated = now
-	w.revision++
-}
+// touch records a change of the worker: a new revision, a new ETag.
+func (w *worker) touch() { w.revision++ }
 
 // etag is the ETag header value of a revision, quoted (RFC 9110).
 func etag(revision int) string { return `"` + strconv.Itoa(revision) + `"` }

@@ -15,10 +15,10 @@ type worker struct {
 	attrsRaw                      string
 	attrs                         map[string]any
 	created, updated, statusSince time.Time
-	revision                      int                       // counts changes: the ETag (etag.go)
 	busy                          int                       // reservations pending, accepted or wrapping, on every channel
 	chans                         map[string]*workerChannel // by task channel SID (channels.go)
 	chanList                      []*workerChannel          // the same, for routing's scan of every worker
+	revision                      int                       // counts changes: the ETag (etag.go)
 }
 
 func (ws *workspace) available(w *worker) bool {
@@ -169,7 +169,8 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		w.attrsRaw, w.attrs = raw, attrs
 		e.emit(c.ws, taskrouter.EventWorkerAttributes, "Worker "+w.name+" attributes updated", w, nil)
 	}
-	w.touch(e.clock.Now())
+	w.updated = e.clock.Now()
+	w.touch()
 	if act != "" {
 		if rejectPending && !c.ws.activities.get(act).available {
 			for _, r := range c.ws.reservations.all() {
@@ -192,8 +193,8 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 	prev, inPrev := w.activity, e.clock.Now().Sub(w.statusSince)
 	w.activity = act
 	now := e.clock.Now()
-	w.statusSince = now
-	w.touch(now)
+	w.statusSince, w.updated = now, now
+	w.touch()
 	extra := map[string]string{"WorkerPreviousActivitySid": prev,
 		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),
 		"WorkerTimeInPreviousActivityMs": strconv.FormatInt(inPrev.Milliseconds(), 10)}
