@@ -77,8 +77,8 @@ func SupportedParams() map[Endpoint][]string {
 		UpdateActivity:      {"FriendlyName"},
 		CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},
 		UpdateWorker:        {"ActivitySid", "Attributes", "FriendlyName", "RejectPendingReservations"},
-		CreateTaskQueue:     queueParams(),
-		UpdateTaskQueue:     queueParams(),
+		CreateTaskQueue:     queueFormParams(),
+		UpdateTaskQueue:     queueFormParams(),
 		CreateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
 		UpdateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
 		CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes", "VirtualStartTime", "RoutingTarget"},
@@ -90,16 +90,16 @@ func SupportedParams() map[Endpoint][]string {
 		// instruction's other parameters are recorded on the reservation
 		// (instruction_parameters: the call it would place, doc.go), which
 		// instructions_test.go checks.
-		UpdateTaskReservation:   reservationParams(),
-		UpdateWorkerReservation: reservationParams(),
+		UpdateTaskReservation:   reservationFormParams(),
+		UpdateWorkerReservation: reservationFormParams(),
 	}
 }
 
-func queueParams() []string {
+func queueFormParams() []string {
 	return []string{"FriendlyName", "TargetWorkers", "MaxReservedWorkers", "TaskOrder", "ReservationActivitySid", "AssignmentActivitySid"}
 }
 
-func reservationParams() []string {
+func reservationFormParams() []string {
 	return []string{"ReservationStatus", "WorkerActivitySid", "Instruction", "DequeuePostWorkActivitySid",
 		"DequeueFrom", "DequeueRecord", "DequeueTimeout", "DequeueTo", "DequeueStatusCallbackUrl", "CallFrom", "CallRecord",
 		"CallTimeout", "CallTo", "CallUrl", "CallStatusCallbackUrl", "CallAccept", "RedirectCallSid", "RedirectAccept",
