@@ -301,6 +301,7 @@ func (e *Emulator) updateWorkerChannel(c *call) (int, any, *apiError) {
 	}
 	prevCap, prevAvail := wc.capacity, wc.available
 	wc.capacity, wc.available, wc.updated = capacity, available, e.clock.Now()
+	w.touch()
 	if capacity != prevCap {
 		e.emitWorkerChannel(c.ws, w, wc, taskrouter.EventWorkerCapacity, "capacity")
 	}

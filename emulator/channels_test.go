@@ -155,7 +155,9 @@ func TestQueueAssignmentActivityOnlyWithoutMultitasking(t *testing.T) {
 		l := oneAgent(t, h, nil, func(s *emulator.WorkspaceSpec) {
 			s.MultiTaskEnabled = &tc.multi
 			for i := range s.TaskQueues {
-				s.TaskQueues[i].ReservationActivity, s.TaskQueues[i].AssignmentActivity = "Idle", "Busy"
+				if !tc.multi { // a multitasking workspace file refuses them (workspace_spec.go)
+					s.TaskQueues[i].ReservationActivity, s.TaskQueues[i].AssignmentActivity = "Idle", "Busy"
+				}
 			}
 		})
 		task := h.createTaskOn(l, "default")

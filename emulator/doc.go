@@ -27,11 +27,11 @@
 //     and auth token, or API key and secret) and error bodies
 //     {"code","message","more_info","status"}: 20003 unauthenticated, 20404
 //     not found, 20001 invalid parameter (including "Reservation … is not in
-//     expected state"), 20429 too many requests. A task's and a
-//     reservation's answers carry its ETag (a revision counting its changes,
-//     quoted); a task update or delete, or a reservation update, whose
-//     If-Match names another revision is refused 412 20412 and changes
-//     nothing. Worker attributes are null in the worker list, shown on
+//     expected state"), 20429 too many requests. A task's, a worker's and
+//     a reservation's answers carry its ETag (a revision counting its
+//     changes, quoted); a task or worker update or delete, or a
+//     reservation update, whose If-Match names another revision is refused
+//     412 20412 and changes nothing. Worker attributes are null in the worker list, shown on
 //     fetch, create and update, as Twilio's description of the field says.
 //     Lists sort by Ordering (Attribute:asc|desc pairs): tasks by
 //     DateCreated, Priority and VirtualStartTime, as Twilio's OpenAPI
@@ -49,7 +49,13 @@
 //     IgnoreCapacity is not supported by the emulator", "key
 //     task_routing.filters[0].targets[1].ordre_by"), before anything is
 //     applied. Options.AllowUnsupported accepts them instead, with a warning
-//     in Options.Log naming each.
+//     in Options.Log naming each. Every If-Match request header Twilio
+//     describes (tasks, workers, reservations) is carried out (412 20412
+//     when stale). A workspace file's queue reservation_activity or
+//     assignment_activity is refused unless multi_task_enabled is false (a
+//     multitasking worker's activity does not follow their tasks); over
+//     REST, as on Twilio, they are taken with a warning that they do
+//     nothing until multitasking is turned off.
 //   - Expressions (package emulator/expr) in target_workers, workflow
 //     filters and targets (task. and worker. attributes) and list filters,
 //     refused at create or update when invalid.
@@ -197,23 +203,33 @@
 // so a Go team can run it in their own tests without pulling in the
 // service; deps_test.go at the module root holds it to that.
 //
-// Knowingly simplified: ChannelOptimizedRouting is refused (400) rather than ignored, as routing
-// across channels by idle time is not emulated; a task channel a live task
-// uses cannot be deleted (the emulator's choice, so no worker capacity
-// vanishes under a task); dequeue, call, redirect and conference
-// instructions record the call they would place without placing it; a
-// RoutingTarget naming a worker is refused (routing past availability and
-// capacity, IgnoreCapacity, is not emulated); skip_if's "can be
-// reserved at once" asks whether any free worker is eligible, not whether
-// a higher-priority task would take it first; statistics count only what
-// this emulator saw (a loaded workspace starts with none) and, to stay in
-// bounded memory, no more than the log's 30 days and 500,000 records per
-// workspace. Refused for want of a
-// documented effect: a task create's TaskQueueSid ("the TaskQueue in which
-// the Task belongs", beside RoutingTarget and the workflow, which route
-// it), a task update's TaskChannel (documented only as "the TaskChannel
-// with the task to update"), workers' and task queues' Ordering by other
-// attributes than DateStatusChanged and DateUpdated (Twilio names none),
-// and PageToken (the emulator's pages are Page and PageSize offsets, its
-// next_page_url carries no token, so a token is another server's cursor).
+// Knowingly simplified, each with its reason: Template=FIFO is refused (400
+// 20001), as the emulator makes no sample queue and workflow;
+// ChannelOptimizedRouting is refused, as routing across channels by idle
+// time is not emulated; a RoutingTarget naming a worker is refused, and so
+// is IgnoreCapacity (routing past availability and capacity is not
+// emulated); a task update's Reason is refused unless AssignmentStatus is
+// canceled or completed, the change Twilio documents it as the reason for;
+// a task channel a live task uses cannot be deleted (the emulator's choice,
+// so no worker capacity vanishes under a task); dequeue, call, redirect and
+// conference instructions record the call they would place without placing
+// it; skip_if's "can be reserved at once" asks whether any free worker is
+// eligible, not whether a higher-priority task would take it first;
+// statistics count only what this emulator saw (a loaded workspace starts
+// with none) and, to stay in bounded memory, no more than the log's 30 days
+// and 500,000 records per workspace. Worker attributes are null in lists
+// and shown on fetch, create and update: Twilio's description shows them
+// "only ... in FETCH actions that return a single resource", and the
+// emulator takes "a single resource" as the point, since a create's or
+// update's answer is the one worker whose attributes the caller just sent;
+// lists, which the description hides them from, show null. Refused for want
+// of a documented effect: a task create's TaskQueueSid ("the TaskQueue in
+// which the Task belongs", beside RoutingTarget and the workflow, which
+// route it), a task update's TaskChannel (documented only as "the
+// TaskChannel with the task to update"; a task's channel decides which
+// workers it may reach, so changing it mid-route has no documented
+// outcome), workers' and task queues' Ordering by other attributes than
+// DateStatusChanged and DateUpdated (Twilio names none), and PageToken (the
+// emulator's pages are Page and PageSize offsets, its next_page_url carries
+// no token, so a token is another server's cursor).
 package emulator

@@ -28,12 +28,12 @@ func TestEnumsMatchTwilioSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	for schema, ours := range map[string][]string{
-		"task_reservation_enum_status":           reservationStatuses,
-		"worker_reservation_enum_status":         reservationStatuses,
+		"task_reservation_enum_status":           reservationStatuses(),
+		"worker_reservation_enum_status":         reservationStatuses(),
 		"task_enum_status":                       {taskPending, taskReserved, taskAssigned, taskCanceled, taskCompleted, taskWrapping},
-		"task_reservation_enum_call_status":      callStatuses,
-		"task_reservation_enum_conference_event": conferenceEvents,
-		"task_reservation_enum_supervisor_mode":  supervisorModes,
+		"task_reservation_enum_call_status":      updateEnums()["StatusCallbackEvent"],
+		"task_reservation_enum_conference_event": updateEnums()["ConferenceStatusCallbackEvent"],
+		"task_reservation_enum_supervisor_mode":  updateEnums()["SupervisorMode"],
 		"task_queue_enum_task_order":             {"FIFO", "LIFO"},
 		"workspace_enum_queue_order":             {"FIFO", "LIFO"},
 	} {

@@ -13,9 +13,9 @@ import (
 // revision as its ETag; an update or delete whose If-Match names another
 // revision is refused with 412 20412 and changes nothing. The revision
 // counts the task's changes, so a task changed and changed back still has
-// a new ETag. Reservations do the same on fetch and update, as Twilio's
-// OpenAPI description gives those an ETag answer header and an If-Match
-// request header.
+// a new ETag. Reservations do the same on fetch and update, and workers on
+// fetch, create, update and delete, as Twilio's OpenAPI description gives
+// those an ETag answer header and an If-Match request header.
 
 // headed is an answer body with headers to send along. It marshals as the
 // body, so a fault that garbles the answer still sees the body.
@@ -44,12 +44,28 @@ func sendHeaders(w http.ResponseWriter, body any) any {
 // touch records a change of the task: a new revision, a new ETag.
 func (t *task) touch() { t.revision++ }
 
+// touch records a change of the worker: a new revision, a new ETag.
+func (w *worker) touch() { w.revision++ }
+
 // etag is the ETag header value of a revision, quoted (RFC 9110).
 func etag(revision int) string { return `"` + strconv.Itoa(revision) + `"` }
 
 // taskAnswer is t rendered with its ETag.
 func (e *Emulator) taskAnswer(c *call, status int, t *task) (int, any, *apiError) {
 	return status, headed{body: e.renderTask(c, t), header: http.Header{"Etag": {etag(t.revision)}}}, nil
+}
+
+// workerAnswer is w rendered with its ETag.
+func (e *Emulator) workerAnswer(c *call, status int, w *worker) (int, any, *apiError) {
+	return status, headed{body: e.renderWorker(c, w), header: http.Header{"Etag": {etag(w.revision)}}}, nil
+}
+
+func (e *Emulator) fetchWorker(c *call) (int, any, *apiError) {
+	w, err := e.workerResource().bySid(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return e.workerAnswer(c, http.StatusOK, w)
 }
 
 // reservationAnswer is r rendered with its ETag.

@@ -185,10 +185,13 @@ func (e *Emulator) listEvents(c *call) (int, any, *apiError) {
 			want[field] = s
 		}
 	}
-	// TaskChannel names a channel by SID or unique name, as everywhere.
-	if ch := want["TaskChannelUniqueName"]; c.ws.channels.get(ch) != nil {
-		delete(want, "TaskChannelUniqueName")
-		want["TaskChannelSid"] = ch
+	// TaskChannel names a channel by SID or unique name, as everywhere; a
+	// name no channel has now may still be a deleted one's, in old events.
+	if ref := want["TaskChannelUniqueName"]; ref != "" {
+		if ch := c.ws.channel(ref); ch != nil {
+			delete(want, "TaskChannelUniqueName")
+			want["TaskChannelSid"] = ch.sid
+		}
 	}
 	typ, sid := c.query("EventType"), c.query("Sid")
 	return e.eventResource().list(c, func(ev *event) bool {

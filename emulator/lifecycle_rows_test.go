@@ -19,7 +19,7 @@ import (
 func TestLifecycleRowsWellFormed(t *testing.T) {
 	statuses := map[string][]string{
 		"task":        {"", taskPending, taskReserved, taskAssigned, taskWrapping, taskCompleted, taskCanceled},
-		"reservation": append([]string{""}, reservationStatuses...),
+		"reservation": append([]string{""}, reservationStatuses()...),
 	}
 	seen := map[string]string{}
 	for _, rw := range lifecycleRows() {

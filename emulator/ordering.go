@@ -63,14 +63,17 @@ func parseOrdering[T any](v string, keys map[string]listKey[T]) (order func(a, b
 // tests sort by against TaskRouter (Workspace fetchWorkers and
 // fetchTaskQueues). Another, which Twilio may take but does not document,
 // is refused as not carried out.
-var (
-	workerOrderKeys = map[string]listKey[worker]{
+func workerOrderKeys() map[string]listKey[worker] {
+	return map[string]listKey[worker]{
 		"DateStatusChanged": byTime(func(w *worker) time.Time { return w.statusSince }),
 	}
-	queueOrderKeys = map[string]listKey[queue]{
+}
+
+func queueOrderKeys() map[string]listKey[queue] {
+	return map[string]listKey[queue]{
 		"DateUpdated": byTime(func(q *queue) time.Time { return q.updated }),
 	}
-)
+}
 
 // listOrdering parses the Ordering of list endpoint ep against keys; an
 // attribute keys does not know is refused as not carried out (or, with

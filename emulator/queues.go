@@ -78,16 +78,21 @@ func (e *Emulator) listQueues(c *call) (int, any, *apiError) {
 		}
 	}
 	name := c.query("FriendlyName")
-	order, apiErr := listOrdering(c, ListTaskQueue, queueOrderKeys)
+	order, apiErr := listOrdering(c, ListTaskQueue, queueOrderKeys())
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
 	return e.queueResource().listSorted(c, func(tq *queue) bool {
 		return (name == "" || tq.name == name) &&
-			(wk == nil || tq.target.Eval(workerVars(wk, nil))) &&
-			(attrs == nil || tq.target.Eval(workerVars(&worker{attrs: attrs}, nil)))
+			(wk == nil || tq.serves(wk)) &&
+			(attrs == nil || tq.serves(&worker{attrs: attrs}))
 	}, order)
 }
+
+// serves reports whether w is one of q's workers: q's TargetWorkers
+// matches w's attributes, whatever w's activity or load. Routing, the
+// target counts, the statistics and the lists all ask this one question.
+func (q *queue) serves(w *worker) bool { return q.target.Eval(workerVars(w, nil)) }
 
 // queueParams applies the create/update parameters to q.
 func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
@@ -119,10 +124,27 @@ func (e *Emulator) queueParams(ws *workspace, q *queue, p *params) *apiError {
 	}
 	p.assign("ReservationActivitySid", &q.reservationAct)
 	p.assign("AssignmentActivitySid", &q.assignmentAct)
+	e.warnQueueActivities(ws, q, p)
 	if n := p.str("FriendlyName"); n != "" {
 		q.name = n
 	}
 	return nil
+}
+
+// warnQueueActivities warns when a queue's reservation or assignment
+// activity is set in a multitasking workspace: Twilio accepts it (it
+// applies once MultiTaskEnabled is false) but it changes nothing meanwhile,
+// as a multitasking worker's activity does not follow their tasks.
+func (e *Emulator) warnQueueActivities(ws *workspace, q *queue, p *params) {
+	if !ws.multiTask {
+		return
+	}
+	for _, k := range []string{"ReservationActivitySid", "AssignmentActivitySid"} {
+		if p.str(k) != "" {
+			e.opt.Log.Warn().Str("workspace", ws.sid).Str("task_queue", q.sid).Str("parameter", k).
+				Msg("has no effect in a multitasking workspace: a worker's activity does not change as they take tasks")
+		}
+	}
 }
 
 func (e *Emulator) createQueue(c *call) (int, any, *apiError) {

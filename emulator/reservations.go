@@ -177,28 +177,46 @@ func (e *Emulator) updateReservation(c *call) (int, any, *apiError) {
 
 // Parameters of the reservation update, by type, as Twilio's API defines
 // them; checked before anything changes.
-var (
-	updateIntegers = []string{"DequeueTimeout", "CallTimeout", "Timeout", "MaxParticipants"}
-	updateBooleans = []string{"CallAccept", "RedirectAccept", "Record", "Muted", "EarlyMedia", "EndConferenceOnExit",
+func updateIntegers() []string {
+	return []string{"DequeueTimeout", "CallTimeout", "Timeout", "MaxParticipants"}
+}
+
+func updateBooleans() []string {
+	return []string{"CallAccept", "RedirectAccept", "Record", "Muted", "EarlyMedia", "EndConferenceOnExit",
 		"EndConferenceOnCustomerExit", "StartConferenceOnEnter", "BeepOnCustomerEntrance"}
-	updateActivities = []string{"WorkerActivitySid", "DequeuePostWorkActivitySid", "PostWorkActivitySid"}
-	// instructionRequires lists what each instruction cannot do without.
-	instructionRequires = map[string][]string{
-		taskrouter.InstructionDequeue: nil, taskrouter.InstructionConference: nil,
-		taskrouter.InstructionCall:     {"CallFrom", "CallUrl"},
-		taskrouter.InstructionRedirect: {"RedirectCallSid", "RedirectUrl"},
+}
+
+func updateActivities() []string {
+	return []string{"WorkerActivitySid", "DequeuePostWorkActivitySid", "PostWorkActivitySid"}
+}
+
+// instructionRequires lists what instruction ins cannot do without.
+func instructionRequires(ins string) []string {
+	switch ins {
+	case taskrouter.InstructionCall:
+		return []string{"CallFrom", "CallUrl"}
+	case taskrouter.InstructionRedirect:
+		return []string{"RedirectCallSid", "RedirectUrl"}
 	}
-	reservationStatuses = []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
-	// The enumerations of the update's list parameters (Twilio's spec:
-	// task_reservation_enum_call_status, _conference_event, _supervisor_mode).
-	callStatuses, _     = taskrouter.EnumValues(taskrouter.EnumCallStatus)
-	conferenceEvents, _ = taskrouter.EnumValues(taskrouter.EnumConferenceEvent)
-	supervisorModes, _  = taskrouter.EnumValues(taskrouter.EnumSupervisorMode)
-	updateEnums         = map[string][]string{
+	return nil
+}
+
+func reservationStatuses() []string {
+	return []string{resPending, resAccepted, resRejected, resTimeout, resCanceled, resRescinded, resWrapping, resCompleted}
+}
+
+// updateEnums are the enumerations of the update's list parameters
+// (Twilio's spec: task_reservation_enum_call_status, _conference_event,
+// _supervisor_mode).
+func updateEnums() map[string][]string {
+	callStatuses, _ := taskrouter.EnumValues(taskrouter.EnumCallStatus)
+	conferenceEvents, _ := taskrouter.EnumValues(taskrouter.EnumConferenceEvent)
+	supervisorModes, _ := taskrouter.EnumValues(taskrouter.EnumSupervisorMode)
+	return map[string][]string{
 		"DequeueStatusCallbackEvent": callStatuses, "StatusCallbackEvent": callStatuses,
 		"ConferenceStatusCallbackEvent": conferenceEvents, "SupervisorMode": supervisorModes,
 	}
-)
+}
 
 // applyLocked carries out a reservation update (REST, or the assignment
 // callback's answer mapped to the same parameters): checked whole first,
@@ -260,30 +278,30 @@ func (e *Emulator) applyLocked(ws *workspace, r *reservation, v url.Values) *api
 // instruction asked for.
 func checkUpdate(ws *workspace, v url.Values) (status, ins string, err *apiError) {
 	p := &params{v: v}
-	status = p.oneOf("ReservationStatus", reservationStatuses...)
+	status = p.oneOf("ReservationStatus", reservationStatuses()...)
 	ins = p.oneOf("Instruction", taskrouter.InstructionDequeue, taskrouter.InstructionCall, taskrouter.InstructionRedirect, taskrouter.InstructionConference)
-	for _, k := range updateIntegers {
+	for _, k := range updateIntegers() {
 		p.integer(k, 0)
 	}
-	for _, k := range updateBooleans {
+	for _, k := range updateBooleans() {
 		p.boolean(k, false)
 	}
 	if p.err != nil {
 		return "", "", p.err
 	}
-	for k, allowed := range updateEnums {
+	for k, allowed := range updateEnums() {
 		for _, x := range v[k] {
 			if !slices.Contains(allowed, x) {
 				return "", "", errParam("Invalid %s %q: must be one of %s", k, x, strings.Join(allowed, ", "))
 			}
 		}
 	}
-	for _, k := range updateActivities {
+	for _, k := range updateActivities() {
 		if s := v.Get(k); s != "" && ws.activities.get(s) == nil {
 			return "", "", errParam("Invalid %s: activity %s not found in workspace %s", k, s, ws.sid)
 		}
 	}
-	for _, k := range instructionRequires[ins] {
+	for _, k := range instructionRequires(ins) {
 		if v.Get(k) == "" {
 			return "", "", errParam("Missing required parameter %s for instruction %s", k, ins)
 		}

@@ -157,7 +157,7 @@ func (e *Emulator) eligible(ws *workspace, w *worker, t *task, q *queue, tg *tar
 	if !ws.roomFor(w, t.channel) || !ws.available(w) || offered(ws, w, t) {
 		return false
 	}
-	if !q.target.Eval(workerVars(w, nil)) {
+	if !q.serves(w) {
 		return false
 	}
 	return tg.match == nil || tg.match.Eval(workerVars(w, t))

@@ -421,7 +421,7 @@ func activityStatistics(ws *workspace, workers []*worker) []map[string]any {
 func eligibleWorkers(ws *workspace, q *queue) []*worker {
 	var out []*worker
 	for _, w := range ws.workers.all() {
-		if q.target.Eval(workerVars(w, nil)) {
+		if q.serves(w) {
 			out = append(out, w)
 		}
 	}

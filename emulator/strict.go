@@ -32,21 +32,18 @@ import (
 //     shows each accepted list filter narrowing the list, so a read that
 //     drops the value fails it.)
 //   - A DELETE takes no parameters: any is refused before it runs.
-//   - Values the emulator does not carry out (Template=FIFO) and workflow Configuration keys it does not
-//     know (configKeys) are refused the same way, by the handler.
+//   - Request headers: the only one Twilio describes is If-Match, carried
+//     out wherever it is described (etag.go); the walking test sends each
+//     stale and wants 412 20412.
+//   - Values the emulator does not carry out (Template=FIFO, a task's
+//     Reason without a cancel or completion) and workflow Configuration
+//     keys it does not know (configKeys) are refused the same way, by the
+//     handler.
 
 // SupportedParams returns the form parameters each create or update
 // endpoint carries out, in Twilio's spelling: the one definition the
-// requests are checked against and the walking test reads.
-func SupportedParams() map[Endpoint][]string {
-	out := make(map[Endpoint][]string, len(supportedForm))
-	for ep, ks := range supportedForm {
-		out[ep] = slices.Clone(ks)
-	}
-	return out
-}
-
-// supportedForm is what each POST endpoint carries out. Each parameter has
+// requests are checked against and the walking test reads, fresh on each
+// call so no caller changes another's. Each parameter has
 // an effect a test shows over REST: TestBuildWorkspaceOverREST (creating
 // workspaces, activities, workers, queues with TargetWorkers,
 // MaxReservedWorkers, TaskOrder, workflows and tasks, and updating them),
@@ -72,46 +69,54 @@ func SupportedParams() map[Endpoint][]string {
 //     emulated, so neither is its capacity override); TaskQueueSid
 //     (create) and TaskChannel (update), whose effect Twilio does not
 //     document (doc.go).
-var supportedForm = map[Endpoint][]string{
-	CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template", "PrioritizeQueueOrder"},
-	UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid", "PrioritizeQueueOrder"},
-	CreateActivity:      {"FriendlyName", "Available"},
-	UpdateActivity:      {"FriendlyName"},
-	CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},
-	UpdateWorker:        {"ActivitySid", "Attributes", "FriendlyName", "RejectPendingReservations"},
-	CreateTaskQueue:     queueParams,
-	UpdateTaskQueue:     queueParams,
-	CreateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
-	UpdateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
-	CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes", "VirtualStartTime", "RoutingTarget"},
-	UpdateTask:          {"Attributes", "AssignmentStatus", "Reason", "Priority", "VirtualStartTime"},
-	CreateTaskChannel:   {"FriendlyName", "UniqueName"},
-	UpdateTaskChannel:   {"FriendlyName"},
-	UpdateWorkerChannel: {"Capacity", "Available"},
-	// The reservation update: status and instruction are carried out; an
-	// instruction's other parameters are recorded on the reservation
-	// (instruction_parameters: the call it would place, doc.go), which
-	// instructions_test.go checks.
-	UpdateTaskReservation:   reservationParams,
-	UpdateWorkerReservation: reservationParams,
+func SupportedParams() map[Endpoint][]string {
+	return map[Endpoint][]string{
+		CreateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "Template", "PrioritizeQueueOrder"},
+		UpdateWorkspace:     {"FriendlyName", "EventCallbackUrl", "EventsFilter", "MultiTaskEnabled", "DefaultActivitySid", "TimeoutActivitySid", "PrioritizeQueueOrder"},
+		CreateActivity:      {"FriendlyName", "Available"},
+		UpdateActivity:      {"FriendlyName"},
+		CreateWorker:        {"FriendlyName", "ActivitySid", "Attributes"},
+		UpdateWorker:        {"ActivitySid", "Attributes", "FriendlyName", "RejectPendingReservations"},
+		CreateTaskQueue:     queueFormParams(),
+		UpdateTaskQueue:     queueFormParams(),
+		CreateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout"},
+		UpdateWorkflow:      {"FriendlyName", "Configuration", "AssignmentCallbackUrl", "FallbackAssignmentCallbackUrl", "TaskReservationTimeout", "ReEvaluateTasks"},
+		CreateTask:          {"Timeout", "Priority", "TaskChannel", "WorkflowSid", "Attributes", "VirtualStartTime", "RoutingTarget"},
+		UpdateTask:          {"Attributes", "AssignmentStatus", "Reason", "Priority", "VirtualStartTime"},
+		CreateTaskChannel:   {"FriendlyName", "UniqueName"},
+		UpdateTaskChannel:   {"FriendlyName"},
+		UpdateWorkerChannel: {"Capacity", "Available"},
+		// The reservation update: status and instruction are carried out; an
+		// instruction's other parameters are recorded on the reservation
+		// (instruction_parameters: the call it would place, doc.go), which
+		// instructions_test.go checks.
+		UpdateTaskReservation:   reservationFormParams(),
+		UpdateWorkerReservation: reservationFormParams(),
+	}
 }
 
-var queueParams = []string{"FriendlyName", "TargetWorkers", "MaxReservedWorkers", "TaskOrder", "ReservationActivitySid", "AssignmentActivitySid"}
+func queueFormParams() []string {
+	return []string{"FriendlyName", "TargetWorkers", "MaxReservedWorkers", "TaskOrder", "ReservationActivitySid", "AssignmentActivitySid"}
+}
 
-var reservationParams = []string{"ReservationStatus", "WorkerActivitySid", "Instruction", "DequeuePostWorkActivitySid",
-	"DequeueFrom", "DequeueRecord", "DequeueTimeout", "DequeueTo", "DequeueStatusCallbackUrl", "CallFrom", "CallRecord",
-	"CallTimeout", "CallTo", "CallUrl", "CallStatusCallbackUrl", "CallAccept", "RedirectCallSid", "RedirectAccept",
-	"RedirectUrl", "To", "From", "StatusCallback", "StatusCallbackMethod", "StatusCallbackEvent", "Timeout", "Record",
-	"Muted", "Beep", "StartConferenceOnEnter", "EndConferenceOnExit", "WaitUrl", "WaitMethod", "EarlyMedia",
-	"MaxParticipants", "ConferenceStatusCallback", "ConferenceStatusCallbackMethod", "ConferenceStatusCallbackEvent",
-	"ConferenceRecord", "ConferenceTrim", "RecordingChannels", "RecordingStatusCallback", "RecordingStatusCallbackMethod",
-	"ConferenceRecordingStatusCallback", "ConferenceRecordingStatusCallbackMethod", "Region", "SipAuthUsername",
-	"SipAuthPassword", "DequeueStatusCallbackEvent", "PostWorkActivitySid", "SupervisorMode", "Supervisor",
-	"EndConferenceOnCustomerExit", "BeepOnCustomerEntrance", "JitterBufferSize"}
+func reservationFormParams() []string {
+	return []string{"ReservationStatus", "WorkerActivitySid", "Instruction", "DequeuePostWorkActivitySid",
+		"DequeueFrom", "DequeueRecord", "DequeueTimeout", "DequeueTo", "DequeueStatusCallbackUrl", "CallFrom", "CallRecord",
+		"CallTimeout", "CallTo", "CallUrl", "CallStatusCallbackUrl", "CallAccept", "RedirectCallSid", "RedirectAccept",
+		"RedirectUrl", "To", "From", "StatusCallback", "StatusCallbackMethod", "StatusCallbackEvent", "Timeout", "Record",
+		"Muted", "Beep", "StartConferenceOnEnter", "EndConferenceOnExit", "WaitUrl", "WaitMethod", "EarlyMedia",
+		"MaxParticipants", "ConferenceStatusCallback", "ConferenceStatusCallbackMethod", "ConferenceStatusCallbackEvent",
+		"ConferenceRecord", "ConferenceTrim", "RecordingChannels", "RecordingStatusCallback", "RecordingStatusCallbackMethod",
+		"ConferenceRecordingStatusCallback", "ConferenceRecordingStatusCallbackMethod", "Region", "SipAuthUsername",
+		"SipAuthPassword", "DequeueStatusCallbackEvent", "PostWorkActivitySid", "SupervisorMode", "Supervisor",
+		"EndConferenceOnCustomerExit", "BeepOnCustomerEntrance", "JitterBufferSize"}
+}
 
-// recordedOnly are endpoints whose listed parameters are recorded whole
-// rather than read one by one, so the read check does not apply to them.
-var recordedOnly = map[Endpoint]bool{UpdateTaskReservation: true, UpdateWorkerReservation: true}
+// recordedOnly reports whether ep's listed parameters are recorded whole
+// rather than read one by one, so the read check does not apply to it.
+func recordedOnly(ep Endpoint) bool {
+	return ep == UpdateTaskReservation || ep == UpdateWorkerReservation
+}
 
 // errUnsupported is the refusal of something the emulator does not carry
 // out, named as the request sent it.
@@ -190,8 +195,9 @@ func (e *Emulator) checkBefore(c *call, ep Endpoint) *apiError {
 	default:
 		return nil
 	}
+	supported := SupportedParams()[ep]
 	for _, k := range sentKeys(sent) {
-		if !slices.Contains(supportedForm[ep], k) {
+		if !slices.Contains(supported, k) {
 			if err := c.unsupported(ep, k); err != nil {
 				return err
 			}
@@ -202,7 +208,7 @@ func (e *Emulator) checkBefore(c *call, ep Endpoint) *apiError {
 
 // checkAfter runs after a handler answered 2xx. A GET's query parameters
 // it did not read are refused (a GET changed nothing). A POST's listed
-// parameters it did not read mean supportedForm claims what the handler
+// parameters it did not read mean SupportedParams claims what the handler
 // does not do: logged as the emulator's own error.
 func (e *Emulator) checkAfter(c *call, ep Endpoint, rd *reads) *apiError {
 	switch c.r.Method {
@@ -215,11 +221,12 @@ func (e *Emulator) checkAfter(c *call, ep Endpoint, rd *reads) *apiError {
 			}
 		}
 	case http.MethodPost:
-		if recordedOnly[ep] {
+		if recordedOnly(ep) {
 			return nil
 		}
+		supported := SupportedParams()[ep]
 		for _, k := range sentKeys(c.r.Form) {
-			if slices.Contains(supportedForm[ep], k) && !rd.has(k) {
+			if slices.Contains(supported, k) && !rd.has(k) {
 				e.opt.Log.Error().Str("endpoint", string(ep)).Str("parameter", k).
 					Msg("emulator bug: parameter listed as supported was not read by its handler")
 			}
@@ -241,15 +248,12 @@ func (c *call) unsupported(ep Endpoint, what string) *apiError {
 }
 
 // Workflow Configuration keys. The documented ones are the json tags of
-// configJSON (and what it holds); a key that is none of those is refused
-// by its path. Documented keys the emulator does not carry out yet would be
-// in configUnsupported: refused when set, though configJSON decodes them.
-// None is now: order_by, skip_if and the known-worker keys are routed
-// (targets.go).
-var configUnsupported = map[string]bool{}
+// configJSON (and what it holds), every one carried out (order_by, skip_if
+// and the known-worker keys in targets.go); a key that is none of those is
+// refused by its path.
 
 // configKeys returns the paths of raw's keys that configJSON does not
-// define or configUnsupported refuses, e.g.
+// define, e.g.
 // "task_routing.filters[0].targets[1].ordre_by". raw is already valid JSON.
 func configKeys(raw string) []string {
 	var out []string
@@ -285,7 +289,7 @@ func walkKeys(msg json.RawMessage, t reflect.Type, path string, out *[]string) {
 			}
 			ft, ok := fields[k]
 			switch {
-			case !ok || configUnsupported[k]:
+			case !ok:
 				*out = append(*out, p)
 			default:
 				walkKeys(obj[k], ft, p, out)

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -198,6 +199,7 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 			}
 		}
 	}
+	f.walkHeaders(t, doc, paths, served)
 	for _, line := range strings.Split(f.log.String(), "\n") {
 		if strings.Contains(line, "emulator bug") {
 			t.Errorf("a listed parameter was not read: %s", line)
@@ -210,6 +212,76 @@ func TestEveryRequestFieldImplementedOrRefused(t *testing.T) {
 	}
 	t.Logf("implemented: %d fields; refused: %d fields: %s", len(implemented), len(refused), strings.Join(refused, " "))
 	t.Logf("not served (404): %s", strings.Join(notServed, " "))
+}
+
+// walkHeaders sends each request header parameter an operation describes
+// (If-Match) with a value that cannot match: the emulator must carry it out
+// (412 20412, the request refused unapplied) or refuse it by name, never
+// answer 2xx as if it were not sent. It runs last, as an ignored header on
+// a delete removes the fixture's resource.
+func (f *walkFixture) walkHeaders(t *testing.T, doc *openapi3.T, paths []string, served map[string]bool) {
+	t.Helper()
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/v1/Workspaces") {
+			continue
+		}
+		item := doc.Paths.Value(p)
+		for method, op := range map[string]*openapi3.Operation{http.MethodPost: item.Post, http.MethodGet: item.Get, http.MethodDelete: item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, prm := range op.Parameters {
+				if prm.Value.In != "header" {
+					continue
+				}
+				w := f.sendHeader(t, method, p, op, prm.Value.Name)
+				var e struct{ Code int }
+				_ = json.Unmarshal([]byte(w.body), &e)
+				switch {
+				case w.status == 404:
+					continue
+				case w.status == http.StatusPreconditionFailed && e.Code == 20412, w.refused(prm.Value.Name):
+					served[op.OperationID] = true
+				default:
+					t.Errorf("%s header %s (stale): %d %s; want 412 20412 or refused by name", op.OperationID, prm.Value.Name, w.status, w.body)
+				}
+			}
+		}
+	}
+}
+
+// sendHeader makes one request to op with header name set to a value no
+// resource has, and a form of what op requires.
+func (f *walkFixture) sendHeader(t *testing.T, method, path string, op *openapi3.Operation, name string) walked {
+	t.Helper()
+	v := url.Values{}
+	if op.RequestBody != nil {
+		if mt := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); mt != nil {
+			for _, req := range mt.Schema.Value.Required {
+				v.Set(req, f.value(req, mt.Schema.Value.Properties[req].Value))
+			}
+		}
+	}
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(v.Encode())
+	}
+	req, err := http.NewRequest(method, f.h.srv.URL+f.path(path), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set(name, `"walk-stale"`)
+	req.SetBasicAuth(accountSid, authToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return walked{resp.StatusCode, string(b)}
 }
 
 // checkFilters shows that a list's query parameter the emulator accepted
@@ -440,6 +512,35 @@ func TestUnsupportedRefusedOrWarned(t *testing.T) {
 			}
 			if want := map[bool]string{false: "Alice", true: "Alicia"}[lax]; str(wk.FriendlyName) != want {
 				t.Errorf("worker after the update with FriendlyNme: %q, want %q (a refused update has no effect)", str(wk.FriendlyName), want)
+			}
+		})
+	}
+}
+
+// Reason is what a task's cancel or completion is recorded with (Twilio:
+// "The reason that the Task was canceled or completed"); sent without
+// AssignmentStatus canceled or completed it would have no effect, so it is
+// refused by name, and accepted with a warning under AllowUnsupported.
+func TestTaskReasonOnlyWithCancelOrComplete(t *testing.T) {
+	for _, lax := range []bool{false, true} {
+		t.Run(fmt.Sprint("AllowUnsupported=", lax), func(t *testing.T) {
+			buf := &lockedBuffer{}
+			log := zerolog.New(buf)
+			h := newHarness(t, emulator.Options{Log: &log, AllowUnsupported: lax})
+			l := tutorial(t, h, newApp(t, answerAlways(`{}`)), nil)
+			tk := h.createTask(l.Workspace, l.Workflows["Tutorial Workflow"], `{"n":1}`)
+			u := h.srv.URL + "/v1/Workspaces/" + l.Workspace + "/Tasks/" + *tk.Sid
+			resp, body, err := postForm(t, http.DefaultClient, u, url.Values{"Reason": {"customer hung up"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := strings.Contains(buf.String(), "Reason")
+			if lax != (resp.StatusCode == 200) || lax != warned || !lax && !strings.Contains(body, "Reason") {
+				t.Errorf("Reason alone: %d %s; warned %v; want refused naming Reason unless AllowUnsupported, then 200 and a warning", resp.StatusCode, body, warned)
+			}
+			resp, body, err = postForm(t, http.DefaultClient, u, url.Values{"Reason": {"customer hung up"}, "AssignmentStatus": {"canceled"}})
+			if err != nil || resp.StatusCode != 200 || !strings.Contains(body, `"reason":"customer hung up"`) {
+				t.Errorf("Reason with AssignmentStatus canceled: %d %s %v, want 200 with the reason", resp.StatusCode, body, err)
 			}
 		})
 	}

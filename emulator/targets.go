@@ -196,7 +196,7 @@ func workerCounts(ws *workspace, q *queue) expr.Vars {
 		counts[a.sid] = 0.0
 	}
 	for _, w := range ws.workers.all() {
-		if !q.target.Eval(workerVars(w, nil)) {
+		if !q.serves(w) {
 			continue
 		}
 		key := "unavailable"

@@ -158,10 +158,12 @@ func hasAddonsFilter(v string) (bool, *apiError) {
 
 // taskOrderKeys are the attributes a task list's Ordering may sort by, as
 // Twilio's OpenAPI description of GET /Tasks lists them.
-var taskOrderKeys = map[string]listKey[task]{
-	"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
-	"Priority":         byInt(func(t *task) int { return t.priority }),
-	"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
+func taskOrderKeys() map[string]listKey[task] {
+	return map[string]listKey[task]{
+		"DateCreated":      byTime(func(t *task) time.Time { return t.created }),
+		"Priority":         byInt(func(t *task) int { return t.priority }),
+		"VirtualStartTime": byTime(func(t *task) time.Time { return t.virtualStart }),
+	}
 }
 
 // taskOrdering parses a task list's Ordering (ordering.go). Twilio
@@ -169,7 +171,7 @@ var taskOrderKeys = map[string]listKey[task]{
 // DateCreated with VirtualStartTime. Absent, the list is ascending by
 // DateCreated (table order).
 func taskOrdering(v string) (func(a, b *task) int, *apiError) {
-	order, named, unknown, err := parseOrdering(v, taskOrderKeys)
+	order, named, unknown, err := parseOrdering(v, taskOrderKeys())
 	switch {
 	case err != nil:
 		return nil, err
@@ -246,6 +248,14 @@ func (e *Emulator) updateTask(c *call) (int, any, *apiError) {
 	vst := e.virtualStartParam(p, t.virtualStart)
 	if p.err != nil {
 		return 0, nil, p.err
+	}
+	if reason != "" && status != taskCanceled && status != taskCompleted {
+		// Twilio's Reason is "the reason that the Task was canceled or
+		// completed": with no such change it would be accepted and lost.
+		if err := c.unsupported(UpdateTask, "Reason without AssignmentStatus canceled or completed"); err != nil {
+			return 0, nil, err
+		}
+		reason = ""
 	}
 	if err := checkIfMatch(c, "task "+t.sid, t.revision); err != nil {
 		return 0, nil, err

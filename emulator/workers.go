@@ -19,6 +19,7 @@ type worker struct {
 	busy                          int                       // reservations pending, accepted or wrapping, on every channel
 	chans                         map[string]*workerChannel // by task channel SID (channels.go)
 	chanList                      []*workerChannel          // the same, for routing's scan of every worker
+	revision                      int                       // counts changes: the ETag (etag.go)
 }
 
 func (ws *workspace) available(w *worker) bool {
@@ -88,7 +89,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		}
 	}
 	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
-	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys)
+	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys())
 	if apiErr != nil {
 		return 0, nil, apiErr
 	}
@@ -102,7 +103,7 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 			actName != "" && (a == nil || a.name != actName),
 			avail != "" && boolParam(avail) != c.ws.available(w),
 			target != nil && !target.Eval(workerVars(w, nil)),
-			queue != nil && !queue.target.Eval(workerVars(w, nil)):
+			queue != nil && !queue.serves(w):
 			return false
 		}
 		return true
@@ -138,7 +139,7 @@ func (e *Emulator) createWorker(c *call) (int, any, *apiError) {
 	c.ws.workers.put(w.sid, w)
 	e.emit(c.ws, taskrouter.EventWorkerCreated, "Worker "+name+" created", w, nil)
 	e.dispatchLocked(c.ws)
-	return http.StatusCreated, e.renderWorker(c, w), nil
+	return e.workerAnswer(c, http.StatusCreated, w)
 }
 
 func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
@@ -159,7 +160,9 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 	if act != "" && c.ws.activities.get(act) == nil {
 		return 0, nil, errParam("Invalid ActivitySid: activity %s not found", act)
 	}
-	now := e.clock.Now()
+	if err := checkIfMatch(c, "worker "+w.sid, w.revision); err != nil {
+		return 0, nil, err
+	}
 	if n := p.str("FriendlyName"); n != "" {
 		w.name = n
 	}
@@ -167,7 +170,8 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		w.attrsRaw, w.attrs = raw, attrs
 		e.emit(c.ws, taskrouter.EventWorkerAttributes, "Worker "+w.name+" attributes updated", w, nil)
 	}
-	w.updated = now
+	w.updated = e.clock.Now()
+	w.touch()
 	if act != "" {
 		if rejectPending && !c.ws.activities.get(act).available {
 			for _, r := range c.ws.reservations.all() {
@@ -179,7 +183,7 @@ func (e *Emulator) updateWorker(c *call) (int, any, *apiError) {
 		e.setActivityLocked(c.ws, w, act)
 	}
 	e.dispatchLocked(c.ws)
-	return http.StatusOK, e.renderWorker(c, w), nil
+	return e.workerAnswer(c, http.StatusOK, w)
 }
 
 // setActivityLocked moves the worker to activity act, with the event.
@@ -196,6 +200,7 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 		w.idleSince = now // waiting for a task starts when it becomes available
 	}
 	w.statusSince, w.updated = now, now
+	w.touch()
 	extra := map[string]string{"WorkerPreviousActivitySid": prev,
 		"WorkerTimeInPreviousActivity":   strconv.FormatInt(int64(inPrev/time.Second), 10),
 		"WorkerTimeInPreviousActivityMs": strconv.FormatInt(inPrev.Milliseconds(), 10)}
@@ -208,6 +213,9 @@ func (e *Emulator) setActivityLocked(ws *workspace, w *worker, act string) {
 func (e *Emulator) deleteWorker(c *call) (int, any, *apiError) {
 	w, err := e.workerResource().bySid(c)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkIfMatch(c, "worker "+w.sid, w.revision); err != nil {
 		return 0, nil, err
 	}
 	for _, r := range c.ws.reservations.all() {

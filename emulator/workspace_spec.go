@@ -38,8 +38,8 @@ import (
 //	    target_workers: languages HAS "es"           # default 1==1
 //	    max_reserved_workers: 1                      # default 1
 //	    task_order: FIFO                             # or LIFO
-//	    reservation_activity: Busy                   # optional activity names, applied
-//	    assignment_activity: Busy                    # only when multi_task_enabled is false
+//	    reservation_activity: Busy                   # optional activity names, refused
+//	    assignment_activity: Busy                    # unless multi_task_enabled is false
 //	workflows:
 //	  - name: Tutorial Workflow
 //	    assignment_callback_url: http://localhost:8080/assignment
@@ -356,6 +356,12 @@ func (ld *loader) queues() error {
 		}
 		if q.TaskOrder != "" {
 			p.v.Set("TaskOrder", q.TaskOrder)
+		}
+		if (q.ReservationActivity != "" || q.AssignmentActivity != "") && ld.ws.multiTask {
+			// A file is the emulator's own format: refuse what would do
+			// nothing rather than load it (REST accepts it, as Twilio does).
+			return fmt.Errorf("task queue %q: reservation_activity and assignment_activity need multi_task_enabled: false "+
+				"(in a multitasking workspace a worker's activity does not change as they take tasks)", q.Name)
 		}
 		for k, name := range map[string]string{"ReservationActivitySid": q.ReservationActivity, "AssignmentActivitySid": q.AssignmentActivity} {
 			if name != "" {

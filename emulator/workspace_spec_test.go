@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+	openapi "github.com/twilio/twilio-go/rest/taskrouter/v1"
+
 	"github.com/assignd/assignd/emulator"
 )
 
@@ -184,5 +187,50 @@ workflows: [{name: Main, default_queue: All}]
 		if err == nil {
 			t.Errorf("%s: loaded", name)
 		}
+	}
+}
+
+// In a multitasking workspace a worker's activity does not change as they
+// take tasks, so a queue's reservation_activity or assignment_activity
+// would do nothing: a workspace file is refused naming the queue and why,
+// unless multi_task_enabled is false. Over REST Twilio accepts them there
+// (they apply once multitasking is off), so the emulator does too, with a
+// warning that they have no effect, and Alice's activity stays as it was.
+func TestQueueActivitiesNeedSingleTasking(t *testing.T) {
+	body := func(multi string) string {
+		return "friendly_name: Q\ndefault_activity: Away\ntimeout_activity: Away\n" + multi +
+			"activities: [{name: Away}, {name: Here, available: true}, {name: Busy}]\n" +
+			"task_queues: [{name: Sales, assignment_activity: Busy}]\n"
+	}
+	for multi, refused := range map[string]bool{"": true, "multi_task_enabled: true\n": true, "multi_task_enabled: false\n": false} {
+		spec, err := emulator.ParseWorkspace([]byte(body(multi)))
+		if err != nil {
+			t.Fatalf("ParseWorkspace: %v", err)
+		}
+		_, err = newHarness(t, emulator.Options{}).emu.Load(spec)
+		switch {
+		case refused && (err == nil || !strings.Contains(err.Error(), `"Sales"`) || !strings.Contains(err.Error(), "multi_task_enabled")):
+			t.Errorf("%q: Load: %v, want refused naming the queue and multi_task_enabled", multi, err)
+		case !refused && err != nil:
+			t.Errorf("%q: Load: %v", multi, err)
+		}
+	}
+
+	buf := &lockedBuffer{}
+	log := zerolog.New(buf)
+	h := newHarness(t, emulator.Options{Log: &log})
+	l := tutorial(t, h, newApp(t, answerAlways(`{"instruction":"accept"}`)), nil)
+	q := l.TaskQueues["Customer Care Requests - Spanish"]
+	if _, err := h.api.UpdateTaskQueue(l.Workspace, q, (&openapi.UpdateTaskQueueParams{}).
+		SetReservationActivitySid(l.Activities["Busy"]).SetAssignmentActivitySid(l.Activities["Offline"])); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "no effect in a multitasking workspace") {
+		t.Errorf("no warning that queue activities have no effect in a multitasking workspace: %s", buf.String())
+	}
+	task := h.spanishTaskForAlice(l)
+	h.waitTask(l.Workspace, *task.Sid, "assigned")
+	if alice, _ := h.api.FetchWorker(l.Workspace, l.Workers["Alice"]); str(alice.ActivitySid) != l.Activities["Idle"] {
+		t.Errorf("Alice assigned in a multitasking workspace: %s, want Idle unchanged", str(alice.ActivityName))
 	}
 }

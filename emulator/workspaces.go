@@ -53,7 +53,7 @@ func (e *Emulator) routes() {
 
 	e.handle(ListWorker, "GET", ws+"/Workers", e.listWorkers)
 	e.handle(CreateWorker, "POST", ws+"/Workers", e.createWorker)
-	e.handle(FetchWorker, "GET", ws+"/Workers/{Sid}", e.workerResource().fetch)
+	e.handle(FetchWorker, "GET", ws+"/Workers/{Sid}", e.fetchWorker)
 	e.handle(UpdateWorker, "POST", ws+"/Workers/{Sid}", e.updateWorker)
 	e.handle(DeleteWorker, "DELETE", ws+"/Workers/{Sid}", e.deleteWorker)
 
