@@ -160,19 +160,10 @@ func channelParam(c *call) (string, *apiError) {
 	if s == "" {
 		return "", nil
 	}
-	if sid, ok := channelOf(c.ws, s); ok {
-		return sid, nil
+	if ch := c.ws.channel(s); ch != nil {
+		return ch.sid, nil
 	}
 	return "", errParam("Invalid TaskChannel %q: no such task channel in workspace %s", s, c.ws.sid)
-}
-
-// channelOf resolves a task channel's SID or unique name to its SID, as
-// the workspace's channels know them.
-func channelOf(ws *workspace, s string) (string, bool) {
-	if ch := ws.channel(s); ch != nil {
-		return ch.sid, true
-	}
-	return "", false
 }
 
 // tally is the cumulative figures of the records a filter keeps.
