@@ -175,20 +175,6 @@ func (ws *workspace) roomFor(w *worker, ch string) bool {
 	return wc != nil && wc.spare()
 }
 
-// free reports whether w has room for a task on any channel: the workers
-// a dispatch considers.
-func (ws *workspace) free(w *worker) bool {
-	if !ws.multiTask && w.busy > 0 {
-		return false
-	}
-	for _, wc := range w.chanList {
-		if wc.spare() {
-			return true
-		}
-	}
-	return false
-}
-
 // offered reports whether w holds a pending reservation of t already: with
 // capacity above 1 a worker could otherwise be offered one task twice.
 func offered(ws *workspace, w *worker, t *task) bool {
@@ -212,12 +198,11 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	if e.closed || len(ws.open) == 0 {
 		return
 	}
-	var free []*worker
-	for _, w := range ws.workers.all() {
-		if ws.available(w) && ws.free(w) {
-			free = append(free, w)
-		}
+	h, channels := ws.wanting()
+	if len(h) == 0 {
+		return // every open task has its reservations out: nothing to offer
 	}
+	free := ws.freeFor(channels)
 	if len(free) == 0 {
 		return // the usual case under load: every worker busy, tasks waiting
 	}
@@ -225,15 +210,7 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 	// The waiting tasks in routing order, as a heap popped only until every
 	// free worker is reserved: with a long queue and few free workers a
 	// dispatch costs O(waiting), not a full sort.
-	h := make(waiting, 0, len(ws.open))
-	for _, t := range ws.open {
-		q := ws.queues.get(t.queue)
-		lifo := q != nil && q.order == "LIFO"
-		h = append(h, waitingTask{t: t, lifo: lifo, preferred: lifo == (ws.queueOrder == "LIFO")})
-	}
 	heap.Init(&h)
-	// Stop once no free worker has room left; a worker with room on another
-	// channel than the waiting tasks' keeps the loop going to the last task.
 	unreserved := len(free)
 	for h.Len() > 0 && unreserved > 0 {
 		t := heap.Pop(&h).(waitingTask).t
@@ -254,12 +231,52 @@ func (e *Emulator) dispatchLocked(ws *workspace) {
 			if e.eligible(ws, w, t, q, tg) {
 				e.reserveLocked(ws, wf, q, t, w)
 				want--
-				if !ws.available(w) || !ws.free(w) {
+				if !ws.available(w) || !ws.roomForAny(w, channels) {
 					unreserved--
 				}
 			}
 		}
 	}
+}
+
+// wanting is the open tasks that may take another reservation, in a heap
+// not yet ordered, and the channels they are on: a dispatch with none has
+// nothing to do, and one looks only at workers with room on those
+// channels (in a multitasking workspace a busy worker has room on others).
+func (ws *workspace) wanting() (waiting, map[string]bool) {
+	h := make(waiting, 0, len(ws.open))
+	channels := map[string]bool{}
+	for _, t := range ws.open {
+		q := ws.queues.get(t.queue)
+		if q == nil || q.maxReserved-t.pending <= 0 {
+			continue
+		}
+		lifo := q.order == "LIFO"
+		h = append(h, waitingTask{t: t, lifo: lifo, preferred: lifo == (ws.queueOrder == "LIFO")})
+		channels[t.channel] = true
+	}
+	return h, channels
+}
+
+// freeFor is the available workers with room on one of channels.
+func (ws *workspace) freeFor(channels map[string]bool) []*worker {
+	var free []*worker
+	for _, w := range ws.workers.all() {
+		if ws.available(w) && ws.roomForAny(w, channels) {
+			free = append(free, w)
+		}
+	}
+	return free
+}
+
+// roomForAny reports whether w has room for a task on one of channels.
+func (ws *workspace) roomForAny(w *worker, channels map[string]bool) bool {
+	for ch := range channels {
+		if ws.roomFor(w, ch) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitedLonger orders free workers for Twilio's default: "the Worker who
