@@ -85,8 +85,9 @@ type Emulator struct {
 	faults     map[faultKey][]Fault
 	callbacks  []CallbackAttempt
 	closed     bool
-	rows       []row        // the lifecycle (lifecycle.go); read-only after New
-	fired      map[*row]int // how often each row ran, for the lifecycle tests
+	rows       []row                 // the lifecycle (lifecycle.go); read-only after New
+	supported  map[Endpoint][]string // SupportedParams, built once; read-only after New
+	fired      map[*row]int          // how often each row ran, for the lifecycle tests
 
 	outbox *outbox        // event deliveries, in order
 	wg     sync.WaitGroup // callbacks in flight
@@ -133,7 +134,7 @@ func New(o Options) (*Emulator, error) {
 	e := &Emulator{
 		opt: o, clock: o.Clock, client: o.HTTPClient,
 		workspaces: newTable[workspace](), faults: map[faultKey][]Fault{},
-		rows: lifecycleRows(), fired: map[*row]int{},
+		rows: lifecycleRows(), fired: map[*row]int{}, supported: SupportedParams(),
 	}
 	e.outbox = newOutbox(e)
 	e.mux, e.paths = http.NewServeMux(), map[string]bool{}

@@ -195,7 +195,7 @@ func (e *Emulator) checkBefore(c *call, ep Endpoint) *apiError {
 	default:
 		return nil
 	}
-	supported := SupportedParams()[ep]
+	supported := e.supported[ep]
 	for _, k := range sentKeys(sent) {
 		if !slices.Contains(supported, k) {
 			if err := c.unsupported(ep, k); err != nil {
@@ -224,7 +224,7 @@ func (e *Emulator) checkAfter(c *call, ep Endpoint, rd *reads) *apiError {
 		if recordedOnly(ep) {
 			return nil
 		}
-		supported := SupportedParams()[ep]
+		supported := e.supported[ep]
 		for _, k := range sentKeys(c.r.Form) {
 			if slices.Contains(supported, k) && !rd.has(k) {
 				e.opt.Log.Error().Str("endpoint", string(ep)).Str("parameter", k).
