@@ -879,16 +879,9 @@ func (e *Emulator) workersStatistics(c *call) (int, any, *apiError) {
 
 // workersNamed is the workers the filters of /Workers/Statistics select.
 func (e *Emulator) workersNamed(c *call) ([]*worker, *apiError) {
-	var qs *queue
-	if s := c.query("TaskQueueSid"); s != "" {
-		if qs = c.ws.queues.get(s); qs == nil {
-			return nil, errParam("Invalid TaskQueueSid: %s not found", s)
-		}
-	}
-	if n := c.query("TaskQueueName"); n != "" {
-		if qs = c.ws.queueByName(n); qs == nil {
-			return nil, errParam("Invalid TaskQueueName: %q not found", n)
-		}
+	qs, err := queueFilter(c)
+	if err != nil {
+		return nil, err
 	}
 	workers := c.ws.workers.all()
 	if qs != nil {

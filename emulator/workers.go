@@ -68,6 +68,23 @@ func (e *Emulator) renderListedWorker(c *call, w *worker) map[string]any {
 	return m
 }
 
+// queueFilter is the queue a workers' list or statistics request names by
+// TaskQueueSid or TaskQueueName (TaskQueueName wins), nil when neither.
+func queueFilter(c *call) (*queue, *apiError) {
+	var q *queue
+	if s := c.query("TaskQueueSid"); s != "" {
+		if q = c.ws.queues.get(s); q == nil {
+			return nil, errParam("Invalid TaskQueueSid: %s not found", s)
+		}
+	}
+	if n := c.query("TaskQueueName"); n != "" {
+		if q = c.ws.queueByName(n); q == nil {
+			return nil, errParam("Invalid TaskQueueName: %q not found", n)
+		}
+	}
+	return q, nil
+}
+
 func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 	var target *expr.Expr
 	if src := c.query("TargetWorkersExpression"); src != "" {
@@ -77,16 +94,9 @@ func (e *Emulator) listWorkers(c *call) (int, any, *apiError) {
 		}
 		target = x
 	}
-	var queue *queue
-	if s := c.query("TaskQueueSid"); s != "" {
-		if queue = c.ws.queues.get(s); queue == nil {
-			return 0, nil, errParam("Invalid TaskQueueSid: %s not found", s)
-		}
-	}
-	if n := c.query("TaskQueueName"); n != "" {
-		if queue = c.ws.queueByName(n); queue == nil {
-			return 0, nil, errParam("Invalid TaskQueueName: %q not found", n)
-		}
+	queue, apiErr := queueFilter(c)
+	if apiErr != nil {
+		return 0, nil, apiErr
 	}
 	name, actSid, actName, avail := c.query("FriendlyName"), c.query("ActivitySid"), c.query("ActivityName"), c.query("Available")
 	order, apiErr := listOrdering(c, ListWorker, workerOrderKeys())
