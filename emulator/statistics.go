@@ -286,6 +286,26 @@ func (e *Emulator) withIDs(c *call, m map[string]any, path string) map[string]an
 	return m
 }
 
+// cumulativeAnswer answers a CumulativeStatistics request: figures over the
+// request's window, with the IDs and the url at path.
+func (e *Emulator) cumulativeAnswer(c *call, path string, figures func(statsQuery, span) map[string]any) (int, any, *apiError) {
+	q, recs, err := e.windowOf(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.withIDs(c, figures(q, recs), path), nil
+}
+
+// realTimeAnswer answers a RealTimeStatistics request: figures for the
+// request's TaskChannel, with the IDs and the url at path.
+func (e *Emulator) realTimeAnswer(c *call, path string, figures func(statsQuery) map[string]any) (int, any, *apiError) {
+	q, err := realTimeQuery(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, e.withIDs(c, figures(q), path), nil
+}
+
 func (e *Emulator) windowOf(c *call) (statsQuery, span, *apiError) {
 	q, err := e.parseStatsQuery(c)
 	if err != nil {
@@ -318,19 +338,11 @@ func (e *Emulator) workspaceRealTimeFigures(c *call, q statsQuery) map[string]an
 }
 
 func (e *Emulator) workspaceCumulative(c *call) (int, any, *apiError) {
-	q, recs, err := e.windowOf(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, workspaceCumulativeFigures(q, recs), "/CumulativeStatistics"), nil
+	return e.cumulativeAnswer(c, "/CumulativeStatistics", workspaceCumulativeFigures)
 }
 
 func (e *Emulator) workspaceRealTime(c *call) (int, any, *apiError) {
-	q, err := realTimeQuery(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, e.workspaceRealTimeFigures(c, q), "/RealTimeStatistics"), nil
+	return e.realTimeAnswer(c, "/RealTimeStatistics", func(q statsQuery) map[string]any { return e.workspaceRealTimeFigures(c, q) })
 }
 
 func (e *Emulator) workspaceStatistics(c *call) (int, any, *apiError) {
@@ -507,11 +519,8 @@ func (e *Emulator) queueCumulative(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q, recs, err := e.windowOf(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, queueCumulativeFigures(qs, q, recs), "/TaskQueues/"+qs.sid+"/CumulativeStatistics"), nil
+	return e.cumulativeAnswer(c, "/TaskQueues/"+qs.sid+"/CumulativeStatistics",
+		func(q statsQuery, recs span) map[string]any { return queueCumulativeFigures(qs, q, recs) })
 }
 
 func (e *Emulator) queueRealTime(c *call) (int, any, *apiError) {
@@ -519,11 +528,8 @@ func (e *Emulator) queueRealTime(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q, err := realTimeQuery(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, e.queueRealTimeFigures(c.ws, qs, q), "/TaskQueues/"+qs.sid+"/RealTimeStatistics"), nil
+	return e.realTimeAnswer(c, "/TaskQueues/"+qs.sid+"/RealTimeStatistics",
+		func(q statsQuery) map[string]any { return e.queueRealTimeFigures(c.ws, qs, q) })
 }
 
 // queueBoth is a queue's Statistics: both figures under cumulative and
@@ -667,11 +673,8 @@ func (e *Emulator) workflowCumulative(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q, recs, err := e.windowOf(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, workflowCumulativeFigures(wf, q, recs), "/Workflows/"+wf.sid+"/CumulativeStatistics"), nil
+	return e.cumulativeAnswer(c, "/Workflows/"+wf.sid+"/CumulativeStatistics",
+		func(q statsQuery, recs span) map[string]any { return workflowCumulativeFigures(wf, q, recs) })
 }
 
 func (e *Emulator) workflowRealTime(c *call) (int, any, *apiError) {
@@ -679,11 +682,8 @@ func (e *Emulator) workflowRealTime(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	q, err := realTimeQuery(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, e.workflowRealTimeFigures(c.ws, wf, q), "/Workflows/"+wf.sid+"/RealTimeStatistics"), nil
+	return e.realTimeAnswer(c, "/Workflows/"+wf.sid+"/RealTimeStatistics",
+		func(q statsQuery) map[string]any { return e.workflowRealTimeFigures(c.ws, wf, q) })
 }
 
 func (e *Emulator) workflowStatistics(c *call) (int, any, *apiError) {
@@ -841,19 +841,17 @@ func workersRealTimeFigures(ws *workspace, workers []*worker) map[string]any {
 func everyone(string) bool { return true }
 
 func (e *Emulator) workersCumulative(c *call) (int, any, *apiError) {
-	q, recs, err := e.windowOf(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, e.workersCumulativeFigures(c.ws, q, recs, everyone), "/Workers/CumulativeStatistics"), nil
+	return e.cumulativeAnswer(c, "/Workers/CumulativeStatistics",
+		func(q statsQuery, recs span) map[string]any {
+			return e.workersCumulativeFigures(c.ws, q, recs, everyone)
+		})
 }
 
 func (e *Emulator) workersRealTime(c *call) (int, any, *apiError) {
-	q, err := realTimeQuery(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.withIDs(c, workersRealTimeFigures(c.ws, onChannel(c.ws.workers.all(), q.channel)), "/Workers/RealTimeStatistics"), nil
+	return e.realTimeAnswer(c, "/Workers/RealTimeStatistics",
+		func(q statsQuery) map[string]any {
+			return workersRealTimeFigures(c.ws, onChannel(c.ws.workers.all(), q.channel))
+		})
 }
 
 // workersStatistics is the workers' Statistics, of the workers a queue
