@@ -822,13 +822,8 @@ func (rp *replay) figures(ws *workspace) []map[string]any {
 // sortedStays is the open stays in worker order, so the figures do not
 // depend on map order.
 func sortedStays[T any](m map[string]T) []T {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]T, 0, len(keys))
-	for _, k := range keys {
+	out := make([]T, 0, len(m))
+	for _, k := range sortedKeys(m) {
 		out = append(out, m[k])
 	}
 	return out
