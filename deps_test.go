@@ -26,7 +26,8 @@ const module = "github.com/assignd/assignd"
 const depsRules = `
 	# Leaves: TaskRouter's wire format, and helpers that need nothing of ours.
 	NONE < taskrouter, taskrouter/taskroutertest, internal/needs, internal/sqlitefile, internal/testwait,
-	       policy/examples, telemetry/telemetrytest, admin, bench/floor, bench/taskgen;
+	       policy/examples, telemetry/telemetrytest, admin, bench/floor, bench/taskgen,
+	       whatif/report;
 
 	# The emulator is a library in its own right: the wire format and its own code.
 	NONE < emulator/expr;
