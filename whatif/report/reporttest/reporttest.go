@@ -89,10 +89,10 @@ func figures(offered, speed float64, variant, runs int) report.Figures {
 	f := report.Figures{
 		Offered: offered, Answered: offered - abandoned, Abandoned: abandoned,
 		ProbWait: 0.42 * speed, ASA: 21.5 * speed, WaitP50: 8 * speed, WaitP90: 55 * speed, WaitP99: 140 * speed,
-		ServiceLevel: map[string]float64{"20": 0.8 + 0.1*float64(variant), "60": 0.93 + 0.03*float64(variant)},
-		Occupancy:    0.78,
-		Rules:        map[string]float64{"spanish": offered * 0.4, "english-overflow": offered * 0.35, "default": offered * 0.25},
-		Instructions: map[string]float64{"accept": offered - 12 - 20*float64(variant), "reject": 12 + 20*float64(variant)},
+		ServiceLevel:         map[string]float64{"20": 0.8 + 0.1*float64(variant), "60": 0.93 + 0.03*float64(variant)},
+		Occupancy:            0.78,
+		Rules:                map[string]float64{"spanish": offered * 0.4, "english-overflow": offered * 0.35, "default": offered * 0.25},
+		Instructions:         map[string]float64{"accept": offered - 12 - 20*float64(variant), "reject": 12 + 20*float64(variant)},
 		ReservationsRejected: 12 + 20*float64(variant), ReservationsTimedOut: 3,
 	}
 	if runs > 1 {
@@ -113,7 +113,7 @@ func diff(a, b *report.Figures, runs int) (d, ci map[string]float64) {
 		"offered": b.Offered - a.Offered, "answered": b.Answered - a.Answered, "abandoned": b.Abandoned - a.Abandoned,
 		"asa_s": b.ASA - a.ASA, "wait_p50_s": b.WaitP50 - a.WaitP50, "wait_p90_s": b.WaitP90 - a.WaitP90,
 		"wait_p99_s": b.WaitP99 - a.WaitP99, "prob_wait": b.ProbWait - a.ProbWait, "occupancy": b.Occupancy - a.Occupancy,
-		"reservations_rejected": b.ReservationsRejected - a.ReservationsRejected,
+		"reservations_rejected":  b.ReservationsRejected - a.ReservationsRejected,
 		"reservations_timed_out": b.ReservationsTimedOut - a.ReservationsTimedOut,
 	}
 	for k, v := range b.ServiceLevel {
