@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,7 @@ type page struct {
 	Title     string
 	Columns   []columnView
 	Charts    []chart
+	Glance    []row // the center's headline figures, first on the page
 	Table     tableView
 	CSS       template.CSS
 	NoReports bool
@@ -64,8 +66,26 @@ func newPage(reports []Report) page {
 	}
 	if len(reports) > 0 {
 		p.Charts = charts(reports, labels)
+		p.Glance = glance(t)
 	}
 	return p
+}
+
+// glance picks the figures a team lead reads first, the whole center's:
+// the service level at the lowest threshold, the average speed of answer,
+// the p90 wait, abandoned tasks and occupancy.
+func glance(t table) []row {
+	if len(t.Sections) == 0 || t.Sections[0].Kind != "overall" {
+		return nil
+	}
+	rows := t.Sections[0].Rows
+	var out []row
+	for _, want := range []string{"service_level.", "asa_s", "wait_p90_s", "abandoned", "occupancy"} {
+		if i := slices.IndexFunc(rows, func(r row) bool { return strings.HasPrefix(r.Key, want) }); i >= 0 {
+			out = append(out, rows[i]) // the first, for a service level: the lowest threshold
+		}
+	}
+	return out
 }
 
 // charts are the day drawn: tasks per interval, waits, occupancy, each

@@ -54,6 +54,19 @@ func TestHTMLContent(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+	// At a glance: the center's headline figures, in this order, each
+	// policy's and the difference.
+	tiles := regexp.MustCompile(`<div class="tile" data-figure="([^"]+)">`).FindAllStringSubmatch(page, -1)
+	var order []string
+	for _, m := range tiles {
+		order = append(order, m[1])
+	}
+	if strings.Join(order, " ") != "service_level.20 asa_s wait_p90_s abandoned occupancy" {
+		t.Errorf("tiles %q", order)
+	}
+	if !strings.Contains(page, `<div class="tile-diff sig">B − A: -6.5 s <span class="ci">± 2.7 s</span>`) {
+		t.Error("the ASA tile lacks its significant difference")
+	}
 	if strings.Contains(page, "<script") || strings.Contains(page, "style=") || strings.Contains(page, "NaN") {
 		t.Error("the page has a script, an inline style attribute or a NaN")
 	}

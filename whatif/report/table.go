@@ -48,6 +48,7 @@ type section struct {
 func (s section) Title() string { return strings.TrimSpace(s.Kind + " " + s.Name) }
 
 type row struct {
+	Key   string // the figure's key in CI95 ("asa_s"), "" for a group
 	Label string
 	Cells []cell // one per report
 	Diffs []cell // one per report after the first
@@ -221,7 +222,7 @@ func (t *table) addRows(kind, name string, figs []*Figures, rows []figure) {
 	}
 	s := section{Kind: kind, Name: name}
 	for _, fg := range rows {
-		r := row{Label: fg.label}
+		r := row{Key: fg.key, Label: fg.label}
 		vals := make([]float64, len(figs))
 		has := make([]bool, len(figs))
 		for i, f := range figs {

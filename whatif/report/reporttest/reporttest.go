@@ -13,18 +13,10 @@ import (
 // Intervals is the series' length: an 8-hour day in 15-minute intervals.
 const Intervals = 32
 
-// Streams, Queues and Groups are the populations every report has.
-var (
-	Streams = []string{"spanish", "english", "support"}
-	Queues  = []string{"Spanish", "English", "Everyone"}
-	Groups  = []string{"es-agents", "en-agents", "bilingual"}
-)
-
-// Rules and Instructions are the decisions' keys.
-var (
-	Rules        = []string{"spanish", "english-overflow", "default"}
-	Instructions = []string{"accept", "reject"}
-)
+// The populations every report has: streams, queues, worker groups.
+func streams() []string { return []string{"spanish", "english", "support"} }
+func queues() []string  { return []string{"Spanish", "English", "Everyone"} }
+func groups() []string  { return []string{"es-agents", "en-agents", "bilingual"} }
 
 // TwoPolicies is a day under old.yaml and under new.yaml, runs
 // replications each (with confidence intervals when runs > 1); the second
@@ -34,7 +26,7 @@ func TwoPolicies(runs int) []report.Report {
 	a := Day("policies/old.yaml", runs, 0)
 	b := Day("policies/new.yaml", runs, 1)
 	b.Figures.Diff, b.Figures.CI95Diff = diff(&a.Figures, &b.Figures, runs)
-	for _, s := range Streams {
+	for _, s := range streams() {
 		f := b.Streams[s]
 		fa := a.Streams[s]
 		f.Diff, f.CI95Diff = diff(&fa, &f, runs)
@@ -51,13 +43,13 @@ func Day(policy string, runs, variant int) report.Report {
 	r := report.Report{Policy: policy, Scenario: "whatif/center.yaml", Seed: 7, Runs: runs, DurationS: 8 * 3600,
 		Streams: map[string]report.Figures{}, Queues: map[string]report.Figures{}, Groups: map[string]report.Group{}}
 	r.Figures = figures(1800, speed, variant, runs)
-	for i, s := range Streams {
+	for i, s := range streams() {
 		r.Streams[s] = figures(900/float64(i+1), speed, variant, runs)
 	}
-	for i, q := range Queues {
+	for i, q := range queues() {
 		r.Queues[q] = figures(1000/float64(i+1), speed, variant, runs)
 	}
-	for i, g := range Groups {
+	for i, g := range groups() {
 		grp := report.Group{Workers: 7 + 4*i, Occupancy: 0.71 + 0.05*float64(i) + 0.02*float64(variant)}
 		if runs > 1 {
 			grp.CI95 = 0.012
