@@ -130,6 +130,10 @@ func TestSimulationsRefusals(t *testing.T) {
 	if s, body := post(t, api, "application/json", io.MultiReader(bytes.NewReader(huge))); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, tooLarge) {
 		t.Errorf("API, %d bytes chunked: %d %s", len(huge), s, body)
 	}
+	// Far over, with a Content-Length: refused before reading the body.
+	if s, body := post(t, api, "application/json", bytes.NewReader(bytes.Repeat(huge, 2))); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, tooLarge) {
+		t.Errorf("API, %d bytes: %d %s", 2*len(huge), s, body)
+	}
 	ct, mp := multipartReport(t, "huge.json", huge)
 	if s, body := post(t, page, ct, mp); s != http.StatusRequestEntityTooLarge || !strings.Contains(body, tooLarge) {
 		t.Errorf("page, %d bytes: %d %.300s", len(huge), s, body)
@@ -142,7 +146,7 @@ func TestSimulationsRefusals(t *testing.T) {
 		reporttest.TwoPolicies(1)[0], reporttest.TwoPolicies(1)[0], reporttest.TwoPolicies(1)[0], reporttest.TwoPolicies(1)[0],
 		reporttest.TwoPolicies(1)[0])...)
 	for name, c := range map[string]struct{ body, want string }{
-		"not JSON":      {"offered: 3", "report: not JSON"},
+		"not JSON":      {"offered: 3", "report: not a report"},
 		"not a report":  {`{"rules": []}`, `no \"offered\"`},
 		"nine reports":  {string(nine), fmt.Sprintf("9 reports, at most %d", report.MaxReports)},
 		"syntax":        {"[{\"offered\": 1},\n{\"offered\": }]", "line 2"},

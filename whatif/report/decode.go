@@ -64,7 +64,7 @@ func Decode(r io.Reader) ([]Report, error) {
 	case data[0] == '{':
 		docs = []json.RawMessage{data}
 	default:
-		return nil, errors.New("report: not JSON: want one report (an object) or a list of them")
+		return nil, errors.New("report: not a report: want one report (a JSON object) or a JSON list of them")
 	}
 	out := make([]Report, len(docs))
 	for i, doc := range docs {

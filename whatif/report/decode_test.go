@@ -72,7 +72,7 @@ func TestDecodeRefusesEachBound(t *testing.T) {
 			fmt.Sprintf("report 2 (B): series.wait_p99_s: %d points, at most %d", report.MaxPoints+1, report.MaxPoints)},
 		{"empty", " \n", "report: empty"},
 		{"empty list", "[]", "report: an empty list"},
-		{"not JSON", "policy: a.yaml", "report: not JSON"},
+		{"not JSON", "policy: a.yaml", "report: not a report: want one report (a JSON object)"},
 		{"not a report", `{"changed": 3}`, `report: no "offered": not what ` + "`assignd simulate -json`" + ` writes`},
 		{"syntax", "[\n{\"offered\": 1},\n{\"offered\": ]", "line 3"},
 		{"type", `{"offered": "many"}`, "cannot unmarshal string"},
