@@ -148,7 +148,7 @@ func TestSimulationsRefusals(t *testing.T) {
 	for name, c := range map[string]struct{ body, want string }{
 		"not JSON":      {"offered: 3", "report: not a report"},
 		"not a report":  {`{"rules": []}`, `no \"offered\"`},
-		"nine reports":  {string(nine), fmt.Sprintf("9 reports, at most %d", report.MaxReports)},
+		"nine reports":  {string(nine), fmt.Sprintf("more than %d reports", report.MaxReports)},
 		"syntax":        {"[{\"offered\": 1},\n{\"offered\": }]", "line 2"},
 		"bad interval":  {`{"offered": 1, "series": {"offered": [1, 2]}}`, "series.interval_s is 0"},
 		"empty":         {"", "report: empty"},

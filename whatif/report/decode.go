@@ -52,14 +52,8 @@ func Decode(r io.Reader) ([]Report, error) {
 	case len(data) == 0:
 		return nil, errors.New("report: empty: want the JSON `assignd simulate -json` writes")
 	case data[0] == '[':
-		if err := json.Unmarshal(data, &docs); err != nil {
-			return nil, fmt.Errorf("report: %w", jsonError(data, err))
-		}
-		if len(docs) == 0 {
-			return nil, errors.New("report: an empty list: want at least one report")
-		}
-		if len(docs) > MaxReports {
-			return nil, fmt.Errorf("report: %d reports, at most %d", len(docs), MaxReports)
+		if docs, err = splitList(data); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
 		}
 	case data[0] == '{':
 		docs = []json.RawMessage{data}
@@ -77,6 +71,36 @@ func Decode(r io.Reader) ([]Report, error) {
 		}
 	}
 	return out, nil
+}
+
+// splitList reads a list's elements one by one, so a list of a million
+// small values is refused at its (MaxReports+1)-th, not held in memory.
+func splitList(data []byte) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, jsonError(data, err)
+	}
+	var docs []json.RawMessage
+	for dec.More() {
+		if len(docs) == MaxReports {
+			return nil, fmt.Errorf("more than %d reports", MaxReports)
+		}
+		var doc json.RawMessage
+		if err := dec.Decode(&doc); err != nil {
+			return nil, jsonError(data, err)
+		}
+		docs = append(docs, doc)
+	}
+	if _, err := dec.Token(); err != nil { // the ']'
+		return nil, jsonError(data, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the list")
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("an empty list: want at least one report")
+	}
+	return docs, nil
 }
 
 // ordinal names the i-th policy as the tables do: A, B, …

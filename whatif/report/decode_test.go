@@ -62,7 +62,7 @@ func TestDecodeRefusesEachBound(t *testing.T) {
 		list[i].Offered = 1
 	}
 	for _, c := range []struct{ name, doc, want string }{
-		{"reports", marshal(t, list), fmt.Sprintf("report: %d reports, at most %d", report.MaxReports+1, report.MaxReports)},
+		{"reports", marshal(t, list), fmt.Sprintf("report: more than %d reports", report.MaxReports)},
 		{"streams", `{"offered": 1, "streams": ` + keys(report.MaxKeys+1, `{}`) + `}`, fmt.Sprintf("report: streams: %d, at most %d", report.MaxKeys+1, report.MaxKeys)},
 		{"rules of a queue", `{"offered": 1, "queues": {"Spanish": {"rules": ` + keys(report.MaxKeys+1, "1") + `}}}`, "report: queues.Spanish.rules: 65 keys, at most 64"},
 		{"groups", `{"offered": 1, "groups": ` + keys(report.MaxKeys+1, `{}`) + `}`, "groups: 65, at most 64"},
@@ -70,6 +70,9 @@ func TestDecodeRefusesEachBound(t *testing.T) {
 		{"cumulative statistics", `{"offered": 1, "cumulative_statistics": ` + keys(report.MaxKeys+1, "1") + `}`, "cumulative_statistics: 65 keys, at most 64"},
 		{"points", `[{"offered": 1}, {"offered": 1, "series": {"interval_s": 900, "wait_p99_s": ` + points + `}}]`,
 			fmt.Sprintf("report 2 (B): series.wait_p99_s: %d points, at most %d", report.MaxPoints+1, report.MaxPoints)},
+		{"a million values", "[" + strings.Repeat("1,", 1000000) + "1]", fmt.Sprintf("report: more than %d reports", report.MaxReports)},
+		{"after the list", `[{"offered": 1}] {}`, "report: data after the list"},
+		{"a list of numbers", `[1]`, "report 1 (A): json: cannot unmarshal number"},
 		{"empty", " \n", "report: empty"},
 		{"empty list", "[]", "report: an empty list"},
 		{"not JSON", "policy: a.yaml", "report: not a report: want one report (a JSON object)"},
