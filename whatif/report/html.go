@@ -143,13 +143,10 @@ func duration(s float64) string {
 	return trim(s) + " s"
 }
 
-func templates() (*template.Template, error) {
-	t, err := template.ParseFS(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("report: templates: %w", err)
-	}
-	return t, nil
-}
+// pageTemplates are parsed once: html/template escapes a template on its
+// first execution, which costs more than drawing a day, and a parsed
+// template is safe for concurrent use and never changed.
+var pageTemplates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 // WriteBody writes the report's page without <html>, <head> or styles:
 // a <div class="report"> with the charts and the summary table, for a
@@ -170,14 +167,10 @@ func WriteHTML(w io.Writer, reports []Report) error {
 
 // execute renders into memory first, so a template error writes nothing.
 func execute(w io.Writer, name string, p page) error {
-	t, err := templates()
-	if err != nil {
-		return err
-	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, p); err != nil {
+	if err := pageTemplates.ExecuteTemplate(&buf, name, p); err != nil {
 		return fmt.Errorf("report: render: %w", err)
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }

@@ -106,6 +106,9 @@ func TestHTMLContent(t *testing.T) {
 	if strings.Contains(body, "±") {
 		t.Error("one run: intervals shown")
 	}
+	if none := html(t, func(b *bytes.Buffer) error { return report.WriteHTML(b, nil) }); !strings.Contains(none, "No reports.") {
+		t.Errorf("no reports: %.300s", none)
+	}
 }
 
 // seriesOf is a report whose every series is vs.
