@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // The table is built once, as cells of text, and written twice: to a
@@ -390,38 +391,54 @@ func WriteTable(w io.Writer, reports []Report) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	// The table goes through a buffer: tabwriter pads the empty cells of
-	// the lines between sections, which are trimmed before writing.
+	// Numbers align right, labels left: tabwriter aligns every column
+	// right, so the labels are padded to one width first. Every cell ends
+	// in a tab, the last too, or tabwriter would not align it. The table
+	// goes through a buffer, whose lines lose their trailing padding.
+	head := func(s section) string { return strings.TrimSpace(strings.ToUpper(s.Kind) + " " + s.Name) }
+	width := 0
+	for _, s := range t.Sections {
+		width = max(width, utf8.RuneCountInString(head(s)))
+		for _, r := range s.Rows {
+			width = max(width, 2+utf8.RuneCountInString(r.Label))
+		}
+	}
+	pad := func(s string) string { return s + strings.Repeat(" ", width-utf8.RuneCountInString(s)) }
 	var out bytes.Buffer
-	tw := tabwriter.NewWriter(&out, 0, 0, 3, ' ', 0)
-	ncols := len(t.Columns) + max(0, len(t.Columns)-1)
+	tw := tabwriter.NewWriter(&out, 0, 0, 3, ' ', tabwriter.AlignRight)
+	ncols := 1 + len(t.Columns) + max(0, len(t.Columns)-1)
 	for i, s := range t.Sections {
 		if i > 0 {
 			fmt.Fprint(tw, strings.Repeat("\t", ncols)+"\n")
 		}
-		head := []string{strings.TrimSpace(strings.ToUpper(s.Kind) + " " + s.Name)}
+		line := []string{pad(head(s))}
 		for _, c := range t.Columns {
-			head = append(head, c.Label)
+			line = append(line, c.Label)
 		}
 		for _, c := range t.Columns[min(1, len(t.Columns)):] {
-			head = append(head, c.Letter+" − "+t.Columns[0].Letter)
+			line = append(line, c.Letter+" − "+t.Columns[0].Letter)
 		}
-		fmt.Fprint(tw, strings.Join(head, "\t")+"\n")
+		fmt.Fprint(tw, strings.Join(line, "\t")+"\t\n")
 		for _, r := range s.Rows {
-			line := []string{"  " + r.Label}
+			line := []string{pad("  " + r.Label)}
 			for _, c := range r.Cells {
 				line = append(line, c.Text())
 			}
 			for _, d := range r.Diffs {
-				line = append(line, d.Text())
+				text := d.Text()
+				if t.Marked && !d.Significant {
+					text += "  " // room for the " *" of the others
+				}
+				line = append(line, text)
 			}
-			fmt.Fprint(tw, strings.Join(line, "\t")+"\n")
+			fmt.Fprint(tw, strings.Join(line, "\t")+"\t\n")
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for line := range strings.Lines(out.String()) {
+		line = strings.TrimPrefix(line, "   ") // the padding right alignment put before the labels
 		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
 			return err
 		}
