@@ -354,11 +354,12 @@ func describe(r *Report) string {
 		parts = append(parts, "scenario "+r.Scenario)
 	}
 	parts = append(parts, fmt.Sprintf("seed %d", r.Seed))
-	runs := fmt.Sprintf("%d runs", r.Runs)
-	if r.Runs == 1 {
-		runs = "1 run"
+	switch {
+	case r.Runs == 1:
+		parts = append(parts, "1 run")
+	case r.Runs > 1:
+		parts = append(parts, fmt.Sprintf("%d runs", r.Runs))
 	}
-	parts = append(parts, runs)
 	if r.DurationS > 0 && finite(r.DurationS) {
 		parts = append(parts, time.Duration(r.DurationS*float64(time.Second)).String()+" simulated")
 	}
