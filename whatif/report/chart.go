@@ -123,11 +123,13 @@ func layout(s chartSpec) chart {
 	if !(xMax > 0) || !finite(xMax) {
 		xMax = 3600
 	}
+	// Absurd values (a hand-written upload) still give a finite span.
+	yMin, yMax = math.Max(yMin, -1e300), math.Min(yMax, 1e300)
 	if yMax <= yMin {
 		yMax = yMin + 1 // all zero, or nothing: an axis to 1 rather than a division by 0
 	}
-	if s.Unit == share && yMax < 1 && yMin >= 0 {
-		yMax = math.Min(1, yMax)
+	if s.Unit == share && yMax <= 1 && yMin >= 0 {
+		yMax = 1 // a share reads against 100%
 	}
 	ystep := niceStep((yMax - yMin) / 5)
 	yMax = math.Ceil(yMax/ystep) * ystep
@@ -135,15 +137,24 @@ func layout(s chartSpec) chart {
 	px := func(x float64) float64 { return c.Plot.X + x/xMax*c.Plot.W }
 	py := func(y float64) float64 { return c.Plot.Bottom() - (y-yMin)/(yMax-yMin)*c.Plot.H }
 
-	for y := yMin; y <= yMax+ystep/2; y += ystep {
-		label := trim(y)
+	// Ticks by index, at most a dozen whatever the arithmetic does.
+	for k := 0; k <= 12; k++ {
+		y := yMin + float64(k)*ystep
+		if y > yMax+ystep/2 {
+			break
+		}
+		label := tickLabel(y, ystep)
 		if s.Unit == share {
-			label = trim(y*100) + "%"
+			label = tickLabel(y*100, ystep*100) + "%"
 		}
 		c.YTicks = append(c.YTicks, tick{round1(py(y)), label})
 	}
 	xstep := timeStep(xMax)
-	for x := 0.0; x <= xMax+1e-9; x += xstep {
+	for k := 0; k <= 12; k++ {
+		x := float64(k) * xstep
+		if x > xMax+1e-9 {
+			break
+		}
 		c.XTicks = append(c.XTicks, tick{round1(px(x)), clock(x)})
 	}
 
@@ -285,6 +296,19 @@ func timeStep(span float64) float64 {
 		}
 	}
 	return 86400 * math.Ceil(span/86400/10)
+}
+
+// tickLabel writes an axis value with the decimals its step needs.
+func tickLabel(v, step float64) string {
+	if math.Abs(v) >= 1e7 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	decimals := max(0, int(-math.Floor(math.Log10(step))))
+	s := strconv.FormatFloat(v, 'f', min(decimals, 6), 64)
+	if strings.Trim(s, "-0.") == "" {
+		return "0"
+	}
+	return s
 }
 
 // clock writes seconds as h:mm.

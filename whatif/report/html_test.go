@@ -146,8 +146,20 @@ func TestChartEdgeCases(t *testing.T) {
 		}
 	}
 	zero := draw(make([]float64, 20))
-	if !strings.Contains(zero, ">1</text>") || len(pathPoints.FindAllStringSubmatch(zero, -1)) != 3 {
+	if !strings.Contains(zero, ">1.0</text>") || len(pathPoints.FindAllStringSubmatch(zero, -1)) != 3 {
 		t.Errorf("all zero: want an axis to 1 and the lines along 0: %s", zero)
+	}
+	// Small values get the decimals their axis needs; absurd ones a
+	// bounded axis.
+	small := draw([]float64{0.01, 0.03, 0.02})
+	for _, want := range []string{">0</text>", ">0.01</text>", ">0.03</text>"} {
+		if !strings.Contains(small, want) {
+			t.Errorf("values to 0.03: no tick %s", want)
+		}
+	}
+	absurd := draw([]float64{-1e308, 1e308, 5})
+	if n := strings.Count(absurd, `dy="0.32em" text-anchor="end"`); n < 2 || n > 13 {
+		t.Errorf("values of ±1e308: %d ticks", n)
 	}
 	long := make([]float64, 100000)
 	for i := range long {
