@@ -38,7 +38,8 @@ const depsRules = `
 	policy < handlers, async;
 	handlers < decisionlog;
 	internal/sqlitefile < async, decisionlog; # both stores' SQLite files, named one way
-	async, decisionlog, policy/rules < inspect;
+	async, decisionlog, policy/rules, whatif/report < inspect;
+	whatif/report < whatif/report/reporttest; # tests' reports
 	emulator, inspect < inspect/emuview;
 	admin, decisionlog, policy/examples, policy/rules < config < telemetry;
 	internal/needs < async/asynctest, inspect/browsertest;

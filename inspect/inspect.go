@@ -1,7 +1,8 @@
 // Package inspect serves the inspector: a live page of the callbacks
 // assignd answered (newest first, filters, detail with the explanation and
 // the async attempts), replay of a stored callback through the policy in
-// force or a rules file sent with the request, the policy in force, and, when the caller
+// force or a rules file sent with the request, the policy in force,
+// `assignd simulate -json` reports uploaded and drawn, and, when the caller
 // provides one, the emulator's workers, tasks and reservations. The same
 // data is JSON under /admin/api/.
 //
@@ -29,6 +30,7 @@ import (
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/whatif/report"
 )
 
 // PolicySource gives the inspector the policy in force and how its last
@@ -170,13 +172,20 @@ type inspector struct {
 	o       Options
 	tmpl    *template.Template
 	replays chan struct{} // a slot per running replay, MaxReplays
+	renders chan struct{} // a slot per simulation report being drawn, MaxRenders
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
 // under it.
 func New(o Options) (http.Handler, error) {
+	_, h, err := newInspector(o)
+	return h, err
+}
+
+// newInspector is New, with the inspector for the package's tests.
+func newInspector(o Options) (*inspector, http.Handler, error) {
 	if o.Log == nil || o.Policy == nil {
-		return nil, errors.New("inspect: Log and Policy are required")
+		return nil, nil, errors.New("inspect: Log and Policy are required")
 	}
 	if o.Prefix == "" {
 		o.Prefix = "/admin"
@@ -188,7 +197,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays)}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,
@@ -202,7 +211,7 @@ func New(o Options) (http.Handler, error) {
 		"results": handlers.Results,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
-		return nil, fmt.Errorf("inspect: templates: %w", err)
+		return nil, nil, fmt.Errorf("inspect: templates: %w", err)
 	}
 	in.tmpl = tmpl
 
@@ -219,10 +228,14 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
+	mux.HandleFunc("GET "+p+"/simulations", in.simulations)
+	mux.HandleFunc("POST "+p+"/simulations", in.simulationsUpload)
+	mux.HandleFunc("POST "+p+"/api/simulations", in.apiSimulations)
+	mux.HandleFunc("GET "+p+report.StylesheetPath, in.reportStylesheet)
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
-		return nil, fmt.Errorf("inspect: static files: %w", err)
+		return nil, nil, fmt.Errorf("inspect: static files: %w", err)
 	}
 	mux.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static", http.FileServerFS(static)))
-	return mux, nil
+	return in, mux, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/assignd/assignd/handlers"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy/rules"
+	whatif "github.com/assignd/assignd/whatif/report"
 )
 
 // The README states the bounds the public and admin listeners enforce;
@@ -32,11 +34,24 @@ func TestREADMEStatesTheBounds(t *testing.T) {
 		fmt.Sprintf("(at most %d KiB, else **413**)", inspect.MaxReplayPolicy>>10),
 		fmt.Sprintf("Above the default `cost_limit` (%d)", rules.DefaultCostLimit),
 		fmt.Sprintf("may hold at most %d list and map elements", rules.DefaultCostLimit),
+		fmt.Sprintf("an upload may be at most %d MiB (else **413**)", whatif.MaxBytes>>20),
+		fmt.Sprintf("at most %d policies, %d streams, queues, worker groups, rules or instructions each, and %s points per series",
+			whatif.MaxReports, whatif.MaxKeys, thousands(whatif.MaxPoints)),
+		fmt.Sprintf("%d reports are drawn at once (more: **429**", inspect.MaxRenders),
 	} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.md does not say %q", want)
 		}
 	}
+}
+
+// thousands writes n as the README does: "10,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // seconds writes d as the README does: "15 s".

@@ -1,0 +1,15 @@
+package inspect
+
+import "net/http"
+
+// NewWithRenderSlots is New and the inspector's render slots, so a test
+// can take them as running renders would (a render holds its slot for
+// milliseconds, too briefly to catch from outside) and see the next
+// upload refused.
+func NewWithRenderSlots(o Options) (http.Handler, chan struct{}, error) {
+	in, h, err := newInspector(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, in.renders, nil
+}
