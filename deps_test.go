@@ -38,7 +38,8 @@ const depsRules = `
 	policy < handlers, async;
 	handlers < decisionlog;
 	internal/sqlitefile < async, decisionlog; # both stores' SQLite files, named one way
-	async, decisionlog, policy/rules < inspect;
+	decisionlog, policy/rules < whatif/replay;
+	async, decisionlog, policy/rules, whatif/replay < inspect;
 	emulator, inspect < inspect/emuview;
 	admin, decisionlog, policy/examples, policy/rules < config < telemetry;
 	internal/needs < async/asynctest, inspect/browsertest;
