@@ -133,4 +133,3 @@ func firstErr(a, b error) error {
 	}
 	return b
 }
-
