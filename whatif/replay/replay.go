@@ -145,13 +145,14 @@ type RuleAt struct {
 	Line int    `json:"line,omitempty"`
 }
 
-// Unseen is an attribute a rule reads and no recorded callback carried.
+// Unseen is an attribute the candidate's rules read and no recorded
+// callback carried, with the rules that read it.
 type Unseen struct {
-	Rule      string `json:"rule"`
-	Line      int    `json:"line,omitempty"`
 	Attribute string `json:"attribute"` // task.selected_langauge
-	// DidYouMean is the recorded attribute nearest in spelling, if any.
-	DidYouMean string `json:"did_you_mean,omitempty"`
+	// DidYouMean is the recorded attribute nearest in spelling, if any: a
+	// typo, most likely.
+	DidYouMean string   `json:"did_you_mean,omitempty"`
+	ReadBy     []RuleAt `json:"read_by"`
 }
 
 // Reasons an entry is not decided again.
@@ -393,19 +394,41 @@ func (rn *run) lint() Lint {
 		return l
 	}
 	seen := map[string]map[string]bool{"task": rn.taskSeen, "worker": rn.workSeen}
+	byName := map[string]int{} // index in l.UnseenAttributes
 	for _, rr := range rn.o.Candidate.AttributeReads() {
 		for _, a := range rr.Reads {
 			if seen[a.Root][a.Name] {
 				continue
 			}
-			u := Unseen{Rule: rr.Rule, Line: a.Line, Attribute: a.String()}
-			if near, ok := rules.Nearest(a.Name, slices.Sorted(maps.Keys(seen[a.Root]))); ok {
-				u.DidYouMean = a.Root + "." + near
+			i, ok := byName[a.String()]
+			if !ok {
+				u := Unseen{Attribute: a.String()}
+				if near, ok := rules.Nearest(a.Name, slices.Sorted(maps.Keys(seen[a.Root]))); ok {
+					u.DidYouMean = a.Root + "." + near
+				}
+				i = len(l.UnseenAttributes)
+				byName[a.String()] = i
+				l.UnseenAttributes = append(l.UnseenAttributes, u)
 			}
-			l.UnseenAttributes = append(l.UnseenAttributes, u)
+			l.UnseenAttributes[i].ReadBy = append(l.UnseenAttributes[i].ReadBy, RuleAt{Rule: rr.Rule, Line: a.Line})
 		}
 	}
+	// The likely typos first; the rest in the order the file reads them.
+	slices.SortStableFunc(l.UnseenAttributes, func(a, b Unseen) int {
+		return cmpBool(a.DidYouMean == "", b.DidYouMean == "")
+	})
 	return l
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 // MaxChanged is how many changed decisions a gate allows: a count, or a

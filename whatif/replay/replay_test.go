@@ -162,12 +162,11 @@ func TestLintNamesMisspeltAttribute(t *testing.T) {
 			found = &res.Lint.UnseenAttributes[i]
 		}
 	}
-	if found == nil || found.Rule != "spanish" || found.DidYouMean != "task.selected_language" || found.Line == 0 {
+	if found == nil || len(found.ReadBy) != 1 || found.ReadBy[0].Rule != "spanish" || found.ReadBy[0].Line != 7 || found.DidYouMean != "task.selected_language" {
 		t.Fatalf("unseen attributes %+v, want spanish's task.selected_langauge, did you mean task.selected_language", res.Lint.UnseenAttributes)
 	}
 	lines := strings.Join(res.Lint.Lines("new.yaml"), "\n")
-	if !strings.Contains(lines, `reads task.selected_langauge, which no recorded callback carried; did you mean task.selected_language?`) ||
-		!strings.Contains(lines, `rule "spanish" (new.yaml:`) {
+	if !strings.HasPrefix(lines, `task.selected_langauge is on no recorded callback (read by "spanish" (new.yaml:7)); did you mean task.selected_language?`) {
 		t.Errorf("lint lines:\n%s", lines)
 	}
 	// The misspelt rule never matches: the Spanish callbacks fall to the

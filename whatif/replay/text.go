@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -81,15 +82,19 @@ func (l Lint) Lines(source string) []string {
 		}
 		return ""
 	}
-	for _, r := range l.NeverMatched {
-		out = append(out, fmt.Sprintf("rule %q%s never matched a recorded callback", r.Rule, at(r.Line)))
-	}
 	for _, u := range l.UnseenAttributes {
-		s := fmt.Sprintf("rule %q%s reads %s, which no recorded callback carried", u.Rule, at(u.Line), u.Attribute)
+		var by []string
+		for _, r := range u.ReadBy {
+			by = append(by, fmt.Sprintf("%q%s", r.Rule, at(r.Line)))
+		}
+		s := fmt.Sprintf("%s is on no recorded callback (read by %s)", u.Attribute, strings.Join(by, ", "))
 		if u.DidYouMean != "" {
 			s += fmt.Sprintf("; did you mean %s?", u.DidYouMean)
 		}
 		out = append(out, s)
+	}
+	for _, r := range l.NeverMatched {
+		out = append(out, fmt.Sprintf("rule %q%s never matched a recorded callback", r.Rule, at(r.Line)))
 	}
 	if l.AttributesSeen == 0 {
 		out = append(out, "attribute names not checked: no entry recorded attributes (summary mode, or none read)")
