@@ -39,7 +39,7 @@ const depsRules = `
 	handlers < decisionlog;
 	internal/sqlitefile < async, decisionlog; # both stores' SQLite files, named one way
 	decisionlog, policy/rules < whatif/replay;
-	async, decisionlog, policy/rules, whatif/replay < inspect;
+	async, decisionlog, policy/examples, policy/rules, whatif/replay < inspect;
 	emulator, inspect < inspect/emuview;
 	admin, decisionlog, policy/examples, policy/rules < config < telemetry;
 	internal/needs < async/asynctest, inspect/browsertest;

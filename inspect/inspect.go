@@ -1,7 +1,9 @@
 // Package inspect serves the inspector: a live page of the callbacks
 // assignd answered (newest first, filters, detail with the explanation and
 // the async attempts), replay of a stored callback through the policy in
-// force or a rules file sent with the request, the policy in force, and, when the caller
+// force or a rules file sent with the request, "Try a policy" (the recent
+// callbacks decided again by a candidate policy, whatif/replay), the policy
+// in force, and, when the caller
 // provides one, the emulator's workers, tasks and reservations. The same
 // data is JSON under /admin/api/.
 //
@@ -170,6 +172,7 @@ type inspector struct {
 	o       Options
 	tmpl    *template.Template
 	replays chan struct{} // a slot per running replay, MaxReplays
+	tries   chan struct{} // a slot per running try of a policy, MaxTries
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
@@ -188,7 +191,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays)}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), tries: make(chan struct{}, MaxTries)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,
@@ -200,6 +203,7 @@ func New(o Options) (http.Handler, error) {
 			return policy.AnswerNames()
 		},
 		"results": handlers.Results,
+		"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("inspect: templates: %w", err)
@@ -218,6 +222,9 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET "+p+"/api/decisions/{id}", in.apiDetail)
 	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
+	mux.HandleFunc("GET "+p+"/try", in.tryForm)
+	mux.HandleFunc("POST "+p+"/try", in.tryRun)
+	mux.HandleFunc("POST "+p+"/api/try", in.apiTry)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
