@@ -32,6 +32,9 @@ func TestREADMEStatesTheBounds(t *testing.T) {
 		fmt.Sprintf("(at most %d KiB, else **413**)", inspect.MaxReplayPolicy>>10),
 		fmt.Sprintf("Above the default `cost_limit` (%d)", rules.DefaultCostLimit),
 		fmt.Sprintf("may hold at most %d list and map elements", rules.DefaultCostLimit),
+		fmt.Sprintf("it decides the %d most recent callbacks at most, stops after %s and says how far it got, the rules are at most %d KiB (else **413**",
+			inspect.MaxTryEntries, seconds(inspect.TryBudget), inspect.MaxReplayPolicy>>10),
+		fmt.Sprintf("and %d try runs at a time (more: **429** with `Retry-After`)", inspect.MaxTries),
 	} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.md does not say %q", want)
