@@ -21,7 +21,7 @@ var rejectSpanish = strings.Replace(servicetest.Policy, `when: 'task.selected_la
     then: {instruction: accept}`, `when: 'task.selected_language == "es"'
     then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}`, 1)
 
-func parse(t *testing.T, name, src string) *rules.Policy {
+func parse(t testing.TB, name, src string) *rules.Policy {
 	t.Helper()
 	p, err := rules.Parse(name, []byte(src))
 	if err != nil {
