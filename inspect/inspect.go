@@ -204,6 +204,7 @@ func New(o Options) (http.Handler, error) {
 		},
 		"results": handlers.Results,
 		"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+		"maxKiB":  func() int { return MaxReplayPolicy >> 10 },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("inspect: templates: %w", err)

@@ -192,7 +192,6 @@ type tryPage struct {
 	Examples []string
 	Picked   string
 	Rules    string // pasted rules, shown again
-	MaxKiB   int
 	Entries  int
 	Budget   time.Duration
 	Result   *replay.Result
@@ -202,7 +201,7 @@ type tryPage struct {
 }
 
 func (in *inspector) newTryPage() tryPage {
-	return tryPage{Examples: tryExampleNames(), MaxKiB: MaxReplayPolicy >> 10, Entries: MaxTryEntries, Budget: TryBudget, Policy: in.policyView()}
+	return tryPage{Examples: tryExampleNames(), Entries: MaxTryEntries, Budget: TryBudget, Policy: in.policyView()}
 }
 
 func (in *inspector) tryForm(w http.ResponseWriter, r *http.Request) {

@@ -71,6 +71,12 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 	if err != nil {
 		return policyProblem(stderr, err)
 	}
+	if cfg.Mode == config.Production && cfg.PolicyFile == "" {
+		// LoadPolicy would give the embedded example, which production
+		// never runs: comparing with it would say nothing true.
+		fmt.Fprintf(stderr, "assignd policy replay: POLICY_FILE is unset in production mode (%s): set it to the policy in force, to compare with\n", cfg.ModeReason)
+		return exitCode(2)
+	}
 	inForce, err := cfg.LoadPolicy()
 	if err != nil {
 		return policyProblem(stderr, err)

@@ -135,6 +135,10 @@ func TestPolicyReplayRefuses(t *testing.T) {
 		t.Errorf("missing policy: exit %d, stderr %q", exit(err), errOut)
 	}
 	ok := writeFile(t, "ok.yaml", string(examples.Assignment()))
+	if _, errOut, err := runOut([]string{"policy", "replay", ok}, append(env, "DATABASE_URL=postgres://db/x")); exit(err) != 2 ||
+		!strings.Contains(errOut, "POLICY_FILE is unset in production mode (DATABASE_URL is set)") {
+		t.Errorf("production without POLICY_FILE: exit %d, stderr %q", exit(err), errOut)
+	}
 	_, errOut, err = runOut([]string{"policy", "replay", ok}, env)
 	if exit(err) != 1 || !strings.Contains(err.Error(), "no decision log at") {
 		t.Errorf("no log in DATA_DIR: exit %d, err %v %s", exit(err), err, errOut)
