@@ -225,13 +225,16 @@ func TestRetentionPrunes(t *testing.T) {
 			}
 			env.Flush(t)
 			// The background pruner keeps the newest three within the hour.
+			// It counts what it deleted once the delete has committed, so
+			// the count is waited for too (a query may see the rows gone
+			// before the counter moves).
 			var got []decisionlog.Entry
 			testwait.Until(30*time.Second, func() bool {
 				var err error
 				if got, err = env.Log.Query(context.Background(), decisionlog.Filter{}); err != nil {
 					t.Fatal(err)
 				}
-				return len(got) == 3
+				return len(got) == 3 && testutil.ToFloat64(counter(t, reg, "assignd_decision_log_pruned_total")) == 4
 			})
 			if len(got) != 3 || got[0].ReservationSid != servicetest.Reservation(7, nil, nil).ReservationSid ||
 				got[2].ReservationSid != servicetest.Reservation(5, nil, nil).ReservationSid {
