@@ -81,7 +81,10 @@ func TestPolicyReplayOnADevSession(t *testing.T) {
 			t.Parallel()
 			env := []string{"DATA_DIR=" + filepath.Join(t.TempDir(), "data"), "DATABASE_URL="}
 			if store == "postgres" {
-				env = append(env, "DATABASE_URL="+asynctest.DatabaseURL(t))
+				// DATABASE_URL alone means production, where the policy in
+				// force must be POLICY_FILE; the dev session's is the
+				// embedded example, as `assignd dev` says with this.
+				env = append(env, "DATABASE_URL="+asynctest.DatabaseURL(t), "ASSIGND_MODE=development")
 			}
 			recordDevSession(t, env)
 			candidate := rejectingExample(t)
