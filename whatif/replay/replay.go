@@ -80,6 +80,12 @@ type Result struct {
 	// InForceDiffers counts checked entries the policy in force now
 	// decides otherwise than was recorded.
 	InForceDiffers int `json:"in_force_differs_from_recorded"`
+	// Failed counts the checked entries each policy failed to decide (an
+	// evaluation error or the deadline: its on_error decided), and
+	// FirstFailure says why the candidate failed first, without
+	// attribute values.
+	Failed       Failed `json:"failed"`
+	FirstFailure string `json:"first_candidate_failure,omitempty"`
 	// NotRedecided are the entries read but not decided again, by reason.
 	NotRedecided []Count `json:"not_redecided"`
 	Rules        []Share `json:"rules"`
@@ -89,6 +95,12 @@ type Result struct {
 	Lint     Lint      `json:"lint"`
 	// Notes say plainly what the replay could not do faithfully.
 	Notes []string `json:"notes"`
+}
+
+// Failed is a count on each side.
+type Failed struct {
+	Old int `json:"in_force"`
+	New int `json:"candidate"`
 }
 
 // Count is a number of entries and why.
@@ -271,8 +283,19 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) {
 			rn.res.Approximate++
 		}
 	}
-	oldD, _, _ := Decide(ctx, rn.o.InForce, r, rn.o.Deadline)
-	newD, _, _ := Decide(ctx, rn.o.Candidate, r, rn.o.Deadline)
+	oldD, _, oldErr := Decide(ctx, rn.o.InForce, r, rn.o.Deadline)
+	newD, _, newErr := Decide(ctx, rn.o.Candidate, r, rn.o.Deadline)
+	if oldErr != nil {
+		rn.res.Failed.Old++
+	}
+	if newErr != nil {
+		if rn.res.Failed.New == 0 {
+			// Redacted: the text may quote an attribute's value, and the
+			// result is printed and served.
+			rn.res.FirstFailure = policy.RedactError(newErr)
+		}
+		rn.res.Failed.New++
+	}
 	old, neu := side(oldD), side(newD)
 	rn.res.Checked++
 	rn.count(rn.rules, old.Rule, neu.Rule)
@@ -348,6 +371,12 @@ func (rn *run) finish(stopped string) {
 	}
 	if res.InForceDiffers > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d entries: the policy in force now decides otherwise than was recorded (it changed since, or the entry lacks its attributes); the comparison is with the policy in force now", res.InForceDiffers))
+	}
+	if res.Failed.New > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the candidate failed to decide %d callbacks (its on_error decided them); the first: %s", res.Failed.New, res.FirstFailure))
+	}
+	if res.Failed.Old > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the policy in force failed to decide %d callbacks (its on_error decided them)", res.Failed.Old))
 	}
 	if res.Checked == 0 {
 		res.Notes = append(res.Notes, ErrNoCheck.Error())

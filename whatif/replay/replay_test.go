@@ -211,6 +211,21 @@ func TestLimitKeepsTheNewest(t *testing.T) {
 	}
 }
 
+// A candidate whose rule fails to evaluate is counted, and the first
+// failure named without the attribute values in it.
+func TestCandidateFailuresAreCounted(t *testing.T) {
+	t.Parallel()
+	env := record(t, decisionlog.ModeFull, 2, 0)
+	failing := strings.Replace(servicetest.Policy, `when: 'task.vip == true'`, `when: 'task.selected_language + 1 == 2'`, 1)
+	res := run(t, env, failing, replay.Options{})
+	if res.Failed.New != 2 || res.Failed.Old != 0 || !strings.Contains(res.FirstFailure, `rule "vip"`) || strings.Contains(res.FirstFailure, `"es"`) {
+		t.Fatalf("failed %+v, first %q", res.Failed, res.FirstFailure)
+	}
+	if notes := strings.Join(res.Notes, "\n"); !strings.Contains(notes, "the candidate failed to decide 2 callbacks (its on_error decided them)") {
+		t.Errorf("notes: %s", notes)
+	}
+}
+
 // A gate that checks nothing does not pass, and -max-changed reads a count
 // or a percentage.
 func TestGate(t *testing.T) {
