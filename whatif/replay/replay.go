@@ -236,7 +236,10 @@ read:
 				stopped = fmt.Sprintf("its %s time bound was spent", o.Budget)
 				break read
 			}
-			rn.entry(ctx, &page[i])
+			if !rn.entry(ctx, &page[i]) {
+				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				break read
+			}
 		}
 		if len(page) < f.Limit {
 			break
@@ -258,17 +261,26 @@ func readsAny(p *rules.Policy) bool {
 }
 
 // entry decides e again with both policies, or counts why it cannot be.
-func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) {
-	rn.res.Read++
+// It reports false, counting nothing, when ctx ended while it decided: a
+// decision cut short is the fallback, not what the policy would do.
+func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) bool {
 	if decisionlog.Refused(e.Result) {
+		rn.res.Read++
 		rn.reasons[fmt.Sprintf(reasonRefused, e.Result)]++
-		return
+		return true
 	}
 	r, err := e.Reservation()
 	if err != nil {
+		rn.res.Read++
 		rn.reasons[reasonUnreadable]++
-		return
+		return true
 	}
+	oldD, _, oldErr := Decide(ctx, rn.o.InForce, r, rn.o.Deadline)
+	newD, _, newErr := Decide(ctx, rn.o.Candidate, r, rn.o.Deadline)
+	if ctx.Err() != nil {
+		return false
+	}
+	rn.res.Read++
 	if e.Mode == decisionlog.ModeFull {
 		rn.res.Lint.AttributesSeen++
 		for k := range r.TaskAttributes {
@@ -283,8 +295,6 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) {
 			rn.res.Approximate++
 		}
 	}
-	oldD, _, oldErr := Decide(ctx, rn.o.InForce, r, rn.o.Deadline)
-	newD, _, newErr := Decide(ctx, rn.o.Candidate, r, rn.o.Deadline)
 	if oldErr != nil {
 		rn.res.Failed.Old++
 	}
@@ -308,13 +318,14 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) {
 		if old.Rule != neu.Rule {
 			rn.res.SameAnswerOtherRule++
 		}
-		return
+		return true
 	}
 	rn.res.Changed++
 	if len(rn.res.Examples) < rn.o.Examples {
 		rn.res.Examples = append(rn.res.Examples, Example{ID: e.ID, Time: e.Time, TaskSid: e.TaskSid,
 			ReservationSid: e.ReservationSid, WorkerSid: e.WorkerSid, Old: old, New: neu})
 	}
+	return true
 }
 
 // side is a decision as an example shows it. Its instruction's fields are

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/internal/servicetest"
@@ -242,5 +243,25 @@ func TestGate(t *testing.T) {
 		if _, err := replay.ParseMaxChanged(bad); err == nil {
 			t.Errorf("ParseMaxChanged(%q) accepted", bad)
 		}
+	}
+}
+
+// A run stopped early (its budget spent, or its context done) counts only
+// what it decided and says where it stopped; it is no error.
+func TestStoppedRunSaysSo(t *testing.T) {
+	t.Parallel()
+	env := record(t, decisionlog.ModeFull, 2, 0)
+	res := run(t, env, rejectSpanish, replay.Options{Budget: time.Nanosecond})
+	if res.Read != 0 || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "reading stopped after 0 entries because its 1ns time bound was spent") {
+		t.Errorf("budget spent: read %d checked %d notes %q", res.Read, res.Checked, res.Notes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := replay.Run(ctx, replay.Options{Log: env.Log, Candidate: parse(t, "new.yaml", rejectSpanish), InForce: parse(t, "test.yaml", servicetest.Policy)})
+	if err != nil || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "because it was stopped (context canceled)") {
+		t.Errorf("cancelled: %v, checked %d, notes %q", err, res.Checked, res.Notes)
+	}
+	if res.Gate(replay.MaxChanged{N: 10}) == nil {
+		t.Error("a stopped run that checked nothing passed a gate")
 	}
 }
