@@ -38,7 +38,8 @@ const depsRules = `
 	policy < handlers, async;
 	handlers < decisionlog;
 	internal/sqlitefile < async, decisionlog; # both stores' SQLite files, named one way
-	async, decisionlog, policy/rules, whatif/report < inspect;
+	decisionlog, policy/rules < whatif/replay;
+	async, decisionlog, policy/examples, policy/rules, whatif/replay, whatif/report < inspect;
 	whatif/report < whatif/report/reporttest; # tests' reports
 	emulator, inspect < inspect/emuview;
 	admin, decisionlog, policy/examples, policy/rules < config < telemetry;

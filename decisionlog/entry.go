@@ -155,6 +155,10 @@ type Filter struct {
 	Since, Until   time.Time // Since ≤ time < Until
 	// AfterID returns only entries newer than this ID (the live feed).
 	AfterID int64
+	// BeforeID returns only entries older than this ID: a reader pages
+	// backwards, newest first, by passing the last ID of the page before
+	// (policy replay reads more than a page of the recent window).
+	BeforeID int64
 	// Limit bounds the answer, newest first; default 100, at most 1000.
 	Limit int
 	// Oldest returns the oldest entries first (by ID) instead: paging

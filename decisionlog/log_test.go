@@ -225,13 +225,16 @@ func TestRetentionPrunes(t *testing.T) {
 			}
 			env.Flush(t)
 			// The background pruner keeps the newest three within the hour.
+			// It counts what it deleted once the delete has committed, so
+			// the count is waited for too (a query may see the rows gone
+			// before the counter moves).
 			var got []decisionlog.Entry
 			testwait.Until(30*time.Second, func() bool {
 				var err error
 				if got, err = env.Log.Query(context.Background(), decisionlog.Filter{}); err != nil {
 					t.Fatal(err)
 				}
-				return len(got) == 3
+				return len(got) == 3 && testutil.ToFloat64(counter(t, reg, "assignd_decision_log_pruned_total")) == 4
 			})
 			if len(got) != 3 || got[0].ReservationSid != servicetest.Reservation(7, nil, nil).ReservationSid ||
 				got[2].ReservationSid != servicetest.Reservation(5, nil, nil).ReservationSid {
@@ -301,5 +304,46 @@ func TestFullBufferDropsAndCounts(t *testing.T) {
 	}
 	if float64(len(got))+dropped != 50 {
 		t.Errorf("stored %d + dropped %v != 50 recorded", len(got), dropped)
+	}
+}
+
+// BeforeID pages backwards, newest first: every entry once, in order,
+// however many pages it takes, on both stores.
+func TestBeforeIDPagesBackwards(t *testing.T) {
+	t.Parallel()
+	for _, store := range servicetest.Stores {
+		t.Run(store, func(t *testing.T) {
+			env := servicetest.New(t, store, decisionlog.ModeFull, decisionlog.Options{})
+			const n = 7
+			for i := 1; i <= n; i++ {
+				if s, b := env.Post(t, servicetest.Reservation(i, map[string]any{"selected_language": "es"}, nil), servicetest.Token); s != 200 {
+					t.Fatalf("callback %d: %d %s", i, s, b)
+				}
+			}
+			env.Flush(t)
+			var ids []int64
+			f := decisionlog.Filter{Limit: 3}
+			for {
+				page, err := env.Log.Query(context.Background(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page {
+					ids = append(ids, e.ID)
+				}
+				if len(page) < f.Limit {
+					break
+				}
+				f.BeforeID = page[len(page)-1].ID
+			}
+			if len(ids) != n {
+				t.Fatalf("paged %d entries, want %d: %v", len(ids), n, ids)
+			}
+			for i := 1; i < len(ids); i++ {
+				if ids[i] >= ids[i-1] {
+					t.Fatalf("not newest first: %v", ids)
+				}
+			}
+		})
 	}
 }

@@ -372,8 +372,8 @@ type term struct {
 
 // terms is every condition f asks for, in order, each in its own slot: a
 // fixed array, so that query's lists of them stay on its stack.
-func (s *store) terms(ctx context.Context, f Filter) ([12]term, error) {
-	var t [12]term
+func (s *store) terms(ctx context.Context, f Filter) ([13]term, error) {
+	var t [13]term
 	if f.SID != "" {
 		t[0] = term{"? IN (reservation_sid, task_sid, worker_sid, queue_sid)", f.SID}
 	}
@@ -393,6 +393,9 @@ func (s *store) terms(ctx context.Context, f Filter) ([12]term, error) {
 	}
 	if f.AfterID > 0 {
 		t[11] = term{"id > ?", f.AfterID}
+	}
+	if f.BeforeID > 0 {
+		t[12] = term{"id < ?", f.BeforeID}
 	}
 	return t, nil
 }

@@ -323,7 +323,7 @@ func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisio
 	if err != nil {
 		return Replay{}, name, err
 	}
-	rep, err := replay(r.Context(), p, e, in.o.DecisionDeadline)
+	rep, err := replayEntry(r.Context(), p, e, in.o.DecisionDeadline)
 	if n, ok := p.(interface{ CostLimitNote() string }); ok && n.CostLimitNote() != "" {
 		rep.Note = strings.TrimPrefix(rep.Note+"; "+n.CostLimitNote()+" (the policy in force's)", "; ")
 	}

@@ -1,9 +1,10 @@
 // Package inspect serves the inspector: a live page of the callbacks
 // assignd answered (newest first, filters, detail with the explanation and
 // the async attempts), replay of a stored callback through the policy in
-// force or a rules file sent with the request, the policy in force,
-// `assignd simulate -json` reports uploaded and drawn, and, when the caller
-// provides one, the emulator's workers, tasks and reservations. The same
+// force or a rules file sent with the request, "Try a policy" (the recent
+// callbacks decided again by a candidate policy, whatif/replay), the policy
+// in force, `assignd simulate -json` reports uploaded and drawn, and, when
+// the caller provides one, the emulator's workers, tasks and reservations. The same
 // data is JSON under /admin/api/.
 //
 // It does no access control and no cross-origin check: the caller mounts it
@@ -173,6 +174,7 @@ type inspector struct {
 	tmpl    *template.Template
 	replays chan struct{} // a slot per running replay, MaxReplays
 	renders chan struct{} // a slot per simulation report being drawn, MaxRenders
+	tries   chan struct{} // a slot per running try of a policy, MaxTries
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
@@ -197,7 +199,7 @@ func newInspector(o Options) (*inspector, http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders)}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders), tries: make(chan struct{}, MaxTries)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,
@@ -209,6 +211,8 @@ func newInspector(o Options) (*inspector, http.Handler, error) {
 			return policy.AnswerNames()
 		},
 		"results": handlers.Results,
+		"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+		"maxKiB":  func() int { return MaxReplayPolicy >> 10 },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, nil, fmt.Errorf("inspect: templates: %w", err)
@@ -227,6 +231,9 @@ func newInspector(o Options) (*inspector, http.Handler, error) {
 	mux.HandleFunc("GET "+p+"/api/decisions/{id}", in.apiDetail)
 	mux.HandleFunc("POST "+p+"/api/decisions/{id}/replay", in.apiReplay)
 	mux.HandleFunc("GET "+p+"/api/policy", in.apiPolicy)
+	mux.HandleFunc("GET "+p+"/try", in.tryForm)
+	mux.HandleFunc("POST "+p+"/try", in.tryRun)
+	mux.HandleFunc("POST "+p+"/api/try", in.apiTry)
 	mux.HandleFunc("GET "+p+"/api/emulator", in.apiEmulator)
 	mux.HandleFunc("GET "+p+"/simulations", in.simulations)
 	mux.HandleFunc("POST "+p+"/simulations", in.simulationsUpload)

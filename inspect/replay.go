@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/whatif/replay"
 )
 
 // defaultDecisionDeadline bounds a replayed decision when Options leave
@@ -42,15 +42,15 @@ func policyName(p policy.Policy) string {
 	return fmt.Sprintf("%T", p)
 }
 
-// replay decides e again with p and compares the outcome with what was
+// replayEntry decides e again with p and compares the outcome with what was
 // answered then.
-func replay(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline time.Duration) (Replay, error) {
+func replayEntry(ctx context.Context, p policy.Policy, e *decisionlog.Entry, deadline time.Duration) (Replay, error) {
 	r, err := e.Reservation()
 	if err != nil {
 		return Replay{}, err
 	}
 	out := Replay{Policy: policyName(p), Note: replayNote(e)}
-	d, steps, derr := decideAgain(ctx, p, r, deadline)
+	d, steps, derr := replay.Decide(ctx, p, r, deadline)
 	if err := out.show(d, steps, derr, e.Mode, deadline); err != nil {
 		return Replay{}, err
 	}
@@ -68,26 +68,6 @@ func replayNote(e *decisionlog.Entry) string {
 		return "stored in summary mode: task and worker attributes were not kept, so the replay decides on empty attributes"
 	}
 	return ""
-}
-
-// decideAgain runs p on r within deadline, tracing its steps. When the
-// policy fails, the decision is its fallback, as the callback's would be.
-func decideAgain(ctx context.Context, p policy.Policy, r *policy.Reservation, deadline time.Duration) (policy.Decision, []policy.Step, error) {
-	trace := &policy.Trace{}
-	ctx, cancel := context.WithTimeout(policy.WithTrace(ctx, trace), deadline)
-	defer cancel()
-	d, derr := p.Decide(ctx, r)
-	if derr == nil {
-		derr = d.Validate()
-	}
-	if derr != nil {
-		if f, ok := p.(policy.Fallbacker); ok {
-			d = f.Fallback()
-		} else {
-			d = policy.Decision{Rule: "(failed)"}
-		}
-	}
-	return d, trace.Steps(), derr
 }
 
 // show fills out with the decision as a log in mode stored would have kept
@@ -129,7 +109,7 @@ func differences(e *decisionlog.Entry, out *Replay) []string {
 	}
 	diff("rule", e.Rule, out.Rule)
 	diff("instruction", e.Instruction, out.Instruction)
-	if !jsonEqual(e.InstructionJSON, out.Answer) {
+	if !replay.JSONEqual(e.InstructionJSON, out.Answer) {
 		diff("answer", string(e.InstructionJSON), string(out.Answer))
 	}
 	diff("mode", mode(e.Async), mode(out.Async))
@@ -157,19 +137,4 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-// jsonEqual compares two JSON documents by meaning (PostgreSQL and Go
-// format them differently).
-func jsonEqual(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return bytes.Equal(a, b)
-	}
-	xb, _ := json.Marshal(x)
-	yb, _ := json.Marshal(y)
-	return bytes.Equal(xb, yb)
 }

@@ -7,6 +7,7 @@
 //	assignd policy check FILE        compile a rules file and report every error
 //	assignd policy test FILE CASES   run a rules file against expected decisions
 //	assignd policy explain FILE      show which rule matches a reservation, and why
+//	assignd policy replay NEW.yaml   decide the logged callbacks again with NEW.yaml
 //	assignd emulator [flags]         run a local TaskRouter (the emulator) alone
 //	assignd help env                 every environment variable, default and meaning
 //	assignd version                  module version and VCS revision
@@ -214,6 +215,7 @@ const usage = `usage:
   assignd policy check FILE             compile a rules file, report every error
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
   assignd policy explain [FILE] [flags] show which rule matches, and why
+  assignd policy replay NEW.yaml [flags] decide the logged callbacks again with NEW.yaml: what would change
   assignd emulator -callback-url URL    run a local TaskRouter emulator alone (see assignd emulator -h)
   assignd help env                      list every environment variable, its default and meaning
   assignd version                       print the version and VCS revision

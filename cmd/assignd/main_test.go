@@ -243,7 +243,7 @@ func TestStartupErrorsNameTheVariable(t *testing.T) {
 		{[]string{"PORT=0"}, "PORT: "},
 		{[]string{"PUBLIC_URL=::nope"}, "PUBLIC_URL: "},
 		{[]string{"POLICY_FILE=/nonexistent/policy.yaml"}, "POLICY_FILE: "},
-		{append(refusedEnv(t), "POLICY_FILE="+bad), `POLICY_FILE: ` + bad + `: rule "r": when`},
+		{append(refusedEnv(t), "POLICY_FILE="+bad), `POLICY_FILE: ` + bad + `:1: rule "r": when`},
 		{[]string{"TWILIO_AUTH_TOKEN=" + testToken, "PUBLIC_URL=https://x.example", "POLICY_FILE=" + examplePolicyFile}, "TWILIO_ACCOUNT_SID: the policy has async rules"},
 		{without(refusedEnv(t), "TWILIO_AUTH_TOKEN"), "TWILIO_AUTH_TOKEN: required in production"},
 		{append(refusedEnv(t), "TWILIO_AUTH_TOKEN=…"), "TWILIO_AUTH_TOKEN: want the account's auth token"},

@@ -20,6 +20,7 @@ const policyUsage = `usage:
   assignd policy check FILE             compile a rules file, report every error and placeholder
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
   assignd policy explain [FILE] [flags] show which rule matches, and why (FILE defaults to POLICY_FILE)
+  assignd policy replay NEW.yaml [flags] decide the logged callbacks again with NEW.yaml: what would change
 Each subcommand takes -h; flags may come before or after its arguments.
 `
 
@@ -61,6 +62,7 @@ func policySubcommands() []policySubcommand {
 			return policyTest(ctx, args, stdout, stderr)
 		}},
 		{"explain", policyExplain},
+		{"replay", policyReplay},
 	}
 }
 

@@ -38,6 +38,9 @@ func TestREADMEStatesTheBounds(t *testing.T) {
 		fmt.Sprintf("at most %d policies, %d streams, queues, worker groups, rules or instructions each, and %s points per series",
 			whatif.MaxReports, whatif.MaxKeys, thousands(whatif.MaxPoints)),
 		fmt.Sprintf("%d reports are drawn at once (more: **429**", inspect.MaxRenders),
+		fmt.Sprintf("it decides the %d most recent callbacks at most, stops after %s and says how far it got, the rules are at most %d KiB (else **413**",
+			inspect.MaxTryEntries, seconds(inspect.TryBudget), inspect.MaxReplayPolicy>>10),
+		fmt.Sprintf("and %d try runs at a time (more: **429** with `Retry-After`)", inspect.MaxTries),
 	} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.md does not say %q", want)

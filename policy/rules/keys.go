@@ -44,7 +44,7 @@ func walkKeys(source string, n *yaml.Node, t reflect.Type, problems *[]string) {
 			}
 			ft, ok := types[k.Value]
 			if !ok {
-				*problems = append(*problems, fmt.Sprintf("unknown key %q at %s:%d; %s", k.Value, source, k.Line, suggest(k.Value, names)))
+				*problems = append(*problems, fmt.Sprintf("%s:%d: unknown key %q; %s", source, k.Line, k.Value, suggest(k.Value, names)))
 				continue
 			}
 			walkKeys(source, n.Content[i+1], ft, problems)
@@ -70,15 +70,17 @@ func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 // suggest is "did you mean X?" for the valid name nearest to got, or every
 // valid name when none is near.
 func suggest(got string, valid []string) string {
-	if near, ok := nearest(got, valid); ok {
+	if near, ok := Nearest(got, valid); ok {
 		return fmt.Sprintf("did you mean %q?", near)
 	}
 	return "want one of " + strings.Join(valid, ", ")
 }
 
-// nearest is the candidate with the smallest edit distance from word, if it
-// is close enough to be a typo of it (about one edit in three letters).
-func nearest(word string, candidates []string) (string, bool) {
+// Nearest is the candidate with the smallest edit distance from word, if it
+// is close enough to be a typo of it (about one edit in three letters): the
+// one "did you mean" of keys, instruction names and, in policy replay's
+// lint, attribute names.
+func Nearest(word string, candidates []string) (string, bool) {
 	best, bestDist := "", -1
 	for _, c := range candidates {
 		if d := editDistance(word, c); bestDist < 0 || d < bestDist {
@@ -88,8 +90,8 @@ func nearest(word string, candidates []string) (string, bool) {
 	return best, bestDist >= 0 && bestDist <= (len(word)+2)/3
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes (keys
-// and instruction names are ASCII).
+// editDistance is the Levenshtein distance between a and b, in bytes (keys,
+// instruction names and attribute names are nearly always ASCII).
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

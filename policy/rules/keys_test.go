@@ -20,13 +20,13 @@ func TestUnknownKeyNamesFileLineAndNearestKey(t *testing.T) {
 		src, want string
 	}{
 		{"rules:\n  - name: r\n    whn: 'true'\n    then: {instruction: accept}\ndefault: {instruction: accept}\non_error: {instruction: accept}\n",
-			`unknown key "whn" at policy.yaml:3; did you mean "when"?`},
+			`policy.yaml:3: unknown key "whn"; did you mean "when"?`},
 		{"rules: []\ndefualt: {instruction: accept}\non_error: {instruction: accept}\n",
-			`unknown key "defualt" at policy.yaml:2; did you mean "default"?`},
+			`policy.yaml:2: unknown key "defualt"; did you mean "default"?`},
 		{"rule: []\ndefault: {instruction: accept}\non_error: {instruction: accept}\n",
-			`unknown key "rule" at policy.yaml:1; did you mean "rules"?`},
+			`policy.yaml:1: unknown key "rule"; did you mean "rules"?`},
 		{"rules: [{name: r, when: 'true', then: {instruction: accept}, colour: blue}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n",
-			`unknown key "colour" at policy.yaml:1; want one of name, description, when, then`},
+			`policy.yaml:1: unknown key "colour"; want one of name, description, when, then`},
 	} {
 		_, err := rules.Parse("policy.yaml", []byte(tt.src))
 		var le *rules.LoadError
@@ -53,7 +53,7 @@ func TestMergeKeyIsNotUnknown(t *testing.T) {
 func TestUnknownInstructionListsEveryName(t *testing.T) {
 	t.Parallel()
 	_, err := rules.Parse("policy.yaml", []byte("rules: [{name: r, when: 'true', then: {instruction: acept}}]\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"))
-	want := `policy.yaml: rule "r": then: unknown instruction "acept"; did you mean "accept"? (one of ` + strings.Join(policy.AnswerNames(), ", ") + ")"
+	want := `policy.yaml:1: rule "r": then: unknown instruction "acept"; did you mean "accept"? (one of ` + strings.Join(policy.AnswerNames(), ", ") + ")"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
@@ -92,5 +92,100 @@ func TestStarterListsEveryAnswerName(t *testing.T) {
 	}
 	if !slices.Equal(listed, policy.AnswerNames()) {
 		t.Fatalf("starter.yaml lists %v, want %v", listed, policy.AnswerNames())
+	}
+}
+
+// Every problem of a rule starts with the file and the line of the part
+// that has it: the rule, its when, its then, default.
+func TestProblemsStartWithFileAndLine(t *testing.T) {
+	t.Parallel()
+	src := `rules:
+  - name: ok
+    when: 'true'
+    then: {instruction: accept}
+  - name: bad-when
+    when: 'task.x =='
+    then: {instruction: accept}
+  - name: bad-then
+    when: 'true'
+    then:
+      instruction: acept
+  - when: 'true'
+    then: {instruction: accept}
+default: {instruction: rejct}
+on_error: {instruction: accept}
+`
+	_, err := rules.Parse("p.yaml", []byte(src))
+	var le *rules.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a LoadError", err)
+	}
+	for _, want := range []string{`p.yaml:6: rule "bad-when": when:`, `p.yaml:10: rule "bad-then": then: unknown instruction "acept"`,
+		`p.yaml:12: rule 4: name is required`, `p.yaml:14: default: unknown instruction "rejct"`} {
+		if !slices.ContainsFunc(le.Problems, func(p string) bool { return strings.HasPrefix(p, want) }) {
+			t.Errorf("no problem starts with %q: %q", want, le.Problems)
+		}
+	}
+	if _, err := rules.Parse("p.yaml", []byte("rules: [\n")); err == nil || !regexp.MustCompile(`^p\.yaml:\d+: `).MatchString(err.Error()) {
+		t.Errorf("YAML syntax error: %v, want it to start with p.yaml:LINE:", err)
+	}
+}
+
+// AttributeReads names every attribute a rule reads by a literal name, in
+// its condition and its instruction, whichever way it is written, once
+// each; a loop variable that hides task is not task.
+func TestAttributeReads(t *testing.T) {
+	t.Parallel()
+	src := `rules:
+  - name: a
+    when: 'has(task.vip) && task.selected_language == "es" && "es" in worker["languages"] && task.?tier.orValue(0) > 1'
+    then: {instruction: dequeue, from: "+15005550006", to: "=worker.contact_uri", post_work_activity_sid: WA00000000000000000000000000000002}
+  - name: b
+    when: '[{"x": 1}].exists(task, task.x == 1) || worker.skills[task.required_skill] > 0 || task.vip'
+    then: {instruction: accept}
+default: {instruction: accept}
+on_error: {instruction: accept}
+`
+	p, err := rules.Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, rr := range p.AttributeReads() {
+		for _, r := range rr.Reads {
+			got[rr.Rule] = append(got[rr.Rule], r.String())
+		}
+	}
+	want := map[string][]string{
+		"a": {"task.vip", "task.selected_language", "worker.languages", "task.tier", "worker.contact_uri"},
+		"b": {"worker.skills", "task.required_skill", "task.vip"},
+	}
+	for rule, w := range want {
+		g := slices.Clone(got[rule])
+		slices.Sort(g)
+		w = slices.Clone(w)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("rule %s reads %v, want %v", rule, got[rule], w)
+		}
+	}
+	if len(got["default"]) != 0 {
+		t.Errorf("default reads %v, want nothing", got["default"])
+	}
+	if p.RuleLine("b") != 5 {
+		t.Errorf("rule b at line %d, want 5", p.RuleLine("b"))
+	}
+}
+
+// Nearest suggests the spelling a typo was meant to be, and nothing for a
+// name that is no near miss.
+func TestNearest(t *testing.T) {
+	t.Parallel()
+	names := []string{"selected_language", "type", "vip"}
+	if got, ok := rules.Nearest("selected_langauge", names); !ok || got != "selected_language" {
+		t.Errorf("Nearest(selected_langauge) = %q %v", got, ok)
+	}
+	if got, ok := rules.Nearest("customer_segment", names); ok {
+		t.Errorf("Nearest(customer_segment) = %q, want none", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -65,9 +66,13 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.pos = positionsOf(data)
 	p := &Policy{source: source, costLimit: c.costLimit, costNote: c.costNote, eval: c.eval}
 	p.rules = c.rules(f.Rules)
+	c.line = c.pos.def
 	p.def = c.defaultAction(f.Default)
+	p.defReads = c.reads
+	c.line = c.pos.onError
 	p.fallback = c.fallback(f.Fallback)
 	if len(c.problems) > 0 {
 		return nil, &LoadError{Source: source, Problems: c.problems}
@@ -85,9 +90,79 @@ func decodeFile(source string, data []byte) (file, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return f, &LoadError{Source: source, Problems: []string{fmt.Sprintf("%s: %v", source, err)}}
+		return f, &LoadError{Source: source, Problems: []string{yamlProblem(source, err)}}
 	}
 	return f, nil
+}
+
+// yamlLine is the position yaml's own errors start with.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yamlProblem is the decoder's error as a problem: source:line: first, like
+// every other problem, when yaml names one line.
+func yamlProblem(source string, err error) string {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s:%s: %s", source, m[1], msg[len(m[0]):])
+	}
+	return fmt.Sprintf("%s: %v", source, err)
+}
+
+// positions are the lines of a file's parts, for problems and lint to
+// point at; 0 where a part is absent.
+type positions struct {
+	rules        []rulePosition
+	def, onError int
+}
+
+// rulePosition is the line of a rule, of its when and of its then.
+type rulePosition struct {
+	rule, when, then int
+}
+
+// positionsOf reads the lines from the YAML's nodes; a file the decoder
+// refuses never gets here.
+func positionsOf(data []byte) positions {
+	var doc yaml.Node
+	var p positions
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return p
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		switch k.Value {
+		case "default":
+			p.def = k.Line
+		case "on_error":
+			p.onError = k.Line
+		case "rules":
+			if v.Kind != yaml.SequenceNode {
+				continue
+			}
+			for _, r := range v.Content {
+				rp := rulePosition{rule: r.Line, when: r.Line, then: r.Line}
+				for j := 0; r.Kind == yaml.MappingNode && j+1 < len(r.Content); j += 2 {
+					switch r.Content[j].Value {
+					case "when":
+						rp.when = r.Content[j+1].Line
+					case "then":
+						rp.then = r.Content[j].Line
+					}
+				}
+				p.rules = append(p.rules, rp)
+			}
+		}
+	}
+	return p
+}
+
+// at is the position of rule i, zero when the nodes did not say.
+func (p positions) at(i int) rulePosition {
+	if i < len(p.rules) {
+		return p.rules[i]
+	}
+	return rulePosition{}
 }
 
 // rules compiles the rules in order, keeping those without problems.
@@ -95,6 +170,8 @@ func (c *compiler) rules(specs []ruleSpec) []rule {
 	var out []rule
 	seen := map[string]bool{}
 	for i, spec := range specs {
+		pos := c.pos.at(i)
+		c.line = pos.rule
 		where := fmt.Sprintf("rule %d", i+1)
 		if spec.Name == "" {
 			c.problem(where, "name is required")
@@ -105,7 +182,7 @@ func (c *compiler) rules(specs []ruleSpec) []rule {
 			}
 			seen[spec.Name] = true
 		}
-		if r, ok := c.rule(where, spec); ok {
+		if r, ok := c.rule(where, spec, pos); ok {
 			out = append(out, r)
 		}
 	}
@@ -113,16 +190,18 @@ func (c *compiler) rules(specs []ruleSpec) []rule {
 }
 
 // rule compiles one rule's when and then; where names it in problems.
-func (c *compiler) rule(where string, spec ruleSpec) (rule, bool) {
+func (c *compiler) rule(where string, spec ruleSpec, pos rulePosition) (rule, bool) {
 	if strings.TrimSpace(spec.When) == "" {
 		c.problem(where, "when is required (use `true` for a catch-all)")
 		return rule{}, false
 	}
+	c.line, c.reads = pos.when, nil
 	prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
 	if spec.Then == nil {
 		c.problem(where, "then is required")
 		return rule{}, false
 	}
+	c.line = pos.then
 	act, aok := c.action(where+": then", spec.Then)
 	if !ok || !aok {
 		return rule{}, false
@@ -132,11 +211,12 @@ func (c *compiler) rule(where string, spec ruleSpec) (rule, bool) {
 		c.problem(where+": when", "%v", err)
 		return rule{}, false
 	}
-	return rule{name: spec.Name, when: prg, paths: paths, then: act}, true
+	return rule{name: spec.Name, when: prg, paths: paths, then: act, line: pos.rule, reads: c.reads}, true
 }
 
 // defaultAction compiles default, the decision when no rule matches.
 func (c *compiler) defaultAction(spec map[string]any) action {
+	c.reads = nil
 	if spec == nil {
 		c.problem("default", "is required: the decision when no rule matches")
 		return action{}
@@ -178,6 +258,13 @@ type compiler struct {
 	costNote  string // why costLimit is less than the file asked for
 	eval      evaluator
 	problems  []string
+	// pos are the file's lines; line is the one the part being compiled
+	// is at (0: unknown), which problems start with.
+	pos  positions
+	line int
+	// reads gathers the attribute names the expressions of the part being
+	// compiled read (AttributeReads).
+	reads []AttributeRead
 }
 
 func newCompiler(source string, asked uint64, opts []Option) (*compiler, error) {
@@ -199,8 +286,14 @@ func newCompiler(source string, asked uint64, opts []Option) (*compiler, error) 
 	return &compiler{source: source, env: env, costLimit: costLimit, costNote: note, eval: newEvaluator(costLimit)}, nil
 }
 
+// problem records a problem as source:line: where: what (source: where:
+// what for a part the file lacks, such as a missing default).
 func (c *compiler) problem(where, format string, args ...any) {
-	c.problems = append(c.problems, fmt.Sprintf("%s: %s: %s", c.source, where, fmt.Sprintf(format, args...)))
+	at := c.source
+	if c.line > 0 {
+		at = fmt.Sprintf("%s:%d", c.source, c.line)
+	}
+	c.problems = append(c.problems, fmt.Sprintf("%s: %s: %s", at, where, fmt.Sprintf(format, args...)))
 }
 
 // compile parses and type-checks expr, which must yield want (or dyn, whose
@@ -220,6 +313,7 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *ce
 		c.problem(where, "%v", err)
 		return nil, nil, false
 	}
+	c.reads = appendReads(c.reads, ast.NativeRep().Expr(), c.line)
 	return prg, ast, true
 }
 
@@ -299,7 +393,7 @@ func (c *compiler) knownInstruction(where, name string) bool {
 		c.problem(where, "instruction is required (one of %s)", strings.Join(names, ", "))
 		return false
 	case !slices.Contains(names, name):
-		if near, ok := nearest(name, names); ok {
+		if near, ok := Nearest(name, names); ok {
 			c.problem(where, "unknown instruction %q; did you mean %q? (one of %s)", name, near, strings.Join(names, ", "))
 		} else {
 			c.problem(where, "unknown instruction %q (one of %s)", name, strings.Join(names, ", "))

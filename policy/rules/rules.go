@@ -29,6 +29,8 @@ type Policy struct {
 	costLimit uint64
 	costNote  string
 	eval      evaluator
+	// defReads are the attribute names default's expressions read.
+	defReads []AttributeRead
 }
 
 type rule struct {
@@ -36,6 +38,8 @@ type rule struct {
 	when  cel.Program
 	paths attrPaths // the attribute reads in when, to tell a missing one
 	then  action
+	line  int             // where the rule starts in the file
+	reads []AttributeRead // the attribute names when and then read
 }
 
 // Step is one rule's part in a decision, as Explain reports it.

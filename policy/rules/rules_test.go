@@ -142,7 +142,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"bad CEL", `rules: [{name: r1, when: "task.x ==", then: {instruction: accept}}]
 default: {instruction: accept}
-on_error: {instruction: accept}`, []string{`test.yaml: rule "r1": when:`, "Syntax error"}},
+on_error: {instruction: accept}`, []string{`test.yaml:1: rule "r1": when:`, "Syntax error"}},
 		{"undeclared variable", `rules: [{name: r1, when: "agent.x == 1", then: {instruction: accept}}]
 default: {instruction: accept}
 on_error: {instruction: accept}`, []string{`rule "r1": when`, "undeclared reference to 'agent'"}},
@@ -183,7 +183,7 @@ on_error: {instruction: dequeue, from: "+15005550006", to: "=worker.uri"}`, []st
 		{"on_error later", `rules: []
 default: {instruction: accept}
 on_error: {instruction: later}`, []string{"on_error", "needs an instruction"}},
-		{"unknown top-level key", `rule: []`, []string{`unknown key "rule" at test.yaml:1; did you mean "rules"?`}},
+		{"unknown top-level key", `rule: []`, []string{`test.yaml:1: unknown key "rule"; did you mean "rules"?`}},
 		{"delay without async", `rules: [{name: r1, when: "true", then: {instruction: accept, delay: 1s}}]
 default: {instruction: accept}
 on_error: {instruction: accept}`, []string{"delay applies only with async"}},

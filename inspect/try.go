@@ -1,0 +1,239 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assignd/assignd/policy/examples"
+	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/whatif/replay"
+)
+
+// The bounds of "Try a policy": what one request may read and spend. The
+// candidate is at most MaxReplayPolicy, as for a replay of one entry.
+const (
+	// MaxTryEntries is how many of the most recent callbacks a try decides
+	// again (twice each: candidate and policy in force).
+	MaxTryEntries = 1000
+	// TryBudget bounds a try's time: past it, it stops reading and says
+	// how far it got.
+	TryBudget = 30 * time.Second
+	// MaxTries is how many tries run at once; the rest are refused (429,
+	// Retry-After), not queued.
+	MaxTries = 1
+)
+
+// tryExamples are the shipped policies a try may pick instead of sending one.
+func tryExamples() map[string][]byte {
+	return map[string][]byte{examples.Name: examples.Assignment(), examples.StarterName: examples.Starter()}
+}
+
+// tryExampleNames are tryExamples' names, sorted, for the page.
+func tryExampleNames() []string {
+	var names []string
+	for n := range tryExamples() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// errUnsupported is a body the API does not read: 415.
+var errUnsupported = errors.New("send the rules file itself as the body (Content-Type: application/yaml or text/plain), not a form")
+
+// tryStatus is the status of a try that failed with err.
+func tryStatus(err error) int {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errUnsupported):
+		return http.StatusUnsupportedMediaType
+	}
+	return http.StatusBadRequest
+}
+
+// yamlTypes are the bodies the API takes as a rules file.
+var yamlTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
+
+// apiTryPolicy reads the API's candidate: the body, a rules file, or, with
+// an empty body, the shipped example ?example= names.
+func apiTryPolicy(w http.ResponseWriter, r *http.Request) (data []byte, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "" && !slices.Contains(yamlTypes, ct) {
+		return nil, "", fmt.Errorf("%w; got %s", errUnsupported, ct)
+	}
+	if data, err = readPolicy(http.MaxBytesReader(w, r.Body, MaxReplayPolicy+1)); err != nil {
+		return nil, "", err
+	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		return data, "policy sent with the request", nil
+	}
+	return pickExample(r.URL.Query().Get("example"))
+}
+
+// pickExample is a shipped example by name.
+func pickExample(name string) ([]byte, string, error) {
+	if name == "" {
+		return nil, "", fmt.Errorf("no policy: send a rules file as the body, or pick a shipped one with ?example= (%s)", strings.Join(tryExampleNames(), ", "))
+	}
+	data, ok := tryExamples()[name]
+	if !ok {
+		return nil, "", fmt.Errorf("no shipped example %q (%s)", name, strings.Join(tryExampleNames(), ", "))
+	}
+	return data, "shipped example " + name, nil
+}
+
+// pageTryPolicy reads the page's form: an uploaded file, pasted rules or a
+// shipped example, in that order.
+func pageTryPolicy(w http.ResponseWriter, r *http.Request) (data []byte, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10) // room for the form's other parts
+	if ct == "multipart/form-data" {
+		err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
+	} else {
+		err = r.ParseForm()
+	}
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+		return nil, "", errTooLarge
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
+	}
+	if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
+		defer f.Close()
+		if data, err = readPolicy(f); err != nil {
+			return nil, "", err
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			return data, "uploaded " + hdr.Filename, nil
+		}
+	}
+	if text := r.PostForm.Get("policy"); strings.TrimSpace(text) != "" {
+		if len(text) > MaxReplayPolicy {
+			return nil, "", errTooLarge
+		}
+		return []byte(text), "rules pasted in the form", nil
+	}
+	return pickExample(r.PostForm.Get("example"))
+}
+
+// startTry takes a try's slot, or refuses the request with 429; the caller
+// releases a slot it got with endTry. Taken only once the body is read: a
+// slow sender holds no slot.
+func (in *inspector) startTry(w http.ResponseWriter, refuse func(status int, msg string)) bool {
+	select {
+	case in.tries <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(TryBudget.Seconds()))))
+		refuse(http.StatusTooManyRequests, fmt.Sprintf("inspector: %d try of a policy runs at a time, the most at once; try again in %s", MaxTries, TryBudget))
+		return false
+	}
+}
+
+func (in *inspector) endTry() { <-in.tries }
+
+// try decides the most recent callbacks again with the candidate data
+// and with the policy in force.
+func (in *inspector) try(ctx context.Context, data []byte, name string) (replay.Result, error) {
+	inForce, ok := in.o.Policy.Policy().(*rules.Policy)
+	if !ok {
+		return replay.Result{}, fmt.Errorf("the policy in force (%s) is not a rules file: nothing to compare with", policyName(in.o.Policy.Policy()))
+	}
+	candidate, err := rules.Parse(name, data, rules.MaxCostLimit(inForce.CostLimit()))
+	if err != nil {
+		return replay.Result{}, fmt.Errorf("not a valid rules file: %w", err)
+	}
+	// The budget is checked between callbacks; the context stops one
+	// that is under way (a decision takes at most the deadline).
+	ctx, cancel := context.WithTimeout(ctx, TryBudget+2*in.o.DecisionDeadline)
+	defer cancel()
+	res, err := replay.Run(ctx, replay.Options{Log: in.o.Log, Candidate: candidate, InForce: inForce,
+		Limit: MaxTryEntries, Deadline: in.o.DecisionDeadline, Budget: TryBudget})
+	if err != nil {
+		return res, err
+	}
+	if note := candidate.CostLimitNote(); note != "" {
+		res.Notes = append(res.Notes, note+" (the policy in force's)")
+	}
+	return res, nil
+}
+
+func (in *inspector) apiTry(w http.ResponseWriter, r *http.Request) {
+	refuse := func(status int, msg string) { writeJSON(w, status, map[string]string{"error": msg}) }
+	data, name, err := apiTryPolicy(w, r)
+	if err != nil {
+		refuse(tryStatus(err), err.Error())
+		return
+	}
+	if !in.startTry(w, refuse) {
+		return
+	}
+	defer in.endTry()
+	res, err := in.try(r.Context(), data, name)
+	if err != nil {
+		refuse(tryStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// tryPage is the "Try a policy" page: the form, and a result or an error.
+type tryPage struct {
+	Examples []string
+	Picked   string
+	Rules    string // pasted rules, shown again
+	Entries  int
+	Budget   time.Duration
+	Result   *replay.Result
+	Lint     []string
+	Error    string
+	Policy   policyView
+}
+
+func (in *inspector) newTryPage() tryPage {
+	return tryPage{Examples: tryExampleNames(), Entries: MaxTryEntries, Budget: TryBudget, Policy: in.policyView()}
+}
+
+func (in *inspector) tryForm(w http.ResponseWriter, r *http.Request) {
+	in.render(w, http.StatusOK, "try.html", in.newTryPage())
+}
+
+func (in *inspector) tryRun(w http.ResponseWriter, r *http.Request) {
+	page := in.newTryPage()
+	refuse := func(status int, msg string) {
+		page.Error = msg
+		in.render(w, status, "try.html", page)
+	}
+	data, name, err := pageTryPolicy(w, r)
+	if r.PostForm != nil {
+		page.Picked = r.PostForm.Get("example")
+		if len(r.PostForm.Get("policy")) <= MaxReplayPolicy {
+			page.Rules = r.PostForm.Get("policy")
+		}
+	}
+	if err != nil {
+		refuse(tryStatus(err), err.Error())
+		return
+	}
+	if !in.startTry(w, refuse) {
+		return
+	}
+	defer in.endTry()
+	res, err := in.try(r.Context(), data, name)
+	if err != nil {
+		refuse(tryStatus(err), err.Error())
+		return
+	}
+	page.Result, page.Lint = &res, res.Lint.Lines(res.Candidate)
+	in.render(w, http.StatusOK, "try.html", page)
+}
