@@ -8,6 +8,7 @@
 //	assignd policy test FILE CASES   run a rules file against expected decisions
 //	assignd policy explain FILE      show which rule matches a reservation, and why
 //	assignd emulator [flags]         run a local TaskRouter (the emulator) alone
+//	assignd simulate SCENARIO -policy A [-policy B]  simulate a day of the center
 //	assignd help env                 every environment variable, default and meaning
 //	assignd version                  module version and VCS revision
 package main
@@ -131,6 +132,9 @@ func commands() []command {
 		{"emulator", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return emulatorCmd(ctx, args, environ, stdout, stderr)
 		}},
+		{"simulate", func(ctx context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return simulateCmd(ctx, args, stdout, stderr)
+		}},
 		{"version", func(_ context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return version(args, stdout, stderr)
 		}},
@@ -215,6 +219,7 @@ const usage = `usage:
   assignd policy test FILE CASES.yaml   check a rules file against expected decisions
   assignd policy explain [FILE] [flags] show which rule matches, and why
   assignd emulator -callback-url URL    run a local TaskRouter emulator alone (see assignd emulator -h)
+  assignd simulate SCENARIO -policy A   simulate a day of the center on the emulator (see assignd simulate -h)
   assignd help env                      list every environment variable, its default and meaning
   assignd version                       print the version and VCS revision
 Every command takes -h; flags may come before or after its arguments.

@@ -1,0 +1,270 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/assignd/assignd/emulator"
+	"github.com/assignd/assignd/whatif/report"
+)
+
+// The emulator's account for every run: the service checks callback
+// signatures and calls the REST API with it.
+var (
+	accountSid = emulator.StableSid("AC", "assignd simulate")
+	authToken  = "5e1f0c0de5e1f0c0de5e1f0c0de5e1f0"
+)
+
+// Env is what a service needs to stand in for production against the
+// emulator: the account whose token signs callbacks and opens the REST API
+// at APIBase (real loopback HTTP), and Decided, to be called with every
+// decision the service answers (its rule and instruction are measured).
+type Env struct {
+	AccountSid, AuthToken string
+	APIBase               string
+	Decided               func(Decision)
+}
+
+// Decision is what the service decided for one reservation.
+type Decision struct {
+	ReservationSid string
+	Rule           string
+	Instruction    string // accept, reject, …, or "later"
+}
+
+// Service is a running service: the URL the emulator posts assignment
+// callbacks to, and how to stop it.
+type Service struct {
+	CallbackURL string
+	Close       func() error
+}
+
+// Options configure Run.
+type Options struct {
+	Scenario     *Scenario
+	ScenarioName string // as given, for the reports
+	// Policies name the policies, in order: one Report each.
+	Policies []string
+	// NewService starts the service deciding with policy; it is closed
+	// after that policy's runs.
+	NewService func(ctx context.Context, policy string, env Env) (Service, error)
+	Runs       int   // replications (default 1)
+	Seed       int64 // the scenario's seed unless SeedSet
+	SeedSet    bool
+	// ServiceLevels are the thresholds in seconds (default 20).
+	ServiceLevels []int
+	// Progress, when set, is called now and then with the share done.
+	Progress func(done float64)
+	// Warn is told what the reports cannot show (statistics lost).
+	Warn func(string)
+}
+
+// Guards against a run that cannot finish.
+const (
+	// MaxCallbacksPerInstant stops a reject loop: a policy that rejects
+	// everything makes the emulator offer the task again at once, forever,
+	// without the virtual clock moving.
+	MaxCallbacksPerInstant = 10000
+	// MaxFailedCallbacks stops a run whose service does not answer.
+	MaxFailedCallbacks = 20
+	// asyncWait bounds the wall time an async decision may take to come
+	// back over REST while virtual time stands still.
+	asyncWait = 30 * time.Second
+	// MaxRuns bounds -runs.
+	MaxRuns = 10000
+)
+
+// epoch is the virtual day's start: fixed, so runs are reproducible.
+var epoch = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// Run simulates the scenario Runs times for each policy and returns one
+// Report per policy, in order.
+func Run(ctx context.Context, o Options) ([]report.Report, error) {
+	if o.Scenario == nil || o.NewService == nil || len(o.Policies) == 0 {
+		return nil, errors.New("simulate: Scenario, NewService and Policies are required")
+	}
+	if o.Runs <= 0 {
+		o.Runs = 1
+	}
+	if o.Runs > MaxRuns {
+		return nil, fmt.Errorf("simulate: at most %d runs", MaxRuns)
+	}
+	if len(o.ServiceLevels) == 0 {
+		o.ServiceLevels = []int{20}
+	}
+	if !o.SeedSet {
+		o.Seed = o.Scenario.Seed
+	}
+	// One loopback listener for the REST API serves whichever run's
+	// emulator is current: the service is started once per policy.
+	var current atomic.Pointer[emulator.Emulator]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("simulate: listen for the emulator: %w", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		emu := current.Load()
+		if emu == nil {
+			http.Error(w, "no run in progress", http.StatusServiceUnavailable)
+			return
+		}
+		emu.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	var sink atomic.Pointer[run]
+	env := Env{AccountSid: accountSid, AuthToken: authToken, APIBase: "http://" + ln.Addr().String(),
+		Decided: func(d Decision) {
+			if r := sink.Load(); r != nil {
+				r.decided(d)
+			}
+		}}
+	results := make([][]*measure, len(o.Policies))
+	total := float64(len(o.Policies) * o.Runs)
+	for pi, pol := range o.Policies {
+		svc, err := o.NewService(ctx, pol, env)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: start the service with %s: %w", pol, err)
+		}
+		for ri := 0; ri < o.Runs; ri++ {
+			r, err := newRun(o, ri, svc.CallbackURL)
+			if err != nil {
+				_ = svc.Close()
+				return nil, err
+			}
+			current.Store(r.emu)
+			sink.Store(r)
+			done := float64(pi*o.Runs + ri)
+			if o.Progress != nil {
+				r.progress = func(f float64) { o.Progress((done + f) / total) }
+			}
+			m, err := r.day(ctx, ri == 0)
+			sink.Store(nil)
+			r.emu.Close()
+			if err != nil {
+				_ = svc.Close()
+				return nil, fmt.Errorf("simulate: %s, run %d: %w", pol, ri+1, err)
+			}
+			if ri == 0 && r.statsLost && o.Warn != nil {
+				o.Warn("the emulator's statistics log overflowed: cumulative_statistics cover only the day's end")
+			}
+			results[pi] = append(results[pi], m)
+		}
+		if err := svc.Close(); err != nil {
+			return nil, fmt.Errorf("simulate: stop the service with %s: %w", pol, err)
+		}
+	}
+	if o.Progress != nil {
+		o.Progress(1)
+	}
+	return reports(o, results), nil
+}
+
+// run is one replication's state; the event and callback observers fill
+// the inbox under mu, the driver drains it.
+type run struct {
+	o        Options
+	s        *Scenario
+	idx      int
+	clock    *emulator.ManualClock
+	emu      *emulator.Emulator
+	ws       string
+	sids     emulator.Loaded
+	progress func(float64)
+
+	mu        sync.Mutex
+	inbox     []emulator.Event
+	poke      chan struct{} // an event or callback arrived
+	asyncOpen map[string]bool
+	failed    int
+	lastFail  string
+	decisions map[string]Decision
+	answered  int // callbacks answered 200
+
+	streams   []*stream
+	tasks     map[string]*taskRec
+	resTask   map[string]string // reservation → task
+	workers   map[string]*agent // by SID
+	queue     eventQueue
+	statsLost bool
+}
+
+func newRun(o Options, idx int, callbackURL string) (*run, error) {
+	r := &run{o: o, s: o.Scenario, idx: idx, clock: emulator.NewManualClock(epoch), poke: make(chan struct{}, 1),
+		asyncOpen: map[string]bool{}, decisions: map[string]Decision{}, tasks: map[string]*taskRec{},
+		resTask: map[string]string{}, workers: map[string]*agent{}}
+	emu, err := emulator.New(emulator.Options{AccountSid: accountSid, AuthToken: authToken, Clock: r.clock,
+		MaxReservationAttempts: MaxCallbacksPerInstant * 10, OnEvent: r.onEvent, OnCallback: r.onCallback})
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	r.emu = emu
+	if r.sids, err = emu.Load(r.s.spec(callbackURL)); err != nil {
+		emu.Close()
+		return nil, fmt.Errorf("simulate: load the workspace: %w", err)
+	}
+	r.ws = r.sids.Workspace
+	return r, nil
+}
+
+func (r *run) onEvent(ev emulator.Event) {
+	r.mu.Lock()
+	r.inbox = append(r.inbox, ev)
+	switch ev.Type {
+	case "reservation.accepted", "reservation.rejected", "reservation.timeout", "reservation.canceled",
+		"reservation.rescinded":
+		delete(r.asyncOpen, ev.ResourceSid)
+	}
+	r.mu.Unlock()
+	r.nudge()
+}
+
+func (r *run) onCallback(a emulator.CallbackAttempt) {
+	r.mu.Lock()
+	switch {
+	case a.Err != "":
+		r.failed++
+		r.lastFail = a.Err
+	case a.Status == http.StatusOK:
+		r.answered++
+		if isEmptyAnswer(a.Body) {
+			// {}: the decision comes back over REST (async) while the
+			// clock stands still.
+			r.asyncOpen[a.ReservationSid] = true
+		}
+	}
+	r.mu.Unlock()
+	r.nudge()
+}
+
+func (r *run) decided(d Decision) {
+	r.mu.Lock()
+	r.decisions[d.ReservationSid] = d
+	r.mu.Unlock()
+	r.nudge()
+}
+
+func (r *run) nudge() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+func isEmptyAnswer(b string) bool {
+	for _, c := range b {
+		switch c {
+		case '{', '}', ' ', '\n', '\r', '\t':
+		default:
+			return false
+		}
+	}
+	return b != ""
+}
