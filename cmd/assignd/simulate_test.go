@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/emulator"
 	whatif "github.com/assignd/assignd/whatif/report"
 	"github.com/assignd/assignd/whatif/simulate"
 )
@@ -22,7 +29,6 @@ const tail = "default: {instruction: accept}\non_error: {instruction: accept}\n"
 const (
 	acceptAll = tail + "rules:\n  - {name: take-it, when: \"true\", then: {instruction: accept}}\n"
 	asyncAll  = tail + "rules:\n  - {name: later, when: \"true\", then: {instruction: accept, async: true}}\n"
-	rejectAll = tail + "rules:\n  - {name: no, when: \"true\", then: {instruction: reject}}\n"
 	// languageAware accepts only a worker speaking the task's language:
 	// against acceptAll it changes who answers what, not what is offered.
 	vipFirst = tail + "rules:\n  - {name: vip, when: \"task.vip == true\", then: {instruction: accept}}\n" +
@@ -217,5 +223,203 @@ func TestSimulateErlangA(t *testing.T) {
 	}
 	if c := erlangC(7, 6); rep.ProbWait >= c {
 		t.Errorf("prob_wait %.3f with abandonment, not below Erlang C's %.3f without", rep.ProbWait, c)
+	}
+}
+
+// smallScenario is a short day for the behaviour tests.
+func smallScenario(extra string) string {
+	return "workspace: " + tutorialPath() + "\nduration: 1h\nseed: 3\narrivals:\n" +
+		"  - name: spanish\n    rate_per_hour: 60\n    attributes: {selected_language: es}\n" +
+		"    handle_time: {distribution: lognormal, mean: 300s, sd: 120s}\n" + extra +
+		"workers:\n  - name: agents\n    count: 5\n    attributes: {languages: [es]}\n"
+}
+
+// The same seed gives the same numbers; two policies give two documents in
+// order, the second with its differences from the first.
+func TestSimulateSameSeedTwoPolicies(t *testing.T) {
+	f := write(t, map[string]string{"s.yaml": smallScenario(""), "a.yaml": acceptAll, "b.yaml": vipFirst})
+	args := []string{f["s.yaml"], "-policy", f["a.yaml"], "-policy", f["b.yaml"], "-seed", "11", "-runs", "2"}
+	first, second := runReports(t, args...), runReports(t, args...)
+	if len(first) != 2 || first[0].Policy != f["a.yaml"] || first[1].Policy != f["b.yaml"] {
+		t.Fatalf("want two documents, A then B; got %d", len(first))
+	}
+	a, _ := json.Marshal(first)
+	b, _ := json.Marshal(second)
+	if !bytes.Equal(a, b) {
+		t.Errorf("the same seed gave different reports (%d and %d bytes of JSON)", len(a), len(b))
+	}
+	if first[0].Seed != 11 || first[0].Runs != 2 || first[0].Offered == 0 {
+		t.Errorf("seed %d runs %d offered %v", first[0].Seed, first[0].Runs, first[0].Offered)
+	}
+	if first[0].Rules["take-it"] == 0 || first[1].Rules["others"] == 0 || first[1].Rules["take-it"] != 0 {
+		t.Errorf("rules A %v, B %v", first[0].Rules, first[1].Rules)
+	}
+	if first[0].Diff != nil || first[1].Diff == nil || first[1].Diff["offered"] != 0 {
+		t.Errorf("diff A %v, B %v: want B's only, offered unchanged (same arrivals)", first[0].Diff, first[1].Diff)
+	}
+	if first[1].Diff["rules.take-it"] >= 0 || first[1].CI95Diff == nil {
+		t.Errorf("B's diff of rule take-it %v, ci %v", first[1].Diff["rules.take-it"], first[1].CI95Diff)
+	}
+	if ws, _ := first[0].CumulativeStatistics["workspace"].(map[string]any); ws["tasks_created"] == nil {
+		t.Errorf("cumulative_statistics.workspace lacks Twilio's tasks_created: %v", first[0].CumulativeStatistics)
+	}
+	if g := first[0].Groups["agents"]; g.Workers != 5 || g.Occupancy <= 0 {
+		t.Errorf("group agents: %+v", g)
+	}
+	if n := len(first[0].Series.Offered); n != 4 {
+		t.Errorf("series: %d intervals of 15m in 1h, want 4", n)
+	}
+	other := runReports(t, f["s.yaml"], "-policy", f["a.yaml"], "-seed", "12")
+	if other[0].Offered == first[0].Offered && other[0].ASA == first[0].ASA {
+		t.Error("another seed gave the same day")
+	}
+}
+
+// An async accept goes through the real REST path: the service answers {}
+// and River applies the accept over the emulator's REST API.
+func TestSimulateAsyncPolicy(t *testing.T) {
+	f := write(t, map[string]string{"s.yaml": strings.Replace(smallScenario(""), "duration: 1h", "duration: 20m", 1),
+		"p.yaml": asyncAll})
+	rep := runReports(t, f["s.yaml"], "-policy", f["p.yaml"])[0]
+	if rep.Offered == 0 || rep.Answered == 0 || rep.Instructions["accept"] == 0 || rep.Rules["later"] == 0 {
+		t.Fatalf("offered %v answered %v instructions %v rules %v", rep.Offered, rep.Answered, rep.Instructions, rep.Rules)
+	}
+	if rep.ReservationsTimedOut != 0 {
+		t.Errorf("%v reservations timed out: the async accepts did not arrive", rep.ReservationsTimedOut)
+	}
+}
+
+// Shifts, wrap-up and abandonment: a group starting late is idle before its
+// shift, wrap-up keeps agents occupied, impatient callers abandon when the
+// center is understaffed.
+func TestSimulateShiftWrapUpAbandonment(t *testing.T) {
+	s := "workspace: " + tutorialPath() + "\nduration: 2h\nseed: 5\ninterval: 30m\narrivals:\n" +
+		"  - name: spanish\n    rate_per_hour: 60\n    attributes: {selected_language: es}\n" +
+		"    handle_time: {distribution: fixed, mean: 240s}\n    wrap_up: 60s\n" +
+		"    patience: {distribution: fixed, mean: 30s}\n" +
+		"workers:\n  - name: early\n    count: 2\n    attributes: {languages: [es]}\n    shift: {start: 0h, end: 1h}\n" +
+		"  - name: late\n    count: 6\n    attributes: {languages: [es]}\n    shift: {start: 1h, end: 2h}\n"
+	f := write(t, map[string]string{"s.yaml": s, "p.yaml": acceptAll})
+	rep := runReports(t, f["s.yaml"], "-policy", f["p.yaml"])[0]
+	if rep.Abandoned == 0 {
+		t.Error("nobody abandoned with 2 agents for 5 Erlangs")
+	}
+	ab := rep.Series.Abandoned
+	if ab[0]+ab[1] == 0 || ab[2]+ab[3] >= ab[0]+ab[1] {
+		t.Errorf("abandoned by half hour %v: want most before the late shift", ab)
+	}
+	if occ := rep.Groups["early"].Occupancy; occ < 0.75 {
+		t.Errorf("early group occupancy %.2f: handling plus wrap-up should keep two agents busy", occ)
+	}
+	if late := rep.Groups["late"]; late.Workers != 6 || late.Occupancy <= 0 || late.Occupancy > 0.9 {
+		t.Errorf("late group %+v", late)
+	}
+	for _, w := range rep.ServiceLevel {
+		if w <= 0 || w >= 1 {
+			t.Errorf("service level %v: want some within 20 s and some abandoned", rep.ServiceLevel)
+		}
+	}
+}
+
+// A policy rejecting everything makes the emulator offer the task again at
+// once without the clock moving: the run stops, naming the loop. (The
+// guard is lowered from its 10,000 to keep the test short.)
+func TestSimulateRejectLoopStops(t *testing.T) {
+	// The agent stays available (Idle) after rejecting: the tutorial
+	// workspace's SIDs are stable, so a scratch load names Idle's.
+	emu, err := emulator.New(emulator.Options{AccountSid: emulator.StableSid("AC", "t"), AuthToken: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	ld, err := emu.Load(emulator.Tutorial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejectAll := tail + "rules:\n  - {name: no, when: \"true\", then: {instruction: reject, activity_sid: " +
+		ld.Activities["Idle"] + "}}\n"
+	f := write(t, map[string]string{"s.yaml": smallScenario(""), "p.yaml": rejectAll})
+	sc, err := simulate.LoadFile(f["s.yaml"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = simulate.Run(context.Background(), simulate.Options{Scenario: sc, Policies: []string{f["p.yaml"]},
+		NewService: simService(zerolog.Nop()), MaxCallbacksPerInstant: 300})
+	if err == nil || !strings.Contains(err.Error(), "reject loop") || !strings.Contains(err.Error(), "300 assignment callbacks") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A service that does not answer stops the run after MaxFailedCallbacks.
+func TestSimulateFailingCallbacksStop(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	sc, err := simulate.Parse("s.yaml", []byte(smallScenario("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = simulate.Run(context.Background(), simulate.Options{Scenario: sc, Policies: []string{"broken"},
+		NewService: func(context.Context, string, simulate.Env) (simulate.Service, error) {
+			return simulate.Service{CallbackURL: broken.URL, Close: func() error { return nil }}, nil
+		}})
+	if err == nil || !strings.Contains(err.Error(), "20 assignment callbacks failed") || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Bad input is refused before any run, in one line naming the file and line.
+func TestSimulateRefusesBadInput(t *testing.T) {
+	good := smallScenario("")
+	f := write(t, map[string]string{
+		"unknown.yaml":  strings.Replace(good, "seed: 3", "seed: 3\nsede: 4", 1),
+		"negative.yaml": strings.Replace(good, "rate_per_hour: 60", "rate_per_hour: -5", 1),
+		"noload.yaml":   strings.Replace(good, "workspace: "+tutorialPath(), "workspace: broken-ws.yaml", 1),
+		"broken-ws.yaml": "friendly_name: W\nactivities: [{name: Idle, available: true}]\n" +
+			"task_queues: [{name: Q, target_workers: 'languages HAS'}]\nworkflows: [{name: F, default_queue: Q}]\n",
+		"wrongdist.yaml": strings.Replace(good, "lognormal", "gamma", 1),
+		"good.yaml":      good,
+		"bad-policy.yaml": tail + "rules:\n  - name: x\n    when: 'task.a =='\n" +
+			"    then: {instruction: accept}\n",
+		"p.yaml": acceptAll,
+	})
+	cases := []struct {
+		scenario, policy, want string
+	}{
+		{"unknown.yaml", "p.yaml", f["unknown.yaml"] + `:4: unknown key "sede"`},
+		{"negative.yaml", "p.yaml", f["negative.yaml"] + `:6: arrivals "spanish": rate_per_hour: -5 must not be negative`},
+		{"noload.yaml", "p.yaml", f["noload.yaml"] + ":1: workspace does not load: "},
+		{"wrongdist.yaml", "p.yaml", f["wrongdist.yaml"] + `:8: arrivals "spanish": handle_time: unknown distribution "gamma"`},
+		{"good.yaml", "bad-policy.yaml", f["bad-policy.yaml"] + ": "},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		err := simulateWith(context.Background(), []string{f[c.scenario], "-policy", f[c.policy]}, &stdout, &stderr, simulateFlags{})
+		var code exitCode
+		if !errors.As(err, &code) || code != 2 {
+			t.Errorf("%s with %s: err %v, want exit 2", c.scenario, c.policy, err)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "assignd simulate: "+c.want) {
+			t.Errorf("%s with %s: stderr %q, want one line starting %q", c.scenario, c.policy, stderr.String(), c.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%s: stdout %q before a refused run", c.scenario, stdout.String())
+		}
+	}
+}
+
+// On a terminal a run longer than a second shows a progress line.
+func TestSimulateProgressLine(t *testing.T) {
+	f := write(t, map[string]string{"s.yaml": smallScenario(""), "p.yaml": acceptAll})
+	var stdout, stderr bytes.Buffer
+	err := simulateWith(context.Background(), []string{f["s.yaml"], "-policy", f["p.yaml"]}, &stdout, &stderr,
+		simulateFlags{forceProgress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "\rsimulating: 100%") || !strings.HasSuffix(stderr.String(), "\n") {
+		t.Errorf("stderr %q: want a progress line ending at 100%%", stderr.String())
 	}
 }

@@ -96,28 +96,26 @@ type agent struct {
 
 // day runs the virtual day and measures it.
 func (r *run) day(ctx context.Context, first bool) (*measure, error) {
+	// A reject loop never lets the emulator fall quiet: onEvent ends the
+	// run's context instead.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.mu.Lock()
+	r.stop = cancel
+	r.mu.Unlock()
 	if err := r.setUp(); err != nil {
 		return nil, err
 	}
 	end := r.s.Duration
-	instant, calls := time.Duration(-1), 0
 	shown := -1.0
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := context.Cause(ctx); err != nil {
 			return nil, err
 		}
-		n, err := r.settle(ctx)
-		if err != nil {
+		if err := r.settle(ctx); err != nil {
 			return nil, err
 		}
 		now := r.now()
-		if now != instant {
-			instant, calls = now, 0
-		}
-		if calls += n; calls > MaxCallbacksPerInstant {
-			return nil, fmt.Errorf("stopped: more than %d assignment callbacks at %s of the day without the clock moving "+
-				"(a reject loop: does the policy reject every reservation?)", MaxCallbacksPerInstant, clockTime(now))
-		}
 		if r.progress != nil && now.Seconds()/end.Seconds()-shown >= 0.01 {
 			shown = now.Seconds() / end.Seconds()
 			r.progress(min(shown, 1))
@@ -143,7 +141,7 @@ func (r *run) day(ctx context.Context, first bool) (*measure, error) {
 	if now := r.now(); now < end {
 		r.clock.Advance(end - now)
 	}
-	if _, err := r.settle(ctx); err != nil {
+	if err := r.settle(ctx); err != nil {
 		return nil, err
 	}
 	r.awaitDecisions()
@@ -265,13 +263,12 @@ func sample(rng *rand.Rand, d Dist) time.Duration {
 }
 
 // settle waits until the emulator is quiet and every async decision has
-// come back, handling the events meanwhile; it returns how many
-// reservations were created.
-func (r *run) settle(ctx context.Context) (created int, err error) {
+// come back, handling the events meanwhile.
+func (r *run) settle(ctx context.Context) error {
 	var deadline time.Time
 	for {
 		if err := r.emu.Quiet(ctx); err != nil {
-			return created, err
+			return err
 		}
 		r.mu.Lock()
 		evs := r.inbox
@@ -279,21 +276,18 @@ func (r *run) settle(ctx context.Context) (created int, err error) {
 		open, failed, last := len(r.asyncOpen), r.failed, r.lastFail
 		r.mu.Unlock()
 		if failed >= MaxFailedCallbacks {
-			return created, fmt.Errorf("stopped: %d assignment callbacks failed; the last: %s", failed, last)
+			return fmt.Errorf("stopped: %d assignment callbacks failed; the last: %s", failed, last)
 		}
 		for _, ev := range evs {
-			if ev.Type == "reservation.created" {
-				created++
-			}
 			if err := r.onEmulatorEvent(ev); err != nil {
-				return created, err
+				return err
 			}
 		}
 		if len(evs) > 0 {
 			continue
 		}
 		if open == 0 {
-			return created, nil
+			return nil
 		}
 		// An async decision is on its way over REST: wait, in wall time,
 		// for it (or anything else) to arrive.
@@ -302,7 +296,7 @@ func (r *run) settle(ctx context.Context) (created int, err error) {
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return created, fmt.Errorf("stopped: an async decision was not applied over REST within %v (wall clock)", asyncWait)
+			return fmt.Errorf("stopped: an async decision was not applied over REST within %v (wall clock)", asyncWait)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -310,7 +304,7 @@ func (r *run) settle(ctx context.Context) (created int, err error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return created, ctx.Err()
+			return ctx.Err()
 		}
 		t.Stop()
 	}
@@ -456,6 +450,7 @@ func (r *run) arrive(i int, at time.Duration) error {
 	}
 	t.sid = created.Sid
 	r.tasks[t.sid] = t
+	r.order = append(r.order, t)
 	if st.a.Patience != nil {
 		r.schedule(item{at: at + t.pat, kind: kPatience, sid: t.sid})
 	}

@@ -55,7 +55,7 @@ func (r *run) measure(first bool) *measure {
 	}
 	groupBusy := make([]float64, len(r.s.Workers))
 	taskPops := map[string][]*pop{}
-	for _, t := range r.tasks {
+	for _, t := range r.order {
 		pops := []*pop{center, streams[r.s.Arrivals[t.stream].Name]}
 		if t.queue != "" {
 			pops = append(pops, get(queues, t.queue))
@@ -91,7 +91,13 @@ func (r *run) measure(first bool) *measure {
 		}
 	}
 	r.mu.Lock()
-	for rsid, d := range r.decisions {
+	rsids := make([]string, 0, len(r.decisions))
+	for rsid := range r.decisions {
+		rsids = append(rsids, rsid)
+	}
+	slices.Sort(rsids)
+	for _, rsid := range rsids {
+		d := r.decisions[rsid]
 		t := r.tasks[r.resTask[rsid]]
 		if t == nil || t.created < warm {
 			continue
@@ -188,7 +194,7 @@ func (r *run) series() report.Series {
 	slot := func(d time.Duration) int { return min(int(d/iv), n-1) }
 	waits := make([][]float64, n)
 	busy := make([]float64, n)
-	for _, t := range r.tasks {
+	for _, t := range r.order {
 		s.Offered[slot(t.created)]++
 		if t.answered >= 0 {
 			i := slot(t.answered)

@@ -63,6 +63,8 @@ type Options struct {
 	Progress func(done float64)
 	// Warn is told what the reports cannot show (statistics lost).
 	Warn func(string)
+	// MaxCallbacksPerInstant overrides the reject-loop guard (tests).
+	MaxCallbacksPerInstant int
 }
 
 // Guards against a run that cannot finish.
@@ -94,6 +96,9 @@ func Run(ctx context.Context, o Options) ([]report.Report, error) {
 	}
 	if o.Runs > MaxRuns {
 		return nil, fmt.Errorf("simulate: at most %d runs", MaxRuns)
+	}
+	if o.MaxCallbacksPerInstant <= 0 {
+		o.MaxCallbacksPerInstant = MaxCallbacksPerInstant
 	}
 	if len(o.ServiceLevels) == 0 {
 		o.ServiceLevels = []int{20}
@@ -183,6 +188,7 @@ type run struct {
 	inbox     []emulator.Event
 	poke      chan struct{} // an event or callback arrived
 	asyncOpen map[string]bool
+	resolved  map[string]bool // reservations no longer pending
 	failed    int
 	lastFail  string
 	decisions map[string]Decision
@@ -190,15 +196,19 @@ type run struct {
 
 	streams   []*stream
 	tasks     map[string]*taskRec
+	order     []*taskRec        // tasks in creation order: sums in a fixed order
 	resTask   map[string]string // reservation → task
 	workers   map[string]*agent // by SID
 	queue     eventQueue
+	instant   time.Duration // the virtual instant calls counts reservations at (mu)
+	calls     int
+	stop      func(error) // ends the day (mu)
 	statsLost bool
 }
 
 func newRun(o Options, idx int, callbackURL string) (*run, error) {
 	r := &run{o: o, s: o.Scenario, idx: idx, clock: emulator.NewManualClock(epoch), poke: make(chan struct{}, 1),
-		asyncOpen: map[string]bool{}, decisions: map[string]Decision{}, tasks: map[string]*taskRec{},
+		asyncOpen: map[string]bool{}, resolved: map[string]bool{}, decisions: map[string]Decision{}, tasks: map[string]*taskRec{},
 		resTask: map[string]string{}, workers: map[string]*agent{}}
 	emu, err := emulator.New(emulator.Options{AccountSid: accountSid, AuthToken: authToken, Clock: r.clock,
 		MaxReservationAttempts: MaxCallbacksPerInstant * 10, OnEvent: r.onEvent, OnCallback: r.onCallback})
@@ -217,10 +227,22 @@ func newRun(o Options, idx int, callbackURL string) (*run, error) {
 func (r *run) onEvent(ev emulator.Event) {
 	r.mu.Lock()
 	r.inbox = append(r.inbox, ev)
+	if ev.Type == "reservation.created" {
+		// A policy rejecting everything has the emulator offer the task
+		// again at once, forever, without the clock moving.
+		if at := ev.Date.Sub(epoch); at != r.instant {
+			r.instant, r.calls = at, 0
+		}
+		if r.calls++; r.calls == r.o.MaxCallbacksPerInstant+1 && r.stop != nil {
+			r.stop(fmt.Errorf("stopped: more than %d assignment callbacks at %s of the day without the clock moving "+
+				"(a reject loop: does the policy reject every reservation?)", r.o.MaxCallbacksPerInstant, clockTime(r.instant)))
+		}
+	}
 	switch ev.Type {
 	case "reservation.accepted", "reservation.rejected", "reservation.timeout", "reservation.canceled",
 		"reservation.rescinded":
 		delete(r.asyncOpen, ev.ResourceSid)
+		r.resolved[ev.ResourceSid] = true
 	}
 	r.mu.Unlock()
 	r.nudge()
@@ -234,9 +256,10 @@ func (r *run) onCallback(a emulator.CallbackAttempt) {
 		r.lastFail = a.Err
 	case a.Status == http.StatusOK:
 		r.answered++
-		if isEmptyAnswer(a.Body) {
+		if isEmptyAnswer(a.Body) && !r.resolved[a.ReservationSid] {
 			// {}: the decision comes back over REST (async) while the
-			// clock stands still.
+			// clock stands still. (It may have come back already: the
+			// attempt is reported after its answer was carried out.)
 			r.asyncOpen[a.ReservationSid] = true
 		}
 	}
