@@ -28,7 +28,7 @@ func TestHelpEverywhere(t *testing.T) {
 	t.Parallel()
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"emulator"}, {"version"}, {"help"}, {"help", "env"},
+		{"policy", "explain"}, {"emulator"}, {"simulate"}, {"version"}, {"help"}, {"help", "env"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
@@ -53,6 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{"policy", "explain", "a.yaml", "b.yaml"}, {"help", "nope"}, {"help", "env", "extra"}, {"help", "-bogus"}, {"version", "-x"},
 		{"emulator"}, {"emulator", "-callback-url", "localhost:8080/assignment"}, {"emulator", "-callback-url", "http://x/a", "extra"},
 		{"emulator", "-callback-url", "http://x/a", "-fault-rate", "2"}, {"dev", "-bogus"},
+		{"simulate"}, {"simulate", "day.yaml"}, {"simulate", "a.yaml", "b.yaml", "-policy", "p.yaml"}, {"simulate", "day.yaml", "-policy", "p.yaml", "-sl", "x"},
 	} {
 		out, errOut, err := runOut(args, nil)
 		var ec exitCode
