@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/assignd/assignd/emulator"
@@ -63,6 +64,9 @@ type Options struct {
 	Progress func(done float64)
 	// Warn is told what the reports cannot show (statistics lost).
 	Warn func(string)
+	// Parallel is how many runs go at once (default GOMAXPROCS): each has
+	// its own emulator and virtual clock, so the numbers do not depend on it.
+	Parallel int
 	// MaxCallbacksPerInstant overrides the reject-loop guard (tests).
 	MaxCallbacksPerInstant int
 }
@@ -106,70 +110,176 @@ func Run(ctx context.Context, o Options) ([]report.Report, error) {
 	if !o.SeedSet {
 		o.Seed = o.Scenario.Seed
 	}
-	// One loopback listener for the REST API serves whichever run's
-	// emulator is current: the service is started once per policy.
-	var current atomic.Pointer[emulator.Emulator]
+	// One loopback listener serves the REST API of every run's emulator,
+	// each request routed by the reservation or task SID in its path (the
+	// service is started once per policy, and runs go in parallel).
+	reg := &registry{bySid: map[string]*run{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulate: listen for the emulator: %w", err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		emu := current.Load()
-		if emu == nil {
-			http.Error(w, "no run in progress", http.StatusServiceUnavailable)
-			return
-		}
-		emu.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: reg, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	var sink atomic.Pointer[run]
 	env := Env{AccountSid: accountSid, AuthToken: authToken, APIBase: "http://" + ln.Addr().String(),
 		Decided: func(d Decision) {
-			if r := sink.Load(); r != nil {
+			if r := reg.lookup(d.ReservationSid); r != nil {
 				r.decided(d)
 			}
 		}}
+	parallel := o.Parallel
+	if parallel <= 0 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	parallel = min(parallel, o.Runs)
 	results := make([][]*measure, len(o.Policies))
-	total := float64(len(o.Policies) * o.Runs)
+	prog := &progress{f: o.Progress, done: make([]float64, len(o.Policies)*o.Runs)}
 	for pi, pol := range o.Policies {
 		svc, err := o.NewService(ctx, pol, env)
 		if err != nil {
 			return nil, fmt.Errorf("simulate: start the service with %s: %w", pol, err)
 		}
-		for ri := 0; ri < o.Runs; ri++ {
-			r, err := newRun(o, ri, svc.CallbackURL)
-			if err != nil {
-				_ = svc.Close()
-				return nil, err
-			}
-			current.Store(r.emu)
-			sink.Store(r)
-			done := float64(pi*o.Runs + ri)
-			if o.Progress != nil {
-				r.progress = func(f float64) { o.Progress((done + f) / total) }
-			}
-			m, err := r.day(ctx, ri == 0)
-			sink.Store(nil)
-			r.emu.Close()
-			if err != nil {
-				_ = svc.Close()
-				return nil, fmt.Errorf("simulate: %s, run %d: %w", pol, ri+1, err)
-			}
-			if ri == 0 && r.statsLost && o.Warn != nil {
-				o.Warn("the emulator's statistics log overflowed: cumulative_statistics cover only the day's end")
-			}
-			results[pi] = append(results[pi], m)
+		results[pi], err = runAll(ctx, o, parallel, svc.CallbackURL, reg, func(ri int, f float64) { prog.set(pi*o.Runs+ri, f) })
+		if cerr := svc.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("stop the service: %w", cerr)
 		}
-		if err := svc.Close(); err != nil {
-			return nil, fmt.Errorf("simulate: stop the service with %s: %w", pol, err)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: %s, %w", pol, err)
 		}
 	}
 	if o.Progress != nil {
 		o.Progress(1)
 	}
 	return reports(o, results), nil
+}
+
+// runAll runs one policy's replications, parallel at a time; a failing run
+// stops the others.
+func runAll(ctx context.Context, o Options, parallel int, callbackURL string, reg *registry, progress func(int, float64)) ([]*measure, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := make([]*measure, o.Runs)
+	next := make(chan int, o.Runs)
+	for i := range o.Runs {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ri := range next {
+				if ctx.Err() != nil {
+					return
+				}
+				m, err := oneRun(ctx, o, ri, callbackURL, reg, func(f float64) { progress(ri, f) })
+				if err != nil {
+					once.Do(func() { first = fmt.Errorf("run %d: %w", ri+1, err) })
+					cancel(err)
+					return
+				}
+				out[ri] = m
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, context.Cause(ctx)
+}
+
+func oneRun(ctx context.Context, o Options, ri int, callbackURL string, reg *registry, progress func(float64)) (*measure, error) {
+	r, err := newRun(o, ri, callbackURL)
+	if err != nil {
+		return nil, err
+	}
+	r.reg = reg
+	defer reg.forget(r)
+	defer r.emu.Close()
+	if o.Progress != nil {
+		r.progress = progress
+	}
+	m, err := r.day(ctx, ri == 0)
+	if err != nil {
+		return nil, err
+	}
+	if ri == 0 && r.statsLost && o.Warn != nil {
+		o.Warn("the emulator's statistics log overflowed: cumulative_statistics cover only the day's end")
+	}
+	return m, nil
+}
+
+// progress sums the runs' shares done.
+type progress struct {
+	mu   sync.Mutex
+	f    func(float64)
+	done []float64
+}
+
+func (p *progress) set(i int, f float64) {
+	if p.f == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[i] = f
+	sum := 0.0
+	for _, d := range p.done {
+		sum += d
+	}
+	p.f(sum / float64(len(p.done)))
+}
+
+// registry finds a run by a reservation or task SID of its emulator: the
+// service's REST calls and decisions name them.
+type registry struct {
+	mu    sync.Mutex
+	bySid map[string]*run
+}
+
+func (g *registry) add(r *run, sids ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range sids {
+		g.bySid[s] = r
+	}
+}
+
+func (g *registry) lookup(sid string) *run {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.bySid[sid]
+}
+
+func (g *registry) forget(r *run) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for s, x := range g.bySid {
+		if x == r {
+			delete(g.bySid, s)
+		}
+	}
+}
+
+// ServeHTTP routes a REST request to the emulator of the run whose
+// reservation or task its path names.
+func (g *registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	for _, seg := range strings.Split(req.URL.Path, "/") {
+		if strings.HasPrefix(seg, "WR") || strings.HasPrefix(seg, "WT") {
+			if r := g.lookup(seg); r != nil {
+				r.emu.ServeHTTP(w, req)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte(`{"code":20404,"message":"The requested resource was not found (no simulated run holds it)","status":404}`))
 }
 
 // run is one replication's state; the event and callback observers fill
@@ -183,6 +293,7 @@ type run struct {
 	ws       string
 	sids     emulator.Loaded
 	progress func(float64)
+	reg      *registry
 
 	mu        sync.Mutex
 	inbox     []emulator.Event
@@ -228,6 +339,9 @@ func (r *run) onEvent(ev emulator.Event) {
 	r.mu.Lock()
 	r.inbox = append(r.inbox, ev)
 	if ev.Type == "reservation.created" {
+		if r.reg != nil {
+			r.reg.add(r, ev.ResourceSid, ev.Data.Get("TaskSid"))
+		}
 		// A policy rejecting everything has the emulator offer the task
 		// again at once, forever, without the clock moving.
 		if at := ev.Date.Sub(epoch); at != r.instant {
