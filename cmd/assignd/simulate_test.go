@@ -325,19 +325,8 @@ func TestSimulateShiftWrapUpAbandonment(t *testing.T) {
 // once without the clock moving: the run stops, naming the loop. (The
 // guard is lowered from its 10,000 to keep the test short.)
 func TestSimulateRejectLoopStops(t *testing.T) {
-	// The agent stays available (Idle) after rejecting: the tutorial
-	// workspace's SIDs are stable, so a scratch load names Idle's.
-	emu, err := emulator.New(emulator.Options{AccountSid: emulator.StableSid("AC", "t"), AuthToken: "t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	ld, err := emu.Load(emulator.Tutorial())
-	if err != nil {
-		t.Fatal(err)
-	}
 	rejectAll := tail + "rules:\n  - {name: no, when: \"true\", then: {instruction: reject, activity_sid: " +
-		ld.Activities["Idle"] + "}}\n"
+		tutorialActivity(t, "Idle") + "}}\n"
 	f := write(t, map[string]string{"s.yaml": smallScenario(""), "p.yaml": rejectAll})
 	sc, err := simulate.LoadFile(f["s.yaml"])
 	if err != nil {
@@ -421,5 +410,45 @@ func TestSimulateProgressLine(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "\rsimulating: 100%") || !strings.HasSuffix(stderr.String(), "\n") {
 		t.Errorf("stderr %q: want a progress line ending at 100%%", stderr.String())
+	}
+}
+
+// tutorialActivity is the SID of the tutorial workspace's activity of that
+// name: its SIDs are stable, so a scratch load names the one every run has.
+func tutorialActivity(t *testing.T, name string) string {
+	emu, err := emulator.New(emulator.Options{AccountSid: emulator.StableSid("AC", "t"), AuthToken: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	ld, err := emu.Load(emulator.Tutorial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld.Activities[name]
+}
+
+// after_reject.back_after brings an agent the policy's reject sent
+// Offline back to work: juniors reject every task; without it each
+// rejects once and stays Offline, with it they come back and reject again.
+func TestSimulateAfterReject(t *testing.T) {
+	policy := tail + "rules:\n  - {name: junior, when: \"worker.level == 1\", then: {instruction: reject, activity_sid: " +
+		tutorialActivity(t, "Offline") + "}}\n  - {name: senior, when: \"true\", then: {instruction: accept}}\n"
+	scenario := func(after string) string {
+		return "workspace: " + tutorialPath() + "\nduration: 2h\nseed: 2\n" + after + "arrivals:\n" +
+			"  - name: spanish\n    rate_per_hour: 60\n    attributes: {selected_language: es}\n" +
+			"    handle_time: {distribution: exponential, mean: 180s}\n" +
+			"workers:\n  - name: seniors\n    count: 5\n    attributes: {languages: [es], level: 2}\n" +
+			"  - name: juniors\n    count: 2\n    attributes: {languages: [es], level: 1}\n"
+	}
+	f := write(t, map[string]string{"stay.yaml": scenario(""), "back.yaml": scenario("after_reject: {back_after: 10m}\n"),
+		"p.yaml": policy})
+	stay := runReports(t, f["stay.yaml"], "-policy", f["p.yaml"])[0]
+	back := runReports(t, f["back.yaml"], "-policy", f["p.yaml"])[0]
+	if stay.ReservationsRejected == 0 || stay.ReservationsRejected > 2 || stay.Groups["juniors"].Occupancy != 0 {
+		t.Fatalf("without back_after: rejected %v (want 1 or 2), juniors %+v", stay.ReservationsRejected, stay.Groups["juniors"])
+	}
+	if back.ReservationsRejected <= stay.ReservationsRejected || back.Rules["junior"] != back.ReservationsRejected {
+		t.Errorf("rejected %v with back_after, %v without; rules %v", back.ReservationsRejected, stay.ReservationsRejected, back.Rules)
 	}
 }

@@ -24,7 +24,7 @@ const (
 	kPatience
 	kShiftStart
 	kShiftEnd
-	kBack // back from after_reject's activity
+	kBack // back to work after a reject made the agent unavailable
 )
 
 type item struct {
@@ -91,7 +91,7 @@ type agent struct {
 	task     string // the task held, "" when free
 	onShift  bool
 	offAfter bool // the shift ended while busy: off once free
-	away     bool // after_reject's activity
+	away     bool // a reject made them unavailable; back at kBack
 }
 
 // day runs the virtual day and measures it.
@@ -349,21 +349,24 @@ func (r *run) onEmulatorEvent(ev emulator.Event) error {
 		if t := r.tasks[ev.Data.Get("TaskSid")]; t != nil {
 			t.rejected++
 		}
-		if ar := r.s.AfterReject; ar.Activity != "" {
-			if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil && ag.onShift && !ag.away {
-				ag.away = true
-				r.schedule(item{at: at + ar.Duration, kind: kBack, sid: ag.sid})
-				return r.setActivity(ag, ar.Activity)
-			}
-		}
 	case "reservation.timeout":
 		if t := r.tasks[ev.Data.Get("TaskSid")]; t != nil {
 			t.timedOut++
 		}
 		// TaskRouter moved the agent to the timeout activity; a simulated
 		// agent notices and comes back at once.
-		if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil && ag.onShift && !ag.away && !ag.offAfter {
+		if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil && ag.onShift && !ag.offAfter {
 			return r.setActivity(ag, r.s.Workers[ag.group].Activity)
+		}
+	case "worker.activity.update":
+		// A reject moved the agent where the policy said (the driver's own
+		// moves are shift edges, when the agent is off shift); one made
+		// unavailable comes back after back_after.
+		back := r.s.AfterReject.BackAfter
+		if ag := r.workers[ev.ResourceSid]; ag != nil && back > 0 && ag.onShift && !ag.away &&
+			!r.availableActivity(ev.Data.Get("WorkerActivityName")) {
+			ag.away = true
+			r.schedule(item{at: at + back, kind: kBack, sid: ag.sid})
 		}
 	case "task.canceled", "task.completed", "task.deleted":
 		if t := r.tasks[ev.ResourceSid]; t != nil {
@@ -537,4 +540,15 @@ func (w *recorder) WriteHeader(s int) {
 func (w *recorder) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	return w.body.Write(b)
+}
+
+// availableActivity reports whether the workspace's activity of that name
+// is an available one.
+func (r *run) availableActivity(name string) bool {
+	for _, a := range r.s.Workspace.Activities {
+		if a.Name == name {
+			return a.Available
+		}
+	}
+	return false
 }

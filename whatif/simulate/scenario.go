@@ -37,18 +37,19 @@ type Scenario struct {
 	// AnswerTime is how long an agent takes to pick up an accepted task:
 	// occupied, not yet handling.
 	AnswerTime time.Duration
-	// AfterReject is what an agent does after rejecting a reservation:
-	// nothing (stays available) when Activity is "", else goes to that
-	// activity for Duration, then back.
+	// AfterReject is what an agent does after rejecting a reservation.
 	AfterReject AfterReject
 	Arrivals    []Arrival
 	Workers     []Workers
 }
 
-// AfterReject is the scenario's after_reject.
+// AfterReject is the scenario's after_reject. The policy's reject names
+// the activity the agent goes to (Twilio's reject instruction carries it,
+// and TaskRouter applies it with the reject, before offering the task
+// again); BackAfter is how long an agent the reject made unavailable takes
+// to come back to work (0: they stay there for the rest of their shift).
 type AfterReject struct {
-	Activity string
-	Duration time.Duration
+	BackAfter time.Duration
 }
 
 // Arrival is one Poisson stream of tasks.
@@ -118,8 +119,7 @@ type rawScenario struct {
 }
 
 type rawReject struct {
-	Activity yaml.Node `yaml:"activity"`
-	Duration yaml.Node `yaml:"duration"`
+	BackAfter yaml.Node `yaml:"back_after"`
 }
 
 type rawArrival struct {
@@ -190,11 +190,7 @@ func Parse(file string, b []byte) (*Scenario, error) {
 		p.fail(raw.WarmUp.Line, "warm_up: %v is not shorter than duration %v", s.WarmUp, s.Duration)
 	}
 	if r := raw.AfterReject; r != nil {
-		s.AfterReject.Activity = p.activity(&r.Activity, "after_reject.activity", s, false)
-		s.AfterReject.Duration = p.duration(&r.Duration, "after_reject.duration", 0, true)
-		if r.Duration.Kind == 0 && s.AfterReject.Activity != "" {
-			p.fail(r.Activity.Line, "after_reject: duration required with activity")
-		}
+		s.AfterReject.BackAfter = p.duration(&r.BackAfter, "after_reject.back_after", 0, true)
 	}
 	if len(raw.Arrivals) == 0 {
 		p.fail(0, "arrivals: at least one stream is required")
