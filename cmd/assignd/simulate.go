@@ -27,7 +27,28 @@ with the real service deciding every reservation over signed HTTP (sync
 and async answers), once per -policy, and prints the figures per stream,
 per queue and overall; with two policies, side by side with the
 differences. The same -seed gives the same numbers; -runs N replications
-give each figure a 95% confidence interval.
+give each figure a 95% confidence interval. Runs go in parallel; the
+numbers do not depend on it.
+
+The scenario is the emulator's workspace plus demand and agents:
+
+  workspace: tutorial.yaml        # a workspace file (relative to the scenario), or inline
+  duration: 8h
+  seed: 7
+  arrivals:                       # Poisson per stream; rate_per_hour may be a list by hour
+    - name: spanish
+      rate_per_hour: 100
+      attributes: {selected_language: es}
+      handle_time: {distribution: exponential, mean: 180s}   # also lognormal (sd), fixed
+      patience: {distribution: exponential, mean: 120s}      # optional: abandonment
+      wrap_up: 0s
+  workers:                        # replace the workspace's workers
+    - count: 7
+      attributes: {languages: [es]}
+      shift: {start: 0h, end: 8h}
+
+(warm_up, interval, answer_time, after_reject, task_channel, priority,
+workflow, names and activities too: see package whatif/simulate.)
 `
 
 // policyFlags is the repeatable -policy.

@@ -23,7 +23,32 @@ import (
 )
 
 // Scenario is a scenario file, checked: the workspace, the demand and the
-// agents' behaviour.
+// agents' behaviour. In YAML (Parse, LoadFile), every key but workspace,
+// duration, arrivals and workers optional:
+//
+//	workspace: tutorial.yaml          # relative to this file, or the workspace inline
+//	duration: 8h
+//	seed: 7
+//	warm_up: 30m                      # tasks created before it are not measured
+//	interval: 15m                     # the series' interval
+//	answer_time: 5s                   # an agent's pick-up after an accept
+//	after_reject: {back_after: 5m}    # an agent a reject made unavailable comes back
+//	arrivals:                         # Poisson streams
+//	  - name: spanish
+//	    rate_per_hour: 100            # or by hour: [40, 80, 120]; the last holds
+//	    attributes: {selected_language: es}
+//	    handle_time: {distribution: lognormal, mean: 180s, sd: 60s}  # exponential, lognormal, fixed
+//	    patience: {distribution: exponential, mean: 120s}           # abandonment
+//	    wrap_up: 30s
+//	    task_channel: voice
+//	    priority: 5
+//	    workflow: Tutorial Workflow   # default: the workspace's first
+//	workers:                          # replace the workspace's workers
+//	  - name: agents
+//	    count: 7
+//	    attributes: {languages: [es]}
+//	    shift: {start: 0h, end: 8h}
+//	    activity: Idle                # default: the first available activity
 type Scenario struct {
 	File      string // as given
 	Workspace emulator.WorkspaceSpec
