@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/assignd/assignd/policy/rules"
 	whatif "github.com/assignd/assignd/whatif/report"
@@ -173,6 +174,11 @@ func policyProblem(file string, err error) string {
 	if !strings.HasPrefix(first, file) {
 		first = file + ": " + first
 	}
+	if rest, ok := strings.CutPrefix(first, file+": "); ok {
+		if line := policyLine(file, rest); line > 0 {
+			first = fmt.Sprintf("%s:%d: %s", file, line, rest)
+		}
+	}
 	if n := len(le.Problems) - 1; n > 0 {
 		first += fmt.Sprintf(" (and %d more: assignd policy check %s)", n, file)
 	}
@@ -231,4 +237,49 @@ func progressLine(w io.Writer, start time.Time, after time.Duration) func(float6
 		last, shown = pct, true
 		fmt.Fprintf(w, "\rsimulating: %3d%%  (%s)", pct, time.Since(start).Round(100*time.Millisecond))
 	}
+}
+
+var ruleProblem = regexp.MustCompile(`^rule "([^"]*)": ([a-z_]+)`)
+
+// policyLine finds the line a compile problem is about: a rule's key
+// (`rule "x": when: …`) or a top-level key (`default: …`); 0 when the
+// file cannot say.
+func policyLine(file, problem string) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	top := doc.Content[0]
+	value := func(m *yaml.Node, key string) (k, v *yaml.Node) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return m.Content[i], m.Content[i+1]
+			}
+		}
+		return nil, nil
+	}
+	if m := ruleProblem.FindStringSubmatch(problem); m != nil {
+		_, rules := value(top, "rules")
+		if rules == nil || rules.Kind != yaml.SequenceNode {
+			return 0
+		}
+		for _, r := range rules.Content {
+			if _, name := value(r, "name"); name != nil && name.Value == m[1] {
+				if k, _ := value(r, m[2]); k != nil {
+					return k.Line
+				}
+				return r.Line
+			}
+		}
+		return 0
+	}
+	key, _, _ := strings.Cut(problem, ":")
+	if k, _ := value(top, key); k != nil {
+		return k.Line
+	}
+	return 0
 }

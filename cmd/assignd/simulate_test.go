@@ -380,7 +380,7 @@ func TestSimulateRefusesBadInput(t *testing.T) {
 		{"negative.yaml", "p.yaml", f["negative.yaml"] + `:6: arrivals "spanish": rate_per_hour: -5 must not be negative`},
 		{"noload.yaml", "p.yaml", f["noload.yaml"] + ":1: workspace does not load: "},
 		{"wrongdist.yaml", "p.yaml", f["wrongdist.yaml"] + `:8: arrivals "spanish": handle_time: unknown distribution "gamma"`},
-		{"good.yaml", "bad-policy.yaml", f["bad-policy.yaml"] + ": "},
+		{"good.yaml", "bad-policy.yaml", f["bad-policy.yaml"] + `:5: rule "x": when: `},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
