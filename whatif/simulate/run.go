@@ -321,6 +321,9 @@ func newRun(o Options, idx int, callbackURL string) (*run, error) {
 	r := &run{o: o, s: o.Scenario, idx: idx, clock: emulator.NewManualClock(epoch), poke: make(chan struct{}, 1),
 		asyncOpen: map[string]bool{}, resolved: map[string]bool{}, decisions: map[string]Decision{}, tasks: map[string]*taskRec{},
 		resTask: map[string]string{}, workers: map[string]*agent{}}
+	// MaxReservationAttempts well above the reject-loop guard: the guard,
+	// which names the loop, stops a rejecting policy rather than the
+	// emulator silently canceling its tasks.
 	emu, err := emulator.New(emulator.Options{AccountSid: accountSid, AuthToken: authToken, Clock: r.clock,
 		MaxReservationAttempts: MaxCallbacksPerInstant * 10, OnEvent: r.onEvent, OnCallback: r.onCallback})
 	if err != nil {
