@@ -106,7 +106,7 @@ func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	for _, p := range f.policies {
 		if _, err := rules.LoadFile(p); err != nil {
-			fmt.Fprintln(stderr, "assignd simulate:", policyProblem(p, err))
+			fmt.Fprintln(stderr, "assignd simulate:", policyCompileLine(p, err))
 			return exitCode(2)
 		}
 	}
@@ -159,9 +159,9 @@ func parseThresholds(s string) ([]int, error) {
 
 var yamlProblemLine = regexp.MustCompile(`(?s)^(.*?): yaml: (?:unmarshal errors:\s*)?line (\d+): (.*)$`)
 
-// policyProblem is a policy's compile error as one line naming the file
+// policyCompileLine is a policy's compile error as one line naming the file
 // and, where the compiler gave one, the line.
-func policyProblem(file string, err error) string {
+func policyCompileLine(file string, err error) string {
 	var le *rules.LoadError
 	if !errors.As(err, &le) || len(le.Problems) == 0 {
 		return fmt.Sprintf("%s: %v", file, err)
