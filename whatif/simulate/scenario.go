@@ -7,12 +7,15 @@ package simulate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -246,8 +249,16 @@ func Parse(file string, b []byte) (*Scenario, error) {
 	}
 	// The workspace as the run loads it, loaded once here so a workspace
 	// the emulator refuses is refused before any run.
-	if _, err := s.check(); err != nil {
+	channels, err := s.check()
+	if err != nil {
 		return nil, &Error{File: file, Line: raw.Workspace.Line, Msg: "workspace does not load: " + err.Error()}
+	}
+	for i, a := range s.Arrivals {
+		if a.TaskChannel != "" && !channels[a.TaskChannel] {
+			return nil, &Error{File: file, Line: raw.Arrivals[i].Name.Line, Msg: fmt.Sprintf(
+				"arrivals %q: task_channel %q is not a task channel of the workspace (its unique names: %s)",
+				a.Name, a.TaskChannel, strings.Join(sortedKeys(channels), ", "))}
+		}
 	}
 	return s, nil
 }
@@ -524,20 +535,53 @@ func (s *Scenario) spec(callbackURL string) emulator.WorkspaceSpec {
 	return ws
 }
 
-// check loads the run's workspace into a scratch emulator.
-func (s *Scenario) check() (emulator.Loaded, error) {
+// check loads the run's workspace into a scratch emulator and returns its
+// task channels' unique names, as the emulator lists them.
+func (s *Scenario) check() (map[string]bool, error) {
 	if len(s.Workspace.Workflows) == 0 {
-		return emulator.Loaded{}, errors.New("no workflow")
+		return nil, errors.New("no workflow")
 	}
 	for _, g := range s.Workers {
 		if g.Start > 0 && s.offline() == "" {
-			return emulator.Loaded{}, fmt.Errorf("workers %q start after 0h but the workspace has no unavailable activity to wait in", g.Name)
+			return nil, fmt.Errorf("workers %q start after 0h but the workspace has no unavailable activity to wait in", g.Name)
 		}
 	}
 	emu, err := emulator.New(emulator.Options{AccountSid: accountSid, AuthToken: authToken})
 	if err != nil {
-		return emulator.Loaded{}, err
+		return nil, err
 	}
 	defer emu.Close()
-	return emu.Load(s.spec("http://127.0.0.1:1/assignment"))
+	ld, err := emu.Load(s.spec("http://127.0.0.1:1/assignment"))
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://emulator.invalid/v1/Workspaces/"+ld.Workspace+"/TaskChannels?PageSize=1000", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(accountSid, authToken)
+	w := &recorder{header: http.Header{}}
+	emu.ServeHTTP(w, req)
+	var list struct {
+		Channels []struct {
+			UniqueName string `json:"unique_name"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal(w.body.Bytes(), &list); err != nil {
+		return nil, fmt.Errorf("list its task channels: %w", err)
+	}
+	out := map[string]bool{}
+	for _, c := range list.Channels {
+		out[c.UniqueName] = true
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

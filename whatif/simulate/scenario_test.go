@@ -83,6 +83,8 @@ func TestParseRefusals(t *testing.T) {
 		{"workspace: nowhere.yaml\n" + minimal, `s.yaml:1: workspace: reading workspace file`},
 		{"workspace: {friendly_name: W, activities: [{name: Idle, available: true}], workflows: [{name: F, default_queue: Nope}]}\n" + minimal, `s.yaml:1: workspace does not load: `},
 		{minimal, `s.yaml: workspace: required`},
+		{ws + strings.Replace(minimal, "    attributes: {selected_language: es}", "    attributes: {selected_language: es}\n    task_channel: fax", 1),
+			`s.yaml:5: arrivals "spanish": task_channel "fax" is not a task channel of the workspace (its unique names: chat, default, sms, video, voice)`},
 	} {
 		_, err := Parse("s.yaml", []byte(c.src))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
