@@ -52,7 +52,11 @@ const depsRules = `
 	# test helper that cmd's and the parts' tests share.
 	async, async/asynctest, decisionlog, emulator/emulatortest, policy/rules
 	  < internal/servicetest;
-	async, config, inspect/emuview, policy/examples, telemetry < cmd/assignd;
+	# What-if: a simulated day on the emulator, measured into a report; the
+	# service deciding it is given to it by cmd.
+	emulator, whatif/report < whatif/simulate;
+
+	async, config, inspect/emuview, policy/examples, telemetry, whatif/simulate < cmd/assignd;
 `
 
 // allowedDeps parses depsRules into each package's allowed imports.

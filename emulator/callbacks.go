@@ -49,7 +49,7 @@ func (e *Emulator) callbackForm(ws *workspace, wf *workflow, q *queue, t *task, 
 // the instruction it gets. `{}` (no instruction) leaves the reservation
 // pending for a REST update or its timeout.
 func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string, f url.Values) {
-	defer e.wg.Done()
+	defer e.callbackDone()
 	for i, u := range urls {
 		status, ctype, body, err := e.post(context.Background(), u, f, e.opt.CallbackTimeout)
 		var answer map[string]any
@@ -65,6 +65,9 @@ func (e *Emulator) deliverCallback(ws *workspace, r *reservation, urls []string,
 			at.Err = useErr
 		}
 		e.callbacks = keepLast(append(e.callbacks, at), e.opt.History)
+		if e.opt.OnCallback != nil {
+			e.opt.OnCallback(at)
+		}
 		e.mu.Unlock()
 		e.opt.Log.Info().Str("reservation", r.sid).Str("url", u).Bool("fallback", i > 0).Int("status", status).
 			Str("answer", truncate(string(body), 200)).Str("error", at.Err).Msg("assignment callback")

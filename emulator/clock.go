@@ -111,3 +111,17 @@ func (c *ManualClock) Advance(d time.Duration) {
 		t.f()
 	}
 }
+
+// Next is when the earliest pending timer falls due; ok is false when none
+// is pending. A virtual-time driver advances to the earlier of it and its
+// own next event, so no timer is skipped over.
+func (c *ManualClock) Next() (at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		if !ok || t.at.Before(at) {
+			at, ok = t.at, true
+		}
+	}
+	return at, ok
+}

@@ -67,6 +67,12 @@ type Options struct {
 	// warning in Log naming it, instead of refusing it with Twilio's 400
 	// 20001 (strict.go), for users who need only the rest.
 	AllowUnsupported bool
+	// OnEvent, when set, is given every event as it is recorded, in order;
+	// OnCallback every assignment callback attempt once its answer has been
+	// carried out. They are called with the emulator's lock held: they
+	// must return quickly and must not call the emulator.
+	OnEvent    func(Event)
+	OnCallback func(CallbackAttempt)
 }
 
 // Emulator is a TaskRouter: an http.Handler serving the REST API under
@@ -91,6 +97,10 @@ type Emulator struct {
 
 	outbox *outbox        // event deliveries, in order
 	wg     sync.WaitGroup // callbacks in flight
+	// inflight counts the callbacks in flight too, and quiet is closed when
+	// it falls to 0 (Quiet); both guarded by mu.
+	inflight int
+	quiet    chan struct{}
 }
 
 // New returns an empty emulator (no workspaces; see Load and Tutorial).

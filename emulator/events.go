@@ -53,6 +53,7 @@ func (e *Emulator) emit(ws *workspace, typ, desc string, subject any, extra map[
 	ws.events.put(ev.sid, ev)
 	ws.events.trim(e.opt.History)
 	e.recordStat(ws, ev, subject)
+	e.observeEventLocked(ws, ev)
 	e.retainFinished(ws, typ, subject)
 	e.opt.Log.Info().Str("workspace", ws.sid).Str("event", typ).Str("resource", ev.rsid).Msg(desc)
 	if ws.eventURL == "" || !wanted(ws.eventsFilter, typ) || e.closed {

@@ -387,7 +387,7 @@ func postAssignmentCallback(e *Emulator, c *change) {
 		urls = append(urls, wf.fallbackURL)
 	}
 	form := e.callbackForm(ws, wf, q, c.t, w, r)
-	e.wg.Add(1)
+	e.callbackStartedLocked()
 	go e.deliverCallback(ws, r, urls, form)
 }
 

@@ -61,7 +61,8 @@ type statRec struct {
 // never copies what is kept.
 type statsLog struct {
 	ring []statRec
-	head int // the oldest record's index, once the ring is full
+	head int  // the oldest record's index, once the ring is full
+	lost bool // a record has been overwritten (StatisticsLost)
 }
 
 // add appends rec, over the oldest record once the log is full. A record
@@ -76,6 +77,7 @@ func (l *statsLog) add(rec statRec) {
 		return
 	}
 	l.ring[l.head] = rec
+	l.lost = true
 	l.head = (l.head + 1) % len(l.ring)
 }
 

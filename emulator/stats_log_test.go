@@ -13,7 +13,13 @@ func TestStatsLogIsBounded(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const extra = 1000
 	for i := range statsLogCap + extra {
+		if i == statsLogCap && l.lost {
+			t.Fatal("lost set while the log still held every record")
+		}
 		l.add(statRec{at: t0.Add(time.Duration(i) * time.Millisecond), kind: statTaskCreated})
+	}
+	if !l.lost {
+		t.Fatal("lost not set once records were overwritten (StatisticsLost)")
 	}
 	last := t0.Add((statsLogCap + extra - 1) * time.Millisecond)
 	all := l.window(t0, last, last)

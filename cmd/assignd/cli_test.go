@@ -28,7 +28,7 @@ func TestHelpEverywhere(t *testing.T) {
 	t.Parallel()
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"dev"}, {"send"}, {"policy"}, {"policy", "init"}, {"policy", "check"}, {"policy", "test"},
-		{"policy", "explain"}, {"policy", "replay"}, {"emulator"}, {"version"}, {"help"}, {"help", "env"},
+		{"policy", "explain"}, {"policy", "replay"}, {"emulator"}, {"simulate"}, {"version"}, {"help"}, {"help", "env"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
@@ -55,6 +55,7 @@ func TestUsageErrors(t *testing.T) {
 		{"emulator", "-callback-url", "http://x/a", "-fault-rate", "2"}, {"dev", "-bogus"},
 		{"policy", "replay"}, {"policy", "replay", "a.yaml", "b.yaml"}, {"policy", "replay", "a.yaml", "-max-changed", "five"},
 		{"policy", "replay", "a.yaml", "-limit", "-1"},
+		{"simulate"}, {"simulate", "day.yaml"}, {"simulate", "a.yaml", "b.yaml", "-policy", "p.yaml"}, {"simulate", "day.yaml", "-policy", "p.yaml", "-sl", "x"},
 	} {
 		out, errOut, err := runOut(args, nil)
 		var ec exitCode

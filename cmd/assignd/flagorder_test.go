@@ -58,6 +58,7 @@ func TestFlagsBeforeOrAfterArguments(t *testing.T) {
 		"dev":            {[]string{"stray"}, []string{"-emulator-addr", "127.0.0.1:0"}, 2, `takes no arguments (configure it with environment variables), got ["stray"]`},
 		"send":           {[]string{"stray"}, []string{"-token", "wrong"}, 2, `takes only flags, got ["stray"]`},
 		"emulator":       {[]string{"stray"}, []string{"-callback-url", "http://127.0.0.1:1/a"}, 2, `takes no arguments, got ["stray"]`},
+		"simulate":       {[]string{"day.yaml"}, []string{"-policy", example, "-runs", "0"}, 2, "-runs 0: want 1 to"},
 		"version":        {[]string{"stray"}, []string{"-h"}, 0, "usage: assignd version"},
 		"help":           {[]string{"stray"}, []string{"-h"}, 0, "usage: assignd help"},
 		"help env":       {[]string{"stray"}, []string{"-h"}, 0, "usage: assignd help env"},

@@ -9,6 +9,7 @@
 //	assignd policy explain FILE      show which rule matches a reservation, and why
 //	assignd policy replay NEW.yaml   decide the logged callbacks again with NEW.yaml
 //	assignd emulator [flags]         run a local TaskRouter (the emulator) alone
+//	assignd simulate SCENARIO -policy A [-policy B]  simulate a day of the center
 //	assignd help env                 every environment variable, default and meaning
 //	assignd version                  module version and VCS revision
 package main
@@ -132,6 +133,9 @@ func commands() []command {
 		{"emulator", func(ctx context.Context, args, environ []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return emulatorCmd(ctx, args, environ, stdout, stderr)
 		}},
+		{"simulate", func(ctx context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return simulateCmd(ctx, args, stdout, stderr)
+		}},
 		{"version", func(_ context.Context, args, _ []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return version(args, stdout, stderr)
 		}},
@@ -217,6 +221,7 @@ const usage = `usage:
   assignd policy explain [FILE] [flags] show which rule matches, and why
   assignd policy replay NEW.yaml [flags] decide the logged callbacks again with NEW.yaml: what would change
   assignd emulator -callback-url URL    run a local TaskRouter emulator alone (see assignd emulator -h)
+  assignd simulate SCENARIO -policy A   simulate a day of the center on the emulator (see assignd simulate -h)
   assignd help env                      list every environment variable, its default and meaning
   assignd version                       print the version and VCS revision
 Every command takes -h; flags may come before or after its arguments.

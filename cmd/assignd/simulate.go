@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/assignd/assignd/policy/rules"
+	whatif "github.com/assignd/assignd/whatif/report"
+	"github.com/assignd/assignd/whatif/simulate"
+)
+
+const simulateUsage = `usage: assignd simulate SCENARIO.yaml -policy A.yaml [-policy B.yaml] [flags]
+
+Simulates the scenario's day on the TaskRouter emulator in virtual time,
+with the real service deciding every reservation over signed HTTP (sync
+and async answers), once per -policy, and prints the figures per stream,
+per queue and overall; with two policies, side by side with the
+differences. The same -seed gives the same numbers; -runs N replications
+give each figure a 95% confidence interval. Runs go in parallel; the
+numbers do not depend on it.
+
+The scenario is the emulator's workspace plus demand and agents:
+
+  workspace: tutorial.yaml        # a workspace file (relative to the scenario), or inline
+  duration: 8h
+  seed: 7
+  arrivals:                       # Poisson per stream; rate_per_hour may be a list by hour
+    - name: spanish
+      rate_per_hour: 100
+      attributes: {selected_language: es}
+      handle_time: {distribution: exponential, mean: 180s}   # also lognormal (sd), fixed
+      patience: {distribution: exponential, mean: 120s}      # optional: abandonment
+      wrap_up: 0s
+  workers:                        # replace the workspace's workers
+    - count: 7
+      attributes: {languages: [es]}
+      shift: {start: 0h, end: 8h}
+
+(warm_up, interval, answer_time, after_reject, task_channel, priority,
+workflow, names and activities too: see package whatif/simulate.)
+`
+
+// policyFlags is the repeatable -policy.
+type policyFlags []string
+
+func (p *policyFlags) String() string     { return strings.Join(*p, ",") }
+func (p *policyFlags) Set(v string) error { *p = append(*p, v); return nil }
+
+// simulateFlags are simulate's flags, parsed.
+type simulateFlags struct {
+	policies      policyFlags
+	seed          int64
+	runs          int
+	jsonOut, html string
+	sl            string
+	progressAfter time.Duration // a progress line once a run takes longer than this
+	forceProgress bool          // tests: as if stderr were a terminal
+}
+
+func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return simulateWith(ctx, args, stdout, stderr, simulateFlags{progressAfter: time.Second})
+}
+
+func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, f simulateFlags) error {
+	fs := newFlagSet("simulate", simulateUsage)
+	fs.Var(&f.policies, "policy", "a policy (rules file) to simulate; repeat for A vs B (the first is the baseline)")
+	fs.Int64Var(&f.seed, "seed", 0, "random seed (default: the scenario's seed)")
+	fs.IntVar(&f.runs, "runs", 1, "replications per policy, for 95% confidence intervals")
+	fs.StringVar(&f.jsonOut, "json", "", "write the reports as JSON to this file (several policies: a list)")
+	fs.StringVar(&f.html, "html", "", "write the day drawn as an HTML page to this file")
+	fs.StringVar(&f.sl, "sl", "20", "service level thresholds in seconds, comma-separated")
+	if ok, err := parseFlags(fs, args, stdout, stderr); !ok {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, stderr, fmt.Sprintf("takes one SCENARIO file, got %q", fs.Args()))
+	}
+	if len(f.policies) == 0 {
+		return usageError(fs, stderr, "needs at least one -policy FILE")
+	}
+	if f.runs < 1 || f.runs > simulate.MaxRuns {
+		return usageError(fs, stderr, fmt.Sprintf("-runs %d: want 1 to %d", f.runs, simulate.MaxRuns))
+	}
+	sl, err := parseThresholds(f.sl)
+	if err != nil {
+		return usageError(fs, stderr, "-sl: "+err.Error())
+	}
+	// Everything is checked before the first run: the scenario, then
+	// every policy (one line each, with its location).
+	scenario, err := simulate.LoadFile(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, "assignd simulate:", err)
+		return exitCode(2)
+	}
+	for _, p := range f.policies {
+		if _, err := rules.LoadFile(p); err != nil {
+			fmt.Fprintln(stderr, "assignd simulate:", policyCompileLine(p, err))
+			return exitCode(2)
+		}
+	}
+	seedSet := false
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "seed" {
+			seedSet = true
+		}
+	})
+	o := simulate.Options{Scenario: scenario, ScenarioName: fs.Arg(0), Policies: f.policies, Runs: f.runs,
+		Seed: f.seed, SeedSet: seedSet, ServiceLevels: sl, NewService: simService(zerolog.Nop()),
+		Warn: func(s string) { fmt.Fprintln(stderr, "assignd simulate: warning:", s) }}
+	if f.forceProgress || isTerminal(stderr) {
+		o.Progress = progressLine(stderr, time.Now(), f.progressAfter)
+	}
+	reps, err := simulate.Run(ctx, o)
+	if o.Progress != nil {
+		o.Progress(-1) // end the line
+	}
+	if err != nil {
+		return err
+	}
+	if err := whatif.WriteTable(stdout, reps); err != nil {
+		return err
+	}
+	if f.jsonOut != "" {
+		if err := writeJSONFile(f.jsonOut, reps); err != nil {
+			return err
+		}
+	}
+	if f.html != "" {
+		if err := writeFileWith(f.html, func(w io.Writer) error { return whatif.WriteHTML(w, reps) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseThresholds(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 0 || n > 86400 {
+			return nil, fmt.Errorf("%q is not a number of seconds from 0 to 86400", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+var yamlProblemLine = regexp.MustCompile(`(?s)^(.*?): yaml: (?:unmarshal errors:\s*)?line (\d+): (.*)$`)
+
+// policyCompileLine is a policy's compile error as one line naming the file
+// and, where the compiler gave one, the line.
+func policyCompileLine(file string, err error) string {
+	var le *rules.LoadError
+	if !errors.As(err, &le) || len(le.Problems) == 0 {
+		return fmt.Sprintf("%s: %v", file, err)
+	}
+	first := le.Problems[0]
+	if m := yamlProblemLine.FindStringSubmatch(first); m != nil {
+		first = m[1] + ":" + m[2] + ": " + strings.Join(strings.Fields(m[3]), " ")
+	}
+	first = strings.Join(strings.Fields(first), " ")
+	if !strings.HasPrefix(first, file) {
+		first = file + ": " + first
+	}
+	if rest, ok := strings.CutPrefix(first, file+": "); ok {
+		if line := policyLine(file, rest); line > 0 {
+			first = fmt.Sprintf("%s:%d: %s", file, line, rest)
+		}
+	}
+	if n := len(le.Problems) - 1; n > 0 {
+		first += fmt.Sprintf(" (and %d more: assignd policy check %s)", n, file)
+	}
+	return first
+}
+
+// writeJSONFile writes one document for one report, a list for several.
+func writeJSONFile(path string, reps []whatif.Report) error {
+	var v any = reps
+	if len(reps) == 1 {
+		v = reps[0]
+	}
+	return writeFileWith(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+func writeFileWith(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressLine rewrites one line on w with the share done, once the run
+// has taken longer than after; done < 0 ends the line.
+func progressLine(w io.Writer, start time.Time, after time.Duration) func(float64) {
+	shown, last := false, -1
+	return func(done float64) {
+		if done < 0 {
+			if shown {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		pct := int(done * 100)
+		if pct == last || time.Since(start) < after {
+			return
+		}
+		last, shown = pct, true
+		fmt.Fprintf(w, "\rsimulating: %3d%%  (%s)", pct, time.Since(start).Round(100*time.Millisecond))
+	}
+}
+
+var ruleProblem = regexp.MustCompile(`^rule "([^"]*)": ([a-z_]+)`)
+
+// policyLine finds the line a compile problem is about: a rule's key
+// (`rule "x": when: …`) or a top-level key (`default: …`); 0 when the
+// file cannot say.
+func policyLine(file, problem string) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	top := doc.Content[0]
+	value := func(m *yaml.Node, key string) (k, v *yaml.Node) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return m.Content[i], m.Content[i+1]
+			}
+		}
+		return nil, nil
+	}
+	if m := ruleProblem.FindStringSubmatch(problem); m != nil {
+		_, rules := value(top, "rules")
+		if rules == nil || rules.Kind != yaml.SequenceNode {
+			return 0
+		}
+		for _, r := range rules.Content {
+			if _, name := value(r, "name"); name != nil && name.Value == m[1] {
+				if k, _ := value(r, m[2]); k != nil {
+					return k.Line
+				}
+				return r.Line
+			}
+		}
+		return 0
+	}
+	key, _, _ := strings.Cut(problem, ":")
+	if k, _ := value(top, key); k != nil {
+		return k.Line
+	}
+	return 0
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/assignd/assignd/async"
+	"github.com/assignd/assignd/config"
+	"github.com/assignd/assignd/handlers"
+	"github.com/assignd/assignd/policy"
+	"github.com/assignd/assignd/policy/rules"
+	"github.com/assignd/assignd/whatif/simulate"
+)
+
+// simService starts the service for `assignd simulate` the way serve
+// composes it: the policy behind policy.Guard, the public handler with
+// signature checking served over loopback HTTP, async decisions stored in
+// River on SQLite (in a temporary directory) and applied over the REST API
+// of the simulator's emulator. No decision log, inspector, admin listener
+// or tracing: they would measure nothing the report shows.
+func simService(log zerolog.Logger) func(ctx context.Context, policyFile string, env simulate.Env) (simulate.Service, error) {
+	return func(ctx context.Context, policyFile string, env simulate.Env) (svc simulate.Service, err error) {
+		pol, err := rules.LoadFile(policyFile)
+		if err != nil {
+			return svc, err
+		}
+		deadline, _ := time.ParseDuration(config.Default("DECISION_DEADLINE"))
+		budget, _ := time.ParseDuration(config.Default("CALLBACK_BUDGET"))
+		path := config.Default("CALLBACK_PATH")
+		guard, err := policy.NewGuard(policy.NewCurrent(pol, pol.Fallback()), deadline)
+		if err != nil {
+			return svc, fmt.Errorf("policy: %w", err)
+		}
+		var undo []func()
+		defer func() {
+			if err != nil {
+				for i := len(undo) - 1; i >= 0; i-- {
+					undo[i]()
+				}
+			}
+		}()
+		dir, err := os.MkdirTemp("", "assignd-simulate-")
+		if err != nil {
+			return svc, err
+		}
+		undo = append(undo, func() { _ = os.RemoveAll(dir) })
+		api, err := async.NewAPI(env.APIBase, env.AccountSid, env.AccountSid, env.AuthToken, nil)
+		if err != nil {
+			return svc, err
+		}
+		reg := prometheus.NewRegistry()
+		queue, err := async.Open(ctx, async.Options{Logger: log, DataDir: dir, API: api, Workers: async.DefaultWorkers,
+			ReservationTimeout: async.DefaultReservationTimeout, Metrics: async.NewMetrics(reg), Fallback: guard.Fallback})
+		if err != nil {
+			return svc, fmt.Errorf("async queue: %w", err)
+		}
+		undo = append(undo, queue.Close)
+		if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+			return svc, fmt.Errorf("async queue: %w", err)
+		}
+		undo = append(undo, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = queue.Stop(sctx)
+		})
+		h, err := handlers.New(handlers.Options{
+			Logger:       log,
+			Verifier:     handlers.NewVerifier([]string{env.AuthToken}, nil, handlers.ProxyNone),
+			Decider:      guard,
+			Scheduler:    queue,
+			Metrics:      handlers.NewMetrics(reg),
+			Recorder:     decidedRecorder(env.Decided),
+			Gatherer:     reg,
+			Ready:        queue.Ready,
+			CallbackPath: path,
+			Budget:       budget,
+		})
+		if err != nil {
+			return svc, err
+		}
+		undo = append(undo, h.Close)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return svc, err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		undo = append(undo, func() { _ = srv.Close() })
+		return simulate.Service{CallbackURL: "http://" + ln.Addr().String() + path, Close: func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := srv.Shutdown(sctx)
+			h.Close()
+			err = errors.Join(err, queue.Stop(sctx))
+			queue.Close()
+			_ = os.RemoveAll(dir)
+			return err
+		}}, nil
+	}
+}
+
+// decidedRecorder tells the simulator each decision's rule and instruction.
+type decidedRecorder func(simulate.Decision)
+
+func (f decidedRecorder) Record(c handlers.CallbackRecord) {
+	if c.Reservation == nil || f == nil {
+		return
+	}
+	f(simulate.Decision{ReservationSid: c.Reservation.ReservationSid, Rule: c.Decision.Rule,
+		Instruction: c.Decision.InstructionName()})
+}
