@@ -192,10 +192,16 @@ func layout(s chartSpec) chart {
 
 	// The legend: a sample per report in its colour, then, with several
 	// measures, a sample per measure in its dash.
-	x := c.Plot.X
+	// An item that would run past the chart's right edge starts a second
+	// row, still above the plot.
+	x, y := c.Plot.X, 16.0
 	add := func(class, label string) {
-		c.Legend = append(c.Legend, legendItem{X: x, X2: x + 24, TX: x + 30, Y: 18, Class: class, Label: label})
-		x += 30 + 8.5*float64(len([]rune(label))) + 18 // 15 px text
+		w := 30 + 8.5*float64(len([]rune(label))) // 15 px text
+		if x > c.Plot.X && x+w > chartW-marginR {
+			x, y = c.Plot.X, y+16
+		}
+		c.Legend = append(c.Legend, legendItem{X: x, X2: x + 24, TX: x + 30, Y: y, Class: class, Label: label})
+		x += w + 18
 	}
 	for r, l := range s.Labels {
 		add(fmt.Sprintf("line p%d m0", r%8), l)
