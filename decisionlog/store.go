@@ -429,14 +429,21 @@ func (s *store) idWindow(ctx context.Context, f Filter) (from, to term, err erro
 	return from, to, nil
 }
 
+// Query's page: Filter.Limit's default, and the most one query returns
+// (a reader pages past it with BeforeID or AfterID).
+const (
+	DefaultQueryLimit = 100
+	MaxQueryLimit     = 1000
+)
+
 // selectSQL is the SELECT for where's terms, in f's order and within its
-// limit (default 100, at most 1000).
+// limit (DefaultQueryLimit, at most MaxQueryLimit).
 func selectSQL(where []string, f Filter) string {
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 100
+		limit = DefaultQueryLimit
 	}
-	limit = min(limit, 1000)
+	limit = min(limit, MaxQueryLimit)
 	q := `SELECT id, ` + columns + ` FROM assignd_decision`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
