@@ -128,7 +128,7 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	if !res.Complete {
 		// Partial totals are no verdict, whether or not a gate was asked.
-		return fail(3, "incomplete: stopped after %d entries because %s; no result for the rest of the window", res.Read, res.Stopped)
+		return fail(3, "incomplete: stopped after %d entries, %s; no result for the rest of the window", res.Read, res.Stopped)
 	}
 	if gate != nil {
 		if err := res.Gate(*gate); err != nil {

@@ -246,22 +246,22 @@ read:
 		page, err := o.Log.Query(ctx, f)
 		if err != nil {
 			if ctx.Err() != nil {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break
 			}
 			return Result{}, fmt.Errorf("replay: read the decision log: %w", err)
 		}
 		for i := range page {
 			if ctx.Err() != nil {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break read
 			}
 			if o.Budget > 0 && time.Since(start) > o.Budget {
-				stopped = fmt.Sprintf("its %s time bound was spent", o.Budget)
+				stopped = fmt.Sprintf("its time bound of %s was spent", o.Budget)
 				break read
 			}
 			if !rn.entry(ctx, &page[i]) {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break read
 			}
 		}
@@ -454,7 +454,7 @@ func (rn *run) finish(stopped string) {
 	res.Lint = rn.lint()
 	res.Stopped, res.Complete = stopped, stopped == ""
 	if stopped != "" {
-		res.Notes = append(res.Notes, fmt.Sprintf("INCOMPLETE: reading stopped after %d entries because %s: the rest of the window was not checked, and a gate fails", res.Read, stopped))
+		res.Notes = append(res.Notes, fmt.Sprintf("INCOMPLETE: reading stopped after %d entries, %s: the rest of the window was not checked, and a gate fails", res.Read, stopped))
 	}
 	if rn.summary > 0 {
 		n := fmt.Sprintf("%d entries in summary mode: attributes and extra parameters were not recorded; ", rn.summary)
@@ -597,7 +597,7 @@ func (m MaxChanged) String() string {
 // checked, and no more decisions changed than m allows.
 func (r Result) Gate(m MaxChanged) error {
 	if !r.Complete {
-		return fmt.Errorf("%w (%s): %d entries read, %d changed of %d checked so far", ErrStopped, r.Stopped, r.Read, r.Changed, r.Checked)
+		return fmt.Errorf("%w, %s: %d entries read, %d changed of %d checked so far", ErrStopped, r.Stopped, r.Read, r.Changed, r.Checked)
 	}
 	if r.Checked == 0 {
 		return ErrNoCheck

@@ -324,11 +324,11 @@ func TestStoppedRunFailsTheGate(t *testing.T) {
 	if err := res.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), "INCOMPLETE: stopped after 1000 entries because it was stopped (context canceled)") {
+	if !strings.Contains(text.String(), "INCOMPLETE: stopped after 1000 entries, interrupted (context canceled)") {
 		t.Errorf("text does not say the run is incomplete:\n%s", text.String())
 	}
 	b, _ := json.Marshal(res)
-	if !strings.Contains(string(b), `"complete":false`) || !strings.Contains(string(b), `"stopped":"it was stopped (context canceled)"`) {
+	if !strings.Contains(string(b), `"complete":false`) || !strings.Contains(string(b), `"stopped":"interrupted (context canceled)"`) {
 		t.Errorf("JSON does not say the run is incomplete: %s", b)
 	}
 }
@@ -464,13 +464,13 @@ func TestStoppedRunSaysSo(t *testing.T) {
 	t.Parallel()
 	env := record(t, decisionlog.ModeFull, 2, 0)
 	res := run(t, env, rejectSpanish, replay.Options{Budget: time.Nanosecond})
-	if res.Read != 0 || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "reading stopped after 0 entries because its 1ns time bound was spent") {
+	if res.Read != 0 || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "reading stopped after 0 entries, its time bound of 1ns was spent") {
 		t.Errorf("budget spent: read %d checked %d notes %q", res.Read, res.Checked, res.Notes)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := replay.Run(ctx, replay.Options{Log: env.Log, Candidate: parse(t, "new.yaml", rejectSpanish), InForce: parse(t, "test.yaml", servicetest.Policy), Deadline: time.Second})
-	if err != nil || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "because it was stopped (context canceled)") {
+	if err != nil || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "after 0 entries, interrupted (context canceled)") {
 		t.Errorf("cancelled: %v, checked %d, notes %q", err, res.Checked, res.Notes)
 	}
 	if res.Gate(replay.MaxChanged{N: 10}) == nil {

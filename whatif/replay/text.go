@@ -26,7 +26,7 @@ func (r Result) WriteText(w io.Writer) error {
 	}
 	ew.printf("\n")
 	if !r.Complete {
-		ew.printf("INCOMPLETE: stopped after %d entries because %s; the totals cover only those\n", r.Read, r.Stopped)
+		ew.printf("INCOMPLETE: stopped after %d entries, %s; the totals cover only those\n", r.Read, r.Stopped)
 	}
 	for _, c := range r.NotRedecided {
 		ew.printf("not decided again: %d %s\n", c.Count, c.Reason)
