@@ -159,7 +159,8 @@ type Filter struct {
 	// backwards, newest first, by passing the last ID of the page before
 	// (policy replay reads more than a page of the recent window).
 	BeforeID int64
-	// Limit bounds the answer, newest first; default 100, at most 1000.
+	// Limit bounds the answer, newest first; default DefaultQueryLimit,
+	// at most MaxQueryLimit.
 	Limit int
 	// Oldest returns the oldest entries first (by ID) instead: paging
 	// forward with AfterID, as the live feed does, then skips nothing.

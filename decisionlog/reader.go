@@ -21,7 +21,9 @@ var ErrNoLog = errors.New("no decision log")
 
 // OpenReader opens the log in o.DatabaseURL or, when that is empty, in
 // o.DataDir (which must hold one: a reader never creates it). Only those
-// two options are read.
+// two options are read. It never writes: SQLite is opened read-only and
+// PostgreSQL's sessions are read-only, the schema is not migrated, and a
+// log at another schema version than this build's is refused (ErrSchema).
 func OpenReader(ctx context.Context, o Options) (*Reader, error) {
 	if o.DatabaseURL == "" {
 		path := filepath.Join(o.DataDir, FileName)
@@ -29,7 +31,7 @@ func OpenReader(ctx context.Context, o Options) (*Reader, error) {
 			return nil, fmt.Errorf("%w at %s: run the service (assignd dev) with DATA_DIR=%s first, or set DATABASE_URL", ErrNoLog, path, o.DataDir)
 		}
 	}
-	st, err := openStore(ctx, o.DatabaseURL, o.DataDir)
+	st, err := openStoreMode(ctx, o.DatabaseURL, o.DataDir, true)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also database/sql's driver "pgx"
+	_ "modernc.org/sqlite"           // database/sql driver "sqlite", pure Go
 
 	"github.com/assignd/assignd/internal/sqlitefile"
 )
@@ -128,24 +129,47 @@ type store struct {
 	lastAt int64
 }
 
+// openStore opens the store the service writes: it creates and migrates
+// the schema and prepares the inserts.
 func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error) {
+	return openStoreMode(ctx, databaseURL, dataDir, false)
+}
+
+// ErrSchema is returned when a reader finds a log whose schema is not the
+// one this build writes: older (the service has not run since an upgrade)
+// or newer (written by a later assignd), or none at all.
+var ErrSchema = errors.New("decision log schema")
+
+// openStoreMode is openStore, or with readOnly a store that never writes:
+// SQLite opened read-only (mode=ro: no file is created, no write can
+// happen) and PostgreSQL sessions read-only; no migration, no prepared
+// inserts; the schema must be the very one this build writes.
+func openStoreMode(ctx context.Context, databaseURL, dataDir string, readOnly bool) (*store, error) {
 	s := &store{}
 	var err error
 	if databaseURL != "" {
 		s.dialect, s.name = postgresDialect, "postgres"
-		s.db, err = sql.Open("pgx", databaseURL)
-		if err != nil {
+		if readOnly {
+			cfg, perr := pgx.ParseConfig(databaseURL)
+			if perr != nil {
+				return nil, fmt.Errorf("decision log: postgres: %w", perr)
+			}
+			cfg.RuntimeParams["default_transaction_read_only"] = "on"
+			s.db = stdlib.OpenDB(*cfg)
+		} else if s.db, err = sql.Open("pgx", databaseURL); err != nil {
 			return nil, fmt.Errorf("decision log: postgres: %w", err)
 		}
 	} else {
 		s.dialect, s.name = sqliteDialect, "sqlite"
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("decision log: data dir: %w", err)
-		}
 		// 16,000 pages of WAL before a checkpoint: measured cheaper for a
 		// grown table (bench/RESULTS.md, "Second pass: the grown table").
-		dsn := sqlitefile.DSN(filepath.Join(dataDir, FileName), "_pragma=wal_autocheckpoint(16000)")
-		s.db, err = sql.Open("sqlite", dsn)
+		extra := []string{"_pragma=wal_autocheckpoint(16000)"}
+		if readOnly {
+			extra = []string{"mode=ro", "_pragma=query_only(1)"}
+		} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("decision log: data dir: %w", err)
+		}
+		s.db, err = sql.Open("sqlite", sqlitefile.DSN(filepath.Join(dataDir, FileName), extra...))
 		if err != nil {
 			return nil, fmt.Errorf("decision log: sqlite: %w", err)
 		}
@@ -154,6 +178,13 @@ func openStore(ctx context.Context, databaseURL, dataDir string) (*store, error)
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log: %s: %w", s.name, err)
+	}
+	if readOnly {
+		if err := s.checkSchema(ctx); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
@@ -215,6 +246,35 @@ func (s *store) migrate(ctx context.Context) error {
 		return fmt.Errorf("decision log: migrate: %w", err)
 	}
 	return nil
+}
+
+// checkSchema is nil when the store's schema is the latest migration's:
+// a reader reads only the layout this build knows, and never migrates.
+func (s *store) checkSchema(ctx context.Context) error {
+	want := migrations[len(migrations)-1].version
+	var version int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM assignd_decision_migration`).Scan(&version)
+	switch {
+	case err != nil && s.tableMissing(ctx):
+		return fmt.Errorf("%w: the %s store holds no decision log (the service has not written one there)", ErrSchema, s.name)
+	case err != nil:
+		return fmt.Errorf("decision log: %s: schema version: %w", s.name, err)
+	case version < want:
+		return fmt.Errorf("%w: the %s log is at version %d, older than this assignd's %d: run the service (assignd serve or dev) once to upgrade it", ErrSchema, s.name, version, want)
+	case version > want:
+		return fmt.Errorf("%w: the %s log is at version %d, newer than this assignd's %d: use the assignd that wrote it", ErrSchema, s.name, version, want)
+	}
+	return nil
+}
+
+// tableMissing reports whether the migrations table is absent.
+func (s *store) tableMissing(ctx context.Context) bool {
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'assignd_decision_migration'`
+	if s.dialect == postgresDialect {
+		q = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'assignd_decision_migration' AND schemaname = ANY (current_schemas(false))`
+	}
+	var n int
+	return s.db.QueryRowContext(ctx, q).Scan(&n) == nil && n == 0
 }
 
 // rebind turns ? placeholders into PostgreSQL's $n.
@@ -429,14 +489,21 @@ func (s *store) idWindow(ctx context.Context, f Filter) (from, to term, err erro
 	return from, to, nil
 }
 
+// Query's page: Filter.Limit's default, and the most one query returns
+// (a reader pages past it with BeforeID or AfterID).
+const (
+	DefaultQueryLimit = 100
+	MaxQueryLimit     = 1000
+)
+
 // selectSQL is the SELECT for where's terms, in f's order and within its
-// limit (default 100, at most 1000).
+// limit (DefaultQueryLimit, at most MaxQueryLimit).
 func selectSQL(where []string, f Filter) string {
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 100
+		limit = DefaultQueryLimit
 	}
-	limit = min(limit, 1000)
+	limit = min(limit, MaxQueryLimit)
 	q := `SELECT id, ` + columns + ` FROM assignd_decision`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

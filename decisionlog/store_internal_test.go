@@ -2,8 +2,10 @@ package decisionlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,4 +260,45 @@ func TestRefusalIndexAgreesWithRefused(t *testing.T) {
 		return
 	}
 	t.Fatal("no migration 2")
+}
+
+// A reader's store cannot write, on either store, whatever it is asked:
+// SQLite is opened read-only, PostgreSQL's sessions are read-only; and it
+// refuses a schema newer than this build's rather than misread it.
+func TestReadOnlyStoreCannotWrite(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			url, dir := storeURL(t, name), filepath.Join(t.TempDir(), "data")
+			w, err := openStore(ctx, url, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.db.Close()
+			if err := w.insert(ctx, []row{{at: 1, result: "ok", data: `{"mode":"full","steps":[]}`}}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := openStoreMode(ctx, url, dir, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.db.Close()
+			if got, err := r.query(ctx, Filter{}); err != nil || len(got) != 1 {
+				t.Fatalf("read: %d entries, %v", len(got), err)
+			}
+			if _, err := r.db.ExecContext(ctx, `DELETE FROM assignd_decision`); err == nil {
+				t.Error("a read-only store deleted entries")
+			}
+			if r.inserts[0] != nil {
+				t.Error("a read-only store prepared inserts")
+			}
+			if _, err := w.db.ExecContext(ctx, `INSERT INTO assignd_decision_migration (version, applied_us) VALUES (999, 0)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := openStoreMode(ctx, url, dir, true); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "version 999, newer than") {
+				t.Errorf("newer schema: %v, want ErrSchema", err)
+			}
+		})
+	}
 }

@@ -47,8 +47,8 @@ func parseFilter(q url.Values) (decisionlog.Filter, error) {
 		return f, err
 	}
 	if s := q.Get("limit"); s != "" {
-		if f.Limit, err = strconv.Atoi(s); err != nil || f.Limit < 1 || f.Limit > 1000 {
-			return f, fmt.Errorf("limit: want 1 to 1000, got %q", s)
+		if f.Limit, err = strconv.Atoi(s); err != nil || f.Limit < 1 || f.Limit > decisionlog.MaxQueryLimit {
+			return f, fmt.Errorf("limit: want 1 to %d, got %q", decisionlog.MaxQueryLimit, s)
 		}
 	}
 	if s := q.Get("after"); s != "" {
@@ -541,7 +541,7 @@ type liveFeed struct {
 // lookBack, those of the last liveLookBack not sent yet; it pages until a
 // page comes back short, so a burst larger than a page leaves no hole.
 func (lf *liveFeed) poll(ctx context.Context, lookBack bool) (int, error) {
-	const page = 1000
+	const page = decisionlog.MaxQueryLimit
 	q := lf.f
 	q.Oldest, q.Limit = true, page
 	q.AfterID = lf.cursor

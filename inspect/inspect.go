@@ -153,7 +153,8 @@ type Options struct {
 	// for entries other instances wrote; default 2 s.
 	Heartbeat time.Duration
 	// DecisionDeadline bounds each replayed decision as DECISION_DEADLINE
-	// bounds a live one; default 3 s, DECISION_DEADLINE's default.
+	// bounds a live one: required, serve passes DECISION_DEADLINE (whose
+	// default config defines, once).
 	DecisionDeadline time.Duration
 	// Done, when closed, ends the live streams: http.Server.Shutdown waits
 	// for open requests, and a stream never ends by itself.
@@ -186,14 +187,11 @@ func New(o Options) (http.Handler, error) {
 
 // newInspector is New, with the inspector for the package's tests.
 func newInspector(o Options) (*inspector, http.Handler, error) {
-	if o.Log == nil || o.Policy == nil {
-		return nil, nil, errors.New("inspect: Log and Policy are required")
+	if o.Log == nil || o.Policy == nil || o.DecisionDeadline <= 0 {
+		return nil, nil, errors.New("inspect: Log, Policy and DecisionDeadline are required")
 	}
 	if o.Prefix == "" {
 		o.Prefix = "/admin"
-	}
-	if o.DecisionDeadline <= 0 {
-		o.DecisionDeadline = defaultDecisionDeadline
 	}
 	o.Prefix = strings.TrimSuffix(o.Prefix, "/")
 	if o.Heartbeat <= 0 {

@@ -442,7 +442,7 @@ func TestLiveStreamEndsOnDone(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "sqlite", nil)
 	done := make(chan struct{})
-	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done})
+	handler, err := inspect.New(inspect.Options{Log: h.Log, Policy: h.Status, Done: done, DecisionDeadline: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ on_error: {instruction: accept}
 		t.Fatal(err)
 	}
 	env.Current.Store(p)
-	handler, err := inspect.New(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current), Jobs: env.Queue})
+	handler, err := inspect.New(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current), Jobs: env.Queue, DecisionDeadline: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,6 @@ import (
 	"github.com/assignd/assignd/whatif/replay"
 )
 
-// defaultDecisionDeadline bounds a replayed decision when Options leave
-// DecisionDeadline unset (tests); serve passes DECISION_DEADLINE's value.
-const defaultDecisionDeadline = 3 * time.Second
-
 // Replay is a stored callback decided again.
 type Replay struct {
 	Policy      string          `json:"policy"` // which policy decided it

@@ -177,7 +177,7 @@ func TestSimulationsRefusals(t *testing.T) {
 func simulationsServer(t *testing.T) (adminURL string, slots chan struct{}) {
 	t.Helper()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
-	in, slots, err := inspect.NewWithRenderSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current)})
+	in, slots, err := inspect.NewWithRenderSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current), DecisionDeadline: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

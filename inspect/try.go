@@ -50,6 +50,14 @@ func tryExampleNames() []string {
 // errUnsupported is a body the API does not read: 415.
 var errUnsupported = errors.New("send the rules file itself as the body (Content-Type: application/yaml or text/plain), not a form")
 
+// errServer marks a try that failed on the server's side (the decision
+// log could not be read): 500, not the sender's fault.
+var errServer = errors.New("inspector")
+
+// errNoRules marks a policy in force that is not a rules file: the try
+// cannot compare with it, whatever is sent (409).
+var errNoRules = errors.New("nothing to compare with")
+
 // tryStatus is the status of a try that failed with err.
 func tryStatus(err error) int {
 	switch {
@@ -57,6 +65,10 @@ func tryStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errUnsupported):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(err, errServer):
+		return http.StatusInternalServerError
+	case errors.Is(err, errNoRules):
+		return http.StatusConflict
 	}
 	return http.StatusBadRequest
 }
@@ -147,7 +159,7 @@ func (in *inspector) endTry() { <-in.tries }
 func (in *inspector) try(ctx context.Context, data []byte, name string) (replay.Result, error) {
 	inForce, ok := in.o.Policy.Policy().(*rules.Policy)
 	if !ok {
-		return replay.Result{}, fmt.Errorf("the policy in force (%s) is not a rules file: nothing to compare with", policyName(in.o.Policy.Policy()))
+		return replay.Result{}, fmt.Errorf("the policy in force (%s) is not a rules file: %w", policyName(in.o.Policy.Policy()), errNoRules)
 	}
 	candidate, err := rules.Parse(name, data, rules.MaxCostLimit(inForce.CostLimit()))
 	if err != nil {
@@ -160,7 +172,7 @@ func (in *inspector) try(ctx context.Context, data []byte, name string) (replay.
 	res, err := replay.Run(ctx, replay.Options{Log: in.o.Log, Candidate: candidate, InForce: inForce,
 		Limit: MaxTryEntries, Deadline: in.o.DecisionDeadline, Budget: TryBudget})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("%w: %w", errServer, err)
 	}
 	if note := candidate.CostLimitNote(); note != "" {
 		res.Notes = append(res.Notes, note+" (the policy in force's)")

@@ -45,8 +45,9 @@ func TestBrowserTryAPolicy(t *testing.T) {
 	if checked, changed := text("#try-checked"), text("#try-changed"); checked != "3" || changed != "3" {
 		t.Errorf("checked %q changed %q, want 3 and 3", checked, changed)
 	}
-	if ex := text("#try-examples tbody"); strings.Count(ex, "reject") != 3 || strings.Count(ex, "accept") != 3 {
-		t.Errorf("examples: %q, want three accept → reject", ex)
+	if ex := text("#try-examples tbody"); strings.Count(ex, "spanish reject") != 3 || strings.Count(ex, "spanish accept") != 3 ||
+		strings.Count(ex, `instruction accept→reject; activity_sid —→"WA00000000000000000000000000000009"`) != 3 {
+		t.Errorf("examples: %q, want three accept → reject with the differences", ex)
 	}
 	if lint := text("#try-lint"); !strings.Contains(lint, "task.vipp is on no recorded callback") || !strings.Contains(lint, "did you mean task.vip?") {
 		t.Errorf("lint: %q", lint)

@@ -1,19 +1,24 @@
 package inspect_test
 
 import (
+	"database/sql"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/internal/servicetest"
 	"github.com/assignd/assignd/internal/testwait"
 	"github.com/assignd/assignd/policy/rules"
 	"github.com/assignd/assignd/whatif/replay"
+
+	_ "modernc.org/sqlite"
 )
 
 // rejectSpanish is the harness's policy with spanish turned from accept to
@@ -171,4 +176,40 @@ func mustParse(t *testing.T, src string) *rules.Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A decision log that cannot be read is the server's failure, 500, not a
+// bad request: the same policy sent again may well succeed.
+func TestTryLogFailureIsServerError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "sqlite", nil)
+	recordSpanish(t, h, 1)
+	db, err := sql.Open("sqlite", filepath.Join(h.DataDir, decisionlog.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE assignd_decision RENAME TO assignd_decision_gone`); err != nil {
+		t.Fatal(err)
+	}
+	if s, body := post(t, h.Admin+"/api/try", "application/yaml", strings.NewReader(rejectSpanish)); s != http.StatusInternalServerError || !strings.Contains(body, "decision log") {
+		t.Errorf("API, log unreadable: %d %s, want 500", s, body)
+	}
+	if s, body := postForm(t, h.Admin+"/try", url.Values{"policy": {rejectSpanish}}, nil); s != http.StatusInternalServerError || !strings.Contains(body, "decision log") {
+		t.Errorf("page, log unreadable: %d, want 500", s)
+	}
+}
+
+// The page shows what changed in each example, field by field, as the
+// API's differences say it: a change of a field alone is not hidden
+// behind the same rule and instruction on both sides.
+func TestTryPageShowsDifferences(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "sqlite", nil)
+	recordSpanish(t, h, 1)
+	otherActivity := strings.Replace(rejectSpanish, "WA00000000000000000000000000000009", "WA00000000000000000000000000000008", 1)
+	s, body := postForm(t, h.Admin+"/try", url.Values{"policy": {otherActivity}}, nil)
+	if s != 200 || !strings.Contains(body, `instruction accept→reject; activity_sid —→&#34;WA00000000000000000000000000000008&#34;`) {
+		t.Errorf("page: %d, differences not shown:\n%s", s, body)
+	}
 }

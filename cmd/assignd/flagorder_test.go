@@ -66,7 +66,7 @@ func TestFlagsBeforeOrAfterArguments(t *testing.T) {
 		"policy init":    {[]string{"new.yaml"}, []string{"-h"}, 0, "usage: assignd policy init"},
 		"policy check":   {[]string{example}, []string{"-strict"}, 1, "fail the check (-strict)"},
 		"policy test":    {[]string{example, exampleCases}, []string{"-h"}, 0, "usage: assignd policy test"},
-		"policy replay":  {[]string{example}, []string{"-max-changed", "0"}, 1, "no decision log at"},
+		"policy replay":  {[]string{example}, []string{"-max-changed", "0"}, 2, "no decision log at"},
 		"policy explain": {[]string{example}, []string{"-task", `{"selected_language":"es"}`, "-worker", `{"languages":["en"]}`}, 0, "answer (rule spanish-non-speaker)"},
 	}
 	var walked []string

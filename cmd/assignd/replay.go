@@ -25,13 +25,20 @@ changed callbacks with their SIDs, and a lint against the recorded callbacks
 (rules that never matched, attribute names no recorded task or worker carried).
 The log is read where serve writes it: DATABASE_URL, else DATA_DIR.
 
-Refused callbacks (bad_signature, bad_request) never reached the policy and are
-not decided again. Entries kept in summary mode have no attributes: they are
-decided on empty attributes, and the output says how many.
+Refused callbacks (bad_signature, bad_request) never reached the policy, and
+duplicates (TaskRouter's retries) were decided by the callback before them:
+neither is decided again. Entries kept in summary mode recorded no attributes
+or extra parameters: when either policy reads them, those entries are not
+decided again, and the output says how many. The log is only read, never
+written.
 
-Exit status: 0 ok; 1 when more decisions changed than -max-changed allows, or
-when -max-changed is given and nothing could be decided again; 2 on bad usage
-or a policy that does not compile. Flags may come before or after NEW.yaml.
+Exit status: 0 ok; 1 when -max-changed is given and more decisions changed
+than it allows, or nothing could be decided again; 2 on bad usage, bad
+configuration (the environment), no decision log or one at another schema
+version, or a policy that does not compile; 3 when the log could not be read
+(an I/O or database error) or the run did not finish (interrupted): its totals
+are partial, and no gate passes on them. Flags may come before or after
+NEW.yaml.
 `
 
 // policyReplay is `assignd policy replay`.
@@ -63,9 +70,18 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 		}
 		gate = &m
 	}
+	fail := func(code int, format string, args ...any) error {
+		line, _, _ := strings.Cut(fmt.Sprintf(format, args...), "\n")
+		fmt.Fprintf(stderr, "assignd policy replay: %s\n", line)
+		return exitCode(code)
+	}
 	cfg, err := config.Parse(environ)
 	if err != nil {
-		return err
+		var ce config.Errors
+		if errors.As(err, &ce) && len(ce) > 1 {
+			return fail(2, "%v (and %d more: assignd help env)", ce[0], len(ce)-1)
+		}
+		return fail(2, "%v", err)
 	}
 	candidate, err := rules.LoadFile(fs.Arg(0))
 	if err != nil {
@@ -82,8 +98,11 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 		return policyProblem(stderr, err)
 	}
 	log, err := decisionlog.OpenReader(ctx, decisionlog.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if errors.Is(err, decisionlog.ErrNoLog) || errors.Is(err, decisionlog.ErrSchema) {
+		return fail(2, "%v", err)
+	}
 	if err != nil {
-		return err
+		return fail(3, "%v", err)
 	}
 	defer log.Close()
 	o := replay.Options{Log: log, Candidate: candidate, InForce: inForce, Limit: *limit, Examples: *examples, Deadline: cfg.DecisionDeadline}
@@ -95,16 +114,21 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	res, err := replay.Run(ctx, o)
 	if err != nil {
-		return err
+		return fail(3, "%v", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else if err := res.WriteText(stdout); err != nil {
-		return err
+		err = enc.Encode(res)
+	} else {
+		err = res.WriteText(stdout)
+	}
+	if err != nil {
+		return fail(3, "write the result: %v", err)
+	}
+	if !res.Complete {
+		// Partial totals are no verdict, whether or not a gate was asked.
+		return fail(3, "incomplete: stopped after %d entries, %s; no result for the rest of the window", res.Read, res.Stopped)
 	}
 	if gate != nil {
 		if err := res.Gate(*gate); err != nil {

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/assignd/assignd/async/asynctest"
+	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/policy/examples"
 	"github.com/assignd/assignd/whatif/replay"
 )
@@ -111,6 +115,10 @@ func TestPolicyReplayOnADevSession(t *testing.T) {
 				t.Fatalf("-json -max-changed 50%%: exit %d\nstderr %s\nstdout %s", exit(err), errOut, out)
 			}
 
+			if store == "sqlite" {
+				tableMatchesJSON(t, candidate, env)
+			}
+
 			// The policy in force against itself changes nothing.
 			same := writeFile(t, "same.yaml", string(examples.Assignment()))
 			out, errOut, err = runOut([]string{"policy", "replay", same, "-max-changed", "0"}, env)
@@ -142,10 +150,27 @@ func TestPolicyReplayRefuses(t *testing.T) {
 		!strings.Contains(errOut, "POLICY_FILE is unset in production mode (DATABASE_URL is set)") {
 		t.Errorf("production without POLICY_FILE: exit %d, stderr %q", exit(err), errOut)
 	}
-	_, errOut, err = runOut([]string{"policy", "replay", ok}, env)
-	if exit(err) != 1 || !strings.Contains(err.Error(), "no decision log at") {
-		t.Errorf("no log in DATA_DIR: exit %d, err %v %s", exit(err), err, errOut)
+	oneLine := func(what string, args, env []string, code int, want string) {
+		t.Helper()
+		_, errOut, err := runOut(args, env)
+		if exit(err) != code || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and one line with %q", what, exit(err), errOut, code, want)
+		}
 	}
+	oneLine("no log in DATA_DIR", []string{"policy", "replay", ok}, env, 2, "no decision log at")
+	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a replay without a log created DATA_DIR: %v", err)
+	}
+	oneLine("bad DECISION_DEADLINE", []string{"policy", "replay", ok}, append(env, "DECISION_DEADLINE=abc"), 2, "DECISION_DEADLINE")
+	for _, bad := range []string{"NaN%", "NaN", "Inf", "+Inf%"} { // bad usage: the line, then the usage
+		_, errOut, err := runOut([]string{"policy", "replay", ok, "-max-changed", bad}, env)
+		if first, _, _ := strings.Cut(errOut, "\n"); exit(err) != 2 || !strings.Contains(first, "-max-changed: want a count") {
+			t.Errorf("-max-changed %s: exit %d, stderr %q", bad, exit(err), first)
+		}
+	}
+	// A database that does not answer: an I/O error, 3, not a failed gate.
+	oneLine("unreachable database", []string{"policy", "replay", ok, "-max-changed", "0"},
+		append(env, "DATABASE_URL=postgres://assignd:assignd@127.0.0.1:1/x?sslmode=disable&connect_timeout=5", "ASSIGND_MODE=development"), 3, "decision log: postgres")
 	// An empty log (the service ran, nothing was decided): a gate fails.
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
@@ -158,7 +183,66 @@ func TestPolicyReplayRefuses(t *testing.T) {
 	if exit(err) != 1 || !strings.Contains(errOut, "no recorded callback could be decided again, so nothing was checked") {
 		t.Errorf("empty log with a gate: exit %d\nstderr %s\nstdout %s", exit(err), errOut, out)
 	}
+	// The replay wrote nothing to the log it read.
+	logFile := filepath.Join(dir, "data", decisionlog.FileName)
+	before, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(logFile)
+	if _, _, err := runOut([]string{"policy", "replay", ok}, env); exit(err) != 0 {
+		t.Fatalf("empty log: exit %d", exit(err))
+	}
+	after, _ := os.ReadFile(logFile)
+	if info2, _ := os.Stat(logFile); !bytes.Equal(before, after) || !info2.ModTime().Equal(info.ModTime()) {
+		t.Errorf("the replay changed %s", logFile)
+	}
 	if _, _, err := runOut([]string{"policy", "replay", ok}, env); exit(err) != 0 {
 		t.Errorf("empty log without a gate: exit %d, want 0 (nothing to say, nothing to fail)", exit(err))
+	}
+}
+
+// tableMatchesJSON holds the table `policy replay` prints against its
+// -json document on the same log: every figure, example, difference, lint
+// finding and note of the JSON is in the table.
+func tableMatchesJSON(t *testing.T, candidate string, env []string) {
+	t.Helper()
+	table, _, _ := runOut([]string{"policy", "replay", candidate}, env)
+	out, _, _ := runOut([]string{"policy", "replay", candidate, "-json"}, env)
+	var res replay.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("-json: %v\n%s", err, out)
+	}
+	fields := func(line string) string { return strings.Join(strings.Fields(line), " ") }
+	var lines []string
+	for _, l := range strings.Split(table, "\n") {
+		lines = append(lines, fields(l))
+	}
+	has := func(want string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, fields(want)) })
+	}
+	want := []string{fmt.Sprintf("%d entries read, %d decided again by both", res.Read, res.Checked),
+		fmt.Sprintf("decisions: %d unchanged, %d changed (%.1f%%)", res.Unchanged, res.Changed, res.ChangedShare()*100)}
+	for _, s := range append(slices.Clone(res.Rules), res.Instructions...) {
+		want = append(want, fmt.Sprintf("%s %d %.1f%% %d %.1f%%", s.Name, s.Old, s.OldShare*100, s.New, s.NewShare*100))
+	}
+	if len(res.Examples) == 0 {
+		t.Fatal("-json has no example to compare")
+	}
+	for _, e := range res.Examples {
+		if len(e.Differences) == 0 {
+			t.Errorf("example %s has no differences", e.ReservationSid)
+		}
+		want = append(want, strings.Join([]string{e.TaskSid, e.ReservationSid, e.WorkerSid, e.Old.String(), e.New.String(), strings.Join(e.Differences, "; ")}, " "))
+	}
+	for _, c := range res.NotRedecided {
+		want = append(want, fmt.Sprintf("not decided again: %d %s", c.Count, c.Reason))
+	}
+	want = append(want, res.Lint.Lines(res.Candidate)...)
+	want = append(want, res.Notes...)
+	for _, w := range want {
+		if !has(w) {
+			t.Errorf("the table lacks what -json says: %q\n%s", w, table)
+		}
 	}
 }

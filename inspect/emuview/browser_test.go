@@ -27,7 +27,7 @@ func TestBrowser(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	handler, err := inspect.New(inspect.Options{Log: w.env.Log, Policy: inspect.NewPolicyStatus(w.env.Current),
-		Jobs: w.env.Queue, Emulator: w.view, Heartbeat: 200 * time.Millisecond})
+		Jobs: w.env.Queue, Emulator: w.view, Heartbeat: 200 * time.Millisecond, DecisionDeadline: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

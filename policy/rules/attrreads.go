@@ -30,6 +30,14 @@ type RuleReads struct {
 	Rule  string          `json:"rule"`
 	Line  int             `json:"line,omitempty"` // where the rule starts
 	Reads []AttributeRead `json:"reads"`
+	// Attributes says the rule reads the task's or the worker's
+	// attributes at all: a name in Reads, or a computed key, or the whole
+	// map ("vip" in task). Params says it reads the reservation's extra
+	// parameters (reservation.params, or the reservation map whole). A
+	// decision log in summary mode records neither, so a replay of such a
+	// rule on a summary entry would decide on what was not recorded.
+	Attributes bool `json:"attributes,omitempty"`
+	Params     bool `json:"params,omitempty"`
 }
 
 // AttributeReads lists, rule by rule in evaluation order and then default,
@@ -39,9 +47,100 @@ type RuleReads struct {
 func (p *Policy) AttributeReads() []RuleReads {
 	out := make([]RuleReads, 0, len(p.rules)+1)
 	for _, r := range p.rules {
-		out = append(out, RuleReads{Rule: r.name, Line: r.line, Reads: slices.Clone(r.reads)})
+		out = append(out, RuleReads{Rule: r.name, Line: r.line, Reads: slices.Clone(r.reads), Attributes: r.uses.attributes, Params: r.uses.params})
 	}
-	return append(out, RuleReads{Rule: "default", Reads: slices.Clone(p.defReads)})
+	return append(out, RuleReads{Rule: "default", Reads: slices.Clone(p.defReads), Attributes: p.defUses.attributes, Params: p.defUses.params})
+}
+
+// uses is what an expression reads beyond the reservation's recorded
+// fields: attributes, extra parameters.
+type uses struct{ attributes, params bool }
+
+func (u uses) or(v uses) uses { return uses{u.attributes || v.attributes, u.params || v.params} }
+
+// usesOf says whether e reads task or worker at all, and whether it reads
+// reservation.params (reservation["params"], or the reservation map in
+// any way other than selecting another of its fields).
+func usesOf(e ast.Expr) uses {
+	var u uses
+	var walk func(e ast.Expr, shadowed map[string]bool)
+	// otherField reports whether e selects a literal field other than params
+	// directly off the reservation variable.
+	otherField := func(e ast.Expr, shadowed map[string]bool) bool {
+		isRes := func(x ast.Expr) bool {
+			return x.Kind() == ast.IdentKind && x.AsIdent() == "reservation" && !shadowed["reservation"]
+		}
+		switch e.Kind() {
+		case ast.SelectKind:
+			s := e.AsSelect()
+			return isRes(s.Operand()) && s.FieldName() != "params"
+		case ast.CallKind:
+			c := e.AsCall()
+			switch c.FunctionName() {
+			case operators.Index, operators.OptIndex, operators.OptSelect:
+				if args := c.Args(); len(args) == 2 && isRes(args[0]) && args[1].Kind() == ast.LiteralKind {
+					s, isStr := args[1].AsLiteral().(types.String)
+					return isStr && string(s) != "params"
+				}
+			}
+		}
+		return false
+	}
+	walk = func(e ast.Expr, shadowed map[string]bool) {
+		if otherField(e, shadowed) {
+			return // reservation.task_age and the like: recorded in every mode
+		}
+		switch e.Kind() {
+		case ast.IdentKind:
+			switch name := e.AsIdent(); {
+			case shadowed[name]:
+			case name == "task" || name == "worker":
+				u.attributes = true
+			case name == "reservation":
+				u.params = true
+			}
+		case ast.SelectKind:
+			walk(e.AsSelect().Operand(), shadowed)
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.IsMemberFunction() {
+				walk(c.Target(), shadowed)
+			}
+			for _, a := range c.Args() {
+				walk(a, shadowed)
+			}
+		case ast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				walk(el, shadowed)
+			}
+		case ast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				en := en.AsMapEntry()
+				walk(en.Key(), shadowed)
+				walk(en.Value(), shadowed)
+			}
+		case ast.StructKind:
+			for _, f := range e.AsStruct().Fields() {
+				walk(f.AsStructField().Value(), shadowed)
+			}
+		case ast.ComprehensionKind:
+			c := e.AsComprehension()
+			walk(c.IterRange(), shadowed)
+			walk(c.AccuInit(), shadowed)
+			inner := map[string]bool{c.IterVar(): true, c.AccuVar(): true}
+			if c.HasIterVar2() {
+				inner[c.IterVar2()] = true
+			}
+			for k := range shadowed {
+				inner[k] = true
+			}
+			walk(c.LoopCondition(), inner)
+			walk(c.LoopStep(), inner)
+			walk(c.Result(), inner)
+		}
+	}
+	walk(e, nil)
+	return u
 }
 
 // RuleLine is the line rule name starts at in the file, 0 when unknown.

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -187,5 +188,46 @@ func TestNearest(t *testing.T) {
 	}
 	if got, ok := rules.Nearest("customer_segment", names); ok {
 		t.Errorf("Nearest(customer_segment) = %q, want none", got)
+	}
+}
+
+// AttributeReads says which rules read attributes at all (a computed key
+// or the whole map, too) and which read reservation.params: what a
+// summary-mode decision log does not record. The reservation's own fields
+// (task_age and the like) are recorded in every mode and count as neither.
+func TestAttributeReadsFlagsParamsAndAttributes(t *testing.T) {
+	t.Parallel()
+	src := `rules:
+  - name: params
+    when: 'reservation.params["Foo"] == "x"'
+    then: {instruction: accept}
+  - name: params-index
+    when: 'reservation["params"].size() > 0'
+    then: {instruction: accept}
+  - name: whole-task
+    when: '"vip" in task'
+    then: {instruction: accept}
+  - name: age
+    when: 'reservation.task_age > 30 && reservation["task_priority"] > 1'
+    then: {instruction: accept}
+  - name: shadowed
+    when: '[1].exists(task, task == 1)'
+    then: {instruction: accept}
+default: {instruction: dequeue, from: "+15005550006", to: "=reservation.params.To"}
+on_error: {instruction: accept}
+`
+	p, err := rules.Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type flags struct{ attributes, params bool }
+	got := map[string]flags{}
+	for _, rr := range p.AttributeReads() {
+		got[rr.Rule] = flags{rr.Attributes, rr.Params}
+	}
+	want := map[string]flags{"params": {false, true}, "params-index": {false, true}, "whole-task": {true, false},
+		"age": {false, false}, "shadowed": {false, false}, "default": {false, true}}
+	if !maps.Equal(got, want) {
+		t.Errorf("flags %+v, want %+v", got, want)
 	}
 }

@@ -71,7 +71,7 @@ func Parse(source string, data []byte, opts ...Option) (*Policy, error) {
 	p.rules = c.rules(f.Rules)
 	c.line = c.pos.def
 	p.def = c.defaultAction(f.Default)
-	p.defReads = c.reads
+	p.defReads, p.defUses = c.reads, c.uses
 	c.line = c.pos.onError
 	p.fallback = c.fallback(f.Fallback)
 	if len(c.problems) > 0 {
@@ -195,7 +195,7 @@ func (c *compiler) rule(where string, spec ruleSpec, pos rulePosition) (rule, bo
 		c.problem(where, "when is required (use `true` for a catch-all)")
 		return rule{}, false
 	}
-	c.line, c.reads = pos.when, nil
+	c.line, c.reads, c.uses = pos.when, nil, uses{}
 	prg, checked, ok := c.compile(where+": when", spec.When, cel.BoolType)
 	if spec.Then == nil {
 		c.problem(where, "then is required")
@@ -211,12 +211,12 @@ func (c *compiler) rule(where string, spec ruleSpec, pos rulePosition) (rule, bo
 		c.problem(where+": when", "%v", err)
 		return rule{}, false
 	}
-	return rule{name: spec.Name, when: prg, paths: paths, then: act, line: pos.rule, reads: c.reads}, true
+	return rule{name: spec.Name, when: prg, paths: paths, then: act, line: pos.rule, reads: c.reads, uses: c.uses}, true
 }
 
 // defaultAction compiles default, the decision when no rule matches.
 func (c *compiler) defaultAction(spec map[string]any) action {
-	c.reads = nil
+	c.reads, c.uses = nil, uses{}
 	if spec == nil {
 		c.problem("default", "is required: the decision when no rule matches")
 		return action{}
@@ -265,6 +265,9 @@ type compiler struct {
 	// reads gathers the attribute names the expressions of the part being
 	// compiled read (AttributeReads).
 	reads []AttributeRead
+	// uses says whether they read attributes at all (named or not) and
+	// the reservation's extra parameters.
+	uses uses
 }
 
 func newCompiler(source string, asked uint64, opts []Option) (*compiler, error) {
@@ -314,6 +317,7 @@ func (c *compiler) compile(where, expr string, want *cel.Type) (cel.Program, *ce
 		return nil, nil, false
 	}
 	c.reads = appendReads(c.reads, ast.NativeRep().Expr(), c.line)
+	c.uses = c.uses.or(usesOf(ast.NativeRep().Expr()))
 	return prg, ast, true
 }
 

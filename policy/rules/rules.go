@@ -31,6 +31,7 @@ type Policy struct {
 	eval      evaluator
 	// defReads are the attribute names default's expressions read.
 	defReads []AttributeRead
+	defUses  uses
 }
 
 type rule struct {
@@ -40,6 +41,7 @@ type rule struct {
 	then  action
 	line  int             // where the rule starts in the file
 	reads []AttributeRead // the attribute names when and then read
+	uses  uses            // whether they read attributes, parameters
 }
 
 // Step is one rule's part in a decision, as Explain reports it.

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/assignd/assignd/decisionlog"
 	"github.com/assignd/assignd/internal/servicetest"
@@ -57,7 +58,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportMetric(float64(b.N*benchEntries)/b.Elapsed().Seconds(), "callbacks/s")
 	})
 	b.Run("replay", func(b *testing.B) {
-		o := replay.Options{Log: env.Log, Candidate: parse(b, "new.yaml", rejectSpanish), InForce: parse(b, "test.yaml", servicetest.Policy)}
+		o := replay.Options{Log: env.Log, Candidate: parse(b, "new.yaml", rejectSpanish), InForce: parse(b, "test.yaml", servicetest.Policy), Deadline: time.Second}
 		for b.Loop() {
 			res, err := replay.Run(ctx, o)
 			if err != nil {

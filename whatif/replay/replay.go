@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,10 +28,8 @@ import (
 const (
 	// DefaultExamples is how many changed callbacks are shown.
 	DefaultExamples = 10
-	// DefaultDeadline bounds each decision, DECISION_DEADLINE's default.
-	DefaultDeadline = 3 * time.Second
-	// pageSize is how many entries one query reads (the log's most).
-	pageSize = 1000
+	// pageSize is how many entries one query reads: the log's most.
+	pageSize = decisionlog.MaxQueryLimit
 )
 
 // Reader reads the decision log; *decisionlog.Log is one.
@@ -51,7 +50,8 @@ type Options struct {
 	// Examples is how many changed callbacks to show; 0 is
 	// DefaultExamples, negative none.
 	Examples int
-	// Deadline bounds each decision; 0 is DefaultDeadline.
+	// Deadline bounds each decision, as DECISION_DEADLINE bounds a live
+	// one: required, the caller's configuration (one default, config's).
 	Deadline time.Duration
 	// Budget bounds the whole run: when it is spent, Run stops reading and
 	// says how far it got (the inspector's bound). 0: none.
@@ -74,9 +74,11 @@ type Result struct {
 	Changed   int `json:"changed"`
 	// SameAnswerOtherRule counts unchanged answers given by another rule.
 	SameAnswerOtherRule int `json:"same_answer_other_rule"`
-	// Approximate counts checked entries stored in summary mode while a
-	// policy reads attributes: decided on empty attributes.
-	Approximate int `json:"approximate"`
+	// Complete says the whole window was read; Stopped, when it was not,
+	// says why (interrupted, the time bound spent). The totals of a run
+	// that stopped cover only what it read: a gate fails on them.
+	Complete bool   `json:"complete"`
+	Stopped  string `json:"stopped,omitempty"`
 	// InForceDiffers counts checked entries the policy in force now
 	// decides otherwise than was recorded.
 	InForceDiffers int `json:"in_force_differs_from_recorded"`
@@ -128,14 +130,26 @@ type Example struct {
 	WorkerSid      string    `json:"worker_sid"`
 	Old            Side      `json:"in_force"`
 	New            Side      `json:"candidate"`
+	// Differences say what changed, one each: the instruction, sync or
+	// async, the delay, each field that differs ("timeout 30→5"; a field
+	// computed from attributes without its values). The table and the
+	// inspector's page print them.
+	Differences []string `json:"differences"`
 }
 
 // Side is one policy's decision of an example.
 type Side struct {
-	Rule        string          `json:"rule"`
-	Instruction string          `json:"instruction"`
-	Async       bool            `json:"async,omitempty"`
-	Answer      json.RawMessage `json:"instruction_json,omitempty"`
+	Rule        string `json:"rule"`
+	Instruction string `json:"instruction"`
+	Async       bool   `json:"async,omitempty"`
+	// DelayMs is an async decision's delay.
+	DelayMs int64 `json:"delay_ms,omitempty"`
+	// Answer is the instruction with its computed fields redacted: it is
+	// shown; the comparison is of the instruction itself.
+	Answer json.RawMessage `json:"instruction_json,omitempty"`
+
+	raw      json.RawMessage // the instruction, unredacted: compared, never shown
+	computed []string        // its fields computed from the reservation
 }
 
 // Lint is what the candidate's rules are held against the recorded
@@ -171,11 +185,21 @@ type Unseen struct {
 const (
 	reasonRefused    = "refused (%s): never reached the policy"
 	reasonUnreadable = "recorded attributes or parameters unreadable"
+	// reasonSummary: a rule reads what summary mode does not record;
+	// deciding on empty attributes would be a guess, not a replay.
+	reasonSummary = "summary mode: attributes not recorded"
+	// reasonDuplicate: TaskRouter sent the callback again; the earlier one
+	// decided the reservation, and is counted.
+	reasonDuplicate = "duplicate of an earlier callback"
 )
 
 // ErrNoCheck is what a gate says when nothing was decided again: a gate
 // that checked nothing must not pass.
 var ErrNoCheck = errors.New("no recorded callback could be decided again, so nothing was checked")
+
+// ErrStopped is what a gate says of a run that did not read its whole
+// window: the rest may hold the changes.
+var ErrStopped = errors.New("the replay stopped before the end of its window")
 
 // run is one replay's running totals.
 type run struct {
@@ -187,24 +211,24 @@ type run struct {
 	summary  int
 	taskSeen map[string]bool
 	workSeen map[string]bool
-	reads    bool // either policy reads attributes
+	// recorded are the rules the log recorded deciding: such a rule
+	// matched, whatever this replay could decide again.
+	recorded map[string]bool
+	reads    bool // either policy reads attributes or extra parameters
 }
 
 // Run reads the window's entries, newest first, and decides each again
 // with both policies. It fails only when the log cannot be read; a budget
 // spent or ctx done ends the reading early, with a note.
 func Run(ctx context.Context, o Options) (Result, error) {
-	if o.Log == nil || o.Candidate == nil || o.InForce == nil {
-		return Result{}, errors.New("replay: Log, Candidate and InForce are required")
+	if o.Log == nil || o.Candidate == nil || o.InForce == nil || o.Deadline <= 0 {
+		return Result{}, errors.New("replay: Log, Candidate, InForce and Deadline are required")
 	}
 	if o.Examples == 0 {
 		o.Examples = DefaultExamples
 	}
-	if o.Deadline <= 0 {
-		o.Deadline = DefaultDeadline
-	}
 	rn := &run{o: o, reasons: map[string]int{}, rules: map[string]*Share{}, instr: map[string]*Share{},
-		taskSeen: map[string]bool{}, workSeen: map[string]bool{}}
+		taskSeen: map[string]bool{}, workSeen: map[string]bool{}, recorded: map[string]bool{}}
 	rn.res = Result{Candidate: o.Candidate.Source(), InForce: o.InForce.Source(), Since: o.Since, Limit: o.Limit,
 		Examples: []Example{}, NotRedecided: []Count{}, Notes: []string{}}
 	rn.reads = readsAny(o.Candidate) || readsAny(o.InForce)
@@ -222,22 +246,22 @@ read:
 		page, err := o.Log.Query(ctx, f)
 		if err != nil {
 			if ctx.Err() != nil {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break
 			}
 			return Result{}, fmt.Errorf("replay: read the decision log: %w", err)
 		}
 		for i := range page {
 			if ctx.Err() != nil {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break read
 			}
 			if o.Budget > 0 && time.Since(start) > o.Budget {
-				stopped = fmt.Sprintf("its %s time bound was spent", o.Budget)
+				stopped = fmt.Sprintf("its time bound of %s was spent", o.Budget)
 				break read
 			}
 			if !rn.entry(ctx, &page[i]) {
-				stopped = "it was stopped (" + ctx.Err().Error() + ")"
+				stopped = "interrupted (" + ctx.Err().Error() + ")"
 				break read
 			}
 		}
@@ -250,10 +274,11 @@ read:
 	return rn.res, nil
 }
 
-// readsAny reports whether any of p's rules reads an attribute.
+// readsAny reports whether any of p's rules reads an attribute or the
+// reservation's extra parameters: what summary mode does not record.
 func readsAny(p *rules.Policy) bool {
 	for _, rr := range p.AttributeReads() {
-		if len(rr.Reads) > 0 {
+		if len(rr.Reads) > 0 || rr.Attributes || rr.Params {
 			return true
 		}
 	}
@@ -269,11 +294,22 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) bool {
 		rn.reasons[fmt.Sprintf(reasonRefused, e.Result)]++
 		return true
 	}
+	rn.recorded[e.Rule] = true
+	notRedecided := func(reason string) bool {
+		rn.res.Read++
+		rn.reasons[reason]++
+		return true
+	}
+	switch {
+	case e.Duplicate:
+		return notRedecided(reasonDuplicate)
+	case e.Mode != decisionlog.ModeFull && rn.reads:
+		rn.summary++
+		return notRedecided(reasonSummary)
+	}
 	r, err := e.Reservation()
 	if err != nil {
-		rn.res.Read++
-		rn.reasons[reasonUnreadable]++
-		return true
+		return notRedecided(reasonUnreadable)
 	}
 	oldD, _, oldErr := Decide(ctx, rn.o.InForce, r, rn.o.Deadline)
 	newD, _, newErr := Decide(ctx, rn.o.Candidate, r, rn.o.Deadline)
@@ -290,10 +326,7 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) bool {
 			rn.workSeen[k] = true
 		}
 	} else {
-		rn.summary++
-		if rn.reads {
-			rn.res.Approximate++
-		}
+		rn.summary++ // neither policy reads what it lacks: decided faithfully
 	}
 	if oldErr != nil {
 		rn.res.Failed.Old++
@@ -323,27 +356,81 @@ func (rn *run) entry(ctx context.Context, e *decisionlog.Entry) bool {
 	rn.res.Changed++
 	if len(rn.res.Examples) < rn.o.Examples {
 		rn.res.Examples = append(rn.res.Examples, Example{ID: e.ID, Time: e.Time, TaskSid: e.TaskSid,
-			ReservationSid: e.ReservationSid, WorkerSid: e.WorkerSid, Old: old, New: neu})
+			ReservationSid: e.ReservationSid, WorkerSid: e.WorkerSid, Old: old, New: neu, Differences: differences(old, neu)})
 	}
 	return true
 }
 
-// side is a decision as an example shows it. Its instruction's fields are
-// redacted as the decision log's summary mode would: an example is printed
-// and served, and the fields computed from attributes are customer data.
+// side is a decision as an example shows it. The instruction it shows has
+// its computed fields redacted as the decision log's summary mode would:
+// an example is printed and served, and fields computed from attributes
+// are customer data. The comparison is of the instruction unredacted: two
+// different computed values are a changed answer.
 func side(d policy.Decision) Side {
-	s := Side{Rule: d.Rule, Instruction: d.InstructionName(), Async: d.Async}
+	s := Side{Rule: d.Rule, Instruction: d.InstructionName(), Async: d.Async, DelayMs: d.Delay.Milliseconds(), computed: d.Computed}
 	if d.Instruction != nil {
 		if b, err := json.Marshal(d.Instruction); err == nil {
+			s.raw = b
 			s.Answer = policy.RedactInstructionJSON(b, d.Computed)
 		}
 	}
 	return s
 }
 
-// sameAnswer reports whether TaskRouter would get the same answer.
+// sameAnswer reports whether TaskRouter would get the same answer, and
+// when: the instruction, its fields, sync or async, and the delay.
 func sameAnswer(a, b Side) bool {
-	return a.Instruction == b.Instruction && a.Async == b.Async && JSONEqual(a.Answer, b.Answer)
+	return a.Instruction == b.Instruction && a.Async == b.Async && a.DelayMs == b.DelayMs && JSONEqual(a.raw, b.raw)
+}
+
+// differences lists how b's answer differs from a's, one phrase each. A
+// field either side computed from the reservation is named without its
+// values, which are customer data.
+func differences(a, b Side) []string {
+	out := []string{}
+	if a.Instruction != b.Instruction {
+		out = append(out, fmt.Sprintf("instruction %s→%s", a.Instruction, b.Instruction))
+	}
+	if a.Async != b.Async {
+		out = append(out, fmt.Sprintf("async %t→%t", a.Async, b.Async))
+	}
+	if a.DelayMs != b.DelayMs {
+		out = append(out, fmt.Sprintf("delay %s→%s", time.Duration(a.DelayMs)*time.Millisecond, time.Duration(b.DelayMs)*time.Millisecond))
+	}
+	var x, y map[string]json.RawMessage
+	_ = json.Unmarshal(a.raw, &x)
+	_ = json.Unmarshal(b.raw, &y)
+	keys := slices.Sorted(maps.Keys(x))
+	for k := range y {
+		if _, ok := x[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if k == "instruction" {
+			continue
+		}
+		va, inA := x[k]
+		vb, inB := y[k]
+		if inA && inB && JSONEqual(va, vb) {
+			continue
+		}
+		if slices.Contains(a.computed, k) || slices.Contains(b.computed, k) {
+			out = append(out, k+" differs (computed from attributes: values not shown)")
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s→%s", k, fieldValue(va, inA), fieldValue(vb, inB)))
+	}
+	return out
+}
+
+// fieldValue is an instruction field's value as a difference shows it:
+// its JSON, or — when the instruction lacks it.
+func fieldValue(v json.RawMessage, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	return string(v)
 }
 
 func (rn *run) count(m map[string]*Share, old, neu string) {
@@ -365,15 +452,16 @@ func (rn *run) finish(stopped string) {
 	res.Rules = rn.shares(rn.rules, append(append(rn.o.InForce.Rules(), rn.o.Candidate.Rules()...), "default", "on_error"))
 	res.Instructions = rn.shares(rn.instr, policy.AnswerNames())
 	res.Lint = rn.lint()
+	res.Stopped, res.Complete = stopped, stopped == ""
 	if stopped != "" {
-		res.Notes = append(res.Notes, fmt.Sprintf("reading stopped after %d entries because %s: the rest of the window was not checked", res.Read, stopped))
+		res.Notes = append(res.Notes, fmt.Sprintf("INCOMPLETE: reading stopped after %d entries, %s: the rest of the window was not checked, and a gate fails", res.Read, stopped))
 	}
 	if rn.summary > 0 {
 		n := fmt.Sprintf("%d entries in summary mode: attributes and extra parameters were not recorded; ", rn.summary)
 		if rn.reads {
-			n += "rules reading attributes were decided on empty attributes (a missing attribute does not match), so these decisions are approximate"
+			n += "a policy reads them, so these entries were not decided again (deciding on empty attributes would be a guess)"
 		} else {
-			n += "neither policy reads attributes, so they were decided faithfully"
+			n += "neither policy reads them, so they were decided faithfully"
 		}
 		res.Notes = append(res.Notes, n)
 	}
@@ -423,9 +511,11 @@ func (rn *run) shares(m map[string]*Share, order []string) []Share {
 // attribute names never carried.
 func (rn *run) lint() Lint {
 	l := Lint{NeverMatched: []RuleAt{}, UnseenAttributes: []Unseen{}, AttributesSeen: rn.res.Lint.AttributesSeen}
+	// Over the entries decided again (each faithfully) only, and never a
+	// rule the log recorded deciding.
 	if rn.res.Checked > 0 {
 		for _, name := range rn.o.Candidate.Rules() {
-			if s := rn.rules[name]; s == nil || s.New == 0 {
+			if s := rn.rules[name]; (s == nil || s.New == 0) && !rn.recorded[name] {
 				l.NeverMatched = append(l.NeverMatched, RuleAt{Rule: name, Line: rn.o.Candidate.RuleLine(name)})
 			}
 		}
@@ -484,7 +574,7 @@ type MaxChanged struct {
 func ParseMaxChanged(s string) (MaxChanged, error) {
 	if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v < 0 || v > 100 {
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 100 {
 			return MaxChanged{}, fmt.Errorf("want a count such as 5 or a percentage such as 5%%, got %q", s)
 		}
 		return MaxChanged{Percent: v, IsPercent: true}, nil
@@ -503,9 +593,12 @@ func (m MaxChanged) String() string {
 	return strconv.Itoa(m.N)
 }
 
-// Gate is nil when r passes m: something was checked, and no more
-// decisions changed than m allows.
+// Gate is nil when r passes m: the whole window was read, something was
+// checked, and no more decisions changed than m allows.
 func (r Result) Gate(m MaxChanged) error {
+	if !r.Complete {
+		return fmt.Errorf("%w, %s: %d entries read, %d changed of %d checked so far", ErrStopped, r.Stopped, r.Read, r.Changed, r.Checked)
+	}
 	if r.Checked == 0 {
 		return ErrNoCheck
 	}

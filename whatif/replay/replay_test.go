@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,19 @@ func record(t *testing.T, mode decisionlog.Mode, spanish, others int) *servicete
 
 func run(t *testing.T, env *servicetest.Env, candidate string, o replay.Options) replay.Result {
 	t.Helper()
-	o.Log, o.Candidate, o.InForce = env.Log, parse(t, "new.yaml", candidate), parse(t, "test.yaml", servicetest.Policy)
+	return runWith(t, env, servicetest.Policy, candidate, o)
+}
+
+// runWith replays env's log with inForce as the policy in force.
+func runWith(t *testing.T, env *servicetest.Env, inForce, candidate string, o replay.Options) replay.Result {
+	t.Helper()
+	if o.Log == nil {
+		o.Log = env.Log
+	}
+	o.Candidate, o.InForce = parse(t, "new.yaml", candidate), parse(t, "old.yaml", inForce)
+	if o.Deadline == 0 {
+		o.Deadline = time.Second
+	}
 	res, err := replay.Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -118,15 +131,8 @@ func TestCandidateThatRejectsChangesDecisions(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", w, text.String())
 		}
 	}
-	// The JSON is the same content.
-	b, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back replay.Result
-	if err := json.Unmarshal(b, &back); err != nil || back.Changed != 3 || len(back.Examples) != 2 {
-		t.Errorf("JSON round trip: %v %s", err, b)
-	}
+	// The table says what the JSON does: cmd/assignd's
+	// TestPolicyReplayTableMatchesJSON holds the two against each other.
 }
 
 // The policy in force against itself changes nothing, and its lint names
@@ -178,19 +184,29 @@ func TestLintNamesMisspeltAttribute(t *testing.T) {
 }
 
 // A summary-mode log is decided as far as it goes, and the result says so
-// plainly: which entries, and what that means for their decisions.
+// plainly: when a policy reads attributes, its entries are not decided
+// again (on empty attributes every rule would fall to the default, and
+// "0 changed" would pass a gate), so a gate over only such entries fails;
+// and no rule is said never to have matched.
 func TestSummaryModeSaysWhatItCannotRedecide(t *testing.T) {
 	t.Parallel()
 	env := record(t, decisionlog.ModeSummary, 2, 1)
 	res := run(t, env, rejectSpanish, replay.Options{})
-	if res.Checked != 3 || res.Approximate != 3 || res.Lint.AttributesSeen != 0 {
-		t.Fatalf("checked %d approximate %d with attributes %d, want 3 3 0", res.Checked, res.Approximate, res.Lint.AttributesSeen)
+	if res.Read != 4 || res.Checked != 0 || res.Changed != 0 || res.Lint.AttributesSeen != 0 {
+		t.Fatalf("read %d checked %d changed %d with attributes %d, want 4 0 0 0", res.Read, res.Checked, res.Changed, res.Lint.AttributesSeen)
+	}
+	if !slices.Contains(res.NotRedecided, replay.Count{Reason: "summary mode: attributes not recorded", Count: 3}) {
+		t.Errorf("not re-decided %+v, want 3 summary mode: attributes not recorded", res.NotRedecided)
+	}
+	if err := res.Gate(replay.MaxChanged{N: 0}); !errors.Is(err, replay.ErrNoCheck) {
+		t.Errorf("gate over summary entries only: %v, want ErrNoCheck", err)
+	}
+	if len(res.Lint.NeverMatched) != 0 {
+		t.Errorf("never matched %+v over no faithful decision, want none", res.Lint.NeverMatched)
 	}
 	notes := strings.Join(res.Notes, "\n")
-	for _, w := range []string{"3 entries in summary mode: attributes and extra parameters were not recorded; rules reading attributes were decided on empty attributes",
-		"1 entries not decided again: refused (bad_signature)",
-		// On empty attributes the Spanish callbacks no longer match spanish.
-		"2 entries: the policy in force now decides otherwise than was recorded"} {
+	for _, w := range []string{"3 entries in summary mode: attributes and extra parameters were not recorded; a policy reads them, so these entries were not decided again",
+		"1 entries not decided again: refused (bad_signature)"} {
 		if !strings.Contains(notes, w) {
 			t.Errorf("notes lack %q:\n%s", w, notes)
 		}
@@ -198,17 +214,213 @@ func TestSummaryModeSaysWhatItCannotRedecide(t *testing.T) {
 	if lines := strings.Join(res.Lint.Lines("new.yaml"), "\n"); !strings.Contains(lines, "attribute names not checked") {
 		t.Errorf("lint: %s", lines)
 	}
+
+	// Policies reading only what summary mode records decide it
+	// faithfully: the reservation's own fields.
+	byAge := "rules:\n  - name: old\n    when: 'reservation.task_age > 5'\n    then: {instruction: accept}\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"
+	rejectOld := strings.Replace(byAge, "then: {instruction: accept}", "then: {instruction: reject, activity_sid: WA00000000000000000000000000000009}", 1)
+	res = runWith(t, env, byAge, rejectOld, replay.Options{})
+	if res.Checked != 3 || res.Changed != 3 || res.Gate(replay.MaxChanged{N: 0}) == nil {
+		t.Errorf("by task age: checked %d changed %d, want 3 3 and a failed gate", res.Checked, res.Changed)
+	}
+}
+
+// A rule reading reservation.params is, like one reading attributes, not
+// decided again on a summary entry, which did not record the parameters.
+func TestSummaryModeParamsAreNotRecorded(t *testing.T) {
+	t.Parallel()
+	env := record(t, decisionlog.ModeSummary, 1, 1)
+	byParam := "rules:\n  - name: p\n    when: 'reservation.params[\"Foo\"] == \"x\"'\n    then: {instruction: accept}\ndefault: {instruction: reject, activity_sid: WA00000000000000000000000000000009}\non_error: {instruction: accept}\n"
+	res := runWith(t, env, byParam, strings.Replace(byParam, "default: {instruction: reject, activity_sid: WA00000000000000000000000000000009}", "default: {instruction: accept}", 1), replay.Options{})
+	if res.Checked != 0 || !errors.Is(res.Gate(replay.MaxChanged{N: 5}), replay.ErrNoCheck) {
+		t.Errorf("params on summary entries: checked %d changed %d not re-decided %+v, want none checked and a failed gate", res.Checked, res.Changed, res.NotRedecided)
+	}
+}
+
+// A rule the log recorded deciding is not said never to have matched,
+// though no callback decided again matched it (here an earlier rule of the
+// candidate takes them).
+func TestLintTrustsTheRecordedRule(t *testing.T) {
+	t.Parallel()
+	env := record(t, decisionlog.ModeFull, 2, 1)
+	shadow := strings.Replace(servicetest.Policy, "rules:\n", "rules:\n  - name: first\n    when: 'task.selected_language == \"es\"'\n    then: {instruction: accept}\n", 1)
+	res := run(t, env, shadow, replay.Options{})
+	for _, r := range res.Lint.NeverMatched {
+		if r.Rule == "spanish" {
+			t.Errorf("never matched %+v lists spanish, which the log recorded matching", res.Lint.NeverMatched)
+		}
+	}
 }
 
 // -limit keeps the newest entries, and paging backwards past a page of the
-// log reads each entry once.
+// log (decisionlog.MaxQueryLimit entries) reads each entry once.
 func TestLimitKeepsTheNewest(t *testing.T) {
 	t.Parallel()
-	env := record(t, decisionlog.ModeFull, 3, 0)
-	res := run(t, env, rejectSpanish, replay.Options{Limit: 2})
-	// The newest two: the forged callback (refused) and reservation 3.
-	if res.Read != 2 || res.Checked != 1 || len(res.Examples) != 1 || res.Examples[0].ReservationSid != servicetest.Reservation(3, nil, nil).ReservationSid {
-		t.Fatalf("read %d checked %d examples %+v, want the newest two read, reservation 3 changed", res.Read, res.Checked, res.Examples)
+	if decisionlog.MaxQueryLimit != 1000 {
+		t.Fatalf("the log's page is %d: record more than a page below", decisionlog.MaxQueryLimit)
+	}
+	// Oldest first: reservations 1-3 Spanish (changed by rejectSpanish),
+	// then 1,002 others, then the forged one: 1,006 entries.
+	env := record(t, decisionlog.ModeFull, 3, 1002)
+	for _, c := range []struct {
+		limit, read, changed int
+		examples             []int // reservations, newest first
+	}{
+		{limit: 1003, read: 1003},                                    // a page and 3: the forged and 1,002 others
+		{limit: 1005, read: 1005, changed: 2, examples: []int{3, 2}}, // and the two newest Spanish
+		{limit: 0, read: 1006, changed: 3, examples: []int{3, 2, 1}}, // the whole log
+	} {
+		res := run(t, env, rejectSpanish, replay.Options{Limit: c.limit})
+		var got []string
+		for _, e := range res.Examples {
+			got = append(got, e.ReservationSid)
+		}
+		var want []string
+		for _, n := range c.examples {
+			want = append(want, servicetest.Reservation(n, nil, nil).ReservationSid)
+		}
+		if res.Read != c.read || res.Checked != c.read-1 || res.Changed != c.changed || !slices.Equal(got, want) || !res.Complete {
+			t.Errorf("limit %d: read %d checked %d changed %d examples %v complete %v, want %d %d %d %v true",
+				c.limit, res.Read, res.Checked, res.Changed, got, res.Complete, c.read, c.read-1, c.changed, want)
+		}
+	}
+}
+
+// cancelling is the log, read until its second page is asked for: then
+// ctx is cancelled, as SIGINT does mid-run.
+type cancelling struct {
+	log    replay.Reader
+	cancel context.CancelFunc
+	pages  int
+}
+
+func (c *cancelling) Query(ctx context.Context, f decisionlog.Filter) ([]decisionlog.Entry, error) {
+	if c.pages++; c.pages == 2 {
+		c.cancel()
+	}
+	return c.log.Query(ctx, f)
+}
+
+// A run interrupted after its first page has decided a thousand callbacks,
+// none changed, and not the older ones that change: it is incomplete, says
+// so, and fails a gate it would otherwise pass.
+func TestStoppedRunFailsTheGate(t *testing.T) {
+	t.Parallel()
+	env := record(t, decisionlog.ModeFull, 5, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := replay.Run(ctx, replay.Options{Log: &cancelling{log: env.Log, cancel: cancel}, Deadline: time.Second,
+		Candidate: parse(t, "new.yaml", rejectSpanish), InForce: parse(t, "old.yaml", servicetest.Policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Complete || res.Checked != 999 || res.Changed != 0 || !strings.Contains(res.Stopped, "context canceled") {
+		t.Fatalf("complete %v stopped %q checked %d changed %d, want an incomplete run of 999 unchanged", res.Complete, res.Stopped, res.Checked, res.Changed)
+	}
+	if err := res.Gate(replay.MaxChanged{N: 10}); !errors.Is(err, replay.ErrStopped) {
+		t.Errorf("gate over a stopped run: %v, want ErrStopped", err)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "INCOMPLETE: stopped after 1000 entries, interrupted (context canceled)") {
+		t.Errorf("text does not say the run is incomplete:\n%s", text.String())
+	}
+	b, _ := json.Marshal(res)
+	if !strings.Contains(string(b), `"complete":false`) || !strings.Contains(string(b), `"stopped":"interrupted (context canceled)"`) {
+		t.Errorf("JSON does not say the run is incomplete: %s", b)
+	}
+}
+
+// recordOne sends one callback with these attributes through the real
+// handlers into a full-mode log.
+func recordOne(t *testing.T, task, worker map[string]any) *servicetest.Env {
+	t.Helper()
+	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
+	if s, b := env.Post(t, servicetest.Reservation(1, task, worker), servicetest.Token); s != 200 {
+		t.Fatalf("callback: %d %s", s, b)
+	}
+	env.Flush(t)
+	return env
+}
+
+const dequeueTo = `
+rules:
+  - name: r
+    when: 'task.type == "voice"'
+    then: {instruction: dequeue, from: "+15005550006", to: =worker.contact_uri, timeout: 30}
+default: {instruction: accept}
+on_error: {instruction: accept}
+`
+
+// Two different computed values are a changed answer (TaskRouter would
+// dial another number), compared before the values are redacted for
+// display; the example names the field, not the values.
+func TestComputedFieldChangeIsChanged(t *testing.T) {
+	t.Parallel()
+	env := recordOne(t, map[string]any{"type": "voice"}, map[string]any{"contact_uri": "+15550001", "sip_uri": "sip:alice@example.com"})
+	res := runWith(t, env, dequeueTo, strings.Replace(dequeueTo, "worker.contact_uri", "worker.sip_uri", 1), replay.Options{})
+	if res.Checked != 1 || res.Changed != 1 || len(res.Examples) != 1 {
+		t.Fatalf("checked %d changed %d, want the dequeue to another number changed", res.Checked, res.Changed)
+	}
+	b, _ := json.Marshal(res)
+	if strings.Contains(string(b), "sip:alice") || strings.Contains(string(b), "+15550001") {
+		t.Errorf("the computed values are shown: %s", b)
+	}
+	if d := res.Examples[0].Differences; !slices.Equal(d, []string{"to differs (computed from attributes: values not shown)"}) {
+		t.Errorf("differences %q", d)
+	}
+}
+
+// A changed delay is a changed answer: the update reaches TaskRouter a
+// minute later.
+func TestChangedDelayIsChanged(t *testing.T) {
+	t.Parallel()
+	env := recordOne(t, map[string]any{"type": "voice"}, nil)
+	p := "rules:\n  - name: r\n    when: 'task.type == \"voice\"'\n    then: {instruction: accept, async: true, delay: 1s}\ndefault: {instruction: accept}\non_error: {instruction: accept}\n"
+	res := runWith(t, env, p, strings.Replace(p, "delay: 1s", "delay: 60s", 1), replay.Options{})
+	if res.Changed != 1 || len(res.Examples) != 1 || res.Examples[0].New.DelayMs != 60000 || !slices.Equal(res.Examples[0].Differences, []string{"delay 1s→1m0s"}) {
+		t.Fatalf("changed %d examples %+v, want the delay 1s→1m0s", res.Changed, res.Examples)
+	}
+}
+
+// A change of a field alone shows in the table as in the JSON: the rule
+// and instruction are the same on both sides, the field tells them apart.
+func TestFieldOnlyChangeIsShown(t *testing.T) {
+	t.Parallel()
+	env := recordOne(t, map[string]any{"type": "voice"}, map[string]any{"contact_uri": "+15550001"})
+	res := runWith(t, env, dequeueTo, strings.Replace(dequeueTo, "timeout: 30", "timeout: 5", 1), replay.Options{})
+	if res.Changed != 1 || len(res.Examples) != 1 || !slices.Equal(res.Examples[0].Differences, []string{"timeout 30→5"}) {
+		t.Fatalf("changed %d examples %+v, want timeout 30→5", res.Changed, res.Examples)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "r: dequeue  timeout 30→5") {
+		t.Errorf("the table hides the field that changed:\n%s", text.String())
+	}
+}
+
+// A callback TaskRouter sent again (its async decision already stored) is
+// not decided a second time: it is counted apart, as a duplicate.
+func TestDuplicateCallbacksAreNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
+	r := env.Pending(t, map[string]any{"type": "async"}, nil)
+	for range 2 {
+		if s, b := env.Post(t, r, servicetest.Token); s != 200 {
+			t.Fatalf("callback: %d %s", s, b)
+		}
+	}
+	env.Flush(t)
+	if e, err := env.Log.Query(context.Background(), decisionlog.Filter{}); err != nil || len(e) != 2 || !e[0].Duplicate {
+		t.Fatalf("log %+v %v, want the second callback marked duplicate", e, err)
+	}
+	res := run(t, env, servicetest.Policy, replay.Options{})
+	if res.Read != 2 || res.Checked != 1 || !slices.Contains(res.NotRedecided, replay.Count{Reason: "duplicate of an earlier callback", Count: 1}) {
+		t.Errorf("read %d checked %d not re-decided %+v, want 1 checked and 1 duplicate", res.Read, res.Checked, res.NotRedecided)
 	}
 }
 
@@ -231,7 +443,7 @@ func TestCandidateFailuresAreCounted(t *testing.T) {
 // or a percentage.
 func TestGate(t *testing.T) {
 	t.Parallel()
-	if err := (replay.Result{}).Gate(replay.MaxChanged{N: 100}); !errors.Is(err, replay.ErrNoCheck) {
+	if err := (replay.Result{Complete: true}).Gate(replay.MaxChanged{N: 100}); !errors.Is(err, replay.ErrNoCheck) {
 		t.Errorf("empty result's gate: %v, want ErrNoCheck", err)
 	}
 	for in, want := range map[string]replay.MaxChanged{"5": {N: 5}, "0": {}, "5%": {Percent: 5, IsPercent: true}, "2.5%": {Percent: 2.5, IsPercent: true}} {
@@ -239,7 +451,7 @@ func TestGate(t *testing.T) {
 			t.Errorf("ParseMaxChanged(%q) = %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "-1", "five", "101%", "5%%"} {
+	for _, bad := range []string{"", "-1", "five", "101%", "5%%", "NaN%", "nan%", "NaN", "Inf", "Inf%", "+Inf%", "-Inf%", "infinity%"} {
 		if _, err := replay.ParseMaxChanged(bad); err == nil {
 			t.Errorf("ParseMaxChanged(%q) accepted", bad)
 		}
@@ -252,13 +464,13 @@ func TestStoppedRunSaysSo(t *testing.T) {
 	t.Parallel()
 	env := record(t, decisionlog.ModeFull, 2, 0)
 	res := run(t, env, rejectSpanish, replay.Options{Budget: time.Nanosecond})
-	if res.Read != 0 || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "reading stopped after 0 entries because its 1ns time bound was spent") {
+	if res.Read != 0 || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "reading stopped after 0 entries, its time bound of 1ns was spent") {
 		t.Errorf("budget spent: read %d checked %d notes %q", res.Read, res.Checked, res.Notes)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res, err := replay.Run(ctx, replay.Options{Log: env.Log, Candidate: parse(t, "new.yaml", rejectSpanish), InForce: parse(t, "test.yaml", servicetest.Policy)})
-	if err != nil || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "because it was stopped (context canceled)") {
+	res, err := replay.Run(ctx, replay.Options{Log: env.Log, Candidate: parse(t, "new.yaml", rejectSpanish), InForce: parse(t, "test.yaml", servicetest.Policy), Deadline: time.Second})
+	if err != nil || res.Checked != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "after 0 entries, interrupted (context canceled)") {
 		t.Errorf("cancelled: %v, checked %d, notes %q", err, res.Checked, res.Notes)
 	}
 	if res.Gate(replay.MaxChanged{N: 10}) == nil {

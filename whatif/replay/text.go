@@ -24,10 +24,10 @@ func (r Result) WriteText(w io.Writer) error {
 	if r.SameAnswerOtherRule > 0 {
 		ew.printf("; %d unchanged answers now come from another rule", r.SameAnswerOtherRule)
 	}
-	if r.Approximate > 0 {
-		ew.printf("; %d approximate (summary mode)", r.Approximate)
-	}
 	ew.printf("\n")
+	if !r.Complete {
+		ew.printf("INCOMPLETE: stopped after %d entries, %s; the totals cover only those\n", r.Read, r.Stopped)
+	}
 	for _, c := range r.NotRedecided {
 		ew.printf("not decided again: %d %s\n", c.Count, c.Reason)
 	}
@@ -40,9 +40,9 @@ func (r Result) WriteText(w io.Writer) error {
 	if len(r.Examples) > 0 {
 		ew.printf("\nfirst %d changed decisions (newest first):\n", len(r.Examples))
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  task\treservation\tworker\tin force\tcandidate")
+		fmt.Fprintln(tw, "  task\treservation\tworker\tin force\tcandidate\tdifferences")
 		for _, e := range r.Examples {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.TaskSid, e.ReservationSid, e.WorkerSid, e.Old, e.New)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.TaskSid, e.ReservationSid, e.WorkerSid, e.Old, e.New, strings.Join(e.Differences, "; "))
 		}
 		ew.err = firstErr(ew.err, tw.Flush())
 	}
