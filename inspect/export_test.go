@@ -7,9 +7,16 @@ import "net/http"
 // milliseconds, too briefly to catch from outside) and see the next
 // upload refused.
 func NewWithRenderSlots(o Options) (http.Handler, chan struct{}, error) {
+	h, renders, _, err := NewWithSlots(o)
+	return h, renders, err
+}
+
+// NewWithSlots is New and the inspector's render and upload slots: a test
+// sees when uploads it keeps open hold their slots.
+func NewWithSlots(o Options) (h http.Handler, renders, uploads chan struct{}, err error) {
 	in, h, err := newInspector(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return h, in.renders, nil
+	return h, in.renders, in.uploads, nil
 }

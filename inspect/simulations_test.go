@@ -175,9 +175,15 @@ func TestSimulationsRefusals(t *testing.T) {
 // simulationsServer serves the inspector as newHarness does, and returns
 // its render slots.
 func simulationsServer(t *testing.T) (adminURL string, slots chan struct{}) {
+	adminURL, slots, _ = simulationsServerSlots(t)
+	return adminURL, slots
+}
+
+// simulationsServerSlots is simulationsServer with the upload slots too.
+func simulationsServerSlots(t *testing.T) (adminURL string, renders, uploads chan struct{}) {
 	t.Helper()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
-	in, slots, err := inspect.NewWithRenderSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current)})
+	in, renders, uploads, err := inspect.NewWithSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +195,7 @@ func simulationsServer(t *testing.T) (adminURL string, slots chan struct{}) {
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return srv.URL + "/admin", slots
+	return srv.URL + "/admin", renders, uploads
 }
 
 // With MaxRenders reports being drawn, the next upload is refused with 429
@@ -272,7 +278,7 @@ func slowUpload(t *testing.T, u *url.URL) net.Conn {
 // them ends, an upload is read and drawn again.
 func TestSimulationsUploadsAreLimited(t *testing.T) {
 	t.Parallel()
-	base, _ := simulationsServer(t)
+	base, _, uploads := simulationsServerSlots(t)
 	u, err := url.Parse(base + "/api/simulations")
 	if err != nil {
 		t.Fatal(err)
@@ -281,28 +287,24 @@ func TestSimulationsUploadsAreLimited(t *testing.T) {
 	for i := range slow {
 		slow[i] = slowUpload(t, u)
 	}
+	if !testwait.Until(10*time.Second, func() bool { return len(uploads) == inspect.MaxUploads }) {
+		t.Fatalf("%d slow uploads open, %d upload slots taken", inspect.MaxUploads, len(uploads))
+	}
 	data := simulateJSON(t, reporttest.TwoPolicies(1)...)
 	want := fmt.Sprintf("%d uploads are being read, the most at once", inspect.MaxUploads)
 	for _, target := range []string{base + "/api/simulations", base + "/simulations"} {
-		var status int
-		var retry, body string
-		// Until the server has read every slow upload's headers.
-		refused := testwait.Until(10*time.Second, func() bool {
-			ct, rd := "application/json", io.Reader(bytes.NewReader(data))
-			if strings.HasSuffix(target, "/admin/simulations") {
-				ct, rd = multipartReport(t, "day.json", data)
-			}
-			resp, err := http.Post(target, ct, rd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status, retry, body = resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
-			return status == http.StatusTooManyRequests
-		})
-		if !refused || retry != "1" || !strings.Contains(body, want) {
-			t.Errorf("%s with %d uploads being read: %d Retry-After %q %.300s", target, inspect.MaxUploads, status, retry, body)
+		ct, rd := "application/json", io.Reader(bytes.NewReader(data))
+		if strings.HasSuffix(target, "/admin/simulations") {
+			ct, rd = multipartReport(t, "day.json", data)
+		}
+		resp, err := http.Post(target, ct, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), want) {
+			t.Errorf("%s with %d uploads being read: %d Retry-After %q %.300s", target, inspect.MaxUploads, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 		}
 	}
 	_ = slow[0].Close() // the server's read fails, its slot is free
