@@ -175,6 +175,7 @@ type inspector struct {
 	tmpl    *template.Template
 	replays chan struct{} // a slot per running replay, MaxReplays
 	renders chan struct{} // a slot per simulation report being drawn, MaxRenders
+	uploads chan struct{} // a slot per simulation upload being read or drawn, MaxUploads
 	tries   chan struct{} // a slot per running try of a policy, MaxTries
 }
 
@@ -197,7 +198,7 @@ func newInspector(o Options) (*inspector, http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders), tries: make(chan struct{}, MaxTries)}
+	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders), uploads: make(chan struct{}, MaxUploads), tries: make(chan struct{}, MaxTries)}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,

@@ -21,6 +21,15 @@ import (
 // timeout ends it).
 const MaxRenders = 2
 
+// MaxUploads is how many uploads are read at once, each into up to
+// report.MaxBytes (more while it grows): the admin listener bounds no
+// connections, so without it N slow uploads would hold N times that. The
+// rest are refused (429, Retry-After) before their body is read. A slot is
+// held until the answer is written, so the memory held for uploads is at
+// most MaxUploads of them, however they are sent. It is above MaxRenders,
+// so that uploads still arriving leave room for whole ones to be drawn.
+const MaxUploads = 4
+
 // maxUploadForm bounds a multipart upload: the report and room for the
 // form's other parts around it.
 const maxUploadForm = report.MaxBytes + 64<<10
@@ -28,8 +37,18 @@ const maxUploadForm = report.MaxBytes + 64<<10
 // errFormBody is a URL-encoded form, which cannot carry a file: 415.
 var errFormBody = errors.New("a URL-encoded form cannot carry the report: send the JSON itself as the body, or a multipart/form-data upload with the file in the field \"report\"")
 
+// drawError is a report that decoded but could not be drawn: the
+// renderer's failure, not the upload's.
+type drawError struct{ err error }
+
+func (e *drawError) Error() string { return "draw: " + e.err.Error() }
+func (e *drawError) Unwrap() error { return e.err }
+
 // uploadStatus is the status of an upload that failed with err.
 func uploadStatus(err error) int {
+	if _, ok := errors.AsType[*drawError](err); ok {
+		return http.StatusInternalServerError
+	}
 	switch {
 	case errors.Is(err, report.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
@@ -98,6 +117,21 @@ func readBounded(rd io.Reader) ([]byte, error) {
 	return data, nil
 }
 
+// startUpload takes an upload slot, or refuses the request before its
+// body is read; the caller releases a slot it got with endUpload.
+func (in *inspector) startUpload(w http.ResponseWriter) bool {
+	select {
+	case in.uploads <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, fmt.Sprintf("inspector: %d uploads are being read, the most at once; try again in a second", MaxUploads), http.StatusTooManyRequests)
+		return false
+	}
+}
+
+func (in *inspector) endUpload() { <-in.uploads }
+
 // startRender takes a render slot, or refuses the request; the caller
 // releases a slot it got with endRender.
 func (in *inspector) startRender(w http.ResponseWriter) bool {
@@ -126,7 +160,7 @@ func (in *inspector) decodeAndDraw(w http.ResponseWriter, data []byte, write fun
 	}
 	var buf bytes.Buffer
 	if err := write(&buf, reports); err != nil {
-		return nil, true, fmt.Errorf("draw: %w", err)
+		return nil, true, &drawError{err}
 	}
 	return buf.Bytes(), true, nil
 }
@@ -152,6 +186,10 @@ func (in *inspector) simulations(w http.ResponseWriter, r *http.Request) {
 
 // simulationsUpload draws the uploaded report in the page.
 func (in *inspector) simulationsUpload(w http.ResponseWriter, r *http.Request) {
+	if !in.startUpload(w) {
+		return
+	}
+	defer in.endUpload()
 	page := simulationsPage{Limits: uploadLimits()}
 	data, name, err := readUpload(w, r)
 	page.File = name
@@ -176,6 +214,10 @@ func (in *inspector) simulationsUpload(w http.ResponseWriter, r *http.Request) {
 // apiSimulations answers the uploaded report as the page `assignd
 // simulate -html` writes (self-contained, to save), or a JSON error.
 func (in *inspector) apiSimulations(w http.ResponseWriter, r *http.Request) {
+	if !in.startUpload(w) {
+		return
+	}
+	defer in.endUpload()
 	data, _, err := readUpload(w, r)
 	if err != nil {
 		writeJSON(w, uploadStatus(err), map[string]string{"error": err.Error()})

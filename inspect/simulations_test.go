@@ -175,9 +175,15 @@ func TestSimulationsRefusals(t *testing.T) {
 // simulationsServer serves the inspector as newHarness does, and returns
 // its render slots.
 func simulationsServer(t *testing.T) (adminURL string, slots chan struct{}) {
+	adminURL, slots, _ = simulationsServerSlots(t)
+	return adminURL, slots
+}
+
+// simulationsServerSlots is simulationsServer with the upload slots too.
+func simulationsServerSlots(t *testing.T) (adminURL string, renders, uploads chan struct{}) {
 	t.Helper()
 	env := servicetest.New(t, "sqlite", decisionlog.ModeFull, decisionlog.Options{})
-	in, slots, err := inspect.NewWithRenderSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current), DecisionDeadline: time.Second})
+	in, renders, uploads, err := inspect.NewWithSlots(inspect.Options{Log: env.Log, Policy: inspect.NewPolicyStatus(env.Current), DecisionDeadline: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +195,7 @@ func simulationsServer(t *testing.T) (adminURL string, slots chan struct{}) {
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return srv.URL + "/admin", slots
+	return srv.URL + "/admin", renders, uploads
 }
 
 // With MaxRenders reports being drawn, the next upload is refused with 429
@@ -250,5 +256,62 @@ func TestSimulationsSlowUploadHoldsNoSlot(t *testing.T) {
 	}
 	if !testwait.Until(10*time.Second, func() bool { return len(slots) == 0 }) {
 		t.Errorf("%d slots taken with only slow uploads open", len(slots))
+	}
+}
+
+// slowUpload opens an upload to u that sends its headers and the start of
+// its body and then waits: the server is left reading it.
+func slowUpload(t *testing.T, u *url.URL) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"offered\": ", u.Path, u.Host)
+	return c
+}
+
+// With MaxUploads uploads being read, the next is refused with 429 and
+// Retry-After before its body is read (the admin listener bounds no
+// connections, and each upload may hold report.MaxBytes); once one of
+// them ends, an upload is read and drawn again.
+func TestSimulationsUploadsAreLimited(t *testing.T) {
+	t.Parallel()
+	base, _, uploads := simulationsServerSlots(t)
+	u, err := url.Parse(base + "/api/simulations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := make([]net.Conn, inspect.MaxUploads)
+	for i := range slow {
+		slow[i] = slowUpload(t, u)
+	}
+	if !testwait.Until(10*time.Second, func() bool { return len(uploads) == inspect.MaxUploads }) {
+		t.Fatalf("%d slow uploads open, %d upload slots taken", inspect.MaxUploads, len(uploads))
+	}
+	data := simulateJSON(t, reporttest.TwoPolicies(1)...)
+	want := fmt.Sprintf("%d uploads are being read, the most at once", inspect.MaxUploads)
+	for _, target := range []string{base + "/api/simulations", base + "/simulations"} {
+		ct, rd := "application/json", io.Reader(bytes.NewReader(data))
+		if strings.HasSuffix(target, "/admin/simulations") {
+			ct, rd = multipartReport(t, "day.json", data)
+		}
+		resp, err := http.Post(target, ct, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), want) {
+			t.Errorf("%s with %d uploads being read: %d Retry-After %q %.300s", target, inspect.MaxUploads, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+		}
+	}
+	_ = slow[0].Close() // the server's read fails, its slot is free
+	if !testwait.Until(10*time.Second, func() bool {
+		s, _ := post(t, u.String(), "application/json", bytes.NewReader(data))
+		return s == 200
+	}) {
+		t.Errorf("with %d uploads being read, none drawn", inspect.MaxUploads-1)
 	}
 }

@@ -65,8 +65,9 @@ type simulateFlags struct {
 	runs          int
 	jsonOut, html string
 	sl            string
-	progressAfter time.Duration // a progress line once a run takes longer than this
-	forceProgress bool          // tests: as if stderr were a terminal
+	progressAfter time.Duration             // a progress line once a run takes longer than this
+	forceProgress bool                      // tests: as if stderr were a terminal
+	runDone       func(simulate.RunFigures) // tests: each run's own figures
 }
 
 func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -118,7 +119,7 @@ func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	})
 	o := simulate.Options{Scenario: scenario, ScenarioName: fs.Arg(0), Policies: f.policies, Runs: f.runs,
 		Seed: f.seed, SeedSet: seedSet, ServiceLevels: sl, NewService: simService(zerolog.Nop()),
-		Warn: func(s string) { fmt.Fprintln(stderr, "assignd simulate: warning:", s) }}
+		Warn: func(s string) { fmt.Fprintln(stderr, "assignd simulate: warning:", s) }, RunDone: f.runDone}
 	if f.forceProgress || isTerminal(stderr) {
 		o.Progress = progressLine(stderr, time.Now(), f.progressAfter)
 	}

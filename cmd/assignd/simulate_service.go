@@ -26,6 +26,15 @@ import (
 // River on SQLite (in a temporary directory) and applied over the REST API
 // of the simulator's emulator. No decision log, inspector, admin listener
 // or tracing: they would measure nothing the report shows.
+//
+// The service keeps the wall clock: one service decides for every run at
+// once, each run on its own virtual clock. A callback's Timestamp is
+// virtual (the simulated day), so the async queue finds it older than the
+// reservation timeout and counts the decision's deadline from the
+// callback's arrival in wall time, which is right here (the virtual clock
+// stands still until the decision is applied). It warns each time that it
+// does; the simulate command's logger is zerolog.Nop, whose disabled
+// events cost nothing, so the warnings are silenced on purpose, not lost.
 func simService(log zerolog.Logger) func(ctx context.Context, policyFile string, env simulate.Env) (simulate.Service, error) {
 	return func(ctx context.Context, policyFile string, env simulate.Env) (svc simulate.Service, err error) {
 		pol, err := rules.LoadFile(policyFile)

@@ -23,6 +23,7 @@ type measure struct {
 	groups  map[string]float64 // occupancy by group name
 	series  report.Series
 	stats   map[string]any
+	drawn   []Drawn // RunFigures.Tasks
 }
 
 // pop gathers one population's tasks.
@@ -55,7 +56,14 @@ func (r *run) measure(first bool) *measure {
 	}
 	groupBusy := make([]float64, len(r.s.Workers))
 	taskPops := map[string][]*pop{}
+	var drawn []Drawn
+	if r.o.RunDone != nil {
+		drawn = make([]Drawn, 0, len(r.order))
+	}
 	for _, t := range r.order {
+		if drawn != nil {
+			drawn = append(drawn, Drawn{Created: t.created, Handle: t.handle})
+		}
 		pops := []*pop{center, streams[r.s.Arrivals[t.stream].Name]}
 		if t.queue != "" {
 			pops = append(pops, get(queues, t.queue))
@@ -115,7 +123,7 @@ func (r *run) measure(first bool) *measure {
 		staffed += groupStaffed[gi]
 	}
 	m := &measure{center: r.figures(center, staffed), streams: map[string]map[string]float64{},
-		queues: map[string]map[string]float64{}, groups: map[string]float64{}}
+		queues: map[string]map[string]float64{}, groups: map[string]float64{}, drawn: drawn}
 	for k, p := range streams {
 		m.streams[k] = r.figures(p, staffed)
 	}

@@ -69,6 +69,29 @@ type Options struct {
 	Parallel int
 	// MaxCallbacksPerInstant overrides the reject-loop guard (tests).
 	MaxCallbacksPerInstant int
+	// RunDone, when set, is told each run's own figures as it ends (from
+	// the run's goroutine: runs go in parallel), for an estimate the
+	// reports' plain means over runs do not make, such as a control
+	// variate on the load each day happened to draw.
+	RunDone func(RunFigures)
+}
+
+// RunFigures are one run's figures for the whole center.
+type RunFigures struct {
+	Policy, Run int // indexes into Options.Policies and the runs
+	// Center is by the keys of report.Figures.CI95 (asa_s, prob_wait,
+	// occupancy, offered, …).
+	Center map[string]float64
+	// Tasks are the day's draws, every task in creation order: when it was
+	// created and the handle time it drew. They are fixed by the seed
+	// before any routing, so a caller can hold the run's waits against a
+	// reference queue fed the same draws.
+	Tasks []Drawn
+}
+
+// Drawn is one task's draws; times since the day's start.
+type Drawn struct {
+	Created, Handle time.Duration
 }
 
 // Guards against a run that cannot finish.
@@ -140,7 +163,7 @@ func Run(ctx context.Context, o Options) ([]report.Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("simulate: start the service with %s: %w", pol, err)
 		}
-		results[pi], err = runAll(ctx, o, parallel, svc.CallbackURL, reg, func(ri int, f float64) { prog.set(pi*o.Runs+ri, f) })
+		results[pi], err = runAll(ctx, o, pi, parallel, svc.CallbackURL, reg, func(ri int, f float64) { prog.set(pi*o.Runs+ri, f) })
 		if cerr := svc.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("stop the service: %w", cerr)
 		}
@@ -156,7 +179,7 @@ func Run(ctx context.Context, o Options) ([]report.Report, error) {
 
 // runAll runs one policy's replications, parallel at a time; a failing run
 // stops the others.
-func runAll(ctx context.Context, o Options, parallel int, callbackURL string, reg *registry, progress func(int, float64)) ([]*measure, error) {
+func runAll(ctx context.Context, o Options, pi, parallel int, callbackURL string, reg *registry, progress func(int, float64)) ([]*measure, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	out := make([]*measure, o.Runs)
@@ -183,6 +206,9 @@ func runAll(ctx context.Context, o Options, parallel int, callbackURL string, re
 					return
 				}
 				out[ri] = m
+				if o.RunDone != nil {
+					o.RunDone(RunFigures{Policy: pi, Run: ri, Center: m.center, Tasks: m.drawn})
+				}
 			}
 		}()
 	}
