@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/assignd/assignd/whatif/report"
 )
 
@@ -145,109 +148,19 @@ func combine(runs, base []map[string]float64, o Options, paired bool) report.Fig
 // meanCI is the mean of xs and the half-width of its 95% confidence
 // interval (Student's t with n-1 degrees of freedom; 0 for one value).
 func meanCI(xs []float64) (mean, half float64) {
-	n := float64(len(xs))
-	if n == 0 {
+	switch len(xs) {
+	case 0:
 		return 0, 0
+	case 1:
+		return xs[0], 0
 	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= n
-	if n < 2 {
-		return mean, 0
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	sd := math.Sqrt(ss / (n - 1))
+	mean, sd := stat.MeanStdDev(xs, nil)
+	n := float64(len(xs))
 	return mean, TQuantile(0.975, n-1) * sd / math.Sqrt(n)
 }
 
 // TQuantile is Student's t distribution's p-quantile with df degrees of
-// freedom, by bisection on its distribution function (the regularized
-// incomplete beta function), so any df is exact rather than a table's.
+// freedom, exact for any df rather than a table's.
 func TQuantile(p, df float64) float64 {
-	if p == 0.5 {
-		return 0
-	}
-	if p < 0.5 {
-		return -TQuantile(1-p, df)
-	}
-	lo, hi := 0.0, 1.0
-	for tCDF(hi, df) < p {
-		hi *= 2
-	}
-	for range 200 {
-		mid := (lo + hi) / 2
-		if tCDF(mid, df) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-		if hi-lo < 1e-12 {
-			break
-		}
-	}
-	return (lo + hi) / 2
-}
-
-// tCDF is P(T <= t) for t >= 0.
-func tCDF(t, df float64) float64 {
-	x := df / (df + t*t)
-	return 1 - 0.5*regIncBeta(df/2, 0.5, x)
-}
-
-// regIncBeta is I_x(a, b) by its continued fraction (Lentz's method).
-func regIncBeta(a, b, x float64) float64 {
-	if x <= 0 {
-		return 0
-	}
-	if x >= 1 {
-		return 1
-	}
-	la, _ := math.Lgamma(a)
-	lb, _ := math.Lgamma(b)
-	lab, _ := math.Lgamma(a + b)
-	front := math.Exp(lab - la - lb + a*math.Log(x) + b*math.Log(1-x))
-	if x > (a+1)/(a+b+2) {
-		return 1 - regIncBeta(b, a, 1-x)
-	}
-	const tiny = 1e-300
-	c, d := 1.0, 1-(a+b)*x/(a+1)
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
-	f := d
-	for m := 1; m <= 300; m++ {
-		fm := float64(m)
-		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		f *= d * c
-		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		delta := d * c
-		f *= delta
-		if math.Abs(delta-1) < 1e-14 {
-			break
-		}
-	}
-	return front * f / a
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(p)
 }
