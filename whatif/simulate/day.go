@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -518,29 +518,9 @@ func (r *run) rest(method, path string, form url.Values) (int, []byte) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.SetBasicAuth(accountSid, authToken)
-	w := &recorder{header: http.Header{}}
+	w := httptest.NewRecorder()
 	r.emu.ServeHTTP(w, req)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.status, w.body.Bytes()
-}
-
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *recorder) Header() http.Header { return w.header }
-func (w *recorder) WriteHeader(s int) {
-	if w.status == 0 {
-		w.status = s
-	}
-}
-func (w *recorder) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
+	return w.Code, w.Body.Bytes()
 }
 
 // availableActivity reports whether the workspace's activity of that name

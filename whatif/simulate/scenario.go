@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -560,14 +561,14 @@ func (s *Scenario) check() (map[string]bool, error) {
 		return nil, err
 	}
 	req.SetBasicAuth(accountSid, authToken)
-	w := &recorder{header: http.Header{}}
+	w := httptest.NewRecorder()
 	emu.ServeHTTP(w, req)
 	var list struct {
 		Channels []struct {
 			UniqueName string `json:"unique_name"`
 		} `json:"channels"`
 	}
-	if err := json.Unmarshal(w.body.Bytes(), &list); err != nil {
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil {
 		return nil, fmt.Errorf("list its task channels: %w", err)
 	}
 	out := map[string]bool{}
