@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,7 +101,8 @@ func TestReplayUploadTooLarge(t *testing.T) {
 
 // holdReplay starts a replay whose body never finishes arriving, so its
 // slot stays taken until the returned function closes the connection (at
-// the latest when the test ends: the server's Close waits for it).
+// the latest when the test ends: the server's Close waits for it). Should
+// the server answer it before that, the test fails with what it said.
 func holdReplay(t *testing.T, target string) func() {
 	t.Helper()
 	u, err := url.Parse(target)
@@ -111,9 +113,31 @@ func holdReplay(t *testing.T, target string) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nrules: []\n", u.Path, u.Host)
-	return func() { _ = c.Close() }
+	released := make(chan struct{})
+	answered := make(chan string, 1)
+	go func() {
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		answered <- string(b[:n])
+	}()
+	release := sync.OnceFunc(func() {
+		close(released)
+		_ = c.Close()
+	})
+	t.Cleanup(release)
+	go func() {
+		select {
+		case a := <-answered:
+			select {
+			case <-released:
+			default:
+				t.Errorf("a held replay was answered before the test let it go: %q", a)
+			}
+		case <-released:
+		}
+	}()
+	return release
 }
 
 // Replays beyond MaxReplays are refused with 503 and Retry-After while the
@@ -128,31 +152,21 @@ func TestConcurrentReplaysAreLimited(t *testing.T) {
 		release = append(release, holdReplay(t, replayURL))
 	}
 	// The held requests take their slots once the server reads their
-	// headers; until then a replay may still get through.
-	var status int
-	var body string
-	if !testwait.Until(30*time.Second, func() bool {
-		resp, err := http.Post(replayURL, "application/yaml", strings.NewReader(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ = bufio.NewReader(resp.Body).ReadString(0)
-		resp.Body.Close()
-		status = resp.StatusCode
-		switch status {
-		case http.StatusServiceUnavailable:
-			if resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "2 replays are running, the most at once") {
-				t.Fatalf("refused replay: Retry-After %q, %s", resp.Header.Get("Retry-After"), body)
-			}
-			return true
-		case 200: // the held requests have not all taken their slots yet
-			return false
-		}
-		t.Fatalf("with %d replays running: %d %s, want 503", inspect.MaxReplays, status, body)
-		return false
-	}) {
-		t.Fatalf("with %d replays running: %d %s, want 503", inspect.MaxReplays, status, body)
+	// headers: wait for that rather than racing it.
+	if !testwait.Until(30*time.Second, func() bool { return len(h.Replays) == inspect.MaxReplays }) {
+		t.Fatalf("the %d held replays took %d slots", inspect.MaxReplays, len(h.Replays))
 	}
+	resp, err := http.Post(replayURL, "application/yaml", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := bufio.NewReader(resp.Body).ReadString(0)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" ||
+		!strings.Contains(body, "2 replays are running, the most at once") {
+		t.Fatalf("with %d replays running: %d, Retry-After %q, %s; want 503", inspect.MaxReplays, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	var status int
 	for _, f := range release {
 		f()
 	}

@@ -13,3 +13,12 @@ func NewWithSlots(o Options) (h http.Handler, renders, uploads chan struct{}, er
 	}
 	return h, in.renders, in.uploads, nil
 }
+
+// NewWithReplaySlots is New and the inspector's replay slots.
+func NewWithReplaySlots(o Options) (http.Handler, chan struct{}, error) {
+	in, h, err := newInspector(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, in.replays, nil
+}

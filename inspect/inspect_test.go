@@ -37,6 +37,9 @@ type harness struct {
 	Admin      string // inspector base URL, …/admin
 	Status     *inspect.PolicyStatus
 	PolicyFile string
+	// Replays are the inspector's replay slots, so a test can see when
+	// requests it holds open have taken theirs.
+	Replays chan struct{}
 }
 
 // newHarness serves the inspector over loopback next to the callback server.
@@ -53,10 +56,11 @@ func newHarnessWith(t *testing.T, store string, emu inspect.Emulator, o decision
 	if err := os.WriteFile(h.PolicyFile, []byte(servicetest.Policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	inspector, err := inspect.New(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond, DecisionDeadline: 1500 * time.Millisecond})
+	inspector, replays, err := inspect.NewWithReplaySlots(inspect.Options{Log: env.Log, Policy: h.Status, Jobs: env.Queue, Emulator: emu, Heartbeat: 200 * time.Millisecond, DecisionDeadline: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.Replays = replays
 	// Behind the admin listener's handler, as the service mounts it: its
 	// access rule, its headers, River UI next to it.
 	ctx, cancel := context.WithCancel(context.Background())
