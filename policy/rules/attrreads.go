@@ -63,7 +63,6 @@ func (u uses) or(v uses) uses { return uses{u.attributes || v.attributes, u.para
 // any way other than selecting another of its fields).
 func usesOf(e ast.Expr) uses {
 	var u uses
-	var walk func(e ast.Expr, shadowed map[string]bool)
 	// otherField reports whether e selects a literal field other than params
 	// directly off the reservation variable.
 	otherField := func(e ast.Expr, shadowed map[string]bool) bool {
@@ -86,12 +85,11 @@ func usesOf(e ast.Expr) uses {
 		}
 		return false
 	}
-	walk = func(e ast.Expr, shadowed map[string]bool) {
+	walkScoped(e, func(e ast.Expr, shadowed map[string]bool) bool {
 		if otherField(e, shadowed) {
-			return // reservation.task_age and the like: recorded in every mode
+			return false // reservation.task_age and the like: recorded in every mode
 		}
-		switch e.Kind() {
-		case ast.IdentKind:
+		if e.Kind() == ast.IdentKind {
 			switch name := e.AsIdent(); {
 			case shadowed[name]:
 			case name == "task" || name == "worker":
@@ -99,6 +97,69 @@ func usesOf(e ast.Expr) uses {
 			case name == "reservation":
 				u.params = true
 			}
+		}
+		return true
+	})
+	return u
+}
+
+// RuleLine is the line rule name starts at in the file, 0 when unknown.
+func (p *Policy) RuleLine(name string) int {
+	for _, r := range p.rules {
+		if r.name == name {
+			return r.line
+		}
+	}
+	return 0
+}
+
+// appendReads adds to reads every attribute name e reads directly off task
+// or worker, once each, at line. It walks the checked AST: a field
+// selection (presence tests included), an index or optional selection with
+// a literal string key.
+func appendReads(reads []AttributeRead, e ast.Expr, line int) []AttributeRead {
+	add := func(root, name string) {
+		r := AttributeRead{Root: root, Name: name, Line: line}
+		if !slices.ContainsFunc(reads, func(x AttributeRead) bool { return x.Root == root && x.Name == name }) {
+			reads = append(reads, r)
+		}
+	}
+	walkScoped(e, func(e ast.Expr, shadowed map[string]bool) bool {
+		switch e.Kind() {
+		case ast.SelectKind:
+			s := e.AsSelect()
+			if root, ok := rootOf(s.Operand(), shadowed); ok {
+				add(root, s.FieldName())
+			}
+		case ast.CallKind:
+			c := e.AsCall()
+			switch c.FunctionName() {
+			case operators.Index, operators.OptIndex, operators.OptSelect:
+				if args := c.Args(); len(args) == 2 {
+					if root, ok := rootOf(args[0], shadowed); ok && args[1].Kind() == ast.LiteralKind {
+						if s, isStr := args[1].AsLiteral().(types.String); isStr {
+							add(root, string(s))
+						}
+					}
+				}
+			}
+		}
+		return true
+	})
+	return reads
+}
+
+// walkScoped visits e and every expression under it, parents first, with
+// the names comprehension variables shadow there (a loop variable named
+// task or worker hides the variable). visit returning false skips what is
+// under e.
+func walkScoped(e ast.Expr, visit func(e ast.Expr, shadowed map[string]bool) bool) {
+	var walk func(e ast.Expr, shadowed map[string]bool)
+	walk = func(e ast.Expr, shadowed map[string]bool) {
+		if !visit(e, shadowed) {
+			return
+		}
+		switch e.Kind() {
 		case ast.SelectKind:
 			walk(e.AsSelect().Operand(), shadowed)
 		case ast.CallKind:
@@ -140,90 +201,6 @@ func usesOf(e ast.Expr) uses {
 		}
 	}
 	walk(e, nil)
-	return u
-}
-
-// RuleLine is the line rule name starts at in the file, 0 when unknown.
-func (p *Policy) RuleLine(name string) int {
-	for _, r := range p.rules {
-		if r.name == name {
-			return r.line
-		}
-	}
-	return 0
-}
-
-// appendReads adds to reads every attribute name e reads directly off task
-// or worker, once each, at line. It walks the checked AST: a field
-// selection (presence tests included), an index or optional selection with
-// a literal string key.
-func appendReads(reads []AttributeRead, e ast.Expr, line int) []AttributeRead {
-	add := func(root, name string) {
-		r := AttributeRead{Root: root, Name: name, Line: line}
-		if !slices.ContainsFunc(reads, func(x AttributeRead) bool { return x.Root == root && x.Name == name }) {
-			reads = append(reads, r)
-		}
-	}
-	var walk func(e ast.Expr, shadowed map[string]bool)
-	walk = func(e ast.Expr, shadowed map[string]bool) {
-		switch e.Kind() {
-		case ast.SelectKind:
-			s := e.AsSelect()
-			if root, ok := rootOf(s.Operand(), shadowed); ok {
-				add(root, s.FieldName())
-			}
-			walk(s.Operand(), shadowed)
-		case ast.CallKind:
-			c := e.AsCall()
-			switch c.FunctionName() {
-			case operators.Index, operators.OptIndex, operators.OptSelect:
-				if args := c.Args(); len(args) == 2 {
-					if root, ok := rootOf(args[0], shadowed); ok && args[1].Kind() == ast.LiteralKind {
-						if s, isStr := args[1].AsLiteral().(types.String); isStr {
-							add(root, string(s))
-						}
-					}
-				}
-			}
-			if c.IsMemberFunction() {
-				walk(c.Target(), shadowed)
-			}
-			for _, a := range c.Args() {
-				walk(a, shadowed)
-			}
-		case ast.ListKind:
-			for _, el := range e.AsList().Elements() {
-				walk(el, shadowed)
-			}
-		case ast.MapKind:
-			for _, en := range e.AsMap().Entries() {
-				en := en.AsMapEntry()
-				walk(en.Key(), shadowed)
-				walk(en.Value(), shadowed)
-			}
-		case ast.StructKind:
-			for _, f := range e.AsStruct().Fields() {
-				walk(f.AsStructField().Value(), shadowed)
-			}
-		case ast.ComprehensionKind:
-			c := e.AsComprehension()
-			walk(c.IterRange(), shadowed)
-			walk(c.AccuInit(), shadowed)
-			// A loop variable named task or worker hides the variable.
-			inner := map[string]bool{c.IterVar(): true, c.AccuVar(): true}
-			if c.HasIterVar2() {
-				inner[c.IterVar2()] = true
-			}
-			for k := range shadowed {
-				inner[k] = true
-			}
-			walk(c.LoopCondition(), inner)
-			walk(c.LoopStep(), inner)
-			walk(c.Result(), inner)
-		}
-	}
-	walk(e, nil)
-	return reads
 }
 
 // rootOf reports whether e is the variable task or worker itself.
