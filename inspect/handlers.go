@@ -259,35 +259,12 @@ func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p pol
 	name = "policy sent with the request"
 	switch ct {
 	case "multipart/form-data", "application/x-www-form-urlencoded":
-		// Room for the form's other parts around the file.
-		r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10)
-		if ct == "multipart/form-data" {
-			err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
-		} else {
-			err = r.ParseForm()
+		var formName string
+		if data, formName, err = formPolicy(w, r); err != nil {
+			return nil, "", err
 		}
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			return nil, "", errTooLarge
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
-		}
-		if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
-			defer f.Close()
-			if data, err = readPolicy(f); err != nil {
-				return nil, "", err
-			}
-			name = "uploaded " + hdr.Filename
-		} else if r.PostForm.Get("policy_file") != "" {
-			// A text value where a file belongs (a browser's empty file
-			// input sends an empty one): the old form took a path here.
-			return nil, "", errors.New("policy_file is a file upload, not a path: the inspector reads no file on the server; send the rules themselves")
-		}
-		if text := r.PostForm.Get("policy"); len(data) == 0 && strings.TrimSpace(text) != "" {
-			if len(text) > MaxReplayPolicy {
-				return nil, "", errTooLarge
-			}
-			data, name = []byte(text), "rules pasted in the form"
+		if formName != "" {
+			name = formName
 		}
 	default:
 		if data, err = readPolicy(r.Body); err != nil {
@@ -303,6 +280,44 @@ func (in *inspector) replayPolicy(w http.ResponseWriter, r *http.Request) (p pol
 		return nil, name, fmt.Errorf("not a valid rules file: %w", err)
 	}
 	return rp, name, nil
+}
+
+// formPolicy reads the rules a form sends: an uploaded file (policy_file)
+// or pasted text (policy); none when the form sends neither.
+func formPolicy(w http.ResponseWriter, r *http.Request) (data []byte, name string, err error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10) // room for the form's other parts
+	if ct == "multipart/form-data" {
+		err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
+	} else {
+		err = r.ParseForm()
+	}
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+		return nil, "", errTooLarge
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
+	}
+	if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
+		defer f.Close()
+		if data, err = readPolicy(f); err != nil {
+			return nil, "", err
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			return data, "uploaded " + hdr.Filename, nil
+		}
+	} else if r.PostForm.Get("policy_file") != "" {
+		// A text value where a file belongs (a browser's empty file input
+		// sends an empty one): the old form took a path here.
+		return nil, "", errors.New("policy_file is a file upload, not a path: the inspector reads no file on the server; send the rules themselves")
+	}
+	if text := r.PostForm.Get("policy"); strings.TrimSpace(text) != "" {
+		if len(text) > MaxReplayPolicy {
+			return nil, "", errTooLarge
+		}
+		return []byte(text), "rules pasted in the form", nil
+	}
+	return nil, "", nil
 }
 
 // readPolicy reads at most MaxReplayPolicy bytes and refuses more.

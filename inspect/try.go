@@ -107,33 +107,8 @@ func pickExample(name string) ([]byte, string, error) {
 // pageTryPolicy reads the page's form: an uploaded file, pasted rules or a
 // shipped example, in that order.
 func pageTryPolicy(w http.ResponseWriter, r *http.Request) (data []byte, name string, err error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	r.Body = http.MaxBytesReader(w, r.Body, MaxReplayPolicy+64<<10) // room for the form's other parts
-	if ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(MaxReplayPolicy + 64<<10)
-	} else {
-		err = r.ParseForm()
-	}
-	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-		return nil, "", errTooLarge
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("read the form: %w (a rules file may be at most %d KiB)", err, MaxReplayPolicy>>10)
-	}
-	if f, hdr, ferr := r.FormFile("policy_file"); ferr == nil {
-		defer f.Close()
-		if data, err = readPolicy(f); err != nil {
-			return nil, "", err
-		}
-		if len(bytes.TrimSpace(data)) > 0 {
-			return data, "uploaded " + hdr.Filename, nil
-		}
-	}
-	if text := r.PostForm.Get("policy"); strings.TrimSpace(text) != "" {
-		if len(text) > MaxReplayPolicy {
-			return nil, "", errTooLarge
-		}
-		return []byte(text), "rules pasted in the form", nil
+	if data, name, err = formPolicy(w, r); err != nil || len(data) > 0 {
+		return data, name, err
 	}
 	return pickExample(r.PostForm.Get("example"))
 }
