@@ -39,11 +39,21 @@ type Report struct {
 }
 
 // Figures are the measures of one population of tasks (the center, a
-// stream or a queue). Counts are means over runs, hence float64.
+// stream or a queue). Counts are means over runs, hence float64. A ratio
+// (a service level, prob_wait, asa_s, a wait percentile, occupancy) is
+// undefined in a run where its denominator is 0 — no task answered, say —
+// and its mean and interval are over the runs that define it (a
+// difference, over the pairs of runs that both do). One no run defines is
+// absent from ServiceLevel, CI95, Diff and CI95Diff; its field here is 0,
+// and the table shows "-" (the waits' and prob_wait for want of answered
+// tasks).
 type Figures struct {
 	Offered   float64 `json:"offered"`   // tasks created
 	Answered  float64 `json:"answered"`  // tasks whose reservation was accepted
 	Abandoned float64 `json:"abandoned"` // tasks canceled when patience ran out
+	// WaitingAtEnd counts tasks neither answered nor abandoned when the
+	// day ended, still waiting.
+	WaitingAtEnd float64 `json:"waiting_at_end"`
 	// ProbWait is the share of answered tasks that waited more than 0 s
 	// (Erlang C's probability of waiting).
 	ProbWait float64 `json:"prob_wait"`
@@ -53,10 +63,16 @@ type Figures struct {
 	WaitP90 float64 `json:"wait_p90_s"`
 	WaitP99 float64 `json:"wait_p99_s"`
 	// ServiceLevel maps a threshold in seconds ("20") to the share of
-	// answered and abandoned tasks answered within it.
+	// tasks answered within it, of answered, abandoned and still-waiting
+	// tasks past the threshold: every answered and every abandoned task,
+	// and the tasks still waiting at day end that had waited longer than
+	// the threshold (a miss whatever happens next; one that had waited
+	// less is left out, its outcome unknown).
 	ServiceLevel map[string]float64 `json:"service_level"`
 	// Occupancy is the share of staffed time agents spent on these tasks
-	// (handling and wrap-up).
+	// (handling and wrap-up). An agent is staffed from the shift's start
+	// until leaving: at the shift's end or, when still on a task then,
+	// once its work is done.
 	Occupancy float64 `json:"occupancy"`
 	// Rules counts the policy's decisions by the rule that fired;
 	// Instructions by the instruction answered.
@@ -81,7 +97,7 @@ type Figures struct {
 // Group is one worker group's staffing and occupancy.
 type Group struct {
 	Workers   int     `json:"workers"`
-	Occupancy float64 `json:"occupancy"` // busy share of the group's staffed time
+	Occupancy float64 `json:"occupancy"` // busy share of the group's staffed time (as Figures.Occupancy)
 	CI95      float64 `json:"ci95,omitempty"`
 }
 

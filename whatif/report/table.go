@@ -112,6 +112,7 @@ func figures(thresholds []string) []figure {
 		{"offered", "offered", count, always(func(f *Figures) float64 { return f.Offered })},
 		{"answered", "answered", count, always(func(f *Figures) float64 { return f.Answered })},
 		{"abandoned", "abandoned", count, always(func(f *Figures) float64 { return f.Abandoned })},
+		{"waiting_at_end", "waiting at day end", count, always(func(f *Figures) float64 { return f.WaitingAtEnd })},
 	}
 	for _, t := range thresholds {
 		out = append(out, figure{"service_level." + t, "service level " + t + " s", share,
@@ -152,22 +153,40 @@ func buildTable(reports []Report) table {
 		}
 		return out
 	}
-	t.addFigures("overall", "", all(func(r *Report) *Figures { return &r.Figures }))
 	ptrs := make([]*Report, len(reports))
 	for i := range reports {
 		ptrs[i] = &reports[i]
 	}
+	// Every population shows every threshold measured anywhere: one where
+	// the service level is undefined (no task answered, abandoned or
+	// waiting past it) shows "-" rather than losing the row.
+	var thresholds []string
+	for _, r := range ptrs {
+		thresholds = append(thresholds, slices.Collect(maps.Keys(r.ServiceLevel))...)
+		for _, m := range []map[string]Figures{r.Streams, r.Queues} {
+			for _, f := range m {
+				thresholds = append(thresholds, slices.Collect(maps.Keys(f.ServiceLevel))...)
+			}
+		}
+	}
+	slices.SortFunc(thresholds, func(a, b string) int {
+		x, _ := threshold(a)
+		y, _ := threshold(b)
+		return cmp.Or(cmp.Compare(x, y), strings.Compare(a, b))
+	})
+	thresholds = slices.Compact(thresholds)
+	t.addRows("overall", "", all(func(r *Report) *Figures { return &r.Figures }), figures(thresholds))
 	for _, kind := range []struct {
 		title string
 		m     func(*Report) map[string]Figures
 	}{{"stream", func(r *Report) map[string]Figures { return r.Streams }}, {"queue", func(r *Report) map[string]Figures { return r.Queues }}} {
 		for _, name := range unionKeys(ptrs, kind.m) {
-			t.addFigures(kind.title, name, all(func(r *Report) *Figures {
+			t.addRows(kind.title, name, all(func(r *Report) *Figures {
 				if f, ok := kind.m(r)[name]; ok {
 					return &f
 				}
 				return nil
-			}))
+			}), figures(thresholds))
 		}
 	}
 	t.addGroups(reports)
@@ -196,23 +215,6 @@ func unionKeys[X any, V any](xs []X, m func(X) map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
-}
-
-// addFigures adds a population's section: every figure, the service level
-// at each threshold any report has, in order of seconds.
-func (t *table) addFigures(kind, name string, figs []*Figures) {
-	thresholds := unionKeys(figs, func(f *Figures) map[string]float64 {
-		if f == nil {
-			return nil
-		}
-		return f.ServiceLevel
-	})
-	slices.SortFunc(thresholds, func(a, b string) int {
-		x, _ := threshold(a)
-		y, _ := threshold(b)
-		return cmp.Or(cmp.Compare(x, y), strings.Compare(a, b))
-	})
-	t.addRows(kind, name, figs, figures(thresholds))
 }
 
 // addRows adds a section of rows, one per figure, read from figs (one per

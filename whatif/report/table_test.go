@@ -110,6 +110,11 @@ func TestTableMissingFigures(t *testing.T) {
 	q := b.Queues["English"]
 	q.Answered, q.Abandoned = 0, q.Offered
 	b.Queues["English"] = q
+	for i := range reports { // a service level neither report defines
+		s := reports[i].Streams["spanish"]
+		s.ServiceLevel = map[string]float64{}
+		reports[i].Streams["spanish"] = s
+	}
 	out := table(t, reports)
 	for _, c := range []struct {
 		section, label string
@@ -123,6 +128,9 @@ func TestTableMissingFigures(t *testing.T) {
 		{"QUEUE English", "average speed of answer", []string{"21.5 s", "-", "-"}},
 		{"QUEUE English", "probability of waiting", []string{"42%", "-", "-"}},
 		{"QUEUE English", "answered", []string{"475", "0", "-475"}}, // a count is 0, not missing
+		{"STREAM spanish", "service level 20 s", []string{"-", "-", "-"}},
+		{"STREAM spanish", "service level 60 s", []string{"-", "-", "-"}},
+		{"STREAM spanish", "waiting at day end", []string{"0", "0", "0"}},
 	} {
 		got := rowOf(t, out, c.section, c.label)[1:]
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {

@@ -29,9 +29,12 @@ func reports(o Options, results [][]*measure) []report.Report {
 			rep.Queues[name] = combine(column(runs, queueOf(name)), column(base, queueOf(name)), o, pi > 0)
 		}
 		for _, g := range o.Scenario.Workers {
-			xs := make([]float64, len(runs))
-			for i, m := range runs {
-				xs[i] = m.groups[g.Name]
+			// Over the runs where the group was staffed in the window.
+			var xs []float64
+			for _, m := range runs {
+				if v, ok := m.groups[g.Name]; ok {
+					xs = append(xs, v)
+				}
 			}
 			mean, ci := meanCI(xs)
 			rep.Groups[g.Name] = report.Group{Workers: g.Count, Occupancy: mean, CI95: ci}
@@ -73,8 +76,23 @@ func keysOf(runs []*measure, of func(*measure) map[string]map[string]float64) []
 	return out
 }
 
+// value is figure k of one run's population m: a count absent from m is 0
+// (a rule that never fired, a stream with no task in that run); a ratio
+// absent from m is undefined there (ok false).
+func value(m map[string]float64, k string) (float64, bool) {
+	v, ok := m[k]
+	if !ok && isCount(k) {
+		return 0, true
+	}
+	return v, ok
+}
+
 // combine is the Figures of one population over runs; with paired, also
-// the differences from base run by run.
+// the differences from base run by run. A ratio's mean and interval are
+// over the runs that define it, its difference over the pairs of runs
+// that both define it; a ratio no run defines is absent from the maps
+// (its Figures field 0, which the table shows as "-" for want of answered
+// tasks).
 func combine(runs, base []map[string]float64, o Options, paired bool) report.Figures {
 	keys := map[string]bool{}
 	for _, m := range runs {
@@ -101,38 +119,44 @@ func combine(runs, base []map[string]float64, o Options, paired bool) report.Fig
 		}
 	}
 	for k := range keys {
-		xs := make([]float64, len(runs))
+		var xs, ds []float64
 		for i, m := range runs {
-			xs[i] = m[k] // absent: 0 (a rule that never fired in that run)
-		}
-		mu, h := meanCI(xs)
-		mean[k] = mu
-		if ci != nil {
-			ci[k] = h
-		}
-		if paired {
-			ds := make([]float64, len(runs))
-			for i := range runs {
-				var b float64
-				if i < len(base) {
-					b = base[i][k]
-				}
-				ds[i] = xs[i] - b
+			x, ok := value(m, k)
+			if !ok {
+				continue
 			}
+			xs = append(xs, x)
+			if paired && i < len(base) {
+				if b, ok := value(base[i], k); ok {
+					ds = append(ds, x-b)
+				}
+			}
+		}
+		if len(xs) > 0 {
+			mu, h := meanCI(xs)
+			mean[k] = mu
+			if ci != nil && len(xs) > 1 {
+				ci[k] = h
+			}
+		}
+		if paired && len(ds) > 0 {
 			d, dh := meanCI(ds)
 			diff[k] = d
-			if ciDiff != nil {
+			if ciDiff != nil && len(ds) > 1 {
 				ciDiff[k] = dh
 			}
 		}
 	}
 	f := report.Figures{Offered: mean["offered"], Answered: mean["answered"], Abandoned: mean["abandoned"],
-		ProbWait: mean["prob_wait"], ASA: mean["asa_s"], WaitP50: mean["wait_p50_s"], WaitP90: mean["wait_p90_s"],
+		WaitingAtEnd: mean["waiting_at_end"],
+		ProbWait:     mean["prob_wait"], ASA: mean["asa_s"], WaitP50: mean["wait_p50_s"], WaitP90: mean["wait_p90_s"],
 		WaitP99: mean["wait_p99_s"], Occupancy: mean["occupancy"], ReservationsRejected: mean["reservations_rejected"],
 		ReservationsTimedOut: mean["reservations_timed_out"], ServiceLevel: map[string]float64{},
 		Rules: map[string]float64{}, Instructions: map[string]float64{}, CI95: ci, Diff: diff, CI95Diff: ciDiff}
 	for _, th := range o.ServiceLevels {
-		f.ServiceLevel[strconv.Itoa(th)] = mean["service_level."+strconv.Itoa(th)]
+		if v, ok := mean["service_level."+strconv.Itoa(th)]; ok {
+			f.ServiceLevel[strconv.Itoa(th)] = v
+		}
 	}
 	for k, v := range mean {
 		if r, ok := strings.CutPrefix(k, "rules."); ok {

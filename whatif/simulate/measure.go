@@ -15,12 +15,14 @@ import (
 )
 
 // measure is one run's figures, flat (by the keys of Figures.CI95), for
-// the means and intervals over runs.
+// the means and intervals over runs. A ratio whose denominator is 0 in the
+// run (no task answered: no asa_s) is absent from its map, undefined
+// rather than 0; see isCount.
 type measure struct {
 	center  map[string]float64
 	streams map[string]map[string]float64
 	queues  map[string]map[string]float64
-	groups  map[string]float64 // occupancy by group name
+	groups  map[string]float64 // occupancy by group name; absent when not staffed
 	series  report.Series
 	stats   map[string]any
 	drawn   []Drawn // RunFigures.Tasks
@@ -30,8 +32,11 @@ type measure struct {
 type pop struct {
 	offered, answered, abandoned, rejected, timedOut float64
 	waits                                            []float64
-	busy                                             float64 // seconds within the measured window
-	rules, instructions                              map[string]float64
+	// waitingAt are the waits so far of the tasks still waiting when the
+	// day ended.
+	waitingAt           []float64
+	busy                float64 // seconds within the measured window
+	rules, instructions map[string]float64
 }
 
 func newPop() *pop { return &pop{rules: map[string]float64{}, instructions: map[string]float64{}} }
@@ -55,6 +60,7 @@ func (r *run) measure(first bool) *measure {
 		return m[k]
 	}
 	groupBusy := make([]float64, len(r.s.Workers))
+	leave := r.leaving()
 	taskPops := map[string][]*pop{}
 	var drawn []Drawn
 	if r.o.RunDone != nil {
@@ -95,6 +101,8 @@ func (r *run) measure(first bool) *measure {
 				p.waits = append(p.waits, (t.answered - t.created).Seconds())
 			case t.abandoned:
 				p.abandoned++
+			case !t.closed:
+				p.waitingAt = append(p.waitingAt, (end - t.created).Seconds())
 			}
 		}
 	}
@@ -118,9 +126,11 @@ func (r *run) measure(first bool) *measure {
 	r.mu.Unlock()
 
 	staffed, groupStaffed := 0.0, make([]float64, len(r.s.Workers))
-	for gi, g := range r.s.Workers {
-		groupStaffed[gi] = float64(g.Count) * overlap(g.Start, g.End, warm, end)
-		staffed += groupStaffed[gi]
+	for _, a := range leave {
+		groupStaffed[a.group] += overlap(a.start, a.leave, warm, end)
+	}
+	for _, v := range groupStaffed {
+		staffed += v
 	}
 	m := &measure{center: r.figures(center, staffed), streams: map[string]map[string]float64{},
 		queues: map[string]map[string]float64{}, groups: map[string]float64{}, drawn: drawn}
@@ -131,7 +141,7 @@ func (r *run) measure(first bool) *measure {
 		m.queues[k] = r.figures(p, staffed)
 	}
 	for gi, g := range r.s.Workers {
-		m.groups[g.Name] = ratio(groupBusy[gi], groupStaffed[gi])
+		setRatio(m.groups, g.Name, groupBusy[gi], groupStaffed[gi])
 	}
 	if first {
 		m.series = r.series()
@@ -140,6 +150,53 @@ func (r *run) measure(first bool) *measure {
 	return m
 }
 
+// stay is one agent's staffed time: from the shift's start until the
+// agent left, which is the shift's end or, for an agent who stayed to
+// finish the task in hand, the end of that task's work.
+type stay struct {
+	group        int
+	start, leave time.Duration
+}
+
+// leaving is every agent's stay, in SID order (sums in a fixed order).
+// Busy time falls within it, so occupancy, busy over staffed, is at most 1.
+func (r *run) leaving() []stay {
+	sids := make([]string, 0, len(r.workers))
+	for sid := range r.workers {
+		sids = append(sids, sid)
+	}
+	slices.Sort(sids)
+	at := make(map[string]int, len(sids))
+	out := make([]stay, len(sids))
+	for i, sid := range sids {
+		g := r.workers[sid].group
+		at[sid] = i
+		out[i] = stay{group: g, start: r.s.Workers[g].Start, leave: r.s.Workers[g].End}
+	}
+	for _, t := range r.order {
+		i, ok := at[t.worker]
+		if t.answered < 0 || !ok {
+			continue
+		}
+		stop := t.ended
+		if stop < 0 {
+			stop = r.s.Duration
+		}
+		out[i].start = min(out[i].start, t.answered)
+		out[i].leave = max(out[i].leave, stop)
+	}
+	return out
+}
+
+// setRatio sets f[k] to a/b when b is not 0; otherwise the ratio is
+// undefined in this run and k stays absent.
+func setRatio(f map[string]float64, k string, a, b float64) {
+	if b != 0 {
+		f[k] = a / b
+	}
+}
+
+// ratio is a/b, 0 for b 0 (the series' intervals, which show a gap as 0).
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
@@ -147,13 +204,26 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// isCount tells a figure that counts (0 where a run had none: offered,
+// rules.…) from a ratio, undefined where its denominator is 0 (prob_wait,
+// asa_s, wait percentiles, occupancy, service levels): a run where a ratio
+// is undefined adds nothing to its mean and interval.
+func isCount(k string) bool {
+	switch k {
+	case "prob_wait", "asa_s", "wait_p50_s", "wait_p90_s", "wait_p99_s", "occupancy":
+		return false
+	}
+	return !strings.HasPrefix(k, "service_level.")
+}
+
 // figures flattens a population into the keys of Figures.CI95.
 func (r *run) figures(p *pop, staffed float64) map[string]float64 {
 	f := map[string]float64{
 		"offered": p.offered, "answered": p.answered, "abandoned": p.abandoned,
+		"waiting_at_end":        float64(len(p.waitingAt)),
 		"reservations_rejected": p.rejected, "reservations_timed_out": p.timedOut,
-		"occupancy": ratio(p.busy, staffed),
 	}
+	setRatio(f, "occupancy", p.busy, staffed)
 	waited, sum := 0.0, 0.0
 	for _, w := range p.waits {
 		sum += w
@@ -161,18 +231,28 @@ func (r *run) figures(p *pop, staffed float64) map[string]float64 {
 			waited++
 		}
 	}
-	f["prob_wait"] = ratio(waited, p.answered)
-	f["asa_s"] = ratio(sum, p.answered)
-	slices.Sort(p.waits)
-	f["wait_p50_s"], f["wait_p90_s"], f["wait_p99_s"] = quantile(p.waits, .5), quantile(p.waits, .9), quantile(p.waits, .99)
+	setRatio(f, "prob_wait", waited, p.answered)
+	setRatio(f, "asa_s", sum, p.answered)
+	if len(p.waits) > 0 {
+		slices.Sort(p.waits)
+		f["wait_p50_s"], f["wait_p90_s"], f["wait_p99_s"] = quantile(p.waits, .5), quantile(p.waits, .9), quantile(p.waits, .99)
+	}
 	for _, th := range r.o.ServiceLevels {
-		within := 0.0
+		// Answered within th, of the answered, the abandoned and those
+		// still waiting at day end that had already waited past th (a
+		// miss whatever comes next; one waiting less is not known yet).
+		within, late := 0.0, 0.0
 		for _, w := range p.waits {
 			if w <= float64(th) {
 				within++
 			}
 		}
-		f["service_level."+strconv.Itoa(th)] = ratio(within, p.answered+p.abandoned)
+		for _, w := range p.waitingAt {
+			if w > float64(th) {
+				late++
+			}
+		}
+		setRatio(f, "service_level."+strconv.Itoa(th), within, p.answered+p.abandoned+late)
 	}
 	for k, v := range p.rules {
 		f["rules."+k] = v
@@ -202,6 +282,7 @@ func (r *run) series() report.Series {
 	slot := func(d time.Duration) int { return min(int(d/iv), n-1) }
 	waits := make([][]float64, n)
 	busy := make([]float64, n)
+	leave := r.leaving()
 	for _, t := range r.order {
 		s.Offered[slot(t.created)]++
 		if t.answered >= 0 {
@@ -223,8 +304,8 @@ func (r *run) series() report.Series {
 	for i := range n {
 		lo, hi := time.Duration(i)*iv, min(time.Duration(i+1)*iv, end)
 		staffed := 0.0
-		for _, g := range r.s.Workers {
-			staffed += float64(g.Count) * overlap(g.Start, g.End, lo, hi)
+		for _, a := range leave {
+			staffed += overlap(a.start, a.leave, lo, hi)
 		}
 		s.Occupancy[i] = ratio(busy[i], staffed)
 		slices.Sort(waits[i])

@@ -80,7 +80,8 @@ type Options struct {
 type RunFigures struct {
 	Policy, Run int // indexes into Options.Policies and the runs
 	// Center is by the keys of report.Figures.CI95 (asa_s, prob_wait,
-	// occupancy, offered, …).
+	// occupancy, offered, …); a ratio undefined in the run (asa_s with no
+	// task answered) is absent.
 	Center map[string]float64
 	// Tasks are the day's draws, every task in creation order: when it was
 	// created and the handle time it drew. They are fixed by the seed
