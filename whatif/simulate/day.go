@@ -91,7 +91,7 @@ type agent struct {
 	task     string // the task held, "" when free
 	onShift  bool
 	offAfter bool // the shift ended while busy: off once free
-	away     bool // a reject made them unavailable; back at kBack
+	away     bool // a reject made them unavailable; back at kBack, if after_reject.back_after
 	// activity is the one the emulator last said they are in.
 	activity string
 	// rejected: a reservation.rejected of theirs was the last event about
@@ -380,17 +380,19 @@ func (r *run) onEmulatorEvent(ev emulator.Event) error {
 	case "worker.activity.update":
 		// Only the move right after the agent's reject is the reject's:
 		// the agent goes where the policy said; one it made unavailable
-		// comes back after back_after.
+		// comes back after back_after (never, without it: complete() does
+		// not put them back either).
 		ag := r.workers[ev.ResourceSid]
 		if ag == nil {
 			return nil
 		}
 		name, byReject := ev.Data.Get("WorkerActivityName"), ag.rejected
 		ag.activity, ag.rejected = name, false
-		back := r.s.AfterReject.BackAfter
-		if byReject && back > 0 && ag.onShift && !ag.away && !r.availableActivity(name) {
+		if byReject && ag.onShift && !ag.away && !r.availableActivity(name) {
 			ag.away = true
-			r.schedule(item{at: at + back, kind: kBack, sid: ag.sid})
+			if back := r.s.AfterReject.BackAfter; back > 0 {
+				r.schedule(item{at: at + back, kind: kBack, sid: ag.sid})
+			}
 		}
 	case "task.canceled", "task.completed", "task.deleted":
 		if t := r.tasks[ev.ResourceSid]; t != nil {
