@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -129,5 +131,61 @@ func TestBackAfterNotMidTask(t *testing.T) {
 	}
 	if answered < 10 || idle == 0 {
 		t.Errorf("answered %d tasks, %d moves to Idle; want at least 10 and some", answered, idle)
+	}
+}
+
+// A reservation's timeout moves the agent to the timeout activity and the
+// driver puts them straight back: that is no reject, so back_after adds
+// no second return of its own.
+func TestTimeoutIsNoReject(t *testing.T) {
+	// An answer with no instruction leaves every reservation to time out.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"note":"no instruction"}`))
+	}))
+	t.Cleanup(srv.Close)
+	// In the Busy workspace an offer moves the agent to Busy, so a second
+	// return would put them in Idle under a pending offer.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ws.yaml"), []byte(busyWorkspace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(filepath.Join(dir, "s.yaml"), []byte("workspace: ws.yaml\nafter_reject: {back_after: 30s}\n"+
+		strings.NewReplacer("duration: 8h", "duration: 1h", "rate_per_hour: 100", "rate_per_hour: 10", "count: 7", "count: 1").Replace(minimal)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRun(Options{Scenario: s, Policies: []string{"none"}, MaxCallbacksPerInstant: MaxCallbacksPerInstant, ServiceLevels: []int{20}}, 0, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.emu.Close() })
+	if _, err := r.day(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	count := func(typ, activity string) int {
+		status, body := r.rest(http.MethodGet, "/Events", url.Values{"EventType": {typ}, "PageSize": {"1000"}})
+		if status != http.StatusOK {
+			t.Fatalf("list events: %d %s", status, body)
+		}
+		var list struct {
+			Events []struct {
+				Data map[string]string `json:"event_data"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range list.Events {
+			if activity == "" || ev.Data["worker_activity_name"] == activity {
+				n++
+			}
+		}
+		return n
+	}
+	timeouts, backs := count("reservation.timeout", ""), count("worker.activity.update", "Idle")
+	if timeouts == 0 || backs != timeouts {
+		t.Errorf("%d reservations timed out, %d moves back to Idle; want one each", timeouts, backs)
 	}
 }
