@@ -50,6 +50,10 @@ The scenario is the emulator's workspace plus demand and agents:
 
 (warm_up, interval, answer_time, after_reject, task_channel, priority,
 workflow, names and activities too: see package whatif/simulate.)
+
+A scenario is refused if a run could not hold it: duration over 31 days,
+interval under 1s or more than 10,000 intervals in the day, more than
+2,000,000 tasks expected, more than 10,000 agents over all workers entries.
 `
 
 // policyFlags is the repeatable -policy.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -620,5 +621,15 @@ func TestSimulateRefusesUnopenableOutput(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%s: the run went ahead: stdout %q", flagName, stdout.String())
 		}
+	}
+}
+
+// simulate -h states the scenario bounds Parse enforces, from the constants.
+func TestSimulateUsageStatesTheBounds(t *testing.T) {
+	text := strings.Join(strings.Fields(simulateUsage), " ")
+	want := fmt.Sprintf("duration over %g days, interval under %v or more than %s intervals in the day, more than %s tasks expected, more than %s agents over all workers entries.",
+		simulate.MaxDuration.Hours()/24, simulate.MinInterval, thousands(simulate.MaxIntervals), thousands(simulate.MaxExpectedTasks), thousands(simulate.MaxWorkers))
+	if !strings.Contains(text, want) {
+		t.Errorf("simulate -h does not say %q", want)
 	}
 }
