@@ -13,6 +13,7 @@ import (
 	"github.com/assignd/assignd/inspect"
 	"github.com/assignd/assignd/policy/rules"
 	whatif "github.com/assignd/assignd/whatif/report"
+	"github.com/assignd/assignd/whatif/simulate"
 )
 
 // The README states the bounds the public and admin listeners enforce;
@@ -42,6 +43,10 @@ func TestREADMEStatesTheBounds(t *testing.T) {
 		fmt.Sprintf("it decides the %d most recent callbacks at most, stops after %s and says how far it got, the rules are at most %d KiB (else **413**",
 			inspect.MaxTryEntries, seconds(inspect.TryBudget), inspect.MaxReplayPolicy>>10),
 		fmt.Sprintf("and %d try runs at a time (more: **429** with `Retry-After`)", inspect.MaxTries),
+		fmt.Sprintf("a `duration` over %g days (%g h), an `interval` under %s or cutting the day into more than %s intervals, "+
+			"streams expected to create more than %s tasks (`rate_per_hour` × hours, summed), or more than %s agents over all `workers` entries.",
+			simulate.MaxDuration.Hours()/24, simulate.MaxDuration.Hours(), seconds(simulate.MinInterval), thousands(simulate.MaxIntervals),
+			thousands(simulate.MaxExpectedTasks), thousands(simulate.MaxWorkers)),
 	} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README.md does not say %q", want)

@@ -50,6 +50,10 @@ The scenario is the emulator's workspace plus demand and agents:
 
 (warm_up, interval, answer_time, after_reject, task_channel, priority,
 workflow, names and activities too: see package whatif/simulate.)
+
+A scenario is refused if a run could not hold it: duration over 31 days,
+interval under 1s or more than 10,000 intervals in the day, more than
+2,000,000 tasks expected, more than 10,000 agents over all workers entries.
 `
 
 // policyFlags is the repeatable -policy.
@@ -111,6 +115,25 @@ func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 			return exitCode(2)
 		}
 	}
+	// The output files are opened now, so a path that cannot be written
+	// is refused before the day is simulated, not after.
+	outs := map[string]*os.File{}
+	defer func() {
+		for _, out := range outs {
+			out.Close() // written and closed below; this only covers an early return
+		}
+	}()
+	for _, o := range []struct{ flag, path string }{{"-json", f.jsonOut}, {"-html", f.html}} {
+		if o.path == "" {
+			continue
+		}
+		out, err := os.Create(o.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "assignd simulate: %s: %v\n", o.flag, err)
+			return exitCode(2)
+		}
+		outs[o.flag] = out
+	}
 	seedSet := false
 	fs.Visit(func(fl *flag.Flag) {
 		if fl.Name == "seed" {
@@ -133,13 +156,15 @@ func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err := whatif.WriteTable(stdout, reps); err != nil {
 		return err
 	}
-	if f.jsonOut != "" {
-		if err := writeJSONFile(f.jsonOut, reps); err != nil {
+	if out := outs["-json"]; out != nil {
+		delete(outs, "-json")
+		if err := writeAndClose(out, func(w io.Writer) error { return writeJSON(w, reps) }); err != nil {
 			return err
 		}
 	}
-	if f.html != "" {
-		if err := writeFileWith(f.html, func(w io.Writer) error { return whatif.WriteHTML(w, reps) }); err != nil {
+	if out := outs["-html"]; out != nil {
+		delete(outs, "-html")
+		if err := writeAndClose(out, func(w io.Writer) error { return whatif.WriteHTML(w, reps) }); err != nil {
 			return err
 		}
 	}
@@ -186,29 +211,27 @@ func policyCompileLine(file string, err error) string {
 	return first
 }
 
-// writeJSONFile writes one document for one report, a list for several.
-func writeJSONFile(path string, reps []whatif.Report) error {
+// writeJSON writes one document for one report, a list for several.
+func writeJSON(w io.Writer, reps []whatif.Report) error {
 	var v any = reps
 	if len(reps) == 1 {
 		v = reps[0]
 	}
-	return writeFileWith(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	})
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
-func writeFileWith(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
+// writeAndClose writes f, opened before the run, and closes it.
+func writeAndClose(f *os.File, write func(io.Writer) error) error {
 	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -598,5 +599,37 @@ func TestSimulateAfterReject(t *testing.T) {
 	}
 	if back.ReservationsRejected <= stay.ReservationsRejected || back.Rules["junior"] != back.ReservationsRejected {
 		t.Errorf("rejected %v with back_after, %v without; rules %v", back.ReservationsRejected, stay.ReservationsRejected, back.Rules)
+	}
+}
+
+// A -json or -html path that cannot be opened is refused before the run
+// (not after a whole day's simulation), exit 2, one line naming the flag.
+func TestSimulateRefusesUnopenableOutput(t *testing.T) {
+	f := write(t, map[string]string{"s.yaml": smallScenario(""), "p.yaml": acceptAll})
+	nowhere := filepath.Join(t.TempDir(), "missing", "out")
+	for _, flagName := range []string{"-json", "-html"} {
+		var stdout, stderr bytes.Buffer
+		err := simulateWith(context.Background(), []string{f["s.yaml"], "-policy", f["p.yaml"], flagName, nowhere}, &stdout, &stderr, simulateFlags{})
+		var code exitCode
+		if !errors.As(err, &code) || code != 2 {
+			t.Errorf("%s %s: err %v, want exit 2", flagName, nowhere, err)
+		}
+		want := "assignd simulate: " + flagName + ": open " + nowhere + ": "
+		if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+			t.Errorf("%s: stderr %q, want one line starting %q", flagName, stderr.String(), want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%s: the run went ahead: stdout %q", flagName, stdout.String())
+		}
+	}
+}
+
+// simulate -h states the scenario bounds Parse enforces, from the constants.
+func TestSimulateUsageStatesTheBounds(t *testing.T) {
+	text := strings.Join(strings.Fields(simulateUsage), " ")
+	want := fmt.Sprintf("duration over %g days, interval under %v or more than %s intervals in the day, more than %s tasks expected, more than %s agents over all workers entries.",
+		simulate.MaxDuration.Hours()/24, simulate.MinInterval, thousands(simulate.MaxIntervals), thousands(simulate.MaxExpectedTasks), thousands(simulate.MaxWorkers))
+	if !strings.Contains(text, want) {
+		t.Errorf("simulate -h does not say %q", want)
 	}
 }

@@ -91,7 +91,15 @@ type agent struct {
 	task     string // the task held, "" when free
 	onShift  bool
 	offAfter bool // the shift ended while busy: off once free
-	away     bool // a reject made them unavailable; back at kBack
+	away     bool // a reject made them unavailable; back at kBack, if after_reject.back_after
+	// activity is the one the emulator last said they are in.
+	activity string
+	// rejected: a reservation.rejected of theirs was the last event about
+	// them, so the activity move that follows it is the reject's (the
+	// emulator moves the worker after emitting the reject). Any other move
+	// (Busy on an offer or accept, the timeout activity, the driver's own)
+	// says nothing of a reject.
+	rejected bool
 }
 
 // day runs the virtual day and measures it.
@@ -186,7 +194,10 @@ func (r *run) setUp() error {
 	for gi, g := range r.s.Workers {
 		for i := 0; i < g.Count; i++ {
 			sid := r.sids.Workers[workerName(g, i)]
-			ag := &agent{sid: sid, group: gi, onShift: g.Start == 0}
+			ag := &agent{sid: sid, group: gi, onShift: g.Start == 0, activity: g.Activity}
+			if !ag.onShift {
+				ag.activity = r.s.offline()
+			}
 			r.workers[sid] = ag
 			if g.Start > 0 && g.Start < r.s.Duration {
 				r.schedule(item{at: g.Start, kind: kShiftStart, sid: sid})
@@ -332,6 +343,9 @@ func (r *run) onEmulatorEvent(ev emulator.Event) error {
 	switch ev.Type {
 	case "reservation.created":
 		r.resTask[ev.ResourceSid] = ev.Data.Get("TaskSid")
+		if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil {
+			ag.rejected = false
+		}
 	case "task-queue.entered":
 		if t := r.tasks[ev.Data.Get("TaskSid")]; t != nil {
 			t.queue = ev.Data.Get("TaskQueueName")
@@ -344,11 +358,14 @@ func (r *run) onEmulatorEvent(ev emulator.Event) error {
 		if q := ev.Data.Get("TaskQueueName"); q != "" {
 			t.queue = q
 		}
-		t.answered, t.worker, ag.task = at, ag.sid, t.sid
+		t.answered, t.worker, ag.task, ag.rejected = at, ag.sid, t.sid, false
 		r.schedule(item{at: at + r.s.AnswerTime + t.handle, kind: kHandleEnd, sid: t.sid})
 	case "reservation.rejected":
 		if t := r.tasks[ev.Data.Get("TaskSid")]; t != nil {
 			t.rejected++
+		}
+		if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil {
+			ag.rejected = true
 		}
 	case "reservation.timeout":
 		if t := r.tasks[ev.Data.Get("TaskSid")]; t != nil {
@@ -357,17 +374,25 @@ func (r *run) onEmulatorEvent(ev emulator.Event) error {
 		// TaskRouter moved the agent to the timeout activity; a simulated
 		// agent notices and comes back at once.
 		if ag := r.workers[ev.Data.Get("WorkerSid")]; ag != nil && ag.onShift && !ag.offAfter {
+			ag.rejected = false
 			return r.setActivity(ag, r.s.Workers[ag.group].Activity)
 		}
 	case "worker.activity.update":
-		// A reject moved the agent where the policy said (the driver's own
-		// moves are shift edges, when the agent is off shift); one made
-		// unavailable comes back after back_after.
-		back := r.s.AfterReject.BackAfter
-		if ag := r.workers[ev.ResourceSid]; ag != nil && back > 0 && ag.onShift && !ag.away &&
-			!r.availableActivity(ev.Data.Get("WorkerActivityName")) {
+		// Only the move right after the agent's reject is the reject's:
+		// the agent goes where the policy said; one it made unavailable
+		// comes back after back_after (never, without it: complete() does
+		// not put them back either).
+		ag := r.workers[ev.ResourceSid]
+		if ag == nil {
+			return nil
+		}
+		name, byReject := ev.Data.Get("WorkerActivityName"), ag.rejected
+		ag.activity, ag.rejected = name, false
+		if byReject && ag.onShift && !ag.away && !r.availableActivity(name) {
 			ag.away = true
-			r.schedule(item{at: at + back, kind: kBack, sid: ag.sid})
+			if back := r.s.AfterReject.BackAfter; back > 0 {
+				r.schedule(item{at: at + back, kind: kBack, sid: ag.sid})
+			}
 		}
 	case "task.canceled", "task.completed", "task.deleted":
 		if t := r.tasks[ev.ResourceSid]; t != nil {
@@ -464,7 +489,9 @@ func (r *run) arrive(i int, at time.Duration) error {
 	return nil
 }
 
-// complete ends a task's work; its agent is free again.
+// complete ends a task's work; its agent is free again: back in their
+// group's available activity if the task moved them out of it (a queue's
+// assignment_activity), as their softphone would put them.
 func (r *run) complete(t *taskRec, at time.Duration) error {
 	if err := r.updateTask(t.sid, url.Values{"AssignmentStatus": {"completed"}}); err != nil {
 		return err
@@ -478,6 +505,9 @@ func (r *run) complete(t *taskRec, at time.Duration) error {
 	if ag.offAfter {
 		ag.offAfter = false
 		return r.setActivity(ag, r.s.offline())
+	}
+	if want := r.s.Workers[ag.group].Activity; ag.onShift && !ag.away && ag.activity != want {
+		return r.setActivity(ag, want)
 	}
 	return nil
 }

@@ -53,6 +53,12 @@ import (
 //	    attributes: {languages: [es]}
 //	    shift: {start: 0h, end: 8h}
 //	    activity: Idle                # default: the first available activity
+//
+// A scenario is bounded, so a run's memory is: duration at most
+// MaxDuration (31 days), interval at least MinInterval (1s) and at most
+// MaxIntervals intervals in the day, at most MaxExpectedTasks tasks
+// expected over all streams (the sum of rate × hours), at most MaxWorkers
+// agents over all workers entries.
 type Scenario struct {
 	File      string // as given
 	Workspace emulator.WorkspaceSpec
@@ -118,6 +124,20 @@ type Workers struct {
 
 // DefaultInterval is the Series' interval when the scenario names none.
 const DefaultInterval = 15 * time.Minute
+
+// Bounds on a scenario, which bound a run's memory: the series hold one
+// point per interval, the driver one record per task and per agent.
+const (
+	// MaxDuration bounds duration: 31 days.
+	MaxDuration = 31 * 24 * time.Hour
+	// MinInterval bounds interval from below.
+	MinInterval = time.Second
+	// MaxIntervals bounds duration / interval: the points of each series.
+	MaxIntervals = 10000
+	// MaxExpectedTasks bounds the tasks the arrival streams are expected
+	// to create over the day (rate_per_hour × hours, summed).
+	MaxExpectedTasks = 2000000
+)
 
 // Error is a refused scenario: one line, FILE:LINE: problem.
 type Error struct {
@@ -218,6 +238,9 @@ func Parse(file string, b []byte) (*Scenario, error) {
 	if s.WarmUp >= s.Duration && raw.WarmUp.Kind != 0 && p.err == nil {
 		p.fail(raw.WarmUp.Line, "warm_up: %v is not shorter than duration %v", s.WarmUp, s.Duration)
 	}
+	if p.err == nil {
+		p.bounds(&raw, s)
+	}
 	if r := raw.AfterReject; r != nil {
 		s.AfterReject.BackAfter = p.duration(&r.BackAfter, "after_reject.back_after", 0, true)
 	}
@@ -233,10 +256,22 @@ func Parse(file string, b []byte) (*Scenario, error) {
 		names[a.Name] = true
 		s.Arrivals = append(s.Arrivals, a)
 	}
+	if p.err == nil {
+		expected := 0.0
+		for i, a := range s.Arrivals {
+			expected += a.expected(s.Duration)
+			if expected > MaxExpectedTasks {
+				p.fail(raw.Arrivals[i].RatePerHour.Line, "arrivals %q: rate_per_hour: the streams to here are expected to create %.0f tasks in %v; at most %d",
+					a.Name, expected, s.Duration, MaxExpectedTasks)
+				break
+			}
+		}
+	}
 	if len(raw.Workers) == 0 {
 		p.fail(0, "workers: at least one group is required")
 	}
 	names = map[string]bool{}
+	total := 0
 	for i := range raw.Workers {
 		w := p.workers(&raw.Workers[i], i, len(raw.Workers), s)
 		if names[w.Name] {
@@ -244,6 +279,10 @@ func Parse(file string, b []byte) (*Scenario, error) {
 		}
 		names[w.Name] = true
 		s.Workers = append(s.Workers, w)
+		if total += w.Count; total > MaxWorkers {
+			p.fail(raw.Workers[i].Count.Line, "workers %q: count %d makes %d agents over all workers entries; at most %d",
+				w.Name, w.Count, total, MaxWorkers)
+		}
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -262,6 +301,35 @@ func Parse(file string, b []byte) (*Scenario, error) {
 		}
 	}
 	return s, nil
+}
+
+// bounds refuses a day too long or cut into too many intervals.
+func (p *parser) bounds(raw *rawScenario, s *Scenario) {
+	switch {
+	case s.Duration > MaxDuration:
+		p.fail(raw.Duration.Line, "duration: %v is over %v (31 days)", s.Duration, MaxDuration)
+	case s.Interval < MinInterval:
+		p.fail(raw.Interval.Line, "interval: %v is under %v", s.Interval, MinInterval)
+	case s.Duration/s.Interval > MaxIntervals:
+		line := raw.Interval.Line
+		if line == 0 {
+			line = raw.Duration.Line
+		}
+		p.fail(line, "interval: %v cuts duration %v into %d intervals; at most %d (a longer interval)",
+			s.Interval, s.Duration, s.Duration/s.Interval, MaxIntervals)
+	}
+}
+
+// expected is how many tasks the stream is expected to create in a day of
+// length d.
+func (a Arrival) expected(d time.Duration) float64 {
+	n := 0.0
+	hours := d.Hours()
+	for h := 0; float64(h) < hours; h++ {
+		rate := a.RatePerHour[min(h, len(a.RatePerHour)-1)]
+		n += rate * min(1, hours-float64(h))
+	}
+	return n
 }
 
 // parser keeps the first problem: a refusal is one line.
@@ -464,7 +532,8 @@ func (p *parser) workers(r *rawWorkers, i, n int, s *Scenario) Workers {
 	return w
 }
 
-// MaxWorkers bounds one workers entry's count.
+// MaxWorkers bounds the scenario's agents: one workers entry's count and
+// the sum over all entries.
 const MaxWorkers = 10000
 
 // activity checks an activity name of the workspace; available says it

@@ -83,6 +83,14 @@ func TestParseRefusals(t *testing.T) {
 		{"workspace: nowhere.yaml\n" + minimal, `s.yaml:1: workspace: reading workspace file`},
 		{"workspace: {friendly_name: W, activities: [{name: Idle, available: true}], workflows: [{name: F, default_queue: Nope}]}\n" + minimal, `s.yaml:1: workspace does not load: `},
 		{minimal, `s.yaml: workspace: required`},
+		// Bounds on what a run holds in memory.
+		{ws + "interval: 1ns\n" + minimal, `s.yaml:2: interval: 1ns is under 1s`},
+		{ws + "interval: 1s\n" + minimal, `s.yaml:2: interval: 1s cuts duration 8h0m0s into 28800 intervals; at most 10000`},
+		{ws + strings.Replace(minimal, "duration: 8h", "duration: 100000h", 1), `s.yaml:2: duration: 100000h0m0s is over 744h0m0s (31 days)`},
+		{ws + strings.Replace(minimal, "rate_per_hour: 100", "rate_per_hour: 1e9", 1),
+			`s.yaml:6: arrivals "spanish": rate_per_hour: the streams to here are expected to create 8000000000 tasks in 8h0m0s; at most 2000000`},
+		{ws + minimal + "  - name: more\n    count: 9999\n",
+			`s.yaml:13: workers "more": count 9999 makes 10006 agents over all workers entries; at most 10000`},
 		{ws + strings.Replace(minimal, "    attributes: {selected_language: es}", "    attributes: {selected_language: es}\n    task_channel: fax", 1),
 			`s.yaml:5: arrivals "spanish": task_channel "fax" is not a task channel of the workspace (its unique names: chat, default, sms, video, voice)`},
 	} {
@@ -90,6 +98,20 @@ func TestParseRefusals(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("got %v\nwant one line starting %q", err, c.want)
 		}
+	}
+}
+
+// A scenario right at every bound is accepted: 10,000 intervals,
+// 2,000,000 tasks expected, 10,000 agents over two entries.
+func TestParseAtTheBounds(t *testing.T) {
+	src := "workspace: " + tutorial(t) + "\ninterval: 36s\n" +
+		strings.NewReplacer("duration: 8h", "duration: 100h", "rate_per_hour: 100", "rate_per_hour: [10000, 30000, 20000]").Replace(minimal) +
+		"  - name: more\n    count: 9993\n"
+	if _, err := Parse("s.yaml", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("s.yaml", []byte(strings.Replace(src, "duration: 100h", "duration: 744h", 1))); err == nil || !strings.Contains(err.Error(), "intervals") {
+		t.Errorf("31 days in 36 s intervals: got %v", err)
 	}
 }
 
