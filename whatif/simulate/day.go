@@ -493,18 +493,26 @@ func (r *run) arrive(i int, at time.Duration) error {
 // group's available activity if the task moved them out of it (a queue's
 // assignment_activity), as their softphone would put them.
 func (r *run) complete(t *taskRec, at time.Duration) error {
+	ag := r.workers[t.worker]
+	// An agent whose shift ended while on this task logs off before
+	// completing it: TaskRouter offers a worker free and available the next
+	// task the moment this one completes.
+	if ag != nil && ag.offAfter {
+		if err := r.setActivity(ag, r.s.offline()); err != nil {
+			return err
+		}
+	}
 	if err := r.updateTask(t.sid, url.Values{"AssignmentStatus": {"completed"}}); err != nil {
 		return err
 	}
 	t.ended = at
-	ag := r.workers[t.worker]
 	if ag == nil {
 		return nil
 	}
 	ag.task = ""
 	if ag.offAfter {
 		ag.offAfter = false
-		return r.setActivity(ag, r.s.offline())
+		return nil
 	}
 	if want := r.s.Workers[ag.group].Activity; ag.onShift && !ag.away && ag.activity != want {
 		return r.setActivity(ag, want)

@@ -189,3 +189,51 @@ func TestTimeoutIsNoReject(t *testing.T) {
 		t.Errorf("%d reservations timed out, %d moves back to Idle; want one each", timeouts, backs)
 	}
 }
+
+// An agent whose shift ends during a task finishes it and logs off: they
+// answer no further task, though the queue is full when they finish.
+func TestShiftEndsAfterTheTaskInHand(t *testing.T) {
+	dir := t.TempDir()
+	ws := strings.NewReplacer("    reservation_activity: Busy\n", "", "    assignment_activity: Busy\n", "").Replace(busyWorkspace)
+	if err := os.WriteFile(filepath.Join(dir, "ws.yaml"), []byte(ws), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(filepath.Join(dir, "s.yaml"), []byte(`workspace: ws.yaml
+duration: 2h
+seed: 3
+arrivals:
+  - name: spanish
+    rate_per_hour: 200
+    attributes: {selected_language: es}
+    handle_time: {distribution: fixed, mean: 3000s}
+workers:
+  - count: 5
+    attributes: {languages: [es]}
+    shift: {start: 0h, end: 10m}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := acceptService(t)(context.Background(), "accept", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Scenario: s, Policies: []string{"accept"}, MaxCallbacksPerInstant: MaxCallbacksPerInstant, ServiceLevels: []int{20}}
+	r, err := newRun(o, 0, svc.CallbackURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.emu.Close() })
+	if _, err := r.day(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for _, tk := range r.order {
+		if tk.answered >= 0 {
+			answered++
+		}
+	}
+	if answered != 5 {
+		t.Errorf("5 agents on a 10-minute shift with 50-minute tasks answered %d tasks, want one each", answered)
+	}
+}
