@@ -39,12 +39,7 @@ workflows:
 // emulator still open.
 func busyDay(t *testing.T, extra string) *run {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ws.yaml"), []byte(busyWorkspace), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Parse(filepath.Join(dir, "s.yaml"), []byte(`workspace: ws.yaml
-duration: 2h
+	return dayIn(t, busyWorkspace, `duration: 2h
 seed: 7
 `+extra+`arrivals:
   - name: spanish
@@ -54,7 +49,18 @@ seed: 7
 workers:
   - count: 1
     attributes: {languages: [es]}
-`))
+`)
+}
+
+// dayIn runs one day of scenario (less its workspace key) in workspace,
+// every reservation accepted, and returns the run, its emulator still open.
+func dayIn(t *testing.T, workspace, scenario string) *run {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ws.yaml"), []byte(workspace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(filepath.Join(dir, "s.yaml"), []byte("workspace: ws.yaml\n"+scenario))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,20 +80,24 @@ workers:
 	return r
 }
 
+// answered counts r's tasks an agent answered.
+func answered(r *run) int {
+	n := 0
+	for _, tk := range r.order {
+		if tk.answered >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // An agent a queue's assignment_activity moved to Busy is back in their
 // available activity once the task is done (as a softphone puts them), so
 // they answer task after task all day, not one.
 func TestBusyActivityAgentAnswersAllDay(t *testing.T) {
-	r := busyDay(t, "")
-	answered := 0
-	for _, tk := range r.order {
-		if tk.answered >= 0 {
-			answered++
-		}
-	}
 	// 2 h of 600 s tasks, the first arriving within minutes: about 11.
-	if answered < 10 {
-		t.Errorf("the agent answered %d tasks in 2 h of 600 s tasks, want at least 10", answered)
+	if n := answered(busyDay(t, "")); n < 10 {
+		t.Errorf("the agent answered %d tasks in 2 h of 600 s tasks, want at least 10", n)
 	}
 }
 
@@ -193,13 +203,8 @@ func TestTimeoutIsNoReject(t *testing.T) {
 // An agent whose shift ends during a task finishes it and logs off: they
 // answer no further task, though the queue is full when they finish.
 func TestShiftEndsAfterTheTaskInHand(t *testing.T) {
-	dir := t.TempDir()
 	ws := strings.NewReplacer("    reservation_activity: Busy\n", "", "    assignment_activity: Busy\n", "").Replace(busyWorkspace)
-	if err := os.WriteFile(filepath.Join(dir, "ws.yaml"), []byte(ws), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Parse(filepath.Join(dir, "s.yaml"), []byte(`workspace: ws.yaml
-duration: 2h
+	r := dayIn(t, ws, `duration: 2h
 seed: 3
 arrivals:
   - name: spanish
@@ -210,30 +215,8 @@ workers:
   - count: 5
     attributes: {languages: [es]}
     shift: {start: 0h, end: 10m}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := acceptService(t)(context.Background(), "accept", Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Options{Scenario: s, Policies: []string{"accept"}, MaxCallbacksPerInstant: MaxCallbacksPerInstant, ServiceLevels: []int{20}}
-	r, err := newRun(o, 0, svc.CallbackURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.emu.Close() })
-	if _, err := r.day(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	answered := 0
-	for _, tk := range r.order {
-		if tk.answered >= 0 {
-			answered++
-		}
-	}
-	if answered != 5 {
-		t.Errorf("5 agents on a 10-minute shift with 50-minute tasks answered %d tasks, want one each", answered)
+`)
+	if n := answered(r); n != 5 {
+		t.Errorf("5 agents on a 10-minute shift with 50-minute tasks answered %d tasks, want one each", n)
 	}
 }
