@@ -158,20 +158,30 @@ func (in *inspector) try(ctx context.Context, data []byte, name string) (replay.
 func (in *inspector) apiTry(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) { writeJSON(w, status, map[string]string{"error": msg}) }
 	data, name, err := apiTryPolicy(w, r)
-	if err != nil {
-		refuse(tryStatus(err), err.Error())
-		return
+	if res, ok := in.tryInSlot(w, r, data, name, err, refuse); ok {
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// tryInSlot decides the recent window with the candidate read from the
+// request (or refuses readErr), in a try's slot taken only now that the
+// body is in; every refusal goes through refuse.
+func (in *inspector) tryInSlot(w http.ResponseWriter, r *http.Request, data []byte, name string, readErr error,
+	refuse func(status int, msg string)) (replay.Result, bool) {
+	if readErr != nil {
+		refuse(tryStatus(readErr), readErr.Error())
+		return replay.Result{}, false
 	}
 	if !in.startTry(w, refuse) {
-		return
+		return replay.Result{}, false
 	}
 	defer in.endTry()
 	res, err := in.try(r.Context(), data, name)
 	if err != nil {
 		refuse(tryStatus(err), err.Error())
-		return
+		return replay.Result{}, false
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res, true
 }
 
 // tryPage is the "Try a policy" page: the form, and a result or an error.
@@ -208,17 +218,8 @@ func (in *inspector) tryRun(w http.ResponseWriter, r *http.Request) {
 			page.Rules = r.PostForm.Get("policy")
 		}
 	}
-	if err != nil {
-		refuse(tryStatus(err), err.Error())
-		return
-	}
-	if !in.startTry(w, refuse) {
-		return
-	}
-	defer in.endTry()
-	res, err := in.try(r.Context(), data, name)
-	if err != nil {
-		refuse(tryStatus(err), err.Error())
+	res, ok := in.tryInSlot(w, r, data, name, err, refuse)
+	if !ok {
 		return
 	}
 	page.Result, page.Lint = &res, res.Lint.Lines(res.Candidate)
