@@ -3,7 +3,6 @@ package inspect_test
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -39,40 +38,7 @@ func TestSimulationsInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("upload the report: %v", err)
 	}
-	type drawn struct {
-		ID     string   `json:"id"`
-		Lines  int      `json:"lines"`
-		Drawn  int      `json:"drawn"`
-		Legend []string `json:"legend"`
-		Colors []string `json:"colors"`
-	}
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]drawn](`[...document.querySelectorAll('#simulation-report figure.report-chart')].map(f => {
-	  const paths = [...f.querySelectorAll('svg .lines path')];
-	  return {
-	    id: f.id,
-	    lines: paths.length,
-	    drawn: paths.filter(p => p.getTotalLength() > 100 && p.getBBox().width > 100).length,
-	    legend: [...f.querySelectorAll('svg .legend text')].map(t => t.textContent),
-	    colors: [...new Set(paths.map(p => getComputedStyle(p).stroke))],
-	  };
-	})`))
-	if err != nil {
-		t.Fatalf("read the charts: %v", err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("%d charts, want 3: %+v", len(got), got)
-	}
-	for _, c := range got {
-		if c.Lines == 0 || c.Drawn != c.Lines {
-			t.Errorf("%s: %d of %d lines drawn", c.ID, c.Drawn, c.Lines)
-		}
-		if !slices.Contains(c.Legend, "A old.yaml") || !slices.Contains(c.Legend, "B new.yaml") {
-			t.Errorf("%s: legend %q does not name both policies", c.ID, c.Legend)
-		}
-		if !slices.Contains(c.Colors, "rgb(37, 99, 235)") || !slices.Contains(c.Colors, "rgb(234, 88, 12)") {
-			t.Errorf("%s: line colours %q, want A's blue and B's orange from report.css", c.ID, c.Colors)
-		}
-	}
+	reporttest.CheckChartsDrawn(t, ctx, "#simulation-report", "A old.yaml", "B new.yaml")
 	name, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#simulation-name")))
 	if err != nil || strings.TrimSpace(name) != "day.json" {
 		t.Errorf("uploaded file named %q (%v), want day.json", name, err)
