@@ -11,7 +11,7 @@ func NewWithSlots(o Options) (h http.Handler, renders, uploads chan struct{}, er
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return h, in.renders, in.uploads, nil
+	return h, in.renders.slots, in.uploads.slots, nil
 }
 
 // NewWithReplaySlots is New and the inspector's replay slots.
@@ -20,5 +20,5 @@ func NewWithReplaySlots(o Options) (http.Handler, chan struct{}, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, in.replays, nil
+	return h, in.replays.slots, nil
 }

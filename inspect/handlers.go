@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -223,21 +222,6 @@ func replayStatus(err error) int {
 // first; the rest are refused (503, Retry-After), not queued.
 const MaxReplays = 2
 
-// startReplay takes a replay slot, or refuses the request; the caller
-// releases a slot it got with endReplay.
-func (in *inspector) startReplay(w http.ResponseWriter) bool {
-	select {
-	case in.replays <- struct{}{}:
-		return true
-	default:
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(in.o.DecisionDeadline.Seconds()))))
-		http.Error(w, fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, in.o.DecisionDeadline), http.StatusServiceUnavailable)
-		return false
-	}
-}
-
-func (in *inspector) endReplay() { <-in.replays }
-
 // serverCostLimit is the most a rules file sent for replay may spend per
 // expression: the cost limit of the policy in force, which is what a live
 // callback may spend, or DefaultCostLimit when that is not a rules file.
@@ -346,10 +330,10 @@ func (in *inspector) doReplay(w http.ResponseWriter, r *http.Request, e *decisio
 }
 
 func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
-	if !in.startReplay(w) {
+	if !in.replays.take(w, nil) {
 		return
 	}
-	defer in.endReplay()
+	defer in.replays.release()
 	e, ok := in.entry(w, r)
 	if !ok {
 		return
@@ -366,10 +350,10 @@ func (in *inspector) replayPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (in *inspector) apiReplay(w http.ResponseWriter, r *http.Request) {
-	if !in.startReplay(w) {
+	if !in.replays.take(w, nil) {
 		return
 	}
-	defer in.endReplay()
+	defer in.replays.release()
 	e, ok := in.entry(w, r)
 	if !ok {
 		return

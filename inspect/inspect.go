@@ -173,10 +173,10 @@ var staticFS embed.FS
 type inspector struct {
 	o       Options
 	tmpl    *template.Template
-	replays chan struct{} // a slot per running replay, MaxReplays
-	renders chan struct{} // a slot per simulation report being drawn, MaxRenders
-	uploads chan struct{} // a slot per simulation upload being read or drawn, MaxUploads
-	tries   chan struct{} // a slot per running try of a policy, MaxTries
+	replays *limit // running replays, MaxReplays
+	renders *limit // simulation reports being drawn, MaxRenders
+	uploads *limit // simulation uploads being read or drawn, MaxUploads
+	tries   *limit // running tries of a policy, MaxTries (taken once the body is read: a slow sender holds no slot)
 }
 
 // New returns the inspector's handler, serving Prefix+"/" and everything
@@ -198,7 +198,16 @@ func newInspector(o Options) (*inspector, http.Handler, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
-	in := &inspector{o: o, replays: make(chan struct{}, MaxReplays), renders: make(chan struct{}, MaxRenders), uploads: make(chan struct{}, MaxUploads), tries: make(chan struct{}, MaxTries)}
+	in := &inspector{o: o,
+		replays: newLimit(MaxReplays, http.StatusServiceUnavailable, o.DecisionDeadline,
+			fmt.Sprintf("inspector: %d replays are running, the most at once; try again in %s", MaxReplays, o.DecisionDeadline)),
+		renders: newLimit(MaxRenders, http.StatusTooManyRequests, time.Second,
+			fmt.Sprintf("inspector: %d reports are being drawn, the most at once; try again in a second", MaxRenders)),
+		uploads: newLimit(MaxUploads, http.StatusTooManyRequests, time.Second,
+			fmt.Sprintf("inspector: %d uploads are being read, the most at once; try again in a second", MaxUploads)),
+		tries: newLimit(MaxTries, http.StatusTooManyRequests, TryBudget,
+			fmt.Sprintf("inspector: %d try of a policy runs at a time, the most at once; try again in %s", MaxTries, TryBudget)),
+	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
 		"prefix":  func() string { return o.Prefix },
 		"ago":     ago,

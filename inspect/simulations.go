@@ -117,43 +117,13 @@ func readBounded(rd io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// startUpload takes an upload slot, or refuses the request before its
-// body is read; the caller releases a slot it got with endUpload.
-func (in *inspector) startUpload(w http.ResponseWriter) bool {
-	select {
-	case in.uploads <- struct{}{}:
-		return true
-	default:
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, fmt.Sprintf("inspector: %d uploads are being read, the most at once; try again in a second", MaxUploads), http.StatusTooManyRequests)
-		return false
-	}
-}
-
-func (in *inspector) endUpload() { <-in.uploads }
-
-// startRender takes a render slot, or refuses the request; the caller
-// releases a slot it got with endRender.
-func (in *inspector) startRender(w http.ResponseWriter) bool {
-	select {
-	case in.renders <- struct{}{}:
-		return true
-	default:
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, fmt.Sprintf("inspector: %d reports are being drawn, the most at once; try again in a second", MaxRenders), http.StatusTooManyRequests)
-		return false
-	}
-}
-
-func (in *inspector) endRender() { <-in.renders }
-
 // decodeAndDraw decodes data and draws it with write, in a render slot.
 // It answers false when it refused the request for want of a slot.
 func (in *inspector) decodeAndDraw(w http.ResponseWriter, data []byte, write func(io.Writer, []report.Report) error) (out []byte, ok bool, err error) {
-	if !in.startRender(w) {
+	if !in.renders.take(w, nil) {
 		return nil, false, nil
 	}
-	defer in.endRender()
+	defer in.renders.release()
 	reports, err := report.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, true, err
@@ -186,10 +156,10 @@ func (in *inspector) simulations(w http.ResponseWriter, r *http.Request) {
 
 // simulationsUpload draws the uploaded report in the page.
 func (in *inspector) simulationsUpload(w http.ResponseWriter, r *http.Request) {
-	if !in.startUpload(w) {
+	if !in.uploads.take(w, nil) {
 		return
 	}
-	defer in.endUpload()
+	defer in.uploads.release()
 	page := simulationsPage{Limits: uploadLimits()}
 	data, name, err := readUpload(w, r)
 	page.File = name
@@ -214,10 +184,10 @@ func (in *inspector) simulationsUpload(w http.ResponseWriter, r *http.Request) {
 // apiSimulations answers the uploaded report as the page `assignd
 // simulate -html` writes (self-contained, to save), or a JSON error.
 func (in *inspector) apiSimulations(w http.ResponseWriter, r *http.Request) {
-	if !in.startUpload(w) {
+	if !in.uploads.take(w, nil) {
 		return
 	}
-	defer in.endUpload()
+	defer in.uploads.release()
 	data, _, err := readUpload(w, r)
 	if err != nil {
 		writeJSON(w, uploadStatus(err), map[string]string{"error": err.Error()})

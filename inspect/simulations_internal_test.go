@@ -17,7 +17,7 @@ import (
 // into memory fails only on a renderer's bug, so the writer here fails.)
 func TestSimulationsDrawFailureIsTheServers(t *testing.T) {
 	t.Parallel()
-	in := &inspector{renders: make(chan struct{}, MaxRenders)}
+	in := &inspector{renders: newLimit(MaxRenders, http.StatusTooManyRequests, 0, "busy")}
 	data, err := json.Marshal(reporttest.Day("one.yaml", 1, 0))
 	if err != nil {
 		t.Fatal(err)

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -113,22 +111,6 @@ func pageTryPolicy(w http.ResponseWriter, r *http.Request) (data []byte, name st
 	return pickExample(r.PostForm.Get("example"))
 }
 
-// startTry takes a try's slot, or refuses the request with 429; the caller
-// releases a slot it got with endTry. Taken only once the body is read: a
-// slow sender holds no slot.
-func (in *inspector) startTry(w http.ResponseWriter, refuse func(status int, msg string)) bool {
-	select {
-	case in.tries <- struct{}{}:
-		return true
-	default:
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(TryBudget.Seconds()))))
-		refuse(http.StatusTooManyRequests, fmt.Sprintf("inspector: %d try of a policy runs at a time, the most at once; try again in %s", MaxTries, TryBudget))
-		return false
-	}
-}
-
-func (in *inspector) endTry() { <-in.tries }
-
 // try decides the most recent callbacks again with the candidate data
 // and with the policy in force.
 func (in *inspector) try(ctx context.Context, data []byte, name string) (replay.Result, error) {
@@ -172,10 +154,10 @@ func (in *inspector) tryInSlot(w http.ResponseWriter, r *http.Request, data []by
 		refuse(tryStatus(readErr), readErr.Error())
 		return replay.Result{}, false
 	}
-	if !in.startTry(w, refuse) {
+	if !in.tries.take(w, refuse) {
 		return replay.Result{}, false
 	}
-	defer in.endTry()
+	defer in.tries.release()
 	res, err := in.try(r.Context(), data, name)
 	if err != nil {
 		refuse(tryStatus(err), err.Error())
