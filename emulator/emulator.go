@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,10 +96,9 @@ type Emulator struct {
 	supported  map[Endpoint][]string // SupportedParams, built once; read-only after New
 	fired      map[*row]int          // how often each row ran, for the lifecycle tests
 
-	outbox *outbox        // event deliveries, in order
-	wg     sync.WaitGroup // callbacks in flight
-	// inflight counts the callbacks in flight too, and quiet is closed when
-	// it falls to 0 (Quiet); both guarded by mu.
+	outbox *outbox // event deliveries, in order
+	// inflight counts the assignment callbacks in flight, and quiet is
+	// closed when it falls to 0 (Quiet, Close); both guarded by mu.
 	inflight int
 	quiet    chan struct{}
 }
@@ -163,7 +163,7 @@ func (e *Emulator) Close() {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
-	e.wg.Wait()
+	_ = e.Quiet(context.Background()) // no deadline: it cannot fail
 	e.outbox.wait()
 	e.client.CloseIdleConnections()
 }

@@ -40,7 +40,6 @@ func (e *Emulator) observeEventLocked(ws *workspace, ev *event) {
 // callbackStarted and callbackDone count the assignment callbacks in
 // flight, for Quiet.
 func (e *Emulator) callbackStartedLocked() {
-	e.wg.Add(1)
 	if e.inflight == 0 {
 		e.quiet = make(chan struct{})
 	}
@@ -54,7 +53,6 @@ func (e *Emulator) callbackDone() {
 		close(e.quiet)
 	}
 	e.mu.Unlock()
-	e.wg.Done()
 }
 
 // Quiet waits until no assignment callback is in flight: every callback
