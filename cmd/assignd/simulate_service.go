@@ -48,19 +48,26 @@ func simService(log zerolog.Logger) func(ctx context.Context, policyFile string,
 		if err != nil {
 			return svc, fmt.Errorf("policy: %w", err)
 		}
-		var undo []func()
+		// undo takes down, last first, what is up so far: on a failure here,
+		// or when the simulator closes the service.
+		var undo []func() error
+		takeDown := func() error {
+			var errs error
+			for i := len(undo) - 1; i >= 0; i-- {
+				errs = errors.Join(errs, undo[i]())
+			}
+			return errs
+		}
 		defer func() {
 			if err != nil {
-				for i := len(undo) - 1; i >= 0; i-- {
-					undo[i]()
-				}
+				_ = takeDown()
 			}
 		}()
 		dir, err := os.MkdirTemp("", "assignd-simulate-")
 		if err != nil {
 			return svc, err
 		}
-		undo = append(undo, func() { _ = os.RemoveAll(dir) })
+		undo = append(undo, func() error { return os.RemoveAll(dir) })
 		api, err := async.NewAPI(env.APIBase, env.AccountSid, env.AccountSid, env.AuthToken, nil)
 		if err != nil {
 			return svc, err
@@ -71,14 +78,14 @@ func simService(log zerolog.Logger) func(ctx context.Context, policyFile string,
 		if err != nil {
 			return svc, fmt.Errorf("async queue: %w", err)
 		}
-		undo = append(undo, queue.Close)
+		undo = append(undo, func() error { queue.Close(); return nil })
 		if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
 			return svc, fmt.Errorf("async queue: %w", err)
 		}
-		undo = append(undo, func() {
+		undo = append(undo, func() error {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_ = queue.Stop(sctx)
+			return queue.Stop(sctx)
 		})
 		h, err := handlers.New(handlers.Options{
 			Logger:       log,
@@ -95,24 +102,19 @@ func simService(log zerolog.Logger) func(ctx context.Context, policyFile string,
 		if err != nil {
 			return svc, err
 		}
-		undo = append(undo, h.Close)
+		undo = append(undo, func() error { h.Close(); return nil })
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return svc, err
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
-		undo = append(undo, func() { _ = srv.Close() })
-		return simulate.Service{CallbackURL: "http://" + ln.Addr().String() + path, Close: func() error {
+		undo = append(undo, func() error {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := srv.Shutdown(sctx)
-			h.Close()
-			err = errors.Join(err, queue.Stop(sctx))
-			queue.Close()
-			_ = os.RemoveAll(dir)
-			return err
-		}}, nil
+			return srv.Shutdown(sctx)
+		})
+		return simulate.Service{CallbackURL: "http://" + ln.Addr().String() + path, Close: takeDown}, nil
 	}
 }
 
