@@ -139,20 +139,24 @@ func policyReplay(ctx context.Context, args, environ []string, stdout, stderr io
 	return nil
 }
 
-// policyProblem reports a policy that does not compile on one line, the
-// first problem's (which starts with file:line:), and exits 2: the input
-// is wrong, as with bad usage. `policy check` lists every problem.
+// policyProblem reports a policy that does not compile on one line and
+// exits 2: the input is wrong, as with bad usage.
 func policyProblem(stderr io.Writer, err error) error {
-	line := err.Error()
-	more := 0
+	fmt.Fprintf(stderr, "assignd policy replay: %s\n", policyErrorLine(err))
+	return exitCode(2)
+}
+
+// policyErrorLine is a rules file's load error as one line: the first
+// problem's (which starts with file:line:), and how many more `policy
+// check` lists.
+func policyErrorLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
 	var le *rules.LoadError
 	if errors.As(err, &le) && len(le.Problems) > 0 {
-		line, more = le.Problems[0], len(le.Problems)-1
+		line, _, _ = strings.Cut(le.Problems[0], "\n")
+		if more := len(le.Problems) - 1; more > 0 {
+			line += fmt.Sprintf(" (and %d more: assignd policy check %s)", more, le.Source)
+		}
 	}
-	line, _, _ = strings.Cut(line, "\n")
-	if more > 0 {
-		line += fmt.Sprintf(" (and %d more: assignd policy check lists them)", more)
-	}
-	fmt.Fprintf(stderr, "assignd policy replay: %s\n", line)
-	return exitCode(2)
+	return line
 }

@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/assignd/assignd/policy/rules"
 	whatif "github.com/assignd/assignd/whatif/report"
@@ -111,7 +108,7 @@ func simulateWith(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	for _, p := range f.policies {
 		if _, err := rules.LoadFile(p); err != nil {
-			fmt.Fprintln(stderr, "assignd simulate:", policyCompileLine(p, err))
+			fmt.Fprintln(stderr, "assignd simulate:", policyErrorLine(err))
 			return exitCode(2)
 		}
 	}
@@ -183,34 +180,6 @@ func parseThresholds(s string) ([]int, error) {
 	return out, nil
 }
 
-var yamlProblemLine = regexp.MustCompile(`(?s)^(.*?): yaml: (?:unmarshal errors:\s*)?line (\d+): (.*)$`)
-
-// policyCompileLine is a policy's compile error as one line naming the file
-// and, where the compiler gave one, the line.
-func policyCompileLine(file string, err error) string {
-	var le *rules.LoadError
-	if !errors.As(err, &le) || len(le.Problems) == 0 {
-		return fmt.Sprintf("%s: %v", file, err)
-	}
-	first := le.Problems[0]
-	if m := yamlProblemLine.FindStringSubmatch(first); m != nil {
-		first = m[1] + ":" + m[2] + ": " + strings.Join(strings.Fields(m[3]), " ")
-	}
-	first = strings.Join(strings.Fields(first), " ")
-	if !strings.HasPrefix(first, file) {
-		first = file + ": " + first
-	}
-	if rest, ok := strings.CutPrefix(first, file+": "); ok {
-		if line := policyLine(file, rest); line > 0 {
-			first = fmt.Sprintf("%s:%d: %s", file, line, rest)
-		}
-	}
-	if n := len(le.Problems) - 1; n > 0 {
-		first += fmt.Sprintf(" (and %d more: assignd policy check %s)", n, file)
-	}
-	return first
-}
-
 // writeJSON writes one document for one report, a list for several.
 func writeJSON(w io.Writer, reps []whatif.Report) error {
 	var v any = reps
@@ -261,49 +230,4 @@ func progressLine(w io.Writer, start time.Time, after time.Duration) func(float6
 		last, shown = pct, true
 		fmt.Fprintf(w, "\rsimulating: %3d%%  (%s)", pct, time.Since(start).Round(100*time.Millisecond))
 	}
-}
-
-var ruleProblem = regexp.MustCompile(`^rule "([^"]*)": ([a-z_]+)`)
-
-// policyLine finds the line a compile problem is about: a rule's key
-// (`rule "x": when: …`) or a top-level key (`default: …`); 0 when the
-// file cannot say.
-func policyLine(file, problem string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	var doc yaml.Node
-	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return 0
-	}
-	top := doc.Content[0]
-	value := func(m *yaml.Node, key string) (k, v *yaml.Node) {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == key {
-				return m.Content[i], m.Content[i+1]
-			}
-		}
-		return nil, nil
-	}
-	if m := ruleProblem.FindStringSubmatch(problem); m != nil {
-		_, rules := value(top, "rules")
-		if rules == nil || rules.Kind != yaml.SequenceNode {
-			return 0
-		}
-		for _, r := range rules.Content {
-			if _, name := value(r, "name"); name != nil && name.Value == m[1] {
-				if k, _ := value(r, m[2]); k != nil {
-					return k.Line
-				}
-				return r.Line
-			}
-		}
-		return 0
-	}
-	key, _, _ := strings.Cut(problem, ":")
-	if k, _ := value(top, key); k != nil {
-		return k.Line
-	}
-	return 0
 }
